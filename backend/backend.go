@@ -1,0 +1,440 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Backend is the storage seam. Every state transition is atomic, and every method is safe for
+// concurrent use by several goroutines and, for durable backends, by several processes sharing the
+// same store. Backends record a lifecycle Event and update the metrics counters in the same atomic
+// step as the transition that causes them.
+//
+// Times passed in Params (Now) are the caller's clock; a zero Now means the backend's own clock.
+type Backend interface {
+	// Enqueue stores jobs all-or-nothing. IDs must be set by the caller (the root package generates
+	// time-ordered ones). It returns ErrJobExists for an ID already stored, ErrDuplicateJob for a live
+	// unique key, and ErrJobNotFound (wrapped, naming the ID) for a DependsOn parent that does not
+	// exist. A job whose parents have all completed is waiting; RunAt after Now makes it delayed.
+	Enqueue(ctx context.Context, p EnqueueParams) error
+
+	// Claim atomically takes up to Limit runnable jobs from the named queues for one worker: state
+	// waiting, RunAt <= Now, no pending dependencies, queue not paused, within the queue's rate
+	// limit. Jobs are taken by priority (lower first), then RunAt, then ID. Each claimed job becomes
+	// active with a fresh LeaseToken, LeaseExpiresAt = Now+LeaseDuration, Attempts+1, StartedAt, WorkerID.
+	Claim(ctx context.Context, p ClaimParams) ([]*Job, error)
+
+	// Finish records the outcome of claimed jobs in one round trip. Each outcome is applied only if
+	// the job is still active under the same lease token; otherwise its entry in the returned slice
+	// is ErrLeaseLost (the slice has one error per outcome, nil on success). The returned error is
+	// for failures of the call as a whole.
+	Finish(ctx context.Context, p FinishParams) ([]error, error)
+
+	// Heartbeat extends the leases a worker holds and refreshes its worker record. It returns the IDs
+	// whose lease was lost (no longer active under that token) and the IDs whose cancellation was
+	// requested, so the worker can stop those handlers.
+	Heartbeat(ctx context.Context, p HeartbeatParams) (HeartbeatResult, error)
+
+	// Release returns active jobs to waiting without counting the attempt (graceful shutdown).
+	Release(ctx context.Context, p ReleaseParams) error
+
+	// SetProgress stores a progress report for an active job under its lease.
+	SetProgress(ctx context.Context, p ProgressParams) error
+
+	// PromoteDue moves delayed jobs whose RunAt <= Now to waiting and returns how many moved.
+	PromoteDue(ctx context.Context, now time.Time) (int, error)
+
+	// RecoverStalled finds active jobs whose lease expired before Now, increments their Stalls, and
+	// re-queues them as waiting, or fails them (with an AttemptError saying so) when Stalls would
+	// exceed MaxStalls.
+	RecoverStalled(ctx context.Context, p RecoverParams) (RecoverResult, error)
+
+	// Queues lists every known queue (a queue is known once it has a job, a setting or a
+	// repeatable) with its per-state counts, sorted by name.
+	Queues(ctx context.Context) ([]QueueInfo, error)
+	// Queue returns one queue; ErrQueueNotFound if unknown.
+	Queue(ctx context.Context, name string) (QueueInfo, error)
+	// SetQueuePaused pauses or resumes a queue for every worker of the store.
+	SetQueuePaused(ctx context.Context, queue string, paused bool) error
+	// SetRateLimit limits the jobs claimed from a queue to Limit per Interval, shared by all workers
+	// of the store. Limit 0 removes the limit.
+	SetRateLimit(ctx context.Context, p RateLimitParams) error
+
+	// GetJob returns one job by ID; ErrJobNotFound if unknown.
+	GetJob(ctx context.Context, id string) (*Job, error)
+	// ListJobs returns one page of a queue's jobs in one state, filtered and sorted in the store.
+	ListJobs(ctx context.Context, p ListJobsParams) (JobPage, error)
+	// ApplyJobs performs a bulk action on the jobs named by IDs, or on every job matching Filter when
+	// IDs is empty. It returns the number of jobs changed; jobs for which the action does not apply
+	// (retrying a completed-and-removed job, promoting a waiting job) are skipped, not errors.
+	ApplyJobs(ctx context.Context, p ApplyParams) (int, error)
+	// Clean deletes terminal jobs of a queue in State finished before OlderThan, oldest first, at
+	// most Limit (0 = no limit), keeping the newest Keep. It returns the number deleted.
+	Clean(ctx context.Context, p CleanParams) (int, error)
+	// Drain deletes a queue's waiting jobs (and delayed ones when IncludeDelayed).
+	Drain(ctx context.Context, queue string, includeDelayed bool) (int, error)
+	// Obliterate deletes a queue: its jobs, settings and repeatables. It refuses with ErrQueueActive
+	// while jobs are active unless force is set.
+	Obliterate(ctx context.Context, queue string, force bool) error
+
+	// UpsertRepeatable creates or replaces a repeatable definition (by ID).
+	UpsertRepeatable(ctx context.Context, r Repeatable) error
+	// Repeatables lists the definitions of a queue ("" for all queues), sorted by queue then ID.
+	Repeatables(ctx context.Context, queue string) ([]Repeatable, error)
+	// GetRepeatable returns one definition; ErrRepeatableNotFound if unknown.
+	GetRepeatable(ctx context.Context, id string) (Repeatable, error)
+	// SetRepeatablePaused pauses or resumes a definition.
+	SetRepeatablePaused(ctx context.Context, id string, paused bool) error
+	// RemoveRepeatable deletes a definition.
+	RemoveRepeatable(ctx context.Context, id string) error
+	// DueRepeatables lists unpaused definitions whose NextRun <= now.
+	DueRepeatables(ctx context.Context, now time.Time) ([]Repeatable, error)
+	// FireRepeatable atomically enqueues Job and moves the definition's NextRun from Expected to
+	// Next. If NextRun is no longer Expected (another worker fired it), it returns ErrConflict and
+	// enqueues nothing, so each run is scheduled exactly once.
+	FireRepeatable(ctx context.Context, p FireParams) error
+
+	// Workers lists registered workers, newest heartbeat first.
+	Workers(ctx context.Context) ([]WorkerInfo, error)
+	// RemoveWorker deletes a worker record (on clean shutdown).
+	RemoveWorker(ctx context.Context, id string) error
+
+	// Events returns lifecycle events with ID > AfterID, oldest first, at most Limit.
+	Events(ctx context.Context, p EventsParams) ([]Event, error)
+	// LastEventID returns the ID of the newest event, 0 when there is none.
+	LastEventID(ctx context.Context) (int64, error)
+	// Metrics returns per-minute counter buckets between Since and Until.
+	Metrics(ctx context.Context, p MetricsParams) ([]MetricBucket, error)
+
+	// AppendAudit stores an audit entry and returns it with its ID and time set.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// Audit lists audit entries, newest first, filtered.
+	Audit(ctx context.Context, p AuditParams) ([]AuditEntry, error)
+
+	// Ping checks that the store answers; it does one cheap round trip.
+	Ping(ctx context.Context) error
+	// Close releases the store. Calls after Close fail with ErrClosed.
+	Close() error
+}
+
+// EnqueueParams is the input of Backend.Enqueue.
+type EnqueueParams struct {
+	Jobs []*Job
+	Now  time.Time
+}
+
+// ClaimParams is the input of Backend.Claim.
+type ClaimParams struct {
+	Queues        []string
+	WorkerID      string
+	Limit         int
+	LeaseDuration time.Duration
+	Now           time.Time
+}
+
+// Outcome is how an attempt ended.
+type Outcome string
+
+// The outcomes a worker reports.
+const (
+	// OutcomeCompleted: the handler succeeded; Result is stored.
+	OutcomeCompleted Outcome = "completed"
+	// OutcomeRetry: the handler failed and the job runs again at RetryAt (state delayed).
+	OutcomeRetry Outcome = "retry"
+	// OutcomeFailed: the handler failed for the last time (state failed).
+	OutcomeFailed Outcome = "failed"
+	// OutcomeCancelled: the job was cancelled while it ran (state cancelled).
+	OutcomeCancelled Outcome = "cancelled"
+)
+
+// Finish is the outcome of one claimed job.
+type Finish struct {
+	JobID      string
+	LeaseToken string
+	Outcome    Outcome
+	Result     json.RawMessage
+	// Error is recorded for every outcome but completed.
+	Error   *AttemptError
+	RetryAt time.Time
+	// Duration is how long the handler ran, for the metrics counters.
+	Duration time.Duration
+}
+
+// FinishParams is the input of Backend.Finish.
+type FinishParams struct {
+	Items []Finish
+	Now   time.Time
+}
+
+// Lease names one claim.
+type Lease struct {
+	JobID      string
+	LeaseToken string
+}
+
+// WorkerInfo describes a running worker process.
+type WorkerInfo struct {
+	ID            string    `json:"id"`
+	Hostname      string    `json:"hostname"`
+	PID           int       `json:"pid"`
+	Queues        []string  `json:"queues"`
+	Concurrency   int       `json:"concurrency"`
+	StartedAt     time.Time `json:"started_at"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+	// Active is the number of jobs the worker holds.
+	Active int `json:"active"`
+}
+
+// HeartbeatParams is the input of Backend.Heartbeat.
+type HeartbeatParams struct {
+	Worker        WorkerInfo
+	Leases        []Lease
+	LeaseDuration time.Duration
+	Now           time.Time
+}
+
+// HeartbeatResult is the output of Backend.Heartbeat.
+type HeartbeatResult struct {
+	Lost      []string
+	Cancelled []string
+}
+
+// ReleaseParams is the input of Backend.Release.
+type ReleaseParams struct {
+	Leases []Lease
+	Now    time.Time
+}
+
+// ProgressParams is the input of Backend.SetProgress.
+type ProgressParams struct {
+	Lease    Lease
+	Progress json.RawMessage
+}
+
+// RecoverParams is the input of Backend.RecoverStalled.
+type RecoverParams struct {
+	Now time.Time
+	// MaxStalls is how many lease expiries a job survives; the next one fails it.
+	MaxStalls int
+	Limit     int
+}
+
+// RecoverResult is the output of Backend.RecoverStalled.
+type RecoverResult struct {
+	Requeued []string
+	Failed   []string
+}
+
+// QueueInfo describes a queue.
+type QueueInfo struct {
+	Name   string        `json:"name"`
+	Paused bool          `json:"paused"`
+	Counts map[State]int `json:"counts"`
+	// RateLimit and RateInterval are the queue's shared rate limit; 0 means none.
+	RateLimit    int           `json:"rate_limit,omitempty"`
+	RateInterval time.Duration `json:"rate_interval,omitempty"`
+}
+
+// Total returns the number of jobs in the queue.
+func (q QueueInfo) Total() int {
+	n := 0
+	for _, c := range q.Counts {
+		n += c
+	}
+	return n
+}
+
+// RateLimitParams is the input of Backend.SetRateLimit.
+type RateLimitParams struct {
+	Queue    string
+	Limit    int
+	Interval time.Duration
+}
+
+// Sort orders job listings.
+type Sort string
+
+// The sort orders. Newest/oldest compare CreatedAt then ID.
+const (
+	SortNewest Sort = "newest"
+	SortOldest Sort = "oldest"
+)
+
+// JobFilter selects jobs of one queue.
+type JobFilter struct {
+	Queue string
+	// State is required for listings; for ApplyJobs an empty State means every state.
+	State State
+	// Task is a case-insensitive substring of the task name.
+	Task string
+	// ID is a substring of the job ID.
+	ID string
+	// Text is a case-insensitive substring of the payload JSON.
+	Text string
+}
+
+// ListJobsParams is the input of Backend.ListJobs.
+type ListJobsParams struct {
+	Filter JobFilter
+	Sort   Sort
+	Offset int
+	// Limit is the page size (1..1000).
+	Limit int
+}
+
+// JobPage is one page of a listing.
+type JobPage struct {
+	Jobs []*Job
+	// Total is the number of jobs matching the filter.
+	Total int
+}
+
+// Action is a bulk job action.
+type Action string
+
+// The job actions.
+const (
+	// ActionRetry moves failed, cancelled or completed jobs back to waiting (attempts reset to 0).
+	ActionRetry Action = "retry"
+	// ActionRemove deletes non-active jobs; active jobs are cancelled instead.
+	ActionRemove Action = "remove"
+	// ActionCancel cancels waiting and delayed jobs at once, and requests cancellation of active ones.
+	ActionCancel Action = "cancel"
+	// ActionPromote makes delayed jobs run now.
+	ActionPromote Action = "promote"
+)
+
+// ApplyParams is the input of Backend.ApplyJobs.
+type ApplyParams struct {
+	Action Action
+	// IDs, when non-empty, names the jobs; Filter.Queue, if set, must match them.
+	IDs    []string
+	Filter JobFilter
+	Now    time.Time
+}
+
+// CleanParams is the input of Backend.Clean.
+type CleanParams struct {
+	Queue     string
+	State     State
+	OlderThan time.Time
+	Limit     int
+	Keep      int
+}
+
+// Repeatable is a stored schedule that enqueues a job every Interval or on a Cron expression.
+type Repeatable struct {
+	ID    string `json:"id"`
+	Queue string `json:"queue"`
+	Task  string `json:"task"`
+	// Payload is the JSON payload of every job it creates.
+	Payload  json.RawMessage `json:"payload,omitempty"`
+	Cron     string          `json:"cron,omitempty"`
+	Interval time.Duration   `json:"interval,omitempty"`
+	// Options for the jobs it creates.
+	Priority   int       `json:"priority"`
+	MaxRetries int       `json:"max_retries"`
+	Paused     bool      `json:"paused"`
+	NextRun    time.Time `json:"next_run"`
+	LastRun    time.Time `json:"last_run,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// FireParams is the input of Backend.FireRepeatable.
+type FireParams struct {
+	ID       string
+	Expected time.Time
+	Next     time.Time
+	Job      *Job
+	Now      time.Time
+}
+
+// EventType names a lifecycle event.
+type EventType string
+
+// The lifecycle events.
+const (
+	EventEnqueued  EventType = "job:enqueued"
+	EventStarted   EventType = "job:started"
+	EventCompleted EventType = "job:completed"
+	EventRetrying  EventType = "job:retrying"
+	EventFailed    EventType = "job:failed"
+	EventCancelled EventType = "job:cancelled"
+	EventStalled   EventType = "job:stalled"
+	EventRemoved   EventType = "job:removed"
+	EventProgress  EventType = "job:progress"
+	// EventQueue is emitted when a queue is paused, resumed, drained, cleaned or obliterated.
+	EventQueue EventType = "queue:changed"
+)
+
+// Event is one lifecycle event. IDs increase strictly, so a subscriber resumes after the last ID
+// it saw.
+type Event struct {
+	ID    int64     `json:"id"`
+	Type  EventType `json:"type"`
+	Queue string    `json:"queue"`
+	JobID string    `json:"job_id,omitempty"`
+	Task  string    `json:"task,omitempty"`
+	State State     `json:"state,omitempty"`
+	At    time.Time `json:"at"`
+	// Detail is a short human text (an error message, "paused").
+	Detail string `json:"detail,omitempty"`
+}
+
+// EventsParams is the input of Backend.Events.
+type EventsParams struct {
+	AfterID int64
+	Limit   int
+	// Queue filters to one queue when set.
+	Queue string
+}
+
+// MetricBucket is one minute of counters for one queue.
+type MetricBucket struct {
+	Queue     string    `json:"queue"`
+	Minute    time.Time `json:"minute"`
+	Completed int64     `json:"completed"`
+	Failed    int64     `json:"failed"`
+	Retried   int64     `json:"retried"`
+	// DurationSum is the summed handler run time of completed and failed attempts.
+	DurationSum time.Duration `json:"duration_sum"`
+	// WaitSum is the summed enqueue-to-start latency of started attempts; Started counts them.
+	WaitSum time.Duration `json:"wait_sum"`
+	Started int64         `json:"started"`
+}
+
+// MetricsParams is the input of Backend.Metrics.
+type MetricsParams struct {
+	// Queue filters to one queue when set.
+	Queue string
+	Since time.Time
+	Until time.Time
+}
+
+// AuditEntry is one recorded administrative action.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	// Status is "success", "failed" or "denied".
+	Status string `json:"status"`
+	Queue  string `json:"queue,omitempty"`
+	JobID  string `json:"job_id,omitempty"`
+	Source string `json:"source,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// AuditParams is the input of Backend.Audit.
+type AuditParams struct {
+	Action string
+	Status string
+	Queue  string
+	Actor  string
+	// Text is a case-insensitive substring of action, actor, queue, job, detail or error.
+	Text   string
+	Limit  int
+	Offset int
+}

@@ -1,0 +1,298 @@
+package asyncmq
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Inspector is the public administration API over a backend: the dashboard and the CLI are built
+// on it and never reach into a backend directly. It is safe for concurrent use.
+type Inspector struct {
+	b   backend.Backend
+	now func() time.Time
+}
+
+// NewInspector returns an Inspector over b.
+func NewInspector(b backend.Backend) *Inspector {
+	return &Inspector{b: b, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Backend returns the backend the Inspector manages.
+func (i *Inspector) Backend() backend.Backend { return i.b }
+
+// MaxPageSize is the largest page Jobs returns.
+const MaxPageSize = 1000
+
+// Ping checks that the backend answers.
+func (i *Inspector) Ping(ctx context.Context) error {
+	if err := i.b.Ping(ctx); err != nil {
+		return fmt.Errorf("ping backend: %w", err)
+	}
+	return nil
+}
+
+// Queues lists every queue with its per-state counts.
+func (i *Inspector) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
+	qs, err := i.b.Queues(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	return qs, nil
+}
+
+// Queue returns one queue.
+func (i *Inspector) Queue(ctx context.Context, name string) (backend.QueueInfo, error) {
+	q, err := i.b.Queue(ctx, name)
+	if err != nil {
+		return q, fmt.Errorf("get queue %q: %w", name, err)
+	}
+	return q, nil
+}
+
+// PauseQueue stops every worker of the backend from claiming the queue's jobs (within a second).
+func (i *Inspector) PauseQueue(ctx context.Context, name string) error {
+	if err := i.b.SetQueuePaused(ctx, name, true); err != nil {
+		return fmt.Errorf("pause queue %q: %w", name, err)
+	}
+	return nil
+}
+
+// ResumeQueue undoes PauseQueue.
+func (i *Inspector) ResumeQueue(ctx context.Context, name string) error {
+	if err := i.b.SetQueuePaused(ctx, name, false); err != nil {
+		return fmt.Errorf("resume queue %q: %w", name, err)
+	}
+	return nil
+}
+
+// SetRateLimit limits the queue to limit jobs per interval across all workers; 0 removes it.
+func (i *Inspector) SetRateLimit(ctx context.Context, queue string, limit int, interval time.Duration) error {
+	if limit < 0 || (limit > 0 && interval <= 0) {
+		return fmt.Errorf("set rate limit of queue %q: limit %d per %s: %w", queue, limit, interval, backend.ErrInvalid)
+	}
+	if err := i.b.SetRateLimit(ctx, backend.RateLimitParams{Queue: queue, Limit: limit, Interval: interval}); err != nil {
+		return fmt.Errorf("set rate limit of queue %q: %w", queue, err)
+	}
+	return nil
+}
+
+// Jobs returns one page of jobs. A Limit outside 1..MaxPageSize is clamped; an empty Sort is newest.
+func (i *Inspector) Jobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+	if p.Filter.State == "" {
+		p.Filter.State = backend.StateWaiting
+	}
+	if !p.Filter.State.Valid() {
+		return backend.JobPage{}, fmt.Errorf("list jobs: unknown state %q: %w", p.Filter.State, backend.ErrInvalid)
+	}
+	if p.Limit <= 0 {
+		p.Limit = 20
+	}
+	p.Limit = min(p.Limit, MaxPageSize)
+	p.Offset = max(p.Offset, 0)
+	if p.Sort == "" {
+		p.Sort = backend.SortNewest
+	}
+	if p.Sort != backend.SortNewest && p.Sort != backend.SortOldest {
+		return backend.JobPage{}, fmt.Errorf("list jobs: unknown sort %q: %w", p.Sort, backend.ErrInvalid)
+	}
+	page, err := i.b.ListJobs(ctx, p)
+	if err != nil {
+		return page, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, err)
+	}
+	return page, nil
+}
+
+// Job returns one job.
+func (i *Inspector) Job(ctx context.Context, id string) (*backend.Job, error) {
+	j, err := i.b.GetJob(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get job %q: %w", id, err)
+	}
+	return j, nil
+}
+
+// Apply performs a bulk action on named jobs, or on every job matching the filter when IDs is
+// empty, and returns how many jobs changed.
+func (i *Inspector) Apply(ctx context.Context, p backend.ApplyParams) (int, error) {
+	switch p.Action {
+	case backend.ActionRetry, backend.ActionRemove, backend.ActionCancel, backend.ActionPromote:
+	default:
+		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, backend.ErrInvalid)
+	}
+	if p.Filter.State != "" && !p.Filter.State.Valid() {
+		return 0, fmt.Errorf("apply job action: unknown state %q: %w", p.Filter.State, backend.ErrInvalid)
+	}
+	if p.Now.IsZero() {
+		p.Now = i.now()
+	}
+	n, err := i.b.ApplyJobs(ctx, p)
+	if err != nil {
+		return n, fmt.Errorf("%s jobs: %w", p.Action, err)
+	}
+	return n, nil
+}
+
+func (i *Inspector) one(ctx context.Context, a backend.Action, id string) error {
+	n, err := i.Apply(ctx, backend.ApplyParams{Action: a, IDs: []string{id}})
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := i.b.GetJob(ctx, id); err != nil {
+			return fmt.Errorf("%s job %q: %w", a, id, err)
+		}
+		return fmt.Errorf("%s job %q: not applicable in its state: %w", a, id, backend.ErrInvalid)
+	}
+	return nil
+}
+
+// RetryJob moves a failed, cancelled or completed job back to waiting.
+func (i *Inspector) RetryJob(ctx context.Context, id string) error {
+	return i.one(ctx, backend.ActionRetry, id)
+}
+
+// RemoveJob deletes a job (an active job is cancelled instead).
+func (i *Inspector) RemoveJob(ctx context.Context, id string) error {
+	return i.one(ctx, backend.ActionRemove, id)
+}
+
+// CancelJob cancels a waiting or delayed job, or asks the worker running an active one to stop.
+func (i *Inspector) CancelJob(ctx context.Context, id string) error {
+	return i.one(ctx, backend.ActionCancel, id)
+}
+
+// PromoteJob makes a delayed job run now.
+func (i *Inspector) PromoteJob(ctx context.Context, id string) error {
+	return i.one(ctx, backend.ActionPromote, id)
+}
+
+// Drain deletes a queue's waiting jobs, and its delayed ones when includeDelayed.
+func (i *Inspector) Drain(ctx context.Context, queue string, includeDelayed bool) (int, error) {
+	n, err := i.b.Drain(ctx, queue, includeDelayed)
+	if err != nil {
+		return n, fmt.Errorf("drain queue %q: %w", queue, err)
+	}
+	return n, nil
+}
+
+// Clean deletes terminal jobs in state finished more than grace ago, at most limit (0 = all).
+func (i *Inspector) Clean(ctx context.Context, queue string, state backend.State, grace time.Duration, limit int) (int, error) {
+	if !state.Terminal() {
+		return 0, fmt.Errorf("clean queue %q: state %q is not completed, failed or cancelled: %w", queue, state, backend.ErrInvalid)
+	}
+	n, err := i.b.Clean(ctx, backend.CleanParams{Queue: queue, State: state, OlderThan: i.now().Add(-grace), Limit: limit})
+	if err != nil {
+		return n, fmt.Errorf("clean %s jobs of queue %q: %w", state, queue, err)
+	}
+	return n, nil
+}
+
+// Obliterate deletes a queue with its jobs and repeatables; with active jobs it needs force.
+func (i *Inspector) Obliterate(ctx context.Context, queue string, force bool) error {
+	if err := i.b.Obliterate(ctx, queue, force); err != nil {
+		return fmt.Errorf("obliterate queue %q: %w", queue, err)
+	}
+	return nil
+}
+
+// Repeatables lists the repeatable definitions of a queue ("" for all).
+func (i *Inspector) Repeatables(ctx context.Context, queue string) ([]backend.Repeatable, error) {
+	rs, err := i.b.Repeatables(ctx, queue)
+	if err != nil {
+		return nil, fmt.Errorf("list repeatables: %w", err)
+	}
+	return rs, nil
+}
+
+// PauseRepeatable stops a definition from creating jobs.
+func (i *Inspector) PauseRepeatable(ctx context.Context, id string) error {
+	if err := i.b.SetRepeatablePaused(ctx, id, true); err != nil {
+		return fmt.Errorf("pause repeatable %q: %w", id, err)
+	}
+	return nil
+}
+
+// ResumeRepeatable undoes PauseRepeatable.
+func (i *Inspector) ResumeRepeatable(ctx context.Context, id string) error {
+	if err := i.b.SetRepeatablePaused(ctx, id, false); err != nil {
+		return fmt.Errorf("resume repeatable %q: %w", id, err)
+	}
+	return nil
+}
+
+// RemoveRepeatable deletes a definition; jobs it already created stay.
+func (i *Inspector) RemoveRepeatable(ctx context.Context, id string) error {
+	if err := i.b.RemoveRepeatable(ctx, id); err != nil {
+		return fmt.Errorf("remove repeatable %q: %w", id, err)
+	}
+	return nil
+}
+
+// Workers lists the registered workers.
+func (i *Inspector) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
+	ws, err := i.b.Workers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	return ws, nil
+}
+
+// Events returns lifecycle events after an ID.
+func (i *Inspector) Events(ctx context.Context, p backend.EventsParams) ([]backend.Event, error) {
+	if p.Limit <= 0 || p.Limit > 1000 {
+		p.Limit = 1000
+	}
+	evs, err := i.b.Events(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("read events after %d: %w", p.AfterID, err)
+	}
+	return evs, nil
+}
+
+// LastEventID returns the newest event ID.
+func (i *Inspector) LastEventID(ctx context.Context) (int64, error) {
+	id, err := i.b.LastEventID(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read last event id: %w", err)
+	}
+	return id, nil
+}
+
+// Metrics returns per-minute counters.
+func (i *Inspector) Metrics(ctx context.Context, p backend.MetricsParams) ([]backend.MetricBucket, error) {
+	if p.Until.IsZero() {
+		p.Until = i.now()
+	}
+	ms, err := i.b.Metrics(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("read metrics: %w", err)
+	}
+	return ms, nil
+}
+
+// RecordAudit stores an audit entry.
+func (i *Inspector) RecordAudit(ctx context.Context, e backend.AuditEntry) (backend.AuditEntry, error) {
+	if e.At.IsZero() {
+		e.At = i.now()
+	}
+	out, err := i.b.AppendAudit(ctx, e)
+	if err != nil {
+		return out, fmt.Errorf("record audit %q: %w", e.Action, err)
+	}
+	return out, nil
+}
+
+// Audit lists audit entries, newest first.
+func (i *Inspector) Audit(ctx context.Context, p backend.AuditParams) ([]backend.AuditEntry, error) {
+	if p.Limit <= 0 || p.Limit > 500 {
+		p.Limit = 200
+	}
+	es, err := i.b.Audit(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("list audit entries: %w", err)
+	}
+	return es, nil
+}
