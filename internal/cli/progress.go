@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// IsTerminal reports whether w is a terminal (an *os.File on a TTY).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Progress reports how far a long bulk operation has got, rewriting one line on a terminal. On
+// anything that is not a terminal (a pipe, a file, a test buffer) it prints nothing, so scripts
+// see only the final result.
+type Progress struct {
+	w     io.Writer
+	label string
+	total int
+	done  int
+	last  time.Time
+	on    bool
+}
+
+// NewProgress returns a Progress for total items that writes to w when w is a terminal.
+func NewProgress(w io.Writer, label string, total int) *Progress {
+	return &Progress{w: w, label: label, total: total, on: IsTerminal(w)}
+}
+
+// Add records n more finished items and redraws at most ten times a second.
+func (p *Progress) Add(n int) {
+	p.done += n
+	if !p.on {
+		return
+	}
+	now := time.Now()
+	if p.done < p.total && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	pct := 100
+	if p.total > 0 {
+		pct = p.done * 100 / p.total
+	}
+	fmt.Fprintf(p.w, "\r%s %d/%d (%d%%)", p.label, p.done, p.total, pct)
+}
+
+// Done clears the progress line.
+func (p *Progress) Done() {
+	if p.on {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
