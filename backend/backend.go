@@ -12,34 +12,69 @@ import (
 // step as the transition that causes them.
 //
 // Times passed in Params (Now) are the caller's clock; a zero Now means the backend's own clock.
+// Every time a backend returns is in UTC.
+//
+// Rules shared by every method, checked by backend/backendtest:
+//   - A context already done makes the call fail with its error and change nothing.
+//   - A Limit of 0 means no limit (except where a range is stated); a negative one is ErrInvalid.
+//   - Reads of an unknown queue (ListJobs, Repeatables) return nothing; writes to one (Drain,
+//     Clean, Obliterate) return ErrQueueNotFound, except the settings (SetQueuePaused,
+//     SetRateLimit), which make the queue known.
+//   - Returned values are copies: changing them never changes the store.
 type Backend interface {
 	// Enqueue stores jobs all-or-nothing. IDs must be set by the caller (the root package generates
 	// time-ordered ones). It returns ErrJobExists for an ID already stored, ErrDuplicateJob for a live
 	// unique key, and ErrJobNotFound (wrapped, naming the ID) for a DependsOn parent that does not
 	// exist. A job whose parents have all completed is waiting; RunAt after Now makes it delayed.
+	//
+	// The backend sets State and PendingDeps itself, defaults a zero CreatedAt and RunAt to Now, and
+	// does not modify the given jobs. Parents may be earlier or later in the same call. A job with
+	// parents that have not completed is waiting (or delayed) with PendingDeps > 0 and is not
+	// claimable; a parent that fails or is cancelled leaves it blocked. A unique key is live while
+	// its job's UniqueUntil is after Now or, when UniqueUntil is zero, while that job is not
+	// terminal; two jobs of one call with the same key and queue conflict. ErrInvalid: a nil job,
+	// an empty ID, Queue or Task, a negative MaxRetries, a Payload that is not JSON, a job that
+	// depends on itself or a dependency cycle within the call.
 	Enqueue(ctx context.Context, p EnqueueParams) error
 
 	// Claim atomically takes up to Limit runnable jobs from the named queues for one worker: state
 	// waiting, RunAt <= Now, no pending dependencies, queue not paused, within the queue's rate
 	// limit. Jobs are taken by priority (lower first), then RunAt, then ID. Each claimed job becomes
 	// active with a fresh LeaseToken, LeaseExpiresAt = Now+LeaseDuration, Attempts+1, StartedAt, WorkerID.
+	//
+	// The order holds across all the named queues together. A rate limit counts fixed windows: a
+	// window opens at the first claim made after the previous window closed and lasts Interval.
+	// Delayed jobs are never claimed, even when their RunAt has passed: PromoteDue makes them
+	// waiting first. ErrInvalid: no Queues, Limit < 1, LeaseDuration <= 0.
 	Claim(ctx context.Context, p ClaimParams) ([]*Job, error)
 
 	// Finish records the outcome of claimed jobs in one round trip. Each outcome is applied only if
 	// the job is still active under the same lease token; otherwise its entry in the returned slice
 	// is ErrLeaseLost (the slice has one error per outcome, nil on success). The returned error is
 	// for failures of the call as a whole.
+	//
+	// An unknown job also gets ErrLeaseLost; an unknown Outcome or a Result that is not JSON gets
+	// ErrInvalid, and the job is unchanged. The backend sets Error.Attempt to the job's Attempts and
+	// a zero Error.At to Now. A retry whose RetryAt is after Now makes the job delayed with RunAt =
+	// RetryAt; otherwise it is waiting at once. Completed, failed and cancelled set FinishedAt.
+	// Leaving active clears LeaseToken, LeaseExpiresAt and CancelRequested and keeps WorkerID.
 	Finish(ctx context.Context, p FinishParams) ([]error, error)
 
 	// Heartbeat extends the leases a worker holds and refreshes its worker record. It returns the IDs
 	// whose lease was lost (no longer active under that token) and the IDs whose cancellation was
 	// requested, so the worker can stop those handlers.
+	//
+	// A lease is lost when its job is gone, not active, or active under another token; lost leases
+	// are not extended. The worker record's LastHeartbeat becomes Now; a zero StartedAt keeps the
+	// time of the first heartbeat. ErrInvalid: an empty Worker.ID, or leases with LeaseDuration <= 0.
 	Heartbeat(ctx context.Context, p HeartbeatParams) (HeartbeatResult, error)
 
 	// Release returns active jobs to waiting without counting the attempt (graceful shutdown).
+	// Leases no longer held are skipped. A job whose cancellation was requested is cancelled instead.
 	Release(ctx context.Context, p ReleaseParams) error
 
-	// SetProgress stores a progress report for an active job under its lease.
+	// SetProgress stores a progress report for an active job under its lease. It returns
+	// ErrLeaseLost when the lease is not held and ErrInvalid when Progress is not JSON.
 	SetProgress(ctx context.Context, p ProgressParams) error
 
 	// PromoteDue moves delayed jobs whose RunAt <= Now to waiting and returns how many moved.
@@ -48,10 +83,15 @@ type Backend interface {
 	// RecoverStalled finds active jobs whose lease expired before Now, increments their Stalls, and
 	// re-queues them as waiting, or fails them (with an AttemptError saying so) when Stalls would
 	// exceed MaxStalls.
+	//
+	// A lease expiring exactly at Now is not yet expired. A stalled job keeps the attempt it used;
+	// one whose cancellation was requested is cancelled instead of re-queued (and listed in neither
+	// result). Limit 0 recovers every expired lease.
 	RecoverStalled(ctx context.Context, p RecoverParams) (RecoverResult, error)
 
 	// Queues lists every known queue (a queue is known once it has a job, a setting or a
-	// repeatable) with its per-state counts, sorted by name.
+	// repeatable) with its per-state counts, sorted by name. A queue stays known until Obliterate,
+	// even when it has no jobs left. Counts has an entry for every State.
 	Queues(ctx context.Context) ([]QueueInfo, error)
 	// Queue returns one queue; ErrQueueNotFound if unknown.
 	Queue(ctx context.Context, name string) (QueueInfo, error)
@@ -64,40 +104,57 @@ type Backend interface {
 	// GetJob returns one job by ID; ErrJobNotFound if unknown.
 	GetJob(ctx context.Context, id string) (*Job, error)
 	// ListJobs returns one page of a queue's jobs in one state, filtered and sorted in the store.
+	// Filter.Queue and a valid Filter.State are required; an empty Sort is SortNewest. ErrInvalid:
+	// a missing queue or state, an unknown Sort, a Limit outside 1..1000, a negative Offset.
 	ListJobs(ctx context.Context, p ListJobsParams) (JobPage, error)
 	// ApplyJobs performs a bulk action on the jobs named by IDs, or on every job matching Filter when
 	// IDs is empty. It returns the number of jobs changed; jobs for which the action does not apply
 	// (retrying a completed-and-removed job, promoting a waiting job) are skipped, not errors.
+	//
+	// Acting by Filter requires Filter.Queue (ErrInvalid otherwise), so an empty filter can never
+	// touch every queue. Unknown IDs are skipped. Retry makes the job waiting with RunAt = Now and
+	// resets Attempts, Stalls, Result, Progress and FinishedAt, keeping Errors as history. Remove
+	// and cancel of an active job set CancelRequested, which counts as a change only the first
+	// time. Promote sets RunAt = Now. ErrInvalid: an unknown Action or Filter.State.
 	ApplyJobs(ctx context.Context, p ApplyParams) (int, error)
 	// Clean deletes terminal jobs of a queue in State finished before OlderThan, oldest first, at
 	// most Limit (0 = no limit), keeping the newest Keep. It returns the number deleted.
+	//
+	// "Before" is strict and a zero OlderThan means any age; Keep counts the newest jobs of the
+	// state by FinishedAt whatever their age. ErrInvalid: a State that is not terminal, a negative
+	// Limit or Keep.
 	Clean(ctx context.Context, p CleanParams) (int, error)
 	// Drain deletes a queue's waiting jobs (and delayed ones when IncludeDelayed).
 	Drain(ctx context.Context, queue string, includeDelayed bool) (int, error)
 	// Obliterate deletes a queue: its jobs, settings and repeatables. It refuses with ErrQueueActive
-	// while jobs are active unless force is set.
+	// while jobs are active unless force is set. Its events and metrics stay, as history.
 	Obliterate(ctx context.Context, queue string, force bool) error
 
-	// UpsertRepeatable creates or replaces a repeatable definition (by ID).
+	// UpsertRepeatable creates or replaces a repeatable definition (by ID). A zero CreatedAt keeps
+	// the replaced definition's, or takes the backend clock. ErrInvalid: an empty ID, Queue or Task,
+	// neither a Cron nor a positive Interval, a Payload that is not JSON.
 	UpsertRepeatable(ctx context.Context, r Repeatable) error
 	// Repeatables lists the definitions of a queue ("" for all queues), sorted by queue then ID.
 	Repeatables(ctx context.Context, queue string) ([]Repeatable, error)
 	// GetRepeatable returns one definition; ErrRepeatableNotFound if unknown.
 	GetRepeatable(ctx context.Context, id string) (Repeatable, error)
-	// SetRepeatablePaused pauses or resumes a definition.
+	// SetRepeatablePaused pauses or resumes a definition; ErrRepeatableNotFound if unknown.
 	SetRepeatablePaused(ctx context.Context, id string, paused bool) error
-	// RemoveRepeatable deletes a definition.
+	// RemoveRepeatable deletes a definition; ErrRepeatableNotFound if unknown.
 	RemoveRepeatable(ctx context.Context, id string) error
-	// DueRepeatables lists unpaused definitions whose NextRun <= now.
+	// DueRepeatables lists unpaused definitions whose NextRun <= now, sorted by NextRun then ID.
 	DueRepeatables(ctx context.Context, now time.Time) ([]Repeatable, error)
 	// FireRepeatable atomically enqueues Job and moves the definition's NextRun from Expected to
 	// Next. If NextRun is no longer Expected (another worker fired it), it returns ErrConflict and
 	// enqueues nothing, so each run is scheduled exactly once.
+	//
+	// A paused definition also returns ErrConflict. The job's RepeatableID is set to the definition
+	// and LastRun to Now. If the job cannot be enqueued, the error is returned and nothing changes.
 	FireRepeatable(ctx context.Context, p FireParams) error
 
 	// Workers lists registered workers, newest heartbeat first.
 	Workers(ctx context.Context) ([]WorkerInfo, error)
-	// RemoveWorker deletes a worker record (on clean shutdown).
+	// RemoveWorker deletes a worker record (on clean shutdown); an unknown ID is not an error.
 	RemoveWorker(ctx context.Context, id string) error
 
 	// Events returns lifecycle events with ID > AfterID, oldest first, at most Limit.
@@ -105,16 +162,23 @@ type Backend interface {
 	// LastEventID returns the ID of the newest event, 0 when there is none.
 	LastEventID(ctx context.Context) (int64, error)
 	// Metrics returns per-minute counter buckets between Since and Until.
+	//
+	// A bucket is returned when its Minute is in [Since truncated to the minute, Until] (a zero
+	// Until has no bound) and something happened in it; buckets are sorted by Minute then Queue.
+	// Each counter lands in the minute of the Now of the call that caused it.
 	Metrics(ctx context.Context, p MetricsParams) ([]MetricBucket, error)
 
-	// AppendAudit stores an audit entry and returns it with its ID and time set.
+	// AppendAudit stores an audit entry and returns it with its ID and time set. IDs increase; a
+	// zero At takes the backend clock. ErrInvalid: an empty Action, a Status other than "success",
+	// "failed" or "denied".
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
-	// Audit lists audit entries, newest first, filtered.
+	// Audit lists audit entries, newest (highest ID) first, filtered.
 	Audit(ctx context.Context, p AuditParams) ([]AuditEntry, error)
 
 	// Ping checks that the store answers; it does one cheap round trip.
 	Ping(ctx context.Context) error
-	// Close releases the store. Calls after Close fail with ErrClosed.
+	// Close releases the store. Calls after Close fail with ErrClosed; Close itself may be called
+	// again and returns nil.
 	Close() error
 }
 
@@ -268,9 +332,10 @@ type JobFilter struct {
 	State State
 	// Task is a case-insensitive substring of the task name.
 	Task string
-	// ID is a substring of the job ID.
+	// ID is a substring of the job ID (case-sensitive).
 	ID string
-	// Text is a case-insensitive substring of the payload JSON.
+	// Text is a case-insensitive substring of the payload JSON. Every filter matches literally:
+	// "%" and "_" are not wildcards.
 	Text string
 }
 
@@ -353,7 +418,18 @@ type FireParams struct {
 // EventType names a lifecycle event.
 type EventType string
 
-// The lifecycle events.
+// The lifecycle events. Each transition records one event whose State is the job's new state:
+//   - Enqueue and FireRepeatable: enqueued (waiting or delayed).
+//   - PromoteDue, promote, retry by ApplyJobs and Release: enqueued (waiting), with Detail
+//     "promoted", "retried" or "released".
+//   - Claim: started. Finish: completed, retrying (delayed or waiting), failed or cancelled; the
+//     error message is the Detail.
+//   - RecoverStalled: stalled (waiting), failed or cancelled.
+//   - Cancel of a waiting or delayed job: cancelled. Cancel or remove of an active job: cancelled
+//     with State active and Detail "cancel requested".
+//   - Remove: removed, with the state the job had. SetProgress: progress.
+//   - Pause, resume, drain, clean and obliterate: queue:changed (drain and clean only when they
+//     deleted something), with Detail "paused", "resumed", "drained", "cleaned" or "obliterated".
 const (
 	EventEnqueued  EventType = "job:enqueued"
 	EventStarted   EventType = "job:started"
@@ -397,9 +473,12 @@ type MetricBucket struct {
 	Completed int64     `json:"completed"`
 	Failed    int64     `json:"failed"`
 	Retried   int64     `json:"retried"`
-	// DurationSum is the summed handler run time of completed and failed attempts.
+	// DurationSum is the summed handler run time of completed and failed attempts (retried and
+	// cancelled attempts are not included). Failed also counts jobs failed by RecoverStalled.
 	DurationSum time.Duration `json:"duration_sum"`
 	// WaitSum is the summed enqueue-to-start latency of started attempts; Started counts them.
+	// The latency of one attempt is the claim's Now minus the job's RunAt, so time spent delayed
+	// on purpose is not counted as waiting.
 	WaitSum time.Duration `json:"wait_sum"`
 	Started int64         `json:"started"`
 }
