@@ -1,0 +1,173 @@
+package asyncmq
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Client enqueues jobs. It is safe for concurrent use; make one per backend and share it.
+type Client struct {
+	b          backend.Backend
+	maxPayload int
+	known      map[string]bool
+	now        func() time.Time
+}
+
+// A ClientOption configures a Client.
+type ClientOption func(*Client)
+
+// MaxPayloadBytes limits the JSON size of a job's payload; a larger payload is refused with an
+// error wrapping ErrPayloadTooLarge. Default DefaultMaxPayloadBytes (1 MiB); 0 or less disables
+// the limit.
+func MaxPayloadBytes(n int) ClientOption {
+	return func(c *Client) { c.maxPayload = n }
+}
+
+// KnownTasks makes the client refuse, with an error wrapping ErrUnknownTask, any task name not
+// listed. Without it any name is accepted, because producers need not know which handlers the
+// workers have. A producer in the same process as its workers can pass mux.Tasks()...
+func KnownTasks(tasks ...string) ClientOption {
+	return func(c *Client) {
+		if c.known == nil {
+			c.known = make(map[string]bool, len(tasks))
+		}
+		for _, t := range tasks {
+			c.known[t] = true
+		}
+	}
+}
+
+// NewClient returns a Client that enqueues into b.
+func NewClient(b backend.Backend, opts ...ClientOption) *Client {
+	c := &Client{b: b, maxPayload: DefaultMaxPayloadBytes, now: func() time.Time { return time.Now().UTC() }}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Request is one job of an EnqueueMany call.
+type Request struct {
+	Task    string
+	Payload any
+	Options []EnqueueOption
+}
+
+// Enqueue stores one job of the named task and returns it as stored. The payload is encoded as
+// JSON: a json.RawMessage or []byte is used as is (it must be valid JSON), nil means no payload,
+// anything else goes through json.Marshal. Without options the job runs as soon as a worker of
+// DefaultQueue is free, with DefaultPriority, DefaultMaxRetries and the default backoff.
+//
+// Errors wrap ErrDuplicateJob (Unique), ErrJobExists (JobID), ErrPayloadTooLarge,
+// ErrUnknownTask (KnownTasks), backend.ErrJobNotFound (a DependsOn parent is missing) or
+// backend.ErrInvalid (a malformed option).
+func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...EnqueueOption) (*backend.Job, error) {
+	now := c.now()
+	j, err := c.build(task, payload, opts, now)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue job of task %q: %w", task, err)
+	}
+	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{j}, Now: now}); err != nil {
+		return nil, fmt.Errorf("enqueue job %q of task %q: %w", j.ID, task, err)
+	}
+	return j, nil
+}
+
+// EnqueueMany stores several jobs in one backend call: either all are stored or none is. A job may
+// depend on a job enqueued earlier in the same call. It returns the jobs in request order.
+func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*backend.Job, error) {
+	if len(reqs) == 0 {
+		return nil, nil
+	}
+	now := c.now()
+	jobs := make([]*backend.Job, len(reqs))
+	for i, r := range reqs {
+		j, err := c.build(r.Task, r.Payload, r.Options, now)
+		if err != nil {
+			return nil, fmt.Errorf("enqueue %d jobs: job %d of task %q: %w", len(reqs), i, r.Task, err)
+		}
+		jobs[i] = j
+	}
+	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now}); err != nil {
+		return nil, fmt.Errorf("enqueue %d jobs: %w", len(reqs), err)
+	}
+	return jobs, nil
+}
+
+// build validates one request and turns it into the job to store.
+func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.Time) (*backend.Job, error) {
+	if err := validateName("task name", task); err != nil {
+		return nil, err
+	}
+	if c.known != nil && !c.known[task] {
+		return nil, fmt.Errorf("task %q is not one of the client's KnownTasks (%s): %w", task, c.knownList(), ErrUnknownTask)
+	}
+	o := jobOptions{queue: DefaultQueue, priority: DefaultPriority, maxRetries: DefaultMaxRetries}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	if err := validateName("queue name", o.queue); err != nil {
+		return nil, err
+	}
+	raw, err := encodePayload(payload, c.maxPayload)
+	if err != nil {
+		return nil, err
+	}
+
+	j := &backend.Job{
+		ID:         o.id,
+		Queue:      o.queue,
+		Task:       task,
+		Payload:    raw,
+		State:      backend.StateWaiting,
+		Priority:   o.priority,
+		MaxRetries: o.maxRetries,
+		Backoff:    o.backoff,
+		Timeout:    o.timeout,
+		RunAt:      now,
+		CreatedAt:  now,
+		DependsOn:  slices.Clone(o.dependsOn),
+	}
+	if j.ID == "" {
+		j.ID = NewID()
+	}
+	switch {
+	case !o.runAt.IsZero():
+		j.RunAt = o.runAt.UTC()
+	case o.delay > 0:
+		j.RunAt = now.Add(o.delay)
+	}
+	if j.RunAt.After(now) {
+		j.State = backend.StateDelayed
+	}
+	if o.uniqueKey != "" {
+		j.UniqueKey = o.uniqueKey
+		j.UniqueUntil = now.Add(o.uniqueTTL)
+	}
+	if slices.Contains(j.DependsOn, j.ID) {
+		return nil, fmt.Errorf("job %q depends on itself: %w", j.ID, backend.ErrInvalid)
+	}
+	return j, nil
+}
+
+func (c *Client) knownList() string {
+	names := make([]string, 0, len(c.known))
+	for t := range c.known {
+		names = append(names, fmt.Sprintf("%q", t))
+	}
+	slices.Sort(names)
+	if len(names) > 10 {
+		names = append(names[:10], "...")
+	}
+	return strings.Join(names, ", ")
+}

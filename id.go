@@ -1,0 +1,103 @@
+package asyncmq
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// MaxIDLength is the longest job, queue, task or repeatable ID accepted, in bytes.
+const MaxIDLength = 128
+
+// idGen hands out UUIDv7 IDs (RFC 9562). The 12 bits after the millisecond timestamp are a
+// counter (the RFC's "method 1"), so IDs made by one process sort in creation order even within a
+// millisecond; that keeps FIFO order among jobs of equal priority and run time.
+var idGen struct {
+	mu     sync.Mutex
+	lastMS int64
+	seq    uint16
+}
+
+// NewID returns a new time-ordered job ID: a UUIDv7 in its canonical lowercase text form, so IDs
+// sort as text in creation order. The client calls it for every job enqueued without JobID.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[6:]); err != nil {
+		// crypto/rand never fails on supported platforms (it panics itself); keep the contract
+		// explicit anyway.
+		panic(fmt.Sprintf("asyncmq: read random bytes: %v", err))
+	}
+
+	ms := time.Now().UnixMilli()
+	idGen.mu.Lock()
+	if ms <= idGen.lastMS {
+		// Same millisecond, or the clock stepped back: stay on the last timestamp and count up so
+		// IDs keep increasing. When the counter wraps, borrow the next millisecond.
+		ms = idGen.lastMS
+		idGen.seq++
+		if idGen.seq > 0x0fff {
+			ms++
+			idGen.seq = 0
+		}
+	} else {
+		// Start the counter at a random point in its lower half so that IDs are not guessable
+		// from one another yet leave room to count.
+		idGen.seq = binary.BigEndian.Uint16(b[6:8]) & 0x07ff
+	}
+	idGen.lastMS = ms
+	seq := idGen.seq
+	idGen.mu.Unlock()
+
+	b[0] = byte(ms >> 40)
+	b[1] = byte(ms >> 32)
+	b[2] = byte(ms >> 24)
+	b[3] = byte(ms >> 16)
+	b[4] = byte(ms >> 8)
+	b[5] = byte(ms)
+	b[6] = 0x70 | byte(seq>>8)
+	b[7] = byte(seq)
+	b[8] = 0x80 | b[8]&0x3f
+
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+// validateName checks a caller-supplied identifier (a job ID, a queue or task name, a repeatable
+// ID): non-empty, at most MaxIDLength bytes, valid UTF-8, printable and without whitespace, so it
+// is safe to show in logs, URLs and tables. what names the kind of identifier in the error.
+func validateName(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%s is empty: %w", what, backend.ErrInvalid)
+	}
+	if len(s) > MaxIDLength {
+		return fmt.Errorf("%s %.20q... is %d bytes, longer than %d: %w", what, s, len(s), MaxIDLength, backend.ErrInvalid)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s %q is not valid UTF-8: %w", what, s, backend.ErrInvalid)
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			return fmt.Errorf("%s %q contains whitespace: %w", what, s, backend.ErrInvalid)
+		}
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%s %q contains the non-printable character %U: %w", what, s, r, backend.ErrInvalid)
+		}
+	}
+	return nil
+}
