@@ -1,0 +1,405 @@
+package backendtest
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+func testEnqueue(t *testing.T, newBackend Factory) {
+	t.Run("StateFromRunAt", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name      string
+			runAt     time.Time
+			wantState backend.State
+			wantRunAt time.Time
+		}{
+			{"zero runs now", time.Time{}, backend.StateWaiting, t0},
+			{"now", t0, backend.StateWaiting, t0},
+			{"past", at(-time.Minute), backend.StateWaiting, at(-time.Minute)},
+			{"future is delayed", at(time.Minute), backend.StateDelayed, at(time.Minute)},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				s := setup(t, newBackend)
+				s.enqueue(job("a", runAt(tt.runAt)))
+				j := s.requireState("a", tt.wantState)
+				requireTime(t, j.RunAt, tt.wantRunAt, "RunAt")
+				requireTime(t, j.CreatedAt, t0, "CreatedAt defaults to Now")
+				requireEqual(t, j.PendingDeps, 0, "PendingDeps")
+				s.requireCounts("default", counts{tt.wantState: 1})
+			})
+		}
+	})
+
+	t.Run("KeepsGivenCreatedAt", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a", createdAt(at(-time.Hour))))
+		requireTime(t, s.get("a").CreatedAt, at(-time.Hour), "CreatedAt")
+	})
+
+	t.Run("RoundTripsEveryField", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("parent"))
+		s.complete(t0, "parent")
+
+		// Times in another zone must come back as the same instants in UTC.
+		zone := time.FixedZone("UTC+5", 5*60*60)
+		in := &backend.Job{
+			ID:           "full",
+			Queue:        "default",
+			Task:         "Mail.Send",
+			Payload:      json.RawMessage(`{"to":"a@example.com","n":[1,2.5],"nested":{"ok":true}}`),
+			Priority:     3,
+			MaxRetries:   4,
+			Backoff:      backend.Backoff{Kind: backend.BackoffFixed, Base: 2 * time.Second, Max: time.Hour, Jitter: 0.25},
+			Timeout:      90 * time.Second,
+			RunAt:        at(time.Second).In(zone),
+			CreatedAt:    at(-time.Second).In(zone),
+			UniqueKey:    "mail:a",
+			UniqueUntil:  at(time.Hour).In(zone),
+			DependsOn:    []string{"parent"},
+			RepeatableID: "rep-1",
+		}
+		s.enqueueAt(at(time.Second), in)
+
+		claimed := s.claimOne(at(2*time.Second), "full")
+		err := s.b.SetProgress(s.ctx, backend.ProgressParams{
+			Lease:    backend.Lease{JobID: "full", LeaseToken: claimed.LeaseToken},
+			Progress: json.RawMessage(`{"pct":50}`),
+		})
+		requireNoError(t, err, "set progress")
+		s.finishOK(at(3*time.Second), claimed, backend.OutcomeRetry, func(f *backend.Finish) {
+			f.Error = &backend.AttemptError{
+				Error: "boom", Stack: "goroutine 1 [running]:\nmain.main()\n\tmain.go:3", Panic: true,
+				At: at(3 * time.Second).In(zone),
+			}
+			f.RetryAt = at(time.Minute).In(zone)
+		})
+		requireEqual(t, s.promote(at(time.Minute)), 1, "promoted")
+		second := s.claimOne(at(time.Minute+time.Second), "full")
+		s.finishOK(at(time.Minute+5*time.Second), second, backend.OutcomeCompleted, func(f *backend.Finish) {
+			f.Result = json.RawMessage(`{"sent":true,"ids":["m1"]}`)
+		})
+
+		j := s.get("full")
+		requireEqual(t, j.ID, "full", "ID")
+		requireEqual(t, j.Queue, "default", "Queue")
+		requireEqual(t, j.Task, "Mail.Send", "Task")
+		requireJSON(t, j.Payload, `{"to":"a@example.com","n":[1,2.5],"nested":{"ok":true}}`, "Payload")
+		requireEqual(t, j.State, backend.StateCompleted, "State")
+		requireEqual(t, j.Priority, 3, "Priority")
+		requireEqual(t, j.Attempts, 2, "Attempts")
+		requireEqual(t, j.MaxRetries, 4, "MaxRetries")
+		requireEqual(t, j.Backoff, in.Backoff, "Backoff")
+		requireEqual(t, j.Timeout, 90*time.Second, "Timeout")
+		requireTime(t, j.RunAt, at(time.Minute), "RunAt (set by the retry)")
+		requireTime(t, j.CreatedAt, at(-time.Second), "CreatedAt")
+		requireTime(t, j.StartedAt, at(time.Minute+time.Second), "StartedAt")
+		requireTime(t, j.FinishedAt, at(time.Minute+5*time.Second), "FinishedAt")
+		requireJSON(t, j.Result, `{"sent":true,"ids":["m1"]}`, "Result")
+		requireJSON(t, j.Progress, `{"pct":50}`, "Progress")
+		if len(j.Errors) != 1 {
+			t.Fatalf("Errors = %+v, want one", j.Errors)
+		}
+		e := j.Errors[0]
+		requireEqual(t, e.Attempt, 1, "Errors[0].Attempt")
+		requireTime(t, e.At, at(3*time.Second), "Errors[0].At")
+		requireEqual(t, e.Error, "boom", "Errors[0].Error")
+		requireEqual(t, e.Stack, "goroutine 1 [running]:\nmain.main()\n\tmain.go:3", "Errors[0].Stack")
+		requireEqual(t, e.Panic, true, "Errors[0].Panic")
+		requireEqual(t, j.LastError().Error, "boom", "LastError")
+		requireEqual(t, j.WorkerID, "w1", "WorkerID")
+		requireEqual(t, j.LeaseToken, "", "LeaseToken after finishing")
+		requireTime(t, j.LeaseExpiresAt, time.Time{}, "LeaseExpiresAt after finishing")
+		requireEqual(t, j.Stalls, 0, "Stalls")
+		requireEqual(t, j.UniqueKey, "mail:a", "UniqueKey")
+		requireTime(t, j.UniqueUntil, at(time.Hour), "UniqueUntil")
+		requireEqual(t, j.DependsOn, []string{"parent"}, "DependsOn")
+		requireEqual(t, j.PendingDeps, 0, "PendingDeps")
+		requireEqual(t, j.CancelRequested, false, "CancelRequested")
+		requireEqual(t, j.RepeatableID, "rep-1", "RepeatableID")
+	})
+
+	t.Run("ErrJobExists", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name  string
+			batch []*backend.Job
+		}{
+			{"stored ID", []*backend.Job{job("new-1"), job("taken-1", withTask("other"))}},
+			{"twice in one call", []*backend.Job{job("new-1"), job("new-1")}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				s := setup(t, newBackend)
+				s.enqueue(job("taken-1"))
+				err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: tt.batch, Now: t0})
+				requireErrorIs(t, err, backend.ErrJobExists, "enqueue")
+				requireMentions(t, err, tt.batch[1].ID)
+				s.requireGone("new-1")
+				requireEqual(t, s.get("taken-1").Task, "email.send", "stored job's task")
+				s.requireCounts("default", counts{backend.StateWaiting: 1})
+			})
+		}
+	})
+
+	t.Run("AllOrNothing", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name  string
+			batch []*backend.Job
+			want  error
+		}{
+			{"duplicate ID", []*backend.Job{job("a"), job("b"), job("a")}, backend.ErrJobExists},
+			{"unknown parent", []*backend.Job{job("a"), job("b", dependsOn("ghost"))}, backend.ErrJobNotFound},
+			{"duplicate unique key", []*backend.Job{job("a", unique("k", time.Time{})), job("b", unique("k", time.Time{}))}, backend.ErrDuplicateJob},
+			{"invalid job last", []*backend.Job{job("a"), job("b"), job("c", withTask(""))}, backend.ErrInvalid},
+			{"nil job", []*backend.Job{job("a"), nil}, backend.ErrInvalid},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				s := setup(t, newBackend)
+				err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: tt.batch, Now: t0})
+				requireErrorIs(t, err, tt.want, "enqueue")
+				s.requireGone("a")
+				s.requireGone("b")
+				qs, err := s.b.Queues(s.ctx)
+				requireNoError(t, err, "list queues")
+				requireEqual(t, len(qs), 0, "queues after a failed enqueue")
+				requireEqual(t, s.lastEventID(), int64(0), "events after a failed enqueue")
+			})
+		}
+	})
+
+	t.Run("Invalid", func(t *testing.T) {
+		t.Parallel()
+		tests := []struct {
+			name string
+			job  *backend.Job
+		}{
+			{"nil", nil},
+			{"empty ID", job("")},
+			{"empty queue", job("a", inQueue(""))},
+			{"empty task", job("a", withTask(""))},
+			{"negative max retries", job("a", func(j *backend.Job) { j.MaxRetries = -1 })},
+			{"payload not JSON", job("a", withPayload(`{"a":`))},
+			{"depends on itself", job("a", dependsOn("a"))},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				s := setup(t, newBackend)
+				err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{tt.job}, Now: t0})
+				requireErrorIs(t, err, backend.ErrInvalid, "enqueue")
+				s.requireGone("a")
+			})
+		}
+	})
+
+	t.Run("EmptyCall", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		requireNoError(t, s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0}), "enqueue nothing")
+		requireEqual(t, s.lastEventID(), int64(0), "events")
+	})
+
+	t.Run("GetUnknownJob", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		_, err := s.b.GetJob(s.ctx, "ghost")
+		requireErrorIs(t, err, backend.ErrJobNotFound, "get job")
+		requireMentions(t, err, "ghost")
+	})
+
+	t.Run("CopiesInAndOut", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"))
+		in := job("a", withPayload(`{"n":1}`), dependsOn("p"))
+		s.enqueue(in)
+		in.Payload[1] = 'X'
+		in.Task = "changed"
+		in.DependsOn[0] = "changed"
+
+		out := s.get("a")
+		out.Payload[1] = 'Y'
+		out.DependsOn[0] = "changed"
+		out.State = backend.StateFailed
+
+		j := s.get("a")
+		requireJSON(t, j.Payload, `{"n":1}`, "Payload")
+		requireEqual(t, j.Task, "email.send", "Task")
+		requireEqual(t, j.DependsOn, []string{"p"}, "DependsOn")
+		requireEqual(t, j.State, backend.StateWaiting, "State")
+		requireEqual(t, in.State, backend.State(""), "caller's job State (Enqueue must not modify it)")
+	})
+
+	t.Run("UniqueKey", func(t *testing.T) { testUniqueKey(t, newBackend) })
+	t.Run("Dependencies", func(t *testing.T) { testDependencies(t, newBackend) })
+}
+
+func testUniqueKey(t *testing.T, newBackend Factory) {
+	t.Parallel()
+	dup := func(s *bundle, now time.Time, j *backend.Job) {
+		s.t.Helper()
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{j}, Now: now})
+		requireErrorIs(s.t, err, backend.ErrDuplicateJob, "enqueue "+j.ID)
+		s.requireGone(j.ID)
+	}
+
+	t.Run("HeldUntilUniqueUntil", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a", unique("k", at(10*time.Minute))))
+		dup(s, at(5*time.Minute), job("b", unique("k", at(20*time.Minute))))
+		s.enqueueAt(at(5*time.Minute), job("other-queue", inQueue("q2"), unique("k", at(20*time.Minute))))
+		s.enqueueAt(at(5*time.Minute), job("other-key", unique("k2", at(20*time.Minute))))
+		// At UniqueUntil the key is free again, though a is still waiting.
+		s.enqueueAt(at(10*time.Minute), job("c", unique("k", at(20*time.Minute))))
+		s.requireState("a", backend.StateWaiting)
+		dup(s, at(15*time.Minute), job("d", unique("k", at(30*time.Minute))))
+	})
+
+	t.Run("HeldPastCompletionUntilUniqueUntil", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a", unique("k", at(10*time.Minute))))
+		s.complete(t0, "a")
+		dup(s, at(time.Minute), job("b", unique("k", at(20*time.Minute))))
+	})
+
+	t.Run("ZeroUntilHeldWhileNotTerminal", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a", unique("k", time.Time{})))
+		dup(s, at(time.Hour), job("b", unique("k", time.Time{})))
+		j := s.claimOne(at(time.Hour), "a")
+		dup(s, at(time.Hour), job("b", unique("k", time.Time{})))
+		s.finishOK(at(time.Hour), j, backend.OutcomeFailed)
+		s.enqueueAt(at(time.Hour), job("b", unique("k", time.Time{})))
+	})
+
+	t.Run("RemovedJobFreesKey", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a", unique("k", at(time.Hour))))
+		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionRemove, IDs: []string{"a"}}), 1, "removed")
+		s.enqueue(job("b", unique("k", at(time.Hour))))
+	})
+
+	t.Run("SameCall", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*backend.Job{
+			job("a", unique("k", at(time.Hour))), job("b", unique("k", at(time.Hour))),
+		}})
+		requireErrorIs(t, err, backend.ErrDuplicateJob, "enqueue")
+		s.requireGone("a")
+	})
+}
+
+func testDependencies(t *testing.T, newBackend Factory) {
+	t.Parallel()
+
+	t.Run("UnknownParent", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"))
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*backend.Job{job("c", dependsOn("p", "ghost-parent"))}})
+		requireErrorIs(t, err, backend.ErrJobNotFound, "enqueue")
+		requireMentions(t, err, "ghost-parent")
+		s.requireGone("c")
+	})
+
+	t.Run("WaitsForEveryParent", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p1", withPriority(1)), job("p2", withPriority(2)))
+		s.enqueue(job("c", withPriority(0), dependsOn("p1", "p2")))
+		c := s.requireState("c", backend.StateWaiting)
+		requireEqual(t, c.PendingDeps, 2, "PendingDeps")
+
+		jobs := s.claim(t0, 10)
+		requireEqual(t, ids(jobs), []string{"p1", "p2"}, "claimed (the child must wait)")
+		s.finishOK(at(time.Second), jobs[0], backend.OutcomeCompleted)
+		requireEqual(t, s.get("c").PendingDeps, 1, "PendingDeps after one parent completed")
+		requireEqual(t, len(s.claim(at(time.Second), 10)), 0, "claimable with one parent left")
+
+		s.finishOK(at(2*time.Second), jobs[1], backend.OutcomeCompleted)
+		requireEqual(t, s.get("c").PendingDeps, 0, "PendingDeps after both parents completed")
+		s.claimOne(at(2*time.Second), "c")
+	})
+
+	t.Run("FailedParentBlocks", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"))
+		s.enqueue(job("c", dependsOn("p")))
+		s.finishOK(t0, s.claimOne(t0, "p"), backend.OutcomeFailed)
+		requireEqual(t, len(s.claim(t0, 10)), 0, "claimable after the parent failed")
+		requireEqual(t, s.get("c").PendingDeps, 1, "PendingDeps")
+
+		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionRetry, IDs: []string{"p"}}), 1, "retried")
+		s.complete(at(time.Second), "p")
+		s.claimOne(at(time.Second), "c")
+	})
+
+	t.Run("CompletedParent", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"))
+		s.complete(t0, "p")
+		s.enqueue(job("c", dependsOn("p")))
+		requireEqual(t, s.get("c").PendingDeps, 0, "PendingDeps")
+		s.claimOne(t0, "c")
+	})
+
+	t.Run("ParentLaterInSameCall", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("c", withPriority(0), dependsOn("p")), job("p"))
+		requireEqual(t, s.get("c").PendingDeps, 1, "PendingDeps")
+		s.complete(t0, "p")
+		s.claimOne(t0, "c")
+	})
+
+	t.Run("SameParentTwice", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"))
+		s.enqueue(job("c", dependsOn("p", "p")))
+		requireEqual(t, s.get("c").PendingDeps, 1, "PendingDeps")
+		s.complete(t0, "p")
+		s.claimOne(t0, "c")
+	})
+
+	t.Run("DelayedChild", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"))
+		s.enqueue(job("c", runAt(at(time.Minute)), dependsOn("p")))
+		s.requireState("c", backend.StateDelayed)
+		requireEqual(t, s.promote(at(time.Minute)), 1, "promoted")
+		requireEqual(t, ids(s.claim(at(time.Minute), 10)), []string{"p"}, "claimed")
+		s.requireCounts("default", counts{backend.StateWaiting: 1, backend.StateActive: 1})
+	})
+
+	t.Run("Cycle", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*backend.Job{
+			job("a", dependsOn("c")), job("b", dependsOn("a")), job("c", dependsOn("b")),
+		}})
+		requireErrorIs(t, err, backend.ErrInvalid, "enqueue a cycle")
+		s.requireGone("a")
+	})
+}

@@ -1,0 +1,65 @@
+package memory
+
+import (
+	"context"
+	"strings"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// AppendAudit stores an audit entry and returns it with its ID and time set. Only the newest
+// WithAuditLimit entries are kept.
+func (b *Backend) AppendAudit(ctx context.Context, e backend.AuditEntry) (backend.AuditEntry, error) {
+	switch {
+	case e.Action == "":
+		return e, invalid("append audit entry: empty action")
+	case e.Status != "success" && e.Status != "failed" && e.Status != "denied":
+		return e, invalid("append audit entry %q: status %q is not success, failed or denied", e.Action, e.Status)
+	}
+	if err := b.lock(ctx, "append audit entry "+e.Action); err != nil {
+		return e, err
+	}
+	defer b.mu.Unlock()
+	b.lastAuditID++
+	e.ID = b.lastAuditID
+	e.At = b.timeOr(e.At)
+	b.audit.push(e)
+	return e, nil
+}
+
+// Audit lists audit entries, newest first, filtered; see backend.Backend.
+func (b *Backend) Audit(ctx context.Context, p backend.AuditParams) ([]backend.AuditEntry, error) {
+	if p.Limit < 0 || p.Offset < 0 {
+		return nil, invalid("list audit entries: negative limit %d or offset %d", p.Limit, p.Offset)
+	}
+	if err := b.lock(ctx, "list audit entries"); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	text := strings.ToLower(p.Text)
+	out := []backend.AuditEntry{}
+	skip := p.Offset
+	for i := b.audit.len() - 1; i >= 0 && (p.Limit == 0 || len(out) < p.Limit); i-- {
+		e := b.audit.at(i)
+		if (p.Action != "" && e.Action != p.Action) || (p.Status != "" && e.Status != p.Status) ||
+			(p.Queue != "" && e.Queue != p.Queue) || (p.Actor != "" && e.Actor != p.Actor) ||
+			(text != "" && !auditContains(e, text)) {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func auditContains(e backend.AuditEntry, lower string) bool {
+	for _, f := range []string{e.Action, e.Actor, e.Queue, e.JobID, e.Detail, e.Error} {
+		if strings.Contains(strings.ToLower(f), lower) {
+			return true
+		}
+	}
+	return false
+}

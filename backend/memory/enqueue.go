@@ -1,0 +1,176 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Enqueue stores jobs all-or-nothing; see backend.Backend.
+func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
+	if err := b.lock(ctx, "enqueue jobs"); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	return b.enqueueLocked(p.Jobs, b.timeOr(p.Now))
+}
+
+func (b *Backend) enqueueLocked(in []*backend.Job, now time.Time) error {
+	batch := make(map[string]*backend.Job, len(in))
+	jobs := make([]*backend.Job, 0, len(in))
+	for i, j := range in {
+		if err := validateJob(i, j); err != nil {
+			return err
+		}
+		if batch[j.ID] != nil || b.jobs[j.ID] != nil {
+			return fmt.Errorf("enqueue job %q: %w", j.ID, backend.ErrJobExists)
+		}
+		c := cloneJob(j)
+		c.CreatedAt = timeOr(c.CreatedAt, now)
+		c.RunAt = timeOr(c.RunAt, now)
+		c.UniqueUntil = c.UniqueUntil.UTC()
+		c.StartedAt = c.StartedAt.UTC()
+		c.FinishedAt = c.FinishedAt.UTC()
+		c.LeaseExpiresAt = c.LeaseExpiresAt.UTC()
+		c.State = backend.StateWaiting
+		if c.RunAt.After(now) {
+			c.State = backend.StateDelayed
+		}
+		batch[c.ID] = c
+		jobs = append(jobs, c)
+	}
+
+	held := make(map[uniqueKey]*backend.Job)
+	for _, j := range jobs {
+		if j.UniqueKey == "" {
+			continue
+		}
+		k := uniqueKey{j.Queue, j.UniqueKey}
+		holder := held[k]
+		if holder == nil {
+			holder = b.uniqueHolder(k, now)
+		}
+		if holder != nil {
+			return fmt.Errorf("enqueue job %q: unique key %q of queue %q is held by job %q: %w",
+				j.ID, j.UniqueKey, j.Queue, holder.ID, backend.ErrDuplicateJob)
+		}
+		if uniqueLive(j, now) {
+			held[k] = j
+		}
+	}
+
+	for _, j := range jobs {
+		for _, pid := range j.DependsOn {
+			if pid == j.ID {
+				return invalid("enqueue job %q: it depends on itself", j.ID)
+			}
+			if batch[pid] == nil && b.jobs[pid] == nil {
+				return fmt.Errorf("enqueue job %q: parent job %q: %w", j.ID, pid, backend.ErrJobNotFound)
+			}
+		}
+	}
+	if id := cycle(jobs, batch); id != "" {
+		return invalid("enqueue job %q: its dependencies form a cycle", id)
+	}
+
+	// Pending parents are counted before any job of the batch is stored: a parent in the batch
+	// is new, so it is pending by definition.
+	for _, j := range jobs {
+		j.PendingDeps = 0
+		for _, pid := range distinct(j.DependsOn) {
+			if p := b.jobs[pid]; p != nil && p.State == backend.StateCompleted {
+				continue
+			}
+			j.PendingDeps++
+			b.children[pid] = append(b.children[pid], j.ID)
+		}
+	}
+	for _, j := range jobs {
+		b.jobs[j.ID] = j
+		b.index(j)
+		if j.UniqueKey != "" {
+			k := uniqueKey{j.Queue, j.UniqueKey}
+			b.unique[k] = append(b.unique[k], j.ID)
+		}
+		b.emitJob(backend.EventEnqueued, j, now, "")
+	}
+	return nil
+}
+
+func validateJob(i int, j *backend.Job) error {
+	switch {
+	case j == nil:
+		return invalid("enqueue job #%d: nil job", i)
+	case j.ID == "":
+		return invalid("enqueue job #%d: empty ID", i)
+	case j.Queue == "":
+		return invalid("enqueue job %q: empty queue", j.ID)
+	case j.Task == "":
+		return invalid("enqueue job %q: empty task", j.ID)
+	case j.MaxRetries < 0:
+		return invalid("enqueue job %q: negative max retries %d", j.ID, j.MaxRetries)
+	case !validJSON(j.Payload):
+		return invalid("enqueue job %q: payload is not JSON", j.ID)
+	}
+	return nil
+}
+
+func timeOr(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t.UTC()
+}
+
+// uniqueLive reports whether j holds its unique key at now.
+func uniqueLive(j *backend.Job, now time.Time) bool {
+	if j.UniqueUntil.IsZero() {
+		return !j.State.Terminal()
+	}
+	return j.UniqueUntil.After(now)
+}
+
+func (b *Backend) uniqueHolder(k uniqueKey, now time.Time) *backend.Job {
+	for _, id := range b.unique[k] {
+		if j := b.jobs[id]; j != nil && uniqueLive(j, now) {
+			return j
+		}
+	}
+	return nil
+}
+
+// cycle returns the ID of a job of the batch that takes part in a dependency cycle, or "". Only
+// jobs of one batch can form a cycle: a stored job cannot depend on one that did not exist yet.
+func cycle(jobs []*backend.Job, batch map[string]*backend.Job) string {
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	mark := make(map[string]int, len(jobs))
+	var visit func(j *backend.Job) bool
+	visit = func(j *backend.Job) bool {
+		switch mark[j.ID] {
+		case visiting:
+			return true
+		case done:
+			return false
+		}
+		mark[j.ID] = visiting
+		for _, pid := range j.DependsOn {
+			if p := batch[pid]; p != nil && visit(p) {
+				return true
+			}
+		}
+		mark[j.ID] = done
+		return false
+	}
+	for _, j := range jobs {
+		if visit(j) {
+			return j.ID
+		}
+	}
+	return ""
+}

@@ -1,0 +1,246 @@
+package memory
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Every job is in exactly one listing tree of its queue (by state) and in at most one work tree:
+//
+//	waiting, no pending parents  -> queue.ready     (claim order)
+//	waiting, pending parents     -> none            (reached through Backend.children)
+//	delayed                      -> Backend.delayed (RunAt order, for PromoteDue)
+//	active                       -> Backend.leases  (lease expiry order, for RecoverStalled)
+//	completed, failed, cancelled -> queue.finished  (FinishedAt order, for Clean)
+//
+// Each tree orders by fields of the job, so a job is taken out of its trees before any of those
+// fields change and put back afterwards (Backend.update).
+
+const numStates = 6
+
+func stateIndex(s backend.State) int {
+	switch s {
+	case backend.StateWaiting:
+		return 0
+	case backend.StateActive:
+		return 1
+	case backend.StateDelayed:
+		return 2
+	case backend.StateCompleted:
+		return 3
+	case backend.StateFailed:
+		return 4
+	default:
+		return 5
+	}
+}
+
+var indexStates = [numStates]backend.State{
+	backend.StateWaiting, backend.StateActive, backend.StateDelayed,
+	backend.StateCompleted, backend.StateFailed, backend.StateCancelled,
+}
+
+type queue struct {
+	name   string
+	paused bool
+
+	rateLimit    int
+	rateInterval time.Duration
+	windowStart  time.Time
+	windowCount  int
+
+	jobs     [numStates]*tree[*backend.Job]
+	ready    *tree[*backend.Job]
+	finished [numStates]*tree[*backend.Job]
+}
+
+func byCreated(a, b *backend.Job) bool {
+	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID)) < 0
+}
+
+func byClaimOrder(a, b *backend.Job) bool {
+	return cmp.Or(cmp.Compare(a.Priority, b.Priority), a.RunAt.Compare(b.RunAt), strings.Compare(a.ID, b.ID)) < 0
+}
+
+func byRunAt(a, b *backend.Job) bool {
+	return cmp.Or(a.RunAt.Compare(b.RunAt), strings.Compare(a.ID, b.ID)) < 0
+}
+
+func byLease(a, b *backend.Job) bool {
+	return cmp.Or(a.LeaseExpiresAt.Compare(b.LeaseExpiresAt), strings.Compare(a.ID, b.ID)) < 0
+}
+
+func byFinished(a, b *backend.Job) bool {
+	return cmp.Or(a.FinishedAt.Compare(b.FinishedAt), strings.Compare(a.ID, b.ID)) < 0
+}
+
+// queue returns the named queue, creating it.
+func (b *Backend) queue(name string) *queue {
+	if q := b.queues[name]; q != nil {
+		return q
+	}
+	q := &queue{name: name, ready: newTree(byClaimOrder)}
+	for i, s := range indexStates {
+		q.jobs[i] = newTree(byCreated)
+		if s.Terminal() {
+			q.finished[i] = newTree(byFinished)
+		}
+	}
+	b.queues[name] = q
+	return q
+}
+
+func (b *Backend) index(j *backend.Job) {
+	q := b.queue(j.Queue)
+	i := stateIndex(j.State)
+	q.jobs[i].insert(j)
+	switch j.State {
+	case backend.StateWaiting:
+		if j.PendingDeps == 0 {
+			q.ready.insert(j)
+		}
+	case backend.StateDelayed:
+		b.delayed.insert(j)
+	case backend.StateActive:
+		b.leases.insert(j)
+	default:
+		q.finished[i].insert(j)
+	}
+}
+
+func (b *Backend) unindex(j *backend.Job) {
+	q := b.queues[j.Queue]
+	i := stateIndex(j.State)
+	q.jobs[i].remove(j)
+	switch j.State {
+	case backend.StateWaiting:
+		if j.PendingDeps == 0 {
+			q.ready.remove(j)
+		}
+	case backend.StateDelayed:
+		b.delayed.remove(j)
+	case backend.StateActive:
+		b.leases.remove(j)
+	default:
+		q.finished[i].remove(j)
+	}
+}
+
+// update changes a stored job and keeps the indexes in step.
+func (b *Backend) update(j *backend.Job, change func(j *backend.Job)) {
+	b.unindex(j)
+	change(j)
+	b.index(j)
+}
+
+// deleteJob removes a job and every reference to it.
+func (b *Backend) deleteJob(j *backend.Job) {
+	b.unindex(j)
+	delete(b.jobs, j.ID)
+	if j.UniqueKey != "" {
+		k := uniqueKey{j.Queue, j.UniqueKey}
+		if ids := slices.DeleteFunc(b.unique[k], func(id string) bool { return id == j.ID }); len(ids) > 0 {
+			b.unique[k] = ids
+		} else {
+			delete(b.unique, k)
+		}
+	}
+	for _, p := range distinct(j.DependsOn) {
+		if ids := slices.DeleteFunc(b.children[p], func(id string) bool { return id == j.ID }); len(ids) > 0 {
+			b.children[p] = ids
+		} else {
+			delete(b.children, p)
+		}
+	}
+	// Children of a job deleted before it completed stay blocked, as they do when it fails.
+	delete(b.children, j.ID)
+}
+
+// unblockChildren counts a completed parent off the jobs that wait for it. The edges go with it,
+// so a parent that completes again after a retry is not counted twice.
+func (b *Backend) unblockChildren(parentID string) {
+	ids := b.children[parentID]
+	delete(b.children, parentID)
+	for _, id := range ids {
+		if c := b.jobs[id]; c != nil && c.PendingDeps > 0 {
+			b.update(c, func(c *backend.Job) { c.PendingDeps-- })
+		}
+	}
+}
+
+// clearLease is what every transition out of active does.
+func clearLease(j *backend.Job) {
+	j.LeaseToken = ""
+	j.LeaseExpiresAt = time.Time{}
+	j.CancelRequested = false
+}
+
+// held returns the job if it is active under token, or nil.
+func (b *Backend) held(id, token string) *backend.Job {
+	j := b.jobs[id]
+	if j == nil || j.State != backend.StateActive || token == "" || j.LeaseToken != token {
+		return nil
+	}
+	return j
+}
+
+// allowance is how many more jobs the queue's rate limit lets a claim at now take.
+func (q *queue) allowance(now time.Time) int {
+	switch {
+	case q.rateLimit <= 0:
+		return math.MaxInt
+	case q.windowOpen(now):
+		return max(0, q.rateLimit-q.windowCount)
+	default:
+		return q.rateLimit
+	}
+}
+
+// windowOpen reports whether now falls in the current rate window. A now before the window's
+// start (another worker's clock runs behind) counts as inside it.
+func (q *queue) windowOpen(now time.Time) bool {
+	return !q.windowStart.IsZero() && now.Before(q.windowStart.Add(q.rateInterval))
+}
+
+func (q *queue) take(now time.Time) {
+	if q.rateLimit <= 0 {
+		return
+	}
+	if !q.windowOpen(now) {
+		q.windowStart, q.windowCount = now, 0
+	}
+	q.windowCount++
+}
+
+// next returns the first claimable job of the queue at now.
+func (q *queue) next(now time.Time) *backend.Job {
+	var found *backend.Job
+	// A waiting job normally has RunAt <= now; one that does not (the enqueuer's clock ran ahead)
+	// is stepped over rather than blocking the queue.
+	q.ready.ascend(0, func(j *backend.Job) bool {
+		if j.RunAt.After(now) {
+			return true
+		}
+		found = j
+		return false
+	})
+	return found
+}
+
+func distinct(ids []string) []string {
+	if len(ids) < 2 {
+		return ids
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

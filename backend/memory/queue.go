@@ -1,0 +1,193 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+func (q *queue) info() backend.QueueInfo {
+	counts := make(map[backend.State]int, numStates)
+	for i, s := range indexStates {
+		counts[s] = q.jobs[i].len()
+	}
+	return backend.QueueInfo{
+		Name:         q.name,
+		Paused:       q.paused,
+		Counts:       counts,
+		RateLimit:    q.rateLimit,
+		RateInterval: q.rateInterval,
+	}
+}
+
+// Queues lists every known queue with its counts, sorted by name.
+func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
+	if err := b.lock(ctx, "list queues"); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	out := make([]backend.QueueInfo, 0, len(b.queues))
+	for _, q := range b.queues {
+		out = append(out, q.info())
+	}
+	slices.SortFunc(out, func(x, y backend.QueueInfo) int { return strings.Compare(x.Name, y.Name) })
+	return out, nil
+}
+
+// Queue returns one queue; backend.ErrQueueNotFound if unknown.
+func (b *Backend) Queue(ctx context.Context, name string) (backend.QueueInfo, error) {
+	if err := b.lock(ctx, "get queue "+name); err != nil {
+		return backend.QueueInfo{}, err
+	}
+	defer b.mu.Unlock()
+	q := b.queues[name]
+	if q == nil {
+		return backend.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, backend.ErrQueueNotFound)
+	}
+	return q.info(), nil
+}
+
+// SetQueuePaused pauses or resumes a queue, making it known if it was not.
+func (b *Backend) SetQueuePaused(ctx context.Context, name string, paused bool) error {
+	if name == "" {
+		return invalid("pause queue: empty queue name")
+	}
+	if err := b.lock(ctx, "pause queue "+name); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	b.queue(name).paused = paused
+	detail := "resumed"
+	if paused {
+		detail = "paused"
+	}
+	b.emitQueue(name, detail)
+	return nil
+}
+
+// SetRateLimit sets a queue's rate limit, making it known if it was not. A new limit starts a
+// new window.
+func (b *Backend) SetRateLimit(ctx context.Context, p backend.RateLimitParams) error {
+	switch {
+	case p.Queue == "":
+		return invalid("set rate limit: empty queue name")
+	case p.Limit < 0 || (p.Limit > 0 && p.Interval <= 0):
+		return invalid("set rate limit of queue %q: %d per %s", p.Queue, p.Limit, p.Interval)
+	}
+	if err := b.lock(ctx, "set rate limit of queue "+p.Queue); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	q := b.queue(p.Queue)
+	q.rateLimit, q.rateInterval = p.Limit, p.Interval
+	if p.Limit == 0 {
+		q.rateInterval = 0
+	}
+	q.windowStart, q.windowCount = time.Time{}, 0
+	return nil
+}
+
+// Drain deletes a queue's waiting jobs, and its delayed ones when includeDelayed.
+func (b *Backend) Drain(ctx context.Context, name string, includeDelayed bool) (int, error) {
+	if err := b.lock(ctx, "drain queue "+name); err != nil {
+		return 0, err
+	}
+	defer b.mu.Unlock()
+	q := b.queues[name]
+	if q == nil {
+		return 0, fmt.Errorf("drain queue %q: %w", name, backend.ErrQueueNotFound)
+	}
+	states := []backend.State{backend.StateWaiting}
+	if includeDelayed {
+		states = append(states, backend.StateDelayed)
+	}
+	var gone []*backend.Job
+	for _, s := range states {
+		q.jobs[stateIndex(s)].ascend(0, func(j *backend.Job) bool {
+			gone = append(gone, j)
+			return true
+		})
+	}
+	for _, j := range gone {
+		b.deleteJob(j)
+	}
+	if len(gone) > 0 {
+		b.emitQueue(name, "drained")
+	}
+	return len(gone), nil
+}
+
+// Clean deletes old terminal jobs of a queue; see backend.Backend.
+func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error) {
+	switch {
+	case !p.State.Terminal():
+		return 0, invalid("clean queue %q: state %q is not completed, failed or cancelled", p.Queue, p.State)
+	case p.Limit < 0 || p.Keep < 0:
+		return 0, invalid("clean queue %q: negative limit %d or keep %d", p.Queue, p.Limit, p.Keep)
+	}
+	if err := b.lock(ctx, "clean queue "+p.Queue); err != nil {
+		return 0, err
+	}
+	defer b.mu.Unlock()
+	q := b.queues[p.Queue]
+	if q == nil {
+		return 0, fmt.Errorf("clean queue %q: %w", p.Queue, backend.ErrQueueNotFound)
+	}
+	finished := q.finished[stateIndex(p.State)]
+	// The newest Keep jobs are the last ones in FinishedAt order, so only the ones before them
+	// are candidates.
+	candidates := finished.len() - p.Keep
+	var gone []*backend.Job
+	finished.ascend(0, func(j *backend.Job) bool {
+		if len(gone) == candidates || (p.Limit > 0 && len(gone) == p.Limit) ||
+			(!p.OlderThan.IsZero() && !j.FinishedAt.Before(p.OlderThan)) {
+			return false
+		}
+		gone = append(gone, j)
+		return true
+	})
+	for _, j := range gone {
+		b.deleteJob(j)
+	}
+	if len(gone) > 0 {
+		b.emitQueue(p.Queue, "cleaned")
+	}
+	return len(gone), nil
+}
+
+// Obliterate deletes a queue with its jobs, settings and repeatables; see backend.Backend.
+func (b *Backend) Obliterate(ctx context.Context, name string, force bool) error {
+	if err := b.lock(ctx, "obliterate queue "+name); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	q := b.queues[name]
+	if q == nil {
+		return fmt.Errorf("obliterate queue %q: %w", name, backend.ErrQueueNotFound)
+	}
+	if n := q.jobs[stateIndex(backend.StateActive)].len(); n > 0 && !force {
+		return fmt.Errorf("obliterate queue %q: %d active jobs: %w", name, n, backend.ErrQueueActive)
+	}
+	var gone []*backend.Job
+	for _, t := range q.jobs {
+		t.ascend(0, func(j *backend.Job) bool {
+			gone = append(gone, j)
+			return true
+		})
+	}
+	for _, j := range gone {
+		b.deleteJob(j)
+	}
+	for id, r := range b.repeatables {
+		if r.Queue == name {
+			delete(b.repeatables, id)
+		}
+	}
+	delete(b.queues, name)
+	b.emitQueue(name, "obliterated")
+	return nil
+}

@@ -1,0 +1,38 @@
+package memory
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Workers lists the registered workers, newest heartbeat first.
+func (b *Backend) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
+	if err := b.lock(ctx, "list workers"); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	out := make([]backend.WorkerInfo, 0, len(b.workers))
+	for _, w := range b.workers {
+		c := *w
+		c.Queues = slices.Clone(w.Queues)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(x, y backend.WorkerInfo) int {
+		return cmp.Or(y.LastHeartbeat.Compare(x.LastHeartbeat), strings.Compare(x.ID, y.ID))
+	})
+	return out, nil
+}
+
+// RemoveWorker deletes a worker record; an unknown ID is not an error.
+func (b *Backend) RemoveWorker(ctx context.Context, id string) error {
+	if err := b.lock(ctx, "remove worker "+id); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	delete(b.workers, id)
+	return nil
+}
