@@ -1,0 +1,162 @@
+package asyncmq
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+const (
+	// completerMaxBatch caps the outcomes stored in one Finish call.
+	completerMaxBatch = 500
+	// completerFlushDelay is how long the completer gathers outcomes before storing them: one
+	// round trip per few milliseconds instead of one per job.
+	completerFlushDelay = 2 * time.Millisecond
+	// completerBacklog bounds the outcomes waiting to be stored. When it is full, finished
+	// handlers wait before freeing their slot, so a slow store slows claiming instead of letting
+	// unsaved outcomes pile up in memory.
+	completerBacklog = 4 * completerMaxBatch
+	// finishAttempts is how many times a failed Finish call is tried before its jobs are left to
+	// stalled recovery.
+	finishAttempts = 5
+)
+
+// finishItem is the outcome of one job, waiting to be stored.
+type finishItem struct {
+	fin   backend.Finish
+	rj    *runningJob
+	queue string
+	task  string
+}
+
+// completer stores job outcomes in batches, in the manner of River's batch completer.
+type completer struct {
+	w         *Worker
+	in        chan finishItem
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func newCompleter(w *Worker) *completer {
+	return &completer{w: w, in: make(chan finishItem, completerBacklog), closed: make(chan struct{})}
+}
+
+// add queues an outcome for storing. After close it drops the outcome: the job is still held
+// and the shutdown releases it.
+func (c *completer) add(it finishItem) {
+	select {
+	case <-c.closed:
+		return
+	default:
+	}
+	select {
+	case c.in <- it:
+	case <-c.closed:
+	}
+}
+
+// close makes run store what is queued and return.
+func (c *completer) close() { c.closeOnce.Do(func() { close(c.closed) }) }
+
+func (c *completer) run() {
+	batch := make([]finishItem, 0, completerMaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case it := <-c.in:
+			batch = append(batch, it)
+		case <-c.closed:
+			c.drain(batch)
+			return
+		}
+		timer.Reset(completerFlushDelay)
+	gather:
+		for len(batch) < completerMaxBatch {
+			select {
+			case it := <-c.in:
+				batch = append(batch, it)
+			case <-timer.C:
+				break gather
+			case <-c.closed:
+				timer.Stop()
+				c.drain(batch)
+				return
+			}
+		}
+		timer.Stop()
+		c.flush(batch)
+		clear(batch)
+		batch = batch[:0]
+	}
+}
+
+// drain stores batch and everything still queued.
+func (c *completer) drain(batch []finishItem) {
+	for {
+		select {
+		case it := <-c.in:
+			batch = append(batch, it)
+			if len(batch) == completerMaxBatch {
+				c.flush(batch)
+				batch = batch[:0]
+			}
+		default:
+			if len(batch) > 0 {
+				c.flush(batch)
+			}
+			return
+		}
+	}
+}
+
+// flush stores one batch of outcomes, retrying a failed call with backoff. Items whose outcome
+// could not be stored are dropped from the held set: their leases lapse and stalled recovery runs
+// them again, which is the at-least-once promise.
+func (c *completer) flush(batch []finishItem) {
+	w := c.w
+	items := make([]backend.Finish, len(batch))
+	for i, it := range batch {
+		items[i] = it.fin
+	}
+	var errs []error
+	var err error
+	delay := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err = w.call(func(ctx context.Context) error {
+			var err error
+			errs, err = w.b.Finish(ctx, backend.FinishParams{Items: items, Now: w.now()})
+			return err
+		})
+		if err == nil || attempt == finishAttempts {
+			break
+		}
+		w.log.Warn("store job outcomes; retrying", slog.Int("jobs", len(items)), slog.Int("attempt", attempt), slog.Any("error", err))
+		time.Sleep(delay)
+		delay *= 2
+	}
+	if err != nil {
+		w.log.Error("store job outcomes; the jobs will run again after their leases expire",
+			slog.Int("jobs", len(items)), slog.Any("error", err))
+	}
+	for i, it := range batch {
+		w.forget(it.rj)
+		e := err
+		if e == nil && i < len(errs) {
+			e = errs[i]
+		}
+		if e != nil && err == nil {
+			level := slog.LevelError
+			if errors.Is(e, backend.ErrLeaseLost) {
+				level = slog.LevelWarn
+			}
+			w.log.Log(context.Background(), level, "store job outcome", slog.String("job_id", it.fin.JobID),
+				slog.String("task", it.task), slog.String("outcome", string(it.fin.Outcome)), slog.Any("error", e))
+		}
+		w.emit(WorkerEvent{Kind: WorkerJobFinished, Queue: it.queue, JobID: it.fin.JobID, Outcome: it.fin.Outcome, Err: e})
+	}
+}

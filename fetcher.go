@@ -1,0 +1,130 @@
+package asyncmq
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+const (
+	// maxClaimBatch caps one claim: large enough to amortise a store round trip, small enough
+	// that one worker does not hoard a queue's jobs.
+	maxClaimBatch = 100
+	// minIdlePoll is the first wait after a claim found nothing; it doubles up to PollInterval.
+	minIdlePoll = 10 * time.Millisecond
+)
+
+// fetcher claims jobs of one queue whenever the worker has free slots for it, in batches sized to
+// the free slots, and starts a handler goroutine per job.
+type fetcher struct {
+	w     *Worker
+	queue string
+	slots int
+
+	mu     sync.Mutex
+	active int
+
+	freed chan struct{} // a slot was freed
+	hint  chan struct{} // jobs may have become runnable (promoted, recovered)
+}
+
+func newFetcher(w *Worker, queue string, slots int) *fetcher {
+	return &fetcher{w: w, queue: queue, slots: slots, freed: make(chan struct{}, 1), hint: make(chan struct{}, 1)}
+}
+
+func (f *fetcher) free() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.slots - f.active
+}
+
+// done frees the slot of a job whose outcome has been handed to the completer.
+func (f *fetcher) done() {
+	f.mu.Lock()
+	f.active--
+	f.mu.Unlock()
+	signal(f.freed)
+}
+
+// wake tells an idle fetcher to claim now rather than at the end of its poll wait.
+func (f *fetcher) wake() { signal(f.hint) }
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (f *fetcher) run(ctx context.Context) {
+	w := f.w
+	firstIdle := min(minIdlePoll, w.cfg.PollInterval)
+	idle := firstIdle
+	full := min(f.slots, maxClaimBatch)
+	var last time.Time
+	for {
+		free := f.free()
+		if free == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-f.freed:
+				continue
+			}
+		}
+		// On a busy queue, let a few more slots free up so that one claim fills them all.
+		if free < full {
+			if wait := w.cfg.FetchCooldown - time.Since(last); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-f.freed:
+					t.Stop()
+					continue
+				case <-t.C:
+				}
+			}
+		}
+
+		n := min(free, maxClaimBatch)
+		last = time.Now()
+		var jobs []*backend.Job
+		err := w.call(func(cctx context.Context) error {
+			var err error
+			jobs, err = w.b.Claim(cctx, backend.ClaimParams{
+				Queues: []string{f.queue}, WorkerID: w.id, Limit: n,
+				LeaseDuration: w.cfg.LeaseDuration, Now: w.now(),
+			})
+			return err
+		})
+		w.emit(WorkerEvent{Kind: WorkerFetched, Queue: f.queue, Count: len(jobs), Err: err})
+		if err != nil {
+			w.log.Warn("claim jobs", slog.String("queue", f.queue), slog.Any("error", err))
+		}
+		for _, j := range jobs {
+			f.mu.Lock()
+			f.active++
+			f.mu.Unlock()
+			w.start(f, j)
+		}
+		if len(jobs) > 0 {
+			idle = firstIdle
+			continue
+		}
+		t := time.NewTimer(idle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-f.hint:
+			t.Stop()
+		case <-t.C:
+		}
+		idle = min(idle*2, w.cfg.PollInterval)
+	}
+}

@@ -1,0 +1,118 @@
+package asyncmq
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// A Handler processes jobs. ProcessJob returns nil when the job succeeded; an error fails the
+// attempt, which is retried with backoff while retries are left unless the error wraps SkipRetry.
+// A panic fails the attempt like an error and is recorded with its stack.
+//
+// ctx is cancelled when the job is cancelled, when it exceeds its Timeout, when the worker loses
+// its lease, and when the worker's shutdown grace period ends; context.Cause(ctx) tells which
+// (ErrJobCancelled, ErrJobTimeout, ErrLeaseLost, ErrWorkerShutdown). Jobs are delivered at least
+// once, so handlers should be idempotent.
+type Handler interface {
+	ProcessJob(ctx context.Context, job *Job) error
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(ctx context.Context, job *Job) error
+
+// ProcessJob calls f(ctx, job).
+func (f HandlerFunc) ProcessJob(ctx context.Context, job *Job) error { return f(ctx, job) }
+
+// Job is a handler's view of the job it runs.
+type Job struct {
+	ID    string
+	Queue string
+	Task  string
+	// Payload is the JSON payload given at enqueue; empty when there was none.
+	Payload json.RawMessage
+	// Attempt is the number of this run, from 1.
+	Attempt int
+	// MaxRetries is how many retries the job has in all: the last attempt is MaxRetries+1.
+	MaxRetries int
+	Priority   int
+	// CreatedAt is when the job was enqueued.
+	CreatedAt time.Time
+	// RepeatableID names the schedule that created the job, if any.
+	RepeatableID string
+
+	lease  backend.Lease
+	b      backend.Backend
+	limit  int
+	mu     sync.Mutex
+	result json.RawMessage
+}
+
+// newJob returns the handler's view of a claimed job.
+func newJob(j *backend.Job, b backend.Backend, limit int) *Job {
+	return &Job{
+		ID:           j.ID,
+		Queue:        j.Queue,
+		Task:         j.Task,
+		Payload:      j.Payload,
+		Attempt:      j.Attempts,
+		MaxRetries:   j.MaxRetries,
+		Priority:     j.Priority,
+		CreatedAt:    j.CreatedAt,
+		RepeatableID: j.RepeatableID,
+		lease:        backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken},
+		b:            b,
+		limit:        limit,
+	}
+}
+
+// NewTestJob returns a Job for calling a Handler directly in a unit test. SetResult works on it;
+// ReportProgress returns an error, as it needs a worker.
+func NewTestJob(task string, payload json.RawMessage) *Job {
+	return &Job{ID: NewID(), Queue: DefaultQueue, Task: task, Payload: payload, Attempt: 1,
+		MaxRetries: DefaultMaxRetries, Priority: DefaultPriority, CreatedAt: time.Now().UTC(), limit: DefaultMaxPayloadBytes}
+}
+
+// IsLastAttempt reports whether a failure of this attempt fails the job for good.
+func (j *Job) IsLastAttempt() bool { return j.Attempt > j.MaxRetries }
+
+// SetResult records v, encoded as JSON like a payload, as the job's result; it is stored when the
+// handler returns nil. Call it before ProcessJob returns; a later call replaces the earlier result.
+func (j *Job) SetResult(v any) error {
+	raw, err := encodePayload(v, j.limit)
+	if err != nil {
+		return fmt.Errorf("set result of job %q: %w", j.ID, err)
+	}
+	j.mu.Lock()
+	j.result = raw
+	j.mu.Unlock()
+	return nil
+}
+
+// Result returns the JSON recorded by SetResult, or nil.
+func (j *Job) Result() json.RawMessage {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.result
+}
+
+// ReportProgress stores v, encoded as JSON, as the job's progress, which the dashboard and
+// Inspector.Job show while it runs. It fails with an error wrapping ErrLeaseLost if the worker no
+// longer holds the job.
+func (j *Job) ReportProgress(ctx context.Context, v any) error {
+	if j.b == nil {
+		return fmt.Errorf("report progress of job %q: the job is not run by a worker", j.ID)
+	}
+	raw, err := encodePayload(v, j.limit)
+	if err != nil {
+		return fmt.Errorf("report progress of job %q: %w", j.ID, err)
+	}
+	if err := j.b.SetProgress(ctx, backend.ProgressParams{Lease: j.lease, Progress: raw}); err != nil {
+		return fmt.Errorf("report progress of job %q: %w", j.ID, err)
+	}
+	return nil
+}

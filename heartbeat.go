@@ -1,0 +1,68 @@
+package asyncmq
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// heartbeatLoop extends the worker's leases every HeartbeatInterval until ctx ends.
+func (w *Worker) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(w.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = w.heartbeat() // logged inside; the next tick tries again
+		}
+	}
+}
+
+// heartbeat refreshes the worker record, extends every held lease, and cancels the handlers of
+// jobs that were cancelled or whose lease was lost.
+func (w *Worker) heartbeat() error {
+	w.mu.Lock()
+	leases := make([]backend.Lease, 0, len(w.running))
+	for _, rj := range w.running {
+		leases = append(leases, rj.lease)
+	}
+	w.mu.Unlock()
+
+	concurrency := 0
+	for _, n := range w.cfg.Queues {
+		concurrency += n
+	}
+	host, _ := os.Hostname()
+	var res backend.HeartbeatResult
+	err := w.call(func(ctx context.Context) error {
+		var err error
+		res, err = w.b.Heartbeat(ctx, backend.HeartbeatParams{
+			Worker: backend.WorkerInfo{
+				ID: w.id, Hostname: host, PID: os.Getpid(), Queues: w.queues, Concurrency: concurrency,
+				StartedAt: w.startedAt, LastHeartbeat: w.now(), Active: len(leases),
+			},
+			Leases:        leases,
+			LeaseDuration: w.cfg.LeaseDuration,
+			Now:           w.now(),
+		})
+		return err
+	})
+	w.emit(WorkerEvent{Kind: WorkerHeartbeat, Count: len(leases), Err: err})
+	if err != nil {
+		w.log.Warn("heartbeat", slog.Int("leases", len(leases)), slog.Any("error", err))
+		return err
+	}
+	for _, id := range res.Lost {
+		w.cancelRunning(id, ErrLeaseLost)
+	}
+	for _, id := range res.Cancelled {
+		w.log.Info("cancelling running job on request", slog.String("job_id", id))
+		w.cancelRunning(id, ErrJobCancelled)
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package asyncmq
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// stalledBatch caps the jobs one stalled-recovery pass handles; the next pass takes the rest.
+const stalledBatch = 1000
+
+// maintain runs the periodic services every worker runs: scheduling (delayed-job promotion and
+// repeatables), stalled-job recovery and retention. Each first runs at start, so a worker that
+// starts after an outage catches up at once. They are single store calls, cheap when idle, and
+// safe to run from several workers at a time because every transition is atomic in the store.
+func (w *Worker) maintain(ctx context.Context) {
+	schedule := time.NewTicker(w.cfg.ScheduleInterval)
+	defer schedule.Stop()
+	stalled := time.NewTicker(w.cfg.StalledInterval)
+	defer stalled.Stop()
+	var retention <-chan time.Time
+	if w.cfg.Retention.active() {
+		t := time.NewTicker(w.cfg.Retention.Interval)
+		defer t.Stop()
+		retention = t.C
+		w.clean()
+	}
+	w.recoverStalled()
+	w.schedule()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-schedule.C:
+			w.schedule()
+		case <-stalled.C:
+			w.recoverStalled()
+		case <-retention:
+			w.clean()
+		}
+	}
+}
+
+// wakeFetchers makes idle fetchers claim now, after jobs became runnable.
+func (w *Worker) wakeFetchers() {
+	for _, f := range w.fetchers {
+		f.wake()
+	}
+}
+
+// recoverStalled requeues (or fails, past MaxStalls) active jobs whose lease expired.
+func (w *Worker) recoverStalled() {
+	var res backend.RecoverResult
+	err := w.call(func(ctx context.Context) error {
+		var err error
+		res, err = w.b.RecoverStalled(ctx, backend.RecoverParams{Now: w.now(), MaxStalls: w.cfg.MaxStalls, Limit: stalledBatch})
+		return err
+	})
+	n := len(res.Requeued) + len(res.Failed)
+	w.emit(WorkerEvent{Kind: WorkerRecovered, Count: n, Err: err})
+	if err != nil {
+		w.log.Warn("recover stalled jobs", slog.Any("error", err))
+		return
+	}
+	if n > 0 {
+		w.log.Warn("recovered stalled jobs whose worker stopped heartbeating",
+			slog.Int("requeued", len(res.Requeued)), slog.Int("failed", len(res.Failed)))
+	}
+	if len(res.Requeued) > 0 {
+		w.wakeFetchers()
+	}
+}
+
+// active reports whether the retention removes anything.
+func (r *Retention) active() bool {
+	for _, p := range []RetentionPolicy{r.Completed, r.Failed, r.Cancelled} {
+		if p.MaxAge > 0 || p.MaxCount > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// clean deletes the finished jobs of the worker's queues that the retention no longer keeps.
+func (w *Worker) clean() {
+	r := w.cfg.Retention
+	now := w.now()
+	total := 0
+	var firstErr error
+	for _, q := range w.queues {
+		for _, s := range []struct {
+			state backend.State
+			p     RetentionPolicy
+		}{{backend.StateCompleted, r.Completed}, {backend.StateFailed, r.Failed}, {backend.StateCancelled, r.Cancelled}} {
+			var params []backend.CleanParams
+			if s.p.MaxAge > 0 {
+				params = append(params, backend.CleanParams{Queue: q, State: s.state, OlderThan: now.Add(-s.p.MaxAge)})
+			}
+			if s.p.MaxCount > 0 {
+				params = append(params, backend.CleanParams{Queue: q, State: s.state, OlderThan: now, Keep: s.p.MaxCount})
+			}
+			for _, p := range params {
+				var n int
+				err := w.call(func(ctx context.Context) error {
+					var err error
+					n, err = w.b.Clean(ctx, p)
+					return err
+				})
+				total += n
+				if err != nil {
+					w.log.Warn("clean finished jobs", slog.String("queue", q), slog.String("state", string(s.state)), slog.Any("error", err))
+					if firstErr == nil {
+						firstErr = err
+					}
+				}
+			}
+		}
+	}
+	if total > 0 {
+		w.log.Debug("cleaned finished jobs", slog.Int("deleted", total))
+	}
+	w.emit(WorkerEvent{Kind: WorkerCleaned, Count: total, Err: firstErr})
+}

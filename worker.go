@@ -1,0 +1,286 @@
+package asyncmq
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// abandonAfter is how long a shutdown waits, after cancelling the handlers still running at the
+// end of the grace period, before it releases their jobs anyway. A handler that ignores its
+// context keeps running, but its outcome is no longer stored.
+const abandonAfter = time.Second
+
+// Worker claims jobs from its queues and runs them with a Handler. Create it with NewWorker and
+// start it with Run. A Worker runs once: after Run returns, make a new one.
+type Worker struct {
+	b      backend.Backend
+	h      Handler
+	cfg    WorkerConfig
+	log    *slog.Logger
+	id     string
+	queues []string
+	now    func() time.Time
+
+	fetchers  []*fetcher
+	completer *completer
+	startedAt time.Time
+
+	mu      sync.Mutex
+	running map[string]*runningJob // jobs whose lease the worker holds, by ID
+
+	badRepeatables map[string]bool // invalid definitions already logged; maintenance goroutine only
+
+	started  atomic.Bool
+	stopOnce sync.Once
+	stop     chan struct{} // closed by Shutdown
+	stopCtx  context.Context
+	done     chan struct{} // closed when Run returns
+
+	base       context.Context // for backend calls; ends when Run returns
+	jobsCtx    context.Context // parent of handler contexts; cancelled when the grace ends
+	cancelJobs context.CancelCauseFunc
+	jobs       sync.WaitGroup
+}
+
+// runningJob is a job the worker holds a lease on: from the claim until its outcome is stored or
+// it is released.
+type runningJob struct {
+	lease  backend.Lease
+	queue  string
+	cancel context.CancelCauseFunc
+}
+
+// NewWorker returns a worker that runs the jobs of cfg.Queues in b with h (usually a *ServeMux).
+// An invalid configuration is an error naming the field.
+func NewWorker(b backend.Backend, h Handler, cfg WorkerConfig) (*Worker, error) {
+	if b == nil {
+		return nil, fmt.Errorf("new worker: nil backend: %w", backend.ErrInvalid)
+	}
+	if h == nil {
+		return nil, fmt.Errorf("new worker: nil handler: %w", backend.ErrInvalid)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("new worker: %w", err)
+	}
+	w := &Worker{
+		b:       b,
+		h:       h,
+		cfg:     cfg,
+		id:      cfg.WorkerID,
+		queues:  slices.Sorted(maps.Keys(cfg.Queues)),
+		now:     func() time.Time { return time.Now().UTC() },
+		running: make(map[string]*runningJob),
+
+		badRepeatables: make(map[string]bool),
+		stop:           make(chan struct{}),
+		done:           make(chan struct{}),
+	}
+	if w.id == "" {
+		w.id = defaultWorkerID()
+	}
+	w.log = cfg.Logger.With(slog.String("worker_id", w.id))
+	for _, q := range w.queues {
+		w.fetchers = append(w.fetchers, newFetcher(w, q, cfg.Queues[q]))
+	}
+	w.completer = newCompleter(w)
+	return w, nil
+}
+
+func defaultWorkerID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "worker"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// ID returns the worker's ID, as shown in the store's worker list.
+func (w *Worker) ID() string { return w.id }
+
+// Run registers the worker, claims and runs jobs until ctx is cancelled or Shutdown is called,
+// then shuts down gracefully (see WorkerConfig.ShutdownTimeout) and returns nil. It returns an
+// error if the worker cannot register with the backend, or if Run was already called.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return fmt.Errorf("run worker %q: already started", w.id)
+	}
+	defer close(w.done)
+
+	var cancelBase context.CancelFunc
+	w.base, cancelBase = context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	w.jobsCtx, w.cancelJobs = context.WithCancelCause(w.base)
+	defer w.cancelJobs(ErrWorkerShutdown)
+	w.startedAt = w.now()
+
+	if err := w.heartbeat(); err != nil {
+		return fmt.Errorf("run worker %q: register with the backend: %w", w.id, err)
+	}
+	w.log.Info("worker started", slog.Any("queues", w.cfg.Queues))
+
+	fetchCtx, stopFetching := context.WithCancel(w.base)
+	defer stopFetching()
+	var loops sync.WaitGroup
+	for _, f := range w.fetchers {
+		loops.Go(func() { f.run(fetchCtx) })
+	}
+	loops.Go(func() { w.maintain(fetchCtx) })
+	completerDone := make(chan struct{})
+	go func() { w.completer.run(); close(completerDone) }()
+	heartbeatCtx, stopHeartbeat := context.WithCancel(w.base)
+	defer stopHeartbeat()
+	heartbeatDone := make(chan struct{})
+	go func() { w.heartbeatLoop(heartbeatCtx); close(heartbeatDone) }()
+
+	select {
+	case <-ctx.Done():
+	case <-w.stop:
+	}
+	w.log.Info("worker shutting down", slog.Duration("grace", w.cfg.ShutdownTimeout))
+
+	stopFetching()
+	loops.Wait()
+	w.awaitJobs()
+	w.completer.close()
+	<-completerDone
+	w.releaseHeld()
+	stopHeartbeat()
+	<-heartbeatDone
+
+	rctx, cancel := context.WithTimeout(w.base, 5*time.Second)
+	defer cancel()
+	if err := w.b.RemoveWorker(rctx, w.id); err != nil {
+		w.log.Warn("remove worker record", slog.Any("error", err))
+	}
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// Shutdown stops the worker gracefully, as cancelling Run's context does, and waits until Run
+// has returned. The grace period for running jobs ends at ShutdownTimeout or when ctx is done,
+// whichever comes first; Shutdown returns ctx.Err() if ctx ends before Run returns.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.stopOnce.Do(func() {
+		w.mu.Lock()
+		w.stopCtx = ctx
+		w.mu.Unlock()
+		close(w.stop)
+	})
+	if !w.started.Load() {
+		return nil
+	}
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// awaitJobs waits for running handlers through the grace period, then cancels the rest and gives
+// them abandonAfter to return.
+func (w *Worker) awaitJobs() {
+	idle := make(chan struct{})
+	go func() { w.jobs.Wait(); close(idle) }()
+
+	w.mu.Lock()
+	stopCtx := w.stopCtx
+	w.mu.Unlock()
+	var stopDone <-chan struct{}
+	if stopCtx != nil {
+		stopDone = stopCtx.Done()
+	}
+	grace := time.NewTimer(w.cfg.ShutdownTimeout)
+	defer grace.Stop()
+	select {
+	case <-idle:
+		return
+	case <-grace.C:
+	case <-stopDone:
+	}
+	w.mu.Lock()
+	n := len(w.running)
+	w.mu.Unlock()
+	w.log.Warn("grace period over; cancelling running jobs", slog.Int("jobs", n))
+	w.cancelJobs(ErrWorkerShutdown)
+	select {
+	case <-idle:
+	case <-time.After(abandonAfter):
+		w.log.Error("handlers ignored cancellation; releasing their jobs while they still run")
+	}
+}
+
+// releaseHeld returns every job the worker still holds to waiting, for another worker.
+func (w *Worker) releaseHeld() {
+	w.mu.Lock()
+	leases := make([]backend.Lease, 0, len(w.running))
+	for id, rj := range w.running {
+		leases = append(leases, rj.lease)
+		delete(w.running, id)
+	}
+	w.mu.Unlock()
+	if len(leases) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.base, 5*time.Second)
+	defer cancel()
+	err := w.b.Release(ctx, backend.ReleaseParams{Leases: leases, Now: w.now()})
+	if err != nil {
+		// The leases expire on their own and stalled recovery requeues the jobs.
+		w.log.Error("release jobs at shutdown", slog.Int("jobs", len(leases)), slog.Any("error", err))
+	} else {
+		w.log.Info("released jobs at shutdown", slog.Int("jobs", len(leases)))
+	}
+	w.emit(WorkerEvent{Kind: WorkerReleased, Count: len(leases), Err: err})
+}
+
+// track records a claimed job as held and returns its handler context.
+func (w *Worker) track(j *backend.Job, queue string) (context.Context, *runningJob) {
+	ctx, cancel := context.WithCancelCause(w.jobsCtx)
+	rj := &runningJob{lease: backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken}, queue: queue, cancel: cancel}
+	w.mu.Lock()
+	w.running[j.ID] = rj
+	w.mu.Unlock()
+	return ctx, rj
+}
+
+// forget drops a job from the held set, unless the set already holds a newer claim of it.
+func (w *Worker) forget(rj *runningJob) {
+	w.mu.Lock()
+	if w.running[rj.lease.JobID] == rj {
+		delete(w.running, rj.lease.JobID)
+	}
+	w.mu.Unlock()
+}
+
+// cancelRunning cancels the handler of a held job with cause.
+func (w *Worker) cancelRunning(id string, cause error) {
+	w.mu.Lock()
+	rj := w.running[id]
+	w.mu.Unlock()
+	if rj != nil {
+		rj.cancel(cause)
+	}
+}
+
+// call is a backend call bounded by the lease duration, so a hung store cannot stall a loop
+// forever.
+func (w *Worker) call(f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(w.base, w.cfg.LeaseDuration)
+	defer cancel()
+	return f(ctx)
+}
