@@ -1,0 +1,174 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/asyncmq/asyncmq/admin"
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Audit statuses.
+const (
+	auditSuccess = "success"
+	auditFailed  = "failed"
+	auditDenied  = "denied"
+)
+
+// change describes one audited action a handler is about to perform.
+type change struct {
+	// Action is the audit action name ("job.retry"); it decides the role needed.
+	Action string
+	// Source is the page or form it came from ("jobs.single", "dlq.bulk").
+	Source string
+	Queue  string
+	JobID  string
+	Detail string
+	// Back is where the browser returns afterwards when the form names no return_to.
+	Back string
+	// Gone says the change removes what the current page shows, so an htmx caller must
+	// navigate to Back instead of refreshing in place.
+	Gone bool
+}
+
+// perform is the one path every change takes: role check, the change itself, an audit entry
+// whatever the outcome, and an answer in the caller's mode (303 + flash, htmx fragment, JSON).
+// fn returns the success message shown to the user.
+func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn func(ctx context.Context) (string, error)) error {
+	ctx := r.Context()
+	back := c.Back
+	if rt := r.PostFormValue("return_to"); rt != "" {
+		back = admin.SafeRedirect(r, rt)
+	}
+	if d.roleOf(r) < requiredRole(c.Action) {
+		d.audit(ctx, r, c, auditDenied, "role "+d.roleOf(r).String()+" may not "+c.Action)
+		return &httpError{http.StatusForbidden, fmt.Sprintf("Your role (%s) does not allow %s.", d.roleOf(r), c.Action)}
+	}
+	msg, err := fn(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			// The client went away mid-change; record what the store may or may not have done.
+			ctx = context.WithoutCancel(ctx)
+		}
+		d.audit(ctx, r, c, auditFailed, d.redact.Text(err.Error()))
+		status, text := classify(err)
+		if status >= 500 || wantsJSON(r) || isHTMX(r) {
+			return err
+		}
+		// A refused change (wrong state, not found any more) is not a broken page: say why on
+		// the page the user came from.
+		d.setFlash(w, r, flash{Level: "error", Text: text})
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return nil
+	}
+	d.audit(ctx, r, c, auditSuccess, "")
+	switch {
+	case wantsJSON(r):
+		return writeJSON(w, http.StatusOK, map[string]any{"ok": true, "message": msg})
+	case isHTMX(r) && c.Gone:
+		d.setFlash(w, r, flash{Level: "success", Text: msg})
+		w.Header().Set("HX-Redirect", back)
+		w.WriteHeader(http.StatusOK)
+		return nil
+	case isHTMX(r):
+		return d.renderFlash(w, http.StatusOK, &flash{Level: "success", Text: msg})
+	}
+	d.setFlash(w, r, flash{Level: "success", Text: msg})
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
+}
+
+// audit records an entry; a failure to record is logged, never shown, since the change itself
+// has already happened (or been refused).
+func (d *Dashboard) audit(ctx context.Context, r *http.Request, c change, status, errText string) {
+	_, err := d.insp.RecordAudit(ctx, backend.AuditEntry{
+		Actor:  actor(r),
+		Action: c.Action,
+		Status: status,
+		Queue:  c.Queue,
+		JobID:  c.JobID,
+		Source: c.Source,
+		Detail: c.Detail,
+		Error:  errText,
+	})
+	if err != nil {
+		d.log.ErrorContext(ctx, "dashboard could not record audit entry", "action", c.Action, "status", status, "err", err)
+	}
+}
+
+type auditFilter struct {
+	Action, Status, Queue, Actor, Text string
+}
+
+type auditData struct {
+	Filter  auditFilter
+	Entries []backend.AuditEntry
+	Pager   pager
+	Actions []string
+}
+
+func (d *Dashboard) auditList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := auditFilter{
+		Action: strings.TrimSpace(q.Get("action")),
+		Status: strings.TrimSpace(q.Get("status")),
+		Queue:  strings.TrimSpace(q.Get("queue")),
+		Actor:  strings.TrimSpace(q.Get("actor")),
+		Text:   strings.TrimSpace(q.Get("q")),
+	}
+	switch f.Status {
+	case "", auditSuccess, auditFailed, auditDenied:
+	default:
+		return badRequest("Unknown audit status %q: use success, failed or denied.", f.Status)
+	}
+	pg := newPager(q, publicPath(r), 50)
+	// One extra row tells whether a next page exists; the store keeps no total for the log.
+	es, err := d.insp.Audit(r.Context(), backend.AuditParams{
+		Action: f.Action, Status: f.Status, Queue: f.Queue, Actor: f.Actor, Text: f.Text,
+		Limit: pg.Size + 1, Offset: pg.offset(),
+	})
+	if err != nil {
+		return err
+	}
+	more := len(es) > pg.Size
+	if more {
+		es = es[:pg.Size]
+	}
+	pg.openEnded(more)
+	for i := range es {
+		es[i].Error = d.redact.Text(es[i].Error)
+		es[i].Detail = d.redact.Text(es[i].Detail)
+	}
+	actions := []string{actQueuePause, actQueueResume, actQueueDrain, actQueueClean, actQueueObliterate,
+		actJobRetry, actJobCancel, actJobRemove, actJobPromote,
+		actRepeatableCreate, actRepeatablePause, actRepeatableResume, actRepeatableRemove}
+	p := d.newPage(w, r, "Audit log", "audit", auditData{Filter: f, Entries: es, Pager: pg, Actions: actions})
+	return d.render(w, r, http.StatusOK, "audit", p)
+}
+
+// publicPath is the browser-visible path of the request, without its query.
+func publicPath(r *http.Request) string {
+	return admin.BasePath(r) + r.URL.EscapedPath()
+}
+
+// withQuery returns path?query with key set to value (removed when value is "").
+func withQuery(path string, q url.Values, kv ...string) string {
+	c := url.Values{}
+	for k, v := range q {
+		c[k] = append([]string(nil), v...)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			c.Del(kv[i])
+		} else {
+			c.Set(kv[i], kv[i+1])
+		}
+	}
+	if len(c) == 0 {
+		return path
+	}
+	return path + "?" + c.Encode()
+}

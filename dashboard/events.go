@@ -1,0 +1,469 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Live updates: one hub per Dashboard polls the backend's event log after the last ID it has
+// seen and fans each event out to every connected browser. A browser that reconnects sends the
+// last ID it received (Last-Event-ID) and gets what it missed from the log, so nothing is lost
+// across reconnects, replicas or restarts. Per-queue counts are re-read once per tick, and only
+// when an event arrived, whatever the number of clients.
+
+const (
+	// eventPage is how many events one backend read returns.
+	eventPage = 1000
+	// maxPagesPerTick bounds one tick's catch-up; the rest waits for the next tick.
+	maxPagesPerTick = 10
+	// maxBacklogPages bounds a reconnecting client's catch-up; older gaps get a reset event.
+	maxBacklogPages = 10
+	// clientBuffer is how many messages a client may fall behind before it is dropped (it then
+	// reconnects and catches up from the log).
+	clientBuffer = 256
+	// maxClients bounds concurrent streams per dashboard.
+	maxClients = 1000
+	// retryMillis is the reconnect delay the stream asks browsers to use.
+	retryMillis = 3000
+	// writeTimeout bounds one write to a stream, so a stuck connection frees its handler.
+	writeTimeout = 10 * time.Second
+)
+
+// message is one SSE event.
+type message struct {
+	id    int64
+	event string
+	data  []byte
+	queue string
+}
+
+type client struct {
+	queue string
+	ch    chan message
+}
+
+type hub struct {
+	insp      *asyncmq.Inspector
+	red       *redactor
+	log       *slog.Logger
+	interval  time.Duration
+	heartbeat time.Duration
+
+	// pollMu serialises polls with subscriptions, so a new client's starting cursor and the
+	// events the hub delivers to it neither overlap nor leave a gap.
+	pollMu sync.Mutex
+	cursor int64
+	// live is true while cursor is current: the hub stops polling when nobody listens and
+	// re-reads the newest ID when the next client arrives.
+	live bool
+	// failing is set while polls fail, to log a failure streak once.
+	failing bool
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	counts  *message
+	closed  bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newHub(insp *asyncmq.Inspector, red *redactor, interval time.Duration, log *slog.Logger) *hub {
+	h := &hub{
+		insp: insp, red: red, log: log, interval: interval, heartbeat: 15 * time.Second,
+		clients: make(map[*client]struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go h.run()
+	return h
+}
+
+func (h *hub) run() {
+	defer close(h.done)
+	t := time.NewTicker(h.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		h.tick()
+	}
+}
+
+func (h *hub) clientCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// tick reads new events and, when there were any, the counts.
+func (h *hub) tick() {
+	h.pollMu.Lock()
+	defer h.pollMu.Unlock()
+	if h.clientCount() == 0 {
+		h.live = false
+		h.mu.Lock()
+		h.counts = nil
+		h.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(h.interval*4, 5*time.Second))
+	defer cancel()
+	changed := false
+	for range maxPagesPerTick {
+		evs, err := h.insp.Events(ctx, backend.EventsParams{AfterID: h.cursor, Limit: eventPage})
+		if err != nil {
+			h.failed(err)
+			return
+		}
+		for _, e := range evs {
+			h.broadcast(h.eventMessage(e))
+			h.cursor = e.ID
+		}
+		changed = changed || len(evs) > 0
+		if len(evs) < eventPage {
+			break
+		}
+	}
+	if changed {
+		m, err := h.countsMessage(ctx, h.cursor)
+		if err != nil {
+			h.failed(err)
+			return
+		}
+		h.mu.Lock()
+		h.counts = &m
+		h.mu.Unlock()
+		h.broadcast(m)
+	}
+	if h.failing {
+		h.failing = false
+		h.log.Info("dashboard live updates recovered")
+	}
+}
+
+func (h *hub) failed(err error) {
+	if !h.failing {
+		h.failing = true
+		h.log.Warn("dashboard live updates cannot read the backend", "err", err)
+	}
+}
+
+// broadcast queues m for every client that wants it; a client whose buffer is full is dropped
+// rather than blocking the hub.
+func (h *hub) broadcast(m message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		if c.queue != "" && m.queue != "" && c.queue != m.queue {
+			continue
+		}
+		select {
+		case c.ch <- m:
+		default:
+			delete(h.clients, c)
+			close(c.ch)
+		}
+	}
+}
+
+var errHubClosed = errors.New("live updates are stopped")
+var errTooManyClients = errors.New("too many live-update streams")
+
+// subscribe registers a client and returns the ID after which the hub will deliver events to it.
+func (h *hub) subscribe(ctx context.Context, queue string) (*client, int64, error) {
+	h.pollMu.Lock()
+	defer h.pollMu.Unlock()
+	if !h.live {
+		id, err := h.insp.LastEventID(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		h.cursor, h.live = id, true
+	}
+	c := &client{queue: queue, ch: make(chan message, clientBuffer)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.closed:
+		return nil, 0, errHubClosed
+	case len(h.clients) >= maxClients:
+		return nil, 0, errTooManyClients
+	}
+	h.clients[c] = struct{}{}
+	return c, h.cursor, nil
+}
+
+func (h *hub) unsubscribe(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[c]; ok {
+		delete(h.clients, c)
+		close(c.ch)
+	}
+}
+
+// snapshot returns the latest counts message, reading it when the hub has none.
+func (h *hub) snapshot(ctx context.Context, id int64) (message, error) {
+	h.mu.Lock()
+	m := h.counts
+	h.mu.Unlock()
+	if m != nil {
+		return *m, nil
+	}
+	return h.countsMessage(ctx, id)
+}
+
+func (h *hub) close() {
+	close(h.stop)
+	<-h.done
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for c := range h.clients {
+		delete(h.clients, c)
+		close(c.ch)
+	}
+}
+
+func (h *hub) eventMessage(e backend.Event) message {
+	name := "job"
+	if e.Type == backend.EventQueue {
+		name = "queue"
+	}
+	b, _ := json.Marshal(h.red.event(e))
+	return message{id: e.ID, event: name, data: b, queue: e.Queue}
+}
+
+type queueCounts struct {
+	Name   string                `json:"name"`
+	Paused bool                  `json:"paused"`
+	Counts map[backend.State]int `json:"counts"`
+	Total  int                   `json:"total"`
+}
+
+type countsPayload struct {
+	Queues    []queueCounts         `json:"queues"`
+	Totals    map[backend.State]int `json:"totals"`
+	TotalJobs int                   `json:"total_jobs"`
+	Paused    int                   `json:"paused"`
+}
+
+func (h *hub) countsMessage(ctx context.Context, id int64) (message, error) {
+	qs, err := h.insp.Queues(ctx)
+	if err != nil {
+		return message{}, err
+	}
+	p := countsPayload{Queues: make([]queueCounts, 0, len(qs)), Totals: make(map[backend.State]int)}
+	for _, s := range backend.States {
+		p.Totals[s] = 0
+	}
+	for _, q := range qs {
+		qc := queueCounts{Name: q.Name, Paused: q.Paused, Counts: make(map[backend.State]int), Total: q.Total()}
+		for _, s := range backend.States {
+			qc.Counts[s] = q.Counts[s]
+			p.Totals[s] += q.Counts[s]
+		}
+		p.TotalJobs += qc.Total
+		if q.Paused {
+			p.Paused++
+		}
+		p.Queues = append(p.Queues, qc)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return message{}, fmt.Errorf("encode counts: %w", err)
+	}
+	return message{id: id, event: "counts", data: b}, nil
+}
+
+// parseLastEventID reads the resume point from the Last-Event-ID header (sent by a reconnecting
+// EventSource) or the lastEventId query parameter (sent by a page that knows the ID it was
+// rendered at). It returns -1 when there is none.
+func parseLastEventID(r *http.Request) (int64, error) {
+	v := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
+	if v == "" {
+		v = strings.TrimSpace(r.URL.Query().Get("lastEventId"))
+	}
+	if v == "" {
+		return -1, nil
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 0 {
+		return 0, badRequest("Last-Event-ID %q is not an event ID.", truncate(40, v))
+	}
+	return id, nil
+}
+
+// events serves the SSE stream: GET /events[?queue=name][&lastEventId=N].
+func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	resume, err := parseLastEventID(r)
+	if err != nil {
+		d.writeError(w, r, err)
+		return
+	}
+	queue := strings.TrimSpace(r.URL.Query().Get("queue"))
+	c, start, err := d.hub.subscribe(ctx, queue)
+	if err != nil {
+		if errors.Is(err, errHubClosed) || errors.Is(err, errTooManyClients) {
+			err = &httpError{http.StatusServiceUnavailable, "Live updates are unavailable: " + err.Error()}
+		}
+		d.writeError(w, r, err)
+		return
+	}
+	defer d.hub.unsubscribe(c)
+
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	// Reverse proxies such as nginx buffer responses unless told not to.
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	s := &stream{w: w, rc: rc}
+	s.raw(fmt.Sprintf("retry: %d\n\n", retryMillis))
+
+	if resume >= 0 && resume < start {
+		if !d.backlog(ctx, s, queue, resume, start) {
+			return
+		}
+	}
+	snap, err := d.hub.snapshot(ctx, start)
+	if err != nil {
+		s.send(message{id: start, event: "reset", data: []byte(`{"reason":"backend unavailable"}`)})
+		return
+	}
+	s.send(snap)
+	if s.err != nil {
+		return
+	}
+	beat := time.NewTicker(d.hub.heartbeat)
+	defer beat.Stop()
+	for s.err == nil {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-c.ch:
+			if !ok {
+				return
+			}
+			s.send(m)
+		case <-beat.C:
+			s.raw(": ping\n\n")
+		}
+	}
+}
+
+// backlog replays the events a reconnecting client missed, from after to upto. It returns false
+// when the stream should end.
+func (d *Dashboard) backlog(ctx context.Context, s *stream, queue string, after, upto int64) bool {
+	for range maxBacklogPages {
+		evs, err := d.insp.Events(ctx, backend.EventsParams{AfterID: after, Limit: eventPage, Queue: queue})
+		if err != nil {
+			s.send(message{id: after, event: "reset", data: []byte(`{"reason":"backend unavailable"}`)})
+			return false
+		}
+		for _, e := range evs {
+			if e.ID > upto {
+				return s.err == nil
+			}
+			s.send(d.hub.eventMessage(e))
+			after = e.ID
+		}
+		if len(evs) < eventPage || s.err != nil {
+			return s.err == nil
+		}
+	}
+	// Too far behind to replay: tell the page to reload its data instead.
+	s.send(message{id: upto, event: "reset", data: []byte(`{"reason":"too far behind"}`)})
+	return s.err == nil
+}
+
+// stream writes SSE frames and remembers the first write error.
+type stream struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	err error
+}
+
+func (s *stream) raw(frame string) {
+	if s.err != nil {
+		return
+	}
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := s.w.Write([]byte(frame)); err != nil {
+		s.err = err
+		return
+	}
+	s.err = s.rc.Flush()
+}
+
+func (s *stream) send(m message) {
+	var b strings.Builder
+	b.WriteString("id: ")
+	b.WriteString(strconv.FormatInt(m.id, 10))
+	b.WriteString("\nevent: ")
+	b.WriteString(m.event)
+	// JSON has no raw newlines, so the payload is one data line.
+	b.WriteString("\ndata: ")
+	b.Write(m.data)
+	b.WriteString("\n\n")
+	s.raw(b.String())
+}
+
+// eventHistoryData backs the runtime events page: the newest events of the backend's log.
+type eventHistoryData struct {
+	Events []eventView
+	Type   string
+	Queue  string
+	Text   string
+	Limit  int
+	Types  []backend.EventType
+}
+
+var eventTypes = []backend.EventType{
+	backend.EventEnqueued, backend.EventStarted, backend.EventCompleted, backend.EventRetrying,
+	backend.EventFailed, backend.EventCancelled, backend.EventStalled, backend.EventRemoved,
+	backend.EventProgress, backend.EventQueue,
+}
+
+func (d *Dashboard) eventHistory(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	data := eventHistoryData{Type: q.Get("event"), Queue: strings.TrimSpace(q.Get("queue")),
+		Text: strings.TrimSpace(q.Get("q")), Limit: 200, Types: eventTypes}
+	if n, err := strconv.Atoi(q.Get("limit")); err == nil {
+		data.Limit = min(max(n, 1), eventPage)
+	}
+	if data.Type != "" && !slices.Contains(eventTypes, backend.EventType(data.Type)) {
+		return badRequest("Unknown event type %q.", data.Type)
+	}
+	evs, err := d.recent(r.Context(), data.Limit)
+	if err != nil {
+		return err
+	}
+	needle := strings.ToLower(data.Text)
+	for _, e := range evs {
+		if data.Type != "" && e.Type != data.Type || data.Queue != "" && e.Queue != data.Queue {
+			continue
+		}
+		if needle != "" && !strings.Contains(strings.ToLower(e.JobID+" "+e.Task+" "+e.Detail+" "+e.Queue), needle) {
+			continue
+		}
+		data.Events = append(data.Events, e)
+	}
+	return d.render(w, r, http.StatusOK, "events", d.newPage(w, r, "Events", "events", data))
+}

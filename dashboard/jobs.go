@@ -1,0 +1,422 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/admin"
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// jobFilter is a listing's filter as the query string carries it.
+type jobFilter struct {
+	State backend.State
+	Task  string
+	ID    string
+	Text  string
+	Sort  backend.Sort
+}
+
+// parseJobFilter reads state, task, job_id, q and sort (AsyncMQ's names). An unknown state is an
+// error, since guessing would show the wrong jobs; an unknown sort falls back to newest.
+func parseJobFilter(q url.Values, defaultState backend.State) (jobFilter, error) {
+	f := jobFilter{
+		State: backend.State(strings.TrimSpace(q.Get("state"))),
+		Task:  strings.TrimSpace(q.Get("task")),
+		ID:    strings.TrimSpace(q.Get("job_id")),
+		Text:  strings.TrimSpace(q.Get("q")),
+		Sort:  backend.Sort(q.Get("sort")),
+	}
+	if f.State == "" {
+		f.State = defaultState
+	}
+	if !f.State.Valid() {
+		return f, badRequest("Unknown job state %q: use one of waiting, active, delayed, completed, failed, cancelled.", f.State)
+	}
+	if f.Sort != backend.SortOldest {
+		f.Sort = backend.SortNewest
+	}
+	return f, nil
+}
+
+func (f jobFilter) backend(queue string) backend.JobFilter {
+	return backend.JobFilter{Queue: queue, State: f.State, Task: f.Task, ID: f.ID, Text: f.Text}
+}
+
+// Filtered reports whether anything narrows the listing beyond its state.
+func (f jobFilter) Filtered() bool { return f.Task != "" || f.ID != "" || f.Text != "" }
+
+// jobRow is one row of a job listing.
+type jobRow struct {
+	*backend.Job
+	Payload   string
+	LastError string
+}
+
+type jobListData struct {
+	Queue  backend.QueueInfo
+	Filter jobFilter
+	Rows   []jobRow
+	Pager  pager
+	// Clamped is set when the requested page was past the end and the last page is shown.
+	Clamped bool
+	// Bulk lists the bulk actions that apply to jobs in the listed state.
+	Bulk []string
+	// BulkURL is where the bulk forms post.
+	BulkURL string
+	// TabURL builds the link of each state tab, keeping the other filters.
+	tabPath string
+	tabQ    url.Values
+}
+
+// TabURL links to the same listing in another state, on its first page.
+func (d jobListData) TabURL(s backend.State) string {
+	return withQuery(d.tabPath, d.tabQ, "state", string(s), "page", "")
+}
+
+// actionsFor lists the job actions that apply in a state, in the order buttons show them.
+func actionsFor(s backend.State) []string {
+	switch s {
+	case backend.StateWaiting:
+		return []string{"cancel", "remove"}
+	case backend.StateActive:
+		return []string{"cancel"}
+	case backend.StateDelayed:
+		return []string{"promote", "cancel", "remove"}
+	case backend.StateCompleted, backend.StateFailed, backend.StateCancelled:
+		return []string{"retry", "remove"}
+	}
+	return nil
+}
+
+func (d *Dashboard) jobList(w http.ResponseWriter, r *http.Request) error {
+	data, err := d.listJobs(r, r.PathValue("name"), "", r.URL.Query())
+	if err != nil {
+		return err
+	}
+	data.BulkURL = joinPath(admin.BasePath(r), "queues", data.Queue.Name, "jobs")
+	p := d.newPage(w, r, fmt.Sprintf("Jobs — %s", data.Queue.Name), "queues", data)
+	p.LiveQueue = data.Queue.Name
+	return d.render(w, r, http.StatusOK, "jobs", p)
+}
+
+// listJobs loads one page of a queue's jobs; the backend filters, sorts and pages, so a page
+// costs the same on the millionth row as on the first. A page past the end shows the last page.
+func (d *Dashboard) listJobs(r *http.Request, name string, fixed backend.State, q url.Values) (jobListData, error) {
+	ctx := r.Context()
+	def := backend.StateWaiting
+	if fixed != "" {
+		def = fixed
+		q = cloneValues(q)
+		q.Del("state")
+	}
+	f, err := parseJobFilter(q, def)
+	if err != nil {
+		return jobListData{}, err
+	}
+	qi, err := d.insp.Queue(ctx, name)
+	if err != nil {
+		return jobListData{}, err
+	}
+	pg := newPager(q, publicPath(r), 20)
+	params := backend.ListJobsParams{Filter: f.backend(name), Sort: f.Sort, Offset: pg.offset(), Limit: pg.Size}
+	page, err := d.insp.Jobs(ctx, params)
+	if err != nil {
+		return jobListData{}, err
+	}
+	clamped := pg.setTotal(page.Total)
+	if clamped && page.Total > 0 {
+		params.Offset = pg.offset()
+		if page, err = d.insp.Jobs(ctx, params); err != nil {
+			return jobListData{}, err
+		}
+	}
+	rows := make([]jobRow, 0, len(page.Jobs))
+	for _, j := range page.Jobs {
+		row := jobRow{Job: j, Payload: truncate(160, compact(d.redact.JSON(j.Payload)))}
+		if e := j.LastError(); e != nil {
+			row.LastError = truncate(200, d.redact.Text(e.Error))
+		}
+		rows = append(rows, row)
+	}
+	return jobListData{
+		Queue: qi, Filter: f, Rows: rows, Pager: pg, Clamped: clamped, Bulk: actionsFor(f.State),
+		tabPath: publicPath(r), tabQ: q,
+	}, nil
+}
+
+func cloneValues(q url.Values) url.Values {
+	c := make(url.Values, len(q))
+	for k, v := range q {
+		c[k] = append([]string(nil), v...)
+	}
+	return c
+}
+
+// compact joins indented JSON onto one line for listing cells.
+func compact(s string) string {
+	fields := strings.Fields(s)
+	return strings.Join(fields, " ")
+}
+
+// attemptView is one failed attempt as the job page shows it, redacted.
+type attemptView struct {
+	Attempt int
+	At      time.Time
+	Error   string
+	Stack   string
+	Panic   bool
+	Last    bool
+}
+
+// depView is one parent job of a dependent job.
+type depView struct {
+	ID    string
+	Queue string
+	State backend.State
+	Found bool
+}
+
+type jobDetailData struct {
+	Job      *backend.Job
+	Payload  string
+	Result   string
+	Progress string
+	Attempts []attemptView
+	Deps     []depView
+	Actions  []string
+}
+
+// maxDepLookups bounds the parent lookups one job page makes.
+const maxDepLookups = 20
+
+func (d *Dashboard) loadJob(ctx context.Context, queue, id string) (*backend.Job, error) {
+	j, err := d.insp.Job(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Queue != queue {
+		// The URL names the queue; a job of another queue is not at this address.
+		return nil, &httpError{http.StatusNotFound, "Job not found"}
+	}
+	return j, nil
+}
+
+func (d *Dashboard) jobDetail(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	j, err := d.loadJob(ctx, r.PathValue("name"), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	data := jobDetailData{
+		Job:      j,
+		Payload:  d.redact.JSON(j.Payload),
+		Result:   d.redact.JSON(j.Result),
+		Progress: d.redact.JSON(j.Progress),
+		Actions:  actionsFor(j.State),
+	}
+	for i, e := range j.Errors {
+		data.Attempts = append(data.Attempts, attemptView{
+			Attempt: e.Attempt, At: e.At, Error: d.redact.Text(e.Error), Stack: d.redact.Text(e.Stack),
+			Panic: e.Panic, Last: i == len(j.Errors)-1,
+		})
+	}
+	slices.Reverse(data.Attempts)
+	for i, id := range j.DependsOn {
+		dv := depView{ID: id}
+		if i < maxDepLookups {
+			if pj, err := d.insp.Job(ctx, id); err == nil {
+				dv.Found, dv.Queue, dv.State = true, pj.Queue, pj.State
+			}
+		}
+		data.Deps = append(data.Deps, dv)
+	}
+	p := d.newPage(w, r, "Job "+j.ID, "queues", data)
+	p.LiveQueue = j.Queue
+	return d.render(w, r, http.StatusOK, "job", p)
+}
+
+// jobActionNames maps the action path segment to the backend action; "delete" is AsyncMQ's alias
+// for remove.
+var jobActionNames = map[string]backend.Action{
+	"retry":   backend.ActionRetry,
+	"cancel":  backend.ActionCancel,
+	"remove":  backend.ActionRemove,
+	"delete":  backend.ActionRemove,
+	"promote": backend.ActionPromote,
+}
+
+var pastTense = map[backend.Action]string{
+	backend.ActionRetry:   "retried",
+	backend.ActionCancel:  "cancelled",
+	backend.ActionRemove:  "removed",
+	backend.ActionPromote: "promoted",
+}
+
+func (d *Dashboard) jobAction(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	name, id := r.PathValue("name"), r.PathValue("id")
+	a, ok := jobActionNames[r.PathValue("action")]
+	if !ok {
+		return badRequest("Unknown job action %q: use retry, cancel, remove or promote.", r.PathValue("action"))
+	}
+	j, err := d.loadJob(ctx, name, id)
+	if err != nil {
+		return err
+	}
+	p := d.newPage(nil, r, "", "", nil)
+	c := change{
+		Action: "job." + string(a), Source: "jobs.single", Queue: name, JobID: id, Detail: "task=" + j.Task,
+		Back: p.Path("queues", name, "jobs", id),
+	}
+	if a == backend.ActionRemove && j.State != backend.StateActive {
+		c.Gone = true
+		c.Back = withQuery(p.Path("queues", name, "jobs"), nil, "state", string(j.State))
+	}
+	return d.perform(w, r, c, func(ctx context.Context) (string, error) {
+		var err error
+		switch a {
+		case backend.ActionRetry:
+			err = d.insp.RetryJob(ctx, id)
+		case backend.ActionCancel:
+			err = d.insp.CancelJob(ctx, id)
+		case backend.ActionRemove:
+			err = d.insp.RemoveJob(ctx, id)
+		case backend.ActionPromote:
+			err = d.insp.PromoteJob(ctx, id)
+		}
+		msg := fmt.Sprintf("Job %s %s.", id, pastTense[a])
+		if a == backend.ActionCancel && j.State == backend.StateActive {
+			msg = fmt.Sprintf("Cancellation of job %s requested; its worker stops it at the next heartbeat.", id)
+		}
+		return msg, err
+	})
+}
+
+func (d *Dashboard) jobBulk(w http.ResponseWriter, r *http.Request) error {
+	return d.bulk(w, r, bulkRequest{Queue: r.PathValue("name"), Source: "jobs.bulk"})
+}
+
+// maxSelected bounds the job IDs one bulk form may name; larger sets use "all matching".
+const maxSelected = 1000
+
+type bulkRequest struct {
+	Queue  string
+	Source string
+	// State, when set, fixes the filter's state (the dead-letter page works on failed jobs).
+	State   backend.State
+	Allowed []backend.Action
+}
+
+// bulk applies an action to the selected jobs (job_id fields) or, with scope=matching, to every
+// job matching the posted filter, after a confirmation page that shows how many jobs it affects.
+func (d *Dashboard) bulk(w http.ResponseWriter, r *http.Request, b bulkRequest) error {
+	ctx := r.Context()
+	if err := r.ParseForm(); err != nil {
+		return badRequest("Malformed form: %v", err)
+	}
+	if _, err := d.insp.Queue(ctx, b.Queue); err != nil {
+		return err
+	}
+	name := r.PostFormValue("action")
+	a, ok := jobActionNames[name]
+	if !ok || (b.Allowed != nil && !slices.Contains(b.Allowed, a)) {
+		return badRequest("Unknown bulk action %q.", name)
+	}
+	fv := url.Values{
+		"state": {r.PostFormValue("state")}, "task": {r.PostFormValue("task")},
+		"job_id": {r.PostFormValue("match_id")}, "q": {r.PostFormValue("q")},
+	}
+	def := backend.StateWaiting
+	if b.State != "" {
+		def = b.State
+		fv.Del("state")
+	}
+	f, err := parseJobFilter(fv, def)
+	if err != nil {
+		return err
+	}
+	p := d.newPage(nil, r, "", "", nil)
+	listPath := p.Path("queues", b.Queue, "jobs")
+	if b.State == backend.StateFailed {
+		listPath = p.Path("queues", b.Queue, "dlq")
+	}
+	c := change{Action: "job." + string(a), Source: b.Source, Queue: b.Queue,
+		Back: withQuery(listPath, nil, "state", string(f.State))}
+	if b.State != "" {
+		c.Back = listPath
+	}
+	params := backend.ApplyParams{Action: a}
+	var count int
+	var what string
+	if r.PostFormValue("scope") == "matching" {
+		params.Filter = f.backend(b.Queue)
+		pg, err := d.insp.Jobs(ctx, backend.ListJobsParams{Filter: params.Filter, Limit: 1})
+		if err != nil {
+			return err
+		}
+		count = pg.Total
+		what = fmt.Sprintf("all %s %s jobs matching the filter", formatInt(count), f.State)
+		c.Detail = fmt.Sprintf("matching state=%s task=%q job_id=%q q=%q (%d jobs)", f.State, f.Task, f.ID, f.Text, count)
+	} else {
+		ids := selectedIDs(r.PostForm["job_id"])
+		if len(ids) == 0 {
+			return badRequest("Select at least one job, or apply the action to all matching jobs.")
+		}
+		if len(ids) > maxSelected {
+			return badRequest("At most %d jobs can be selected; use all matching instead.", maxSelected)
+		}
+		params.IDs = ids
+		params.Filter.Queue = b.Queue
+		count = len(ids)
+		what = fmt.Sprintf("%s selected jobs", formatInt(count))
+		c.Detail = "selected " + strings.Join(ids[:min(len(ids), 20)], ",")
+		if len(ids) > 20 {
+			c.Detail += fmt.Sprintf(" and %d more", len(ids)-20)
+		}
+	}
+	if d.needsConfirm(r, c.Action) {
+		return d.confirm(w, r, confirmData{
+			Heading: fmt.Sprintf("%s %s?", titleCase(string(a)), what),
+			Message: fmt.Sprintf("This will %s %s in queue %s.", a, what, b.Queue),
+			Button:  fmt.Sprintf("%s %s jobs", titleCase(string(a)), formatInt(count)),
+			Fields:  formFields(r, "action", "scope", "state", "task", "match_id", "q", "job_id"),
+			Back:    c.Back,
+		})
+	}
+	return d.perform(w, r, c, func(ctx context.Context) (string, error) {
+		n, err := d.insp.Apply(ctx, params)
+		msg := fmt.Sprintf("%s %s of %s jobs.", titleCase(pastTense[a]), formatInt(n), formatInt(count))
+		if n != count {
+			msg += " The others were not in a state the action applies to."
+		}
+		return msg, err
+	})
+}
+
+// selectedIDs trims and de-duplicates posted job IDs, keeping their order.
+func selectedIDs(raw []string) []string {
+	seen := make(map[string]bool, len(raw))
+	out := make([]string, 0, len(raw))
+	for _, id := range raw {
+		id = strings.TrimSpace(id)
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	return out
+}
+
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,229 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// metricWindows are the windows the metrics page offers, in minutes.
+var metricWindows = []int{15, 60, 360, 1440}
+
+const (
+	defaultWindow = 60
+	maxWindow     = 1440
+)
+
+// metricPoint is one minute of counters summed over the selected queues.
+type metricPoint struct {
+	Time      time.Time `json:"time"`
+	Unix      int64     `json:"ts"`
+	Completed int64     `json:"completed"`
+	Failed    int64     `json:"failed"`
+	Retried   int64     `json:"retried"`
+	Started   int64     `json:"started"`
+	// AvgDurationMS is the mean handler run time of the minute's finished attempts.
+	AvgDurationMS float64 `json:"avg_duration_ms"`
+	// AvgWaitMS is the mean enqueue-to-start latency of the minute's started attempts.
+	AvgWaitMS float64 `json:"avg_wait_ms"`
+
+	durationSum time.Duration
+	waitSum     time.Duration
+}
+
+func (p *metricPoint) add(b backend.MetricBucket) {
+	p.Completed += b.Completed
+	p.Failed += b.Failed
+	p.Retried += b.Retried
+	p.Started += b.Started
+	p.durationSum += b.DurationSum
+	p.waitSum += b.WaitSum
+}
+
+func (p *metricPoint) finish() {
+	if n := p.Completed + p.Failed; n > 0 {
+		p.AvgDurationMS = round2(float64(p.durationSum) / float64(n) / float64(time.Millisecond))
+	}
+	if p.Started > 0 {
+		p.AvgWaitMS = round2(float64(p.waitSum) / float64(p.Started) / float64(time.Millisecond))
+	}
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// Throughput is completed jobs per minute over the window.
+func (p metricPoint) Throughput(minutes int) float64 {
+	return round2(float64(p.Completed) / float64(max(minutes, 1)))
+}
+
+// FailureRate is the share of finished attempts that failed, in percent.
+func (p metricPoint) FailureRate() float64 {
+	if n := p.Completed + p.Failed; n > 0 {
+		return round2(float64(p.Failed) * 100 / float64(n))
+	}
+	return 0
+}
+
+// AvgDuration and AvgWait format the means for the page.
+func (p metricPoint) AvgDuration() string {
+	return formatDuration(time.Duration(p.AvgDurationMS * float64(time.Millisecond)))
+}
+
+func (p metricPoint) AvgWait() string {
+	return formatDuration(time.Duration(p.AvgWaitMS * float64(time.Millisecond)))
+}
+
+// history reads the per-minute counters of the last minutes (one backend call) and returns
+// one point per minute, oldest first, zero-filled, plus per-queue and overall sums.
+func (d *Dashboard) history(ctx context.Context, queue string, minutes int) ([]metricPoint, map[string]*metricPoint, metricPoint, error) {
+	now := time.Now().UTC()
+	end := now.Truncate(time.Minute)
+	start := end.Add(-time.Duration(minutes-1) * time.Minute)
+	buckets, err := d.insp.Metrics(ctx, backend.MetricsParams{Queue: queue, Since: start, Until: now})
+	if err != nil {
+		return nil, nil, metricPoint{}, err
+	}
+	points := make([]metricPoint, minutes)
+	for i := range points {
+		t := start.Add(time.Duration(i) * time.Minute)
+		points[i] = metricPoint{Time: t, Unix: t.Unix()}
+	}
+	perQueue := make(map[string]*metricPoint)
+	var total metricPoint
+	for _, b := range buckets {
+		i := int(b.Minute.UTC().Truncate(time.Minute).Sub(start) / time.Minute)
+		if i < 0 || i >= minutes {
+			continue
+		}
+		points[i].add(b)
+		pq := perQueue[b.Queue]
+		if pq == nil {
+			pq = &metricPoint{}
+			perQueue[b.Queue] = pq
+		}
+		pq.add(b)
+		total.add(b)
+	}
+	for i := range points {
+		points[i].finish()
+	}
+	for _, pq := range perQueue {
+		pq.finish()
+	}
+	total.finish()
+	return points, perQueue, total, nil
+}
+
+// parseWindow reads ?minutes= (or AsyncMQ's ?limit=), clamped to 1..1440.
+func parseWindow(r *http.Request) int {
+	q := r.URL.Query()
+	v := q.Get("minutes")
+	if v == "" {
+		v = q.Get("limit")
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return defaultWindow
+	}
+	return min(max(n, 1), maxWindow)
+}
+
+type queueMetrics struct {
+	Name string
+	metricPoint
+}
+
+type metricsData struct {
+	Minutes    int
+	Windows    []int
+	Queue      string
+	Total      metricPoint
+	Queues     []queueMetrics
+	Counts     map[backend.State]int
+	Workers    int
+	HistoryURL string
+}
+
+func (d *Dashboard) metricsPage(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	minutes := parseWindow(r)
+	queue := strings.TrimSpace(r.URL.Query().Get("queue"))
+	_, perQueue, total, err := d.history(ctx, queue, minutes)
+	if err != nil {
+		return err
+	}
+	qs, err := d.insp.Queues(ctx)
+	if err != nil {
+		return err
+	}
+	ws, err := d.insp.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	data := metricsData{Minutes: minutes, Windows: metricWindows, Queue: queue, Total: total,
+		Counts: make(map[backend.State]int), Workers: len(ws)}
+	for _, q := range qs {
+		if queue != "" && q.Name != queue {
+			continue
+		}
+		for s, n := range q.Counts {
+			data.Counts[s] += n
+		}
+	}
+	for name, pq := range perQueue {
+		data.Queues = append(data.Queues, queueMetrics{Name: name, metricPoint: *pq})
+	}
+	slices.SortFunc(data.Queues, func(a, b queueMetrics) int { return strings.Compare(a.Name, b.Name) })
+	p := d.newPage(w, r, "Metrics", "metrics", data)
+	data.HistoryURL = withQuery(p.Path("metrics", "history"), nil, "minutes", strconv.Itoa(minutes), "queue", queue)
+	p.Data = data
+	return d.render(w, r, http.StatusOK, "metrics", p)
+}
+
+type historyResponse struct {
+	Minutes int                   `json:"minutes"`
+	Queue   string                `json:"queue,omitempty"`
+	History []metricPoint         `json:"history"`
+	Totals  metricPoint           `json:"totals"`
+	Current map[backend.State]int `json:"current"`
+	Workers int                   `json:"total_workers"`
+	Queues  int                   `json:"total_queues"`
+}
+
+// metricsHistory serves the charts' data: ?minutes= (1..1440, default 60) and ?queue=.
+func (d *Dashboard) metricsHistory(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	minutes := parseWindow(r)
+	queue := strings.TrimSpace(r.URL.Query().Get("queue"))
+	points, _, total, err := d.history(ctx, queue, minutes)
+	if err != nil {
+		return err
+	}
+	qs, err := d.insp.Queues(ctx)
+	if err != nil {
+		return err
+	}
+	ws, err := d.insp.Workers(ctx)
+	if err != nil {
+		return err
+	}
+	resp := historyResponse{Minutes: minutes, Queue: queue, History: points, Totals: total,
+		Current: make(map[backend.State]int), Workers: len(ws), Queues: len(qs)}
+	for _, s := range backend.States {
+		resp.Current[s] = 0
+	}
+	for _, q := range qs {
+		if queue != "" && q.Name != queue {
+			continue
+		}
+		for s, n := range q.Counts {
+			resp.Current[s] += n
+		}
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,172 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+type queueListData struct {
+	Queues []backend.QueueInfo
+}
+
+func (d *Dashboard) queueList(w http.ResponseWriter, r *http.Request) error {
+	qs, err := d.insp.Queues(r.Context())
+	if err != nil {
+		return err
+	}
+	return d.render(w, r, http.StatusOK, "queues", d.newPage(w, r, "Queues", "queues", queueListData{Queues: qs}))
+}
+
+type queueDetailData struct {
+	Queue       backend.QueueInfo
+	Repeatables int
+	// CleanStates are the states Clean accepts.
+	CleanStates []backend.State
+}
+
+func (d *Dashboard) queueDetail(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	q, err := d.insp.Queue(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	reps, err := d.insp.Repeatables(ctx, q.Name)
+	if err != nil {
+		return err
+	}
+	p := d.newPage(w, r, "Queue "+q.Name, "queues", queueDetailData{
+		Queue: q, Repeatables: len(reps),
+		CleanStates: []backend.State{backend.StateCompleted, backend.StateFailed, backend.StateCancelled},
+	})
+	p.LiveQueue = q.Name
+	return d.render(w, r, http.StatusOK, "queue", p)
+}
+
+// queueAction serves the queue page's forms: pause and resume at once; drain, clean and
+// obliterate only after a confirmation step.
+func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	name := r.PathValue("name")
+	if _, err := d.insp.Queue(ctx, name); err != nil {
+		return err
+	}
+	p := d.newPage(nil, r, "", "queues", nil)
+	c := change{Source: "queues.detail", Queue: name, Back: p.Path("queues", name)}
+	if r.PostFormValue("source") == "queues.list" {
+		c.Source = "queues.list"
+	}
+	action := r.PostFormValue("action")
+	switch action {
+	case "pause":
+		c.Action = actQueuePause
+		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
+			return fmt.Sprintf("Queue %s paused.", name), d.insp.PauseQueue(ctx, name)
+		})
+	case "resume":
+		c.Action = actQueueResume
+		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
+			return fmt.Sprintf("Queue %s resumed.", name), d.insp.ResumeQueue(ctx, name)
+		})
+	case "drain":
+		withDelayed := r.PostFormValue("include_delayed") != ""
+		c.Action, c.Detail = actQueueDrain, "include_delayed="+strconv.FormatBool(withDelayed)
+		what := "waiting"
+		if withDelayed {
+			what = "waiting and delayed"
+		}
+		if d.needsConfirm(r, c.Action) {
+			return d.confirm(w, r, confirmData{
+				Heading: "Drain queue " + name + "?",
+				Message: fmt.Sprintf("This deletes every %s job of queue %s. It cannot be undone.", what, name),
+				Button:  "Drain queue",
+				Fields:  formFields(r, "action", "include_delayed"),
+				Back:    c.Back,
+			})
+		}
+		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
+			n, err := d.insp.Drain(ctx, name, withDelayed)
+			return fmt.Sprintf("Drained %s %s jobs from queue %s.", formatInt(n), what, name), err
+		})
+	case "clean":
+		state := backend.State(r.PostFormValue("state"))
+		if !state.Terminal() {
+			return badRequest("Clean needs a state of completed, failed or cancelled, not %q.", state)
+		}
+		grace, err := parseGrace(r.PostFormValue("grace"))
+		if err != nil {
+			return err
+		}
+		limit, err := parseLimit(r.PostFormValue("limit"))
+		if err != nil {
+			return err
+		}
+		c.Action = actQueueClean
+		c.Detail = fmt.Sprintf("state=%s grace=%s limit=%d", state, grace, limit)
+		if d.needsConfirm(r, c.Action) {
+			return d.confirm(w, r, confirmData{
+				Heading: "Clean queue " + name + "?",
+				Message: fmt.Sprintf("This deletes %s jobs of queue %s that finished more than %s ago (at most %s; 0 means all). It cannot be undone.",
+					state, name, grace, formatInt(limit)),
+				Button: "Clean queue",
+				Fields: formFields(r, "action", "state", "grace", "limit"),
+				Back:   c.Back,
+			})
+		}
+		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
+			n, err := d.insp.Clean(ctx, name, state, grace, limit)
+			return fmt.Sprintf("Cleaned %s %s jobs from queue %s.", formatInt(n), state, name), err
+		})
+	case "obliterate":
+		force := r.PostFormValue("force") != ""
+		c.Action, c.Detail, c.Gone = actQueueObliterate, "force="+strconv.FormatBool(force), true
+		c.Back = p.Path("queues")
+		if d.needsConfirm(r, c.Action) {
+			return d.confirm(w, r, confirmData{
+				Heading: "Obliterate queue " + name + "?",
+				Message: fmt.Sprintf("This deletes queue %s with all its jobs, settings and repeatables. It cannot be undone.", name),
+				Button:  "Obliterate queue",
+				Fields:  formFields(r, "action", "force"),
+				Back:    p.Path("queues", name),
+			})
+		}
+		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
+			return fmt.Sprintf("Queue %s obliterated.", name), d.insp.Obliterate(ctx, name, force)
+		})
+	default:
+		return badRequest("Unknown queue action %q: use pause, resume, drain, clean or obliterate.", action)
+	}
+}
+
+// parseGrace reads a clean grace period: a Go duration ("1h30m") or a number of seconds.
+func parseGrace(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 0 && n < 1e10 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	g, err := time.ParseDuration(s)
+	if err != nil || g < 0 {
+		return 0, badRequest("Grace %q is not a duration such as 1h or 90s.", s)
+	}
+	return g, nil
+}
+
+func parseLimit(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 1_000_000_000 {
+		return 0, badRequest("Limit %q is not a whole number of at least 0.", s)
+	}
+	return n, nil
+}

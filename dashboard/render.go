@@ -1,0 +1,413 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/admin"
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// templates holds one template set per page: the shared layout and partials (files starting
+// with "_") plus the page's own file, which defines "content" and any fragments.
+type templates struct {
+	pages map[string]*template.Template
+}
+
+func parseTemplates() (*templates, error) {
+	entries, err := fs.ReadDir(templateFS, "templates")
+	if err != nil {
+		return nil, err
+	}
+	base := template.New("").Funcs(templateFuncs)
+	var pageFiles []string
+	for _, e := range entries {
+		name := "templates/" + e.Name()
+		if strings.HasPrefix(e.Name(), "_") {
+			if _, err := base.ParseFS(templateFS, name); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		pageFiles = append(pageFiles, name)
+	}
+	t := &templates{pages: make(map[string]*template.Template)}
+	for _, f := range pageFiles {
+		clone, err := base.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := clone.ParseFS(templateFS, f); err != nil {
+			return nil, err
+		}
+		t.pages[strings.TrimSuffix(path.Base(f), ".html")] = clone
+	}
+	return t, nil
+}
+
+var templateFuncs = template.FuncMap{
+	"num":      formatInt,
+	"time":     formatTime,
+	"ago":      formatAgo,
+	"duration": formatDuration,
+	"truncate": truncate,
+	"lower":    strings.ToLower,
+	"add":      func(a, b int) int { return a + b },
+	"states":   func() []backend.State { return backend.States },
+	"terminal": func(s backend.State) bool { return s.Terminal() },
+	"count": func(q backend.QueueInfo, s backend.State) int {
+		return q.Counts[s]
+	},
+	"divide": func(a, b int) int { return a / b },
+	"strs":   func(s ...string) []string { return s },
+	"dict":   dict,
+}
+
+// dict builds the argument map of a partial: dict "Page" . "Queue" $q.Name.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, errors.New("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
+}
+
+// pageFragments lists, per page, the elements htmx may ask for alone (by HX-Target).
+var pageFragments = map[string][]string{
+	"jobs": {"job-list"},
+	"dlq":  {"job-list"},
+	"job":  {"job-panel"},
+}
+
+// page is what every template sees: the layout's data plus the page's own in Data.
+type page struct {
+	Title      string
+	Nav        string
+	SiteTitle  string
+	Brand      string
+	Base       string
+	User       *admin.User
+	Role       role
+	Flash      *flash
+	Favicon    string
+	CurrentURL string
+	// LiveQueue narrows the page's event stream to one queue.
+	LiveQueue string
+	Data      any
+
+	d *Dashboard
+}
+
+// Asset returns the URL of a static file, versioned by its content hash so it can be cached
+// for a year.
+func (p *page) Asset(name string) string {
+	return p.Base + "/static/" + name + "?v=" + p.d.static.version(name)
+}
+
+// Path joins escaped path segments under the dashboard's mount point: Path "queues" name "jobs".
+func (p *page) Path(parts ...string) string { return joinPath(p.Base, parts...) }
+
+// EventsURL is the SSE endpoint the page's script connects to.
+func (p *page) EventsURL() string {
+	u := p.Base + "/events"
+	if p.LiveQueue != "" {
+		u += "?queue=" + url.QueryEscape(p.LiveQueue)
+	}
+	return u
+}
+
+// Can reports whether the page's user may perform action; templates hide what it refuses.
+func (p *page) Can(action string) bool { return p.Role >= requiredRole(action) }
+
+func joinPath(base string, parts ...string) string {
+	var b strings.Builder
+	b.WriteString(base)
+	for _, s := range parts {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(s))
+	}
+	if len(parts) == 0 {
+		b.WriteByte('/')
+	}
+	return b.String()
+}
+
+// publicURL is the browser-visible URL of the current request, for return_to fields.
+func publicURL(r *http.Request) string {
+	u := admin.BasePath(r) + r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	return u
+}
+
+func (d *Dashboard) newPage(w http.ResponseWriter, r *http.Request, title, nav string, data any) *page {
+	fav := d.favicon
+	base := admin.BasePath(r)
+	switch {
+	case fav == "":
+		fav = base + "/static/favicon.svg?v=" + d.static.version("favicon.svg")
+	case strings.HasPrefix(fav, "/static/"):
+		fav = base + fav
+	}
+	p := &page{
+		Title:      title,
+		Nav:        nav,
+		SiteTitle:  d.cfg.Title,
+		Brand:      d.cfg.HeaderTitle,
+		Base:       base,
+		User:       admin.UserFromContext(r.Context()),
+		Role:       d.roleOf(r),
+		Favicon:    fav,
+		CurrentURL: publicURL(r),
+		Data:       data,
+		d:          d,
+	}
+	if w != nil {
+		p.Flash = d.popFlash(w, r)
+	}
+	return p
+}
+
+// isHTMX reports whether the request is an htmx request that wants a fragment rather than a page.
+func isHTMX(r *http.Request) bool {
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Boosted") != "true"
+}
+
+// render writes a full page, or only the fragment named by HX-Target when htmx asks for one the
+// page defines (templates name fragments "fragment:<element id>").
+func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) error {
+	t, ok := d.tpl.pages[name]
+	if !ok {
+		return fmt.Errorf("render: no template %q", name)
+	}
+	entry := "layout"
+	if isHTMX(r) {
+		if target := r.Header.Get("HX-Target"); slices.Contains(pageFragments[name], target) {
+			entry = "fragment:" + target
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, entry, p); err != nil {
+		return &renderError{fmt.Errorf("render %s: %w", name, err)}
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	// Fragments and pages differ for one URL; caches must keep them apart.
+	h.Add("Vary", "HX-Request, HX-Target")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode JSON response: %w", err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// httpError is an error with the status and the user-facing message to show for it.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// renderError is a template failure: a bug, reported as such rather than blamed on the backend.
+type renderError struct{ err error }
+
+func (e *renderError) Error() string { return e.err.Error() }
+func (e *renderError) Unwrap() error { return e.err }
+
+var errNotFound = &httpError{http.StatusNotFound, "Page not found"}
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// classify maps an error to a status and a message safe to show: backend failures are reported by
+// class only, since their text may carry connection strings.
+func classify(err error) (int, string) {
+	var he *httpError
+	var re *renderError
+	switch {
+	case errors.As(err, &re):
+		return http.StatusInternalServerError, "The page could not be rendered"
+	case errors.As(err, &he):
+		return he.status, he.msg
+	case errors.Is(err, backend.ErrJobNotFound):
+		return http.StatusNotFound, "Job not found"
+	case errors.Is(err, backend.ErrQueueNotFound):
+		return http.StatusNotFound, "Queue not found"
+	case errors.Is(err, backend.ErrRepeatableNotFound):
+		return http.StatusNotFound, "Repeatable not found"
+	case errors.Is(err, backend.ErrInvalid):
+		return http.StatusBadRequest, "Invalid request: " + lastCause(err)
+	case errors.Is(err, backend.ErrQueueActive):
+		return http.StatusConflict, "The queue has active jobs"
+	case errors.Is(err, backend.ErrConflict):
+		return http.StatusConflict, "Another change won the race; reload and try again"
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "The backend did not answer in time"
+	default:
+		return http.StatusServiceUnavailable, "The backend is unavailable"
+	}
+}
+
+// lastCause returns the text of an invalid-argument error without the wrapped sentinel, which
+// the dashboard's own messages already say.
+func lastCause(err error) string {
+	return strings.TrimSuffix(err.Error(), ": "+backend.ErrInvalid.Error())
+}
+
+// maxFormBytes bounds a posted form; the largest legitimate one names maxSelected job IDs.
+const maxFormBytes = 256 << 10
+
+type errorData struct {
+	Status  int
+	Heading string
+	Message string
+}
+
+// page adapts a handler that returns an error: the error becomes a 4xx/503 page (or a flash
+// fragment for htmx, or JSON when asked), never a stack trace or a bare 500.
+func (d *Dashboard) page(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				d.writeError(w, r, badRequest("The form could not be read: it is malformed or larger than %d KiB.", maxFormBytes>>10))
+				return
+			}
+		}
+		err := h(w, r)
+		if err == nil || errors.Is(r.Context().Err(), context.Canceled) {
+			return
+		}
+		d.writeError(w, r, err)
+	})
+}
+
+func (d *Dashboard) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := classify(err)
+	if status >= 500 {
+		d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if wantsJSON(r) {
+		_ = writeJSON(w, status, map[string]any{"ok": false, "error": msg})
+		return
+	}
+	if isHTMX(r) {
+		_ = d.renderFlash(w, status, &flash{Level: "error", Text: msg})
+		return
+	}
+	heading := http.StatusText(status)
+	if status == http.StatusNotFound {
+		heading = "Not found"
+	}
+	p := d.newPage(nil, r, heading, "", errorData{Status: status, Heading: heading, Message: msg})
+	if rerr := d.render(w, r, status, "error", p); rerr != nil {
+		d.log.ErrorContext(r.Context(), "dashboard render error page", "err", rerr)
+		http.Error(w, msg, status)
+	}
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json") || r.FormValue("_response") == "json"
+}
+
+// formatInt renders an integer with thousands separators: 1,000,000.
+func formatInt(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func formatAgo(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	d := time.Since(t)
+	if d < 0 {
+		return "in " + formatDuration(-d)
+	}
+	return formatDuration(d) + " ago"
+}
+
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + "m" + strconv.Itoa(int(d.Seconds())%60) + "s"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + "h" + strconv.Itoa(int(d.Minutes())%60) + "m"
+	default:
+		return strconv.Itoa(int(d.Hours()/24)) + "d"
+	}
+}
+
+func truncate(n int, s string) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -1,0 +1,214 @@
+// asyncmq dashboard: live updates over Server-Sent Events, charts, and small form helpers.
+// Loaded as a static file so the pages run under a CSP without 'unsafe-inline'; every DOM update
+// uses textContent or createElement, never HTML strings.
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var base = body.getAttribute("data-base") || "";
+  var fmt = new Intl.NumberFormat("en-US");
+
+  function $all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+  function cssEscape(s) { return window.CSS && CSS.escape ? CSS.escape(s) : String(s).replace(/["\\]/g, "\\$&"); }
+  function pathEscape(s) { return encodeURIComponent(s); }
+  function debounce(fn, ms) {
+    var t = null;
+    return function () { if (t) { clearTimeout(t); } t = setTimeout(function () { t = null; fn(); }, ms); };
+  }
+
+  // Select-all checkboxes, by delegation so htmx swaps need no re-binding.
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t && t.matches && t.matches("[data-select-all]")) {
+      var name = t.getAttribute("data-select-all");
+      $all('input[type="checkbox"][name="' + cssEscape(name) + '"]').forEach(function (c) { c.checked = t.checked; });
+    }
+  });
+
+  function selectionActive() {
+    return $all('input[type="checkbox"][name="job_id"]').some(function (c) { return c.checked; });
+  }
+
+  // Live regions refreshed through htmx: the job panel and job lists.
+  function refresh(id) {
+    var el = document.getElementById(id);
+    if (!el || !window.htmx) { return; }
+    window.htmx.ajax("GET", window.location.pathname + window.location.search, { target: "#" + id, swap: "outerHTML" });
+  }
+  var refreshPanel = debounce(function () { refresh("job-panel"); }, 250);
+  var refreshList = debounce(function () {
+    var list = document.getElementById("job-list");
+    if (!list) { return; }
+    if (selectionActive()) {
+      var n = list.querySelector("[data-stale-notice]");
+      if (n) { n.hidden = false; }
+      return;
+    }
+    refresh("job-list");
+  }, 1000);
+
+  // An action done through htmx (HX-Trigger: asyncmq:changed) refreshes what it may have changed.
+  body.addEventListener("asyncmq:changed", function () {
+    if (document.getElementById("job-panel")) { refreshPanel(); }
+    if (document.getElementById("job-list")) { refreshList(); }
+  });
+
+  function setCount(el, n) {
+    var text = fmt.format(n);
+    if (el.textContent !== text) { el.textContent = text; }
+  }
+
+  function applyCounts(data) {
+    var byQueue = {};
+    (data.queues || []).forEach(function (q) { byQueue[q.name] = q; });
+    $all("[data-count][data-queue][data-state]").forEach(function (el) {
+      var q = byQueue[el.getAttribute("data-queue")];
+      if (q && q.counts) { setCount(el, q.counts[el.getAttribute("data-state")] || 0); }
+    });
+    $all("[data-total]").forEach(function (el) {
+      var k = el.getAttribute("data-total");
+      if (k === "jobs") { setCount(el, data.total_jobs || 0); }
+      else if (k === "queues") { setCount(el, (data.queues || []).length); }
+      else if (k === "paused") { setCount(el, data.paused || 0); }
+      else if (data.totals && k in data.totals) { setCount(el, data.totals[k]); }
+    });
+    $all("[data-paused-queue]").forEach(function (el) {
+      var q = byQueue[el.getAttribute("data-paused-queue")];
+      if (!q) { return; }
+      el.textContent = q.paused ? "paused" : "running";
+      el.classList.toggle("badge-warn", q.paused);
+      el.classList.toggle("badge-ok", !q.paused);
+    });
+  }
+
+  function link(href, text, cls) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    if (cls) { a.className = cls; }
+    return a;
+  }
+
+  function addRecent(ev) {
+    var list = document.getElementById("recent-events");
+    if (!list) { return; }
+    var empty = list.querySelector(".empty");
+    if (empty) { empty.remove(); }
+    var li = document.createElement("li");
+    li.className = "fresh";
+    li.setAttribute("data-event-id", ev.id);
+    var time = document.createElement("time");
+    time.dateTime = ev.at;
+    time.textContent = new Date(ev.at).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+    var type = document.createElement("span");
+    type.className = "event-type";
+    type.textContent = ev.type;
+    li.append(time, " ", type, " ", link(base + "/queues/" + pathEscape(ev.queue), ev.queue));
+    if (ev.job_id) {
+      li.append(" ", link(base + "/queues/" + pathEscape(ev.queue) + "/jobs/" + pathEscape(ev.job_id), ev.job_id, "mono"));
+    }
+    if (ev.task) { var t = document.createElement("span"); t.className = "muted"; t.textContent = ev.task; li.append(" ", t); }
+    if (ev.detail) { var d = document.createElement("span"); d.className = "detail"; d.textContent = ev.detail; li.append(" ", d); }
+    list.prepend(li);
+    var max = Math.max(parseInt(list.getAttribute("data-max"), 10) || 0, 15) * 2;
+    while (list.children.length > max) { list.lastElementChild.remove(); }
+  }
+
+  function applyJob(ev) {
+    if (!ev.job_id) { return; }
+    var sel = '[data-job-id="' + cssEscape(ev.job_id) + '"]';
+    $all(sel + ' [data-field="state"]').forEach(function (el) {
+      if (!ev.state) { return; }
+      el.textContent = ev.type === "job:removed" ? "removed" : ev.state;
+      el.className = "badge state-" + (ev.type === "job:removed" ? "cancelled" : ev.state);
+    });
+    if (document.querySelector('[data-job-page="' + cssEscape(ev.job_id) + '"]')) { refreshPanel(); }
+    var list = document.getElementById("job-list");
+    if (list && list.getAttribute("data-queue") === ev.queue) { refreshList(); }
+    addRecent(ev);
+  }
+
+  var status = document.getElementById("live-status");
+  function setStatus(state, text) {
+    if (!status) { return; }
+    status.setAttribute("data-state", state);
+    status.textContent = text;
+  }
+
+  // The stream: EventSource reconnects by itself after a dropped connection and sends
+  // Last-Event-ID; after a refused one (503) it gives up, so we reconnect with the last ID.
+  var eventsURL = body.getAttribute("data-events-url");
+  var lastId = "";
+  var delay = 1000;
+  function connect() {
+    if (!eventsURL || !window.EventSource) { setStatus("offline", "Live updates off"); return; }
+    var url = eventsURL;
+    if (lastId) { url += (url.indexOf("?") < 0 ? "?" : "&") + "lastEventId=" + encodeURIComponent(lastId); }
+    var es = new EventSource(url);
+    function track(e) { if (e.lastEventId) { lastId = e.lastEventId; } }
+    function parse(e) { track(e); try { return JSON.parse(e.data); } catch (err) { return null; } }
+    es.addEventListener("open", function () { delay = 1000; setStatus("live", "Live"); });
+    es.addEventListener("counts", function (e) { var d = parse(e); if (d) { applyCounts(d); } });
+    es.addEventListener("job", function (e) { var d = parse(e); if (d) { applyJob(d); } });
+    es.addEventListener("queue", function (e) { var d = parse(e); if (d) { addRecent(d); } });
+    es.addEventListener("reset", function (e) {
+      track(e);
+      if (document.getElementById("job-panel")) { refreshPanel(); }
+      if (document.getElementById("job-list")) { refreshList(); }
+    });
+    es.addEventListener("error", function () {
+      if (es.readyState === EventSource.CLOSED) {
+        setStatus("offline", "Reconnecting…");
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 30000);
+      } else {
+        setStatus("connecting", "Reconnecting…");
+      }
+    });
+    window.addEventListener("pagehide", function () { es.close(); }, { once: true });
+  }
+
+  // Charts: uPlot over /metrics/history.
+  var charts = [];
+  var seriesByKind = {
+    throughput: [["completed", "Completed", "--accent"], ["failed", "Failed", "--danger"]],
+    queue: [["completed", "Completed", "--accent"], ["failed", "Failed", "--danger"]],
+    failures: [["failed", "Failed", "--danger"], ["retried", "Retried", "--warn"]],
+    latency: [["avg_duration_ms", "Avg duration (ms)", "--accent"], ["avg_wait_ms", "Avg latency (ms)", "--warn"]]
+  };
+  function colour(v) { return getComputedStyle(document.documentElement).getPropertyValue(v).trim() || "#3b5bdb"; }
+
+  function drawChart(el) {
+    var kind = el.getAttribute("data-chart");
+    var series = seriesByKind[kind];
+    if (!series || !window.uPlot) { return; }
+    fetch(el.getAttribute("data-history-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("history " + r.status); } return r.json(); })
+      .then(function (data) {
+        var h = data.history || [];
+        var cols = [h.map(function (p) { return p.ts; })];
+        series.forEach(function (s) { cols.push(h.map(function (p) { return p[s[0]] || 0; })); });
+        var width = Math.max(el.clientWidth, 280);
+        var existing = el._uplot;
+        if (existing) { existing.setData(cols); existing.setSize({ width: width, height: 220 }); return; }
+        var opts = {
+          width: width, height: 220,
+          series: [{}].concat(series.map(function (s) { return { label: s[1], stroke: colour(s[2]), width: 2 }; })),
+          axes: [{}, { size: 50 }],
+          scales: { y: { range: function (u, lo, hi) { return [0, Math.max(hi, 1)]; } } }
+        };
+        el._uplot = new window.uPlot(opts, cols, el);
+        charts.push(el);
+      })
+      .catch(function () { el.setAttribute("data-error", "unavailable"); });
+  }
+
+  function drawCharts() { $all("[data-chart]").forEach(drawChart); }
+  window.addEventListener("resize", debounce(function () {
+    charts.forEach(function (el) { if (el._uplot) { el._uplot.setSize({ width: Math.max(el.clientWidth, 280), height: 220 }); } });
+  }, 200));
+
+  connect();
+  drawCharts();
+  if ($all("[data-chart]").length) { setInterval(drawCharts, 60000); }
+})();
