@@ -42,7 +42,8 @@ type Backend interface {
 	// limit. Jobs are taken by priority (lower first), then RunAt, then ID. Each claimed job becomes
 	// active with a fresh LeaseToken, LeaseExpiresAt = Now+LeaseDuration, Attempts+1, StartedAt, WorkerID.
 	//
-	// The order holds across all the named queues together. A rate limit counts fixed windows: a
+	// The order holds across all the named queues together, and the returned jobs are in that
+	// order. A rate limit counts fixed windows: a
 	// window opens at the first claim made after the previous window closed and lasts Interval.
 	// Delayed jobs are never claimed, even when their RunAt has passed: PromoteDue makes them
 	// waiting first. ErrInvalid: no Queues, Limit < 1, LeaseDuration <= 0.

@@ -329,7 +329,7 @@ func testDependencies(t *testing.T, newBackend Factory) {
 		requireEqual(t, c.PendingDeps, 2, "PendingDeps")
 
 		jobs := s.claim(t0, 10)
-		requireEqual(t, ids(jobs), []string{"p1", "p2"}, "claimed (the child must wait)")
+		requireIDs(t, ids(jobs), []string{"p1", "p2"}, "claimed (the child must wait)")
 		s.finishOK(at(time.Second), jobs[0], backend.OutcomeCompleted)
 		requireEqual(t, s.get("c").PendingDeps, 1, "PendingDeps after one parent completed")
 		requireEqual(t, len(s.claim(at(time.Second), 10)), 0, "claimable with one parent left")
@@ -389,7 +389,7 @@ func testDependencies(t *testing.T, newBackend Factory) {
 		s.enqueue(job("c", runAt(at(time.Minute)), dependsOn("p")))
 		s.requireState("c", backend.StateDelayed)
 		requireEqual(t, s.promote(at(time.Minute)), 1, "promoted")
-		requireEqual(t, ids(s.claim(at(time.Minute), 10)), []string{"p"}, "claimed")
+		requireIDs(t, ids(s.claim(at(time.Minute), 10)), []string{"p"}, "claimed")
 		s.requireCounts("default", counts{backend.StateWaiting: 1, backend.StateActive: 1})
 	})
 

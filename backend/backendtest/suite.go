@@ -341,6 +341,20 @@ func requireJSON(t *testing.T, got json.RawMessage, want string, what string) {
 	}
 }
 
+// requireIDs compares lists of IDs in order; nil and empty are the same.
+func requireIDs(t *testing.T, got, want []string, what string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s: got %q, want %q", what, got, want)
+	}
+}
+
+func requireRecovered(t *testing.T, got backend.RecoverResult, requeued, failed []string, what string) {
+	t.Helper()
+	requireIDs(t, got.Requeued, requeued, what+": requeued")
+	requireIDs(t, got.Failed, failed, what+": failed")
+}
+
 // sorted returns a sorted copy, for comparing sets of IDs.
 func sorted(s []string) []string {
 	c := slices.Clone(s)

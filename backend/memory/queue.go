@@ -140,7 +140,7 @@ func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error)
 	finished := q.finished[stateIndex(p.State)]
 	// The newest Keep jobs are the last ones in FinishedAt order, so only the ones before them
 	// are candidates.
-	candidates := finished.len() - p.Keep
+	candidates := max(0, finished.len()-p.Keep)
 	var gone []*backend.Job
 	finished.ascend(0, func(j *backend.Job) bool {
 		if len(gone) == candidates || (p.Limit > 0 && len(gone) == p.Limit) ||

@@ -1,0 +1,164 @@
+package backendtest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+func testListing(t *testing.T, newBackend Factory) {
+	waiting := backend.JobFilter{Queue: "default", State: backend.StateWaiting}
+
+	t.Run("Pagination", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		// IDs sort the other way from CreatedAt, so a store that orders by ID is caught.
+		for i := range 25 {
+			s.enqueue(job(fmt.Sprintf("job-%02d", 24-i), createdAt(at(time.Duration(i)*time.Second))))
+		}
+		want := func(from, to int) []string { // by creation index, inclusive, in the given direction
+			var out []string
+			for i := from; ; {
+				out = append(out, fmt.Sprintf("job-%02d", 24-i))
+				if i == to {
+					return out
+				}
+				if from < to {
+					i++
+				} else {
+					i--
+				}
+			}
+		}
+		tests := []struct {
+			name   string
+			sort   backend.Sort
+			offset int
+			limit  int
+			want   []string
+		}{
+			{"newest first page", backend.SortNewest, 0, 10, want(24, 15)},
+			{"newest second page", backend.SortNewest, 10, 10, want(14, 5)},
+			{"newest last page", backend.SortNewest, 20, 10, want(4, 0)},
+			{"default is newest", "", 0, 3, want(24, 22)},
+			{"oldest first page", backend.SortOldest, 0, 10, want(0, 9)},
+			{"oldest middle", backend.SortOldest, 12, 3, want(12, 14)},
+			{"past the end", backend.SortNewest, 25, 10, nil},
+			{"far past the end", backend.SortOldest, 1000, 10, nil},
+			{"one", backend.SortOldest, 24, 1, want(24, 24)},
+		}
+		for _, tt := range tests {
+			page := s.list(backend.ListJobsParams{Filter: waiting, Sort: tt.sort, Offset: tt.offset, Limit: tt.limit})
+			requireIDs(t, ids(page.Jobs), tt.want, tt.name)
+			requireEqual(t, page.Total, 25, tt.name+": Total")
+		}
+	})
+
+	t.Run("TiesBreakByID", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("b"), job("c"), job("a"))
+		requireIDs(t, ids(s.list(backend.ListJobsParams{Filter: waiting, Sort: backend.SortOldest}).Jobs), []string{"a", "b", "c"}, "oldest")
+		requireIDs(t, ids(s.list(backend.ListJobsParams{Filter: waiting, Sort: backend.SortNewest}).Jobs), []string{"c", "b", "a"}, "newest")
+	})
+
+	t.Run("Filters", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(
+			job("j1", withTask("Email.Send"), withPayload(`{"to":"Bob@Example.com"}`)),
+			job("j2", withTask("email.digest"), withPayload(`{"to":"alice@example.com"}`)),
+			job("j3", withTask("sms.send"), withPayload(`{"text":"50% off_now"}`)),
+			job("rep-ABC", withTask("report.build"), withPayload(`{"text":"50a off-now"}`)),
+			job("other-queue", inQueue("q2"), withTask("email.send"), withPayload(`{"to":"bob"}`)),
+		)
+		tests := []struct {
+			name   string
+			filter backend.JobFilter
+			want   []string
+		}{
+			{"task ignores case", backend.JobFilter{Task: "EMAIL"}, []string{"j1", "j2"}},
+			{"task substring", backend.JobFilter{Task: "send"}, []string{"j1", "j3"}},
+			{"id substring", backend.JobFilter{ID: "p-AB"}, []string{"rep-ABC"}},
+			{"id is case-sensitive", backend.JobFilter{ID: "rep-abc"}, nil},
+			{"text ignores case", backend.JobFilter{Text: "BOB"}, []string{"j1"}},
+			{"text percent is literal", backend.JobFilter{Text: "50%"}, []string{"j3"}},
+			{"text underscore is literal", backend.JobFilter{Text: "off_"}, []string{"j3"}},
+			{"text searches the JSON", backend.JobFilter{Text: `"to"`}, []string{"j1", "j2"}},
+			{"combined", backend.JobFilter{Task: "email", Text: "alice"}, []string{"j2"}},
+			{"no match", backend.JobFilter{Text: "zzz"}, nil},
+		}
+		for _, tt := range tests {
+			tt.filter.Queue, tt.filter.State = "default", backend.StateWaiting
+			page := s.list(backend.ListJobsParams{Filter: tt.filter, Sort: backend.SortOldest})
+			requireIDs(t, ids(page.Jobs), tt.want, tt.name)
+			requireEqual(t, page.Total, len(tt.want), tt.name+": Total")
+		}
+
+		page := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: backend.StateWaiting, Text: "o"}, Sort: backend.SortNewest, Offset: 1, Limit: 2})
+		requireIDs(t, ids(page.Jobs), []string{"j3", "j2"}, "filtered page")
+		requireEqual(t, page.Total, 4, "filtered Total")
+	})
+
+	t.Run("OneStateAtATime", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a"), job("b"), job("d", runAt(at(time.Hour))))
+		s.claimOne(t0, "a")
+		for st, want := range map[backend.State][]string{
+			backend.StateWaiting:   {"b"},
+			backend.StateActive:    {"a"},
+			backend.StateDelayed:   {"d"},
+			backend.StateCompleted: nil,
+		} {
+			page := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: st}})
+			requireIDs(t, ids(page.Jobs), want, string(st))
+		}
+		active := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: backend.StateActive}}).Jobs[0]
+		requireEqual(t, active.LeaseToken, s.get("a").LeaseToken, "listed job's LeaseToken")
+		requireEqual(t, active.Attempts, 1, "listed job's Attempts")
+	})
+
+	t.Run("UnknownQueue", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		page := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "nope", State: backend.StateWaiting}})
+		requireEqual(t, [2]int{len(page.Jobs), page.Total}, [2]int{0, 0}, "jobs and Total")
+	})
+
+	t.Run("ReturnsCopies", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a"))
+		page := s.list(backend.ListJobsParams{Filter: waiting})
+		page.Jobs[0].Task = "changed"
+		page.Jobs[0].Payload[1] = 'X'
+		j := s.get("a")
+		requireEqual(t, j.Task, "email.send", "Task")
+		requireJSON(t, j.Payload, `{"n":1}`, "Payload")
+	})
+
+	t.Run("Invalid", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a"))
+		tests := []struct {
+			name string
+			p    backend.ListJobsParams
+		}{
+			{"no queue", backend.ListJobsParams{Filter: backend.JobFilter{State: backend.StateWaiting}, Limit: 10}},
+			{"no state", backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default"}, Limit: 10}},
+			{"unknown state", backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: "stuck"}, Limit: 10}},
+			{"unknown sort", backend.ListJobsParams{Filter: waiting, Sort: "random", Limit: 10}},
+			{"zero limit", backend.ListJobsParams{Filter: waiting}},
+			{"limit above 1000", backend.ListJobsParams{Filter: waiting, Limit: 1001}},
+			{"negative offset", backend.ListJobsParams{Filter: waiting, Offset: -1, Limit: 10}},
+		}
+		for _, tt := range tests {
+			_, err := s.b.ListJobs(s.ctx, tt.p)
+			requireErrorIs(t, err, backend.ErrInvalid, tt.name)
+		}
+	})
+}
