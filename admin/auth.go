@@ -18,6 +18,8 @@ type User struct {
 	ID string
 	// Name is the display name; it falls back to ID.
 	Name string
+	// Email is the user's e-mail address when the backend knows it, "" otherwise.
+	Email string
 	// IsAdmin grants the admin role.
 	IsAdmin bool
 	// Roles are the user's roles ("viewer", "operator", "admin", or any application role).

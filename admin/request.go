@@ -1,9 +1,6 @@
 package admin
 
-import (
-	"context"
-	"net/http"
-)
+import "net/http"
 
 // requestInfo is what the admin handler learns about a request before the gate runs; auth
 // backends read it through BasePath, LoginURL, SafeRedirect and RequestIsTLS.
@@ -15,11 +12,9 @@ type requestInfo struct {
 	tls       bool
 }
 
+// requestInfoKey finds the requestInfo in a request's context; the admin's requestState
+// answers it (state.go).
 type requestInfoKey struct{}
-
-func withRequestInfo(ctx context.Context, ri *requestInfo) context.Context {
-	return context.WithValue(ctx, requestInfoKey{}, ri)
-}
 
 func infoFrom(r *http.Request) *requestInfo {
 	if ri, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {

@@ -1,0 +1,90 @@
+package admin
+
+import (
+	"net/http"
+	"strings"
+)
+
+// csrfAllowed applies http.CrossOriginProtection to an unsafe request. It compares the Origin
+// with the host the browser actually talked to: the forwarded host behind a trusted proxy
+// that rewrites Host, and the Host header normalised like an Origin (lower case, no default
+// port) otherwise.
+func (a *Admin) csrfAllowed(r *http.Request, st *requestState) bool {
+	origin := a.expectedOrigin(r, st)
+	if host := origin[strings.Index(origin, "://")+3:]; host != r.Host {
+		r2 := *r
+		r2.Host = host
+		r = &r2
+	}
+	return a.csrf.Check(r) == nil
+}
+
+// sameOriginAllowed is AsyncMQ's same-origin rule for unsafe requests of authenticated users:
+// the Origin header must be present and name the dashboard's own origin (or a trusted one).
+// Unlike CrossOriginProtection it refuses a request without Origin, so a request that a
+// browser extension or an old browser sent without one cannot act on a logged-in session.
+func (a *Admin) sameOriginAllowed(r *http.Request, st *requestState) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	got, ok := originHeader(o)
+	if !ok {
+		return false
+	}
+	return got == a.expectedOrigin(r, st) || a.trusted[got]
+}
+
+// expectedOrigin is the dashboard's own origin as the browser sees it: Host and the
+// connection's scheme, or X-Forwarded-Host, -Proto and -Port from a trusted proxy. It is
+// normalised like a browser's Origin header.
+func (a *Admin) expectedOrigin(r *http.Request, st *requestState) string {
+	host := r.Host
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if st.trusted {
+		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
+			host = v
+		}
+		if v := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); v == "http" || v == "https" {
+			scheme = v
+		}
+		if v := firstValue(r.Header.Get("X-Forwarded-Port")); v != "" && isPort(v) {
+			if _, port := splitHostPort(host); port == "" {
+				host += ":" + v
+			}
+		}
+	}
+	return normalOrigin(scheme, host)
+}
+
+// originHeader parses an Origin header ("https://host[:port]"); "null" and anything with a
+// path, credentials or a query is not an origin.
+func originHeader(o string) (string, bool) {
+	i := strings.Index(o, "://")
+	if i <= 0 {
+		return "", false
+	}
+	scheme, hostport := o[:i], o[i+3:]
+	if hostport == "" || strings.ContainsAny(hostport, "/?#@\\ ") {
+		return "", false
+	}
+	if s := strings.ToLower(scheme); s != "http" && s != "https" {
+		return "", false
+	}
+	return normalOrigin(scheme, hostport), true
+}
+
+func isPort(v string) bool {
+	if len(v) == 0 || len(v) > 5 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,97 @@
+package admin
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+)
+
+// sessions holds one scs manager per transport: they share the store but differ in cookie
+// name and Secure flag, because the "__Host-" name only works on Secure cookies and a Secure
+// cookie is never sent back over plain HTTP.
+type sessions struct {
+	plain, tls             *scs.SessionManager
+	plainHandler, tlsHandl http.Handler
+}
+
+func newSessions(c SessionConfig, log *slog.Logger) (*sessions, error) {
+	name := c.CookieName
+	if name == "" {
+		name = defaultCookieName
+	}
+	if !isToken(name) || strings.ContainsAny(name, "%") {
+		return nil, configError("Config.Session.CookieName %q must be letters, digits and \"-._~!#$&'*+^`|\"", c.CookieName)
+	}
+	hasPrefix := strings.HasPrefix(name, "__Host-") || strings.HasPrefix(name, "__Secure-")
+	if hasPrefix && !c.Secure {
+		return nil, configError("Config.Session.CookieName %q needs Config.Session.Secure: browsers drop prefixed cookies that are not Secure", name)
+	}
+	idle, life := c.IdleTimeout, c.Lifetime
+	if idle == 0 {
+		idle = defaultIdleTimeout
+	}
+	if life == 0 {
+		life = defaultLifetime
+	}
+	if idle < 0 || life < 0 {
+		return nil, configError("Config.Session.IdleTimeout and Config.Session.Lifetime must not be negative")
+	}
+	sameSite := c.SameSite
+	switch sameSite {
+	case 0:
+		sameSite = http.SameSiteLaxMode
+	case http.SameSiteDefaultMode, http.SameSiteLaxMode, http.SameSiteStrictMode:
+	case http.SameSiteNoneMode:
+		if !c.Secure {
+			return nil, configError("Config.Session.SameSite None needs Config.Session.Secure: browsers drop SameSite=None cookies that are not Secure")
+		}
+	default:
+		return nil, configError("Config.Session.SameSite %d is not an http.SameSite value", c.SameSite)
+	}
+	store := c.Store
+	if store == nil {
+		store = memstore.New()
+	}
+
+	mk := func(name string, secure bool) *scs.SessionManager {
+		m := scs.New()
+		m.Store = store
+		m.IdleTimeout = idle
+		m.Lifetime = life
+		m.HashTokenInStore = true
+		m.Cookie.Name = name
+		m.Cookie.HttpOnly = true
+		m.Cookie.Path = "/"
+		m.Cookie.SameSite = sameSite
+		m.Cookie.Secure = secure
+		m.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+			log.ErrorContext(r.Context(), "admin: session store failed", "method", r.Method, "err", err)
+			writeText(w, http.StatusServiceUnavailable, "Session store unavailable")
+		}
+		return m
+	}
+	tlsName := name
+	if !hasPrefix {
+		tlsName = "__Host-" + name
+	}
+	return &sessions{plain: mk(name, c.Secure), tls: mk(tlsName, true)}, nil
+}
+
+func (s *sessions) wrap(h http.Handler) {
+	s.plainHandler = s.plain.LoadAndSave(h)
+	s.tlsHandl = s.tls.LoadAndSave(h)
+}
+
+// serve loads the session for r, runs the wrapped handler and saves the session.
+func (s *sessions) serve(w http.ResponseWriter, r *http.Request, st *requestState) {
+	if st.info.tls {
+		st.session = s.tls
+		s.tlsHandl.ServeHTTP(w, r)
+		return
+	}
+	st.session = s.plain
+	s.plainHandler.ServeHTTP(w, r)
+}
