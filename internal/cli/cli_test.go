@@ -251,3 +251,32 @@ func TestNewLogger(t *testing.T) {
 		t.Fatalf("NewLogger(loud) error = %v", err)
 	}
 }
+
+func TestUsersDB(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		backend, usersDB    string
+		wantDriver, wantDSN string
+		wantErr             string
+	}{
+		{backend: "sqlite://asyncmq.db", wantDriver: "sqlite", wantDSN: "asyncmq.db"},
+		{backend: "sqlite:///var/lib/q.db", wantDriver: "sqlite", wantDSN: "/var/lib/q.db"},
+		{backend: "SQLite3://q.db", wantDriver: "sqlite", wantDSN: "q.db"},
+		{backend: "memory://", usersDB: "sqlite://users.db", wantDriver: "sqlite", wantDSN: "users.db"},
+		{backend: "memory://", usersDB: "postgres://u@h/db", wantDriver: "pgx", wantDSN: "postgres://u@h/db"},
+		{backend: "memory://", wantErr: "--users-db"},
+		{backend: "sqlite://q.db", usersDB: "mysql://u:secret@h/db", wantErr: `"mysql://u:xxxxx@h/db"`},
+	}
+	for _, tt := range tests {
+		driver, dsn, err := UsersDB(tt.backend, tt.usersDB)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "secret") || ExitCode(err) != ExitUsage {
+				t.Errorf("UsersDB(%q, %q) error = %v, want a usage error containing %q", tt.backend, tt.usersDB, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || driver != tt.wantDriver || dsn != tt.wantDSN {
+			t.Errorf("UsersDB(%q, %q) = %q, %q, %v; want %q, %q", tt.backend, tt.usersDB, driver, dsn, err, tt.wantDriver, tt.wantDSN)
+		}
+	}
+}

@@ -20,7 +20,7 @@ func EnvName(flag string) string {
 
 // BindEnv sets every flag of fs that was not given on the command line from its ASYNCMQ_*
 // variable, when that variable is set and non-empty: the flag wins, the variable is the fallback.
-// Only the named flags are bound, or every flag when names is empty. A value the flag refuses is a
+// Only the named flags are bound, or every flag but --help when names is empty. A value the flag refuses is a
 // UsageError naming the variable.
 func BindEnv(fs *pflag.FlagSet, lookup func(string) (string, bool), names ...string) error {
 	if lookup == nil {
@@ -32,7 +32,7 @@ func BindEnv(fs *pflag.FlagSet, lookup func(string) (string, bool), names ...str
 	}
 	var err error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || (len(want) > 0 && !want[f.Name]) {
+		if err != nil || f.Changed || f.Name == "help" || (len(want) > 0 && !want[f.Name]) {
 			return
 		}
 		name := EnvName(f.Name)

@@ -74,6 +74,17 @@ func sanitizeCell(s string) string {
 	}, s)
 }
 
+// PlainText removes control characters but newlines and tabs from s, so that stored text (an
+// error message, a stack) cannot move the cursor or recolour the terminal it is printed on.
+func PlainText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
 // Cell formats one table value: zero times as "-", times in UTC to the second, durations rounded.
 func Cell(v any) string {
 	switch x := v.(type) {

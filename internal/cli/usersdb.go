@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	// The users store runs on SQLite (the queue's own file by default) or PostgreSQL.
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
+	"github.com/asyncmq/asyncmq/admin/users"
+)
+
+// UsersDB returns the database/sql driver and DSN of the dashboard users database: usersDB when
+// set (sqlite://PATH or postgres://...), else the queue's own SQLite file named by backendURL.
+func UsersDB(backendURL, usersDB string) (driver, dsn string, err error) {
+	if usersDB != "" {
+		driver, dsn, ok := parseDBURL(usersDB)
+		if !ok {
+			return "", "", Usagef("--users-db (%s): want sqlite://PATH or postgres://USER@HOST/DB, got %s", EnvName("users-db"), redactDSN(usersDB))
+		}
+		return driver, dsn, nil
+	}
+	if path, ok := SQLitePath(backendURL); ok {
+		return "sqlite", path, nil
+	}
+	return "", "", Usagef("the users database defaults to the queue's SQLite file, but --backend is not sqlite://: pass --users-db (%s) sqlite://PATH or postgres://...", EnvName("users-db"))
+}
+
+// SQLitePath returns the file of a sqlite:// (or sqlite3://) URL: "sqlite://asyncmq.db" is
+// asyncmq.db in the working directory and "sqlite:///var/lib/asyncmq.db" an absolute path, as
+// asyncmq.Open reads them.
+func SQLitePath(u string) (string, bool) {
+	scheme, path, ok := strings.Cut(u, "://")
+	if !ok || path == "" || !(strings.EqualFold(scheme, "sqlite") || strings.EqualFold(scheme, "sqlite3")) {
+		return "", false
+	}
+	return path, true
+}
+
+func parseDBURL(u string) (driver, dsn string, ok bool) {
+	if path, ok := SQLitePath(u); ok {
+		return "sqlite", path, true
+	}
+	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		return "pgx", u, true
+	}
+	return "", "", false
+}
+
+// redactDSN hides a password in a database URL.
+func redactDSN(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return fmt.Sprintf("%q", u)
+	}
+	if userinfo, host, ok := strings.Cut(rest, "@"); ok {
+		if name, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
+			return fmt.Sprintf("%q", scheme+"://"+name+":xxxxx@"+host)
+		}
+	}
+	return fmt.Sprintf("%q", u)
+}
+
+// OpenUsers opens the users store that UsersDB names, creating its tables if needed.
+func OpenUsers(ctx context.Context, backendURL, usersDB string) (*users.SQLStore, error) {
+	driver, dsn, err := UsersDB(backendURL, usersDB)
+	if err != nil {
+		return nil, err
+	}
+	s, err := users.OpenSQL(ctx, driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("users database %s: %w", redactDSN(dsnLabel(driver, dsn)), err)
+	}
+	return s, nil
+}
+
+func dsnLabel(driver, dsn string) string {
+	if driver == "sqlite" {
+		return "sqlite://" + dsn
+	}
+	return dsn
+}
+
+// OpenSQLite opens a SQLite file with database/sql, waiting up to 5 s for the queue's writers
+// rather than failing with "database is locked".
+func OpenSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	dsn := path
+	if !strings.Contains(dsn, "busy_timeout") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		dsn += sep + "_pragma=busy_timeout(5000)"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
