@@ -32,6 +32,8 @@ type change struct {
 	// Gone says the change removes what the current page shows, so an htmx caller must
 	// navigate to Back instead of refreshing in place.
 	Gone bool
+	// Here is the page the form was on, where a refused change is explained; default Back.
+	Here string
 }
 
 // perform is the one path every change takes: role check, the change itself, an audit entry
@@ -60,6 +62,9 @@ func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn
 		}
 		// A refused change (wrong state, not found any more) is not a broken page: say why on
 		// the page the user came from.
+		if c.Here != "" && r.PostFormValue("return_to") == "" {
+			back = c.Here
+		}
 		d.setFlash(w, r, flash{Level: "error", Text: text})
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return nil

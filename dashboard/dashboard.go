@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"regexp"
 	"strings"
 	"sync"
@@ -179,6 +180,12 @@ func (d *Dashboard) routes() {
 // ServeHTTP serves the dashboard. The request path is relative to the dashboard's mount point
 // (the admin handler strips its prefix); links are built from admin.BasePath.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// ServeMux would redirect an unclean path to its cleaned form computed without the mount
+	// prefix; such paths are never linked, so they are simply not found.
+	if p := r.URL.Path; p != "/" && path.Clean(p) != p {
+		d.writeError(w, r, errNotFound)
+		return
+	}
 	d.mux.ServeHTTP(w, r)
 }
 

@@ -275,7 +275,7 @@ func (d *Dashboard) jobAction(w http.ResponseWriter, r *http.Request) error {
 		Back: p.Path("queues", name, "jobs", id),
 	}
 	if a == backend.ActionRemove && j.State != backend.StateActive {
-		c.Gone = true
+		c.Gone, c.Here = true, c.Back
 		c.Back = withQuery(p.Path("queues", name, "jobs"), nil, "state", string(j.State))
 	}
 	return d.perform(w, r, c, func(ctx context.Context) (string, error) {

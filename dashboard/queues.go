@@ -125,7 +125,7 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
 	case "obliterate":
 		force := r.PostFormValue("force") != ""
 		c.Action, c.Detail, c.Gone = actQueueObliterate, "force="+strconv.FormatBool(force), true
-		c.Back = p.Path("queues")
+		c.Back, c.Here = p.Path("queues"), c.Back
 		if d.needsConfirm(r, c.Action) {
 			return d.confirm(w, r, confirmData{
 				Heading: "Obliterate queue " + name + "?",
