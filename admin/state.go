@@ -151,8 +151,8 @@ func forwardedPrefix(v string) string {
 // isPublicPrefix reports whether p is safe to put in front of every URL the admin emits: a
 // path starting with "/" without a trailing slash, empty, "." or ".." segments, and made of
 // unreserved characters and a few harmless delimiters. Quotes, angle brackets, backslashes,
-// controls and percent escapes (which could hide "..", "/" or a backslash) are refused so that a prefix
-// cannot break out of a header or an HTML attribute or point outside the dashboard.
+// controls and percent escapes (which could hide "..", "/" or a backslash) are refused, so a
+// prefix can neither break out of a header or an HTML attribute nor point off the dashboard.
 func isPublicPrefix(p string) bool {
 	if len(p) < 2 || len(p) > 1024 || p[0] != '/' || p[len(p)-1] == '/' {
 		return false
