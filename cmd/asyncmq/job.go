@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/internal/cli"
+)
+
+func newJobCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "job",
+		Short: "List, inspect, retry, remove, cancel and promote jobs",
+		RunE:  group,
+	}
+	cmd.AddCommand(
+		newJobListCmd(a),
+		newJobInspectCmd(a),
+		jobActionCmd(a, backend.ActionRetry, "Move failed, cancelled or completed jobs back to waiting"),
+		jobActionCmd(a, backend.ActionRemove, "Delete jobs (an active job is cancelled instead)"),
+		jobActionCmd(a, backend.ActionCancel, "Cancel waiting or delayed jobs, or ask the worker running an active one to stop"),
+		jobActionCmd(a, backend.ActionPromote, "Make delayed jobs run now"),
+	)
+	return cmd
+}
+
+// jobPage is the --json answer of job list.
+type jobPage struct {
+	Queue string         `json:"queue"`
+	State backend.State  `json:"state"`
+	Page  int            `json:"page"`
+	Size  int            `json:"size"`
+	Total int            `json:"total"`
+	Jobs  []*backend.Job `json:"jobs"`
+}
+
+func newJobListCmd(a *app) *cobra.Command {
+	var (
+		p          backend.ListJobsParams
+		state      string
+		sort       string
+		page, size int
+	)
+	cmd := &cobra.Command{
+		Use:   "list --queue Q --state S",
+		Short: "List one page of a queue's jobs in one state",
+		Args:  cobra.NoArgs,
+		RunE: a.action(func(ctx context.Context, _ *cobra.Command, _ []string) error {
+			if p.Filter.Queue == "" {
+				return cli.Usagef("--queue is required")
+			}
+			p.Filter.State = backend.State(state)
+			if !p.Filter.State.Valid() {
+				return cli.Usagef("--state %q: want one of %s", state, statesList())
+			}
+			p.Sort = backend.Sort(sort)
+			if p.Sort != backend.SortNewest && p.Sort != backend.SortOldest {
+				return cli.Usagef("--sort %q: want newest or oldest", sort)
+			}
+			if page < 1 {
+				return cli.Usagef("--page %d: pages start at 1", page)
+			}
+			if size < 1 || size > asyncmq.MaxPageSize {
+				return cli.Usagef("--size %d: want 1 to %d", size, asyncmq.MaxPageSize)
+			}
+			p.Limit, p.Offset = size, (page-1)*size
+			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+				res, err := insp.Jobs(ctx, p)
+				if err != nil {
+					return err
+				}
+				out := jobPage{Queue: p.Filter.Queue, State: p.Filter.State, Page: page, Size: size, Total: res.Total, Jobs: res.Jobs}
+				if out.Jobs == nil {
+					out.Jobs = []*backend.Job{}
+				}
+				return a.print(out, func(w io.Writer) error {
+					t := &cli.Table{Header: []string{"ID", "TASK", "STATE", "PRIORITY", "ATTEMPTS", "CREATED", "RUN AT", "LAST ERROR"}}
+					for _, j := range res.Jobs {
+						lastErr := ""
+						if e := j.LastError(); e != nil {
+							lastErr = truncate(e.Error, 60)
+						}
+						t.Append(j.ID, j.Task, j.State, j.Priority, fmt.Sprintf("%d/%d", j.Attempts, j.MaxRetries+1), j.CreatedAt, j.RunAt, lastErr)
+					}
+					if err := t.Write(w); err != nil {
+						return err
+					}
+					pages := (res.Total + size - 1) / size
+					_, err := fmt.Fprintf(w, "page %d of %d (%d %s jobs in queue %q)\n", page, max(pages, 1), res.Total, p.Filter.State, p.Filter.Queue)
+					return err
+				})
+			})
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&p.Filter.Queue, "queue", "", "queue to list (required)")
+	f.StringVar(&state, "state", string(backend.StateWaiting), "job state: "+statesList())
+	f.StringVar(&p.Filter.Task, "task", "", "only tasks whose name contains this text")
+	f.StringVar(&p.Filter.ID, "id", "", "only jobs whose ID contains this text")
+	f.StringVar(&p.Filter.Text, "q", "", "only jobs whose payload contains this text")
+	f.IntVar(&page, "page", 1, "page number, from 1")
+	f.IntVar(&size, "size", 20, fmt.Sprintf("jobs per page, 1 to %d", asyncmq.MaxPageSize))
+	f.StringVar(&sort, "sort", string(backend.SortNewest), "order: newest or oldest")
+	return cmd
+}
+
+func newJobInspectCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect <id>",
+		Short: "Show everything stored about one job",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+				j, err := insp.Job(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				return a.print(j, func(w io.Writer) error { return writeJob(w, j) })
+			})
+		}),
+	}
+}
+
+func writeJob(w io.Writer, j *backend.Job) error {
+	pairs := []any{
+		"id", j.ID, "queue", j.Queue, "task", j.Task, "state", j.State,
+		"priority", j.Priority, "attempts", fmt.Sprintf("%d of %d", j.Attempts, j.MaxRetries+1),
+		"created", j.CreatedAt, "run at", j.RunAt, "started", j.StartedAt, "finished", j.FinishedAt,
+		"worker", j.WorkerID, "timeout", j.Timeout, "unique key", j.UniqueKey,
+		"depends on", j.DependsOn, "repeatable", j.RepeatableID,
+		"payload", compactJSON(j.Payload), "result", compactJSON(j.Result), "progress", compactJSON(j.Progress),
+	}
+	if j.CancelRequested {
+		pairs = append(pairs, "cancel requested", true)
+	}
+	if err := cli.KeyValues(w, pairs...); err != nil {
+		return err
+	}
+	for _, e := range j.Errors {
+		kind := "error"
+		if e.Panic {
+			kind = "panic"
+		}
+		fmt.Fprintf(w, "\nattempt %d %s at %s: %s\n", e.Attempt, kind, cli.Cell(e.At), cli.PlainText(e.Error))
+		if e.Stack != "" {
+			fmt.Fprintln(w, indent(cli.PlainText(e.Stack), "    "))
+		}
+	}
+	return nil
+}
+
+// jobActionResult is the --json answer of retry, remove, cancel and promote.
+type jobActionResult struct {
+	Action    backend.Action `json:"action"`
+	Requested int            `json:"requested"`
+	Changed   int            `json:"changed"`
+}
+
+// applyBatch bounds the IDs sent in one backend call, so a long list shows progress and no single
+// statement grows without limit.
+const applyBatch = 500
+
+func jobActionCmd(a *app, action backend.Action, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   string(action) + " <id...>",
+		Short: short,
+		Long: short + `.
+
+Give job IDs as arguments, or "-" to read them from standard input, one per line:
+  asyncmq job list --queue default --state failed --json | jq -r '.jobs[].id' | asyncmq job ` + string(action) + ` -`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			ids, err := readIDs(args, a.in)
+			if err != nil {
+				return err
+			}
+			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+				res := jobActionResult{Action: action, Requested: len(ids)}
+				if len(ids) == 1 {
+					// One job: the Inspector says precisely why it did not apply.
+					if err := oneJobAction(ctx, insp, action, ids[0]); err != nil {
+						return err
+					}
+					res.Changed = 1
+				} else {
+					prog := cli.NewProgress(a.errOut, string(action), len(ids))
+					for start := 0; start < len(ids); start += applyBatch {
+						batch := ids[start:min(start+applyBatch, len(ids))]
+						n, err := insp.Apply(ctx, backend.ApplyParams{Action: action, IDs: batch})
+						res.Changed += n
+						if err != nil {
+							prog.Done()
+							return fmt.Errorf("after %d of %d jobs changed: %w", res.Changed, len(ids), err)
+						}
+						prog.Add(len(batch))
+					}
+					prog.Done()
+				}
+				return a.print(res, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "%s: %d of %d jobs changed", action, res.Changed, res.Requested)
+					if skipped := res.Requested - res.Changed; skipped > 0 {
+						fmt.Fprintf(w, " (%d not found or not applicable in their state)", skipped)
+					}
+					fmt.Fprintln(w)
+					return err
+				})
+			})
+		}),
+	}
+}
+
+func oneJobAction(ctx context.Context, insp *asyncmq.Inspector, action backend.Action, id string) error {
+	switch action {
+	case backend.ActionRetry:
+		return insp.RetryJob(ctx, id)
+	case backend.ActionRemove:
+		return insp.RemoveJob(ctx, id)
+	case backend.ActionCancel:
+		return insp.CancelJob(ctx, id)
+	default:
+		return insp.PromoteJob(ctx, id)
+	}
+}
+
+// readIDs returns the job IDs given as arguments, reading standard input for "-". Duplicates are
+// dropped so the changed count is honest.
+func readIDs(args []string, in io.Reader) ([]string, error) {
+	seen := make(map[string]bool)
+	var ids []string
+	add := func(id string) {
+		if id = strings.TrimSpace(id); id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	for _, arg := range args {
+		if arg != "-" {
+			add(arg)
+			continue
+		}
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			add(sc.Text())
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read job IDs from standard input: %w", err)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, cli.Usagef("no job ID given")
+	}
+	return ids, nil
+}
+
+func statesList() string {
+	s := make([]string, len(backend.States))
+	for i, st := range backend.States {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+func compactJSON(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
+}

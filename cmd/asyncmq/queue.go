@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/internal/cli"
+)
+
+func newQueueCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "queue",
+		Short: "List, inspect, pause, resume, drain, clean and delete queues",
+		RunE:  group,
+	}
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "list",
+			Short: "List queues with their job counts per state",
+			Args:  cobra.NoArgs,
+			RunE: a.action(func(ctx context.Context, _ *cobra.Command, _ []string) error {
+				return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+					qs, err := insp.Queues(ctx)
+					if err != nil {
+						return err
+					}
+					if qs == nil {
+						qs = []backend.QueueInfo{}
+					}
+					return a.print(qs, func(w io.Writer) error { return queueTable(qs).Write(w) })
+				})
+			}),
+		},
+		&cobra.Command{
+			Use:   "info <queue>",
+			Short: "Show one queue: paused, rate limit and job counts",
+			Args:  cobra.ExactArgs(1),
+			RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+				return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+					q, err := insp.Queue(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					return a.print(q, func(w io.Writer) error {
+						pairs := []any{"name", q.Name, "paused", q.Paused}
+						if q.RateLimit > 0 {
+							pairs = append(pairs, "rate limit", fmt.Sprintf("%d per %s", q.RateLimit, q.RateInterval))
+						}
+						for _, s := range backend.States {
+							pairs = append(pairs, string(s), q.Counts[s])
+						}
+						return cli.KeyValues(w, append(pairs, "total", q.Total())...)
+					})
+				})
+			}),
+		},
+		queueToggleCmd(a, "pause", "Stop every worker from taking the queue's jobs", (*asyncmq.Inspector).PauseQueue),
+		queueToggleCmd(a, "resume", "Let workers take the queue's jobs again", (*asyncmq.Inspector).ResumeQueue),
+		newQueueDrainCmd(a),
+		newQueueCleanCmd(a),
+		newQueueObliterateCmd(a),
+	)
+	return cmd
+}
+
+func queueTable(qs []backend.QueueInfo) *cli.Table {
+	t := &cli.Table{Header: []string{"QUEUE", "PAUSED"}}
+	for _, s := range backend.States {
+		t.Header = append(t.Header, strings.ToUpper(string(s)))
+	}
+	t.Header = append(t.Header, "TOTAL")
+	for _, q := range qs {
+		row := []any{q.Name, q.Paused}
+		for _, s := range backend.States {
+			row = append(row, q.Counts[s])
+		}
+		t.Append(append(row, q.Total())...)
+	}
+	return t
+}
+
+// queueResult is the --json answer of the queue commands that change something.
+type queueResult struct {
+	Queue   string `json:"queue"`
+	Action  string `json:"action"`
+	Deleted *int   `json:"deleted,omitempty"`
+}
+
+func queueToggleCmd(a *app, verb, short string, fn func(*asyncmq.Inspector, context.Context, string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " <queue>",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+				if err := fn(insp, ctx, args[0]); err != nil {
+					return err
+				}
+				return a.print(queueResult{Queue: args[0], Action: verb}, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "queue %q %sd\n", args[0], verb)
+					return err
+				})
+			})
+		}),
+	}
+}
+
+func newQueueDrainCmd(a *app) *cobra.Command {
+	var includeDelayed bool
+	cmd := &cobra.Command{
+		Use:   "drain <queue>",
+		Short: "Delete the queue's waiting jobs (and delayed ones with --include-delayed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+				n, err := insp.Drain(ctx, args[0], includeDelayed)
+				if err != nil {
+					return err
+				}
+				return a.print(queueResult{Queue: args[0], Action: "drain", Deleted: &n}, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "drained queue %q: %d jobs deleted\n", args[0], n)
+					return err
+				})
+			})
+		}),
+	}
+	cmd.Flags().BoolVar(&includeDelayed, "include-delayed", false, "also delete delayed jobs")
+	return cmd
+}
+
+func newQueueCleanCmd(a *app) *cobra.Command {
+	var (
+		state string
+		grace time.Duration
+		limit int
+	)
+	cmd := &cobra.Command{
+		Use:   "clean <queue> --state completed|failed|cancelled",
+		Short: "Delete finished jobs of one state older than --grace",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			s := backend.State(state)
+			if !s.Terminal() {
+				return cli.Usagef("--state %q: want completed, failed or cancelled", state)
+			}
+			if grace < 0 {
+				return cli.Usagef("--grace %s: must not be negative", grace)
+			}
+			if limit < 0 {
+				return cli.Usagef("--limit %d: must not be negative (0 = no limit)", limit)
+			}
+			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+				n, err := insp.Clean(ctx, args[0], s, grace, limit)
+				if err != nil {
+					return err
+				}
+				return a.print(queueResult{Queue: args[0], Action: "clean", Deleted: &n}, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "cleaned queue %q: %d %s jobs deleted\n", args[0], n, s)
+					return err
+				})
+			})
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&state, "state", "", "state of the jobs to delete: completed, failed or cancelled (required)")
+	f.DurationVar(&grace, "grace", 0, "only delete jobs finished longer ago than this")
+	f.IntVar(&limit, "limit", 1000, "delete at most this many jobs, oldest first (0 = no limit)")
+	return cmd
+}
+
+func newQueueObliterateCmd(a *app) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "obliterate <queue>",
+		Short: "Delete a queue with all its jobs, settings and repeatables",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+				if err := insp.Obliterate(ctx, args[0], force); err != nil {
+					if errors.Is(err, backend.ErrQueueActive) {
+						return fmt.Errorf("%w (add --force to delete it anyway)", err)
+					}
+					return err
+				}
+				return a.print(queueResult{Queue: args[0], Action: "obliterate"}, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "obliterated queue %q\n", args[0])
+					return err
+				})
+			})
+		}),
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete even while jobs are active")
+	return cmd
+}
