@@ -16,3 +16,14 @@ func TestConformance(t *testing.T) {
 		return b
 	})
 }
+
+// The memory store has one handle per store, so both sides of RunShared are the same Backend;
+// it still checks the concurrent parts (claims, firings) through the shared helpers.
+func TestConformanceShared(t *testing.T) {
+	t.Parallel()
+	backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+		b := memory.New()
+		t.Cleanup(func() { b.Close() })
+		return b, b
+	})
+}

@@ -1,0 +1,87 @@
+package backendtest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+func testMetrics(t *testing.T, newBackend Factory) {
+	// activity fills three minutes of queue "default" and one of queue "q2".
+	activity := func(s *bundle) {
+		s.enqueue(job("a", withPriority(1)), job("b", withPriority(2)), job("c", withPriority(3)), job("d", withPriority(4)))
+		s.enqueue(job("other", inQueue("q2")))
+		jobs := s.claim(at(10*time.Second), 3) // waited 10s each
+		s.claim(at(20*time.Second), 1, "q2")
+		s.finishOK(at(70*time.Second), jobs[0], backend.OutcomeCompleted, func(f *backend.Finish) { f.Duration = 2 * time.Second })
+		s.finishOK(at(75*time.Second), jobs[1], backend.OutcomeFailed, func(f *backend.Finish) { f.Duration = 3 * time.Second })
+		s.finishOK(at(80*time.Second), jobs[2], backend.OutcomeRetry, func(f *backend.Finish) {
+			f.Duration = 4 * time.Second
+			f.RetryAt = at(5 * time.Minute)
+		})
+		s.claimOne(at(130*time.Second), "d") // waited 130s
+		// A retried job waits from its RetryAt, not from its creation.
+		s.promote(at(5 * time.Minute))
+		s.claimOne(at(5*time.Minute+30*time.Second), "c")
+	}
+	minute := func(m int) time.Time { return at(time.Duration(m) * time.Minute) }
+	want := map[string][]backend.MetricBucket{
+		"default": {
+			{Queue: "default", Minute: minute(0), Started: 3, WaitSum: 30 * time.Second},
+			{Queue: "default", Minute: minute(1), Completed: 1, Failed: 1, Retried: 1, DurationSum: 5 * time.Second},
+			{Queue: "default", Minute: minute(2), Started: 1, WaitSum: 130 * time.Second},
+			{Queue: "default", Minute: minute(5), Started: 1, WaitSum: 30 * time.Second},
+		},
+		"q2": {{Queue: "q2", Minute: minute(0), Started: 1, WaitSum: 20 * time.Second}},
+	}
+
+	t.Run("Buckets", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		activity(s)
+		all := []backend.MetricBucket{want["default"][0], want["q2"][0], want["default"][1], want["default"][2], want["default"][3]}
+		tests := []struct {
+			name string
+			p    backend.MetricsParams
+			want []backend.MetricBucket
+		}{
+			{"one queue", backend.MetricsParams{Queue: "default"}, want["default"]},
+			{"every queue, by minute then queue", backend.MetricsParams{}, all},
+			{"since truncates to the minute", backend.MetricsParams{Queue: "default", Since: minute(1).Add(30 * time.Second)}, want["default"][1:]},
+			{"until is inclusive", backend.MetricsParams{Queue: "default", Since: minute(0), Until: minute(1)}, want["default"][:2]},
+			{"since and until", backend.MetricsParams{Queue: "default", Since: minute(2), Until: minute(4)}, want["default"][2:3]},
+			{"until before the minute", backend.MetricsParams{Queue: "default", Until: minute(1).Add(-time.Second)}, want["default"][:1]},
+			{"unknown queue", backend.MetricsParams{Queue: "nope"}, nil},
+		}
+		for _, tt := range tests {
+			got, err := s.b.Metrics(s.ctx, tt.p)
+			requireNoError(t, err, "read metrics")
+			requireBuckets(t, got, tt.want, tt.name)
+		}
+	})
+
+	t.Run("StalledFailureCounts", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a"))
+		s.claimOne(t0, "a")
+		s.recover(at(time.Minute), 0)
+		got, err := s.b.Metrics(s.ctx, backend.MetricsParams{Queue: "default", Since: minute(1)})
+		requireNoError(t, err, "read metrics")
+		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(1), Failed: 1}}, "after a stalled job failed")
+	})
+}
+
+func requireBuckets(t *testing.T, got, want []backend.MetricBucket, what string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d buckets %+v, want %d %+v", what, len(got), got, len(want), want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		requireTime(t, g.Minute, w.Minute, what+": Minute")
+		g.Minute, w.Minute = time.Time{}, time.Time{}
+		requireEqual(t, g, w, what)
+	}
+}
