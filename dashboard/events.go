@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asyncmq/asyncmq"
@@ -55,11 +56,12 @@ type client struct {
 }
 
 type hub struct {
-	insp      *asyncmq.Inspector
-	red       *redactor
-	log       *slog.Logger
-	interval  time.Duration
-	heartbeat time.Duration
+	insp     *asyncmq.Inspector
+	red      *redactor
+	log      *slog.Logger
+	interval time.Duration
+	// heartbeat is the comment interval in nanoseconds; tests shorten it.
+	heartbeat atomic.Int64
 
 	// pollMu serialises polls with subscriptions, so a new client's starting cursor and the
 	// events the hub delivers to it neither overlap nor leave a gap.
@@ -70,6 +72,8 @@ type hub struct {
 	live bool
 	// failing is set while polls fail, to log a failure streak once.
 	failing bool
+	// ticks counts ticks, so tests can wait for the hub instead of sleeping.
+	ticks atomic.Int64
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -82,9 +86,10 @@ type hub struct {
 
 func newHub(insp *asyncmq.Inspector, red *redactor, interval time.Duration, log *slog.Logger) *hub {
 	h := &hub{
-		insp: insp, red: red, log: log, interval: interval, heartbeat: 15 * time.Second,
+		insp: insp, red: red, log: log, interval: interval,
 		clients: make(map[*client]struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 	}
+	h.heartbeat.Store(int64(15 * time.Second))
 	go h.run()
 	return h
 }
@@ -113,6 +118,7 @@ func (h *hub) clientCount() int {
 func (h *hub) tick() {
 	h.pollMu.Lock()
 	defer h.pollMu.Unlock()
+	defer h.ticks.Add(1)
 	if h.clientCount() == 0 {
 		h.live = false
 		h.mu.Lock()
@@ -351,7 +357,7 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	if s.err != nil {
 		return
 	}
-	beat := time.NewTicker(d.hub.heartbeat)
+	beat := time.NewTicker(time.Duration(d.hub.heartbeat.Load()))
 	defer beat.Stop()
 	for s.err == nil {
 		select {
