@@ -75,7 +75,9 @@ type AuthBackend interface {
 
 type userKey struct{}
 
-// ContextWithUser returns a copy of ctx carrying u; the gate calls it for every admitted request.
+// ContextWithUser returns a copy of ctx carrying u, for code and tests that run a handler
+// outside the admin. The gate records the users it admits in the request's context itself;
+// UserFromContext finds either.
 func ContextWithUser(ctx context.Context, u *User) context.Context {
 	return context.WithValue(ctx, userKey{}, u)
 }

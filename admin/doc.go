@@ -2,4 +2,13 @@
 // dashboard behind an authentication gate, sessions, CORS, CSRF protection and strict security
 // headers. Authentication is pluggable through AuthBackend; the backends shipped with asyncmq live
 // in the subpackages jwtauth, dbauth, proxyauth and passwordauth.
+//
+// Build an Admin with New, then Mount it on a ServeMux or serve its Handler. The dashboard
+// (Config.Handler) sees paths relative to the mount point and reads what the admin learnt about
+// the request through BasePath, LoginURL, RequestIsTLS, UserFromContext and
+// SessionFromRequest; it builds redirects from request input with SafeRedirect.
+//
+// The admin is closed by default: security headers on, CSRF protection on every unsafe
+// request, same-origin enforcement for logged-in users, admins only, no CORS, and forwarded
+// headers believed only from Config.TrustedProxies.
 package admin

@@ -297,3 +297,21 @@ func TestAllowlist(t *testing.T) {
 		})
 	}
 }
+
+func TestContextWithUserOverridesTheGate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *admin.Config) {
+		c.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			before := admin.UserFromContext(r.Context()).ID
+			ctx := admin.ContextWithUser(r.Context(), &admin.User{ID: "impersonated"})
+			fmt.Fprintf(w, "%s then %s", before, admin.UserFromContext(ctx).ID)
+		})
+	})
+	res := serve(t, b.handler, request("GET", "/asyncmq/", "X-Test-User", "alice", "X-Test-Roles", "admin"))
+	if res.body != "alice then impersonated" {
+		t.Fatalf("body = %q", res.body)
+	}
+	if u := admin.UserFromContext(t.Context()); u != nil {
+		t.Fatalf("UserFromContext outside the admin = %v", u)
+	}
+}

@@ -34,9 +34,11 @@ func LoginURL(r *http.Request) string { return infoFrom(r).base + infoFrom(r).lo
 // trusted proxy's X-Forwarded-Proto.
 func RequestIsTLS(r *http.Request) bool { return infoFrom(r).tls || r.TLS != nil }
 
-// SafeRedirect returns next when it is a path inside the dashboard (under BasePath) that a browser
-// cannot read as another origin, and the dashboard root otherwise. Use it for every redirect whose
-// target came from the request.
+// SafeRedirect returns next when it is a path inside the dashboard (starting with BasePath + "/")
+// that every browser resolves to that same path, and the dashboard root (BasePath + "/")
+// otherwise. Use it for every redirect whose target came from the request, such as a login
+// form's next field. It refuses "//host", "/\host", schemes, control characters, encoded slashes,
+// dot segments and non-ASCII bytes; see the tests for the full list of attacks.
 func SafeRedirect(r *http.Request, next string) string {
 	base := BasePath(r)
 	if isSafeNext(base, next) {
