@@ -38,11 +38,14 @@ type Config struct {
 	// recovered per request and need not be included.
 	URLPrefix string
 	// LoginPath is the login page, relative to URLPrefix; default "/login". Backend.Login
-	// serves it and unauthenticated requests are redirected to it.
+	// serves it and unauthenticated requests are redirected to it; Backend.Logout serves
+	// "/logout".
 	LoginPath string
 	// Allowlist lists paths, relative to URLPrefix, that bypass authentication: a request
 	// matches an entry exactly or lies below it (entry + "/"). Default "/login", "/logout",
-	// "/static", "/assets". Only clean paths match, so "/static/../queues" stays gated.
+	// "/static", "/assets" when nil; an empty, non-nil list exempts nothing. Only clean paths
+	// match, so "/static/../queues" stays gated. The login, logout and backend routes are
+	// outside the gate whatever this says.
 	Allowlist []string
 
 	// RequireAdmin admits only users for whom User.Admin reports true; default true.
