@@ -14,8 +14,10 @@ const (
 	// completerMaxBatch caps the outcomes stored in one Finish call.
 	completerMaxBatch = 500
 	// completerFlushDelay is how long the completer gathers outcomes before storing them: one
-	// round trip per few milliseconds instead of one per job.
-	completerFlushDelay = 2 * time.Millisecond
+	// round trip per few milliseconds instead of one per job. On SQLite, 5ms stores about 150
+	// outcomes per transaction at concurrency 50; 2ms halves the batch and costs ~15% more CPU
+	// per job.
+	completerFlushDelay = 5 * time.Millisecond
 	// completerBacklog bounds the outcomes waiting to be stored. When it is full, finished
 	// handlers wait before freeing their slot, so a slow store slows claiming instead of letting
 	// unsaved outcomes pile up in memory.

@@ -92,7 +92,6 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 
 		n := min(free, maxClaimBatch)
-		last = time.Now()
 		var jobs []*backend.Job
 		err := w.call(func(cctx context.Context) error {
 			var err error
@@ -102,6 +101,9 @@ func (f *fetcher) run(ctx context.Context) {
 			})
 			return err
 		})
+		// The cooldown counts from the end of the claim: slots freed while it ran are the ones
+		// the next claim should collect.
+		last = time.Now()
 		w.emit(WorkerEvent{Kind: WorkerFetched, Queue: f.queue, Count: len(jobs), Err: err})
 		if err != nil {
 			w.log.Warn("claim jobs", slog.String("queue", f.queue), slog.Any("error", err))

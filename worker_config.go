@@ -39,7 +39,7 @@ type WorkerConfig struct {
 	// resume and how long a new job waits for an idle worker. Default 250ms.
 	PollInterval time.Duration
 	// FetchCooldown is the shortest time between two claims on a busy queue, so that slots freed
-	// meanwhile are filled by one batched claim rather than many small ones. Default 2ms.
+	// meanwhile are filled by one batched claim rather than many small ones. Default 5ms.
 	FetchCooldown time.Duration
 	// ScheduleInterval is how often the worker moves delayed jobs that are due (and retries whose
 	// backoff has passed) to waiting, and fires due repeatables of its queues. Default 1s.
@@ -92,7 +92,7 @@ const (
 	DefaultLeaseDuration    = 30 * time.Second
 	DefaultShutdownTimeout  = 10 * time.Second
 	DefaultPollInterval     = 250 * time.Millisecond
-	DefaultFetchCooldown    = 2 * time.Millisecond
+	DefaultFetchCooldown    = 5 * time.Millisecond
 	DefaultScheduleInterval = time.Second
 )
 
