@@ -1,0 +1,98 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestServeProxyAuth(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	s := f.serve("--auth", "proxy", "--workers", "0", "--trusted-proxies", "127.0.0.1")
+
+	tests := []struct {
+		name       string
+		headers    map[string]string
+		wantStatus int
+	}{
+		{name: "viewer from the trusted proxy", headers: map[string]string{"X-Authenticated-User": "alice", "X-Authenticated-Roles": "viewer"}, wantStatus: http.StatusOK},
+		{name: "user without a dashboard role", headers: map[string]string{"X-Authenticated-User": "bob", "X-Authenticated-Roles": "sales"}, wantStatus: http.StatusForbidden},
+		{name: "no identity header", wantStatus: http.StatusSeeOther},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(http.MethodGet, s.url+"/asyncmq/", nil)
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			res, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tt.wantStatus {
+				t.Fatalf("GET = %d, want %d", res.StatusCode, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestServePasswordAuth(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.mustRun("users", "add", "olga", "--role", "operator")
+	if r := f.runIn("a long enough password\n", "users", "set-password", "olga"); r.code != 0 {
+		t.Fatalf("set-password: %s", r.stderr)
+	}
+	s := f.serve("--auth", "password", "--workers", "0")
+
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second, CheckRedirect: noRedirect.CheckRedirect}
+	post := func(pw string) *http.Response {
+		form := url.Values{"username": {"olga"}, "password": {pw}}
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/asyncmq/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", s.url)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	if res := post("wrong password!"); res.StatusCode == http.StatusSeeOther {
+		t.Fatal("a wrong password signed in")
+	}
+	if res := post("a long enough password"); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d, want 303", res.StatusCode)
+	}
+	res, err := c.Get(s.url + "/asyncmq/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("signed-in GET = %d, want 200", res.StatusCode)
+	}
+
+	// The session lives in the queue's SQLite file, and the user is re-read on every request.
+	f.mustRun("users", "disable", "olga")
+	res, err = c.Get(s.url + "/asyncmq/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("GET after disable = %d, want 303", res.StatusCode)
+	}
+}
