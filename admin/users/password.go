@@ -18,12 +18,12 @@ const (
 )
 
 var (
-	// ErrPasswordTooShort is returned by HashPassword for a password under MinPasswordLen characters.
+	// ErrPasswordTooShort is returned by Hash for a password under MinPasswordLen characters.
 	ErrPasswordTooShort = fmt.Errorf("password is shorter than %d characters", MinPasswordLen)
-	// ErrPasswordTooLong is returned by HashPassword for a password over MaxPasswordBytes bytes.
+	// ErrPasswordTooLong is returned by Hash for a password over MaxPasswordBytes bytes.
 	ErrPasswordTooLong = fmt.Errorf("password is longer than %d bytes", MaxPasswordBytes)
-	// ErrUnsupportedHash is returned by CheckPassword and SetPassword for a value that is neither a
-	// well-formed argon2id hash within HashLimits nor a bcrypt hash.
+	// ErrUnsupportedHash is returned by Check and Store.SetPassword for a value that is neither a
+	// well-formed argon2id hash within the limits Check accepts nor a bcrypt hash.
 	ErrUnsupportedHash = errors.New("unsupported password hash")
 )
 
@@ -43,48 +43,66 @@ type HashParams struct {
 // 30 ms of one core.
 var DefaultHashParams = HashParams{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
-// hashLimits bound the parameters CheckPassword accepts from a stored hash, so that a tampered or
+// hashLimits bound the parameters Check accepts from a stored hash, so that a tampered or
 // hostile row cannot make one login allocate gigabytes or spin for minutes.
 var hashLimits = HashParams{Memory: 256 * 1024, Iterations: 16, Parallelism: 16, SaltLength: 64, KeyLength: 64}
 
-// HashPassword returns an argon2id hash of password with DefaultHashParams, in PHC string format
-// ("$argon2id$v=19$m=19456,t=2,p=1$salt$key"). Passwords shorter than MinPasswordLen characters
-// or longer than MaxPasswordBytes are refused.
-func HashPassword(password string) (string, error) {
-	return HashPasswordWithParams(password, DefaultHashParams)
+// Hasher hashes and checks passwords with fixed argon2id parameters. The zero Hasher uses
+// DefaultHashParams.
+type Hasher struct {
+	// Params are the argon2id parameters of new hashes, and the ones Check compares a stored
+	// hash against to ask for a rehash. Zero means DefaultHashParams.
+	Params HashParams
 }
 
-// HashPasswordWithParams is HashPassword with explicit argon2id parameters.
-func HashPasswordWithParams(password string, p HashParams) (string, error) {
+func (h Hasher) params() HashParams {
+	if h.Params == (HashParams{}) {
+		return DefaultHashParams
+	}
+	return h.Params
+}
+
+// HashPassword is Hasher{}.Hash: an argon2id hash of password with DefaultHashParams.
+func HashPassword(password string) (string, error) { return Hasher{}.Hash(password) }
+
+// CheckPassword is Hasher{}.Check.
+func CheckPassword(password, hash string) (ok, needsRehash bool, err error) {
+	return Hasher{}.Check(password, hash)
+}
+
+// Hash returns an argon2id hash of password in PHC string format
+// ("$argon2id$v=19$m=19456,t=2,p=1$salt$key"). Passwords shorter than MinPasswordLen characters
+// or longer than MaxPasswordBytes are refused, as are parameters beyond the limits Check accepts.
+func (h Hasher) Hash(password string) (string, error) {
 	if utf8.RuneCountInString(password) < MinPasswordLen {
 		return "", ErrPasswordTooShort
 	}
 	if len(password) > MaxPasswordBytes {
 		return "", ErrPasswordTooLong
 	}
+	p := h.params()
 	if err := checkParams(p); err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	h, err := argon2id.CreateHash(password, &argon2id.Params{
+	hash, err := argon2id.CreateHash(password, &argon2id.Params{
 		Memory: p.Memory, Iterations: p.Iterations, Parallelism: p.Parallelism,
 		SaltLength: p.SaltLength, KeyLength: p.KeyLength,
 	})
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
-	return h, nil
+	return hash, nil
 }
 
-// CheckPassword reports whether password matches hash, an argon2id hash in PHC format or a
-// bcrypt hash ($2a$, $2b$, $2y$). The comparison is constant-time. needsRehash is true after a
-// match when the hash is bcrypt or uses parameters other than DefaultHashParams: the caller
-// should then store a fresh HashPassword result. A hash that cannot be parsed, or whose argon2id
-// parameters exceed sane limits (256 MiB, 16 passes, 16 lanes) or whose bcrypt cost exceeds 15,
-// returns an error wrapping
-// ErrUnsupportedHash.
-func CheckPassword(password, hash string) (ok, needsRehash bool, err error) {
+// Check reports whether password matches hash, an argon2id hash in PHC format or a bcrypt hash
+// ($2a$, $2b$, $2y$). The comparison is constant-time. needsRehash is true after a match when
+// the hash is bcrypt or its argon2id parameters differ from the Hasher's: the caller should then
+// store a fresh Hash result. A hash that cannot be parsed, or whose argon2id parameters exceed
+// sane limits (256 MiB, 16 passes, 16 lanes) or whose bcrypt cost exceeds 15, returns an error
+// wrapping ErrUnsupportedHash.
+func (h Hasher) Check(password, hash string) (ok, needsRehash bool, err error) {
 	if len(password) > MaxPasswordBytes {
-		// Nothing this long was ever hashed by HashPassword; refuse without spending CPU on it.
+		// Nothing this long was ever hashed by Hash; refuse without spending CPU on it.
 		return false, false, nil
 	}
 	switch {
@@ -97,7 +115,7 @@ func CheckPassword(password, hash string) (ok, needsRehash bool, err error) {
 		if err != nil {
 			return false, false, fmt.Errorf("%w: %v", ErrUnsupportedHash, err)
 		}
-		return match, match && p != DefaultHashParams, nil
+		return match, match && p != h.params(), nil
 	case isBcrypt(hash):
 		if err := checkBcrypt(hash); err != nil {
 			return false, false, err

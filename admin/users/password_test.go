@@ -32,6 +32,36 @@ func TestHashPasswordUsesOWASPParameters(t *testing.T) {
 	}
 }
 
+func TestHasherParams(t *testing.T) {
+	t.Parallel()
+	light := users.Hasher{Params: users.HashParams{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
+	h, err := light.Hash("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=1024,t=1,p=1$") {
+		t.Errorf("hash %q, want the Hasher's parameters", h)
+	}
+	tests := []struct {
+		name       string
+		h          users.Hasher
+		wantRehash bool
+	}{
+		{"same parameters", light, false},
+		{"zero Hasher wants the defaults", users.Hasher{}, true},
+	}
+	for _, tt := range tests {
+		ok, rehash, err := tt.h.Check("correct horse", h)
+		if !ok || err != nil || rehash != tt.wantRehash {
+			t.Errorf("%s: Check = %t, %t, %v; want true, %t, nil", tt.name, ok, rehash, err, tt.wantRehash)
+		}
+	}
+	bad := users.Hasher{Params: users.HashParams{Memory: 1 << 20, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
+	if _, err := bad.Hash("correct horse"); err == nil {
+		t.Error("Hash with 1 GiB of memory: want an error, Check would refuse such hashes")
+	}
+}
+
 func TestHashPasswordLengthLimits(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -15,7 +15,7 @@ import (
 // cheapHash is a valid argon2id hash made with tiny parameters: store tests need a hash to store,
 // not the cost of a real one.
 var cheapHash = sync.OnceValue(func() string {
-	h, err := users.HashPasswordWithParams("correct horse", users.HashParams{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	h, err := users.Hasher{Params: users.HashParams{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}.Hash("correct horse")
 	if err != nil {
 		panic(err)
 	}
