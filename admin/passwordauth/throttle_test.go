@@ -1,0 +1,128 @@
+package passwordauth
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq/admin"
+	"github.com/asyncmq/asyncmq/admin/users"
+	"github.com/asyncmq/asyncmq/admin/users/userstest"
+)
+
+func TestClientFromRemoteAddr(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ remote, want string }{
+		{"192.0.2.7:5123", "192.0.2.7"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::9]:443", "2001:db8:1:2::/64"},
+		{"[::ffff:192.0.2.7]:80", "192.0.2.7"},
+		{"[fe80::1%eth0]:80", "fe80::/64"},
+		{"@", "@"}, // a unix socket: one client
+		{"", ""},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.remote
+		if got := ClientFromRemoteAddr(r); got != tt.want {
+			t.Errorf("ClientFromRemoteAddr(%q) = %q, want %q", tt.remote, got, tt.want)
+		}
+	}
+}
+
+func TestLimitersBounded(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	l := newLimiters(Throttle{Burst: 1, Every: time.Hour}, 3)
+	for _, k := range []string{"a", "b", "c"} {
+		if w := l.take(k, now); w != 0 {
+			t.Fatalf("first take(%q) waited %v", k, w)
+		}
+	}
+	// "a" is used again, so "b" is the least recently used when "d" arrives.
+	if w := l.take("a", now); w != time.Hour {
+		t.Errorf("second take(a) = %v, want 1h", w)
+	}
+	l.take("d", now)
+	if n := l.len(); n != 3 {
+		t.Errorf("%d limiters tracked, want the bound of 3", n)
+	}
+	tests := []struct {
+		key      string
+		wantWait time.Duration
+	}{
+		{"a", time.Hour}, // kept: still throttled
+		{"b", 0},         // evicted: starts with a full bucket
+	}
+	for _, tt := range tests {
+		if w := l.available(tt.key, now); w != tt.wantWait {
+			t.Errorf("available(%q) = %v, want %v", tt.key, w, tt.wantWait)
+		}
+	}
+}
+
+// Failures put the per-user bucket in debt, so every further failure pushes the next attempt
+// later: backoff rather than a fixed lockout.
+func TestSpendBacksOff(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1000, 0)
+	l := newLimiters(Throttle{Burst: 1, Every: time.Minute}, 10)
+	for i, want := range []time.Duration{0, time.Minute, 2 * time.Minute, 3 * time.Minute} {
+		if w := l.available("u", now); w != want {
+			t.Errorf("after %d failures: wait %v, want %v", i, w, want)
+		}
+		l.spend("u", now)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]int{0: 1, time.Millisecond: 1, time.Second: 1, 1001 * time.Millisecond: 2, time.Hour: 3600} {
+		if got := retryAfter(d); got != want {
+			t.Errorf("retryAfter(%v) = %d, want %d", d, got, want)
+		}
+	}
+}
+
+// With every hashing slot taken, a sign-in waits HashWait and is then answered 503 with
+// Retry-After, having spent no CPU on a hash.
+func TestHashSlotsBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := userstest.Store(t, userstest.SQLite(t))
+	hasher := users.Hasher{Params: users.HashParams{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
+	b, err := New(Config{Store: store, Hasher: hasher, MaxConcurrentHashes: 1, HashWait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := admin.New(admin.Config{EnableLogin: true, Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() *httptest.ResponseRecorder {
+		form := url.Values{"username": {"ghost"}, "password": {"whatever1"}}
+		r := httptest.NewRequest("POST", "/asyncmq/login", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		a.Handler().ServeHTTP(w, r)
+		return w
+	}
+	if !b.acquireHashSlot(ctx) {
+		t.Fatal("could not take the only slot")
+	}
+	w := post()
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != "1" {
+		t.Errorf("with no free slot: %d Retry-After %q, want 503 and 1", w.Code, w.Header().Get("Retry-After"))
+	}
+	b.releaseHashSlot()
+	if w := post(); w.Code != http.StatusUnauthorized {
+		t.Errorf("with the slot free again: %d, want 401", w.Code)
+	}
+	if n := len(b.hashSlots); n != 0 {
+		t.Errorf("%d slots still held after the requests, want 0", n)
+	}
+}
