@@ -136,7 +136,7 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 		Timeout:    o.timeout,
 		RunAt:      now,
 		CreatedAt:  now,
-		DependsOn:  slices.Clone(o.dependsOn),
+		DependsOn:  uniqueIDs(o.dependsOn),
 	}
 	if j.ID == "" {
 		j.ID = NewID()
@@ -170,4 +170,19 @@ func (c *Client) knownList() string {
 		names = append(names[:10], "...")
 	}
 	return strings.Join(names, ", ")
+}
+
+// uniqueIDs returns ids without repeats, in first-seen order, so a parent named twice is waited
+// for once.
+func uniqueIDs(ids []string) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }

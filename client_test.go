@@ -239,6 +239,16 @@ func TestEnqueueManyAllOrNothing(t *testing.T) {
 		})
 	}
 
+	t.Run("a parent named twice is waited for once", func(t *testing.T) {
+		t.Parallel()
+		tb := setup(t)
+		p := tb.enqueue(t, "parent", nil)
+		c := tb.enqueue(t, "child", nil, DependsOn(p.ID), DependsOn(p.ID))
+		if got := tb.job(t, c.ID); len(got.DependsOn) != 1 || got.PendingDeps != 1 {
+			t.Errorf("depends on %v with %d pending, want one parent", got.DependsOn, got.PendingDeps)
+		}
+	})
+
 	t.Run("parent and child in one call", func(t *testing.T) {
 		t.Parallel()
 		tb := setup(t)

@@ -15,6 +15,8 @@ const (
 	maxClaimBatch = 100
 	// minIdlePoll is the first wait after a claim found nothing; it doubles up to PollInterval.
 	minIdlePoll = 10 * time.Millisecond
+	// errorLogEvery spaces out the log lines of a claim that keeps failing.
+	errorLogEvery = 30 * time.Second
 )
 
 // fetcher claims jobs of one queue whenever the worker has free slots for it, in batches sized to
@@ -64,7 +66,8 @@ func (f *fetcher) run(ctx context.Context) {
 	firstIdle := min(minIdlePoll, w.cfg.PollInterval)
 	idle := firstIdle
 	full := min(f.slots, maxClaimBatch)
-	var last time.Time
+	var last, loggedAt time.Time
+	failures := 0
 	for {
 		free := f.free()
 		if free == 0 {
@@ -106,7 +109,17 @@ func (f *fetcher) run(ctx context.Context) {
 		last = time.Now()
 		w.emit(WorkerEvent{Kind: WorkerFetched, Queue: f.queue, Count: len(jobs), Err: err})
 		if err != nil {
-			w.log.Warn("claim jobs", slog.String("queue", f.queue), slog.Any("error", err))
+			// A store that is down fails every poll; say so once, then every errorLogEvery.
+			if failures == 0 || time.Since(loggedAt) >= errorLogEvery {
+				w.log.Warn("claim jobs", slog.String("queue", f.queue), slog.Int("failures", failures+1), slog.Any("error", err))
+				loggedAt = time.Now()
+			}
+			failures++
+		} else {
+			if failures > 0 {
+				w.log.Info("claiming jobs again", slog.String("queue", f.queue), slog.Int("failures", failures))
+			}
+			failures = 0
 		}
 		for _, j := range jobs {
 			f.mu.Lock()

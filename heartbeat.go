@@ -33,17 +33,12 @@ func (w *Worker) heartbeat() error {
 	}
 	w.mu.Unlock()
 
-	concurrency := 0
-	for _, n := range w.cfg.Queues {
-		concurrency += n
-	}
-	host, _ := os.Hostname()
 	var res backend.HeartbeatResult
 	err := w.call(func(ctx context.Context) error {
 		var err error
 		res, err = w.b.Heartbeat(ctx, backend.HeartbeatParams{
 			Worker: backend.WorkerInfo{
-				ID: w.id, Hostname: host, PID: os.Getpid(), Queues: w.queues, Concurrency: concurrency,
+				ID: w.id, Hostname: w.hostname, PID: os.Getpid(), Queues: w.queues, Concurrency: w.concurrency,
 				StartedAt: w.startedAt, LastHeartbeat: w.now(), Active: len(leases),
 			},
 			Leases:        leases,

@@ -98,7 +98,9 @@ func parseCron(expr string) (s cron.Schedule, err error) {
 	return s, nil
 }
 
-// nextRun returns the first run of a repeatable strictly after now.
+// nextRun returns the first run of a repeatable strictly after now. An interval schedule keeps
+// its phase: runs fall at NextRun plus whole intervals, so firing a little late does not push
+// every later run back.
 func nextRun(r backend.Repeatable, now time.Time) (time.Time, error) {
 	if r.Cron != "" {
 		s, err := parseCron(r.Cron)
@@ -114,7 +116,11 @@ func nextRun(r backend.Repeatable, now time.Time) (time.Time, error) {
 	if r.Interval < MinRepeatInterval {
 		return time.Time{}, fmt.Errorf("interval %s is shorter than %s: %w", r.Interval, MinRepeatInterval, backend.ErrInvalid)
 	}
-	return now.Add(r.Interval), nil
+	if r.NextRun.IsZero() || r.NextRun.After(now) {
+		return now.Add(r.Interval), nil
+	}
+	missed := now.Sub(r.NextRun) / r.Interval
+	return r.NextRun.Add((missed + 1) * r.Interval), nil
 }
 
 // repeatableID derives the stable ID of a spec without one. A hash keeps the ID short and free of

@@ -163,3 +163,26 @@ func TestRepeatableIDStable(t *testing.T) {
 		t.Errorf("different queues share ID %q", a)
 	}
 }
+
+func TestNextRunKeepsIntervalPhase(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	r := backend.Repeatable{Interval: time.Minute, NextRun: base}
+	tests := []struct {
+		name string
+		now  time.Time
+		want time.Time
+	}{
+		{"fired on time", base, base.Add(time.Minute)},
+		{"fired late", base.Add(1500 * time.Millisecond), base.Add(time.Minute)},
+		{"missed runs are skipped", base.Add(3*time.Minute + time.Second), base.Add(4 * time.Minute)},
+		{"exactly on a later run", base.Add(2 * time.Minute), base.Add(3 * time.Minute)},
+		{"not yet due", base.Add(-time.Hour), base.Add(-time.Hour + time.Minute)},
+	}
+	for _, tt := range tests {
+		got, err := nextRun(r, tt.now)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("%s: nextRun = %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+}

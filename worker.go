@@ -32,6 +32,9 @@ type Worker struct {
 	queues []string
 	now    func() time.Time
 
+	hostname    string
+	concurrency int // summed over the queues
+
 	fetchers  []*fetcher
 	completer *completer
 	startedAt time.Time
@@ -87,8 +90,12 @@ func NewWorker(b backend.Backend, h Handler, cfg WorkerConfig) (*Worker, error) 
 		stop:           make(chan struct{}),
 		done:           make(chan struct{}),
 	}
+	w.hostname, _ = os.Hostname()
+	for _, n := range cfg.Queues {
+		w.concurrency += n
+	}
 	if w.id == "" {
-		w.id = defaultWorkerID()
+		w.id = defaultWorkerID(w.hostname)
 	}
 	w.log = cfg.Logger.With(slog.String("worker_id", w.id))
 	for _, q := range w.queues {
@@ -98,9 +105,8 @@ func NewWorker(b backend.Backend, h Handler, cfg WorkerConfig) (*Worker, error) 
 	return w, nil
 }
 
-func defaultWorkerID() string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
+func defaultWorkerID(host string) string {
+	if host == "" {
 		host = "worker"
 	}
 	var b [3]byte

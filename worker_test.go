@@ -679,6 +679,22 @@ func TestWorkerConfigDefaults(t *testing.T) {
 	}
 }
 
+func TestWorkerRunFailsOnClosedBackend(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	cfg := tb.fastConfig(map[string]int{"q": 1})
+	cfg.WorkerID = "w1"
+	w, err := NewWorker(tb.b, tb.mux, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = tb.b.Close()
+	err = w.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `run worker "w1": register with the backend`) || !errors.Is(err, backend.ErrClosed) {
+		t.Errorf("Run on a closed backend = %v, want a registration error wrapping ErrClosed", err)
+	}
+}
+
 func TestWorkerRunTwice(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
@@ -686,5 +702,35 @@ func TestWorkerRunTwice(t *testing.T) {
 	tb.events.waitUntil(t, "worker registered", func(evs []WorkerEvent) bool { return count(evs, isKind(WorkerHeartbeat)) > 0 })
 	if err := w.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "already started") {
 		t.Errorf("second Run = %v, want an already-started error", err)
+	}
+}
+
+// flakyFinish fails the first n Finish calls as a whole, as a store that is briefly unreachable.
+type flakyFinish struct {
+	backend.Backend
+	failures atomic.Int32
+	calls    atomic.Int32
+}
+
+func (f *flakyFinish) Finish(ctx context.Context, p backend.FinishParams) ([]error, error) {
+	f.calls.Add(1)
+	if f.failures.Add(-1) >= 0 {
+		return nil, errors.New("connection reset")
+	}
+	return f.Backend.Finish(ctx, p)
+}
+
+func TestWorkerRetriesFailedFinish(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	flaky := &flakyFinish{Backend: tb.b}
+	flaky.failures.Store(2)
+	tb.b = flaky
+	tb.mux.HandleFunc("t", func(context.Context, *Job) error { return nil })
+	j := tb.enqueue(t, "t", nil)
+	tb.startWorker(t, tb.fastConfig(map[string]int{DefaultQueue: 1}))
+	got := tb.waitState(t, j.ID, backend.StateCompleted)
+	if got.Attempts != 1 || flaky.calls.Load() != 3 {
+		t.Errorf("attempts %d after %d Finish calls; want the outcome stored on the third call of the first attempt", got.Attempts, flaky.calls.Load())
 	}
 }
