@@ -47,16 +47,22 @@ type fixture struct {
 
 type options struct {
 	cfg         passwordauth.Config
-	memSessions bool // the admin's in-memory sessions instead of the SQL store
+	db          *userstest.DB // default: a fresh SQLite database
+	memSessions bool          // the admin's in-memory sessions instead of the SQL store
 }
 
-// setup serves a passwordauth backend behind a real admin, with users and sessions in a fresh
-// SQLite database: root (admin), olga (not admin, roles), ivan (inactive), nopw (no password),
-// all with the same password.
+// setup serves a passwordauth backend behind a real admin, with users and sessions in one
+// database: root (admin), olga (not admin, roles), ivan (inactive), nopw (no password), all
+// with the same password.
 func setup(t testing.TB, o options) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db := userstest.SQLite(t)
+	var db userstest.DB
+	if o.db != nil {
+		db = *o.db
+	} else {
+		db = userstest.SQLite(t)
+	}
 	store := &countingStore{SQLStore: userstest.Store(t, db)}
 	for _, u := range []users.User{
 		{ID: "root", DisplayName: "Root", Active: true, Admin: true},
@@ -206,7 +212,11 @@ func TestLoginPage(t *testing.T) {
 
 func TestSignIn(t *testing.T) {
 	t.Parallel()
-	f := setup(t, options{})
+	userstest.Each(t, testSignIn)
+}
+
+func testSignIn(t *testing.T, db userstest.DB) {
+	f := setup(t, options{db: &db})
 	resp := f.login(" root ", password, "/asyncmq/queues?state=failed", nil)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/asyncmq/queues?state=failed" {
 		t.Fatalf("login: %d Location %q, want 303 to the next path", resp.StatusCode, resp.Header.Get("Location"))
@@ -398,7 +408,11 @@ func TestSessionRotation(t *testing.T) {
 
 func TestLogout(t *testing.T) {
 	t.Parallel()
-	f := setup(t, options{})
+	userstest.Each(t, testLogout)
+}
+
+func testLogout(t *testing.T, db userstest.DB) {
+	f := setup(t, options{db: &db})
 	c := f.signIn(t, "root")
 	countSessions := func() int {
 		var n int
@@ -466,23 +480,25 @@ func TestAccountChangesEndSessions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := setup(t, options{})
-			c := f.signIn(t, "root")
-			if err := tt.change(f.store); err != nil {
-				t.Fatal(err)
-			}
-			if resp := f.dashboard(c); resp.StatusCode != http.StatusSeeOther {
-				t.Fatalf("next request: %d, want 303 to the login page", resp.StatusCode)
-			}
-			if tt.undo == nil {
-				return
-			}
-			if err := tt.undo(f.store); err != nil {
-				t.Fatal(err)
-			}
-			if resp := f.dashboard(c); resp.StatusCode != http.StatusSeeOther {
-				t.Errorf("undoing the change revived the old session: %d", resp.StatusCode)
-			}
+			userstest.Each(t, func(t *testing.T, db userstest.DB) {
+				f := setup(t, options{db: &db})
+				c := f.signIn(t, "root")
+				if err := tt.change(f.store); err != nil {
+					t.Fatal(err)
+				}
+				if resp := f.dashboard(c); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("next request: %d, want 303 to the login page", resp.StatusCode)
+				}
+				if tt.undo == nil {
+					return
+				}
+				if err := tt.undo(f.store); err != nil {
+					t.Fatal(err)
+				}
+				if resp := f.dashboard(c); resp.StatusCode != http.StatusSeeOther {
+					t.Errorf("undoing the change revived the old session: %d", resp.StatusCode)
+				}
+			})
 		})
 	}
 }
