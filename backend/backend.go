@@ -43,10 +43,10 @@ type Backend interface {
 	// active with a fresh LeaseToken, LeaseExpiresAt = Now+LeaseDuration, Attempts+1, StartedAt, WorkerID.
 	//
 	// The order holds across all the named queues together, and the returned jobs are in that
-	// order. A rate limit counts fixed windows: a
-	// window opens at the first claim made after the previous window closed and lasts Interval.
-	// Delayed jobs are never claimed, even when their RunAt has passed: PromoteDue makes them
-	// waiting first. ErrInvalid: no Queues, Limit < 1, LeaseDuration <= 0.
+	// order. A rate limit counts fixed windows: a window opens at the first claim made after the
+	// previous window closed and lasts Interval. Delayed jobs are never claimed, even when their
+	// RunAt has passed: PromoteDue makes them waiting first. ErrInvalid: no Queues, Limit < 1,
+	// LeaseDuration <= 0.
 	Claim(ctx context.Context, p ClaimParams) ([]*Job, error)
 
 	// Finish records the outcome of claimed jobs in one round trip. Each outcome is applied only if

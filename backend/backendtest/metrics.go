@@ -61,6 +61,17 @@ func testMetrics(t *testing.T, newBackend Factory) {
 		}
 	})
 
+	t.Run("QuietMinutesHaveNoBucket", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a"))
+		j := s.claimOne(t0, "a")
+		s.finishOK(at(time.Minute), j, backend.OutcomeCancelled)
+		got, err := s.b.Metrics(s.ctx, backend.MetricsParams{Queue: "default"})
+		requireNoError(t, err, "read metrics")
+		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(0), Started: 1}}, "after a cancelled attempt")
+	})
+
 	t.Run("StalledFailureCounts", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

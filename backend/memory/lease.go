@@ -111,7 +111,6 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 		e.At = timeOr(e.At, now)
 		attemptErr, detail = &e, e.Error
 	}
-	m := b.bucket(j.Queue, now)
 	var event backend.EventType
 	b.update(j, func(j *backend.Job) {
 		clearLease(j)
@@ -122,6 +121,7 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 		case backend.OutcomeCompleted:
 			j.State, j.FinishedAt, event = backend.StateCompleted, now, backend.EventCompleted
 			j.Result = cloneBytes(it.Result)
+			m := b.bucket(j.Queue, now)
 			m.Completed++
 			m.DurationSum += it.Duration
 		case backend.OutcomeRetry:
@@ -129,9 +129,10 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 			if it.RetryAt.After(now) {
 				j.State, j.RunAt = backend.StateDelayed, it.RetryAt.UTC()
 			}
-			m.Retried++
+			b.bucket(j.Queue, now).Retried++
 		case backend.OutcomeFailed:
 			j.State, j.FinishedAt, event = backend.StateFailed, now, backend.EventFailed
+			m := b.bucket(j.Queue, now)
 			m.Failed++
 			m.DurationSum += it.Duration
 		case backend.OutcomeCancelled:
