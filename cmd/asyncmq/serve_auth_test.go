@@ -96,3 +96,29 @@ func TestServePasswordAuth(t *testing.T) {
 		t.Fatalf("GET after disable = %d, want 303", res.StatusCode)
 	}
 }
+
+// TestServeShutdownEndsLiveStreams checks that an open live-update stream (a browser tab left on
+// the dashboard) does not hold a shutdown to its timeout.
+func TestServeShutdownEndsLiveStreams(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	s := f.serve("--auth", "none", "--workers", "0")
+	res, err := http.Get(s.url + "/asyncmq/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("GET /asyncmq/events = %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	start := time.Now()
+	if code := s.stop(); code != 0 {
+		t.Fatalf("serve exited %d: %s", code, s.errOut.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown with an open event stream took %s", d)
+	}
+	if strings.Contains(s.errOut.String(), "HTTP shutdown incomplete") {
+		t.Fatalf("shutdown timed out:\n%s", s.errOut.String())
+	}
+}

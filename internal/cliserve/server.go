@@ -95,6 +95,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown waits for open connections, and a browser's live-update stream never ends by
+	// itself: closing the dashboard ends those streams so shutdown is not held to its timeout.
+	srv.RegisterOnShutdown(dash.Close)
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return flagErr("addr", "listen on %s: %v", o.Addr, err)
