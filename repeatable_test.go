@@ -1,6 +1,7 @@
 package asyncmq
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -184,5 +185,34 @@ func TestNextRunKeepsIntervalPhase(t *testing.T) {
 		if err != nil || !got.Equal(tt.want) {
 			t.Errorf("%s: nextRun = %v, %v; want %v", tt.name, got, err, tt.want)
 		}
+	}
+}
+
+func TestInspectorCreateRepeatable(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	ctx := context.Background()
+	insp := NewInspector(tb.b)
+	spec := RepeatableSpec{Queue: "reports", Task: "report.daily", Cron: "0 6 * * *", Payload: map[string]string{"fmt": "pdf"}}
+	first, err := insp.CreateRepeatable(ctx, spec)
+	if err != nil {
+		t.Fatalf("CreateRepeatable: %v", err)
+	}
+	// Every replica of an application creating the same spec at start-up makes one definition.
+	if second, err := insp.CreateRepeatable(ctx, spec); err != nil || second.ID != first.ID {
+		t.Fatalf("second CreateRepeatable = %q, %v; want the same ID %q", second.ID, err, first.ID)
+	}
+	rs, err := insp.Repeatables(ctx, "reports")
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("Repeatables = %+v, %v; want one definition", rs, err)
+	}
+	got := rs[0]
+	if got.ID != first.ID || got.Cron != "0 6 * * *" || string(got.Payload) != `{"fmt":"pdf"}` || got.NextRun.Hour() != 6 || !got.NextRun.After(time.Now()) {
+		t.Errorf("stored definition = %+v", got)
+	}
+
+	_, err = insp.CreateRepeatable(ctx, RepeatableSpec{Task: "x", Cron: "every monday"})
+	if !errors.Is(err, backend.ErrInvalid) || !strings.Contains(err.Error(), `create repeatable of task "x": invalid cron expression "every monday"`) {
+		t.Errorf("invalid spec error = %v", err)
 	}
 }
