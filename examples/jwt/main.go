@@ -116,12 +116,15 @@ func run(ctx context.Context, addr string, secret []byte, out io.Writer, ready f
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	return serve(ctx, ln, mux)
+	return serve(ctx, ln, mux, dash)
 }
 
-// serve runs an HTTP server on ln until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+// serve runs an HTTP server on ln until ctx ends, then shuts it down gracefully. The dashboard's
+// Close is registered for the shutdown because it ends the live-update streams of open browser
+// tabs, which would otherwise hold the shutdown to its timeout.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, dash *dashboard.Dashboard) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(dash.Close)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

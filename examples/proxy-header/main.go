@@ -107,9 +107,9 @@ func run(ctx context.Context, addr, proxyAddr string, out io.Writer, ready func(
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
-	go func() { errc <- serve(ctx, direct, mux) }()
-	go func() { errc <- serve(ctx, private, mux) }()
-	go func() { errc <- serve(ctx, front, toyProxy(sock)) }()
+	go func() { errc <- serve(ctx, direct, mux, dash) }()
+	go func() { errc <- serve(ctx, private, mux, dash) }()
+	go func() { errc <- serve(ctx, front, toyProxy(sock), dash) }()
 	var first error
 	for range 3 {
 		if err := <-errc; err != nil && first == nil {
@@ -169,9 +169,12 @@ func toyProxy(sock string) http.Handler {
 	})
 }
 
-// serve runs an HTTP server on ln until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+// serve runs an HTTP server on ln until ctx ends, then shuts it down gracefully. The dashboard's
+// Close is registered for the shutdown because it ends the live-update streams of open browser
+// tabs, which would otherwise hold the shutdown to its timeout.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, dash *dashboard.Dashboard) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(dash.Close)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
