@@ -1,0 +1,310 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Enqueue stores p.Jobs all-or-nothing in one transaction, with one multi-row insert.
+//
+// A job's UniqueKey is live while its UniqueUntil is in the future or, when UniqueUntil is zero,
+// until the job ends (completed, failed or cancelled). A job whose parents have not all
+// completed is stored waiting (or delayed) with PendingDeps > 0 and is not claimed until they
+// complete. Enqueue reads only ID, Queue, Task, Payload, Priority, MaxRetries, Backoff, Timeout,
+// RunAt, CreatedAt (zero means Now), UniqueKey, UniqueUntil, DependsOn and RepeatableID; the
+// other fields start empty.
+func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
+	if err := checkJobs(p.Jobs); err != nil {
+		return fmt.Errorf("enqueue jobs: %w", err)
+	}
+	if len(p.Jobs) == 0 {
+		return nil
+	}
+	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error { return w.enqueue(p.Jobs) })
+	if err != nil {
+		if len(p.Jobs) == 1 {
+			return fmt.Errorf("enqueue job %q: %w", p.Jobs[0].ID, err)
+		}
+		return fmt.Errorf("enqueue %d jobs: %w", len(p.Jobs), err)
+	}
+	return nil
+}
+
+func checkJobs(jobs []*backend.Job) error {
+	seen := make(map[string]struct{}, len(jobs))
+	for i, j := range jobs {
+		switch {
+		case j == nil:
+			return fmt.Errorf("job %d is nil: %w", i, backend.ErrInvalid)
+		case j.ID == "":
+			return fmt.Errorf("job %d has no ID: %w", i, backend.ErrInvalid)
+		case j.Queue == "":
+			return fmt.Errorf("job %q has no queue: %w", j.ID, backend.ErrInvalid)
+		case j.Task == "":
+			return fmt.Errorf("job %q has no task: %w", j.ID, backend.ErrInvalid)
+		case j.MaxRetries < 0:
+			return fmt.Errorf("job %q has negative max retries %d: %w", j.ID, j.MaxRetries, backend.ErrInvalid)
+		case len(j.Payload) > 0 && !json.Valid(j.Payload):
+			return fmt.Errorf("job %q: payload is not valid JSON: %w", j.ID, backend.ErrInvalid)
+		case slices.Contains(j.DependsOn, j.ID):
+			return fmt.Errorf("job %q depends on itself: %w", j.ID, backend.ErrInvalid)
+		}
+		if _, dup := seen[j.ID]; dup {
+			return fmt.Errorf("job %q appears twice: %w", j.ID, backend.ErrJobExists)
+		}
+		seen[j.ID] = struct{}{}
+	}
+	if id := cycle(jobs); id != "" {
+		return fmt.Errorf("job %q: its dependencies form a cycle: %w", id, backend.ErrInvalid)
+	}
+	return nil
+}
+
+// cycle returns the ID of a job of the batch that takes part in a dependency cycle, or "". Only
+// jobs of one batch can form one: a stored job cannot depend on a job that did not exist yet.
+func cycle(jobs []*backend.Job) string {
+	byID := make(map[string]*backend.Job, len(jobs))
+	for _, j := range jobs {
+		byID[j.ID] = j
+	}
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	mark := make(map[string]int, len(jobs))
+	var visit func(j *backend.Job) string
+	visit = func(j *backend.Job) string {
+		switch mark[j.ID] {
+		case visiting:
+			return j.ID
+		case done:
+			return ""
+		}
+		mark[j.ID] = visiting
+		for _, p := range j.DependsOn {
+			if parent := byID[p]; parent != nil {
+				if id := visit(parent); id != "" {
+					return id
+				}
+			}
+		}
+		mark[j.ID] = done
+		return ""
+	}
+	for _, j := range jobs {
+		if id := visit(j); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+var (
+	qParentStates = `SELECT id, state FROM asyncmq_jobs WHERE id IN (SELECT value FROM json_each(?))`
+	qUniqueLive   = `SELECT j.queue, j.unique_key, j.id FROM json_each(?) AS v
+JOIN asyncmq_jobs AS j ON j.queue = v.value->>0 AND j.unique_key = v.value->>1
+WHERE j.unique_until > ?2 OR (j.unique_until IS NULL AND j.state NOT IN ('completed', 'failed', 'cancelled'))
+LIMIT 1`
+	qJobInsert = `INSERT INTO asyncmq_jobs (id, queue, task, payload, state, priority, max_retries,
+	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
+	unique_key, unique_until, depends_on, pending_deps, repeatable_id)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,
+	value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13,
+	value->>14, value->>15, value->>16, value->>17, value->>18
+FROM json_each(?)`
+	qExistingIDs = `SELECT id FROM asyncmq_jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1`
+	qDepInsert   = `INSERT OR IGNORE INTO asyncmq_job_deps (parent, child)
+SELECT value->>0, value->>1 FROM json_each(?)`
+)
+
+// enqueue inserts checked jobs.
+func (w *wtx) enqueue(jobs []*backend.Job) error {
+	inBatch := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		inBatch[j.ID] = true
+	}
+	parentDone, err := w.parents(jobs, inBatch)
+	if err != nil {
+		return err
+	}
+	if err := w.checkUnique(jobs); err != nil {
+		return err
+	}
+
+	rows := make([][19]any, len(jobs))
+	var edges [][2]string
+	for i, j := range jobs {
+		runAt := j.RunAt
+		if runAt.IsZero() {
+			runAt = w.now
+		}
+		created := j.CreatedAt
+		if created.IsZero() {
+			created = w.now
+		}
+		state := backend.StateWaiting
+		if runAt.After(w.now) {
+			state = backend.StateDelayed
+		}
+		var dependsOn any
+		pending := 0
+		if len(j.DependsOn) > 0 {
+			parents := uniq(j.DependsOn)
+			s, err := jsonArg(parents)
+			if err != nil {
+				return err
+			}
+			dependsOn = s
+			for _, p := range parents {
+				if !parentDone[p] {
+					pending++
+					edges = append(edges, [2]string{p, j.ID})
+				}
+			}
+		}
+		var uniqueKey any
+		if j.UniqueKey != "" {
+			uniqueKey = j.UniqueKey
+		}
+		rows[i] = [19]any{j.ID, j.Queue, j.Task, text(j.Payload), string(state), j.Priority, j.MaxRetries,
+			string(j.Backoff.Kind), int64(j.Backoff.Base), int64(j.Backoff.Max), j.Backoff.Jitter, int64(j.Timeout),
+			nanoInt(runAt), nanoInt(created), uniqueKey, nanos(j.UniqueUntil), dependsOn, pending, j.RepeatableID}
+		w.count(j.Queue, "", state)
+		w.event(backend.Event{Type: backend.EventEnqueued, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: state})
+	}
+	arg, err := jsonArg(rows)
+	if err != nil {
+		return err
+	}
+	if _, err := w.exec(qJobInsert, arg); err != nil {
+		if isConstraint(err) {
+			return w.existingID(jobs, err)
+		}
+		return fmt.Errorf("insert jobs: %w", err)
+	}
+	if len(edges) > 0 {
+		arg, err := jsonArg(edges)
+		if err != nil {
+			return err
+		}
+		if _, err := w.exec(qDepInsert, arg); err != nil {
+			return fmt.Errorf("insert job dependencies: %w", err)
+		}
+	}
+	return nil
+}
+
+// parents checks that every parent named in DependsOn exists, in the store or in the batch, and
+// reports which of them have completed.
+func (w *wtx) parents(jobs []*backend.Job, inBatch map[string]bool) (map[string]bool, error) {
+	var ids []string
+	for _, j := range jobs {
+		for _, p := range j.DependsOn {
+			if !inBatch[p] {
+				ids = append(ids, p)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ids = uniq(ids)
+	arg, err := jsonArg(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := w.query(qParentStates, arg)
+	if err != nil {
+		return nil, fmt.Errorf("look up parent jobs: %w", err)
+	}
+	defer rows.Close()
+	done := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var id, state string
+		if err := rows.Scan(&id, &state); err != nil {
+			return nil, fmt.Errorf("look up parent jobs: %w", err)
+		}
+		done[id] = backend.State(state) == backend.StateCompleted
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up parent jobs: %w", err)
+	}
+	for _, id := range ids {
+		if _, ok := done[id]; !ok {
+			return nil, fmt.Errorf("parent job %q: %w", id, backend.ErrJobNotFound)
+		}
+	}
+	return done, nil
+}
+
+func (w *wtx) checkUnique(jobs []*backend.Job) error {
+	type key struct{ queue, key string }
+	var keys [][2]string
+	seen := make(map[key]string)
+	for _, j := range jobs {
+		if j.UniqueKey == "" {
+			continue
+		}
+		k := key{j.Queue, j.UniqueKey}
+		if other, dup := seen[k]; dup {
+			return fmt.Errorf("unique key %q of queue %q is used by jobs %q and %q: %w", j.UniqueKey, j.Queue, other, j.ID, backend.ErrDuplicateJob)
+		}
+		// A key that expires before the job is stored does not hold off the rest of the batch.
+		if j.UniqueUntil.IsZero() || j.UniqueUntil.After(w.now) {
+			seen[k] = j.ID
+		}
+		keys = append(keys, [2]string{j.Queue, j.UniqueKey})
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	arg, err := jsonArg(keys)
+	if err != nil {
+		return err
+	}
+	var queue, ukey, holder string
+	err = w.queryRow(qUniqueLive, arg, nanoInt(w.now)).Scan(&queue, &ukey, &holder)
+	switch {
+	case err == nil:
+		return fmt.Errorf("unique key %q of queue %q is held by job %q: %w", ukey, queue, holder, backend.ErrDuplicateJob)
+	case !errors.Is(err, errNoRows):
+		return fmt.Errorf("check unique keys: %w", err)
+	}
+	return nil
+}
+
+// existingID names the job whose ID made the insert fail.
+func (w *wtx) existingID(jobs []*backend.Job, cause error) error {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	arg, err := jsonArg(ids)
+	if err != nil {
+		return err
+	}
+	var id string
+	if err := w.queryRow(qExistingIDs, arg).Scan(&id); err != nil {
+		return fmt.Errorf("insert jobs: %w", cause)
+	}
+	return fmt.Errorf("job %q: %w", id, backend.ErrJobExists)
+}
+
+// uniq returns ss without repeats, in first-seen order.
+func uniq(ss []string) []string {
+	seen := make(map[string]struct{}, len(ss))
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}

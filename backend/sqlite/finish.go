@@ -1,0 +1,368 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+var (
+	// qFinish applies a batch of outcomes in one statement; a row is only touched while it is
+	// still active under the token the worker holds.
+	qFinish = `UPDATE asyncmq_jobs AS j SET
+	state = v.value->>1,
+	result = CASE WHEN v.value->>1 = 'completed' THEN v.value->>3 ELSE j.result END,
+	errors = CASE WHEN v.value->>4 IS NULL THEN j.errors ELSE json_insert(coalesce(j.errors, '[]'), '$[#]',
+		json_set(v.value->>4, '$.attempt', j.attempts)) END,
+	run_at = coalesce(v.value->>5, j.run_at),
+	finished_at = CASE WHEN v.value->>5 IS NULL THEN ?1 END,
+	lease_token = '', lease_expires_at = NULL, cancel_requested = 0
+FROM json_each(?2) AS v
+WHERE j.id = v.value->>0 AND j.state = 'active' AND j.lease_token = v.value->>2
+RETURNING id, queue, task`
+	qDepsResolve = `UPDATE asyncmq_jobs SET pending_deps = pending_deps - (
+	SELECT count(*) FROM asyncmq_job_deps AS d
+	WHERE d.child = asyncmq_jobs.id AND d.parent IN (SELECT value FROM json_each(?1)))
+WHERE id IN (SELECT child FROM asyncmq_job_deps WHERE parent IN (SELECT value FROM json_each(?1)))`
+	qDepsDelete = `DELETE FROM asyncmq_job_deps WHERE parent IN (SELECT value FROM json_each(?))`
+)
+
+// outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
+var outcomeState = map[backend.Outcome]backend.State{
+	backend.OutcomeCompleted: backend.StateCompleted,
+	backend.OutcomeRetry:     backend.StateDelayed,
+	backend.OutcomeFailed:    backend.StateFailed,
+	backend.OutcomeCancelled: backend.StateCancelled,
+}
+
+var outcomeEvent = map[backend.Outcome]backend.EventType{
+	backend.OutcomeCompleted: backend.EventCompleted,
+	backend.OutcomeRetry:     backend.EventRetrying,
+	backend.OutcomeFailed:    backend.EventFailed,
+	backend.OutcomeCancelled: backend.EventCancelled,
+}
+
+// Finish applies every outcome of p in one transaction with one statement, then releases the
+// dependents of the jobs that completed.
+//
+// A retry whose RetryAt is not after Now makes the job waiting rather than delayed. A recorded
+// AttemptError gets the job's attempt number, and Now when its At is zero. An item whose Outcome
+// is unknown or whose Result is not JSON gets an error wrapping backend.ErrInvalid; an item
+// naming a job twice in one call gets backend.ErrLeaseLost for the second. In the metrics,
+// DurationSum adds the run time of completed and failed outcomes, not of retries.
+func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, error) {
+	if len(p.Items) == 0 {
+		return nil, nil
+	}
+	now := b.clock(p.Now)
+	errs := make([]error, len(p.Items))
+	err := b.write(ctx, now, func(w *wtx) error {
+		clear(errs)
+		return w.finish(p.Items, errs)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish %d jobs: %w", len(p.Items), err)
+	}
+	return errs, nil
+}
+
+func (w *wtx) finish(items []backend.Finish, errs []error) error {
+	rows := make([][6]any, 0, len(items))
+	index := make(map[string]int, len(items))
+	states := make([]backend.State, len(items))
+	for i, it := range items {
+		state, ok := outcomeState[it.Outcome]
+		if !ok {
+			errs[i] = fmt.Errorf("finish job %q: unknown outcome %q: %w", it.JobID, it.Outcome, backend.ErrInvalid)
+			continue
+		}
+		if len(it.Result) > 0 && !json.Valid(it.Result) {
+			errs[i] = fmt.Errorf("finish job %q: result is not valid JSON: %w", it.JobID, backend.ErrInvalid)
+			continue
+		}
+		if _, dup := index[it.JobID]; dup || it.LeaseToken == "" {
+			errs[i] = fmt.Errorf("finish job %q: %w", it.JobID, backend.ErrLeaseLost)
+			continue
+		}
+		index[it.JobID] = i
+		var attemptErr any
+		if it.Error != nil && it.Outcome != backend.OutcomeCompleted {
+			e := *it.Error
+			e.At = e.At.UTC()
+			if e.At.IsZero() {
+				e.At = w.now
+			}
+			s, err := jsonArg(e)
+			if err != nil {
+				return err
+			}
+			attemptErr = s
+		}
+		var result any
+		if it.Outcome == backend.OutcomeCompleted {
+			result = text(it.Result)
+		}
+		var retryAt any
+		if it.Outcome == backend.OutcomeRetry {
+			retryAt = nanoInt(w.now)
+			if it.RetryAt.After(w.now) {
+				retryAt = nanoInt(it.RetryAt)
+			} else {
+				state = backend.StateWaiting
+			}
+		}
+		states[i] = state
+		rows = append(rows, [6]any{it.JobID, string(state), it.LeaseToken, result, attemptErr, retryAt})
+	}
+	for i := range items {
+		if errs[i] == nil {
+			// Until the statement says otherwise, every valid item lost its lease.
+			errs[i] = fmt.Errorf("finish job %q: %w", items[i].JobID, backend.ErrLeaseLost)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	arg, err := jsonArg(rows)
+	if err != nil {
+		return err
+	}
+	res, err := w.query(qFinish, nanoInt(w.now), arg)
+	if err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	var completed []string
+	for res.Next() {
+		var id, queue, task string
+		if err := res.Scan(&id, &queue, &task); err != nil {
+			res.Close()
+			return fmt.Errorf("record outcomes: %w", err)
+		}
+		i := index[id]
+		it := items[i]
+		errs[i] = nil
+		state := states[i]
+		w.count(queue, backend.StateActive, state)
+		e := backend.Event{Type: outcomeEvent[it.Outcome], Queue: queue, JobID: id, Task: task, State: state}
+		if it.Error != nil && it.Outcome != backend.OutcomeCompleted {
+			e.Detail = short(it.Error.Error)
+		}
+		w.event(e)
+		switch it.Outcome {
+		case backend.OutcomeCompleted:
+			m := w.metric(queue)
+			m.completed++
+			m.durationSum += int64(it.Duration)
+			completed = append(completed, id)
+		case backend.OutcomeRetry:
+			w.metric(queue).retried++
+		case backend.OutcomeFailed:
+			m := w.metric(queue)
+			m.failed++
+			m.durationSum += int64(it.Duration)
+		}
+	}
+	res.Close()
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("record outcomes: %w", err)
+	}
+	return w.resolveDeps(completed)
+}
+
+// resolveDeps counts the completion of parents down in their children.
+func (w *wtx) resolveDeps(parents []string) error {
+	if len(parents) == 0 {
+		return nil
+	}
+	arg, err := jsonArg(parents)
+	if err != nil {
+		return err
+	}
+	if _, err := w.exec(qDepsResolve, arg); err != nil {
+		return fmt.Errorf("release dependent jobs: %w", err)
+	}
+	if _, err := w.exec(qDepsDelete, arg); err != nil {
+		return fmt.Errorf("release dependent jobs: %w", err)
+	}
+	return nil
+}
+
+// short cuts s to a length fit for an event detail: a line of a dashboard, not storage.
+func short(s string) string {
+	const limit = 512
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+var (
+	qWorkerUpsert = `INSERT INTO asyncmq_workers (id, hostname, pid, queues, concurrency, started_at, last_heartbeat, active)
+VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, ?7), ?7, ?8)
+ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid, queues = excluded.queues,
+	concurrency = excluded.concurrency, started_at = coalesce(?6, asyncmq_workers.started_at),
+	last_heartbeat = excluded.last_heartbeat, active = excluded.active`
+	qLeaseExtend = `UPDATE asyncmq_jobs AS j SET lease_expires_at = ?1
+FROM json_each(?2) AS v
+WHERE j.id = v.value->>0 AND j.state = 'active' AND j.lease_token = v.value->>1
+RETURNING id, cancel_requested`
+)
+
+// Heartbeat refreshes the worker record and extends its leases in one transaction.
+// A zero Worker.StartedAt keeps the recorded start time (Now for a new worker).
+func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
+	if p.Worker.ID == "" {
+		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat: worker has no ID: %w", backend.ErrInvalid)
+	}
+	if p.LeaseDuration <= 0 && len(p.Leases) > 0 {
+		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: lease duration %s, want more than 0: %w", p.Worker.ID, p.LeaseDuration, backend.ErrInvalid)
+	}
+	var res backend.HeartbeatResult
+	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
+		res = backend.HeartbeatResult{}
+		queues, err := jsonArg(nonNil(p.Worker.Queues))
+		if err != nil {
+			return err
+		}
+		if _, err := w.exec(qWorkerUpsert, p.Worker.ID, p.Worker.Hostname, p.Worker.PID, queues, p.Worker.Concurrency,
+			nanos(p.Worker.StartedAt), nanoInt(w.now), p.Worker.Active); err != nil {
+			return fmt.Errorf("record worker: %w", err)
+		}
+		if len(p.Leases) == 0 {
+			return nil
+		}
+		held, err := w.leases(p.Leases)
+		if err != nil {
+			return err
+		}
+		rows, err := w.query(qLeaseExtend, nanoInt(w.now.Add(p.LeaseDuration)), held)
+		if err != nil {
+			return fmt.Errorf("extend leases: %w", err)
+		}
+		defer rows.Close()
+		kept := make(map[string]bool, len(p.Leases))
+		for rows.Next() {
+			var id string
+			var cancel bool
+			if err := rows.Scan(&id, &cancel); err != nil {
+				return fmt.Errorf("extend leases: %w", err)
+			}
+			kept[id] = true
+			if cancel {
+				res.Cancelled = append(res.Cancelled, id)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("extend leases: %w", err)
+		}
+		for _, l := range p.Leases {
+			if !kept[l.JobID] {
+				res.Lost = append(res.Lost, l.JobID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: %w", p.Worker.ID, err)
+	}
+	return res, nil
+}
+
+func (w *wtx) leases(ls []backend.Lease) (string, error) {
+	rows := make([][2]string, len(ls))
+	for i, l := range ls {
+		rows[i] = [2]string{l.JobID, l.LeaseToken}
+	}
+	return jsonArg(rows)
+}
+
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+// qRelease returns leased jobs to waiting, or ends them as cancelled when cancellation was
+// requested meanwhile, so a shutdown does not undo a cancel.
+var qRelease = `UPDATE asyncmq_jobs AS j SET
+	state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'waiting' END,
+	finished_at = CASE WHEN j.cancel_requested THEN ?1 ELSE NULL END,
+	attempts = max(j.attempts - 1, 0), lease_token = '', lease_expires_at = NULL, worker_id = '',
+	cancel_requested = 0
+FROM json_each(?2) AS v
+WHERE j.id = v.value->>0 AND j.state = 'active' AND j.lease_token = v.value->>1
+RETURNING id, queue, task, state`
+
+// Release returns the named active jobs to waiting without counting the attempt. Jobs no
+// longer held under the given tokens are skipped. A job whose cancellation was requested ends
+// cancelled instead.
+func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
+	if len(p.Leases) == 0 {
+		return nil
+	}
+	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
+		arg, err := w.leases(p.Leases)
+		if err != nil {
+			return err
+		}
+		rows, err := w.query(qRelease, nanoInt(w.now), arg)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, queue, task, state string
+			if err := rows.Scan(&id, &queue, &task, &state); err != nil {
+				return err
+			}
+			st := backend.State(state)
+			w.count(queue, backend.StateActive, st)
+			e := backend.Event{Type: backend.EventEnqueued, Queue: queue, JobID: id, Task: task, State: st, Detail: "released"}
+			if st == backend.StateCancelled {
+				e.Type, e.Detail = backend.EventCancelled, ""
+			}
+			w.event(e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("release %d jobs: %w", len(p.Leases), err)
+	}
+	return nil
+}
+
+var qProgress = `UPDATE asyncmq_jobs SET progress = ?
+WHERE id = ? AND state = 'active' AND lease_token = ? AND lease_token != ''
+RETURNING queue, task`
+
+// SetProgress stores a progress report; a stale lease gets backend.ErrLeaseLost.
+func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) error {
+	if len(p.Progress) > 0 && !json.Valid(p.Progress) {
+		return fmt.Errorf("set progress of job %q: progress is not valid JSON: %w", p.Lease.JobID, backend.ErrInvalid)
+	}
+	err := b.write(ctx, b.now(), func(w *wtx) error {
+		var queue, task string
+		err := w.queryRow(qProgress, text(p.Progress), p.Lease.JobID, p.Lease.LeaseToken).Scan(&queue, &task)
+		if err == errNoRows {
+			return backend.ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		w.event(backend.Event{Type: backend.EventProgress, Queue: queue, JobID: p.Lease.JobID, Task: task,
+			State: backend.StateActive, Detail: short(string(p.Progress))})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set progress of job %q: %w", p.Lease.JobID, err)
+	}
+	return nil
+}

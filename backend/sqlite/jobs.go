@@ -1,0 +1,361 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// GetJob returns one job; backend.ErrJobNotFound if unknown.
+func (b *Backend) GetJob(ctx context.Context, id string) (*backend.Job, error) {
+	if b.closed.Load() {
+		return nil, fmt.Errorf("get job %q: %w", id, backend.ErrClosed)
+	}
+	j, err := scanJob(b.queryRow(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("get job %q: %w", id, backend.ErrJobNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get job %q: %w", id, b.fail(err))
+	}
+	return j, nil
+}
+
+// stateColumn names the counter column of a valid state.
+func stateColumn(s backend.State) string { return string(s) }
+
+// where builds the condition and arguments selecting f's jobs. The state condition is left out
+// when f.State is empty.
+func where(f backend.JobFilter) (string, []any) {
+	conds := []string{"queue = ?"}
+	args := []any{f.Queue}
+	if f.State != "" {
+		conds = append(conds, "state = ?")
+		args = append(args, string(f.State))
+	}
+	if f.Task != "" {
+		conds = append(conds, `task LIKE ? ESCAPE '\'`)
+		args = append(args, likePattern(f.Task))
+	}
+	if f.ID != "" {
+		conds = append(conds, "instr(id, ?) > 0")
+		args = append(args, f.ID)
+	}
+	if f.Text != "" {
+		conds = append(conds, `payload LIKE ? ESCAPE '\'`)
+		args = append(args, likePattern(f.Text))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// likePattern matches s anywhere, with LIKE's wildcards in s taken literally. LIKE folds the
+// case of ASCII letters only.
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+func checkFilter(f backend.JobFilter, stateRequired bool) error {
+	switch {
+	case f.Queue == "":
+		return fmt.Errorf("filter names no queue: %w", backend.ErrInvalid)
+	case f.State == "" && stateRequired:
+		return fmt.Errorf("filter names no state: %w", backend.ErrInvalid)
+	case f.State != "" && !f.State.Valid():
+		return fmt.Errorf("unknown state %q: %w", f.State, backend.ErrInvalid)
+	}
+	return nil
+}
+
+// ListJobs returns one page of a queue's jobs in one state, newest or oldest first by
+// (CreatedAt, ID). An empty Sort means newest; Limit must be 1 to 1,000.
+//
+// The page is read through the (queue, state, created_at, id) index without touching the other
+// jobs' rows, so its cost grows only with Offset, and slowly. Without Task, ID or Text filters
+// Total comes from the queue's counters; with them the matching jobs of the state are counted,
+// which reads each of the state's rows. Task and Text fold the case of ASCII letters only.
+func (b *Backend) ListJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+	if err := b.checkList(&p); err != nil {
+		return backend.JobPage{}, fmt.Errorf("list jobs: %w", err)
+	}
+	page, err := b.listJobs(ctx, p)
+	if err != nil {
+		return backend.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, b.fail(err))
+	}
+	return page, nil
+}
+
+func (b *Backend) checkList(p *backend.ListJobsParams) error {
+	if b.closed.Load() {
+		return backend.ErrClosed
+	}
+	if err := checkFilter(p.Filter, true); err != nil {
+		return err
+	}
+	switch p.Sort {
+	case "":
+		p.Sort = backend.SortNewest
+	case backend.SortNewest, backend.SortOldest:
+	default:
+		return fmt.Errorf("unknown sort %q: %w", p.Sort, backend.ErrInvalid)
+	}
+	switch {
+	case p.Limit < 1 || p.Limit > 1000:
+		return fmt.Errorf("limit %d is not between 1 and 1000: %w", p.Limit, backend.ErrInvalid)
+	case p.Offset < 0:
+		return fmt.Errorf("negative offset %d: %w", p.Offset, backend.ErrInvalid)
+	}
+	return nil
+}
+
+func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+	cond, args := where(p.Filter)
+	order := "created_at DESC, id DESC"
+	if p.Sort == backend.SortOldest {
+		order = "created_at, id"
+	}
+	// One read transaction, so that the page and the total come from the same snapshot.
+	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return backend.JobPage{}, err
+	}
+	defer tx.Rollback()
+	st, err := b.rstmt(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE seq IN (
+	SELECT seq FROM asyncmq_jobs WHERE `+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?)
+ORDER BY `+order)
+	if err != nil {
+		return backend.JobPage{}, err
+	}
+	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, append(args, p.Limit, p.Offset)...)
+	if err != nil {
+		return backend.JobPage{}, err
+	}
+	jobs, err := scanJobs(rows)
+	if err != nil {
+		return backend.JobPage{}, err
+	}
+	page := backend.JobPage{Jobs: jobs}
+	if page.Jobs == nil {
+		page.Jobs = []*backend.Job{}
+	}
+	if p.Filter.Task == "" && p.Filter.ID == "" && p.Filter.Text == "" {
+		err = b.txRow(ctx, tx, `SELECT `+stateColumn(p.Filter.State)+` FROM asyncmq_queues WHERE name = ?`, p.Filter.Queue).Scan(&page.Total)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+	} else {
+		err = b.txRow(ctx, tx, `SELECT count(*) FROM asyncmq_jobs WHERE `+cond, args...).Scan(&page.Total)
+	}
+	if err != nil {
+		return backend.JobPage{}, fmt.Errorf("count jobs: %w", err)
+	}
+	return page, nil
+}
+
+type target struct {
+	seq             int64
+	id, queue, task string
+	state           backend.State
+	cancelRequested bool
+	createdAt       int64
+}
+
+// ApplyJobs applies a bulk action in transactions of at most 1,000 jobs, each job's change with
+// its event in the same transaction. With IDs empty the filter must name a queue; an empty
+// Filter.State then means every state. With IDs, only Filter.Queue is applied.
+//
+// Retry resets Attempts, Stalls and Result and keeps the error history; the retried job gets
+// a job:enqueued event. Remove on an active job, and Cancel on an active job, set
+// CancelRequested (a job:cancelled event in state active); a job whose cancellation was already
+// requested is skipped.
+func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, error) {
+	switch p.Action {
+	case backend.ActionRetry, backend.ActionRemove, backend.ActionCancel, backend.ActionPromote:
+	default:
+		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, backend.ErrInvalid)
+	}
+	now := b.clock(p.Now)
+	total := 0
+	if len(p.IDs) > 0 {
+		ids := uniq(p.IDs)
+		for len(ids) > 0 {
+			part := ids[:min(len(ids), chunk)]
+			ids = ids[len(part):]
+			n := 0
+			err := b.write(ctx, now, func(w *wtx) error {
+				arg, err := jsonArg(part)
+				if err != nil {
+					return err
+				}
+				q := `SELECT seq, id, queue, task, state, cancel_requested, created_at FROM asyncmq_jobs
+WHERE id IN (SELECT value FROM json_each(?))`
+				args := []any{arg}
+				if p.Filter.Queue != "" {
+					q += ` AND queue = ?`
+					args = append(args, p.Filter.Queue)
+				}
+				ts, err := w.targets(q, args...)
+				if err != nil {
+					return err
+				}
+				n, err = w.apply(p.Action, ts)
+				return err
+			})
+			if err != nil {
+				return total, fmt.Errorf("%s jobs: %w", p.Action, err)
+			}
+			total += n
+		}
+		return total, nil
+	}
+
+	if err := checkFilter(p.Filter, false); err != nil {
+		return 0, fmt.Errorf("%s jobs: %w", p.Action, err)
+	}
+	states := []backend.State{p.Filter.State}
+	if p.Filter.State == "" {
+		states = backend.States
+	}
+	// Each state is walked in (created_at, id) order, the order of the listing index, resuming
+	// after the last job seen; jobs the action moves to another state are not met again.
+	for _, st := range states {
+		f := p.Filter
+		f.State = st
+		cond, args := where(f)
+		q := `SELECT seq, id, queue, task, state, cancel_requested, created_at FROM asyncmq_jobs WHERE ` + cond +
+			` AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`
+		afterAt, afterID := int64(math.MinInt64), ""
+		for {
+			var ts []target
+			n := 0
+			err := b.write(ctx, now, func(w *wtx) error {
+				var err error
+				if ts, err = w.targets(q, append(args, afterAt, afterID, chunk)...); err != nil {
+					return err
+				}
+				n, err = w.apply(p.Action, ts)
+				return err
+			})
+			if err != nil {
+				return total, fmt.Errorf("%s jobs of queue %q: %w", p.Action, p.Filter.Queue, err)
+			}
+			total += n
+			if len(ts) < chunk {
+				break
+			}
+			afterAt, afterID = ts[len(ts)-1].createdAt, ts[len(ts)-1].id
+		}
+	}
+	return total, nil
+}
+
+func (w *wtx) targets(q string, args ...any) ([]target, error) {
+	rows, err := w.query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []target
+	for rows.Next() {
+		var t target
+		var state string
+		if err := rows.Scan(&t.seq, &t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt); err != nil {
+			return nil, fmt.Errorf("select jobs: %w", err)
+		}
+		t.state = backend.State(state)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+const (
+	qRetrySeqs = `UPDATE asyncmq_jobs SET state = 'waiting', attempts = 0, stalls = 0, run_at = ?,
+	finished_at = NULL, result = NULL, progress = NULL, lease_token = '', lease_expires_at = NULL,
+	worker_id = '', cancel_requested = 0
+WHERE seq IN (SELECT value FROM json_each(?))`
+	qCancelSeqs = `UPDATE asyncmq_jobs SET state = 'cancelled', finished_at = ?
+WHERE seq IN (SELECT value FROM json_each(?))`
+	qRequestCancelSeqs = `UPDATE asyncmq_jobs SET cancel_requested = 1 WHERE seq IN (SELECT value FROM json_each(?))`
+	qPromoteSeqs       = `UPDATE asyncmq_jobs SET state = 'waiting', run_at = ? WHERE seq IN (SELECT value FROM json_each(?))`
+)
+
+// apply performs action on the selected jobs for which it applies and returns how many changed.
+func (w *wtx) apply(action backend.Action, ts []target) (int, error) {
+	var change, remove, requestCancel []int64
+	var changed []target
+	for _, t := range ts {
+		switch {
+		case action == backend.ActionRetry && t.state.Terminal(),
+			action == backend.ActionCancel && (t.state == backend.StateWaiting || t.state == backend.StateDelayed),
+			action == backend.ActionPromote && t.state == backend.StateDelayed:
+			change = append(change, t.seq)
+		case action == backend.ActionRemove && t.state != backend.StateActive:
+			remove = append(remove, t.seq)
+		case (action == backend.ActionRemove || action == backend.ActionCancel) && t.state == backend.StateActive && !t.cancelRequested:
+			requestCancel = append(requestCancel, t.seq)
+		default:
+			continue
+		}
+		changed = append(changed, t)
+	}
+	if len(changed) == 0 {
+		return 0, nil
+	}
+	run := func(q string, seqs []int64, args ...any) error {
+		if len(seqs) == 0 {
+			return nil
+		}
+		arg, err := jsonArg(seqs)
+		if err != nil {
+			return err
+		}
+		if _, err := w.exec(q, append(args, arg)...); err != nil {
+			return fmt.Errorf("%s jobs: %w", action, err)
+		}
+		return nil
+	}
+	var err error
+	switch action {
+	case backend.ActionRetry:
+		err = run(qRetrySeqs, change, nanoInt(w.now))
+	case backend.ActionCancel:
+		err = run(qCancelSeqs, change, nanoInt(w.now))
+	case backend.ActionPromote:
+		err = run(qPromoteSeqs, change, nanoInt(w.now))
+	}
+	if err == nil {
+		err = run(qRequestCancelSeqs, requestCancel)
+	}
+	if err == nil && len(remove) > 0 {
+		_, err = w.deleteSeqs(remove)
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range changed {
+		e := backend.Event{Queue: t.queue, JobID: t.id, Task: t.task}
+		switch {
+		case t.state == backend.StateActive:
+			e.Type, e.State, e.Detail = backend.EventCancelled, backend.StateActive, "cancel requested"
+		case action == backend.ActionRetry:
+			e.Type, e.State, e.Detail = backend.EventEnqueued, backend.StateWaiting, "retried"
+			w.count(t.queue, t.state, backend.StateWaiting)
+		case action == backend.ActionCancel:
+			e.Type, e.State = backend.EventCancelled, backend.StateCancelled
+			w.count(t.queue, t.state, backend.StateCancelled)
+		case action == backend.ActionPromote:
+			e.Type, e.State, e.Detail = backend.EventEnqueued, backend.StateWaiting, "promoted"
+			w.count(t.queue, t.state, backend.StateWaiting)
+		case action == backend.ActionRemove:
+			// deleteSeqs has counted the job out.
+			e.Type, e.State = backend.EventRemoved, t.state
+		}
+		w.event(e)
+	}
+	return len(changed), nil
+}

@@ -1,0 +1,187 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// chunk bounds the rows one maintenance or bulk transaction changes, so that the write lock is
+// never held long enough to stall the workers' claims.
+const chunk = 1000
+
+var qPromote = `UPDATE asyncmq_jobs SET state = 'waiting'
+WHERE seq IN (SELECT seq FROM asyncmq_jobs WHERE state = 'delayed' AND run_at <= ? ORDER BY run_at LIMIT ?)
+RETURNING id, queue, task`
+
+// PromoteDue moves due delayed jobs to waiting, in transactions of at most 1,000 jobs, and
+// records a job:enqueued event (detail "promoted") for each.
+func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
+	now = b.clock(now)
+	total := 0
+	for {
+		n := 0
+		err := b.write(ctx, now, func(w *wtx) error {
+			n = 0
+			rows, err := w.query(qPromote, nanoInt(w.now), chunk)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var id, queue, task string
+				if err := rows.Scan(&id, &queue, &task); err != nil {
+					return err
+				}
+				n++
+				w.count(queue, backend.StateDelayed, backend.StateWaiting)
+				w.event(backend.Event{Type: backend.EventEnqueued, Queue: queue, JobID: id, Task: task, State: backend.StateWaiting, Detail: "promoted"})
+			}
+			return rows.Err()
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("promote due delayed jobs: %w", err)
+		}
+		if n < chunk {
+			return total, nil
+		}
+	}
+}
+
+var (
+	qStalled = `SELECT seq, id, queue, task, stalls, cancel_requested FROM asyncmq_jobs
+WHERE state = 'active' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`
+	qStallRequeue = `UPDATE asyncmq_jobs SET state = 'waiting', stalls = stalls + 1,
+	lease_token = '', lease_expires_at = NULL, worker_id = ''
+WHERE seq IN (SELECT value FROM json_each(?))`
+	qStallFail = `UPDATE asyncmq_jobs SET state = 'failed', stalls = stalls + 1, finished_at = ?1,
+	lease_token = '', lease_expires_at = NULL, cancel_requested = 0,
+	errors = json_insert(coalesce(errors, '[]'), '$[#]', json_object(
+		'attempt', attempts, 'at', ?2, 'error', 'job stalled: its lease expired ' || (stalls + 1) || ' times'))
+WHERE seq IN (SELECT value FROM json_each(?3))`
+	qStallCancel = `UPDATE asyncmq_jobs SET state = 'cancelled', stalls = stalls + 1, finished_at = ?,
+	lease_token = '', lease_expires_at = NULL, cancel_requested = 0
+WHERE seq IN (SELECT value FROM json_each(?))`
+)
+
+// RecoverStalled re-queues or fails active jobs whose lease expired before p.Now, in
+// transactions of at most 1,000 jobs; p.Limit 0 means no limit. A stalled job whose
+// cancellation was requested ends cancelled (and is in neither list of the result). A re-queued
+// job gets a job:stalled event, a failed one a job:failed event.
+func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (backend.RecoverResult, error) {
+	if p.MaxStalls < 0 || p.Limit < 0 {
+		return backend.RecoverResult{}, fmt.Errorf("recover stalled jobs: negative max stalls %d or limit %d: %w", p.MaxStalls, p.Limit, backend.ErrInvalid)
+	}
+	now := b.clock(p.Now)
+	var res backend.RecoverResult
+	for {
+		want := chunk
+		if p.Limit > 0 {
+			want = min(chunk, p.Limit-len(res.Requeued)-len(res.Failed))
+		}
+		var part backend.RecoverResult
+		n := 0
+		err := b.write(ctx, now, func(w *wtx) error {
+			part, n = backend.RecoverResult{}, 0
+			var err error
+			n, err = w.recoverStalled(want, p.MaxStalls, &part)
+			return err
+		})
+		if err != nil {
+			return res, fmt.Errorf("recover stalled jobs: %w", err)
+		}
+		res.Requeued = append(res.Requeued, part.Requeued...)
+		res.Failed = append(res.Failed, part.Failed...)
+		if n < want || p.Limit > 0 && len(res.Requeued)+len(res.Failed) >= p.Limit {
+			return res, nil
+		}
+	}
+}
+
+func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (int, error) {
+	rows, err := w.query(qStalled, nanoInt(w.now), limit)
+	if err != nil {
+		return 0, err
+	}
+	type stalled struct {
+		seq             int64
+		id, queue, task string
+		stalls          int
+		cancelRequested bool
+		state           backend.State
+		ev              backend.EventType
+	}
+	var found []stalled
+	for rows.Next() {
+		var s stalled
+		if err := rows.Scan(&s.seq, &s.id, &s.queue, &s.task, &s.stalls, &s.cancelRequested); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		found = append(found, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	var requeue, fail, cancel []int64
+	for i := range found {
+		s := &found[i]
+		switch {
+		case s.cancelRequested:
+			s.state = backend.StateCancelled
+			cancel = append(cancel, s.seq)
+		case s.stalls+1 > maxStalls:
+			s.state = backend.StateFailed
+			fail = append(fail, s.seq)
+			res.Failed = append(res.Failed, s.id)
+		default:
+			s.state = backend.StateWaiting
+			requeue = append(requeue, s.seq)
+			res.Requeued = append(res.Requeued, s.id)
+		}
+	}
+	if len(requeue) > 0 {
+		arg, err := jsonArg(requeue)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := w.exec(qStallRequeue, arg); err != nil {
+			return 0, err
+		}
+	}
+	if len(fail) > 0 {
+		arg, err := jsonArg(fail)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := w.exec(qStallFail, nanoInt(w.now), w.now.Format(time.RFC3339Nano), arg); err != nil {
+			return 0, err
+		}
+	}
+	if len(cancel) > 0 {
+		arg, err := jsonArg(cancel)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := w.exec(qStallCancel, nanoInt(w.now), arg); err != nil {
+			return 0, err
+		}
+	}
+	for _, s := range found {
+		w.count(s.queue, backend.StateActive, s.state)
+		e := backend.Event{Type: backend.EventStalled, Queue: s.queue, JobID: s.id, Task: s.task, State: s.state}
+		switch s.state {
+		case backend.StateFailed:
+			e.Type, e.Detail = backend.EventFailed, fmt.Sprintf("job stalled: its lease expired %d times", s.stalls+1)
+			w.metric(s.queue).failed++
+		case backend.StateCancelled:
+			e.Type = backend.EventCancelled
+		}
+		w.event(e)
+	}
+	return len(found), nil
+}

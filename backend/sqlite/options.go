@@ -1,0 +1,87 @@
+package sqlite
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Option configures a Backend at Open.
+type Option func(*config)
+
+type config struct {
+	sync            SyncMode
+	busyTimeout     time.Duration
+	readConns       int
+	eventRetention  int
+	metricRetention time.Duration
+	cacheKiB        int
+	logger          *slog.Logger
+}
+
+func defaultConfig() config {
+	return config{
+		sync:            SyncNormal,
+		busyTimeout:     5 * time.Second,
+		readConns:       4,
+		eventRetention:  100_000,
+		metricRetention: 7 * 24 * time.Hour,
+		cacheKiB:        32 << 10,
+		logger:          slog.New(slog.DiscardHandler),
+	}
+}
+
+// SyncMode is how hard SQLite pushes a commit to the disk (PRAGMA synchronous).
+type SyncMode string
+
+const (
+	// SyncNormal (the default) does not fsync on each commit in WAL mode, only at checkpoints.
+	// The database can never be corrupted by a crash, but a power loss or OS crash may roll back
+	// the last transactions committed before it: an enqueue the caller saw succeed can vanish, or
+	// a completed job can run again. A process crash (panic, kill -9) loses nothing. This is the
+	// usual trade-off of a job queue with at-least-once delivery, and it makes commits several
+	// times cheaper.
+	SyncNormal SyncMode = "NORMAL"
+	// SyncFull fsyncs the write-ahead log on every commit, so a committed transaction survives
+	// power loss too, at the cost of one fsync per write transaction.
+	SyncFull SyncMode = "FULL"
+)
+
+// Synchronous sets the commit durability; the default is SyncNormal.
+func Synchronous(m SyncMode) Option {
+	return func(c *config) { c.sync = m }
+}
+
+// BusyTimeout sets how long a call waits for another connection or process to release the
+// database lock before it fails; the default is 5s. A call's context can end the wait sooner.
+func BusyTimeout(d time.Duration) Option {
+	return func(c *config) { c.busyTimeout = d }
+}
+
+// ReadConns sets the size of the pool of read-only connections that serve listings and
+// lookups; the default is 4. Writes always go through one connection per Backend.
+func ReadConns(n int) Option {
+	return func(c *config) { c.readConns = n }
+}
+
+// EventRetention sets how many of the newest lifecycle events the store keeps; older ones are
+// deleted in the same transactions that add new ones, in chunks. The default is 100,000; the
+// store holds at most about a tenth more than n.
+func EventRetention(n int) Option {
+	return func(c *config) { c.eventRetention = n }
+}
+
+// MetricsRetention sets how long the per-minute metric buckets are kept; the default is 7 days.
+func MetricsRetention(d time.Duration) Option {
+	return func(c *config) { c.metricRetention = d }
+}
+
+// CacheSize sets the page cache of each connection in KiB; the default is 32768 (32 MiB) for
+// the write connection and a quarter of it for each read connection.
+func CacheSize(kib int) Option {
+	return func(c *config) { c.cacheKiB = kib }
+}
+
+// Logger sets where the backend logs migrations and lock contention; the default discards.
+func Logger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}

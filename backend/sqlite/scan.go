@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+const numStates = 6
+
+// stateIndex orders the states as the counter columns of asyncmq_queues.
+func stateIndex(s backend.State) int {
+	switch s {
+	case backend.StateWaiting:
+		return 0
+	case backend.StateActive:
+		return 1
+	case backend.StateDelayed:
+		return 2
+	case backend.StateCompleted:
+		return 3
+	case backend.StateFailed:
+		return 4
+	case backend.StateCancelled:
+		return 5
+	}
+	panic(fmt.Sprintf("asyncmq/backend/sqlite: unknown state %q", s))
+}
+
+// Times are stored as Unix nanoseconds, which cover 1678 to 2262; times beyond are clamped so
+// that "forever" stays later than any real time.
+var (
+	minNanoTime = time.Unix(0, math.MinInt64+1)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// nanos encodes t for a column; the zero time is NULL.
+func nanos(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return nanoInt(t)
+}
+
+func nanoInt(t time.Time) int64 {
+	switch {
+	case t.Before(minNanoTime):
+		return math.MinInt64 + 1
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func fromNull(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromNanos(n.Int64)
+}
+
+// text returns b as a string column value, NULL when b is empty.
+func text(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// jsonArg encodes v for a json_each(?) parameter.
+func jsonArg(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode statement argument: %w", err)
+	}
+	return string(b), nil
+}
+
+const jobCols = `id, queue, task, payload, state, priority, attempts, max_retries,
+	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
+	started_at, finished_at, result, progress, errors, worker_id, lease_token, lease_expires_at,
+	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id`
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// scanJob reads one row selected with jobCols.
+func scanJob(s scanner) (*backend.Job, error) {
+	var (
+		j                                          backend.Job
+		state, bkind                               string
+		bbase, bmax, timeout, runAt, createdAt     int64
+		started, finished, leaseExp, uniqueUntil   sql.NullInt64
+		uniqueKey                                  sql.NullString
+		payload, result, progress, errs, dependsOn []byte
+		cancel                                     int
+	)
+	err := s.Scan(&j.ID, &j.Queue, &j.Task, &payload, &state, &j.Priority, &j.Attempts, &j.MaxRetries,
+		&bkind, &bbase, &bmax, &j.Backoff.Jitter, &timeout, &runAt, &createdAt,
+		&started, &finished, &result, &progress, &errs, &j.WorkerID, &j.LeaseToken, &leaseExp,
+		&j.Stalls, &uniqueKey, &uniqueUntil, &dependsOn, &j.PendingDeps, &cancel, &j.RepeatableID)
+	if err != nil {
+		return nil, err
+	}
+	j.State = backend.State(state)
+	j.Backoff.Kind = backend.BackoffKind(bkind)
+	j.Backoff.Base = time.Duration(bbase)
+	j.Backoff.Max = time.Duration(bmax)
+	j.Timeout = time.Duration(timeout)
+	j.RunAt = fromNanos(runAt)
+	j.CreatedAt = fromNanos(createdAt)
+	j.StartedAt = fromNull(started)
+	j.FinishedAt = fromNull(finished)
+	j.LeaseExpiresAt = fromNull(leaseExp)
+	j.UniqueKey = uniqueKey.String
+	j.UniqueUntil = fromNull(uniqueUntil)
+	j.CancelRequested = cancel != 0
+	if payload != nil {
+		j.Payload = json.RawMessage(payload)
+	}
+	if result != nil {
+		j.Result = json.RawMessage(result)
+	}
+	if progress != nil {
+		j.Progress = json.RawMessage(progress)
+	}
+	if errs != nil {
+		if err := json.Unmarshal(errs, &j.Errors); err != nil {
+			return nil, fmt.Errorf("decode errors of job %q: %w", j.ID, err)
+		}
+		for i := range j.Errors {
+			j.Errors[i].At = j.Errors[i].At.UTC()
+		}
+	}
+	if dependsOn != nil {
+		if err := json.Unmarshal(dependsOn, &j.DependsOn); err != nil {
+			return nil, fmt.Errorf("decode dependencies of job %q: %w", j.ID, err)
+		}
+	}
+	return &j, nil
+}
+
+// scanJobs reads every row of rows and closes it.
+func scanJobs(rows *sql.Rows) ([]*backend.Job, error) {
+	defer rows.Close()
+	var out []*backend.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+var errNoRows = sql.ErrNoRows

@@ -1,0 +1,398 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// maxCachedStmts bounds the prepared statements kept per connection; the queries are a fixed
+// set plus a few filter shapes, so the bound is only a guard.
+const maxCachedStmts = 200
+
+// writer is the one write connection of a Backend. Holding lock (a one-slot semaphore, so that
+// waiting for it honours a context) gives the exclusive use of conn and stmts.
+type writer struct {
+	lock  chan struct{}
+	db    *sql.DB
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+func (wr *writer) acquire(ctx context.Context) error {
+	select {
+	case wr.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (wr *writer) release() { <-wr.lock }
+
+// connection returns the write connection, opening it on first use or after it broke.
+func (wr *writer) connection(ctx context.Context) (*sql.Conn, error) {
+	if wr.conn != nil {
+		return wr.conn, nil
+	}
+	c, err := wr.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wr.conn, wr.stmts = c, make(map[string]*sql.Stmt)
+	return c, nil
+}
+
+// drop forgets a connection that failed in a way that leaves it unusable.
+func (wr *writer) drop() {
+	if wr.conn == nil {
+		return
+	}
+	for _, st := range wr.stmts {
+		st.Close()
+	}
+	wr.conn.Close()
+	wr.conn, wr.stmts = nil, nil
+}
+
+// stmt returns q prepared on the write connection, preparing it on first use.
+func (wr *writer) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st := wr.stmts[q]; st != nil {
+		return st, nil
+	}
+	st, err := wr.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(wr.stmts) < maxCachedStmts {
+		wr.stmts[q] = st
+	}
+	return st, nil
+}
+
+func (wr *writer) close() error {
+	wr.lock <- struct{}{}
+	defer wr.release()
+	wr.drop()
+	return wr.db.Close()
+}
+
+// wtx is one write transaction. Besides the SQL transaction it gathers the side effects every
+// transition must record atomically: counter deltas, lifecycle events and metrics, which flush
+// writes as one statement per kind (per queue for counters and metrics).
+type wtx struct {
+	b   *Backend
+	ctx context.Context
+	now time.Time
+
+	counts  map[string]*[numStates]int64
+	events  []backend.Event
+	metrics map[metricKey]*metricDelta
+	// committed runs after a successful commit, for process state that must not run ahead of
+	// the database.
+	committed []func()
+}
+
+type metricKey struct {
+	queue  string
+	minute int64
+}
+
+type metricDelta struct {
+	completed, failed, retried, started int64
+	durationSum, waitSum                int64
+}
+
+// write runs fn in an immediate transaction on the write connection, retrying while another
+// connection holds the database lock (see retryBusy). fn may run more than once, so it must keep
+// its effects inside w.
+func (b *Backend) write(ctx context.Context, now time.Time, fn func(w *wtx) error) error {
+	if b.closed.Load() {
+		return backend.ErrClosed
+	}
+	return b.fail(b.retryBusy(ctx, func() error { return b.writeOnce(ctx, now, fn) }))
+}
+
+// Lock polling: the write connection has no SQLite busy handler, whose sleeps grow to 100ms
+// and so let a busy writer in another process take the lock again and again before the sleeper
+// looks; polling every few hundred microseconds gives every process its turn.
+const (
+	minLockPoll = 100 * time.Microsecond
+	maxLockPoll = 2 * time.Millisecond
+	// slowLock is how long a write may wait for the lock before it is logged.
+	slowLock = time.Second
+)
+
+// retryBusy runs try until it does not fail with SQLITE_BUSY, the busy timeout passes or ctx
+// ends.
+func (b *Backend) retryBusy(ctx context.Context, try func() error) error {
+	var start time.Time
+	delay := minLockPoll
+	for {
+		err := try()
+		if err == nil || !isBusy(err) {
+			if !start.IsZero() {
+				if waited := time.Since(start); waited >= slowLock {
+					b.cfg.logger.WarnContext(ctx, "sqlite write waited long for the database lock", "path", b.path, "waited", waited)
+				}
+			}
+			return err
+		}
+		if start.IsZero() {
+			start = time.Now()
+		} else if time.Since(start) >= b.cfg.busyTimeout {
+			return fmt.Errorf("database stayed locked by another connection for %s: %w", b.cfg.busyTimeout, err)
+		}
+		t := time.NewTimer(delay/2 + rand.N(delay))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("wait for the database lock: %w", ctx.Err())
+		case <-t.C:
+		}
+		delay = min(2*delay, maxLockPoll)
+	}
+}
+
+// writeOnce runs one attempt of a write transaction. BEGIN IMMEDIATE takes SQLite's write lock
+// up front, so the transaction cannot fail later for want of it.
+func (b *Backend) writeOnce(ctx context.Context, now time.Time, fn func(w *wtx) error) error {
+	wr := b.w
+	if err := wr.acquire(ctx); err != nil {
+		return fmt.Errorf("wait for the write connection: %w", err)
+	}
+	defer wr.release()
+	if b.closed.Load() {
+		return backend.ErrClosed
+	}
+	if _, err := wr.connection(ctx); err != nil {
+		return fmt.Errorf("open write connection: %w", err)
+	}
+	w := &wtx{b: b, ctx: ctx, now: now}
+	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		b.dropIfBroken(err)
+		return fmt.Errorf("begin write transaction: %w", err)
+	}
+	err := fn(w)
+	if err == nil {
+		err = w.flush()
+	}
+	if err == nil {
+		if _, err = w.exec("COMMIT"); err == nil {
+			for _, f := range w.committed {
+				f()
+			}
+			return nil
+		}
+		err = fmt.Errorf("commit: %w", err)
+	}
+	// The rollback must run even when ctx ended: the connection is reused.
+	if _, rerr := wr.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && !noTx(rerr) {
+		wr.drop()
+	}
+	return err
+}
+
+// dropIfBroken discards the write connection after an error database/sql reports as fatal to it.
+func (b *Backend) dropIfBroken(err error) {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		b.w.drop()
+	}
+}
+
+// noTx reports the error of a ROLLBACK that found no transaction, which SQLite gives when a
+// failed statement already rolled it back.
+func noTx(err error) bool {
+	return strings.Contains(err.Error(), "no transaction is active")
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	c := se.Code() & 0xff
+	return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+}
+
+// exec runs one statement, prepared and cached on the write connection.
+func (w *wtx) exec(q string, args ...any) (sql.Result, error) {
+	st, err := w.b.w.stmt(w.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(w.ctx, args...)
+}
+
+// script runs statements that are executed once, such as a migration, without preparing them.
+func (w *wtx) script(q string) error {
+	_, err := w.b.w.conn.ExecContext(w.ctx, q)
+	return err
+}
+
+func (w *wtx) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := w.b.w.stmt(w.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(w.ctx, args...)
+}
+
+// queryRow is QueryRow on a cached statement; a preparation error comes out of Scan.
+func (w *wtx) queryRow(q string, args ...any) rowScanner {
+	st, err := w.b.w.stmt(w.ctx, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(w.ctx, args...)
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// count records that a job of queue moved from one state to another; an empty from is a new
+// job and an empty to a deleted one.
+func (w *wtx) count(queue string, from, to backend.State) {
+	if from == to {
+		return
+	}
+	if w.counts == nil {
+		w.counts = make(map[string]*[numStates]int64)
+	}
+	c := w.counts[queue]
+	if c == nil {
+		c = new([numStates]int64)
+		w.counts[queue] = c
+	}
+	if from != "" {
+		c[stateIndex(from)]--
+	}
+	if to != "" {
+		c[stateIndex(to)]++
+	}
+}
+
+// touch makes queue known without changing its counts.
+func (w *wtx) touch(queue string) {
+	if w.counts == nil {
+		w.counts = make(map[string]*[numStates]int64)
+	}
+	if w.counts[queue] == nil {
+		w.counts[queue] = new([numStates]int64)
+	}
+}
+
+func (w *wtx) event(e backend.Event) {
+	e.At = w.now
+	w.events = append(w.events, e)
+}
+
+func (w *wtx) metric(queue string) *metricDelta {
+	if w.metrics == nil {
+		w.metrics = make(map[metricKey]*metricDelta)
+	}
+	k := metricKey{queue, w.now.Truncate(time.Minute).UnixNano()}
+	d := w.metrics[k]
+	if d == nil {
+		d = new(metricDelta)
+		w.metrics[k] = d
+	}
+	return d
+}
+
+var (
+	qCountUpsert = `INSERT INTO asyncmq_queues (name, waiting, active, delayed, completed, failed, cancelled)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+	waiting = waiting + excluded.waiting,
+	active = active + excluded.active,
+	delayed = delayed + excluded.delayed,
+	completed = completed + excluded.completed,
+	failed = failed + excluded.failed,
+	cancelled = cancelled + excluded.cancelled`
+	qMetricUpsert = `INSERT INTO asyncmq_metrics (queue, minute, completed, failed, retried, duration_sum, wait_sum, started)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (queue, minute) DO UPDATE SET
+	completed = completed + excluded.completed,
+	failed = failed + excluded.failed,
+	retried = retried + excluded.retried,
+	duration_sum = duration_sum + excluded.duration_sum,
+	wait_sum = wait_sum + excluded.wait_sum,
+	started = started + excluded.started`
+	qMetricPrune = `DELETE FROM asyncmq_metrics WHERE minute < ?`
+	qEventInsert = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(?)`
+	qEventPrune = `DELETE FROM asyncmq_events WHERE id <= ?`
+)
+
+// flush writes the gathered counters, events and metrics.
+func (w *wtx) flush() error {
+	for q, c := range w.counts {
+		if _, err := w.exec(qCountUpsert, q, c[0], c[1], c[2], c[3], c[4], c[5]); err != nil {
+			return fmt.Errorf("update counters of queue %q: %w", q, err)
+		}
+	}
+	if len(w.metrics) > 0 {
+		for k, d := range w.metrics {
+			if _, err := w.exec(qMetricUpsert, k.queue, k.minute, d.completed, d.failed, d.retried, d.durationSum, d.waitSum, d.started); err != nil {
+				return fmt.Errorf("update metrics of queue %q: %w", k.queue, err)
+			}
+		}
+		// Prune at most once a minute per process; the minute index makes it a range delete.
+		sec := w.now.Unix()
+		if sec-w.b.metricsPrunedAt.Load() >= 60 {
+			if _, err := w.exec(qMetricPrune, w.now.Add(-w.b.cfg.metricRetention).UnixNano()); err != nil {
+				return fmt.Errorf("prune metrics: %w", err)
+			}
+			w.committed = append(w.committed, func() { w.b.metricsPrunedAt.Store(sec) })
+		}
+	}
+	if len(w.events) == 0 {
+		return nil
+	}
+	rows := make([][7]any, len(w.events))
+	for i, e := range w.events {
+		rows[i] = [7]any{string(e.Type), e.Queue, e.JobID, e.Task, string(e.State), e.At.UnixNano(), e.Detail}
+	}
+	arg, err := json.Marshal(rows)
+	if err != nil {
+		return fmt.Errorf("encode events: %w", err)
+	}
+	res, err := w.exec(qEventInsert, string(arg))
+	if err != nil {
+		return fmt.Errorf("record events: %w", err)
+	}
+	last, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("record events: %w", err)
+	}
+	// Deleting the oldest events in chunks keeps the cost per event constant and the table
+	// within retention plus one chunk.
+	if last >= w.b.pruneAt.Load() {
+		keep := int64(w.b.cfg.eventRetention)
+		if _, err := w.exec(qEventPrune, last-keep); err != nil {
+			return fmt.Errorf("prune events: %w", err)
+		}
+		next := last + min(max(keep/10, 1), 1000)
+		w.committed = append(w.committed, func() { w.b.pruneAt.Store(next) })
+	}
+	return nil
+}
+
+func isConstraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
