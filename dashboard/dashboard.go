@@ -167,7 +167,7 @@ func (d *Dashboard) routes() {
 	m.Handle("POST /queues/{name}/repeatables/new", d.page(d.repeatableCreate))
 	m.Handle("GET /workers", d.page(d.workerList))
 	m.Handle("GET /metrics", d.page(d.metricsPage))
-	m.Handle("GET /metrics/history", d.page(d.metricsHistory))
+	m.Handle("GET /metrics/history", d.api(d.metricsHistory))
 	m.Handle("GET /metrics/prometheus", http.HandlerFunc(d.prometheus))
 	m.Handle("GET /audit", d.page(d.auditList))
 	m.Handle("GET /events", http.HandlerFunc(d.events))

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"errors"
 	"net/url"
 	"strconv"
 )
@@ -31,7 +32,8 @@ type pager struct {
 // never an error, since links get mangled and bookmarks outlive data.
 func newPager(q url.Values, path string, defaultSize int) pager {
 	p := pager{Page: 1, Size: defaultSize, Sizes: pageSizes, path: path, q: q}
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
+	// A number too large for an int still means "far past the end", which clamps to the last page.
+	if n, err := strconv.Atoi(q.Get("page")); (err == nil || errors.Is(err, strconv.ErrRange)) && n > 1 {
 		p.Page = min(n, maxPage)
 	}
 	if n, err := strconv.Atoi(q.Get("size")); err == nil {

@@ -320,6 +320,21 @@ func (d *Dashboard) page(h func(http.ResponseWriter, *http.Request) error) http.
 	})
 }
 
+// api adapts a JSON endpoint: its errors are JSON too, whatever the request accepts.
+func (d *Dashboard) api(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil || errors.Is(r.Context().Err(), context.Canceled) {
+			return
+		}
+		status, msg := classify(err)
+		if status >= 500 {
+			d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		_ = writeJSON(w, status, map[string]any{"ok": false, "error": msg})
+	})
+}
+
 func (d *Dashboard) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, msg := classify(err)
 	if status >= 500 {

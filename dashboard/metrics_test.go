@@ -1,0 +1,249 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/memory"
+)
+
+func TestMetricsHistory(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.add(job("q", "t", ""), job("q", "t", ""), job("q", "t", ""))
+	e.finishAll("q", backend.OutcomeCompleted, "", "")
+	e.add(job("q", "t", ""), job("other", "t", ""))
+	e.finishAll("q", backend.OutcomeFailed, "boom", "")
+
+	r := e.get("/metrics/history?minutes=5")
+	wantStatus(t, r, http.StatusOK)
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	var h historyResponse
+	if err := json.Unmarshal([]byte(r.body), &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Minutes != 5 || len(h.History) != 5 {
+		t.Fatalf("minutes %d, %d points; want 5", h.Minutes, len(h.History))
+	}
+	for i := 1; i < len(h.History); i++ {
+		if h.History[i].Unix-h.History[i-1].Unix != 60 {
+			t.Fatalf("points are not one per minute: %v", h.History)
+		}
+	}
+	tot := h.Totals
+	if tot.Completed != 3 || tot.Failed != 1 || tot.Started != 4 || tot.AvgDurationMS != 40 {
+		t.Errorf("totals = %+v, want 3 completed, 1 failed, 4 started, 40ms average", tot)
+	}
+	if h.Current[backend.StateCompleted] != 3 || h.Current[backend.StateWaiting] != 1 || h.Queues != 2 {
+		t.Errorf("current = %v, queues %d", h.Current, h.Queues)
+	}
+	one := e.get("/metrics/history?queue=other")
+	json.Unmarshal([]byte(one.body), &h)
+	if h.Totals.Completed != 0 || h.Current[backend.StateWaiting] != 1 {
+		t.Errorf("queue filter: totals %+v current %v", h.Totals, h.Current)
+	}
+	for q, want := range map[string]int{"minutes=0": 1, "minutes=99999": 1440, "minutes=abc": 60, "limit=7": 7, "": 60} {
+		r := e.get("/metrics/history?" + q)
+		wantStatus(t, r, http.StatusOK)
+		var h historyResponse
+		json.Unmarshal([]byte(r.body), &h)
+		if h.Minutes != want || len(h.History) != want {
+			t.Errorf("%q: %d minutes, %d points; want %d", q, h.Minutes, len(h.History), want)
+		}
+	}
+	page := e.get("/metrics?minutes=15")
+	wantContains(t, page.body, `data-history-url="/asyncmq/metrics/history?minutes=15"`, "<td class=\"num\">3</td>", "25%")
+}
+
+func TestPrometheus(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.add(job("emails", "t", ""), job("emails", "t", ""))
+	e.finishAll("emails", backend.OutcomeCompleted, "", "")
+	e.add(job("emails", "t", ""))
+	e.finishAll("emails", backend.OutcomeFailed, "boom", "")
+	e.add(job(`we"ird\q`+"\nname", "t", ""))
+	if err := e.insp.PauseQueue(context.Background(), "emails"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.b.Heartbeat(context.Background(), backend.HeartbeatParams{Worker: backend.WorkerInfo{
+		ID: "w1", Hostname: "h1", Concurrency: 8, Active: 3,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.get("/metrics/prometheus")
+	wantStatus(t, r, http.StatusOK)
+	if ct := r.header.Get("Content-Type"); ct != promContentType {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	wantContains(t, r.body,
+		"# TYPE asyncmq_dashboard_ready gauge\nasyncmq_dashboard_ready 1\n",
+		"asyncmq_queue_total 2\n",
+		`asyncmq_queue_jobs{queue="emails",state="completed"} 2`,
+		`asyncmq_queue_jobs{queue="emails",state="failed"} 1`,
+		`asyncmq_queue_jobs{queue="emails",state="waiting"} 0`,
+		`asyncmq_queue_jobs{queue="we\"ird\\q\nname",state="waiting"} 1`,
+		`asyncmq_queue_paused{queue="emails"} 1`,
+		"asyncmq_worker_total 1\n",
+		`asyncmq_worker_concurrency{worker="w1",hostname="h1"} 8`,
+		`asyncmq_worker_active_jobs{worker="w1",hostname="h1"} 3`,
+		"# TYPE asyncmq_jobs_completed_total counter\n",
+		`asyncmq_jobs_completed_total{queue="emails"} 2`,
+		`asyncmq_jobs_failed_total{queue="emails"} 1`,
+		`asyncmq_jobs_started_total{queue="emails"} 3`,
+		"# TYPE asyncmq_job_duration_seconds summary\n",
+		`asyncmq_job_duration_seconds_sum{queue="emails"} 0.12`,
+		`asyncmq_job_duration_seconds_count{queue="emails"} 3`,
+	)
+	// Every line is a comment or "name{labels} value" with a parseable value.
+	for _, line := range strings.Split(strings.TrimSpace(r.body), "\n") {
+		if strings.HasPrefix(line, "# ") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.ContainsAny(line[i+1:], `"{}`) {
+			t.Errorf("malformed sample line %q", line)
+		}
+	}
+	// Counters never go down between scrapes, and settled minutes are not read twice.
+	again := e.get("/metrics/prometheus")
+	wantContains(t, again.body, `asyncmq_jobs_completed_total{queue="emails"} 2`)
+}
+
+func TestEscapeLabel(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`plain`:        `plain`,
+		`a"b`:          `a\"b`,
+		`a\b`:          `a\\b`,
+		"a\nb":         `a\nb`,
+		"\\\"\n":       `\\\"\n`,
+		"tab\tand ünï": "tab\tand ünï",
+	} {
+		if got := escapeLabel(in); got != want {
+			t.Errorf("escapeLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPromCountersFoldSettledMinutes(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 2, 10, 30, 15, 0, time.UTC)
+	clock := now
+	mem := memory.New(memory.WithClock(func() time.Time { return clock }))
+	t.Cleanup(func() { mem.Close() })
+	insp := asyncmq.NewInspector(mem)
+	ctx := context.Background()
+	run := func(at time.Time, n int) {
+		clock = at
+		for range n {
+			j := job("q", "t", "")
+			j.CreatedAt, j.RunAt = at, at
+			if err := mem.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{j}, Now: at}); err != nil {
+				t.Fatal(err)
+			}
+			cl, err := mem.Claim(ctx, backend.ClaimParams{Queues: []string{"q"}, WorkerID: "w", Limit: 1, LeaseDuration: time.Minute, Now: at})
+			if err != nil || len(cl) != 1 {
+				t.Fatalf("claim: %v %v", cl, err)
+			}
+			if _, err := mem.Finish(ctx, backend.FinishParams{Now: at, Items: []backend.Finish{{JobID: cl[0].ID, LeaseToken: cl[0].LeaseToken, Outcome: backend.OutcomeCompleted, Duration: time.Second}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pc := newPromCounters()
+	run(now.Add(-10*time.Minute), 2) // settled
+	run(now, 3)                      // live
+	c, err := pc.read(ctx, insp, now)
+	if err != nil || c["q"].completed != 5 || c["q"].duration != 5*time.Second {
+		t.Fatalf("first read = %+v, %v", c["q"], err)
+	}
+	if !pc.settled.Equal(now.Truncate(time.Minute).Add(-settleDelay)) {
+		t.Errorf("settled = %v", pc.settled)
+	}
+	run(now.Add(time.Minute), 1)
+	later := now.Add(time.Minute)
+	c, _ = pc.read(ctx, insp, later)
+	if c["q"].completed != 6 {
+		t.Errorf("second read = %d completed, want 6", c["q"].completed)
+	}
+	// Minutes that settle between reads move into the base exactly once.
+	c, _ = pc.read(ctx, insp, now.Add(10*time.Minute))
+	c2, _ := pc.read(ctx, insp, now.Add(11*time.Minute))
+	if c["q"].completed != 6 || c2["q"].completed != 6 {
+		t.Errorf("after settling: %d then %d completed, want 6 and 6", c["q"].completed, c2["q"].completed)
+	}
+}
+
+// brokenBackend fails every read with an error whose text must never reach a page.
+type brokenBackend struct{ backend.Backend }
+
+var errBroken = errors.New("dial tcp 10.0.0.5:5432: postgres://app:swordfish@db refused")
+
+func (brokenBackend) Ping(context.Context) error                          { return errBroken }
+func (brokenBackend) Queues(context.Context) ([]backend.QueueInfo, error) { return nil, errBroken }
+func (brokenBackend) Queue(context.Context, string) (backend.QueueInfo, error) {
+	return backend.QueueInfo{}, errBroken
+}
+func (brokenBackend) Workers(context.Context) ([]backend.WorkerInfo, error) { return nil, errBroken }
+func (brokenBackend) LastEventID(context.Context) (int64, error)            { return 0, errBroken }
+func (brokenBackend) Events(context.Context, backend.EventsParams) ([]backend.Event, error) {
+	return nil, errBroken
+}
+func (brokenBackend) Metrics(context.Context, backend.MetricsParams) ([]backend.MetricBucket, error) {
+	return nil, errBroken
+}
+func (brokenBackend) Audit(context.Context, backend.AuditParams) ([]backend.AuditEntry, error) {
+	return nil, errBroken
+}
+func (brokenBackend) GetJob(context.Context, string) (*backend.Job, error) { return nil, errBroken }
+
+func TestBackendFailure(t *testing.T) {
+	t.Parallel()
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	e := setup(t, withBackend(brokenBackend{mem}))
+	for _, p := range []string{"/", "/queues", "/queues/q", "/queues/q/jobs", "/queues/q/jobs/x", "/workers", "/metrics", "/audit", "/events/history"} {
+		r := e.get(p)
+		wantStatus(t, r, http.StatusServiceUnavailable)
+		wantContains(t, r.body, "The backend is unavailable", `data-testid="error-page"`)
+		wantNotContains(t, r.body, "swordfish", "10.0.0.5")
+	}
+	r := e.get("/metrics/history")
+	wantStatus(t, r, http.StatusServiceUnavailable)
+	wantContains(t, r.body, `"ok":false`)
+	p := e.get("/metrics/prometheus")
+	wantStatus(t, p, http.StatusServiceUnavailable)
+	wantContains(t, p.body, "asyncmq_dashboard_ready 0\n")
+	wantNotContains(t, p.body, "swordfish", "asyncmq_queue_total")
+	ready := e.get("/ready")
+	wantStatus(t, ready, http.StatusServiceUnavailable)
+	wantNotContains(t, ready.body, "swordfish")
+	if err := e.d.Ready(context.Background()); !errors.Is(err, errBroken) {
+		t.Errorf("Ready = %v, want the backend's error", err)
+	}
+	s := e.get("/events")
+	wantStatus(t, s, http.StatusServiceUnavailable)
+	wantNotContains(t, s.body, "swordfish")
+	// The action itself fails before the job is read; the audit entry is attempted and logged.
+	wantStatus(t, e.post("/queues/q/jobs/x/retry", nil), http.StatusServiceUnavailable)
+}
+
+func TestReadyAndHealthThroughAdmin(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	wantStatus(t, e.get("/ready"), http.StatusOK)
+	wantStatus(t, e.get("/health"), http.StatusOK)
+	if err := e.d.Ready(context.Background()); err != nil {
+		t.Errorf("Ready = %v", err)
+	}
+}
