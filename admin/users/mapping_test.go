@@ -148,6 +148,27 @@ func TestMappingRefusesUnmappedWrites(t *testing.T) {
 	}
 }
 
+// A mapping that names a missing table or column fails at construction, not at the first
+// sign-in.
+func TestMappingCheckedAgainstTheDatabase(t *testing.T) {
+	t.Parallel()
+	userstest.Each(t, func(t *testing.T, db userstest.DB) {
+		ctx := context.Background()
+		if _, err := db.DB.ExecContext(ctx, `CREATE TABLE people (login TEXT PRIMARY KEY)`); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []users.Mapping{
+			{Table: "persons", ID: "login"},
+			{Table: "people", ID: "login", Email: "mail"},
+		} {
+			_, err := users.NewSQLStore(ctx, db.DB, db.Dialect, users.WithMapping(m))
+			if err == nil || !strings.Contains(err.Error(), "prepare user lookup on "+m.Table) {
+				t.Errorf("mapping %+v: err = %v, want a refusal naming the table", m, err)
+			}
+		}
+	})
+}
+
 func TestMappingValidate(t *testing.T) {
 	t.Parallel()
 	ok := users.Mapping{Table: "auth.users", ID: "id"}

@@ -18,6 +18,7 @@ type SQLStore struct {
 	dialect Dialect
 	m       Mapping
 	q       queries
+	getStmt *sql.Stmt
 	now     func() time.Time
 }
 
@@ -75,7 +76,8 @@ func withSQLiteBusyTimeout(dsn string) string {
 }
 
 // NewSQLStore returns a store on db, an open database of the given dialect, migrating the
-// store's tables unless WithMapping is given. Close does not close db.
+// store's tables unless WithMapping is given; a mapping naming a table or column that does not
+// exist is refused here. Close does not close db.
 func NewSQLStore(ctx context.Context, db *sql.DB, dialect Dialect, opts ...Option) (*SQLStore, error) {
 	if err := dialect.valid(); err != nil {
 		return nil, err
@@ -96,7 +98,15 @@ func NewSQLStore(ctx context.Context, db *sql.DB, dialect Dialect, opts ...Optio
 			return nil, err
 		}
 	}
-	return &SQLStore{db: db, dialect: dialect, m: m, q: buildQueries(dialect, m), now: time.Now}, nil
+	s := &SQLStore{db: db, dialect: dialect, m: m, q: buildQueries(dialect, m), now: time.Now}
+	// Get runs on every dashboard request; preparing it once saves SQLite a parse per request
+	// (several times the cost of the lookup itself), and checks a Mapping against the real
+	// tables now rather than at the first sign-in.
+	var err error
+	if s.getStmt, err = db.PrepareContext(ctx, s.q.get); err != nil {
+		return nil, fmt.Errorf("prepare user lookup on %s: %w", m.Table, err)
+	}
+	return s, nil
 }
 
 // DB returns the store's database, for NewSessionStore on the same connection pool.
@@ -105,12 +115,13 @@ func (s *SQLStore) DB() *sql.DB { return s.db }
 // Dialect returns the store's SQL dialect.
 func (s *SQLStore) Dialect() Dialect { return s.dialect }
 
-// Close closes the database if OpenSQL opened it.
+// Close releases the store's prepared statement, and closes the database if OpenSQL opened it.
 func (s *SQLStore) Close() error {
+	err := s.getStmt.Close()
 	if s.owned {
-		return s.db.Close()
+		err = errors.Join(err, s.db.Close())
 	}
-	return nil
+	return err
 }
 
 // queries are built once from the validated mapping; user input only ever travels as arguments.
@@ -239,7 +250,7 @@ func (s *SQLStore) Get(ctx context.Context, id string) (*User, error) {
 	if !ok {
 		return nil, fmt.Errorf("get user: %w", notFound(id))
 	}
-	us, err := s.query(ctx, s.q.get, arg)
+	us, err := s.queryStmt(ctx, s.getStmt, arg)
 	if err != nil {
 		return nil, fmt.Errorf("get user %q: %w", id, err)
 	}
@@ -273,11 +284,23 @@ func (s *SQLStore) List(ctx context.Context, p ListParams) ([]*User, error) {
 }
 
 // query runs a user select and folds the joined role rows into users, keeping row order.
+func (s *SQLStore) queryStmt(ctx context.Context, st *sql.Stmt, args ...any) ([]*User, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return s.scanUsers(rows)
+}
+
 func (s *SQLStore) query(ctx context.Context, query string, args ...any) ([]*User, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
+	return s.scanUsers(rows)
+}
+
+func (s *SQLStore) scanUsers(rows *sql.Rows) ([]*User, error) {
 	defer rows.Close()
 	var out []*User
 	for rows.Next() {

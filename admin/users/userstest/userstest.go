@@ -111,12 +111,13 @@ func Each(t *testing.T, fn func(t *testing.T, db DB)) {
 	}
 }
 
-// Store returns a users store with the default schema on db.
+// Store returns a users store with the default schema on db, closed when the test ends.
 func Store(t testing.TB, db DB) *users.SQLStore {
 	t.Helper()
 	s, err := users.NewSQLStore(context.Background(), db.DB, db.Dialect)
 	if err != nil {
 		t.Fatalf("new users store on %s: %v", db.Name, err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
