@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,9 @@ import (
 	"github.com/asyncmq/asyncmq/admin/jwtauth"
 	"github.com/asyncmq/asyncmq/backend"
 )
+
+// quiet drops the verifier's warning that testSecret is printable text.
+var quiet = slog.New(slog.DiscardHandler)
 
 // testSecret is an HS256 secret of the required 32 bytes.
 const testSecret = "0123456789abcdef0123456789abcdef-test"
@@ -316,7 +320,7 @@ func TestTokenIssueVerifiesWithJWTAuth(t *testing.T) {
 	if !ok {
 		t.Fatalf("token issue printed %q, want an Authorization header line", out)
 	}
-	v, err := jwtauth.NewVerifier(context.Background(), jwtauth.Config{Secret: []byte(testSecret), Audience: "asyncmq-admin", Issuer: "https://issuer.example"})
+	v, err := jwtauth.NewVerifier(context.Background(), jwtauth.Config{Secret: []byte(testSecret), Audience: "asyncmq-admin", Issuer: "https://issuer.example", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +340,7 @@ func TestTokenIssueVerifiesWithJWTAuth(t *testing.T) {
 	if strings.Count(raw, ".") != 2 || strings.Contains(raw, " ") {
 		t.Fatalf("--raw printed %q, want a bare compact JWT", raw)
 	}
-	v2, err := jwtauth.NewVerifier(context.Background(), jwtauth.Config{Secret: []byte(testSecret)})
+	v2, err := jwtauth.NewVerifier(context.Background(), jwtauth.Config{Secret: []byte(testSecret), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
