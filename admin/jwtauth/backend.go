@@ -1,0 +1,205 @@
+package jwtauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/admin"
+)
+
+// Backend is the JWT bearer admin.AuthBackend. Identity is stateless: every request carries its
+// token, and logging out only clears the optional cookie.
+type Backend struct {
+	v *Verifier
+}
+
+var _ admin.AuthBackend = (*Backend)(nil)
+
+// New returns a Backend for cfg; see NewVerifier. Close its Verifier when done with a JWKS.
+func New(ctx context.Context, cfg Config) (*Backend, error) {
+	v, err := NewVerifier(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Backend{v: v}, nil
+}
+
+// Verifier returns the Verifier the backend authenticates with.
+func (b *Backend) Verifier() *Verifier { return b.v }
+
+// errNoToken is returned for anonymous requests; it is allocated once because every anonymous
+// request sees it.
+var errNoToken = fmt.Errorf("jwtauth: no bearer token: %w", admin.ErrNoCredentials)
+
+// Authenticate returns the user a request's token names: ID from Config.UserClaim, Name from
+// Config.NameClaim (or the ID), IsAdmin from Config.AdminClaim and Roles from Config.RolesClaim,
+// with every claim in Claims. A missing or refused token yields an error wrapping
+// admin.ErrNoCredentials; the reason for a refusal is logged at debug level.
+//
+// The returned User is shared by requests presenting the same token while it is cached; treat
+// it as read-only.
+func (b *Backend) Authenticate(r *http.Request) (*admin.User, error) {
+	tok, ok := b.v.ExtractToken(r)
+	if !ok {
+		return nil, errNoToken
+	}
+	t, err := b.v.Verify(r.Context(), tok)
+	if err != nil {
+		// The Enabled check keeps refusals allocation-free when debug logging is off: a flood
+		// of bad tokens should cost as little as possible.
+		if errors.Is(err, ErrInvalidToken) && b.v.log.Enabled(r.Context(), slog.LevelDebug) {
+			b.v.log.DebugContext(r.Context(), "jwtauth: token refused", "reason", err.Error())
+		}
+		return nil, err
+	}
+	return t.user, nil
+}
+
+// Routes returns nil: the backend needs no routes beyond login and logout.
+func (b *Backend) Routes() []admin.Route { return nil }
+
+// maxLoginForm bounds the login form body: the token plus a return path and some slack.
+func (b *Backend) maxLoginForm() int64 { return int64(b.v.s.MaxTokenSize) + 8<<10 }
+
+// maxCookieToken is the largest token the login form stores: browsers drop cookies over 4096
+// bytes, name and attributes included.
+const maxCookieToken = 3800
+
+// Login serves the login page. GET explains that the dashboard expects a bearer token in
+// Config.HeaderName. When Config.CookieName is set the page also has a form to paste a token;
+// POST checks it and, when valid, stores it in that cookie (HttpOnly, SameSite=Strict, Secure
+// over TLS, scoped to the dashboard path, expiring with the token) and redirects with 303 to the
+// form's "next" path, if it is inside the dashboard, or to the dashboard root. A refused token
+// re-renders the form with status 401 and a message that does not say why.
+func (b *Backend) Login(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		b.renderLogin(w, r, http.StatusOK, "", r.URL.Query().Get("next"))
+	case r.Method == http.MethodPost && b.v.s.CookieName != "":
+		b.loginPost(w, r)
+	default:
+		allow := "GET, HEAD"
+		if b.v.s.CookieName != "" {
+			allow += ", POST"
+		}
+		w.Header().Set("Allow", allow)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func (b *Backend) loginPost(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, b.maxLoginForm())
+	if err := r.ParseForm(); err != nil {
+		b.renderLogin(w, r, http.StatusBadRequest, "The form could not be read.", "")
+		return
+	}
+	next := r.PostForm.Get("next")
+	tok := strings.TrimSpace(r.PostForm.Get("token"))
+	if t, ok := parseScheme(tok, b.v.s.Scheme); ok {
+		tok = t
+	}
+	t, err := b.v.Verify(r.Context(), tok)
+	if err != nil {
+		b.v.log.DebugContext(r.Context(), "jwtauth: pasted token refused", "reason", err.Error())
+		b.renderLogin(w, r, http.StatusUnauthorized, "That token was not accepted.", next)
+		return
+	}
+	if len(tok) > maxCookieToken {
+		b.renderLogin(w, r, http.StatusUnprocessableEntity, "That token is valid but too large for a browser cookie; send it in the request header instead.", next)
+		return
+	}
+	c := b.cookie(r, tok)
+	if !t.ExpiresAt.IsZero() {
+		c.Expires = t.ExpiresAt
+	}
+	http.SetCookie(w, c)
+	http.Redirect(w, r, admin.SafeRedirect(r, next), http.StatusSeeOther)
+}
+
+func (b *Backend) cookie(r *http.Request, value string) *http.Cookie {
+	return &http.Cookie{
+		Name:     b.v.s.CookieName,
+		Value:    value,
+		Path:     admin.BasePath(r) + "/",
+		HttpOnly: true,
+		Secure:   admin.RequestIsTLS(r),
+		SameSite: http.SameSiteStrictMode,
+	}
+}
+
+// Logout clears the token cookie, when Config.CookieName is set, and redirects with 303 to the
+// login page. Bearer tokens are stateless: one sent in the header stays valid until it expires.
+func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
+	if b.v.s.CookieName != "" {
+		c := b.cookie(r, "")
+		c.MaxAge = -1
+		c.Expires = time.Unix(1, 0)
+		http.SetCookie(w, c)
+	}
+	http.Redirect(w, r, admin.LoginURL(r), http.StatusSeeOther)
+}
+
+type loginPage struct {
+	Header     string
+	Scheme     string
+	Algorithms string
+	Cookie     bool
+	Action     string
+	Next       string
+	Error      string
+}
+
+// loginTemplate has no inline script or style, so it renders under a strict
+// Content-Security-Policy; html/template escapes every value.
+var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Sign in · asyncmq</title>
+</head>
+<body>
+<main>
+<h1>Sign in</h1>
+<p>This deployment expects a valid token in the <code>{{.Header}}</code> request header:
+<code>{{.Header}}: {{.Scheme}} &lt;token&gt;</code> (accepted algorithms: {{.Algorithms}}).</p>
+{{if .Error}}<p role="alert"><strong>{{.Error}}</strong></p>
+{{end}}{{if .Cookie}}<form method="post" action="{{.Action}}">
+<p><label for="token">Or paste a token to keep it in a cookie for this browser:</label></p>
+<p><textarea id="token" name="token" rows="6" cols="80" required autocomplete="off" spellcheck="false"></textarea></p>
+<input type="hidden" name="next" value="{{.Next}}">
+<p><button type="submit">Sign in</button></p>
+</form>
+{{end}}</main>
+</body>
+</html>
+`))
+
+func (b *Backend) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, next string) {
+	p := loginPage{
+		Header:     b.v.s.HeaderName,
+		Scheme:     b.v.s.Scheme,
+		Algorithms: strings.Join(b.v.allowedAlgorithms(), ", "),
+		Cookie:     b.v.s.CookieName != "",
+		Action:     admin.LoginURL(r),
+		Next:       next,
+		Error:      msg,
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if err := loginTemplate.Execute(w, p); err != nil {
+		b.v.log.ErrorContext(r.Context(), "jwtauth: render login page", "error", err)
+	}
+}
