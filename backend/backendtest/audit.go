@@ -7,7 +7,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testAudit(t *testing.T, newBackend Factory) {
+func testAudit(t *testing.T, newBackend factory) {
 	entries := []backend.AuditEntry{
 		{At: at(1 * time.Second), Actor: "alice", Action: "queue.pause", Status: "success", Queue: "emails", Source: "queues.detail"},
 		{At: at(2 * time.Second), Actor: "bob", Action: "job.retry", Status: "failed", Queue: "emails", JobID: "job-42", Error: "Lease LOST"},

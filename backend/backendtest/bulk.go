@@ -23,7 +23,7 @@ func everyState(s *bundle) (active *backend.Job) {
 
 var stateNames = []string{"waiting", "delayed", "active", "completed", "failed", "cancelled"}
 
-func testBulk(t *testing.T, newBackend Factory) {
+func testBulk(t *testing.T, newBackend factory) {
 	t.Run("ByIDs", func(t *testing.T) {
 		t.Parallel()
 		const (

@@ -9,7 +9,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testClaim(t *testing.T, newBackend Factory) {
+func testClaim(t *testing.T, newBackend factory) {
 	t.Run("PriorityThenRunAtThenID", func(t *testing.T) {
 		t.Parallel()
 		enqueue := func(s *bundle) {

@@ -8,7 +8,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testEnqueue(t *testing.T, newBackend Factory) {
+func testEnqueue(t *testing.T, newBackend factory) {
 	t.Run("StateFromRunAt", func(t *testing.T) {
 		t.Parallel()
 		tests := []struct {
@@ -247,7 +247,7 @@ func testEnqueue(t *testing.T, newBackend Factory) {
 	t.Run("Dependencies", func(t *testing.T) { testDependencies(t, newBackend) })
 }
 
-func testUniqueKey(t *testing.T, newBackend Factory) {
+func testUniqueKey(t *testing.T, newBackend factory) {
 	t.Parallel()
 	dup := func(s *bundle, now time.Time, j *backend.Job) {
 		s.t.Helper()
@@ -307,7 +307,7 @@ func testUniqueKey(t *testing.T, newBackend Factory) {
 	})
 }
 
-func testDependencies(t *testing.T, newBackend Factory) {
+func testDependencies(t *testing.T, newBackend factory) {
 	t.Parallel()
 
 	t.Run("UnknownParent", func(t *testing.T) {

@@ -18,7 +18,7 @@ type wantEvent struct {
 	at     time.Time
 }
 
-func testEvents(t *testing.T, newBackend Factory) {
+func testEvents(t *testing.T, newBackend factory) {
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
@@ -64,7 +64,7 @@ func testEvents(t *testing.T, newBackend Factory) {
 	t.Run("PerTransition", func(t *testing.T) { testEventPerTransition(t, newBackend) })
 }
 
-func testEventPerTransition(t *testing.T, newBackend Factory) {
+func testEventPerTransition(t *testing.T, newBackend factory) {
 	t.Parallel()
 	const (
 		W = backend.StateWaiting

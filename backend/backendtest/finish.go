@@ -8,7 +8,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testFinish(t *testing.T, newBackend Factory) {
+func testFinish(t *testing.T, newBackend factory) {
 	t.Run("Completed", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

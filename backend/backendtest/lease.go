@@ -9,7 +9,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testLease(t *testing.T, newBackend Factory) {
+func testLease(t *testing.T, newBackend factory) {
 	heartbeat := func(s *bundle, now time.Time, leases ...backend.Lease) backend.HeartbeatResult {
 		s.t.Helper()
 		res, err := s.b.Heartbeat(s.ctx, backend.HeartbeatParams{

@@ -105,7 +105,7 @@ func methodFixture(s *bundle) string {
 	return token
 }
 
-func testLifecycle(t *testing.T, newBackend Factory) {
+func testLifecycle(t *testing.T, newBackend factory) {
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

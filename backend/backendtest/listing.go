@@ -8,7 +8,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testListing(t *testing.T, newBackend Factory) {
+func testListing(t *testing.T, newBackend factory) {
 	waiting := backend.JobFilter{Queue: "default", State: backend.StateWaiting}
 
 	t.Run("Pagination", func(t *testing.T) {

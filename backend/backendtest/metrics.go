@@ -7,7 +7,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testMetrics(t *testing.T, newBackend Factory) {
+func testMetrics(t *testing.T, newBackend factory) {
 	// activity fills three minutes of queue "default" and one of queue "q2".
 	activity := func(s *bundle) {
 		s.enqueue(job("a", withPriority(1)), job("b", withPriority(2)), job("c", withPriority(3)), job("d", withPriority(4)))

@@ -8,7 +8,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testQueue(t *testing.T, newBackend Factory) {
+func testQueue(t *testing.T, newBackend factory) {
 	const (
 		W  = backend.StateWaiting
 		A  = backend.StateActive
@@ -246,7 +246,7 @@ func testQueue(t *testing.T, newBackend Factory) {
 	})
 }
 
-func testClean(t *testing.T, newBackend Factory) {
+func testClean(t *testing.T, newBackend factory) {
 	t.Parallel()
 	// Five completed jobs finished at t0+1s..t0+5s, one failed, one waiting.
 	fill := func(s *bundle) {

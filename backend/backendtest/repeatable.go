@@ -11,7 +11,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testRepeatable(t *testing.T, newBackend Factory) {
+func testRepeatable(t *testing.T, newBackend factory) {
 	t.Run("CRUD", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

@@ -30,8 +30,8 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-// Factory returns a fresh, empty backend and registers its cleanup with t.Cleanup.
-type Factory = func(t *testing.T) backend.Backend
+// factory is Run's argument: it returns a fresh, empty backend and registers its cleanup.
+type factory = func(t *testing.T) backend.Backend
 
 // Run runs the whole suite; newBackend returns a fresh, empty backend for each subtest and
 // registers its cleanup with t.Cleanup.
@@ -39,7 +39,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 	t.Helper()
 	groups := []struct {
 		name string
-		run  func(*testing.T, Factory)
+		run  func(*testing.T, factory)
 	}{
 		{"Enqueue", testEnqueue},
 		{"Claim", testClaim},
@@ -80,7 +80,7 @@ type bundle struct {
 	ctx context.Context
 }
 
-func setup(t *testing.T, newBackend Factory) *bundle {
+func setup(t *testing.T, newBackend factory) *bundle {
 	t.Helper()
 	return &bundle{t: t, b: newBackend(t), ctx: t.Context()}
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func testWorkers(t *testing.T, newBackend Factory) {
+func testWorkers(t *testing.T, newBackend factory) {
 	t.Run("HeartbeatRegistersAndRefreshes", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
