@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/asyncmq/asyncmq/admin"
 )
 
 // benchCase is one algorithm with its key, a token and the raw crypto/* verification of that
@@ -117,6 +119,63 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGate measures a whole admitted request through the admin handler, with the admin's
+// default layers (security headers, CSRF check, sessions) and with sessions off, for a cached
+// and an uncached token. The dashboard handler does nothing.
+func BenchmarkGate(b *testing.B) {
+	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for _, bc := range benchCases() {
+		for _, sessions := range []bool{true, false} {
+			for _, mode := range []string{"cold", "cached"} {
+				name := bc.alg + "/" + mode
+				if !sessions {
+					name += "/no-session"
+				}
+				b.Run(name, func(b *testing.B) {
+					cfg := bc.cfg
+					if mode == "cold" {
+						cfg.CacheSize = -1
+					}
+					a, err := admin.New(admin.Config{
+						EnableLogin:    true,
+						Backend:        setupBackend(b, cfg),
+						Handler:        noop,
+						Logger:         discard,
+						IncludeSession: &sessions,
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					h := a.Handler()
+					r := httptest.NewRequest(http.MethodGet, "/asyncmq/queues", nil)
+					r.Header.Set("Authorization", "Bearer "+bc.tok)
+					w := &discardResponse{h: http.Header{}}
+					b.ReportAllocs()
+					for b.Loop() {
+						clear(w.h)
+						w.code = 0
+						h.ServeHTTP(w, r)
+						if w.code != 0 && w.code != http.StatusOK {
+							b.Fatalf("status %d", w.code)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// discardResponse is a ResponseWriter that keeps nothing, so the benchmark measures the
+// handler rather than httptest.ResponseRecorder.
+type discardResponse struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardResponse) Header() http.Header         { return d.h }
+func (d *discardResponse) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardResponse) WriteHeader(code int)        { d.code = code }
 
 // BenchmarkAuthenticateRefused measures the cost of turning away junk, which anyone can send.
 func BenchmarkAuthenticateRefused(b *testing.B) {
