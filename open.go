@@ -1,0 +1,81 @@
+package asyncmq
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/memory"
+	"github.com/asyncmq/asyncmq/backend/sqlite"
+)
+
+// DefaultBackendURL is the store the asyncmq command uses without --backend: a SQLite file
+// asyncmq.db in the working directory.
+const DefaultBackendURL = "sqlite://asyncmq.db"
+
+// supportedURLs is shown in errors about a URL Open does not understand.
+const supportedURLs = `"memory://" or "sqlite://<path>" (sqlite://asyncmq.db relative, sqlite:///var/lib/asyncmq.db absolute)`
+
+// Open opens the store named by url:
+//
+//   - "memory://": a new, empty in-process store (backend/memory), lost when the process exits.
+//   - "sqlite://<path>": the SQLite file at path (backend/sqlite), created if missing.
+//     "sqlite://asyncmq.db" is relative to the working directory, "sqlite:///var/lib/asyncmq.db"
+//     absolute.
+//
+// A malformed URL, an unknown scheme, or a store that is planned but not yet supported
+// ("postgres://", "redis://") is an error wrapping backend.ErrInvalid that names the URL and says
+// what is wrong. The caller closes the returned store.
+func Open(ctx context.Context, url string) (backend.Backend, error) {
+	kind, path, err := parseBackendURL(url)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "memory":
+		return memory.New(), nil
+	default:
+		b, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open backend %q: %w", url, err)
+		}
+		return b, nil
+	}
+}
+
+// parseBackendURL splits a backend URL into its kind and, for SQLite, the file path. The path is
+// taken literally (no percent-decoding), as users type file names rather than URLs.
+func parseBackendURL(url string) (kind, path string, err error) {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("backend URL %q: %s; want %s: %w", url, fmt.Sprintf(format, args...), supportedURLs, backend.ErrInvalid)
+	}
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok || scheme == "" {
+		return "", "", invalid("no scheme")
+	}
+	switch strings.ToLower(scheme) {
+	case "memory":
+		if rest != "" {
+			return "", "", invalid("memory:// takes nothing after the scheme")
+		}
+		return "memory", "", nil
+	case "sqlite", "sqlite3":
+		if rest == "" {
+			return "", "", invalid("no file path")
+		}
+		if strings.ContainsAny(rest, "?#") {
+			return "", "", invalid("query strings and fragments are not supported")
+		}
+		for _, r := range rest {
+			if r < 0x20 || r == 0x7f {
+				return "", "", invalid("the path contains a control character")
+			}
+		}
+		return "sqlite", rest, nil
+	case "postgres", "postgresql", "redis", "rediss":
+		return "", "", invalid("the %s backend is not yet supported", strings.ToLower(scheme))
+	default:
+		return "", "", invalid("unknown scheme %q", scheme)
+	}
+}
