@@ -27,6 +27,10 @@ import (
 // maxJWKSSize bounds a fetched key set; real ones are a few KiB.
 const maxJWKSSize = 1 << 20
 
+// jwksFetchTimeout bounds one fetch even when Config.HTTPClient has no timeout, so that a hung
+// key server cannot hold the refresh loop, or the requests waiting on an unknown-kid fetch.
+const jwksFetchTimeout = 10 * time.Second
+
 // jwksSource serves keys from a JSON Web Key Set that it refreshes in the background. A set
 // is installed whole, so a key the server stops publishing stops verifying at the next
 // refresh, and a key the policy refuses never enters it.
@@ -162,7 +166,9 @@ func (ks *keySet) only(alg *algorithm) (*boundKey, error) {
 }
 
 // refreshUnknown fetches the set for an unknown kid, at most once per interval however many
-// tokens ask; the rest return at once and are refused.
+// tokens ask. A caller that arrives while such a fetch is in flight waits for it (or for its
+// own ctx), so a token for a key that was just rotated in is not refused for bad timing; any
+// later caller within the interval returns at once.
 func (s *jwksSource) refreshUnknown(ctx context.Context) {
 	select {
 	case s.unknownSem <- struct{}{}:
@@ -186,6 +192,8 @@ func (s *jwksSource) refreshUnknown(ctx context.Context) {
 // fetch downloads and parses the key set. It fails when no key passes the policy, so that an
 // empty or broken response never replaces working keys.
 func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
+	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("fetch JWKS %s: %w", s.url, err)

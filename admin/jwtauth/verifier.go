@@ -114,7 +114,7 @@ func (v *Verifier) useStaticKey(key any, defaultAlg string) error {
 	if secret, ok := key.([]byte); ok {
 		bk, err = bindSecret(secret, alg)
 		if err == nil && isPrintable(secret) {
-			v.log.Warn("jwtauth: the HMAC secret is printable text; use random bytes (GenerateSecret), since a typed secret can be guessed offline from one token")
+			v.log.Warn("jwtauth: the HMAC secret is printable text; if a person chose it, it can be guessed offline from a single token, so prefer random bytes (GenerateSecret)")
 		}
 	} else {
 		bk, err = bindPublicKey(key, alg, "")
