@@ -169,3 +169,28 @@ func TestAuditPageFilters(t *testing.T) {
 		wantNotContains(t, r.body, tt.notWant...)
 	}
 }
+
+func TestCrossOriginChangesAreRefusedBeforeTheDashboard(t *testing.T) {
+	t.Parallel()
+	e := setup(t, withRoles())
+	j := jobIn(t, e, "q", backend.StateFailed)
+	user := []string{"X-Test-User", "ops", "X-Test-Roles", "admin"}
+	for _, tt := range []struct {
+		name string
+		hdr  []string
+	}{
+		{"foreign origin", []string{"Origin", "https://evil.example"}},
+		{"cross-site fetch", []string{"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"}},
+	} {
+		r := e.post("/queues/q/jobs/"+j.ID+"/retry", url.Values{}, append(user, tt.hdr...)...)
+		wantStatus(t, r, http.StatusForbidden)
+		if e.state(j.ID) != backend.StateFailed {
+			t.Fatalf("%s: the job changed", tt.name)
+		}
+	}
+	if es := e.auditEntries(); len(es) != 0 {
+		t.Errorf("refused requests reached the dashboard: %+v", es)
+	}
+	// The same request from the dashboard's own origin goes through.
+	wantStatus(t, e.post("/queues/q/jobs/"+j.ID+"/retry", url.Values{}, user...), http.StatusSeeOther)
+}
