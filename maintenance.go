@@ -2,6 +2,7 @@ package asyncmq
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -109,6 +110,10 @@ func (w *Worker) clean() {
 					return err
 				})
 				total += n
+				// A queue the worker serves but nobody has enqueued to yet has nothing to clean.
+				if errors.Is(err, backend.ErrQueueNotFound) {
+					err = nil
+				}
 				if err != nil {
 					w.log.Warn("clean finished jobs", slog.String("queue", q), slog.String("state", string(s.state)), slog.Any("error", err))
 					if firstErr == nil {

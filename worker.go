@@ -9,6 +9,8 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,7 +138,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.heartbeat(); err != nil {
 		return fmt.Errorf("run worker %q: register with the backend: %w", w.id, err)
 	}
-	w.log.Info("worker started", slog.Any("queues", w.cfg.Queues))
+	w.log.Info("worker started", slog.String("queues", formatQueues(w.cfg.Queues)))
 
 	fetchCtx, stopFetching := context.WithCancel(w.base)
 	defer stopFetching()
@@ -289,4 +291,14 @@ func (w *Worker) call(f func(ctx context.Context) error) error {
 	ctx, cancel := context.WithTimeout(w.base, w.cfg.LeaseDuration)
 	defer cancel()
 	return f(ctx)
+}
+
+// formatQueues renders queue concurrencies as "a=10,b=5", sorted, for logs.
+func formatQueues(qs map[string]int) string {
+	names := slices.Sorted(maps.Keys(qs))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + strconv.Itoa(qs[n])
+	}
+	return strings.Join(parts, ",")
 }
