@@ -27,7 +27,9 @@ import (
 	"github.com/asyncmq/asyncmq"
 )
 
-// Config configures a Dashboard. The zero value is usable: every field has a default.
+// Config configures a Dashboard (the seed's settings.dashboard_config). The zero value is usable:
+// every field has a default. The mount prefix is not here: it is the admin handler's URLPrefix,
+// and the dashboard follows wherever it is mounted.
 type Config struct {
 	// Title prefixes every page title ("Dashboard | Queues"). Default "Dashboard".
 	Title string
