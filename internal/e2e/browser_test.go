@@ -435,3 +435,39 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Errorf("console: %s", p)
 	}
 }
+
+// TestBrowserReportsCSPViolations proves the console check above can fail: inline script and
+// an inline style attribute added to a dashboard page are refused by its strict CSP, and the
+// refusals reach the collected console messages.
+func TestBrowserReportsCSPViolations(t *testing.T) {
+	t.Parallel()
+	b := setupBrowser(t, nil)
+	b.do("open the login page", chromedp.Navigate(b.url("/login")), chromedp.WaitVisible(chromedp.CSS("textarea#token")))
+	b.do("inject inline code", chromedp.Evaluate[chromedp.Void](`(function () {
+  var s = document.createElement("script");
+  s.textContent = "window.__inline = 1";
+  document.body.append(s);
+  document.body.setAttribute("style", "color: red");
+})()`))
+	if get(b, "check the inline script did not run", chromedp.Evaluate[bool](`window.__inline === 1`)) {
+		t.Error("an inline script ran: the page is not under a strict CSP")
+	}
+	want := []string{"CSP violation: script-src-elem", "CSP violation: style-src-attr"}
+	deadline := time.Now().Add(stepTimeout)
+	for {
+		problems := strings.Join(b.consoleProblems(), "\n")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(problems, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("console lacks %q after %s; it has:\n%s", missing, stepTimeout, problems)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
