@@ -59,10 +59,9 @@ func (b *Backend) Audit(ctx context.Context, p backend.AuditParams) ([]backend.A
 	}
 	if p.Text != "" {
 		var or []string
-		pat := likePattern(p.Text)
 		for _, col := range []string{"action", "actor", "queue", "job_id", "detail", "error"} {
-			or = append(or, col+` LIKE ? ESCAPE '\'`)
-			args = append(args, pat)
+			or = append(or, "instr(lower("+col+"), lower(?)) > 0")
+			args = append(args, p.Text)
 		}
 		conds = append(conds, "("+strings.Join(or, " OR ")+")")
 	}

@@ -114,13 +114,9 @@ LIMIT 1`
 	qJobInsert = `INSERT INTO asyncmq_jobs (id, queue, task, payload, state, priority, max_retries,
 	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
 	unique_key, unique_until, depends_on, pending_deps, repeatable_id)
-SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,
-	value->>7, value->>8, value->>9, value->>10, value->>11, value->>12, value->>13,
-	value->>14, value->>15, value->>16, value->>17, value->>18
-FROM json_each(?)`
+VALUES %s`
 	qExistingIDs = `SELECT id FROM asyncmq_jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1`
-	qDepInsert   = `INSERT OR IGNORE INTO asyncmq_job_deps (parent, child)
-SELECT value->>0, value->>1 FROM json_each(?)`
+	qDepInsert   = `INSERT OR IGNORE INTO asyncmq_job_deps (parent, child) VALUES %s`
 )
 
 // enqueue inserts checked jobs.
@@ -137,8 +133,8 @@ func (w *wtx) enqueue(jobs []*backend.Job) error {
 		return err
 	}
 
-	rows := make([][19]any, len(jobs))
-	var edges [][2]string
+	rows := make([][]any, len(jobs))
+	var edges [][]any
 	for i, j := range jobs {
 		runAt := j.RunAt
 		if runAt.IsZero() {
@@ -164,7 +160,7 @@ func (w *wtx) enqueue(jobs []*backend.Job) error {
 			for _, p := range parents {
 				if !parentDone[p] {
 					pending++
-					edges = append(edges, [2]string{p, j.ID})
+					edges = append(edges, []any{p, j.ID})
 				}
 			}
 		}
@@ -172,30 +168,20 @@ func (w *wtx) enqueue(jobs []*backend.Job) error {
 		if j.UniqueKey != "" {
 			uniqueKey = j.UniqueKey
 		}
-		rows[i] = [19]any{j.ID, j.Queue, j.Task, text(j.Payload), string(state), j.Priority, j.MaxRetries,
+		rows[i] = []any{j.ID, j.Queue, j.Task, text(j.Payload), string(state), j.Priority, j.MaxRetries,
 			string(j.Backoff.Kind), int64(j.Backoff.Base), int64(j.Backoff.Max), j.Backoff.Jitter, int64(j.Timeout),
 			nanoInt(runAt), nanoInt(created), uniqueKey, nanos(j.UniqueUntil), dependsOn, pending, j.RepeatableID}
 		w.count(j.Queue, "", state)
 		w.event(backend.Event{Type: backend.EventEnqueued, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: state})
 	}
-	arg, err := jsonArg(rows)
-	if err != nil {
-		return err
-	}
-	if _, err := w.exec(qJobInsert, arg); err != nil {
+	if _, err := w.eachRun(qJobInsert, nil, rows, nil); err != nil {
 		if isConstraint(err) {
 			return w.existingID(jobs, err)
 		}
 		return fmt.Errorf("insert jobs: %w", err)
 	}
-	if len(edges) > 0 {
-		arg, err := jsonArg(edges)
-		if err != nil {
-			return err
-		}
-		if _, err := w.exec(qDepInsert, arg); err != nil {
-			return fmt.Errorf("insert job dependencies: %w", err)
-		}
+	if _, err := w.eachRun(qDepInsert, nil, edges, nil); err != nil {
+		return fmt.Errorf("insert job dependencies: %w", err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
@@ -12,16 +13,17 @@ import (
 var (
 	// qFinish applies a batch of outcomes in one statement; a row is only touched while it is
 	// still active under the token the worker holds.
+	// The VALUES columns are job ID, new state, lease token, result, attempt error, retry time.
 	qFinish = `UPDATE asyncmq_jobs AS j SET
-	state = v.value->>1,
-	result = CASE WHEN v.value->>1 = 'completed' THEN v.value->>3 ELSE j.result END,
-	errors = CASE WHEN v.value->>4 IS NULL THEN j.errors ELSE json_insert(coalesce(j.errors, '[]'), '$[#]',
-		json_set(v.value->>4, '$.attempt', j.attempts)) END,
-	run_at = coalesce(v.value->>5, j.run_at),
-	finished_at = CASE WHEN v.value->>5 IS NULL THEN ?1 END,
+	state = v.column2,
+	result = CASE WHEN v.column2 = 'completed' THEN v.column4 ELSE j.result END,
+	errors = CASE WHEN v.column5 IS NULL THEN j.errors ELSE json_insert(coalesce(j.errors, '[]'), '$[#]',
+		json_set(v.column5, '$.attempt', j.attempts)) END,
+	run_at = coalesce(v.column6, j.run_at),
+	finished_at = CASE WHEN v.column6 IS NULL THEN ?1 END,
 	lease_token = '', lease_expires_at = NULL, cancel_requested = 0
-FROM json_each(?2) AS v
-WHERE j.id = v.value->>0 AND j.state = 'active' AND j.lease_token = v.value->>2
+FROM (VALUES %s) AS v
+WHERE j.id = v.column1 AND j.state = 'active' AND j.lease_token = v.column3
 RETURNING id, queue, task`
 	qDepsResolve = `UPDATE asyncmq_jobs SET pending_deps = pending_deps - (
 	SELECT count(*) FROM asyncmq_job_deps AS d
@@ -70,7 +72,7 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 }
 
 func (w *wtx) finish(items []backend.Finish, errs []error) error {
-	rows := make([][6]any, 0, len(items))
+	rows := make([][]any, 0, len(items))
 	index := make(map[string]int, len(items))
 	states := make([]backend.State, len(items))
 	for i, it := range items {
@@ -115,7 +117,7 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 			}
 		}
 		states[i] = state
-		rows = append(rows, [6]any{it.JobID, string(state), it.LeaseToken, result, attemptErr, retryAt})
+		rows = append(rows, []any{it.JobID, string(state), it.LeaseToken, result, attemptErr, retryAt})
 	}
 	for i := range items {
 		if errs[i] == nil {
@@ -126,48 +128,45 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	arg, err := jsonArg(rows)
-	if err != nil {
-		return err
-	}
-	res, err := w.query(qFinish, nanoInt(w.now), arg)
+	type applied struct{ id, queue, task string }
+	var done []applied
+	_, err := w.eachRun(qFinish, []any{nanoInt(w.now)}, rows, func(res *sql.Rows) error {
+		for res.Next() {
+			var a applied
+			if err := res.Scan(&a.id, &a.queue, &a.task); err != nil {
+				return err
+			}
+			done = append(done, a)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
 	var completed []string
-	for res.Next() {
-		var id, queue, task string
-		if err := res.Scan(&id, &queue, &task); err != nil {
-			res.Close()
-			return fmt.Errorf("record outcomes: %w", err)
-		}
-		i := index[id]
+	for _, a := range done {
+		i := index[a.id]
 		it := items[i]
 		errs[i] = nil
-		state := states[i]
-		w.count(queue, backend.StateActive, state)
-		e := backend.Event{Type: outcomeEvent[it.Outcome], Queue: queue, JobID: id, Task: task, State: state}
+		w.count(a.queue, backend.StateActive, states[i])
+		e := backend.Event{Type: outcomeEvent[it.Outcome], Queue: a.queue, JobID: a.id, Task: a.task, State: states[i]}
 		if it.Error != nil && it.Outcome != backend.OutcomeCompleted {
-			e.Detail = short(it.Error.Error)
+			e.Detail = it.Error.Error
 		}
 		w.event(e)
 		switch it.Outcome {
 		case backend.OutcomeCompleted:
-			m := w.metric(queue)
+			m := w.metric(a.queue)
 			m.completed++
 			m.durationSum += int64(it.Duration)
-			completed = append(completed, id)
+			completed = append(completed, a.id)
 		case backend.OutcomeRetry:
-			w.metric(queue).retried++
+			w.metric(a.queue).retried++
 		case backend.OutcomeFailed:
-			m := w.metric(queue)
+			m := w.metric(a.queue)
 			m.failed++
 			m.durationSum += int64(it.Duration)
 		}
-	}
-	res.Close()
-	if err := res.Err(); err != nil {
-		return fmt.Errorf("record outcomes: %w", err)
 	}
 	return w.resolveDeps(completed)
 }
@@ -210,8 +209,8 @@ ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, pid = excluded.pid,
 	concurrency = excluded.concurrency, started_at = coalesce(?6, asyncmq_workers.started_at),
 	last_heartbeat = excluded.last_heartbeat, active = excluded.active`
 	qLeaseExtend = `UPDATE asyncmq_jobs AS j SET lease_expires_at = ?1
-FROM json_each(?2) AS v
-WHERE j.id = v.value->>0 AND j.state = 'active' AND j.lease_token = v.value->>1
+FROM (VALUES %s) AS v
+WHERE j.id = v.column1 AND j.state = 'active' AND j.lease_token = v.column2
 RETURNING id, cancel_requested`
 )
 
@@ -238,28 +237,22 @@ func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (bac
 		if len(p.Leases) == 0 {
 			return nil
 		}
-		held, err := w.leases(p.Leases)
-		if err != nil {
-			return err
-		}
-		rows, err := w.query(qLeaseExtend, nanoInt(w.now.Add(p.LeaseDuration)), held)
-		if err != nil {
-			return fmt.Errorf("extend leases: %w", err)
-		}
-		defer rows.Close()
 		kept := make(map[string]bool, len(p.Leases))
-		for rows.Next() {
-			var id string
-			var cancel bool
-			if err := rows.Scan(&id, &cancel); err != nil {
-				return fmt.Errorf("extend leases: %w", err)
+		_, err = w.eachRun(qLeaseExtend, []any{nanoInt(w.now.Add(p.LeaseDuration))}, leaseRows(p.Leases), func(rows *sql.Rows) error {
+			for rows.Next() {
+				var id string
+				var cancel bool
+				if err := rows.Scan(&id, &cancel); err != nil {
+					return err
+				}
+				kept[id] = true
+				if cancel {
+					res.Cancelled = append(res.Cancelled, id)
+				}
 			}
-			kept[id] = true
-			if cancel {
-				res.Cancelled = append(res.Cancelled, id)
-			}
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("extend leases: %w", err)
 		}
 		for _, l := range p.Leases {
@@ -275,12 +268,13 @@ func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (bac
 	return res, nil
 }
 
-func (w *wtx) leases(ls []backend.Lease) (string, error) {
-	rows := make([][2]string, len(ls))
+// leaseRows lists leases as (job ID, token) rows.
+func leaseRows(ls []backend.Lease) [][]any {
+	rows := make([][]any, len(ls))
 	for i, l := range ls {
-		rows[i] = [2]string{l.JobID, l.LeaseToken}
+		rows[i] = []any{l.JobID, l.LeaseToken}
 	}
-	return jsonArg(rows)
+	return rows
 }
 
 func nonNil(ss []string) []string {
@@ -297,8 +291,8 @@ var qRelease = `UPDATE asyncmq_jobs AS j SET
 	finished_at = CASE WHEN j.cancel_requested THEN ?1 ELSE NULL END,
 	attempts = max(j.attempts - 1, 0), lease_token = '', lease_expires_at = NULL, worker_id = '',
 	cancel_requested = 0
-FROM json_each(?2) AS v
-WHERE j.id = v.value->>0 AND j.state = 'active' AND j.lease_token = v.value->>1
+FROM (VALUES %s) AS v
+WHERE j.id = v.column1 AND j.state = 'active' AND j.lease_token = v.column2
 RETURNING id, queue, task, state`
 
 // Release returns the named active jobs to waiting without counting the attempt. Jobs no
@@ -309,29 +303,23 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 		return nil
 	}
 	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
-		arg, err := w.leases(p.Leases)
-		if err != nil {
-			return err
-		}
-		rows, err := w.query(qRelease, nanoInt(w.now), arg)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id, queue, task, state string
-			if err := rows.Scan(&id, &queue, &task, &state); err != nil {
-				return err
+		_, err := w.eachRun(qRelease, []any{nanoInt(w.now)}, leaseRows(p.Leases), func(rows *sql.Rows) error {
+			for rows.Next() {
+				var id, queue, task, state string
+				if err := rows.Scan(&id, &queue, &task, &state); err != nil {
+					return err
+				}
+				st := backend.State(state)
+				w.count(queue, backend.StateActive, st)
+				e := backend.Event{Type: backend.EventEnqueued, Queue: queue, JobID: id, Task: task, State: st, Detail: "released"}
+				if st == backend.StateCancelled {
+					e.Type, e.Detail = backend.EventCancelled, ""
+				}
+				w.event(e)
 			}
-			st := backend.State(state)
-			w.count(queue, backend.StateActive, st)
-			e := backend.Event{Type: backend.EventEnqueued, Queue: queue, JobID: id, Task: task, State: st, Detail: "released"}
-			if st == backend.StateCancelled {
-				e.Type, e.Detail = backend.EventCancelled, ""
-			}
-			w.event(e)
-		}
-		return rows.Err()
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), err)

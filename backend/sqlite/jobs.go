@@ -26,9 +26,6 @@ func (b *Backend) GetJob(ctx context.Context, id string) (*backend.Job, error) {
 	return j, nil
 }
 
-// stateColumn names the counter column of a valid state.
-func stateColumn(s backend.State) string { return string(s) }
-
 // where builds the condition and arguments selecting f's jobs. The state condition is left out
 // when f.State is empty.
 func where(f backend.JobFilter) (string, []any) {
@@ -38,26 +35,21 @@ func where(f backend.JobFilter) (string, []any) {
 		conds = append(conds, "state = ?")
 		args = append(args, string(f.State))
 	}
+	// instr rather than LIKE: the search text needs no escaping and may hold any character.
+	// lower folds the case of ASCII letters only.
 	if f.Task != "" {
-		conds = append(conds, `task LIKE ? ESCAPE '\'`)
-		args = append(args, likePattern(f.Task))
+		conds = append(conds, "instr(lower(task), lower(?)) > 0")
+		args = append(args, f.Task)
 	}
 	if f.ID != "" {
 		conds = append(conds, "instr(id, ?) > 0")
 		args = append(args, f.ID)
 	}
 	if f.Text != "" {
-		conds = append(conds, `payload LIKE ? ESCAPE '\'`)
-		args = append(args, likePattern(f.Text))
+		conds = append(conds, "instr(lower(payload), lower(?)) > 0")
+		args = append(args, f.Text)
 	}
 	return strings.Join(conds, " AND "), args
-}
-
-// likePattern matches s anywhere, with LIKE's wildcards in s taken literally. LIKE folds the
-// case of ASCII letters only.
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(s) + "%"
 }
 
 func checkFilter(f backend.JobFilter, stateRequired bool) error {
@@ -70,91 +62,6 @@ func checkFilter(f backend.JobFilter, stateRequired bool) error {
 		return fmt.Errorf("unknown state %q: %w", f.State, backend.ErrInvalid)
 	}
 	return nil
-}
-
-// ListJobs returns one page of a queue's jobs in one state, newest or oldest first by
-// (CreatedAt, ID). An empty Sort means newest; Limit must be 1 to 1,000.
-//
-// The page is read through the (queue, state, created_at, id) index without touching the other
-// jobs' rows, so its cost grows only with Offset, and slowly. Without Task, ID or Text filters
-// Total comes from the queue's counters; with them the matching jobs of the state are counted,
-// which reads each of the state's rows. Task and Text fold the case of ASCII letters only.
-func (b *Backend) ListJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
-	if err := b.checkList(&p); err != nil {
-		return backend.JobPage{}, fmt.Errorf("list jobs: %w", err)
-	}
-	page, err := b.listJobs(ctx, p)
-	if err != nil {
-		return backend.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, b.fail(err))
-	}
-	return page, nil
-}
-
-func (b *Backend) checkList(p *backend.ListJobsParams) error {
-	if b.closed.Load() {
-		return backend.ErrClosed
-	}
-	if err := checkFilter(p.Filter, true); err != nil {
-		return err
-	}
-	switch p.Sort {
-	case "":
-		p.Sort = backend.SortNewest
-	case backend.SortNewest, backend.SortOldest:
-	default:
-		return fmt.Errorf("unknown sort %q: %w", p.Sort, backend.ErrInvalid)
-	}
-	switch {
-	case p.Limit < 1 || p.Limit > 1000:
-		return fmt.Errorf("limit %d is not between 1 and 1000: %w", p.Limit, backend.ErrInvalid)
-	case p.Offset < 0:
-		return fmt.Errorf("negative offset %d: %w", p.Offset, backend.ErrInvalid)
-	}
-	return nil
-}
-
-func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
-	cond, args := where(p.Filter)
-	order := "created_at DESC, id DESC"
-	if p.Sort == backend.SortOldest {
-		order = "created_at, id"
-	}
-	// One read transaction, so that the page and the total come from the same snapshot.
-	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return backend.JobPage{}, err
-	}
-	defer tx.Rollback()
-	st, err := b.rstmt(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE seq IN (
-	SELECT seq FROM asyncmq_jobs WHERE `+cond+` ORDER BY `+order+` LIMIT ? OFFSET ?)
-ORDER BY `+order)
-	if err != nil {
-		return backend.JobPage{}, err
-	}
-	rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, append(args, p.Limit, p.Offset)...)
-	if err != nil {
-		return backend.JobPage{}, err
-	}
-	jobs, err := scanJobs(rows)
-	if err != nil {
-		return backend.JobPage{}, err
-	}
-	page := backend.JobPage{Jobs: jobs}
-	if page.Jobs == nil {
-		page.Jobs = []*backend.Job{}
-	}
-	if p.Filter.Task == "" && p.Filter.ID == "" && p.Filter.Text == "" {
-		err = b.txRow(ctx, tx, `SELECT `+stateColumn(p.Filter.State)+` FROM asyncmq_queues WHERE name = ?`, p.Filter.Queue).Scan(&page.Total)
-		if errors.Is(err, sql.ErrNoRows) {
-			err = nil
-		}
-	} else {
-		err = b.txRow(ctx, tx, `SELECT count(*) FROM asyncmq_jobs WHERE `+cond, args...).Scan(&page.Total)
-	}
-	if err != nil {
-		return backend.JobPage{}, fmt.Errorf("count jobs: %w", err)
-	}
-	return page, nil
 }
 
 type target struct {

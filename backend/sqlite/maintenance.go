@@ -112,7 +112,6 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		stalls          int
 		cancelRequested bool
 		state           backend.State
-		ev              backend.EventType
 	}
 	var found []stalled
 	for rows.Next() {

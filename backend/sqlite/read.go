@@ -55,12 +55,3 @@ func (b *Backend) queryRow(ctx context.Context, q string, args ...any) rowScanne
 	}
 	return st.QueryRowContext(ctx, args...)
 }
-
-// txRow runs a cached read query inside a read transaction.
-func (b *Backend) txRow(ctx context.Context, tx *sql.Tx, q string, args ...any) rowScanner {
-	st, err := b.rstmt(ctx, q)
-	if err != nil {
-		return errRow{err}
-	}
-	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
-}

@@ -216,7 +216,7 @@ func dsn(abs string, cfg config, readOnly bool) string {
 	ms := strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)
 	cache := cfg.cacheKiB
 	if readOnly {
-		cache /= 4
+		cache /= 2
 		q.Add("_query_only", "1")
 	} else {
 		// Writers take the lock at BEGIN: a deferred transaction that reads and then writes can

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -333,9 +332,8 @@ ON CONFLICT (queue, minute) DO UPDATE SET
 	wait_sum = wait_sum + excluded.wait_sum,
 	started = started + excluded.started`
 	qMetricPrune = `DELETE FROM asyncmq_metrics WHERE minute < ?`
-	qEventInsert = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail)
-SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(?)`
-	qEventPrune = `DELETE FROM asyncmq_events WHERE id <= ?`
+	qEventInsert = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
+	qEventPrune  = `DELETE FROM asyncmq_events WHERE id <= ?`
 )
 
 // flush writes the gathered counters, events and metrics.
@@ -363,15 +361,11 @@ func (w *wtx) flush() error {
 	if len(w.events) == 0 {
 		return nil
 	}
-	rows := make([][7]any, len(w.events))
+	rows := make([][]any, len(w.events))
 	for i, e := range w.events {
-		rows[i] = [7]any{string(e.Type), e.Queue, e.JobID, e.Task, string(e.State), e.At.UnixNano(), e.Detail}
+		rows[i] = []any{string(e.Type), e.Queue, e.JobID, e.Task, string(e.State), e.At.UnixNano(), short(e.Detail)}
 	}
-	arg, err := json.Marshal(rows)
-	if err != nil {
-		return fmt.Errorf("encode events: %w", err)
-	}
-	res, err := w.exec(qEventInsert, string(arg))
+	res, err := w.eachRun(qEventInsert, nil, rows, nil)
 	if err != nil {
 		return fmt.Errorf("record events: %w", err)
 	}

@@ -1,0 +1,220 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// ListJobs returns one page of a queue's jobs in one state, newest or oldest first by
+// (CreatedAt, ID). An empty Sort means newest; Limit must be 1 to 1,000.
+//
+// Without Task, ID or Text filters, Total comes from the queue's counters, and the page is read
+// from the (queue, state, created_at, id) index without touching other jobs' rows, walking
+// from whichever end of the index range is nearer (see planPage): page 5,000 of a million jobs
+// costs a few milliseconds. With filters, the jobs of the state are read and matched one by one,
+// and counted for Total. Task and Text fold the case of ASCII letters only.
+func (b *Backend) ListJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+	if err := b.checkList(&p); err != nil {
+		return backend.JobPage{}, fmt.Errorf("list jobs: %w", err)
+	}
+	page, err := b.listJobs(ctx, p)
+	if err != nil {
+		return backend.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, b.fail(err))
+	}
+	return page, nil
+}
+
+func (b *Backend) checkList(p *backend.ListJobsParams) error {
+	if b.closed.Load() {
+		return backend.ErrClosed
+	}
+	if err := checkFilter(p.Filter, true); err != nil {
+		return err
+	}
+	switch p.Sort {
+	case "":
+		p.Sort = backend.SortNewest
+	case backend.SortNewest, backend.SortOldest:
+	default:
+		return fmt.Errorf("unknown sort %q: %w", p.Sort, backend.ErrInvalid)
+	}
+	switch {
+	case p.Limit < 1 || p.Limit > 1000:
+		return fmt.Errorf("limit %d is not between 1 and 1000: %w", p.Limit, backend.ErrInvalid)
+	case p.Offset < 0:
+		return fmt.Errorf("negative offset %d: %w", p.Offset, backend.ErrInvalid)
+	}
+	return nil
+}
+
+const qQueueCounts = `SELECT waiting, active, delayed, completed, failed, cancelled FROM asyncmq_queues WHERE name = ?`
+
+func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+	filtered := p.Filter.Task != "" || p.Filter.ID != "" || p.Filter.Text != ""
+	cond, args := where(p.Filter)
+	dir := ""
+	if p.Sort == backend.SortNewest {
+		dir = " DESC"
+	}
+	filteredPage := `SELECT seq FROM asyncmq_jobs WHERE ` + cond + ` ORDER BY created_at` + dir + `, id` + dir + ` LIMIT ? OFFSET ?`
+	// Every statement the transaction may run is prepared before it starts: preparing on the
+	// pool inside it would wait for a second connection, and with every connection held by a
+	// listing the pool would deadlock.
+	queries := []string{qQueueCounts, `SELECT count(*) FROM asyncmq_jobs WHERE ` + cond, pageQuery(filteredPage)}
+	if !filtered {
+		queries = queries[:1]
+		for _, q := range planQueries {
+			queries = append(queries, pageQuery(q))
+		}
+	}
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := b.rstmt(ctx, q)
+		if err != nil {
+			return backend.JobPage{}, err
+		}
+		stmts[q] = st
+	}
+
+	// One read transaction, so that the counters, the page and the total agree.
+	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return backend.JobPage{}, err
+	}
+	defer tx.Rollback()
+	row := func(q string, args ...any) *sql.Row {
+		return tx.StmtContext(ctx, stmts[q]).QueryRowContext(ctx, args...)
+	}
+
+	page := backend.JobPage{Jobs: []*backend.Job{}}
+	var scan pageScan
+	if !filtered {
+		var c [numStates]int
+		err := row(qQueueCounts, p.Filter.Queue).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5])
+		if errors.Is(err, sql.ErrNoRows) {
+			return page, nil
+		}
+		if err != nil {
+			return backend.JobPage{}, fmt.Errorf("read counters: %w", err)
+		}
+		page.Total = c[stateIndex(p.Filter.State)]
+		var ok bool
+		if scan, ok = planPage(p, c); !ok {
+			return page, nil
+		}
+	} else {
+		if err := row(queries[1], args...).Scan(&page.Total); err != nil {
+			return backend.JobPage{}, fmt.Errorf("count jobs: %w", err)
+		}
+		if p.Offset >= page.Total {
+			return page, nil
+		}
+		scan = pageScan{seqs: filteredPage, args: append(args, p.Limit, p.Offset)}
+	}
+
+	rows, err := tx.StmtContext(ctx, stmts[pageQuery(scan.seqs)]).QueryContext(ctx, scan.args...)
+	if err != nil {
+		return backend.JobPage{}, err
+	}
+	jobs, err := scanJobs(rows)
+	if err != nil {
+		return backend.JobPage{}, err
+	}
+	for _, j := range jobs {
+		// A guard only: the plans stay inside the queue's and state's range.
+		if j.Queue == p.Filter.Queue && j.State == p.Filter.State {
+			page.Jobs = append(page.Jobs, j)
+		}
+	}
+	slices.SortFunc(page.Jobs, func(x, y *backend.Job) int {
+		c := cmp.Or(x.CreatedAt.Compare(y.CreatedAt), strings.Compare(x.ID, y.ID))
+		if p.Sort == backend.SortNewest {
+			return -c
+		}
+		return c
+	})
+	return page, nil
+}
+
+// pageScan selects the seqs of one page.
+type pageScan struct {
+	seqs string
+	args []any
+}
+
+// pageQuery reads the jobs whose seqs q selects.
+func pageQuery(q string) string {
+	return `SELECT ` + jobCols + ` FROM asyncmq_jobs WHERE seq IN (` + q + `)`
+}
+
+// planQueries are the page scans planPage chooses from.
+var planQueries = [...]string{
+	`SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state = ? ORDER BY created_at, id LIMIT ? OFFSET ?`,
+	`SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+	`SELECT seq FROM asyncmq_jobs WHERE queue >= ? ORDER BY queue, state, created_at, id LIMIT ? OFFSET ?`,
+	`SELECT seq FROM asyncmq_jobs WHERE queue <= ? ORDER BY queue DESC, state DESC, created_at DESC, id DESC LIMIT ? OFFSET ?`,
+}
+
+// The cost of stepping over one entry of the listing index, in relative units: a scan bounded
+// by queue and state compares every entry with the bound, which makes it several times dearer
+// than a scan bounded on the queue alone, whose bound is only checked by the seek.
+const (
+	boundedStep   = 4
+	unboundedStep = 1
+)
+
+// planPage picks how to read the page p of a queue whose per-state counters are c, and reports
+// false when the page is empty. SQLite has no way to skip to an offset: it steps over every
+// entry before it. So the page is read from whichever end of the index is cheaper:
+//
+//   - bounded by queue and state, from the range's start or its end (reading the mirror page in
+//     the opposite order), stepping over the jobs of the state before the page;
+//   - or bounded by the queue alone, from the queue's first or last index entry, stepping over
+//     the queue's jobs in the states that sort before (or after) the state too, whose number
+//     the counters give exactly.
+func planPage(p backend.ListJobsParams, c [numStates]int) (pageScan, bool) {
+	f := p.Filter
+	n := c[stateIndex(f.State)]
+	if p.Offset >= n {
+		return pageScan{}, false
+	}
+	// The page is [lo, hi) in ascending (created_at, id) order.
+	lo, hi := p.Offset, min(n, p.Offset+p.Limit)
+	if p.Sort == backend.SortNewest {
+		hi = n - p.Offset
+		lo = max(0, hi-p.Limit)
+	}
+	before, after := 0, 0
+	for _, s := range backend.States {
+		switch {
+		case s < f.State:
+			before += c[stateIndex(s)]
+		case s > f.State:
+			after += c[stateIndex(s)]
+		}
+	}
+	count := hi - lo
+	plans := []struct {
+		cost int
+		scan pageScan
+	}{
+		{boundedStep * lo, pageScan{planQueries[0], []any{f.Queue, string(f.State), count, lo}}},
+		{boundedStep * (n - hi), pageScan{planQueries[1], []any{f.Queue, string(f.State), count, n - hi}}},
+		{unboundedStep * (before + lo), pageScan{planQueries[2], []any{f.Queue, count, before + lo}}},
+		{unboundedStep * (after + n - hi), pageScan{planQueries[3], []any{f.Queue, count, after + n - hi}}},
+	}
+	best := 0
+	for i := range plans {
+		if plans[i].cost < plans[best].cost {
+			best = i
+		}
+	}
+	return plans[best].scan, true
+}
