@@ -8,6 +8,13 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
+const (
+	qEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
+WHERE id > ?1 AND (?2 = '' OR queue = ?2) ORDER BY id LIMIT ?3`
+	qMetrics = `SELECT queue, minute, completed, failed, retried, duration_sum, wait_sum, started
+FROM asyncmq_metrics WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) ORDER BY minute, queue`
+)
+
 // Events returns the events with ID > p.AfterID, oldest first, at most p.Limit (0 means all).
 // Only the newest events are kept (see EventRetention), so a reader that falls further behind
 // finds a gap in the IDs.
@@ -21,8 +28,7 @@ func (b *Backend) Events(ctx context.Context, p backend.EventsParams) ([]backend
 	case p.Limit == 0:
 		p.Limit = -1 // SQLite's LIMIT -1 is no limit.
 	}
-	rows, err := b.query(ctx, `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
-WHERE id > ?1 AND (?2 = '' OR queue = ?2) ORDER BY id LIMIT ?3`, p.AfterID, p.Queue, p.Limit)
+	rows, err := b.query(ctx, qEvents, p.AfterID, p.Queue, p.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", p.AfterID, b.fail(err))
 	}
@@ -72,8 +78,7 @@ func (b *Backend) Metrics(ctx context.Context, p backend.MetricsParams) ([]backe
 	if !p.Until.IsZero() {
 		until = nanoInt(p.Until)
 	}
-	rows, err := b.query(ctx, `SELECT queue, minute, completed, failed, retried, duration_sum, wait_sum, started
-FROM asyncmq_metrics WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) ORDER BY minute, queue`, since, until, p.Queue)
+	rows, err := b.query(ctx, qMetrics, since, until, p.Queue)
 	if err != nil {
 		return nil, fmt.Errorf("read metrics: %w", b.fail(err))
 	}

@@ -64,6 +64,16 @@ func checkFilter(f backend.JobFilter, stateRequired bool) error {
 	return nil
 }
 
+const (
+	targetCols   = `seq, id, queue, task, state, cancel_requested, created_at`
+	qTargetsByID = `SELECT ` + targetCols + ` FROM asyncmq_jobs WHERE id IN (SELECT value FROM json_each(?))`
+)
+
+// targetsByFilter selects the next chunk of jobs matching cond, after a (created_at, id).
+func targetsByFilter(cond string) string {
+	return `SELECT ` + targetCols + ` FROM asyncmq_jobs WHERE ` + cond + ` AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`
+}
+
 type target struct {
 	seq             int64
 	id, queue, task string
@@ -99,8 +109,7 @@ func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, er
 				if err != nil {
 					return err
 				}
-				q := `SELECT seq, id, queue, task, state, cancel_requested, created_at FROM asyncmq_jobs
-WHERE id IN (SELECT value FROM json_each(?))`
+				q := qTargetsByID
 				args := []any{arg}
 				if p.Filter.Queue != "" {
 					q += ` AND queue = ?`
@@ -134,8 +143,7 @@ WHERE id IN (SELECT value FROM json_each(?))`
 		f := p.Filter
 		f.State = st
 		cond, args := where(f)
-		q := `SELECT seq, id, queue, task, state, cancel_requested, created_at FROM asyncmq_jobs WHERE ` + cond +
-			` AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`
+		q := targetsByFilter(cond)
 		afterAt, afterID := int64(math.MinInt64), ""
 		for {
 			var ts []target

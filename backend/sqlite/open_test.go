@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -243,6 +244,52 @@ func TestReopenKeepsJobsAndSchema(t *testing.T) {
 	}
 	if versions != len(migrations) {
 		t.Errorf("schema has %d version rows, want %d", versions, len(migrations))
+	}
+}
+
+// TestOpenPaths opens files whose names a URL would mangle, and an empty file, which SQLite
+// treats as a new database.
+func TestOpenPaths(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		file    string
+		prepare func(path string) error
+	}{
+		{"URL characters", "my jobs ?#%20&x=1.db", nil},
+		{"non-ASCII", "файл-ジョブ.db", nil},
+		{"empty file", "empty.db", func(path string) error { return os.WriteFile(path, nil, 0o644) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			path := filepath.Join(dir, tt.file)
+			if tt.prepare != nil {
+				if err := tt.prepare(path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 {
+				b, err := Open(t.Context(), path)
+				if err != nil {
+					t.Fatalf("open %q: %v", path, err)
+				}
+				if err := b.Enqueue(t.Context(), backend.EnqueueParams{Jobs: []*backend.Job{newJob(fmt.Sprint("j", b.now().UnixNano()), "q")}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := b.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 || entries[0].Name() != tt.file {
+				t.Errorf("folder holds %v, want only %q", entries, tt.file)
+			}
+		})
 	}
 }
 

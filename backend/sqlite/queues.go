@@ -127,7 +127,19 @@ func (w *wtx) known(queue string) (bool, error) {
 	return err == nil, err
 }
 
-var qDeleteSeqs = `DELETE FROM asyncmq_jobs WHERE seq IN (SELECT value FROM json_each(?)) RETURNING queue, state`
+var (
+	qDeleteSeqs   = `DELETE FROM asyncmq_jobs WHERE seq IN (SELECT value FROM json_each(?)) RETURNING queue, state`
+	qDrainPick    = `SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state = 'waiting' LIMIT ?`
+	qDrainPickAll = `SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state IN ('waiting', 'delayed') LIMIT ?`
+	// qCleanKept finds the oldest of the jobs Clean keeps.
+	qCleanKept = `SELECT finished_at, id FROM asyncmq_jobs
+WHERE queue = ? AND state = ? AND finished_at IS NOT NULL
+ORDER BY finished_at DESC, id DESC LIMIT 1 OFFSET ?`
+	qCleanPick = `SELECT seq FROM asyncmq_jobs
+WHERE queue = ? AND state = ? AND finished_at IS NOT NULL AND finished_at < ? AND (finished_at, id) < (?, ?)
+ORDER BY finished_at, id LIMIT ?`
+	qQueuePick = `SELECT seq FROM asyncmq_jobs WHERE queue = ? LIMIT ?`
+)
 
 // deleteSeqs deletes jobs by seq and counts them out of their queues.
 func (w *wtx) deleteSeqs(seqs []int64) (int, error) {
@@ -177,9 +189,9 @@ func (w *wtx) seqs(q string, args ...any) ([]int64, error) {
 // transactions of at most 1,000 jobs, and records one queue:changed event when it deleted any.
 // Jobs enqueued while it runs may survive. An unknown queue gets backend.ErrQueueNotFound.
 func (b *Backend) Drain(ctx context.Context, queue string, includeDelayed bool) (int, error) {
-	q := `SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state = 'waiting' LIMIT ?`
+	q := qDrainPick
 	if includeDelayed {
-		q = `SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state IN ('waiting', 'delayed') LIMIT ?`
+		q = qDrainPickAll
 	}
 	total := 0
 	for first := true; ; first = false {
@@ -250,9 +262,7 @@ func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error)
 					return backend.ErrQueueNotFound
 				}
 				if p.Keep > 0 {
-					err := w.queryRow(`SELECT finished_at, id FROM asyncmq_jobs
-WHERE queue = ? AND state = ? AND finished_at IS NOT NULL
-ORDER BY finished_at DESC, id DESC LIMIT 1 OFFSET ?`, p.Queue, string(p.State), p.Keep-1).Scan(&keepAt, &keepID)
+					err := w.queryRow(qCleanKept, p.Queue, string(p.State), p.Keep-1).Scan(&keepAt, &keepID)
 					if errors.Is(err, sql.ErrNoRows) {
 						keepAt, keepID = math.MinInt64, ""
 					} else if err != nil {
@@ -264,9 +274,7 @@ ORDER BY finished_at DESC, id DESC LIMIT 1 OFFSET ?`, p.Queue, string(p.State), 
 			if p.Limit > 0 {
 				limit = min(chunk, p.Limit-total)
 			}
-			seqs, err := w.seqs(`SELECT seq FROM asyncmq_jobs
-WHERE queue = ? AND state = ? AND finished_at IS NOT NULL AND finished_at < ? AND (finished_at, id) < (?, ?)
-ORDER BY finished_at, id LIMIT ?`, p.Queue, string(p.State), before, keepAt, keepID, limit)
+			seqs, err := w.seqs(qCleanPick, p.Queue, string(p.State), before, keepAt, keepID, limit)
 			if err != nil {
 				return fmt.Errorf("select jobs: %w", err)
 			}
@@ -311,7 +319,7 @@ func (b *Backend) Obliterate(ctx context.Context, queue string, force bool) erro
 			if first && active > 0 && !force {
 				return fmt.Errorf("%d active jobs: %w", active, backend.ErrQueueActive)
 			}
-			seqs, err := w.seqs(`SELECT seq FROM asyncmq_jobs WHERE queue = ? LIMIT ?`, queue, chunk)
+			seqs, err := w.seqs(qQueuePick, queue, chunk)
 			if err != nil {
 				return fmt.Errorf("select jobs: %w", err)
 			}

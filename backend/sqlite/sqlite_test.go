@@ -36,13 +36,18 @@ func newJob(id, queue string) *backend.Job {
 	return &backend.Job{ID: id, Queue: queue, Task: "email.send", Payload: json.RawMessage(`{"n":1}`), Priority: 5}
 }
 
-// enqueueN stores n jobs named prefix-00000... in queue, in batches of 500.
-func (s *bundle) enqueueN(queue, prefix string, n int, now time.Time) {
+// enqueueN stores n jobs named prefix-00000... in queue, in batches of 500. Options modify
+// each job.
+func (s *bundle) enqueueN(queue, prefix string, n int, now time.Time, opts ...func(*backend.Job)) {
 	s.t.Helper()
 	for i := 0; i < n; i += 500 {
 		var jobs []*backend.Job
 		for k := i; k < min(n, i+500); k++ {
-			jobs = append(jobs, newJob(fmt.Sprintf("%s-%05d", prefix, k), queue))
+			j := newJob(fmt.Sprintf("%s-%05d", prefix, k), queue)
+			for _, o := range opts {
+				o(j)
+			}
+			jobs = append(jobs, j)
 		}
 		if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: jobs, Now: now}); err != nil {
 			s.t.Fatalf("enqueue: %v", err)

@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// holdLock takes SQLite's write lock on the file from another connection, as another process
+// would, until the test ends or the returned function is called.
+func holdLock(t *testing.T, path string) (release func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	release = func() {
+		if done {
+			return
+		}
+		done = true
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		conn.Close()
+		db.Close()
+	}
+	t.Cleanup(release)
+	return release
+}
+
+func TestWriteWhileAnotherProcessHoldsTheLock(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		opts    []Option
+		timeout time.Duration
+		check   func(t *testing.T, err error)
+	}{
+		{"busy timeout passes", []Option{BusyTimeout(100 * time.Millisecond)}, time.Minute, func(t *testing.T, err error) {
+			if !isBusy(err) || !strings.Contains(err.Error(), "locked") {
+				t.Errorf("got %v, want a locked database error", err)
+			}
+		}},
+		{"context ends first", []Option{BusyTimeout(time.Minute)}, 100 * time.Millisecond, func(t *testing.T, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("got %v, want the context's error", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := setup(t, tt.opts...)
+			release := holdLock(t, s.path)
+			ctx, cancel := context.WithTimeout(s.ctx, tt.timeout)
+			defer cancel()
+			start := time.Now()
+			err := s.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("a", "q")}})
+			if waited := time.Since(start); waited > 30*time.Second {
+				t.Errorf("Enqueue returned after %s", waited)
+			}
+			tt.check(t, err)
+			if _, err := s.b.GetJob(s.ctx, "a"); !errors.Is(err, backend.ErrJobNotFound) {
+				t.Errorf("job stored by a failed enqueue: %v", err)
+			}
+			release()
+			if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("a", "q")}}); err != nil {
+				t.Fatalf("enqueue after the lock was released: %v", err)
+			}
+			s.requireCountersMatchRows()
+		})
+	}
+}
+
+// TestReadsDoNotWaitForWriters reads while another connection holds the write lock: in WAL
+// mode the dashboard's reads go on while workers write.
+func TestReadsDoNotWaitForWriters(t *testing.T) {
+	t.Parallel()
+	s := setup(t, BusyTimeout(time.Minute))
+	s.enqueueN("q", "j", 3, t0)
+	holdLock(t, s.path)
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.b.GetJob(ctx, "j-00001"); err != nil {
+		t.Errorf("get job: %v", err)
+	}
+	page, err := s.b.ListJobs(ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: "q", State: backend.StateWaiting}, Limit: 10})
+	if err != nil || page.Total != 3 {
+		t.Errorf("list: %d jobs, %v", page.Total, err)
+	}
+	if err := s.b.Ping(ctx); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+}

@@ -1,0 +1,84 @@
+package sqlite
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// TestQueryPlans checks with EXPLAIN QUERY PLAN that the statements whose cost must not grow
+// with the number of jobs find their rows through an index: none scans the jobs table or sorts
+// the rows of a whole state.
+func TestQueryPlans(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	cond, _ := where(backend.JobFilter{Queue: "q", State: backend.StateFailed})
+	queries := map[string]string{
+		"claim one queue":        qClaimOne,
+		"claim pick":             qClaimPick,
+		"claim by seq":           qClaimSeqs,
+		"finish":                 fmt.Sprintf(qFinish, valuesList(2, 6)),
+		"extend leases":          fmt.Sprintf(qLeaseExtend, valuesList(2, 2)),
+		"release":                fmt.Sprintf(qRelease, valuesList(2, 2)),
+		"progress":               qProgress,
+		"promote":                qPromote,
+		"stalled":                qStalled,
+		"unique key":             qUniqueLive,
+		"parents":                qParentStates,
+		"resolve dependencies":   qDepsResolve,
+		"delete by seq":          qDeleteSeqs,
+		"drain":                  qDrainPick,
+		"drain with delayed":     qDrainPickAll,
+		"clean boundary":         qCleanKept,
+		"clean":                  qCleanPick,
+		"obliterate":             qQueuePick,
+		"apply by ID":            qTargetsByID,
+		"apply by filter":        targetsByFilter(cond),
+		"page from start":        pageQuery(planQueries[0]),
+		"page from end":          pageQuery(planQueries[1]),
+		"page from queue start":  pageQuery(planQueries[2]),
+		"page from queue end":    pageQuery(planQueries[3]),
+		"counters":               qQueueCounts,
+		"events":                 qEvents,
+		"get job":                `SELECT ` + jobCols + ` FROM asyncmq_jobs WHERE id = ?`,
+		"existing IDs on insert": qExistingIDs,
+	}
+	bad := regexp.MustCompile(`^SCAN asyncmq_jobs|TEMP B-TREE`)
+	for name, q := range queries {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			args := make([]any, strings.Count(q, "?")+9)
+			var plan []string
+			err := s.b.write(s.ctx, t0, func(w *wtx) error {
+				rows, err := w.query("EXPLAIN QUERY PLAN "+q, args...)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var id, parent, unused int
+					var detail string
+					if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+						return err
+					}
+					plan = append(plan, detail)
+				}
+				return rows.Err()
+			})
+			if err != nil {
+				t.Fatalf("explain: %v", err)
+			}
+			if len(plan) == 0 {
+				t.Fatal("empty plan")
+			}
+			for _, line := range plan {
+				if bad.MatchString(line) {
+					t.Errorf("plan step %q in\n%s", line, strings.Join(plan, "\n"))
+				}
+			}
+		})
+	}
+}
