@@ -3,9 +3,11 @@ package dashboard
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // defaultRedactKeys are hidden in every dashboard: the keys AsyncMQ redacts, plus passwd.
@@ -22,14 +24,26 @@ const (
 	maxJSONString = 4000
 	// maxText bounds error messages and stacks shown.
 	maxText = 64 << 10
+	// previewSlack is how far past a preview's length its text is read and redacted, so that
+	// a secret whose key lies inside the preview is recognised with most of its value.
+	previewSlack = 1024
 )
 
 // redactor hides secrets before anything reaches a page or an event stream: values of sensitive
 // keys in JSON, and key=value, key: value and "key": "value" shapes inside free text.
+//
+// Text is only ever cut after it is redacted, or with the cut variants of the patterns, which
+// also hide a value that the cut leaves without its closing quote or "@": cutting first and
+// redacting with the full patterns would show the start of a quoted secret that straddles the
+// cut, since a quoted value only matches once its closing quote is seen.
 type redactor struct {
 	keys []string // normalised: lower case, without "_" and "-"
 	text *regexp.Regexp
 	url  *regexp.Regexp
+	// textCut and urlCut are text and url for a prefix of a longer text: a value running into
+	// the end of the prefix counts as a value.
+	textCut *regexp.Regexp
+	urlCut  *regexp.Regexp
 }
 
 func newRedactor(extra []string) (*redactor, error) {
@@ -56,21 +70,34 @@ func newRedactor(extra []string) (*redactor, error) {
 	}
 	// key, an optional closing quote (possibly escaped, for JSON inside a string), the separator,
 	// then one value: an escaped-quoted, quoted or single-quoted string, an auth scheme with its
-	// credential, or a bare word.
-	pattern := `(?i)([\w.-]*(?:` + strings.Join(alts, "|") + `)[\w.-]*(?:\\?["'])?\s*[:=]\s*)` +
-		`(\\"(?:[^\\]|\\[^"])*?\\"|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|(?:bearer|basic|digest|token)\s+[^\s,;&"'<>]+|[^\s,;&"'<>)\]}]+)`
-	re, err := regexp.Compile(pattern)
-	if err != nil {
+	// credential, or a bare word, with a quoted string right after it ("pass= token="a b"").
+	// %[1]s is where a quoted value may also end: nowhere else for a whole text, the end of the
+	// text for a cut one.
+	const value = `(\\"(?:[^\\]|\\[^"])*?(?:\\"%[1]s)|"(?:[^"\\]|\\.)*(?:"%[1]s)|'(?:[^'\\]|\\.)*(?:'%[1]s)|` +
+		`(?:bearer|basic|digest|token)\s+[^\s,;&"'<>]+|` +
+		`[^\s,;&"'<>)\]}]+(?:"(?:[^"\\]|\\.)*(?:"%[1]s)|'(?:[^'\\]|\\.)*(?:'%[1]s))?)`
+	key := `(?i)([\w.-]*(?:` + strings.Join(alts, "|") + `)[\w.-]*(?:\\?["'])?\s*[:=]\s*)`
+	var err error
+	if rd.text, err = regexp.Compile(key + fmt.Sprintf(value, "")); err != nil {
 		return nil, fmt.Errorf("compile redaction pattern: %w", err)
 	}
-	rd.text = re
+	if rd.textCut, err = regexp.Compile(key + fmt.Sprintf(value, `|\\?$`)); err != nil {
+		return nil, fmt.Errorf("compile redaction pattern: %w", err)
+	}
 	rd.url = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(@)`)
+	rd.urlCut = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(@|$)`)
 	return rd, nil
 }
 
+// normaliseKey lower-cases k and drops "_", "-" and spaces, so that "API-Key" matches "api_key".
 func normaliseKey(k string) string {
-	k = strings.ToLower(k)
-	return strings.NewReplacer("_", "", "-", "", " ", "").Replace(k)
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '-', ' ':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, k)
 }
 
 // sensitive reports whether a JSON key names a secret.
@@ -84,14 +111,68 @@ func (rd *redactor) sensitive(key string) bool {
 	return false
 }
 
+// redact hides the inline secrets of s. cut says s is a prefix of a longer text.
+func (rd *redactor) redact(s string, cut bool) string {
+	// Both patterns need a ':' or '=' (no other character case-folds to either), and most
+	// payload strings and many messages have neither.
+	if !strings.ContainsAny(s, ":=") {
+		return s
+	}
+	url, text := rd.url, rd.text
+	if cut {
+		url, text = rd.urlCut, rd.textCut
+	}
+	s = url.ReplaceAllString(s, "${1}"+redactedValue+"${3}")
+	return text.ReplaceAllString(s, "${1}"+redactedValue)
+}
+
+// prefix returns s redacted, reading at most its first limit bytes; cut reports whether s was
+// longer. Only what is returned is redacted, so a long text costs what its prefix costs.
+func (rd *redactor) prefix(s string, limit int) (out string, cut bool) {
+	if len(s) <= limit {
+		return rd.redact(s, false), false
+	}
+	return rd.redact(s[:runeCut(s, limit)], true), true
+}
+
 // Text redacts inline secrets in free text (error messages, stacks, event details) and bounds
 // its length.
 func (rd *redactor) Text(s string) string {
-	if len(s) > maxText {
-		s = truncate(maxText, s) + "[truncated]"
+	out, cut := rd.prefix(s, maxText)
+	if cut {
+		out += "[truncated]"
 	}
-	s = rd.url.ReplaceAllString(s, "${1}"+redactedValue+"${3}")
-	return rd.text.ReplaceAllString(s, "${1}"+redactedValue)
+	return out
+}
+
+// TextPreview returns Text(s) cut to n bytes, with "…" when anything is left out, reading only
+// a little more of s than it shows.
+func (rd *redactor) TextPreview(s string, n int) string {
+	out, cut := rd.prefix(s, n+previewSlack)
+	return clip(out, n, cut)
+}
+
+// clip cuts s to n bytes and marks the cut with "…", which it also adds when more was left
+// out before s (more).
+func clip(s string, n int, more bool) string {
+	if len(s) > n {
+		return s[:runeCut(s, n)] + "…"
+	}
+	if more {
+		return s + "…"
+	}
+	return s
+}
+
+// runeCut returns the largest index at most n that does not split a UTF-8 sequence of s.
+func runeCut(s string, n int) int {
+	if n >= len(s) {
+		return len(s)
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return n
 }
 
 // JSON returns raw as indented JSON with sensitive values replaced, or the redacted text when
@@ -122,7 +203,7 @@ func (rd *redactor) value(v any, depth int) any {
 	switch t := v.(type) {
 	case map[string]any:
 		if depth >= maxRedactDepth {
-			return "[nested data omitted]"
+			return nestedOmitted
 		}
 		for k, x := range t {
 			if rd.sensitive(k) {
@@ -134,18 +215,184 @@ func (rd *redactor) value(v any, depth int) any {
 		return t
 	case []any:
 		if depth >= maxRedactDepth {
-			return "[nested data omitted]"
+			return nestedOmitted
 		}
 		for i, x := range t {
 			t[i] = rd.value(x, depth+1)
 		}
 		return t
 	case string:
-		if len(t) > maxJSONString {
-			t = truncate(maxJSONString, t) + "...[truncated]"
+		out, cut := rd.prefix(t, maxJSONString)
+		if cut {
+			out += "...[truncated]"
 		}
-		return rd.Text(t)
+		return out
 	default:
 		return v
 	}
+}
+
+const nestedOmitted = "[nested data omitted]"
+
+// Preview returns a one-line preview of a JSON payload, at most n bytes plus "…", redacted as
+// JSON redacts it: {"to": "ada@example.com", "password": "[redacted]"} shows as
+// { "to": "ada@example.com", "password": "[redacted]" }, keys in the payload's order. It reads
+// the payload only as far as the preview needs, so a megabyte payload costs what its first few
+// hundred bytes cost. A payload that is not JSON is previewed as text, with runs of white
+// space shown as one space. Empty input gives "".
+func (rd *redactor) Preview(raw []byte, n int) string {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return ""
+	}
+	p := previewer{rd: rd, n: n, dec: json.NewDecoder(bytes.NewReader(raw))}
+	p.dec.UseNumber()
+	p.enc = json.NewEncoder(&p.scratch)
+	p.enc.SetEscapeHTML(false)
+	err := p.value(0)
+	switch {
+	case errors.Is(err, errPreviewFull):
+		return clip(p.out.String(), n, true)
+	case err == nil && !p.dec.More():
+		return clip(p.out.String(), n, false)
+	}
+	// Not JSON, or more than one document: previewed as text, as JSON shows it in full.
+	out, cut := rd.prefix(string(raw), n+previewSlack)
+	return clip(strings.Join(strings.Fields(out), " "), n, cut)
+}
+
+// errPreviewFull stops a preview once it has more than it shows.
+var errPreviewFull = errors.New("preview full")
+
+// previewer writes a JSON value as a one-line preview, token by token, until it is full.
+type previewer struct {
+	rd      *redactor
+	n       int
+	dec     *json.Decoder
+	enc     *json.Encoder
+	scratch bytes.Buffer
+	out     strings.Builder
+}
+
+func (p *previewer) value(depth int) error {
+	if depth >= maxRedactDepth {
+		// Read the value whole: a container this deep is summarised without being walked.
+		var raw json.RawMessage
+		if err := p.dec.Decode(&raw); err != nil {
+			return err
+		}
+		if raw = bytes.TrimSpace(raw); len(raw) > 0 && (raw[0] == '{' || raw[0] == '[') {
+			return p.str(nestedOmitted)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		return p.scalar(v)
+	}
+	tok, err := p.dec.Token()
+	if err != nil {
+		return err
+	}
+	if open, ok := tok.(json.Delim); ok {
+		return p.container(open, depth)
+	}
+	return p.scalar(tok)
+}
+
+// scalar writes a string (redacted), number, boolean or null.
+func (p *previewer) scalar(v any) error {
+	switch t := v.(type) {
+	case string:
+		s, cut := p.rd.prefix(t, min(maxJSONString, p.n-p.out.Len()+previewSlack))
+		if err := p.str(s); err != nil {
+			return err
+		}
+		if cut {
+			// The string goes on past what was read: nothing after it can be shown.
+			return errPreviewFull
+		}
+		return nil
+	case json.Number:
+		return p.write(string(t))
+	case bool:
+		if t {
+			return p.write("true")
+		}
+		return p.write("false")
+	default:
+		return p.write("null")
+	}
+}
+
+func (p *previewer) container(open json.Delim, depth int) error {
+	obj := open == '{'
+	closing := "]"
+	if obj {
+		closing = "}"
+	}
+	if err := p.write(open.String()); err != nil {
+		return err
+	}
+	first := true
+	for p.dec.More() {
+		sep := ", "
+		if first {
+			sep, first = " ", false
+		}
+		if err := p.write(sep); err != nil {
+			return err
+		}
+		if obj {
+			tok, err := p.dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := tok.(string)
+			if err := p.str(key); err != nil {
+				return err
+			}
+			if err := p.write(": "); err != nil {
+				return err
+			}
+			if p.rd.sensitive(key) {
+				var skip json.RawMessage
+				if err := p.dec.Decode(&skip); err != nil {
+					return err
+				}
+				if err := p.str(redactedValue); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := p.value(depth + 1); err != nil {
+			return err
+		}
+	}
+	if _, err := p.dec.Token(); err != nil {
+		return err
+	}
+	if !first {
+		closing = " " + closing
+	}
+	return p.write(closing)
+}
+
+// str writes s as a JSON string.
+func (p *previewer) str(s string) error {
+	p.scratch.Reset()
+	if err := p.enc.Encode(s); err != nil {
+		return err
+	}
+	return p.write(strings.TrimSuffix(p.scratch.String(), "\n"))
+}
+
+func (p *previewer) write(s string) error {
+	p.out.WriteString(s)
+	if p.out.Len() > p.n {
+		return errPreviewFull
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 func TestRedactText(t *testing.T) {
@@ -36,6 +38,8 @@ func TestRedactText(t *testing.T) {
 		{in: `the token expired; re-authenticate`, want: `the token expired; re-authenticate`},
 		{in: `no secrets here: just text`, want: `no secrets here: just text`},
 		{in: `<script>alert(1)</script> password=x`, want: `<script>alert(1)</script> password=[redacted]`},
+		// A key whose bare value is another key takes that key's quoted value along.
+		{in: `passwd= password="two words" end`, want: `passwd= [redacted] end`},
 	}
 	for _, tt := range tests {
 		got := rd.Text(tt.in)
@@ -143,6 +147,121 @@ func FuzzRedactJSON(f *testing.F) {
 		}
 		if strings.Contains(out, "fuzz-secret-value") {
 			t.Fatalf("JSON(%s) = %q shows the password", b, out)
+		}
+	})
+}
+
+func TestRedactPreview(t *testing.T) {
+	t.Parallel()
+	rd, _ := newRedactor(nil)
+	long := `{"a":"` + strings.Repeat("x", 300) + `","password":"p11"}`
+	tests := []struct {
+		name string
+		in   string
+		n    int
+		want string
+		gone []string
+	}{
+		{name: "object in document order", in: `{"order":1,"customer":"customer-1"}`, n: 160, want: `{ "order": 1, "customer": "customer-1" }`},
+		{name: "empty object", in: ` {} `, n: 160, want: `{}`},
+		{name: "array", in: `[1,2,{"a":null,"b":true}]`, n: 160, want: `[ 1, 2, { "a": null, "b": true } ]`},
+		{name: "sensitive key hides its whole value", in: `{"credentials":{"user":"a","pass":"p1"},"x":1}`, n: 160, want: `{ "credentials": "[redacted]", "x": 1 }`},
+		{name: "escaped key", in: `{"pass\u0077ord":"p2"}`, n: 160, want: `{ "password": "[redacted]" }`},
+		{name: "inline secret in a string", in: `{"log":"retry token=p3 now"}`, n: 160, want: `{ "log": "retry token=[redacted] now" }`},
+		{name: "html is left for the page to escape", in: `{"h":"<b>&"}`, n: 160, want: `{ "h": "<b>&" }`},
+		{name: "numbers keep their form", in: `[12345678901234567890,1.50]`, n: 160, want: `[ 12345678901234567890, 1.50 ]`},
+		{name: "deep nesting is summarised", in: strings.Repeat(`[`, 10) + `"bottom"` + strings.Repeat(`]`, 10), n: 160,
+			want: `[ [ [ [ [ [ [ [ "[nested data omitted]" ] ] ] ] ] ] ] ]`},
+		{name: "scalars at the depth limit show", in: strings.Repeat(`[`, 8) + `"leaf"` + strings.Repeat(`]`, 8), n: 160,
+			want: `[ [ [ [ [ [ [ [ "leaf" ] ] ] ] ] ] ] ]`},
+		{name: "cut at n", in: long, n: 20, want: `{ "a": "xxxxxxxxxxxx…`, gone: []string{"p11"}},
+		{name: "cut inside a multi-byte character", in: `"ééééé"`, n: 4, want: `"é…`},
+		{name: "not JSON is text", in: "{\"password\": \"p4\",\n\n  broken", n: 160, want: `{"password": [redacted], broken`},
+		{name: "two documents are text", in: `{"a":1} {"password":"p5"}`, n: 160, gone: []string{"p5"}},
+		{name: "empty", in: " \n", n: 160, want: ""},
+	}
+	for _, tt := range tests {
+		got := rd.Preview([]byte(tt.in), tt.n)
+		if tt.want != "" || strings.TrimSpace(tt.in) == "" {
+			if got != tt.want {
+				t.Errorf("%s: Preview = %q, want %q", tt.name, got, tt.want)
+			}
+		}
+		if len(got) > tt.n+len("…") {
+			t.Errorf("%s: Preview is %d bytes, over %d", tt.name, len(got), tt.n)
+		}
+		for _, g := range tt.gone {
+			if strings.Contains(got, g) {
+				t.Errorf("%s: Preview = %q shows %q", tt.name, got, g)
+			}
+		}
+	}
+}
+
+// TestRedactionNeverLeaksThroughACut checks every place that shortens text before showing it:
+// a secret whose value runs past the cut must not show its first part. Cutting first and then
+// redacting with the full patterns would show all of these, since a quoted value only matches
+// once its closing quote is seen and a URL password once its "@" is.
+func TestRedactionNeverLeaksThroughACut(t *testing.T) {
+	t.Parallel()
+	rd, _ := newRedactor(nil)
+	const secret = "s3cretvalue"
+	quoted := `password="` + strings.Repeat(secret+" ", 400) + `"`
+	single := `secret='` + strings.Repeat(secret+" ", 400) + `'`
+	escaped := `{\"token\": \"` + strings.Repeat(secret+" ", 400) + `\"}`
+	dsn := "postgres://app:" + strings.Repeat(secret, 200) + "@db/jobs"
+	for name, got := range map[string]string{
+		"preview of a quoted value":        rd.TextPreview("error: "+quoted, 200),
+		"preview of a single-quoted value": rd.TextPreview("error: "+single, 200),
+		"preview of an escaped value":      rd.TextPreview("payload "+escaped, 200),
+		"preview of a URL password":        rd.TextPreview("dial "+dsn, 200),
+		"text over maxText":                rd.Text(strings.Repeat("x", maxText-30) + " " + quoted),
+		"JSON string over maxJSONString":   rd.JSON([]byte(`{"log":` + jsonString(strings.Repeat("y", maxJSONString-30)+" "+quoted) + `}`)),
+		"payload preview of a long string": rd.Preview([]byte(`{"log":`+jsonString(quoted)+`}`), 160),
+		"payload preview past the slack":   rd.Preview([]byte(`{"log":`+jsonString(strings.Repeat("z", 100)+" "+quoted)+`}`), 160),
+		"event detail":                     rd.event(backend.Event{Detail: "x " + quoted}).Detail,
+	} {
+		if strings.Contains(got, secret[:4]) {
+			t.Errorf("%s shows the secret: %q", name, truncate(300, got))
+		}
+		if !strings.Contains(got, redactedValue) {
+			t.Errorf("%s lost the redaction marker: %q", name, truncate(300, got))
+		}
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// FuzzRedactPreview checks that no cut shows a secret Text hides: for any text around a
+// password, and any preview length, the preview hides the password as the full text does.
+func FuzzRedactPreview(f *testing.F) {
+	for _, s := range []string{"", "x", `"`, `\"`, "password=", "a'b", "://u:", strings.Repeat("ab ", 500)} {
+		f.Add(s, "s3cr3tValue", 30, true)
+		f.Add(s, "s3cr3tValue", 1500, false)
+	}
+	rd, _ := newRedactor(nil)
+	f.Fuzz(func(t *testing.T, prefix, secret string, n int, quote bool) {
+		if n < 0 || n > 5000 || !secretWord.MatchString(secret) || strings.Contains(prefix, secret) {
+			return
+		}
+		value := secret
+		if quote {
+			value = `"` + secret + " and more " + strings.Repeat(secret, 100) + `"`
+		}
+		in := prefix + " password=" + value
+		preview := rd.TextPreview(in, n)
+		if strings.Contains(preview, secret) && !strings.Contains(rd.Text(in), secret) {
+			t.Fatalf("TextPreview(%q, %d) = %q shows the secret Text hides", in, n, preview)
+		}
+		if len(preview) > n+len("…") {
+			t.Fatalf("TextPreview(%q, %d) is %d bytes", in, n, len(preview))
+		}
+		payload, _ := json.Marshal(map[string]string{"note": in, "password": secret})
+		if got := rd.Preview(payload, n); strings.Contains(got, secret) && !strings.Contains(rd.JSON(payload), secret) {
+			t.Fatalf("Preview(%s, %d) = %q shows the secret JSON hides", payload, n, got)
 		}
 	})
 }
