@@ -261,7 +261,7 @@ func TestQueueActions(t *testing.T) {
 		}
 		r = e.post("/queues/q", url.Values{"action": {"drain"}, "confirm": {"yes"}})
 		wantStatus(t, r, http.StatusSeeOther)
-		wantContains(t, e.follow(r).body, "Drained 1 waiting jobs from queue q.")
+		wantContains(t, e.follow(r).body, "Drained 1 waiting job from queue q.")
 		if e.state(w.ID) != "gone" || e.state(d.ID) != backend.StateDelayed {
 			t.Errorf("after drain: waiting job %s, delayed job %s", e.state(w.ID), e.state(d.ID))
 		}

@@ -50,6 +50,8 @@ func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn
 		return &httpError{http.StatusForbidden, fmt.Sprintf("Your role (%s) does not allow %s.", d.roleOf(r), c.Action)}
 	}
 	msg, err := fn(ctx)
+	// Whatever the outcome, the store may have changed: the overview must not show the past.
+	d.overviewCache.invalidate()
 	if err != nil {
 		if ctx.Err() != nil {
 			// The client went away mid-change; record what the store may or may not have done.
@@ -129,7 +131,7 @@ func (d *Dashboard) auditList(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return badRequest("Unknown audit status %q: use success, failed or denied.", f.Status)
 	}
-	pg := newPager(q, publicPath(r), 50)
+	pg := newPager(q, publicPath(r))
 	// One extra row tells whether a next page exists; the store keeps no total for the log.
 	es, err := d.insp.Audit(r.Context(), backend.AuditParams{
 		Action: f.Action, Status: f.Status, Queue: f.Queue, Actor: f.Actor, Text: f.Text,

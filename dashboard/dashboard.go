@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asyncmq/asyncmq"
@@ -79,6 +80,11 @@ type Dashboard struct {
 	favicon  string
 	flashKey []byte
 	counters *promCounters
+	// overviewCache holds the overview's data, shared by every viewer for up to overviewTTL.
+	overviewCache *shared[*overviewSnapshot]
+	// chromes maps a mount path to its *chrome; chromeCount bounds it.
+	chromes     sync.Map
+	chromeCount atomic.Int64
 
 	closeOnce sync.Once
 }
@@ -145,7 +151,8 @@ func New(insp *asyncmq.Inspector, cfg Config) (*Dashboard, error) {
 		flashKey: key,
 		counters: newPromCounters(),
 	}
-	d.hub = newHub(insp, red, cfg.EventPollInterval, cfg.Logger)
+	d.overviewCache = newShared(overviewTTL, d.loadOverview)
+	d.hub = newHub(insp, red, cfg.EventPollInterval, cfg.Logger, d.overviewCache.invalidate)
 	d.routes()
 	return d, nil
 }

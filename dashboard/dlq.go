@@ -11,14 +11,14 @@ import (
 // them with their last error and replays or deletes them, selected or all matching a filter.
 
 func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) error {
-	data, err := d.listJobs(r, r.PathValue("name"), backend.StateFailed, r.URL.Query())
+	data, qi, err := d.listJobs(r, r.PathValue("name"), backend.StateFailed)
 	if err != nil {
 		return err
 	}
-	data.Bulk = []string{"retry", "remove"}
-	data.BulkURL = joinPath(admin.BasePath(r), "queues", data.Queue.Name, "dlq")
-	p := d.newPage(w, r, "Dead letters — "+data.Queue.Name, "queues", data)
-	p.LiveQueue = data.Queue.Name
+	base := admin.BasePath(r)
+	d.bulkActions(r, &data, []string{"retry", "remove"}, joinPath(base, "queues", qi.Name, "dlq"))
+	p := d.newPage(w, r, "Dead letters — "+qi.Name, "queues", data)
+	p.LiveQueue = qi.Name
 	return d.render(w, r, http.StatusOK, "dlq", p)
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/admin"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -60,6 +61,8 @@ type hub struct {
 	red      *redactor
 	log      *slog.Logger
 	interval time.Duration
+	// onChange is told when a tick saw new events, so cached views can drop what they hold.
+	onChange func()
 	// heartbeat is the comment interval in nanoseconds; tests shorten it.
 	heartbeat atomic.Int64
 
@@ -84,9 +87,12 @@ type hub struct {
 	done chan struct{}
 }
 
-func newHub(insp *asyncmq.Inspector, red *redactor, interval time.Duration, log *slog.Logger) *hub {
+func newHub(insp *asyncmq.Inspector, red *redactor, interval time.Duration, log *slog.Logger, onChange func()) *hub {
+	if onChange == nil {
+		onChange = func() {}
+	}
 	h := &hub{
-		insp: insp, red: red, log: log, interval: interval,
+		insp: insp, red: red, log: log, interval: interval, onChange: onChange,
 		clients: make(map[*client]struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	h.heartbeat.Store(int64(15 * time.Second))
@@ -145,6 +151,7 @@ func (h *hub) tick() {
 		}
 	}
 	if changed {
+		h.onChange()
 		m, err := h.countsMessage(ctx, h.cursor)
 		if err != nil {
 			h.failed(err)
@@ -433,7 +440,7 @@ func (s *stream) send(m message) {
 
 // eventHistoryData backs the runtime events page: the newest events of the backend's log.
 type eventHistoryData struct {
-	Events []eventView
+	Events []eventRow
 	Type   string
 	Queue  string
 	Text   string
@@ -462,6 +469,7 @@ func (d *Dashboard) eventHistory(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	needle := strings.ToLower(data.Text)
+	shown := evs[:0]
 	for _, e := range evs {
 		if data.Type != "" && e.Type != data.Type || data.Queue != "" && e.Queue != data.Queue {
 			continue
@@ -469,7 +477,8 @@ func (d *Dashboard) eventHistory(w http.ResponseWriter, r *http.Request) error {
 		if needle != "" && !strings.Contains(strings.ToLower(e.JobID+" "+e.Task+" "+e.Detail+" "+e.Queue), needle) {
 			continue
 		}
-		data.Events = append(data.Events, e)
+		shown = append(shown, e)
 	}
+	data.Events = eventRows(admin.BasePath(r), shown)
 	return d.render(w, r, http.StatusOK, "events", d.newPage(w, r, "Events", "events", data))
 }

@@ -242,7 +242,7 @@ func TestEventStreamEndsOnClose(t *testing.T) {
 	wantContains(t, r.body, "Live updates are unavailable")
 }
 
-// countingBackend counts the reads the live-update hub makes.
+// countingBackend counts the reads the live-update hub and the overview make.
 type countingBackend struct {
 	backend.Backend
 	queues, events atomic.Int64
@@ -313,7 +313,7 @@ func TestHubDropsSlowClient(t *testing.T) {
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
 	red, _ := newRedactor(nil)
-	h := newHub(asyncmq.NewInspector(mem), red, time.Hour, quietLogger())
+	h := newHub(asyncmq.NewInspector(mem), red, time.Hour, quietLogger(), nil)
 	t.Cleanup(h.close)
 	slow, _, err := h.subscribe(context.Background(), "")
 	if err != nil {

@@ -3,9 +3,11 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,32 +53,52 @@ func (f jobFilter) backend(queue string) backend.JobFilter {
 // Filtered reports whether anything narrows the listing beyond its state.
 func (f jobFilter) Filtered() bool { return f.Task != "" || f.ID != "" || f.Text != "" }
 
-// jobRow is one row of a job listing.
+// jobRow is one row of a job listing, every cell ready to print.
 type jobRow struct {
-	*backend.Job
+	ID         string
+	URL        string
+	Task       string
+	State      backend.State
+	Attempts   string
+	Created    string
+	CreatedISO string
+	RunAt      string
+	// Payload and LastError are redacted previews.
 	Payload   string
 	LastError string
 }
 
+// Preview lengths of the listing's payload and last-error cells.
+const (
+	payloadPreview = 160
+	errorPreview   = 200
+)
+
+// jobListData is a job listing (the jobs and dead-letter pages) with its links and labels.
 type jobListData struct {
-	Queue  backend.QueueInfo
+	Name   string
 	Filter jobFilter
+	// StateField keeps the state in the filter form; the dead-letter page has only one.
+	StateField bool
+	// States are the state tabs of the jobs page, each keeping the other filters.
+	States []stateCount
 	Rows   []jobRow
-	Pager  pager
+	// RowsHTML is Rows rendered (see jobRowsHTML); bulkActions sets it.
+	RowsHTML template.HTML
+	Pager    pager
 	// Clamped is set when the requested page was past the end and the last page is shown.
 	Clamped bool
-	// Bulk lists the bulk actions that apply to jobs in the listed state.
-	Bulk []string
-	// BulkURL is where the bulk forms post.
-	BulkURL string
-	// TabURL builds the link of each state tab, keeping the other filters.
-	tabPath string
-	tabQ    url.Values
-}
-
-// TabURL links to the same listing in another state, on its first page.
-func (d jobListData) TabURL(s backend.State) string {
-	return withQuery(d.tabPath, d.tabQ, "state", string(s), "page", "")
+	// Found is the count line above the table: "1 failed job found."
+	Found string
+	// Bulk lists the bulk actions that apply to the listed jobs and that the user may take;
+	// Selectable is set when there are rows to take them on.
+	Bulk       []string
+	Selectable bool
+	// BulkURL is where the bulk forms post; Matching labels the all-matching form.
+	BulkURL  string
+	Matching string
+	// Return is the listing's own URL, where the bulk forms come back to.
+	Return string
 }
 
 // actionsFor lists the job actions that apply in a state, in the order buttons show them.
@@ -95,74 +117,101 @@ func actionsFor(s backend.State) []string {
 }
 
 func (d *Dashboard) jobList(w http.ResponseWriter, r *http.Request) error {
-	data, err := d.listJobs(r, r.PathValue("name"), "", r.URL.Query())
+	name := r.PathValue("name")
+	data, qi, err := d.listJobs(r, name, "")
 	if err != nil {
 		return err
 	}
-	data.BulkURL = joinPath(admin.BasePath(r), "queues", data.Queue.Name, "jobs")
-	p := d.newPage(w, r, fmt.Sprintf("Jobs — %s", data.Queue.Name), "queues", data)
-	p.LiveQueue = data.Queue.Name
+	base := admin.BasePath(r)
+	data.StateField = true
+	path, q := publicPath(r), r.URL.Query()
+	for _, s := range backend.States {
+		data.States = append(data.States, stateCount{State: s, Count: formatInt(qi.Counts[s]), Current: s == data.Filter.State,
+			URL: withQuery(path, q, "state", string(s), "page", "")})
+	}
+	d.bulkActions(r, &data, actionsFor(data.Filter.State), joinPath(base, "queues", qi.Name, "jobs"))
+	p := d.newPage(w, r, fmt.Sprintf("Jobs — %s", qi.Name), "queues", data)
+	p.LiveQueue = qi.Name
 	return d.render(w, r, http.StatusOK, "jobs", p)
+}
+
+// bulkActions offers the actions of a listing that the user's role allows.
+func (d *Dashboard) bulkActions(r *http.Request, data *jobListData, actions []string, url string) {
+	role := d.roleOf(r)
+	for _, a := range actions {
+		if role >= requiredRole("job."+a) {
+			data.Bulk = append(data.Bulk, a)
+		}
+	}
+	data.Selectable = len(data.Bulk) > 0 && len(data.Rows) > 0
+	data.RowsHTML = jobRowsHTML(data.Rows, data.Selectable)
+	data.BulkURL = url
+	n := data.Pager.Total
+	data.Matching = fmt.Sprintf("All %s:", quantity(n, "matching job", "matching jobs"))
 }
 
 // listJobs loads one page of a queue's jobs; the backend filters, sorts and pages, so a page
 // costs the same on the millionth row as on the first. A page past the end shows the last page.
-func (d *Dashboard) listJobs(r *http.Request, name string, fixed backend.State, q url.Values) (jobListData, error) {
+// fixed, when set, is the only state listed (the dead-letter page's failed jobs).
+func (d *Dashboard) listJobs(r *http.Request, name string, fixed backend.State) (jobListData, backend.QueueInfo, error) {
 	ctx := r.Context()
+	q := r.URL.Query()
 	def := backend.StateWaiting
 	if fixed != "" {
 		def = fixed
-		q = cloneValues(q)
 		q.Del("state")
 	}
 	f, err := parseJobFilter(q, def)
 	if err != nil {
-		return jobListData{}, err
+		return jobListData{}, backend.QueueInfo{}, err
 	}
 	qi, err := d.insp.Queue(ctx, name)
 	if err != nil {
-		return jobListData{}, err
+		return jobListData{}, backend.QueueInfo{}, err
 	}
-	pg := newPager(q, publicPath(r), 20)
+	pg := newPager(q, publicPath(r))
 	params := backend.ListJobsParams{Filter: f.backend(name), Sort: f.Sort, Offset: pg.offset(), Limit: pg.Size}
 	page, err := d.insp.Jobs(ctx, params)
 	if err != nil {
-		return jobListData{}, err
+		return jobListData{}, backend.QueueInfo{}, err
 	}
 	clamped := pg.setTotal(page.Total)
 	if clamped && page.Total > 0 {
 		params.Offset = pg.offset()
 		if page, err = d.insp.Jobs(ctx, params); err != nil {
-			return jobListData{}, err
+			return jobListData{}, backend.QueueInfo{}, err
 		}
 	}
+	base := admin.BasePath(r)
 	rows := make([]jobRow, 0, len(page.Jobs))
 	for _, j := range page.Jobs {
-		row := jobRow{Job: j, Payload: truncate(160, compact(d.redact.JSON(j.Payload)))}
+		row := jobRow{
+			ID: j.ID, URL: joinPath(base, "queues", j.Queue, "jobs", j.ID), Task: j.Task, State: j.State,
+			Attempts: strconv.Itoa(j.Attempts) + " / " + strconv.Itoa(j.MaxRetries+1),
+			Created:  formatTime(j.CreatedAt), CreatedISO: isoTime(j.CreatedAt), RunAt: formatTime(j.RunAt),
+			Payload: d.redact.Preview(j.Payload, payloadPreview),
+		}
 		if e := j.LastError(); e != nil {
-			row.LastError = truncate(200, d.redact.Text(e.Error))
+			row.LastError = d.redact.TextPreview(e.Error, errorPreview)
 		}
 		rows = append(rows, row)
 	}
+	found := fmt.Sprintf("%s %s %s found.", formatInt(pg.Total), f.State, plural(pg.Total, "job", "jobs"))
 	return jobListData{
-		Queue: qi, Filter: f, Rows: rows, Pager: pg, Clamped: clamped, Bulk: actionsFor(f.State),
-		tabPath: publicPath(r), tabQ: q,
-	}, nil
+		Name: qi.Name, Filter: f, Rows: rows, Pager: pg, Clamped: clamped, Found: found, Return: publicURL(r),
+	}, qi, nil
 }
 
-func cloneValues(q url.Values) url.Values {
-	c := make(url.Values, len(q))
-	for k, v := range q {
-		c[k] = append([]string(nil), v...)
+// plural picks the word for a count of n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
 	}
-	return c
+	return many
 }
 
-// compact joins indented JSON onto one line for listing cells.
-func compact(s string) string {
-	fields := strings.Fields(s)
-	return strings.Join(fields, " ")
-}
+// quantity is n with thousands separators and the word for that count: "1 job", "1,200 jobs".
+func quantity(n int, one, many string) string { return formatInt(n) + " " + plural(n, one, many) }
 
 // attemptView is one failed attempt as the job page shows it, redacted.
 type attemptView struct {
@@ -361,7 +410,7 @@ func (d *Dashboard) bulk(w http.ResponseWriter, r *http.Request, b bulkRequest) 
 			return err
 		}
 		count = pg.Total
-		what = fmt.Sprintf("all %s %s jobs matching the filter", formatInt(count), f.State)
+		what = fmt.Sprintf("all %s %s %s matching the filter", formatInt(count), f.State, plural(count, "job", "jobs"))
 		c.Detail = fmt.Sprintf("matching state=%s task=%q job_id=%q q=%q (%d jobs)", f.State, f.Task, f.ID, f.Text, count)
 	} else {
 		ids := selectedIDs(r.PostForm["job_id"])
@@ -374,7 +423,7 @@ func (d *Dashboard) bulk(w http.ResponseWriter, r *http.Request, b bulkRequest) 
 		params.IDs = ids
 		params.Filter.Queue = b.Queue
 		count = len(ids)
-		what = fmt.Sprintf("%s selected jobs", formatInt(count))
+		what = quantity(count, "selected job", "selected jobs")
 		c.Detail = "selected " + strings.Join(ids[:min(len(ids), 20)], ",")
 		if len(ids) > 20 {
 			c.Detail += fmt.Sprintf(" and %d more", len(ids)-20)
@@ -384,14 +433,14 @@ func (d *Dashboard) bulk(w http.ResponseWriter, r *http.Request, b bulkRequest) 
 		return d.confirm(w, r, confirmData{
 			Heading: fmt.Sprintf("%s %s?", titleCase(string(a)), what),
 			Message: fmt.Sprintf("This will %s %s in queue %s.", a, what, b.Queue),
-			Button:  fmt.Sprintf("%s %s jobs", titleCase(string(a)), formatInt(count)),
+			Button:  titleCase(string(a)) + " " + quantity(count, "job", "jobs"),
 			Fields:  formFields(r, "action", "scope", "state", "task", "match_id", "q", "job_id"),
 			Back:    c.Back,
 		})
 	}
 	return d.perform(w, r, c, func(ctx context.Context) (string, error) {
 		n, err := d.insp.Apply(ctx, params)
-		msg := fmt.Sprintf("%s %s of %s jobs.", titleCase(pastTense[a]), formatInt(n), formatInt(count))
+		msg := fmt.Sprintf("%s %s of %s.", titleCase(pastTense[a]), formatInt(n), quantity(count, "job", "jobs"))
 		if n != count {
 			msg += " The others were not in a state the action applies to."
 		}

@@ -138,9 +138,26 @@ type queueMetrics struct {
 	metricPoint
 }
 
+// windowOption is one window of the metrics page's select.
+type windowOption struct {
+	Minutes  int
+	Label    string
+	Selected bool
+}
+
+// windowLabel names a window of minutes: "15 minutes", "1 hour", "24 hours".
+func windowLabel(minutes int) string {
+	if minutes >= 60 && minutes%60 == 0 {
+		return quantity(minutes/60, "hour", "hours")
+	}
+	return quantity(minutes, "minute", "minutes")
+}
+
 type metricsData struct {
-	Minutes    int
-	Windows    []int
+	Minutes int
+	// Window names the window shown: "1 hour".
+	Window     string
+	Windows    []windowOption
 	Queue      string
 	Total      metricPoint
 	Queues     []queueMetrics
@@ -165,8 +182,11 @@ func (d *Dashboard) metricsPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := metricsData{Minutes: minutes, Windows: metricWindows, Queue: queue, Total: total,
+	data := metricsData{Minutes: minutes, Window: windowLabel(minutes), Queue: queue, Total: total,
 		Counts: make(map[backend.State]int), Workers: len(ws)}
+	for _, m := range metricWindows {
+		data.Windows = append(data.Windows, windowOption{Minutes: m, Label: windowLabel(m), Selected: m == minutes})
+	}
 	for _, q := range qs {
 		if queue != "" && q.Name != queue {
 			continue

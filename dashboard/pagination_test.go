@@ -175,7 +175,7 @@ func TestPager(t *testing.T) {
 	}
 	for _, tt := range tests {
 		q, _ := url.ParseQuery(tt.query)
-		p := newPager(q, "/x", 20)
+		p := newPager(q, "/x")
 		clamped := p.setTotal(tt.total)
 		if p.Page != tt.page || p.Size != tt.size || p.Pages != tt.last || clamped != tt.clamped {
 			t.Errorf("%q total %d: page %d size %d pages %d clamped %v; want %d %d %d %v",

@@ -11,6 +11,23 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
+// queueTabs links the sections of one queue's pages; Current names the page shown
+// ("detail", "jobs", "dlq" or "repeatables").
+type queueTabs struct {
+	Detail, Jobs, DLQ, Repeatables string
+	Current                        string
+}
+
+func newQueueTabs(base, queue, current string) queueTabs {
+	return queueTabs{
+		Detail:      joinPath(base, "queues", queue),
+		Jobs:        joinPath(base, "queues", queue, "jobs"),
+		DLQ:         joinPath(base, "queues", queue, "dlq"),
+		Repeatables: joinPath(base, "queues", queue, "repeatables"),
+		Current:     current,
+	}
+}
+
 type queueListData struct {
 	Queues []backend.QueueInfo
 }
@@ -91,7 +108,7 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
 		}
 		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
 			n, err := d.insp.Drain(ctx, name, withDelayed)
-			return fmt.Sprintf("Drained %s %s jobs from queue %s.", formatInt(n), what, name), err
+			return fmt.Sprintf("Drained %s %s %s from queue %s.", formatInt(n), what, plural(n, "job", "jobs"), name), err
 		})
 	case "clean":
 		state := backend.State(r.PostFormValue("state"))
@@ -120,7 +137,7 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
 		}
 		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
 			n, err := d.insp.Clean(ctx, name, state, grace, limit)
-			return fmt.Sprintf("Cleaned %s %s jobs from queue %s.", formatInt(n), state, name), err
+			return fmt.Sprintf("Cleaned %s %s %s from queue %s.", formatInt(n), state, plural(n, "job", "jobs"), name), err
 		})
 	case "obliterate":
 		force := r.PostFormValue("force") != ""

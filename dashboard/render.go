@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/asyncmq/asyncmq/admin"
@@ -67,16 +68,15 @@ var templateFuncs = template.FuncMap{
 	"ago":      formatAgo,
 	"duration": formatDuration,
 	"truncate": truncate,
-	"lower":    strings.ToLower,
 	"add":      func(a, b int) int { return a + b },
 	"states":   func() []backend.State { return backend.States },
-	"terminal": func(s backend.State) bool { return s.Terminal() },
 	"count": func(q backend.QueueInfo, s backend.State) int {
 		return q.Counts[s]
 	},
-	"divide": func(a, b int) int { return a / b },
-	"strs":   func(s ...string) []string { return s },
-	"dict":   dict,
+	"strs": func(s ...string) []string { return s },
+	"dict": dict,
+	// quantity 3 "job" "jobs" is "3 jobs".
+	"quantity": quantity,
 }
 
 // dict builds the argument map of a partial: dict "Page" . "Queue" $q.Name.
@@ -107,24 +107,16 @@ type page struct {
 	Title      string
 	Nav        string
 	SiteTitle  string
-	Brand      string
 	Base       string
 	User       *admin.User
 	Role       role
 	Flash      *flash
-	Favicon    string
 	CurrentURL string
 	// LiveQueue narrows the page's event stream to one queue.
 	LiveQueue string
 	Data      any
-
-	d *Dashboard
-}
-
-// Asset returns the URL of a static file, versioned by its content hash so it can be cached
-// for a year.
-func (p *page) Asset(name string) string {
-	return p.Base + "/static/" + name + "?v=" + p.d.static.version(name)
+	// Chrome is the frame shared by every page at this mount path; render sets it.
+	Chrome *chrome
 }
 
 // Path joins escaped path segments under the dashboard's mount point: Path "queues" name "jobs".
@@ -137,6 +129,11 @@ func (p *page) EventsURL() string {
 		u += "?queue=" + url.QueryEscape(p.LiveQueue)
 	}
 	return u
+}
+
+// QueueTabs links the sections of queue's pages, marking current.
+func (p *page) QueueTabs(queue, current string) queueTabs {
+	return newQueueTabs(p.Base, queue, current)
 }
 
 // Can reports whether the page's user may perform action; templates hide what it refuses.
@@ -165,26 +162,15 @@ func publicURL(r *http.Request) string {
 }
 
 func (d *Dashboard) newPage(w http.ResponseWriter, r *http.Request, title, nav string, data any) *page {
-	fav := d.favicon
-	base := admin.BasePath(r)
-	switch {
-	case fav == "":
-		fav = base + "/static/favicon.svg?v=" + d.static.version("favicon.svg")
-	case strings.HasPrefix(fav, "/static/"):
-		fav = base + fav
-	}
 	p := &page{
 		Title:      title,
 		Nav:        nav,
 		SiteTitle:  d.cfg.Title,
-		Brand:      d.cfg.HeaderTitle,
-		Base:       base,
+		Base:       admin.BasePath(r),
 		User:       admin.UserFromContext(r.Context()),
 		Role:       d.roleOf(r),
-		Favicon:    fav,
 		CurrentURL: publicURL(r),
 		Data:       data,
-		d:          d,
 	}
 	if w != nil {
 		p.Flash = d.popFlash(w, r)
@@ -210,8 +196,16 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 			entry = "fragment:" + target
 		}
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, entry, p); err != nil {
+	if entry == "layout" {
+		c, err := d.chrome(p.Base)
+		if err != nil {
+			return &renderError{err}
+		}
+		p.Chrome = c
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := t.ExecuteTemplate(buf, entry, p); err != nil {
 		return &renderError{fmt.Errorf("render %s: %w", name, err)}
 	}
 	h := w.Header()
@@ -222,6 +216,25 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// bufPool holds render buffers: a page is rendered whole before its status is sent, so that a
+// template error can still become an error page.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer keeps one unusually large page from pinning its buffer in the pool.
+const maxPooledBuffer = 1 << 20
+
+func getBuffer() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		bufPool.Put(b)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -387,6 +400,9 @@ func formatTime(t time.Time) string {
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
+
+// isoTime is a time as a datetime attribute wants it.
+func isoTime(t time.Time) string { return t.Format(time.RFC3339) }
 
 func formatAgo(t time.Time) string {
 	if t.IsZero() {

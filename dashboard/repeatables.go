@@ -37,7 +37,7 @@ func (d *Dashboard) repeatableList(w http.ResponseWriter, r *http.Request) error
 	data := repeatableListData{Queue: name}
 	for _, rep := range rs {
 		data.Repeatables = append(data.Repeatables, repeatableView{
-			Repeatable: rep, Schedule: schedule(rep), Payload: compact(d.redact.JSON(rep.Payload)),
+			Repeatable: rep, Schedule: schedule(rep), Payload: d.redact.Preview(rep.Payload, payloadPreview),
 		})
 	}
 	return d.render(w, r, http.StatusOK, "repeatables", d.newPage(w, r, "Repeatables — "+name, "queues", data))

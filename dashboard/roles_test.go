@@ -156,7 +156,8 @@ func TestAuditPageFilters(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{"", []string{"job " + j.ID, "u-viewer", "u-operator", "denied", "success", "failed"}, nil},
+		// The job link's text is the bare ID, as on every other page.
+		{"", []string{`">` + j.ID + "</a>", "u-viewer", "u-operator", "denied", "success", "failed"}, []string{">job " + j.ID}},
 		{"?status=denied", []string{"u-viewer"}, []string{"u-operator"}},
 		{"?actor=u-operator&status=failed", []string{"<details>", "not applicable"}, []string{"u-viewer"}},
 		{"?action=job.retry&queue=q&q=" + j.ID, []string{"u-viewer", "u-operator"}, nil},

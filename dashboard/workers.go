@@ -83,7 +83,7 @@ func (d *Dashboard) workerList(w http.ResponseWriter, r *http.Request) error {
 	}
 	slices.Sort(data.Queues)
 	// Worker records are few (one per process), so the dashboard pages them itself.
-	data.Pager = newPager(r.URL.Query(), publicPath(r), 20)
+	data.Pager = newPager(r.URL.Query(), publicPath(r))
 	data.Pager.setTotal(len(views))
 	lo := min(data.Pager.offset(), len(views))
 	data.Workers = views[lo:min(lo+data.Pager.Size, len(views))]
