@@ -125,11 +125,11 @@ func (w *wtx) enqueue(jobs []*backend.Job) error {
 	for _, j := range jobs {
 		inBatch[j.ID] = true
 	}
-	parentDone, err := w.parents(jobs, inBatch)
-	if err != nil {
+	if err := w.checkUnique(jobs); err != nil {
 		return err
 	}
-	if err := w.checkUnique(jobs); err != nil {
+	parentDone, err := w.parents(jobs, inBatch)
+	if err != nil {
 		return err
 	}
 

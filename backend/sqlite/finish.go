@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/asyncmq/asyncmq/backend"
@@ -143,6 +145,8 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 	if err != nil {
 		return fmt.Errorf("record outcomes: %w", err)
 	}
+	// The events go in the order the worker reported the outcomes.
+	slices.SortFunc(done, func(a, b applied) int { return cmp.Compare(index[a.id], index[b.id]) })
 	var completed []string
 	for _, a := range done {
 		i := index[a.id]
@@ -289,7 +293,8 @@ func nonNil(ss []string) []string {
 var qRelease = `UPDATE asyncmq_jobs AS j SET
 	state = CASE WHEN j.cancel_requested THEN 'cancelled' ELSE 'waiting' END,
 	finished_at = CASE WHEN j.cancel_requested THEN ?1 ELSE NULL END,
-	attempts = max(j.attempts - 1, 0), lease_token = '', lease_expires_at = NULL, worker_id = '',
+	attempts = CASE WHEN j.cancel_requested THEN j.attempts ELSE max(j.attempts - 1, 0) END,
+	lease_token = '', lease_expires_at = NULL,
 	cancel_requested = 0
 FROM (VALUES %s) AS v
 WHERE j.id = v.column1 AND j.state = 'active' AND j.lease_token = v.column2
@@ -297,12 +302,19 @@ RETURNING id, queue, task, state`
 
 // Release returns the named active jobs to waiting without counting the attempt. Jobs no
 // longer held under the given tokens are skipped. A job whose cancellation was requested ends
-// cancelled instead.
+// cancelled instead, its attempt counted.
 func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 	if len(p.Leases) == 0 {
 		return nil
 	}
+	order := make(map[string]int, len(p.Leases))
+	for i, l := range p.Leases {
+		if _, ok := order[l.JobID]; !ok {
+			order[l.JobID] = i
+		}
+	}
 	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
+		var evs []backend.Event
 		_, err := w.eachRun(qRelease, []any{nanoInt(w.now)}, leaseRows(p.Leases), func(rows *sql.Rows) error {
 			for rows.Next() {
 				var id, queue, task, state string
@@ -315,10 +327,14 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 				if st == backend.StateCancelled {
 					e.Type, e.Detail = backend.EventCancelled, ""
 				}
-				w.event(e)
+				evs = append(evs, e)
 			}
 			return nil
 		})
+		slices.SortFunc(evs, func(a, b backend.Event) int { return cmp.Compare(order[a.JobID], order[b.JobID]) })
+		for _, e := range evs {
+			w.event(e)
+		}
 		return err
 	})
 	if err != nil {

@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/asyncmq/asyncmq/backend"
@@ -119,6 +121,12 @@ func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, er
 				if err != nil {
 					return err
 				}
+				// Jobs named by ID are changed, and their events recorded, in the caller's order.
+				pos := make(map[string]int, len(part))
+				for i, id := range part {
+					pos[id] = i
+				}
+				slices.SortFunc(ts, func(a, b target) int { return cmp.Compare(pos[a.id], pos[b.id]) })
 				n, err = w.apply(p.Action, ts)
 				return err
 			})
@@ -191,7 +199,7 @@ func (w *wtx) targets(q string, args ...any) ([]target, error) {
 const (
 	qRetrySeqs = `UPDATE asyncmq_jobs SET state = 'waiting', attempts = 0, stalls = 0, run_at = ?,
 	finished_at = NULL, result = NULL, progress = NULL, lease_token = '', lease_expires_at = NULL,
-	worker_id = '', cancel_requested = 0
+	cancel_requested = 0
 WHERE seq IN (SELECT value FROM json_each(?))`
 	qCancelSeqs = `UPDATE asyncmq_jobs SET state = 'cancelled', finished_at = ?
 WHERE seq IN (SELECT value FROM json_each(?))`

@@ -1,8 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/asyncmq/asyncmq/backend"
@@ -13,8 +16,8 @@ import (
 const chunk = 1000
 
 var qPromote = `UPDATE asyncmq_jobs SET state = 'waiting'
-WHERE seq IN (SELECT seq FROM asyncmq_jobs WHERE state = 'delayed' AND run_at <= ? ORDER BY run_at LIMIT ?)
-RETURNING id, queue, task`
+WHERE seq IN (SELECT seq FROM asyncmq_jobs WHERE state = 'delayed' AND run_at <= ? ORDER BY run_at, id LIMIT ?)
+RETURNING id, queue, task, run_at`
 
 // PromoteDue moves due delayed jobs to waiting, in transactions of at most 1,000 jobs, and
 // records a job:enqueued event (detail "promoted") for each.
@@ -24,22 +27,34 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 	for {
 		n := 0
 		err := b.write(ctx, now, func(w *wtx) error {
-			n = 0
+			type promoted struct {
+				id, queue, task string
+				runAt           int64
+			}
+			var ps []promoted
 			rows, err := w.query(qPromote, nanoInt(w.now), chunk)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var id, queue, task string
-				if err := rows.Scan(&id, &queue, &task); err != nil {
+				var p promoted
+				if err := rows.Scan(&p.id, &p.queue, &p.task, &p.runAt); err != nil {
 					return err
 				}
-				n++
-				w.count(queue, backend.StateDelayed, backend.StateWaiting)
-				w.event(backend.Event{Type: backend.EventEnqueued, Queue: queue, JobID: id, Task: task, State: backend.StateWaiting, Detail: "promoted"})
+				ps = append(ps, p)
 			}
-			return rows.Err()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			// The events go in the order the jobs became due.
+			slices.SortFunc(ps, func(a, b promoted) int { return cmp.Or(cmp.Compare(a.runAt, b.runAt), strings.Compare(a.id, b.id)) })
+			for _, p := range ps {
+				w.count(p.queue, backend.StateDelayed, backend.StateWaiting)
+				w.event(backend.Event{Type: backend.EventEnqueued, Queue: p.queue, JobID: p.id, Task: p.task, State: backend.StateWaiting, Detail: "promoted"})
+			}
+			n = len(ps)
+			return nil
 		})
 		total += n
 		if err != nil {
@@ -53,9 +68,9 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 
 var (
 	qStalled = `SELECT seq, id, queue, task, stalls, cancel_requested FROM asyncmq_jobs
-WHERE state = 'active' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`
+WHERE state = 'active' AND lease_expires_at < ? ORDER BY lease_expires_at, id LIMIT ?`
 	qStallRequeue = `UPDATE asyncmq_jobs SET state = 'waiting', stalls = stalls + 1,
-	lease_token = '', lease_expires_at = NULL, worker_id = ''
+	lease_token = '', lease_expires_at = NULL
 WHERE seq IN (SELECT value FROM json_each(?))`
 	qStallFail = `UPDATE asyncmq_jobs SET state = 'failed', stalls = stalls + 1, finished_at = ?1,
 	lease_token = '', lease_expires_at = NULL, cancel_requested = 0,

@@ -149,3 +149,29 @@ func TestMetricsRetention(t *testing.T) {
 		t.Errorf("buckets %+v, want only the one of %s", ms, later)
 	}
 }
+
+// TestDeletedParentKeepsChildBlocked deletes a parent before it completed: a new job that takes
+// its ID is another job, and its completion does not release the child.
+func TestDeletedParentKeepsChildBlocked(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	child := newJob("child", "q")
+	child.DependsOn = []string{"parent"}
+	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("parent", "q"), child}, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.b.ApplyJobs(s.ctx, backend.ApplyParams{Action: backend.ActionRemove, IDs: []string{"parent"}, Now: t0}); err != nil || n != 1 {
+		t.Fatalf("remove parent: %d, %v", n, err)
+	}
+	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("parent", "q")}, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	s.finishAll(t0, s.claim(t0, 10, "q"), backend.OutcomeCompleted)
+	j, err := s.b.GetJob(s.ctx, "child")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.PendingDeps != 1 || len(s.claim(t0, 10, "q")) != 0 {
+		t.Errorf("child released (PendingDeps %d) by a job that reused its deleted parent's ID", j.PendingDeps)
+	}
+}

@@ -45,9 +45,10 @@ CREATE INDEX asyncmq_jobs_list ON asyncmq_jobs (queue, state, created_at, id);
 CREATE INDEX asyncmq_jobs_claim ON asyncmq_jobs (queue, priority, run_at, id)
 	WHERE state = 'waiting' AND pending_deps = 0;
 
-CREATE INDEX asyncmq_jobs_delayed ON asyncmq_jobs (run_at) WHERE state = 'delayed';
+-- Promotion and stall recovery take jobs in due order.
+CREATE INDEX asyncmq_jobs_delayed ON asyncmq_jobs (run_at, id) WHERE state = 'delayed';
 
-CREATE INDEX asyncmq_jobs_lease ON asyncmq_jobs (lease_expires_at) WHERE state = 'active';
+CREATE INDEX asyncmq_jobs_lease ON asyncmq_jobs (lease_expires_at, id) WHERE state = 'active';
 
 CREATE INDEX asyncmq_jobs_unique ON asyncmq_jobs (queue, unique_key) WHERE unique_key IS NOT NULL;
 
@@ -55,9 +56,10 @@ CREATE INDEX asyncmq_jobs_unique ON asyncmq_jobs (queue, unique_key) WHERE uniqu
 CREATE INDEX asyncmq_jobs_finished ON asyncmq_jobs (queue, state, finished_at, id)
 	WHERE finished_at IS NOT NULL;
 
--- One row per dependency a child still waits for; the row goes when the parent completes.
+-- One row per dependency a child still waits for; the row goes when the parent completes, or
+-- with either job. A child whose parent is deleted before it completed stays blocked.
 CREATE TABLE asyncmq_job_deps (
-	parent TEXT NOT NULL,
+	parent TEXT NOT NULL REFERENCES asyncmq_jobs (id) ON DELETE CASCADE,
 	child  TEXT NOT NULL REFERENCES asyncmq_jobs (id) ON DELETE CASCADE,
 	PRIMARY KEY (parent, child)
 ) WITHOUT ROWID;
