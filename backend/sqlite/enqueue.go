@@ -151,13 +151,12 @@ func (w *wtx) enqueue(jobs []*backend.Job) error {
 		var dependsOn any
 		pending := 0
 		if len(j.DependsOn) > 0 {
-			parents := uniq(j.DependsOn)
-			s, err := jsonArg(parents)
+			s, err := jsonArg(j.DependsOn)
 			if err != nil {
 				return err
 			}
 			dependsOn = s
-			for _, p := range parents {
+			for _, p := range uniq(j.DependsOn) {
 				if !parentDone[p] {
 					pending++
 					edges = append(edges, []any{p, j.ID})

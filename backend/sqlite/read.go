@@ -7,7 +7,8 @@ import (
 )
 
 // readStmts caches the read queries prepared on the read pool; database/sql prepares each on a
-// connection the first time it runs there.
+// connection the first time it runs there. Like the writer's, the cache holds a finite set of
+// query shapes.
 type readStmts struct {
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
@@ -33,9 +34,7 @@ func (b *Backend) rstmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if b.reads.m == nil {
 		b.reads.m = make(map[string]*sql.Stmt)
 	}
-	if len(b.reads.m) < maxCachedStmts {
-		b.reads.m[q] = st
-	}
+	b.reads.m[q] = st
 	return st, nil
 }
 

@@ -15,12 +15,12 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// maxCachedStmts bounds the prepared statements kept per connection; the queries are a fixed
-// set plus a few filter shapes, so the bound is only a guard.
-const maxCachedStmts = 200
-
 // writer is the one write connection of a Backend. Holding lock (a one-slot semaphore, so that
 // waiting for it honours a context) gives the exclusive use of conn and stmts.
+//
+// Every statement is prepared once and kept: no SQL text holds a value, only one of a finite set
+// of shapes (a filter's conditions, a VALUES list of a power-of-two length), so the cache stays
+// small.
 type writer struct {
 	lock  chan struct{}
 	db    *sql.DB
@@ -73,9 +73,7 @@ func (wr *writer) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(wr.stmts) < maxCachedStmts {
-		wr.stmts[q] = st
-	}
+	wr.stmts[q] = st
 	return st, nil
 }
 
