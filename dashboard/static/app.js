@@ -148,7 +148,7 @@
     function track(e) { if (e.lastEventId) { lastId = e.lastEventId; } }
     function parse(e) { track(e); try { return JSON.parse(e.data); } catch (err) { return null; } }
     es.addEventListener("open", function () { delay = 1000; setStatus("live", "Live"); });
-    es.addEventListener("counts", function (e) { var d = parse(e); if (d) { applyCounts(d); } });
+    es.addEventListener("counts", function (e) { var d = parse(e); if (d) { applyCounts(d); countsChanged(e.data); } });
     es.addEventListener("job", function (e) { var d = parse(e); if (d) { applyJob(d); } });
     es.addEventListener("queue", function (e) { var d = parse(e); if (d) { addRecent(d); } });
     es.addEventListener("reset", function (e) {
@@ -170,6 +170,23 @@
 
   // Charts: uPlot over /metrics/history.
   var charts = [];
+  // Charts follow the live counts: the stream sends a counts event after each poll that saw job
+  // events, and any change redraws the charts, at most once per chartRefreshMs so that a busy
+  // system costs each browser one history request per interval. The first counts event of a
+  // stream is its snapshot of what the page already shows; the minute timer below keeps the
+  // time axis moving when nothing happens.
+  var chartRefreshMs = 5000;
+  var lastDraw = 0;
+  var chartTimer = null;
+  var lastCounts = null;
+  function countsChanged(data) {
+    var changed = lastCounts !== null && data !== lastCounts;
+    lastCounts = data;
+    if (!changed || !document.querySelector("[data-chart]")) { return; }
+    var wait = lastDraw + chartRefreshMs - Date.now();
+    if (wait <= 0) { drawCharts(); return; }
+    if (!chartTimer) { chartTimer = setTimeout(function () { chartTimer = null; drawCharts(); }, wait); }
+  }
   var seriesByKind = {
     throughput: [["completed", "Completed", "--accent"], ["failed", "Failed", "--danger"]],
     queue: [["completed", "Completed", "--accent"], ["failed", "Failed", "--danger"]],
@@ -203,7 +220,7 @@
       .catch(function () { el.setAttribute("data-error", "unavailable"); });
   }
 
-  function drawCharts() { $all("[data-chart]").forEach(drawChart); }
+  function drawCharts() { lastDraw = Date.now(); $all("[data-chart]").forEach(drawChart); }
   window.addEventListener("resize", debounce(function () {
     charts.forEach(function (el) { if (el._uplot) { el._uplot.setSize({ width: Math.max(el.clientWidth, 280), height: 220 }); } });
   }, 200));
