@@ -15,7 +15,8 @@ import (
 // concurrent use and cannot be reconfigured.
 //
 // For every request under URLPrefix it answers, in this order:
-//   - GET /health and /ready (exact paths), outside everything else so probes always work;
+//   - GET /health and /ready (exact paths), outside everything else so probes always work, and
+//     GET /assets/admin.css, the stylesheet of the login pages (see WriteLoginPage);
 //   - CORS preflights from allowed origins;
 //   - 403 for unsafe requests a browser marks cross-origin (http.CrossOriginProtection),
 //     whether or not login is enabled;
@@ -262,6 +263,10 @@ func (a *Admin) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case readyPath:
 		a.serveReady(w, r)
+		return
+	case loginStylesheetPath:
+		// The login pages' own stylesheet, outside the gate and the session (loginpage.go).
+		serveLoginStylesheet(w, r)
 		return
 	}
 
