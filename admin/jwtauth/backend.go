@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -145,61 +144,28 @@ func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, admin.LoginURL(r), http.StatusSeeOther)
 }
 
-type loginPage struct {
-	Header     string
-	Scheme     string
-	Algorithms string
-	Cookie     bool
-	Action     string
-	Next       string
-	Error      string
-}
-
-// loginTemplate has no inline script or style, so it renders under a strict
-// Content-Security-Policy; html/template escapes every value.
-var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Sign in · asyncmq</title>
-</head>
-<body>
-<main>
-<h1>Sign in</h1>
-<p>This deployment expects a valid token in the <code>{{.Header}}</code> request header:
-<code>{{.Header}}: {{.Scheme}} &lt;token&gt;</code> (accepted algorithms: {{.Algorithms}}).</p>
-{{if .Error}}<p role="alert"><strong>{{.Error}}</strong></p>
-{{end}}{{if .Cookie}}<form method="post" action="{{.Action}}">
-<p><label for="token">Or paste a token to keep it in a cookie for this browser:</label></p>
-<p><textarea id="token" name="token" rows="6" cols="80" required autocomplete="off" spellcheck="false"></textarea></p>
-<input type="hidden" name="next" value="{{.Next}}">
-<p><button type="submit">Sign in</button></p>
-</form>
-{{end}}</main>
-</body>
-</html>
-`))
-
+// renderLogin explains which header carries the token and, when Config.CookieName is set,
+// offers the form to paste one.
 func (b *Backend) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, next string) {
-	p := loginPage{
-		Header:     b.v.s.HeaderName,
-		Scheme:     b.v.s.Scheme,
-		Algorithms: strings.Join(b.v.allowedAlgorithms(), ", "),
-		Cookie:     b.v.s.CookieName != "",
-		Action:     admin.LoginURL(r),
-		Next:       next,
-		Error:      msg,
+	header := b.v.s.HeaderName
+	p := admin.LoginPage{
+		Title: "Sign in",
+		Paragraphs: []admin.Paragraph{{
+			admin.Text("This deployment expects a valid token in the "), admin.Code(header),
+			admin.Text(" request header: "), admin.Code(header + ": " + b.v.s.Scheme + " <token>"),
+			admin.Text(" (accepted algorithms: " + strings.Join(b.v.allowedAlgorithms(), ", ") + ")."),
+		}},
+		Error: msg,
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if r.Method == http.MethodHead {
-		return
+	if b.v.s.CookieName != "" {
+		p.Form = &admin.LoginForm{
+			Action: admin.LoginURL(r),
+			Next:   next,
+			Fields: []admin.LoginField{{
+				Name: "token", Label: "Or paste a token to keep it in a cookie for this browser:",
+				Type: "textarea", Autocomplete: "off", Verbatim: true,
+			}},
+		}
 	}
-	if err := loginTemplate.Execute(w, p); err != nil {
-		b.v.log.ErrorContext(r.Context(), "jwtauth: render login page", "error", err)
-	}
+	admin.WriteLoginPage(w, r, status, p)
 }

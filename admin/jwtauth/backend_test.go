@@ -145,7 +145,7 @@ func TestLoginPage(t *testing.T) {
 		wantForm bool
 		want     []string
 	}{
-		{"header only", Config{}, "/login", false, []string{"<code>Authorization: Bearer &lt;token&gt;</code>", "HS256"}},
+		{"header only", Config{}, "/login", false, []string{"<code>Authorization: Bearer &lt;token&gt;</code>", "HS256", `<link rel="icon" href="data:,">`, `<link rel="stylesheet" href="/assets/admin.css?v=`}},
 		{"custom header", Config{HeaderName: "X-Admin-Token", Scheme: "JWT"}, "/login", false, []string{"X-Admin-Token: JWT &lt;token&gt;"}},
 		{
 			"cookie form escapes next", Config{CookieName: "asyncmq_jwt"}, "/login?next=" + url.QueryEscape(`/x"><script>alert(1)</script>`), true,

@@ -2,7 +2,6 @@ package passwordauth
 
 import (
 	"errors"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -160,7 +159,7 @@ func (b *Backend) throttled(w http.ResponseWriter, r *http.Request, by, username
 func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		b.render(w, r, http.StatusOK, logoutTemplate, page{Action: admin.BasePath(r) + "/logout"})
+		renderLogout(w, r, http.StatusOK, "")
 		return
 	case http.MethodPost:
 	default:
@@ -172,8 +171,7 @@ func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
 		id := sess.GetString(sessionUserKey)
 		if err := sess.Destroy(); err != nil {
 			b.log.ErrorContext(r.Context(), "passwordauth: sign-out: destroy session", "user", id, "err", err)
-			b.render(w, r, http.StatusServiceUnavailable, logoutTemplate,
-				page{Action: admin.BasePath(r) + "/logout", Error: "Signing out failed. Try again."})
+			renderLogout(w, r, http.StatusServiceUnavailable, "Signing out failed. Try again.")
 			return
 		}
 		if id != "" {
@@ -189,78 +187,28 @@ func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, admin.LoginURL(r), http.StatusSeeOther)
 }
 
-type page struct {
-	Action string
-	Next   string
-	Error  string
-}
-
-// The pages have no inline script or style, so they render under the admin's strict
-// Content-Security-Policy; html/template escapes every value.
-var (
-	loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Sign in · asyncmq</title>
-</head>
-<body>
-<main>
-<h1>Sign in</h1>
-{{if .Error}}<p role="alert"><strong>{{.Error}}</strong></p>
-{{end}}<form method="post" action="{{.Action}}">
-<p><label for="username">Username</label><br>
-<input id="username" name="username" type="text" required autofocus autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="255"></p>
-<p><label for="password">Password</label><br>
-<input id="password" name="password" type="password" required autocomplete="current-password" maxlength="1024"></p>
-<input type="hidden" name="next" value="{{.Next}}">
-<p><button type="submit">Sign in</button></p>
-</form>
-</main>
-</body>
-</html>
-`))
-	logoutTemplate = template.Must(template.New("logout").Parse(`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>Sign out · asyncmq</title>
-</head>
-<body>
-<main>
-<h1>Sign out</h1>
-{{if .Error}}<p role="alert"><strong>{{.Error}}</strong></p>
-{{end}}<form method="post" action="{{.Action}}">
-<p><button type="submit">Sign out</button></p>
-</form>
-</main>
-</body>
-</html>
-`))
-)
-
-// renderLogin renders the login form. next is kept only when admin.SafeRedirect accepts it, so
-// the page never carries a foreign return address forward.
+// renderLogin renders the login form. The form keeps next only when admin.SafeRedirect accepts
+// it, so the page never carries a foreign return address forward.
 func (b *Backend) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg, next string) {
-	if next != "" && admin.SafeRedirect(r, next) != next {
-		next = ""
-	}
-	b.render(w, r, status, loginTemplate, page{Action: admin.LoginURL(r), Next: next, Error: msg})
+	admin.WriteLoginPage(w, r, status, admin.LoginPage{
+		Title: "Sign in",
+		Error: msg,
+		Form: &admin.LoginForm{
+			Action: admin.LoginURL(r),
+			Next:   next,
+			Fields: []admin.LoginField{
+				{Name: "username", Label: "Username", Autocomplete: "username", Autofocus: true, Verbatim: true, MaxLength: maxUsername},
+				{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password", MaxLength: 1024},
+			},
+		},
+	})
 }
 
-func (b *Backend) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, p page) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if r.Method == http.MethodHead {
-		return
-	}
-	if err := t.Execute(w, p); err != nil {
-		b.log.ErrorContext(r.Context(), "passwordauth: render page", "page", t.Name(), "err", err)
-	}
+// renderLogout renders the sign-out confirmation: a form, since a GET must not sign anyone out.
+func renderLogout(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	admin.WriteLoginPage(w, r, status, admin.LoginPage{
+		Title: "Sign out",
+		Error: msg,
+		Form:  &admin.LoginForm{Action: admin.BasePath(r) + "/logout", Submit: "Sign out"},
+	})
 }

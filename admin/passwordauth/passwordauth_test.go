@@ -183,11 +183,12 @@ func TestLoginPage(t *testing.T) {
 	t.Parallel()
 	f := setup(t, options{})
 	tests := []struct {
-		path     string
+		path string
+		// wantNext is the hidden next field, "" for none.
 		wantNext string
 	}{
-		{"/asyncmq/login?next=/asyncmq/queues%3Fstate%3Dfailed", `value="/asyncmq/queues?state=failed"`},
-		{"/asyncmq/login?next=//evil.example", `name="next" value=""`},
+		{"/asyncmq/login?next=/asyncmq/queues%3Fstate%3Dfailed", `name="next" value="/asyncmq/queues?state=failed"`},
+		{"/asyncmq/login?next=//evil.example", ""},
 		{`/asyncmq/login?next=/asyncmq/"><script>alert(1)</script>`, `value="/asyncmq/&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"`},
 	}
 	for _, tt := range tests {
@@ -196,8 +197,11 @@ func TestLoginPage(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 			t.Errorf("GET %s: %d %s", tt.path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+		if tt.wantNext == "" && strings.Contains(body, `name="next"`) {
+			t.Errorf("GET %s: the form carries a next field", tt.path)
+		}
 		for _, want := range []string{`action="/asyncmq/login"`, `name="username"`, `type="password"`,
-			`autocomplete="current-password"`, tt.wantNext} {
+			`autocomplete="current-password"`, `href="/asyncmq/assets/admin.css?v=`, tt.wantNext} {
 			if !strings.Contains(body, want) {
 				t.Errorf("GET %s: body lacks %q", tt.path, want)
 			}

@@ -10,7 +10,6 @@ package proxyauth
 import (
 	"errors"
 	"fmt"
-	"html"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -244,21 +243,15 @@ func (b *Backend) Login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, admin.SafeRedirect(r, r.FormValue("next")), http.StatusSeeOther)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = fmt.Fprintf(w, loginPage, html.EscapeString(b.headers.User))
+	admin.WriteLoginPage(w, r, http.StatusOK, admin.LoginPage{
+		Title: "Sign in",
+		Paragraphs: []admin.Paragraph{
+			{admin.Text("This deployment expects an authenticated proxy header.")},
+			{admin.Text("Sign in through the proxy in front of this dashboard; it sends your identity in the "),
+				admin.Code(b.headers.User), admin.Text(" header.")},
+		},
+	})
 }
-
-const loginPage = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>Sign in</title></head>
-<body>
-<h1>Sign in</h1>
-<p>This deployment expects an authenticated proxy header.</p>
-<p>Sign in through the proxy in front of this dashboard; it sends your identity in the <code>%s</code> header.</p>
-</body>
-</html>
-`
 
 // Logout sends the browser to Config.LogoutURL, or to the admin's login page.
 func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
