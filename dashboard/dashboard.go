@@ -9,6 +9,12 @@
 //
 // Every link, form action and asset URL is built from admin.BasePath, so the dashboard works when
 // mounted at "/asyncmq", at "/", or under a nested outer prefix.
+//
+// Pages are cheap to serve to many viewers at once: the overview's queue counts, workers and
+// recent events are the same for everyone, so they are read once and shared for up to a second
+// (sooner replaced when the dashboard itself changes something or its live updates see new
+// events), while each viewer's name, role and messages are rendered for that viewer. Listings
+// are paged by the backend, and payloads are redacted and previewed only as far as shown.
 package dashboard
 
 import (
