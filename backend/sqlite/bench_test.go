@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -60,6 +61,25 @@ func BenchmarkEnqueue(b *testing.B) {
 			reportJobs(b, n, cpu)
 		})
 	}
+}
+
+// BenchmarkEnqueueConcurrent enqueues one job per call from 16 goroutines, as web handlers do;
+// the calls share transactions.
+func BenchmarkEnqueueConcurrent(b *testing.B) {
+	be := benchBackend(b, FreshDB(b))
+	var n atomic.Int64
+	cpu := cpuTime()
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("j-%09d", n.Add(1))
+			if err := be.Enqueue(b.Context(), backend.EnqueueParams{Jobs: []*backend.Job{newJob(id, "q")}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportJobs(b, int(n.Load()), cpu)
 }
 
 // fill enqueues n jobs into queue in batches of 1,000.

@@ -6,11 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-// Enqueue stores p.Jobs all-or-nothing in one transaction, with one multi-row insert.
+// Enqueue stores p.Jobs all-or-nothing, with one multi-row insert.
+//
+// Calls made at the same time share a transaction ("group commit"), each under its own
+// savepoint, so a call that fails leaves the others alone: a busy web server enqueueing one job
+// per request pays for one commit per batch of requests rather than per request.
 //
 // A job's UniqueKey is live while its UniqueUntil is in the future or, when UniqueUntil is zero,
 // until the job ends (completed, failed or cancelled). A job whose parents have not all
@@ -25,14 +31,184 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	if len(p.Jobs) == 0 {
 		return nil
 	}
-	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error { return w.enqueue(p.Jobs) })
-	if err != nil {
+	if b.closed.Load() {
+		return fmt.Errorf("enqueue jobs: %w", backend.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("enqueue jobs: %w", err)
+	}
+	c := &enqueueCall{jobs: p.Jobs, now: b.clock(p.Now), done: make(chan struct{}), lead: make(chan struct{})}
+	if err := b.enq.wait(ctx, b, c); err != nil {
 		if len(p.Jobs) == 1 {
 			return fmt.Errorf("enqueue job %q: %w", p.Jobs[0].ID, err)
 		}
 		return fmt.Errorf("enqueue %d jobs: %w", len(p.Jobs), err)
 	}
 	return nil
+}
+
+// enqueuer gathers concurrent Enqueue calls into shared transactions. A call queues itself;
+// the call at the head of the queue when no transaction is running leads: it takes the queue,
+// writes it in one transaction and hands the lead to the next call queued meanwhile.
+type enqueuer struct {
+	mu      sync.Mutex
+	queue   []*enqueueCall
+	leading bool
+}
+
+type enqueueCall struct {
+	jobs []*backend.Job
+	now  time.Time
+	// err is the call's outcome, set before done is closed.
+	err  error
+	done chan struct{}
+	// lead is closed when the call is to run the next transaction.
+	lead chan struct{}
+}
+
+// maxGroupJobs bounds the jobs of the calls one transaction takes (a single call may be
+// larger), so that the write lock is not held for long.
+const maxGroupJobs = 1000
+
+// wait queues c and returns its outcome, running the transaction when c leads.
+func (e *enqueuer) wait(ctx context.Context, b *Backend, c *enqueueCall) error {
+	e.mu.Lock()
+	e.queue = append(e.queue, c)
+	if !e.leading {
+		e.leading = true
+		close(c.lead)
+	}
+	e.mu.Unlock()
+	gaveUp, lead := ctx.Done(), c.lead
+	for {
+		select {
+		case <-c.done:
+			return c.err
+		case <-lead:
+			lead = nil // a call leads once: it is done when its transaction ends
+			if ctx.Err() == nil {
+				e.run(ctx, b, c)
+				continue
+			}
+			e.withdraw(c, true)
+			return fmt.Errorf("wait for the write transaction: %w", ctx.Err())
+		case <-gaveUp:
+			if e.withdraw(c, false) {
+				return fmt.Errorf("wait for the write transaction: %w", ctx.Err())
+			}
+			// A transaction has taken the call, so its outcome is being decided: wait for it,
+			// unless the call comes back to the queue (when its leader gave up).
+			gaveUp = nil
+		}
+	}
+}
+
+// withdraw takes c out of the queue, passing the lead on if c had it (led tells that c took it
+// already), and reports whether c was still queued.
+func (e *enqueuer) withdraw(c *enqueueCall, led bool) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i := slices.Index(e.queue, c)
+	if i < 0 {
+		return false
+	}
+	e.queue = slices.Delete(e.queue, i, i+1)
+	// The lead is given under e.mu, so whether c has it cannot change here.
+	if led || isClosed(c.lead) {
+		e.handOff()
+	}
+	return true
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// handOff passes the lead to the head of the queue, or ends leading; e.mu is held.
+func (e *enqueuer) handOff() {
+	if len(e.queue) > 0 {
+		close(e.queue[0].lead)
+		return
+	}
+	e.leading = false
+}
+
+// run writes the queued calls, led by leader, in one transaction, sets their outcomes and hands
+// off the lead.
+func (e *enqueuer) run(ctx context.Context, b *Backend, leader *enqueueCall) {
+	e.mu.Lock()
+	n, jobs := 0, 0
+	for n < len(e.queue) && (n == 0 || jobs+len(e.queue[n].jobs) <= maxGroupJobs) {
+		jobs += len(e.queue[n].jobs)
+		n++
+	}
+	group := slices.Clone(e.queue[:n])
+	e.queue = slices.Delete(e.queue, 0, n)
+	e.mu.Unlock()
+
+	errs := make([]error, len(group))
+	err := b.write(ctx, leader.now, func(w *wtx) error {
+		clear(errs)
+		for i, c := range group {
+			w.now = c.now
+			if errs[i] = w.enqueueAlone(c.jobs); errs[i] != nil && !isCallError(errs[i]) {
+				return errs[i]
+			}
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() != nil {
+		// The leader's caller gave up, and the transaction was rolled back: the other calls go
+		// back to the head of the queue for a leader of their own.
+		e.mu.Lock()
+		e.queue = append(slices.DeleteFunc(group, func(c *enqueueCall) bool { return c == leader }), e.queue...)
+		leader.err = err
+		close(leader.done)
+		e.handOff()
+		e.mu.Unlock()
+		return
+	}
+	for i, c := range group {
+		c.err = errs[i]
+		if err != nil {
+			c.err = err
+		}
+		close(c.done)
+	}
+	e.mu.Lock()
+	e.handOff()
+	e.mu.Unlock()
+}
+
+// isCallError reports an error that fails one Enqueue call rather than the transaction.
+func isCallError(err error) bool {
+	return errors.Is(err, backend.ErrJobExists) || errors.Is(err, backend.ErrDuplicateJob) ||
+		errors.Is(err, backend.ErrJobNotFound) || errors.Is(err, backend.ErrInvalid)
+}
+
+// enqueueAlone runs enqueue under a savepoint and, when it fails with a call error, undoes its
+// rows and its counter deltas and events.
+func (w *wtx) enqueueAlone(jobs []*backend.Job) error {
+	if _, err := w.exec("SAVEPOINT enqueue"); err != nil {
+		return err
+	}
+	events, counts := len(w.events), w.cloneCounts()
+	err := w.enqueue(jobs)
+	if err != nil && isCallError(err) {
+		if _, rerr := w.exec("ROLLBACK TO enqueue"); rerr != nil {
+			return rerr
+		}
+		w.events, w.counts = w.events[:events], counts
+	}
+	if _, rerr := w.exec("RELEASE enqueue"); rerr != nil && err == nil {
+		return rerr
+	}
+	return err
 }
 
 func checkJobs(jobs []*backend.Job) error {

@@ -33,6 +33,7 @@ type Backend struct {
 	// r is a pool of read-only connections; in WAL mode they never wait for the writer.
 	r     *sql.DB
 	reads readStmts
+	enq   enqueuer
 
 	closed atomic.Bool
 	// pruneAt is the event ID at which the next event prune runs.

@@ -282,6 +282,19 @@ func (w *wtx) count(queue string, from, to backend.State) {
 	}
 }
 
+// cloneCounts copies the counter deltas, to restore them when a savepoint is rolled back.
+func (w *wtx) cloneCounts() map[string]*[numStates]int64 {
+	if w.counts == nil {
+		return nil
+	}
+	c := make(map[string]*[numStates]int64, len(w.counts))
+	for q, d := range w.counts {
+		cp := *d
+		c[q] = &cp
+	}
+	return c
+}
+
 // touch makes queue known without changing its counts.
 func (w *wtx) touch(queue string) {
 	if w.counts == nil {

@@ -84,9 +84,11 @@ CREATE TABLE asyncmq_queues (
 	cancelled         INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
--- AUTOINCREMENT so that an event ID is never reused, even after pruning.
+-- Event IDs are never reused without AUTOINCREMENT (which costs every transaction a write of
+-- sqlite_sequence): a new rowid is one more than the largest, and pruning deletes the oldest
+-- events only, always keeping the newest.
 CREATE TABLE asyncmq_events (
-	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	id     INTEGER PRIMARY KEY,
 	type   TEXT    NOT NULL,
 	queue  TEXT    NOT NULL,
 	job_id TEXT    NOT NULL DEFAULT '',
@@ -138,8 +140,9 @@ CREATE TABLE asyncmq_workers (
 	active         INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
+-- Audit entries are never deleted, so their IDs only grow.
 CREATE TABLE asyncmq_audit (
-	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	id     INTEGER PRIMARY KEY,
 	at     INTEGER NOT NULL,
 	actor  TEXT    NOT NULL DEFAULT '',
 	action TEXT    NOT NULL DEFAULT '',
