@@ -3,6 +3,8 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -47,8 +49,15 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*backend.
 		return nil, fmt.Errorf("claim jobs: lease duration %s is not positive: %w", p.LeaseDuration, backend.ErrInvalid)
 	}
 	queues := uniq(p.Queues)
+	now := b.clock(p.Now)
+	if ok, err := b.runnable(ctx, queues, now); err != nil || !ok {
+		if err != nil {
+			return nil, fmt.Errorf("claim jobs from queues %q: %w", queues, b.fail(err))
+		}
+		return nil, nil
+	}
 	var jobs []*backend.Job
-	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
+	err := b.write(ctx, now, func(w *wtx) error {
 		var err error
 		jobs, err = w.claim(queues, p)
 		return err
@@ -57,6 +66,27 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*backend.
 		return nil, fmt.Errorf("claim jobs from queues %q: %w", queues, err)
 	}
 	return jobs, nil
+}
+
+// qRunnable tells whether an unpaused queue has a job to claim.
+const qRunnable = `SELECT 1 FROM asyncmq_queues WHERE name = ?1 AND NOT paused AND EXISTS (
+	SELECT 1 FROM asyncmq_jobs WHERE queue = ?1 AND state = 'waiting' AND pending_deps = 0 AND run_at <= ?2)`
+
+// runnable looks through a read connection for a job to claim. An idle worker polls its queues
+// all the time; without this check every poll would take the write lock, in every process.
+// What it reads may be a moment old: a job enqueued meanwhile is claimed at the next poll.
+func (b *Backend) runnable(ctx context.Context, queues []string, now time.Time) (bool, error) {
+	for _, q := range queues {
+		var one int
+		err := b.queryRow(ctx, qRunnable, q, nanoInt(now)).Scan(&one)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 type queueGate struct {

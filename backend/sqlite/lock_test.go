@@ -104,3 +104,22 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 		t.Errorf("ping: %v", err)
 	}
 }
+
+// TestIdleClaimTakesNoLock claims from queues with nothing to claim while another process holds
+// the write lock: idle workers poll all the time, and must not queue for the lock to find out.
+func TestIdleClaimTakesNoLock(t *testing.T) {
+	t.Parallel()
+	s := setup(t, BusyTimeout(time.Minute))
+	s.enqueueN("later", "j", 1, t0, func(j *backend.Job) { j.RunAt = t0.Add(time.Hour) })
+	s.enqueueN("paused", "p", 1, t0)
+	if err := s.b.SetQueuePaused(s.ctx, "paused", true); err != nil {
+		t.Fatal(err)
+	}
+	holdLock(t, s.path)
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	jobs, err := s.b.Claim(ctx, backend.ClaimParams{Queues: []string{"empty", "later", "paused"}, Limit: 10, LeaseDuration: time.Minute, Now: t0})
+	if err != nil || len(jobs) != 0 {
+		t.Errorf("claim: %d jobs, %v; want none and no wait", len(jobs), err)
+	}
+}

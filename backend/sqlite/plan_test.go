@@ -18,6 +18,7 @@ func TestQueryPlans(t *testing.T) {
 	cond, _ := where(backend.JobFilter{Queue: "q", State: backend.StateFailed})
 	queries := map[string]string{
 		"claim one queue":        qClaimOne,
+		"anything to claim":      qRunnable,
 		"claim pick":             qClaimPick,
 		"claim by seq":           qClaimSeqs,
 		"finish":                 fmt.Sprintf(qFinish, valuesList(2, 6)),
