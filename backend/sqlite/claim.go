@@ -3,8 +3,6 @@ package sqlite
 import (
 	"cmp"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -77,13 +75,8 @@ const qRunnable = `SELECT 1 FROM asyncmq_queues WHERE name = ?1 AND NOT paused A
 // What it reads may be a moment old: a job enqueued meanwhile is claimed at the next poll.
 func (b *Backend) runnable(ctx context.Context, queues []string, now time.Time) (bool, error) {
 	for _, q := range queues {
-		var one int
-		err := b.queryRow(ctx, qRunnable, q, nanoInt(now)).Scan(&one)
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return false, err
+		if ok, err := b.any(ctx, qRunnable, q, nanoInt(now)); ok || err != nil {
+			return ok, err
 		}
 	}
 	return false, nil

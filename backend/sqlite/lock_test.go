@@ -105,8 +105,9 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 	}
 }
 
-// TestIdleClaimTakesNoLock claims from queues with nothing to claim while another process holds
-// the write lock: idle workers poll all the time, and must not queue for the lock to find out.
+// TestIdleClaimTakesNoLock claims, promotes and recovers with nothing to do while another
+// process holds the write lock: idle workers poll all the time, and must not queue for the lock
+// to find out.
 func TestIdleClaimTakesNoLock(t *testing.T) {
 	t.Parallel()
 	s := setup(t, BusyTimeout(time.Minute))
@@ -121,5 +122,11 @@ func TestIdleClaimTakesNoLock(t *testing.T) {
 	jobs, err := s.b.Claim(ctx, backend.ClaimParams{Queues: []string{"empty", "later", "paused"}, Limit: 10, LeaseDuration: time.Minute, Now: t0})
 	if err != nil || len(jobs) != 0 {
 		t.Errorf("claim: %d jobs, %v; want none and no wait", len(jobs), err)
+	}
+	if n, err := s.b.PromoteDue(ctx, t0); err != nil || n != 0 {
+		t.Errorf("promote: %d jobs, %v; want none and no wait", n, err)
+	}
+	if res, err := s.b.RecoverStalled(ctx, backend.RecoverParams{Now: t0}); err != nil || len(res.Requeued)+len(res.Failed) != 0 {
+		t.Errorf("recover: %+v, %v; want nothing and no wait", res, err)
 	}
 }

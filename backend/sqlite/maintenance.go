@@ -3,6 +3,8 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,10 +21,33 @@ var qPromote = `UPDATE asyncmq_jobs SET state = 'waiting'
 WHERE seq IN (SELECT seq FROM asyncmq_jobs WHERE state = 'delayed' AND run_at <= ? ORDER BY run_at, id LIMIT ?)
 RETURNING id, queue, task, run_at`
 
+// Maintenance runs every second or so in every worker process; when there is nothing to do, a
+// read says so without taking the write lock.
+const (
+	qAnyDue     = `SELECT 1 FROM asyncmq_jobs WHERE state = 'delayed' AND run_at <= ? LIMIT 1`
+	qAnyStalled = `SELECT 1 FROM asyncmq_jobs WHERE state = 'active' AND lease_expires_at < ? LIMIT 1`
+)
+
+// any reports whether q, a query for one row, finds one.
+func (b *Backend) any(ctx context.Context, q string, args ...any) (bool, error) {
+	var one int
+	err := b.queryRow(ctx, q, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, b.fail(err)
+}
+
 // PromoteDue moves due delayed jobs to waiting, in transactions of at most 1,000 jobs, and
 // records a job:enqueued event (detail "promoted") for each.
 func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 	now = b.clock(now)
+	if due, err := b.any(ctx, qAnyDue, nanoInt(now)); err != nil || !due {
+		if err != nil {
+			return 0, fmt.Errorf("promote due delayed jobs: %w", err)
+		}
+		return 0, nil
+	}
 	total := 0
 	for {
 		n := 0
@@ -92,6 +117,12 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 	}
 	now := b.clock(p.Now)
 	var res backend.RecoverResult
+	if stalled, err := b.any(ctx, qAnyStalled, nanoInt(now)); err != nil || !stalled {
+		if err != nil {
+			return res, fmt.Errorf("recover stalled jobs: %w", err)
+		}
+		return res, nil
+	}
 	for {
 		want := chunk
 		if p.Limit > 0 {

@@ -19,6 +19,8 @@ func TestQueryPlans(t *testing.T) {
 	queries := map[string]string{
 		"claim one queue":        qClaimOne,
 		"anything to claim":      qRunnable,
+		"anything due":           qAnyDue,
+		"anything stalled":       qAnyStalled,
 		"claim pick":             qClaimPick,
 		"claim by seq":           qClaimSeqs,
 		"finish":                 fmt.Sprintf(qFinish, valuesList(2, 6)),
