@@ -79,3 +79,13 @@ func parseBackendURL(url string) (kind, path string, err error) {
 		return "", "", invalid("unknown scheme %q", scheme)
 	}
 }
+
+// SQLitePath returns the file path of a "sqlite://" URL exactly as Open reads it, and false for
+// any other or malformed URL. Tools that keep more data beside the queue's file use it.
+func SQLitePath(url string) (string, bool) {
+	kind, path, err := parseBackendURL(url)
+	if err != nil || kind != "sqlite" {
+		return "", false
+	}
+	return path, true
+}

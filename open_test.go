@@ -120,3 +120,26 @@ func TestOpen(t *testing.T) {
 		})
 	}
 }
+
+func TestSQLitePath(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url  string
+		want string
+		ok   bool
+	}{
+		{"sqlite://asyncmq.db", "asyncmq.db", true},
+		{"sqlite:///var/lib/asyncmq.db", "/var/lib/asyncmq.db", true},
+		{"SQLITE3://x.db", "x.db", true},
+		{"sqlite://", "", false},
+		{"sqlite://x.db?mode=ro", "", false},
+		{"memory://", "", false},
+		{"postgres://postgres@127.0.0.1/test", "", false},
+		{"asyncmq.db", "", false},
+	} {
+		got, ok := SQLitePath(tc.url)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("SQLitePath(%q) = %q, %v; want %q, %v", tc.url, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -100,8 +100,10 @@ type boundKey struct {
 	kid string
 }
 
-// defaultAlgorithm returns the algorithm a public key implies when the configuration names none.
-func defaultAlgorithm(pub crypto.PublicKey) (string, error) {
+// AlgorithmForKey returns the algorithm a public key implies when the configuration names none:
+// RS256 for RSA, ES256/ES384/ES512 by curve, EdDSA for Ed25519. Pass a private key's Public() to
+// find what a token signed with it should carry.
+func AlgorithmForKey(pub crypto.PublicKey) (string, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return "RS256", nil

@@ -89,7 +89,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 }
 
 func (v *Verifier) usePublicKey(pub any) error {
-	name, err := defaultAlgorithm(pub)
+	name, err := AlgorithmForKey(pub)
 	if err != nil {
 		return err
 	}

@@ -2,11 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -65,8 +60,8 @@ names), or with a private key from --key (see "asyncmq token keygen").
 				}
 				key = signer
 				if alg == "" {
-					if alg = keyAlgorithm(signer); alg == "" {
-						return cli.Usagef("--key %s: pass --alg for a %T key", keyFile, signer)
+					if alg, err = jwtauth.AlgorithmForKey(signer.Public()); err != nil {
+						return cli.Usagef("--key %s: pass --alg: %v", keyFile, err)
 					}
 				}
 			default:
@@ -107,27 +102,6 @@ names), or with a private key from --key (see "asyncmq token keygen").
 	f.StringVar(&alg, "alg", "", "signing algorithm (default HS256 with a secret, implied by the key with --key)")
 	f.BoolVar(&raw, "raw", false, "print the token alone")
 	return cmd
-}
-
-// keyAlgorithm is the algorithm a private key implies, as the verifier picks it for the
-// matching public key: RS256 for RSA, ES256/384/512 by curve, EdDSA for Ed25519.
-func keyAlgorithm(k crypto.Signer) string {
-	switch k := k.(type) {
-	case *rsa.PrivateKey:
-		return "RS256"
-	case *ecdsa.PrivateKey:
-		switch k.Curve {
-		case elliptic.P256():
-			return "ES256"
-		case elliptic.P384():
-			return "ES384"
-		case elliptic.P521():
-			return "ES512"
-		}
-	case ed25519.PrivateKey:
-		return "EdDSA"
-	}
-	return ""
 }
 
 // envJWTSecret holds the HMAC secret; it is an environment variable only, never a flag, so the

@@ -10,6 +10,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin/users"
 )
 
@@ -23,25 +24,14 @@ func UsersDB(backendURL, usersDB string) (driver, dsn string, err error) {
 		}
 		return driver, dsn, nil
 	}
-	if path, ok := SQLitePath(backendURL); ok {
+	if path, ok := asyncmq.SQLitePath(backendURL); ok {
 		return "sqlite", path, nil
 	}
 	return "", "", Usagef("the users database defaults to the queue's SQLite file, but --backend is not sqlite://: pass --users-db (%s) sqlite://PATH or postgres://...", EnvName("users-db"))
 }
 
-// SQLitePath returns the file of a sqlite:// (or sqlite3://) URL: "sqlite://asyncmq.db" is
-// asyncmq.db in the working directory and "sqlite:///var/lib/asyncmq.db" an absolute path, as
-// asyncmq.Open reads them.
-func SQLitePath(u string) (string, bool) {
-	scheme, path, ok := strings.Cut(u, "://")
-	if !ok || path == "" || !(strings.EqualFold(scheme, "sqlite") || strings.EqualFold(scheme, "sqlite3")) {
-		return "", false
-	}
-	return path, true
-}
-
 func parseDBURL(u string) (driver, dsn string, ok bool) {
-	if path, ok := SQLitePath(u); ok {
+	if path, ok := asyncmq.SQLitePath(u); ok {
 		return "sqlite", path, true
 	}
 	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {

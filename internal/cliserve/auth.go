@@ -9,6 +9,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin"
 	"github.com/asyncmq/asyncmq/admin/dbauth"
 	"github.com/asyncmq/asyncmq/admin/jwtauth"
@@ -143,7 +144,7 @@ func jwtFlagErr(err error) error {
 // keep the admin's in-memory default.
 func (s *authSetup) openSessions(ctx context.Context, o *Options, db *sql.DB, log *slog.Logger, closers *closeStack) error {
 	if db == nil {
-		path, ok := cli.SQLitePath(o.BackendURL)
+		path, ok := asyncmq.SQLitePath(o.BackendURL)
 		if !ok {
 			return nil
 		}
