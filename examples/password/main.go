@@ -125,7 +125,9 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, dash *dashboard
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// More than 5 s: net/http waits that long before it treats a connection that was opened but
+	// never sent a request as idle, and a client's connection pool can hold such connections.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return err

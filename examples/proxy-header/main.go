@@ -109,7 +109,9 @@ func run(ctx context.Context, addr, proxyAddr string, out io.Writer, ready func(
 	errc := make(chan error, 3)
 	go func() { errc <- serve(ctx, direct, mux, dash) }()
 	go func() { errc <- serve(ctx, private, mux, dash) }()
-	go func() { errc <- serve(ctx, front, toyProxy(sock), dash) }()
+	proxy, closeProxy := toyProxy(sock)
+	go func() { <-ctx.Done(); closeProxy() }() // so the dashboard's shutdown need not wait for them
+	go func() { errc <- serve(ctx, front, proxy, dash) }()
 	var first error
 	for range 3 {
 		if err := <-errc; err != nil && first == nil {
@@ -135,19 +137,21 @@ var accounts = map[string]account{
 var identityHeaders = []string{"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Groups", "X-Authenticated-User"}
 
 // toyProxy authenticates with HTTP Basic and forwards to the dashboard's Unix socket with the
-// user's identity in oauth2-proxy's headers.
-func toyProxy(sock string) http.Handler {
+// user's identity in oauth2-proxy's headers. The returned func closes its idle connections to the
+// dashboard.
+func toyProxy(sock string) (http.Handler, func()) {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&url.URL{Scheme: "http", Host: "dashboard"})
 			pr.SetXForwarded()
 			pr.Out.Host = pr.In.Host // the dashboard sees the public host for its same-origin check
 		},
-		Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-			},
-		},
+		Transport: tr,
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
@@ -166,7 +170,7 @@ func toyProxy(sock string) http.Handler {
 		r.Header.Set("X-Forwarded-Email", acct.email)
 		r.Header.Set("X-Forwarded-Groups", acct.groups)
 		rp.ServeHTTP(w, r)
-	})
+	}), tr.CloseIdleConnections
 }
 
 // serve runs an HTTP server on ln until ctx ends, then shuts it down gracefully. The dashboard's
@@ -182,7 +186,9 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, dash *dashboard
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// More than 5 s: net/http waits that long before it treats a connection that was opened but
+	// never sent a request as idle, and a client's connection pool can hold such connections.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return err

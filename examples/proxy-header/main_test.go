@@ -57,6 +57,7 @@ func TestProxyHeaderExample(t *testing.T) {
 		{name: "header forged straight to the dashboard is ignored", url: direct + "/asyncmq/", headers: map[string]string{"X-Forwarded-User": "alice", "X-Forwarded-Groups": "asyncmq-admins"}, wantStatus: 303, wantLocation: "/asyncmq/login?next=/asyncmq/"},
 	}
 	client := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	t.Cleanup(client.CloseIdleConnections) // runs before setup's shutdown
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
