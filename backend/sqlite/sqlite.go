@@ -34,6 +34,8 @@ type Backend struct {
 	r     *sql.DB
 	reads readStmts
 	enq   enqueuer
+	// anchors make deep pages of a listing cheap; see anchors.go.
+	anchors *anchorCache
 
 	closed atomic.Bool
 	// pruneAt is the event ID at which the next event prune runs.
@@ -75,7 +77,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 		}
 	}
 
-	b := &Backend{path: abs, cfg: cfg, now: func() time.Time { return time.Now().UTC() }}
+	b := &Backend{path: abs, cfg: cfg, anchors: newAnchorCache(), now: func() time.Time { return time.Now().UTC() }}
 	wdb, err := sql.Open("sqlite", dsn(abs, cfg, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)

@@ -186,6 +186,9 @@ func (b *Backend) writeOnce(ctx context.Context, now time.Time, fn func(w *wtx) 
 	}
 	if err == nil {
 		if _, err = w.exec("COMMIT"); err == nil {
+			if len(w.counts) > 0 {
+				b.anchors.moved(w.counts)
+			}
 			for _, f := range w.committed {
 				f()
 			}
