@@ -477,11 +477,39 @@ type MetricBucket struct {
 	// DurationSum is the summed handler run time of completed and failed attempts (retried and
 	// cancelled attempts are not included). Failed also counts jobs failed by RecoverStalled.
 	DurationSum time.Duration `json:"duration_sum"`
+	// DurationCounts is the histogram of the run times DurationSum adds up: DurationCounts[i]
+	// counts the attempts that took at most DurationBuckets[i] and longer than the bound before
+	// it, and the last element those longer than every bound. Counts are per bucket, not
+	// cumulative. Backends return len(DurationBuckets)+1 elements; jobs failed by
+	// RecoverStalled have no run time and are not counted.
+	DurationCounts []int64 `json:"duration_counts"`
 	// WaitSum is the summed enqueue-to-start latency of started attempts; Started counts them.
 	// The latency of one attempt is the claim's Now minus the job's RunAt, so time spent delayed
 	// on purpose is not counted as waiting.
 	WaitSum time.Duration `json:"wait_sum"`
 	Started int64         `json:"started"`
+}
+
+// DurationBuckets are the upper bounds, inclusive and in increasing order, of the run time
+// histogram in MetricBucket.DurationCounts; a last bucket without a bound follows them. Backends
+// store the counts per bucket, so the bounds are fixed: changing them would mix old counts into
+// the wrong buckets.
+var DurationBuckets = [...]time.Duration{
+	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+	30 * time.Second, time.Minute,
+}
+
+// DurationBucket returns the index in MetricBucket.DurationCounts of the bucket that counts a
+// run time of d: the first bound d does not exceed, or len(DurationBuckets) past the last one.
+func DurationBucket(d time.Duration) int {
+	for i, bound := range DurationBuckets {
+		if d <= bound {
+			return i
+		}
+	}
+	return len(DurationBuckets)
 }
 
 // MetricsParams is the input of Backend.Metrics.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -100,7 +101,10 @@ func TestPrometheus(t *testing.T) {
 		`asyncmq_jobs_completed_total{queue="emails"} 2`,
 		`asyncmq_jobs_failed_total{queue="emails"} 1`,
 		`asyncmq_jobs_started_total{queue="emails"} 3`,
-		"# TYPE asyncmq_job_duration_seconds summary\n",
+		"# TYPE asyncmq_job_duration_seconds histogram\n",
+		`asyncmq_job_duration_seconds_bucket{queue="emails",le="0.025"} 0`,
+		`asyncmq_job_duration_seconds_bucket{queue="emails",le="0.05"} 3`,
+		`asyncmq_job_duration_seconds_bucket{queue="emails",le="+Inf"} 3`,
 		`asyncmq_job_duration_seconds_sum{queue="emails"} 0.12`,
 		`asyncmq_job_duration_seconds_count{queue="emails"} 3`,
 	)
@@ -117,6 +121,44 @@ func TestPrometheus(t *testing.T) {
 	// Counters never go down between scrapes, and settled minutes are not read twice.
 	again := e.get("/metrics/prometheus")
 	wantContains(t, again.body, `asyncmq_jobs_completed_total{queue="emails"} 2`)
+}
+
+// TestPrometheusHistogram finishes jobs of a queue whose name needs escaping with run times on,
+// between and past the bucket bounds, and reads every line of its duration histogram.
+func TestPrometheusHistogram(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	const queue = "a\"b\\c\nd"
+	durations := []time.Duration{time.Millisecond, 5 * time.Millisecond, 7 * time.Millisecond, 2 * time.Second, 2 * time.Minute}
+	ctx := context.Background()
+	for _, d := range durations {
+		e.add(job(queue, "t", ""))
+		jobs, err := e.b.Claim(ctx, backend.ClaimParams{Queues: []string{queue}, WorkerID: "w", Limit: 1, LeaseDuration: time.Minute})
+		if err != nil || len(jobs) != 1 {
+			t.Fatalf("claim: %v, %v", jobs, err)
+		}
+		if _, err := e.b.Finish(ctx, backend.FinishParams{Items: []backend.Finish{{JobID: jobs[0].ID, LeaseToken: jobs[0].LeaseToken, Outcome: backend.OutcomeCompleted, Duration: d}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.get("/metrics/prometheus")
+	wantStatus(t, r, http.StatusOK)
+	const label = `queue="a\"b\\c\nd"`
+	var want []string
+	for le, n := range map[string]int{
+		"0.005": 2, "0.01": 3, "0.025": 3, "0.05": 3, "0.1": 3, "0.25": 3, "0.5": 3,
+		"1": 3, "2.5": 4, "5": 4, "10": 4, "30": 4, "60": 4, "+Inf": 5,
+	} {
+		want = append(want, fmt.Sprintf("asyncmq_job_duration_seconds_bucket{%s,le=%q} %d\n", label, le, n))
+	}
+	want = append(want,
+		"asyncmq_job_duration_seconds_sum{"+label+"} 122.013\n",
+		"asyncmq_job_duration_seconds_count{"+label+"} 5\n",
+	)
+	wantContains(t, r.body, want...)
+	if n := strings.Count(r.body, "asyncmq_job_duration_seconds_bucket{"+label); n != len(backend.DurationBuckets)+1 {
+		t.Errorf("%d buckets, want %d", n, len(backend.DurationBuckets)+1)
+	}
 }
 
 func TestEscapeLabel(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 )
 
 // The Prometheus endpoint writes the text exposition format (version 0.0.4) by hand: queue and
-// worker gauges read live, and job counters and duration summaries built from the backend's
-// per-minute buckets.
+// worker gauges read live, and job counters, the duration histogram and the wait summary built
+// from the backend's per-minute buckets.
 
 const promContentType = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -28,6 +28,8 @@ const settleDelay = 2 * time.Minute
 type counterSet struct {
 	completed, failed, retried, started int64
 	duration, wait                      time.Duration
+	// durations counts run times per bucket of backend.DurationBuckets, not cumulatively.
+	durations [len(backend.DurationBuckets) + 1]int64
 }
 
 func (c *counterSet) add(b backend.MetricBucket) {
@@ -37,6 +39,26 @@ func (c *counterSet) add(b backend.MetricBucket) {
 	c.started += b.Started
 	c.duration += b.DurationSum
 	c.wait += b.WaitSum
+	// A backend built before the histogram returns no counts; one with more buckets than
+	// this build knows cannot be placed, and is left out rather than misplaced.
+	if len(b.DurationCounts) == len(c.durations) {
+		for i, n := range b.DurationCounts {
+			c.durations[i] += n
+		}
+	}
+}
+
+// merge adds the counters of o.
+func (c *counterSet) merge(o counterSet) {
+	c.completed += o.completed
+	c.failed += o.failed
+	c.retried += o.retried
+	c.started += o.started
+	c.duration += o.duration
+	c.wait += o.wait
+	for i, n := range o.durations {
+		c.durations[i] += n
+	}
 }
 
 // promCounters turns per-minute buckets into monotonic counters without re-reading the whole
@@ -90,12 +112,7 @@ func (pc *promCounters) read(ctx context.Context, insp *asyncmq.Inspector, now t
 	}
 	for q, c := range live {
 		o := out[q]
-		o.completed += c.completed
-		o.failed += c.failed
-		o.retried += c.retried
-		o.started += c.started
-		o.duration += c.duration
-		o.wait += c.wait
+		o.merge(c)
 		out[q] = o
 	}
 	return out, nil
@@ -123,9 +140,12 @@ func (p *promWriter) sample(name string, value float64, labels ...string) {
 		p.WriteByte('}')
 	}
 	p.WriteByte(' ')
-	p.WriteString(strconv.FormatFloat(value, 'g', -1, 64))
+	p.WriteString(promFloat(value))
 	p.WriteByte('\n')
 }
+
+// promFloat formats a sample value or an le bound as Prometheus clients do: 0.005, 1, 2.5.
+func promFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
@@ -207,11 +227,20 @@ func (d *Dashboard) prometheus(w http.ResponseWriter, r *http.Request) {
 			out.sample(c.name, float64(c.get(counters[q])), "queue", q)
 		}
 	}
-	out.family("asyncmq_job_duration_seconds", "summary", "Handler run time of finished job attempts.")
+	out.family("asyncmq_job_duration_seconds", "histogram", "Handler run time of completed and failed job attempts.")
 	for _, q := range names {
 		c := counters[q]
+		var n int64
+		for i, bound := range backend.DurationBuckets {
+			n += c.durations[i]
+			out.sample("asyncmq_job_duration_seconds_bucket", float64(n), "queue", q, "le", promFloat(bound.Seconds()))
+		}
+		n += c.durations[len(backend.DurationBuckets)]
+		out.sample("asyncmq_job_duration_seconds_bucket", float64(n), "queue", q, "le", "+Inf")
 		out.sample("asyncmq_job_duration_seconds_sum", c.duration.Seconds(), "queue", q)
-		out.sample("asyncmq_job_duration_seconds_count", float64(c.completed+c.failed), "queue", q)
+		// The count is the +Inf bucket's, as the format requires: jobs failed by stall recovery
+		// had no run time and are in asyncmq_jobs_failed_total only.
+		out.sample("asyncmq_job_duration_seconds_count", float64(n), "queue", q)
 	}
 	out.family("asyncmq_job_wait_seconds", "summary", "Time from enqueue to start of started job attempts.")
 	for _, q := range names {

@@ -1,11 +1,21 @@
 package backendtest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/asyncmq/asyncmq/backend"
 )
+
+// hist returns the run time histogram of a bucket that counted one run of each duration.
+func hist(durations ...time.Duration) []int64 {
+	h := make([]int64, len(backend.DurationBuckets)+1)
+	for _, d := range durations {
+		h[backend.DurationBucket(d)]++
+	}
+	return h
+}
 
 func testMetrics(t *testing.T, newBackend factory) {
 	// activity fills three minutes of queue "default" and one of queue "q2".
@@ -28,12 +38,13 @@ func testMetrics(t *testing.T, newBackend factory) {
 	minute := func(m int) time.Time { return at(time.Duration(m) * time.Minute) }
 	want := map[string][]backend.MetricBucket{
 		"default": {
-			{Queue: "default", Minute: minute(0), Started: 3, WaitSum: 30 * time.Second},
-			{Queue: "default", Minute: minute(1), Completed: 1, Failed: 1, Retried: 1, DurationSum: 5 * time.Second},
-			{Queue: "default", Minute: minute(2), Started: 1, WaitSum: 130 * time.Second},
-			{Queue: "default", Minute: minute(5), Started: 1, WaitSum: 30 * time.Second},
+			{Queue: "default", Minute: minute(0), Started: 3, WaitSum: 30 * time.Second, DurationCounts: hist()},
+			// The retried attempt's 4s is in neither the sum nor the histogram.
+			{Queue: "default", Minute: minute(1), Completed: 1, Failed: 1, Retried: 1, DurationSum: 5 * time.Second, DurationCounts: hist(2*time.Second, 3*time.Second)},
+			{Queue: "default", Minute: minute(2), Started: 1, WaitSum: 130 * time.Second, DurationCounts: hist()},
+			{Queue: "default", Minute: minute(5), Started: 1, WaitSum: 30 * time.Second, DurationCounts: hist()},
 		},
-		"q2": {{Queue: "q2", Minute: minute(0), Started: 1, WaitSum: 20 * time.Second}},
+		"q2": {{Queue: "q2", Minute: minute(0), Started: 1, WaitSum: 20 * time.Second, DurationCounts: hist()}},
 	}
 
 	t.Run("Buckets", func(t *testing.T) {
@@ -69,7 +80,7 @@ func testMetrics(t *testing.T, newBackend factory) {
 		s.finishOK(at(time.Minute), j, backend.OutcomeCancelled)
 		got, err := s.b.Metrics(s.ctx, backend.MetricsParams{Queue: "default"})
 		requireNoError(t, err, "read metrics")
-		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(0), Started: 1}}, "after a cancelled attempt")
+		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(0), Started: 1, DurationCounts: hist()}}, "after a cancelled attempt")
 	})
 
 	t.Run("StalledFailureCounts", func(t *testing.T) {
@@ -80,7 +91,38 @@ func testMetrics(t *testing.T, newBackend factory) {
 		s.recover(at(time.Minute), 0)
 		got, err := s.b.Metrics(s.ctx, backend.MetricsParams{Queue: "default", Since: minute(1)})
 		requireNoError(t, err, "read metrics")
-		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(1), Failed: 1}}, "after a stalled job failed")
+		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(1), Failed: 1, DurationCounts: hist()}}, "after a stalled job failed")
+	})
+
+	// Each bound is inclusive: a run of exactly 5ms is in the first bucket, one a nanosecond
+	// longer in the second; runs past the last bound are in the extra bucket.
+	t.Run("DurationHistogram", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		first, last := backend.DurationBuckets[0], backend.DurationBuckets[len(backend.DurationBuckets)-1]
+		durations := []time.Duration{0, first, first + 1, last, last + 1, time.Hour}
+		var ids []string
+		for i := range durations {
+			ids = append(ids, fmt.Sprint("h", i))
+			s.enqueue(job(ids[i]))
+		}
+		for i, d := range durations {
+			j := s.claimOne(t0, ids[i])
+			outcome := backend.OutcomeCompleted
+			if i%2 == 1 {
+				outcome = backend.OutcomeFailed
+			}
+			s.finishOK(at(time.Second), j, outcome, func(f *backend.Finish) { f.Duration = d })
+		}
+		got, err := s.b.Metrics(s.ctx, backend.MetricsParams{Queue: "default"})
+		requireNoError(t, err, "read metrics")
+		want := make([]int64, len(backend.DurationBuckets)+1)
+		want[0], want[1], want[len(want)-2], want[len(want)-1] = 2, 1, 1, 2
+		var sum time.Duration
+		for _, d := range durations {
+			sum += d
+		}
+		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(0), Completed: 3, Failed: 3, Started: 6, DurationSum: sum, DurationCounts: want}}, "after runs on the bounds")
 	})
 }
 

@@ -100,7 +100,7 @@ func (b *Backend) bucket(queue string, at time.Time) *backend.MetricBucket {
 	if mb := b.metrics[k]; mb != nil {
 		return mb
 	}
-	mb := &backend.MetricBucket{Queue: queue, Minute: m}
+	mb := &backend.MetricBucket{Queue: queue, Minute: m, DurationCounts: make([]int64, len(backend.DurationBuckets)+1)}
 	b.metrics[k] = mb
 	return mb
 }
@@ -117,7 +117,9 @@ func (b *Backend) Metrics(ctx context.Context, p backend.MetricsParams) ([]backe
 		if (p.Queue != "" && mb.Queue != p.Queue) || mb.Minute.Before(since) || (!p.Until.IsZero() && mb.Minute.After(p.Until)) {
 			continue
 		}
-		out = append(out, *mb)
+		c := *mb
+		c.DurationCounts = slices.Clone(mb.DurationCounts)
+		out = append(out, c)
 	}
 	slices.SortFunc(out, func(x, y backend.MetricBucket) int {
 		return cmp.Or(x.Minute.Compare(y.Minute), strings.Compare(x.Queue, y.Queue))

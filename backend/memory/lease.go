@@ -124,6 +124,7 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 			m := b.bucket(j.Queue, now)
 			m.Completed++
 			m.DurationSum += it.Duration
+			m.DurationCounts[backend.DurationBucket(it.Duration)]++
 		case backend.OutcomeRetry:
 			j.State, j.RunAt, event = backend.StateWaiting, now, backend.EventRetrying
 			if it.RetryAt.After(now) {
@@ -135,6 +136,7 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 			m := b.bucket(j.Queue, now)
 			m.Failed++
 			m.DurationSum += it.Duration
+			m.DurationCounts[backend.DurationBucket(it.Duration)]++
 		case backend.OutcomeCancelled:
 			j.State, j.FinishedAt, event = backend.StateCancelled, now, backend.EventCancelled
 		}

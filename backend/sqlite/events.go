@@ -3,17 +3,17 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-const (
-	qEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
+const qEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
 WHERE id > ?1 AND (?2 = '' OR queue = ?2) ORDER BY id LIMIT ?3`
-	qMetrics = `SELECT queue, minute, completed, failed, retried, duration_sum, wait_sum, started
+
+var qMetrics = `SELECT queue, minute, completed, failed, retried, duration_sum, wait_sum, started, ` + strings.Join(durationCols[:], ", ") + `
 FROM asyncmq_metrics WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) ORDER BY minute, queue`
-)
 
 // Events returns the events with ID > p.AfterID, oldest first, at most p.Limit (0 means all).
 // Only the newest events are kept (see EventRetention), so a reader that falls further behind
@@ -89,7 +89,12 @@ func (b *Backend) Metrics(ctx context.Context, p backend.MetricsParams) ([]backe
 			m                 backend.MetricBucket
 			minute, dur, wait int64
 		)
-		if err := rows.Scan(&m.Queue, &minute, &m.Completed, &m.Failed, &m.Retried, &dur, &wait, &m.Started); err != nil {
+		m.DurationCounts = make([]int64, len(durationCols))
+		dest := []any{&m.Queue, &minute, &m.Completed, &m.Failed, &m.Retried, &dur, &wait, &m.Started}
+		for i := range m.DurationCounts {
+			dest = append(dest, &m.DurationCounts[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("read metrics: %w", err)
 		}
 		m.Minute, m.DurationSum, m.WaitSum = fromNanos(minute), time.Duration(dur), time.Duration(wait)

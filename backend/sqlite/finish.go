@@ -162,14 +162,14 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 		case backend.OutcomeCompleted:
 			m := w.metric(a.queue)
 			m.completed++
-			m.durationSum += int64(it.Duration)
+			m.finished(it.Duration)
 			completed = append(completed, a.id)
 		case backend.OutcomeRetry:
 			w.metric(a.queue).retried++
 		case backend.OutcomeFailed:
 			m := w.metric(a.queue)
 			m.failed++
-			m.durationSum += int64(it.Duration)
+			m.finished(it.Duration)
 		}
 	}
 	return w.resolveDeps(completed)

@@ -108,6 +108,20 @@ type metricKey struct {
 type metricDelta struct {
 	completed, failed, retried, started int64
 	durationSum, waitSum                int64
+	durations                           [len(backend.DurationBuckets) + 1]int64
+}
+
+// durationCols are the columns of asyncmq_metrics that count backend.DurationBuckets, in
+// order; migration 0002 adds them.
+var durationCols = [len(backend.DurationBuckets) + 1]string{
+	"d_5ms", "d_10ms", "d_25ms", "d_50ms", "d_100ms", "d_250ms", "d_500ms",
+	"d_1s", "d_2500ms", "d_5s", "d_10s", "d_30s", "d_60s", "d_inf",
+}
+
+// finished adds one handler run of d to the duration sum and histogram.
+func (m *metricDelta) finished(d time.Duration) {
+	m.durationSum += int64(d)
+	m.durations[backend.DurationBucket(d)]++
 }
 
 // write runs fn in an immediate transaction on the write connection, retrying while another
@@ -336,19 +350,23 @@ ON CONFLICT (name) DO UPDATE SET
 	completed = completed + excluded.completed,
 	failed = failed + excluded.failed,
 	cancelled = cancelled + excluded.cancelled`
-	qMetricUpsert = `INSERT INTO asyncmq_metrics (queue, minute, completed, failed, retried, duration_sum, wait_sum, started)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (queue, minute) DO UPDATE SET
-	completed = completed + excluded.completed,
-	failed = failed + excluded.failed,
-	retried = retried + excluded.retried,
-	duration_sum = duration_sum + excluded.duration_sum,
-	wait_sum = wait_sum + excluded.wait_sum,
-	started = started + excluded.started`
-	qMetricPrune = `DELETE FROM asyncmq_metrics WHERE minute < ?`
-	qEventInsert = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
-	qEventPrune  = `DELETE FROM asyncmq_events WHERE id <= ?`
+	qMetricUpsert = metricUpsert()
+	qMetricPrune  = `DELETE FROM asyncmq_metrics WHERE minute < ?`
+	qEventInsert  = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
+	qEventPrune   = `DELETE FROM asyncmq_events WHERE id <= ?`
 )
+
+// metricUpsert adds one metricDelta to its bucket, creating it if needed.
+func metricUpsert() string {
+	cols := append([]string{"completed", "failed", "retried", "duration_sum", "wait_sum", "started"}, durationCols[:]...)
+	sets := make([]string, len(cols))
+	for i, c := range cols {
+		sets[i] = c + " = " + c + " + excluded." + c
+	}
+	return `INSERT INTO asyncmq_metrics (queue, minute, ` + strings.Join(cols, ", ") + `)
+VALUES (?, ?` + strings.Repeat(", ?", len(cols)) + `)
+ON CONFLICT (queue, minute) DO UPDATE SET ` + strings.Join(sets, ", ")
+}
 
 // flush writes the gathered counters, events and metrics.
 func (w *wtx) flush() error {
@@ -359,7 +377,11 @@ func (w *wtx) flush() error {
 	}
 	if len(w.metrics) > 0 {
 		for k, d := range w.metrics {
-			if _, err := w.exec(qMetricUpsert, k.queue, k.minute, d.completed, d.failed, d.retried, d.durationSum, d.waitSum, d.started); err != nil {
+			args := append(make([]any, 0, 8+len(d.durations)), k.queue, k.minute, d.completed, d.failed, d.retried, d.durationSum, d.waitSum, d.started)
+			for _, n := range d.durations {
+				args = append(args, n)
+			}
+			if _, err := w.exec(qMetricUpsert, args...); err != nil {
 				return fmt.Errorf("update metrics of queue %q: %w", k.queue, err)
 			}
 		}
