@@ -58,9 +58,14 @@ type anchors struct {
 	elem  *list.Element
 
 	// walk is held by the one page that walks the index further. Pages that find it held do
-	// not wait: they are read with an offset meanwhile, which costs them far less than the
-	// walk does.
+	// not wait: they start from stale's anchors when those reach far enough, else they are read
+	// with an offset meanwhile, which costs them far less than the walk does.
 	walk sync.Mutex
+	// stale are the keys of the anchors these replaced when those expired by age alone (their
+	// drift was still within bounds). Set at creation and never changed, so they are read
+	// without a lock; they stand in only while a walk is under way, which keeps the pages that
+	// arrive during a rebuild from all paying for an offset scan at once.
+	stale []indexKey
 	// mu guards keys and end.
 	mu sync.Mutex
 	// keys[i] is the key of the job at position (i+1)*K-1.
@@ -94,14 +99,21 @@ func (c *anchorCache) get(k listing, size int) *anchors {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var stale []indexKey
 	if a := c.lists[k]; a != nil {
-		if now.Sub(a.built) < c.ttl && a.drift <= c.drift && abs(size-a.size) <= c.drift {
+		inBounds := a.drift <= c.drift && abs(size-a.size) <= c.drift
+		if inBounds && now.Sub(a.built) < c.ttl {
 			c.lru.MoveToFront(a.elem)
 			return a
 		}
+		if inBounds {
+			a.mu.Lock()
+			stale = a.keys[:len(a.keys):len(a.keys)]
+			a.mu.Unlock()
+		}
 		c.remove(a)
 	}
-	a := &anchors{key: k, built: now, size: size}
+	a := &anchors{key: k, built: now, size: size, stale: stale}
 	a.elem = c.lru.PushFront(a)
 	c.lists[k] = a
 	for c.lru.Len() > c.capacity {
@@ -206,12 +218,16 @@ func (b *Backend) anchoredPage(ctx context.Context, stmt func(string) *sql.Stmt,
 }
 
 // at returns anchor i, walking the index from the last anchor known when it is not known
-// yet. It reports false when the listing ends before anchor i, or when another page is walking.
+// yet. It reports false when the listing ends before anchor i, or when another page is walking
+// and no stale anchor i is at hand.
 func (a *anchors) at(ctx context.Context, stmt func(string) *sql.Stmt, step, i int) (indexKey, bool, error) {
 	if key, ok, done := a.known(i); done {
 		return key, ok, nil
 	}
 	if !a.walk.TryLock() {
+		if i < len(a.stale) {
+			return a.stale[i], true, nil
+		}
 		return indexKey{}, false, nil
 	}
 	defer a.walk.Unlock()

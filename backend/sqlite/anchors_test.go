@@ -224,6 +224,41 @@ func TestAnchorsWhileWalking(t *testing.T) {
 	}
 }
 
+// TestAnchorsStaleWhileRewalking reads a page while the walk that replaces expired anchors is
+// under way: it starts from the expired anchors (still within the drift) instead of an offset
+// scan, and once the walk is done the page reflects the new positions.
+func TestAnchorsStaleWhileRewalking(t *testing.T) {
+	t.Parallel()
+	s, clock := anchorSetup(t, 10, 1000)
+	s.enqueueN("q", "j", 100, t0)
+	before := s.reference("q", backend.StateWaiting, backend.SortOldest)
+	s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5)
+	var jobs []*backend.Job
+	for i := range 10 {
+		j := newJob(fmt.Sprintf("early-%d", i), "q")
+		j.CreatedAt = t0.Add(-time.Hour)
+		jobs = append(jobs, j)
+	}
+	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: jobs, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	after := s.reference("q", backend.StateWaiting, backend.SortOldest)
+	clock.advance(time.Hour)
+
+	a := s.b.anchors.get(listing{queue: "q", state: backend.StateWaiting}, 110)
+	if len(a.stale) == 0 {
+		t.Fatal("expired anchors within the drift were not kept as stale")
+	}
+	a.walk.Lock()
+	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, before[30:35]) {
+		t.Errorf("during the walk: got %v, want the page of the stale anchors %v", got, before[30:35])
+	}
+	a.walk.Unlock()
+	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, after[30:35]) {
+		t.Errorf("after the walk: got %v, want %v", got, after[30:35])
+	}
+}
+
 // TestAnchorsBounded keeps the anchors of a bounded number of listings, and per listing only
 // those a page needed.
 func TestAnchorsBounded(t *testing.T) {
