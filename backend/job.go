@@ -30,6 +30,29 @@ const (
 // States lists every state in display order.
 var States = []State{StateWaiting, StateActive, StateDelayed, StateCompleted, StateFailed, StateCancelled}
 
+// NumStates is len(States), as a constant so that backends can size per-state arrays.
+const NumStates = 6
+
+// Index returns the position of s in States, or -1 for an unknown state. Backends use it to keep
+// per-state counters in arrays.
+func (s State) Index() int {
+	switch s {
+	case StateWaiting:
+		return 0
+	case StateActive:
+		return 1
+	case StateDelayed:
+		return 2
+	case StateCompleted:
+		return 3
+	case StateFailed:
+		return 4
+	case StateCancelled:
+		return 5
+	}
+	return -1
+}
+
 // Valid reports whether s is one of the known states.
 func (s State) Valid() bool {
 	for _, k := range States {

@@ -21,23 +21,14 @@ import (
 // Each tree orders by fields of the job, so a job is taken out of its trees before any of those
 // fields change and put back afterwards (Backend.update).
 
-const numStates = 6
+const numStates = backend.NumStates
 
+// stateIndex is s's position in backend.States; the states of stored jobs are always known.
 func stateIndex(s backend.State) int {
-	switch s {
-	case backend.StateWaiting:
-		return 0
-	case backend.StateActive:
-		return 1
-	case backend.StateDelayed:
-		return 2
-	case backend.StateCompleted:
-		return 3
-	case backend.StateFailed:
-		return 4
-	default:
-		return 5
+	if i := s.Index(); i >= 0 {
+		return i
 	}
+	return numStates - 1
 }
 
 var indexStates = [numStates]backend.State{

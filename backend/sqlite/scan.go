@@ -10,23 +10,13 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-const numStates = 6
+const numStates = backend.NumStates
 
-// stateIndex orders the states as the counter columns of asyncmq_queues.
+// stateIndex orders the states as the counter columns of asyncmq_queues, which follow
+// backend.States.
 func stateIndex(s backend.State) int {
-	switch s {
-	case backend.StateWaiting:
-		return 0
-	case backend.StateActive:
-		return 1
-	case backend.StateDelayed:
-		return 2
-	case backend.StateCompleted:
-		return 3
-	case backend.StateFailed:
-		return 4
-	case backend.StateCancelled:
-		return 5
+	if i := s.Index(); i >= 0 {
+		return i
 	}
 	panic(fmt.Sprintf("asyncmq/backend/sqlite: unknown state %q", s))
 }

@@ -1,0 +1,27 @@
+package backend_test
+
+import (
+	"testing"
+
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+func TestStateIndex(t *testing.T) {
+	t.Parallel()
+	if len(backend.States) != backend.NumStates {
+		t.Fatalf("len(States) = %d, NumStates = %d", len(backend.States), backend.NumStates)
+	}
+	for i, s := range backend.States {
+		if got := s.Index(); got != i {
+			t.Errorf("%s.Index() = %d, want its position in States, %d", s, got, i)
+		}
+		if !s.Valid() {
+			t.Errorf("%s.Valid() = false", s)
+		}
+	}
+	for _, s := range []backend.State{"", "Waiting", "paused", "waiting-children"} {
+		if got := s.Index(); got != -1 || s.Valid() {
+			t.Errorf("State(%q): Index() = %d, Valid() = %v; want -1, false", s, got, s.Valid())
+		}
+	}
+}
