@@ -6,12 +6,12 @@
 // The benchmark (1,000,000 jobs in SQLite, JWT auth, 50 clients, goal p99 under 50ms for the
 // overview and jobs page 5,000) runs on demand:
 //
-//	ASYNCMQ_LOADTEST=1 ASYNCMQ_LOADTEST_DB=/tmp/asyncmq-load-1m.db \
-//	ASYNCMQ_LOADTEST_PROFILE=/tmp go test -run TestDashboardLoadMillion -v ./internal/loadtest
+//	ASYNCMQ_LOADTEST_DB=/tmp/asyncmq-load-1m.db ASYNCMQ_LOADTEST_PROFILE=/tmp \
+//	go test -run '^$' -bench DashboardLoadMillion ./internal/loadtest
 //
 // The first run builds the fixture in ASYNCMQ_LOADTEST_DB (about half a minute); later runs
 // reuse it. Each page's CPU profile lands in ASYNCMQ_LOADTEST_PROFILE; read it with
-// go tool pprof. Without ASYNCMQ_LOADTEST, a small version (10,000 jobs, 10 clients) runs with
+// go tool pprof. A small version (10,000 jobs, 10 clients) runs with
 // the other tests to keep the harness working.
 package loadtest
 
