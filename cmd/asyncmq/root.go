@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -130,7 +128,7 @@ func group(cmd *cobra.Command, args []string) error {
 func (a *app) openBackend(ctx context.Context) (backend.Backend, error) {
 	b, err := asyncmq.Open(ctx, a.backendURL)
 	if err != nil {
-		err = fmt.Errorf("--backend (%s) %s: %w", cli.EnvName("backend"), redactURL(a.backendURL), err)
+		err = fmt.Errorf("--backend (%s) %s: %w", cli.EnvName("backend"), cli.RedactURL(a.backendURL), err)
 		if errors.Is(err, backend.ErrInvalid) {
 			return nil, cli.AsUsage(err)
 		}
@@ -147,21 +145,6 @@ func (a *app) withInspector(ctx context.Context, fn func(*asyncmq.Inspector) err
 	}
 	defer b.Close()
 	return fn(asyncmq.NewInspector(b))
-}
-
-// redactURL hides the password of a URL so that errors and logs never carry it.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		// Unparsable: still never echo what may be credentials.
-		if scheme, rest, ok := strings.Cut(raw, "://"); ok {
-			if _, host, ok := strings.Cut(rest, "@"); ok {
-				return fmt.Sprintf("%q", scheme+"://xxxxx@"+host)
-			}
-		}
-		return fmt.Sprintf("%q", raw)
-	}
-	return fmt.Sprintf("%q", u.Redacted())
 }
 
 // print writes v as JSON with --json, else calls human.

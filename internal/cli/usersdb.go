@@ -20,7 +20,7 @@ func UsersDB(backendURL, usersDB string) (driver, dsn string, err error) {
 	if usersDB != "" {
 		driver, dsn, ok := parseDBURL(usersDB)
 		if !ok {
-			return "", "", Usagef("--users-db (%s): want sqlite://PATH or postgres://USER@HOST/DB, got %s", EnvName("users-db"), redactDSN(usersDB))
+			return "", "", Usagef("--users-db (%s): want sqlite://PATH or postgres://USER@HOST/DB, got %s", EnvName("users-db"), RedactURL(usersDB))
 		}
 		return driver, dsn, nil
 	}
@@ -40,20 +40,6 @@ func parseDBURL(u string) (driver, dsn string, ok bool) {
 	return "", "", false
 }
 
-// redactDSN hides a password in a database URL.
-func redactDSN(u string) string {
-	scheme, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return fmt.Sprintf("%q", u)
-	}
-	if userinfo, host, ok := strings.Cut(rest, "@"); ok {
-		if name, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
-			return fmt.Sprintf("%q", scheme+"://"+name+":xxxxx@"+host)
-		}
-	}
-	return fmt.Sprintf("%q", u)
-}
-
 // OpenUsers opens the users store that UsersDB names, creating its tables if needed.
 func OpenUsers(ctx context.Context, backendURL, usersDB string) (*users.SQLStore, error) {
 	driver, dsn, err := UsersDB(backendURL, usersDB)
@@ -62,7 +48,7 @@ func OpenUsers(ctx context.Context, backendURL, usersDB string) (*users.SQLStore
 	}
 	s, err := users.OpenSQL(ctx, driver, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("users database %s: %w", redactDSN(dsnLabel(driver, dsn)), err)
+		return nil, fmt.Errorf("users database %s: %w", RedactURL(dsnLabel(driver, dsn)), err)
 	}
 	return s, nil
 }
