@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // defaultRedactKeys are hidden in every dashboard: the keys AsyncMQ redacts, plus passwd.
@@ -169,7 +170,7 @@ func runeCut(s string, n int) int {
 	if n >= len(s) {
 		return len(s)
 	}
-	for n > 0 && !utf8RuneStart(s[n]) {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return n

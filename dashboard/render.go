@@ -430,15 +430,5 @@ func formatDuration(d time.Duration) string {
 	}
 }
 
-func truncate(n int, s string) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+// truncate cuts s to n bytes, on a rune boundary, marking a cut with "…".
+func truncate(n int, s string) string { return clip(s, n, false) }
