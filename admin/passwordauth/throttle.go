@@ -99,8 +99,16 @@ func (l *limiters) spend(key string, now time.Time) {
 }
 
 // normalizeUsername is the throttling key of a username: case and surrounding space do not make
-// a new bucket, so "Admin " and "admin" share one.
-func normalizeUsername(u string) string { return strings.ToLower(strings.TrimSpace(u)) }
+// a new bucket, so "Admin " and "admin" share one. The key is cut after maxUsername+1 bytes,
+// since longer names cannot exist, and copied: a form value can share the whole request
+// body's memory, which the LRU would otherwise keep alive for every remembered key.
+func normalizeUsername(u string) string {
+	u = strings.TrimSpace(u)
+	if len(u) > maxUsername+1 {
+		u = u[:maxUsername+1]
+	}
+	return strings.Clone(strings.ToLower(u))
+}
 
 // ClientFromRemoteAddr is the default Config.ClientKey: the IP address of the connection, with
 // IPv6 addresses reduced to their /64, since one host commonly holds a whole /64.

@@ -126,3 +126,21 @@ func TestHashSlotsBounded(t *testing.T) {
 		t.Errorf("%d slots still held after the requests, want 0", n)
 	}
 }
+
+// The per-user key of a name longer than any stored one is bounded, so a flood of huge
+// usernames costs the LRU a fixed amount of memory per key; real names keep their own keys.
+func TestNormalizeUsernameBounded(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("A", maxForm)
+	tests := []struct{ in, want string }{
+		{" Admin ", "admin"},
+		{strings.Repeat("B", maxUsername), strings.Repeat("b", maxUsername)},
+		{long, strings.Repeat("a", maxUsername+1)},
+		{long + "x", strings.Repeat("a", maxUsername+1)},
+	}
+	for _, tt := range tests {
+		if got := normalizeUsername(tt.in); got != tt.want {
+			t.Errorf("normalizeUsername(%d bytes) = %d bytes %.10q..., want %d bytes", len(tt.in), len(got), got, len(tt.want))
+		}
+	}
+}
