@@ -340,19 +340,13 @@ func (d *Dashboard) api(h func(http.ResponseWriter, *http.Request) error) http.H
 		if err == nil || errors.Is(r.Context().Err(), context.Canceled) {
 			return
 		}
-		status, msg := classify(err)
-		if status >= 500 {
-			d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		}
+		status, msg := d.classifyLogged(r, err)
 		_ = writeJSON(w, status, map[string]any{"ok": false, "error": msg})
 	})
 }
 
 func (d *Dashboard) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, msg := classify(err)
-	if status >= 500 {
-		d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
+	status, msg := d.classifyLogged(r, err)
 	if wantsJSON(r) {
 		_ = writeJSON(w, status, map[string]any{"ok": false, "error": msg})
 		return
@@ -370,6 +364,15 @@ func (d *Dashboard) writeError(w http.ResponseWriter, r *http.Request, err error
 		d.log.ErrorContext(r.Context(), "dashboard render error page", "err", rerr)
 		http.Error(w, msg, status)
 	}
+}
+
+// classifyLogged is classify, logging the failures that are the server's rather than the request's.
+func (d *Dashboard) classifyLogged(r *http.Request, err error) (int, string) {
+	status, msg := classify(err)
+	if status >= 500 {
+		d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	return status, msg
 }
 
 func wantsJSON(r *http.Request) bool {
