@@ -357,7 +357,7 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	}
 	snap, err := d.hub.snapshot(ctx, start)
 	if err != nil {
-		s.send(message{id: start, event: "reset", data: []byte(`{"reason":"backend unavailable"}`)})
+		s.send(resetMessage(start, "backend unavailable"))
 		return
 	}
 	s.send(snap)
@@ -387,7 +387,7 @@ func (d *Dashboard) backlog(ctx context.Context, s *stream, queue string, after,
 	for range maxBacklogPages {
 		evs, err := d.insp.Events(ctx, backend.EventsParams{AfterID: after, Limit: eventPage, Queue: queue})
 		if err != nil {
-			s.send(message{id: after, event: "reset", data: []byte(`{"reason":"backend unavailable"}`)})
+			s.send(resetMessage(after, "backend unavailable"))
 			return false
 		}
 		for _, e := range evs {
@@ -402,8 +402,14 @@ func (d *Dashboard) backlog(ctx context.Context, s *stream, queue string, after,
 		}
 	}
 	// Too far behind to replay: tell the page to reload its data instead.
-	s.send(message{id: upto, event: "reset", data: []byte(`{"reason":"too far behind"}`)})
+	s.send(resetMessage(upto, "too far behind"))
 	return s.err == nil
+}
+
+// resetMessage tells the page to reload its data, since the stream cannot bring it up to date;
+// reason is a fixed phrase that needs no JSON escaping.
+func resetMessage(id int64, reason string) message {
+	return message{id: id, event: "reset", data: []byte(`{"reason":"` + reason + `"}`)}
 }
 
 // stream writes SSE frames and remembers the first write error.

@@ -154,7 +154,7 @@ func joinPath(base string, parts ...string) string {
 
 // publicURL is the browser-visible URL of the current request, for return_to fields.
 func publicURL(r *http.Request) string {
-	u := admin.BasePath(r) + r.URL.EscapedPath()
+	u := publicPath(r)
 	if r.URL.RawQuery != "" {
 		u += "?" + r.URL.RawQuery
 	}
