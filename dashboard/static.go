@@ -16,13 +16,12 @@ import (
 //go:embed static
 var staticRoot embed.FS
 
-// staticFiles serves the embedded assets and the generated theme stylesheet. Each file is
-// addressed with ?v=<content hash>, so a matching request is cached for a year and a new build
-// changes every URL it affects.
+// staticFiles serves the embedded assets and the generated theme stylesheet, read once at start.
+// Each file is addressed with ?v=<content hash>, so a matching request is cached for a year and a
+// new build changes every URL it affects.
 type staticFiles struct {
-	fsys     fs.FS
+	bodies   map[string][]byte
 	hashes   map[string]string
-	theme    []byte
 	modified time.Time
 }
 
@@ -34,7 +33,8 @@ func newStaticFiles(accent string) (*staticFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &staticFiles{fsys: sub, hashes: make(map[string]string), modified: time.Now().UTC().Truncate(time.Second)}
+	s := &staticFiles{bodies: make(map[string][]byte), hashes: make(map[string]string),
+		modified: time.Now().UTC().Truncate(time.Second)}
 	err = fs.WalkDir(sub, ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
@@ -43,15 +43,15 @@ func newStaticFiles(accent string) (*staticFiles, error) {
 		if err != nil {
 			return err
 		}
-		s.hashes[p] = shortHash(b)
+		s.bodies[p], s.hashes[p] = b, shortHash(b)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	// The accent is validated by New (hex or a colour name), so it cannot close the rule.
-	s.theme = []byte(":root {\n  --accent: " + accent + ";\n}\n")
-	s.hashes[themeName] = shortHash(s.theme)
+	theme := []byte(":root {\n  --accent: " + accent + ";\n}\n")
+	s.bodies[themeName], s.hashes[themeName] = theme, shortHash(theme)
 	return s, nil
 }
 
@@ -70,17 +70,7 @@ func (d *Dashboard) serveStatic(w http.ResponseWriter, r *http.Request) {
 		d.writeError(w, r, errNotFound)
 		return
 	}
-	var body []byte
-	if name == themeName {
-		body = d.static.theme
-	} else {
-		b, err := fs.ReadFile(d.static.fsys, name)
-		if err != nil {
-			d.writeError(w, r, errNotFound)
-			return
-		}
-		body = b
-	}
+	body := d.static.bodies[name]
 	h := w.Header()
 	ctype := mime.TypeByExtension(path.Ext(name))
 	switch path.Ext(name) {
