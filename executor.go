@@ -45,19 +45,17 @@ func (w *Worker) execute(ctx context.Context, rj *runningJob, j *backend.Job) {
 	cause := context.Cause(ctx)
 	rj.cancel(context.Canceled) // release the context's resources; the cause was read above
 
-	if herr != nil || errors.Is(cause, ErrLeaseLost) {
-		switch {
-		case errors.Is(cause, ErrLeaseLost):
-			// Another worker may own the job now; whatever this run did, it must not be recorded.
-			w.forget(rj)
-			w.log.Warn("job lost its lease while running; result discarded", slog.String("job_id", j.ID), slog.String("task", j.Task))
-			w.emit(WorkerEvent{Kind: WorkerJobAbandoned, Queue: j.Queue, JobID: j.ID, Err: cause})
-			return
-		case errors.Is(cause, ErrWorkerShutdown):
-			// Stays held: the shutdown releases it without counting the attempt.
-			w.emit(WorkerEvent{Kind: WorkerJobAbandoned, Queue: j.Queue, JobID: j.ID, Err: cause})
-			return
-		}
+	switch {
+	case errors.Is(cause, ErrLeaseLost):
+		// Another worker may own the job now; whatever this run did, it must not be recorded.
+		w.forget(rj)
+		w.log.Warn("job lost its lease while running; result discarded", slog.String("job_id", j.ID), slog.String("task", j.Task))
+		w.emit(WorkerEvent{Kind: WorkerJobAbandoned, Queue: j.Queue, JobID: j.ID, Err: cause})
+		return
+	case herr != nil && errors.Is(cause, ErrWorkerShutdown):
+		// Stays held: the shutdown releases it without counting the attempt.
+		w.emit(WorkerEvent{Kind: WorkerJobAbandoned, Queue: j.Queue, JobID: j.ID, Err: cause})
+		return
 	}
 	fin := w.outcome(j, job, herr, stack, cause, took)
 	w.completer.add(finishItem{fin: fin, rj: rj, queue: j.Queue, task: j.Task})
