@@ -102,18 +102,7 @@ func (b *Backend) loginPost(w http.ResponseWriter, r *http.Request) {
 		b.renderLogin(w, r, http.StatusServiceUnavailable, msgBusy, next)
 		return
 	}
-	match, rehash, err := b.hasher.Check(password, hash)
-	if err != nil {
-		// A corrupt or hostile stored hash: refuse like a wrong password, and tell the operator.
-		b.log.ErrorContext(ctx, "passwordauth: stored password hash unusable", "user", username, "err", err)
-	}
-	ok := u != nil && u.PasswordHash != "" && match && u.Active
-	if ok && rehash {
-		b.upgradeHash(r, u, password)
-	}
-	b.releaseHashSlot()
-
-	if !ok {
+	if ok := b.checkPassword(r, u, username, password, hash); !ok {
 		b.perUser.spend(userKey, now)
 		b.log.InfoContext(ctx, "passwordauth: sign-in failed", "user", username, "client", client)
 		b.renderLogin(w, r, http.StatusUnauthorized, msgInvalid, next)
@@ -131,6 +120,24 @@ func (b *Backend) loginPost(w http.ResponseWriter, r *http.Request) {
 	b.log.InfoContext(ctx, "passwordauth: signed in", "user", u.ID, "client", client)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, admin.SafeRedirect(r, next), http.StatusSeeOther)
+}
+
+// checkPassword reports whether password signs u in, checking it against hash (u's, or the
+// dummy) and upgrading u's hash when the Hasher asks for it. It runs in the hashing slot the
+// caller acquired and releases it on return, even if the Store panics, so that a panic cannot
+// leave the slot taken and every later sign-in answered 503.
+func (b *Backend) checkPassword(r *http.Request, u *users.User, username, password, hash string) bool {
+	defer b.releaseHashSlot()
+	match, rehash, err := b.hasher.Check(password, hash)
+	if err != nil {
+		// A corrupt or hostile stored hash: refuse like a wrong password, and tell the operator.
+		b.log.ErrorContext(r.Context(), "passwordauth: stored password hash unusable", "user", username, "err", err)
+	}
+	ok := u != nil && u.PasswordHash != "" && match && u.Active
+	if ok && rehash {
+		b.upgradeHash(r, u, password)
+	}
+	return ok
 }
 
 // upgradeHash replaces a bcrypt hash, or an argon2id one with other parameters, by a hash with

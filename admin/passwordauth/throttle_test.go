@@ -12,6 +12,7 @@ import (
 	"github.com/asyncmq/asyncmq/admin"
 	"github.com/asyncmq/asyncmq/admin/users"
 	"github.com/asyncmq/asyncmq/admin/users/userstest"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestClientFromRemoteAddr(t *testing.T) {
@@ -142,5 +143,57 @@ func TestNormalizeUsernameBounded(t *testing.T) {
 		if got := normalizeUsername(tt.in); got != tt.want {
 			t.Errorf("normalizeUsername(%d bytes) = %d bytes %.10q..., want %d bytes", len(tt.in), len(got), got, len(tt.want))
 		}
+	}
+}
+
+// panickingStore panics where a faulty Store implementation might: storing an upgraded hash.
+type panickingStore struct{ *users.SQLStore }
+
+func (panickingStore) SetPassword(context.Context, string, string) error {
+	panic("store bug")
+}
+
+// A Store that panics during the sign-in's hash upgrade must not keep the hashing slot: with
+// one slot, every later sign-in would otherwise wait HashWait and get 503.
+func TestHashSlotReleasedOnPanic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sql := userstest.Store(t, userstest.SQLite(t))
+	if _, err := sql.Create(ctx, users.User{ID: "olga", Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sql.SetPassword(ctx, "olga", string(bc)); err != nil {
+		t.Fatal(err)
+	}
+	hasher := users.Hasher{Params: users.HashParams{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}}
+	b, err := New(Config{Store: panickingStore{sql}, Hasher: hasher, MaxConcurrentHashes: 1, HashWait: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := admin.New(admin.Config{EnableLogin: true, Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(user, pw string) (w *httptest.ResponseRecorder, panicked bool) {
+		defer func() { panicked = recover() != nil }()
+		form := url.Values{"username": {user}, "password": {pw}}
+		r := httptest.NewRequest("POST", "/asyncmq/login", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w = httptest.NewRecorder()
+		a.Handler().ServeHTTP(w, r)
+		return w, false
+	}
+	if _, panicked := post("olga", "correct horse"); !panicked {
+		t.Fatal("sign-in with a bcrypt hash did not reach the panicking SetPassword")
+	}
+	if n := len(b.hashSlots); n != 0 {
+		t.Errorf("%d slots held after the panic, want 0", n)
+	}
+	if w, _ := post("ghost", "whatever1"); w.Code != http.StatusUnauthorized {
+		t.Errorf("sign-in after the panic: %d, want 401", w.Code)
 	}
 }
