@@ -158,12 +158,11 @@ func (s RepeatableSpec) build(now time.Time) (backend.Repeatable, error) {
 		return r, fmt.Errorf("both cron %q and interval %s are set; want exactly one: %w", r.Cron, r.Interval, backend.ErrInvalid)
 	case r.Cron == "" && r.Interval == 0:
 		return r, fmt.Errorf("neither cron nor interval is set; want exactly one: %w", backend.ErrInvalid)
-	case r.Cron != "":
-		if err := ValidateCron(r.Cron); err != nil {
-			return r, err
-		}
-	case r.Interval < MinRepeatInterval:
-		return r, fmt.Errorf("interval %s is shorter than %s: %w", r.Interval, MinRepeatInterval, backend.ErrInvalid)
+	}
+	// nextRun validates the cron expression or the interval as it computes the first run.
+	var err error
+	if r.NextRun, err = nextRun(r, now); err != nil {
+		return r, err
 	}
 	if s.Priority != nil {
 		r.Priority = *s.Priority
@@ -182,9 +181,6 @@ func (s RepeatableSpec) build(now time.Time) (backend.Repeatable, error) {
 	if r.ID == "" {
 		r.ID = repeatableID(r.Queue, r.Task, r.Cron, r.Interval)
 	} else if err := validateName("repeatable ID", r.ID); err != nil {
-		return r, err
-	}
-	if r.NextRun, err = nextRun(r, now); err != nil {
 		return r, err
 	}
 	return r, nil
