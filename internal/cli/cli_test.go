@@ -198,14 +198,14 @@ func TestTable(t *testing.T) {
 	var tb Table
 	tb.Header = []string{"ID", "QUEUE", "CREATED", "PAUSED"}
 	tb.Append("j1", "default", time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), true)
-	tb.Append("j2", "evil\tq\n\x1b[31mred", time.Time{}, false)
+	tb.Append("j2", "evil\tq\n\x1b[31mred\u009b2J", time.Time{}, false)
 	var buf bytes.Buffer
 	if err := tb.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	want := "ID  QUEUE           CREATED              PAUSED\n" +
-		"j1  default         2025-01-02 03:04:05  yes\n" +
-		"j2  evil q [31mred  -                    no\n"
+	want := "ID  QUEUE             CREATED              PAUSED\n" +
+		"j1  default           2025-01-02 03:04:05  yes\n" +
+		"j2  evil q [31mred2J  -                    no\n"
 	if buf.String() != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", buf.String(), want)
 	}

@@ -64,21 +64,16 @@ func sanitizeCell(s string) string {
 	if s == "" {
 		return "-"
 	}
-	s = cellReplacer.Replace(s)
 	// Drop other control characters (terminal escape sequences from stored data).
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
+	return PlainText(cellReplacer.Replace(s))
 }
 
 // PlainText removes control characters but newlines and tabs from s, so that stored text (an
 // error message, a stack) cannot move the cursor or recolour the terminal it is printed on.
+// The C1 controls go too: a terminal may read U+009B as the start of an escape sequence.
 func PlainText(s string) string {
 	return strings.Map(func(r rune) rune {
-		if (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f {
+		if (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r <= 0x9f) {
 			return -1
 		}
 		return r
