@@ -183,17 +183,9 @@ func (d *Dashboard) metricsPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	data := metricsData{Minutes: minutes, Window: windowLabel(minutes), Queue: queue, Total: total,
-		Counts: make(map[backend.State]int), Workers: len(ws)}
+		Counts: currentCounts(qs, queue), Workers: len(ws)}
 	for _, m := range metricWindows {
 		data.Windows = append(data.Windows, windowOption{Minutes: m, Label: windowLabel(m), Selected: m == minutes})
-	}
-	for _, q := range qs {
-		if queue != "" && q.Name != queue {
-			continue
-		}
-		for s, n := range q.Counts {
-			data.Counts[s] += n
-		}
 	}
 	for name, pq := range perQueue {
 		data.Queues = append(data.Queues, queueMetrics{Name: name, metricPoint: *pq})
@@ -233,17 +225,24 @@ func (d *Dashboard) metricsHistory(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	resp := historyResponse{Minutes: minutes, Queue: queue, History: points, Totals: total,
-		Current: make(map[backend.State]int), Workers: len(ws), Queues: len(qs)}
+		Current: currentCounts(qs, queue), Workers: len(ws), Queues: len(qs)}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// currentCounts sums the jobs per state of queue, or of every queue when queue is "", with every
+// state present.
+func currentCounts(qs []backend.QueueInfo, queue string) map[backend.State]int {
+	counts := make(map[backend.State]int, len(backend.States))
 	for _, s := range backend.States {
-		resp.Current[s] = 0
+		counts[s] = 0
 	}
 	for _, q := range qs {
 		if queue != "" && q.Name != queue {
 			continue
 		}
 		for s, n := range q.Counts {
-			resp.Current[s] += n
+			counts[s] += n
 		}
 	}
-	return writeJSON(w, http.StatusOK, resp)
+	return counts
 }
