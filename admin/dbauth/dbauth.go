@@ -50,7 +50,6 @@ type Config struct {
 // Backend is the JWT plus database admin.AuthBackend. It is safe for concurrent use.
 type Backend struct {
 	jwt          *jwtauth.Backend
-	verifier     *jwtauth.Verifier
 	store        users.Store
 	requireAdmin bool
 	log          *slog.Logger
@@ -78,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dbauth: %w", err)
 	}
-	b := &Backend{jwt: jb, verifier: jb.Verifier(), store: cfg.Store, requireAdmin: cfg.RequireAdmin, log: cfg.JWT.Logger}
+	b := &Backend{jwt: jb, store: cfg.Store, requireAdmin: cfg.RequireAdmin, log: cfg.JWT.Logger}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -88,9 +87,6 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	return b, nil
 }
 
-// errNoToken is returned for anonymous requests, allocated once since every one of them sees it.
-var errNoToken = fmt.Errorf("dbauth: no bearer token: %w", admin.ErrNoCredentials)
-
 // Authenticate verifies the request's token and loads the user it names from the store. It
 // returns an error wrapping admin.ErrNoCredentials (the gate redirects to the login page) for a
 // missing or refused token, an unknown user and an inactive one; and any other error (the gate
@@ -98,28 +94,23 @@ var errNoToken = fmt.Errorf("dbauth: no bearer token: %w", admin.ErrNoCredential
 // the ID; IsAdmin and Roles come from the store; Claims are the token's.
 func (b *Backend) Authenticate(r *http.Request) (*admin.User, error) {
 	ctx := r.Context()
-	tok, ok := b.verifier.ExtractToken(r)
-	if !ok {
-		return nil, errNoToken
-	}
-	t, err := b.verifier.Verify(ctx, tok)
+	// The jwtauth backend extracts and verifies the token, and logs a refusal at debug level
+	// without allocating when debug logging is off. Its user is the token's, read-only.
+	tu, err := b.jwt.Authenticate(r)
 	if err != nil {
-		if errors.Is(err, jwtauth.ErrInvalidToken) {
-			b.log.DebugContext(ctx, "dbauth: token refused", "reason", err.Error())
-		}
 		return nil, err
 	}
-	u, err := b.lookup(ctx, t.Subject)
+	u, err := b.lookup(ctx, tu.ID)
 	switch {
 	case errors.Is(err, users.ErrUserNotFound):
-		b.log.DebugContext(ctx, "dbauth: token for an unknown user", "user", t.Subject)
-		return nil, fmt.Errorf("dbauth: user %q is unknown: %w", t.Subject, admin.ErrNoCredentials)
+		b.log.DebugContext(ctx, "dbauth: token for an unknown user", "user", tu.ID)
+		return nil, fmt.Errorf("dbauth: user %q is unknown: %w", tu.ID, admin.ErrNoCredentials)
 	case err != nil:
 		// Not ErrNoCredentials: a database outage must not look like a logout. The gate logs it.
-		return nil, fmt.Errorf("dbauth: load user %q: %w", t.Subject, err)
+		return nil, fmt.Errorf("dbauth: load user %q: %w", tu.ID, err)
 	case !u.Active:
-		b.log.DebugContext(ctx, "dbauth: token for an inactive user", "user", t.Subject)
-		return nil, fmt.Errorf("dbauth: user %q is inactive: %w", t.Subject, admin.ErrNoCredentials)
+		b.log.DebugContext(ctx, "dbauth: token for an inactive user", "user", tu.ID)
+		return nil, fmt.Errorf("dbauth: user %q is inactive: %w", tu.ID, admin.ErrNoCredentials)
 	}
 	au := &admin.User{
 		ID:      u.ID,
@@ -127,10 +118,10 @@ func (b *Backend) Authenticate(r *http.Request) (*admin.User, error) {
 		Email:   u.Email,
 		IsAdmin: u.Admin,
 		Roles:   slices.Clone(u.Roles),
-		Claims:  t.Claims,
+		Claims:  tu.Claims,
 	}
 	if b.requireAdmin && !au.Admin() {
-		b.log.DebugContext(ctx, "dbauth: user is not an admin", "user", t.Subject)
+		b.log.DebugContext(ctx, "dbauth: user is not an admin", "user", tu.ID)
 		au.IsAdmin, au.Roles = false, nil
 	}
 	return au, nil
@@ -164,10 +155,10 @@ func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) { b.jwt.Logout(
 func (b *Backend) Routes() []admin.Route { return nil }
 
 // Verifier returns the token verifier.
-func (b *Backend) Verifier() *jwtauth.Verifier { return b.verifier }
+func (b *Backend) Verifier() *jwtauth.Verifier { return b.jwt.Verifier() }
 
 // Close stops the verifier's background JWKS refresh, if any. It does not close the store.
-func (b *Backend) Close() error { return b.verifier.Close() }
+func (b *Backend) Close() error { return b.jwt.Verifier().Close() }
 
 type cacheEntry struct {
 	u       *users.User
