@@ -134,11 +134,13 @@ func (c WorkerConfig) withDefaults() (WorkerConfig, error) {
 			*f.d = f.def
 		}
 	}
+	// The derived intervals drive tickers, which panic on zero: a lease of a few nanoseconds
+	// (LeaseDuration: 2, meant as seconds) must give an error or a valid ticker, not a crash.
 	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = c.LeaseDuration / 3
+		c.HeartbeatInterval = max(c.LeaseDuration/3, 1)
 	}
 	if c.StalledInterval == 0 {
-		c.StalledInterval = c.LeaseDuration / 2
+		c.StalledInterval = max(c.LeaseDuration/2, 1)
 	}
 	if c.HeartbeatInterval >= c.LeaseDuration {
 		return c, bad("HeartbeatInterval", "%s is not shorter than LeaseDuration %s, so leases would expire between heartbeats", c.HeartbeatInterval, c.LeaseDuration)

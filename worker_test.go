@@ -648,6 +648,7 @@ func TestNewWorkerRejectsBadConfig(t *testing.T) {
 		{name: "bad queue name", b: tb.b, h: noop, cfg: WorkerConfig{Queues: map[string]int{"a b": 1}}, want: "contains whitespace"},
 		{name: "negative lease", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, LeaseDuration: -time.Second}, want: "WorkerConfig.LeaseDuration: -1s is negative"},
 		{name: "heartbeat not shorter than lease", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, LeaseDuration: time.Second, HeartbeatInterval: time.Second}, want: "WorkerConfig.HeartbeatInterval"},
+		{name: "lease too short to heartbeat", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, LeaseDuration: time.Nanosecond}, want: "WorkerConfig.HeartbeatInterval"},
 		{name: "max stalls", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, MaxStalls: -2}, want: "WorkerConfig.MaxStalls"},
 		{name: "retention", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, Retention: &Retention{Failed: RetentionPolicy{MaxCount: -1}}}, want: "WorkerConfig.Retention.Failed"},
 		{name: "worker ID", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, WorkerID: "my worker"}, want: "WorkerConfig.WorkerID"},
@@ -676,6 +677,14 @@ func TestWorkerConfigDefaults(t *testing.T) {
 		cfg.StalledInterval != 15*time.Second || cfg.MaxStalls != 1 || cfg.PollInterval != 250*time.Millisecond ||
 		*cfg.Retention != DefaultRetention() || cfg.MaxResultBytes != DefaultMaxPayloadBytes {
 		t.Errorf("defaults = %+v", cfg)
+	}
+	// A tiny lease still derives intervals a ticker accepts.
+	cfg, err = WorkerConfig{Queues: map[string]int{"q": 1}, LeaseDuration: 2}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HeartbeatInterval <= 0 || cfg.StalledInterval <= 0 {
+		t.Errorf("with a 2ns lease: heartbeat %s, stalled %s; want both positive", cfg.HeartbeatInterval, cfg.StalledInterval)
 	}
 }
 
