@@ -283,7 +283,8 @@ func (s *SQLStore) List(ctx context.Context, p ListParams) ([]*User, error) {
 	return us, nil
 }
 
-// query runs a user select and folds the joined role rows into users, keeping row order.
+// queryStmt and query run a user select, prepared or not, and fold the joined role rows into
+// users, keeping row order (scanUsers).
 func (s *SQLStore) queryStmt(ctx context.Context, st *sql.Stmt, args ...any) ([]*User, error) {
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
