@@ -126,11 +126,20 @@ func Run(ctx context.Context, b backend.Backend, cfg Config) (Result, error) {
 	}
 
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	workerDone := make(chan error, 1)
+	running := false // a worker goroutine has not yet been waited for
+	defer func() {
+		// On an early return, the worker must be done with the store before the caller, say,
+		// closes it.
+		stop()
+		if running {
+			<-workerDone
+		}
+	}()
 	var processStart time.Time
 	startWorker := func() {
 		processStart = time.Now()
+		running = true
 		go func() { workerDone <- w.Run(runCtx) }()
 	}
 	if cfg.Overlap {
@@ -139,7 +148,6 @@ func Run(ctx context.Context, b backend.Backend, cfg Config) (Result, error) {
 
 	enqueueStart := time.Now()
 	if err := r.enqueue(ctx, asyncmq.NewClient(b), queue); err != nil {
-		stop()
 		return res, fmt.Errorf("bench: %w", err)
 	}
 	res.EnqueueSeconds = time.Since(enqueueStart).Seconds()
@@ -151,6 +159,7 @@ func Run(ctx context.Context, b backend.Backend, cfg Config) (Result, error) {
 	select {
 	case <-r.allDone:
 	case err := <-workerDone:
+		running = false
 		return res, fmt.Errorf("bench: worker stopped early: %w", err)
 	case <-ctx.Done():
 		return res, fmt.Errorf("bench: %w", ctx.Err())
@@ -158,6 +167,7 @@ func Run(ctx context.Context, b backend.Backend, cfg Config) (Result, error) {
 	res.ProcessSeconds = time.Since(processStart).Seconds()
 	res.ProcessJobsPerSec = float64(cfg.Jobs) / res.ProcessSeconds
 	stop()
+	running = false
 	if err := <-workerDone; err != nil {
 		return res, fmt.Errorf("bench: worker: %w", err)
 	}

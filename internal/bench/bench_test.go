@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +71,43 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		if _, err := Run(context.Background(), memory.New(), cfg); err == nil {
 			t.Errorf("Run(%+v) succeeded, want an error", cfg)
 		}
+	}
+}
+
+// gatedBackend holds the worker's registration until a producer has tried to enqueue, and counts
+// the worker's deregistrations.
+type gatedBackend struct {
+	backend.Backend
+	enqueued    chan struct{}
+	enqueueOnce sync.Once
+	removed     atomic.Int32
+}
+
+func (g *gatedBackend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
+	g.enqueueOnce.Do(func() { close(g.enqueued) })
+	return g.Backend.Enqueue(ctx, p)
+}
+
+func (g *gatedBackend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
+	<-g.enqueued
+	return g.Backend.Heartbeat(ctx, p)
+}
+
+func (g *gatedBackend) RemoveWorker(ctx context.Context, id string) error {
+	g.removed.Add(1)
+	return g.Backend.RemoveWorker(ctx, id)
+}
+
+func TestRunWaitsForWorkerOnEarlyReturn(t *testing.T) {
+	t.Parallel()
+	g := &gatedBackend{Backend: memory.New(), enqueued: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the enqueue fails at once, with the worker already started
+	if _, err := Run(ctx, g, Config{Jobs: 10, Overlap: true}); err == nil {
+		t.Fatal("Run with a cancelled context succeeded, want an error")
+	}
+	if n := g.removed.Load(); n != 1 {
+		t.Errorf("worker deregistered %d times before Run returned, want 1: Run left its worker running", n)
 	}
 }
 
