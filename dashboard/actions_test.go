@@ -484,6 +484,11 @@ func TestRepeatableActions(t *testing.T) {
 				t.Errorf("audit = %+v", a)
 			}
 		}
+		// Several problems are audited in field order, so the entry reads the same every time.
+		e.post("/queues/q/repeatables/new", url.Values{"every": {"0"}})
+		if a := e.lastAudit(); !strings.HasPrefix(a.Error, "every: ") || !strings.HasSuffix(a.Error, "; task: Task is required.") {
+			t.Errorf("audit error = %q, want every's problem then task's", a.Error)
+		}
 		if rs, _ := e.insp.Repeatables(context.Background(), "q"); len(rs) != 0 {
 			t.Errorf("invalid forms stored %d repeatables", len(rs))
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -230,6 +231,8 @@ func (d *Dashboard) repeatableCreate(w http.ResponseWriter, r *http.Request) err
 		for k, v := range f.Errors {
 			problems = append(problems, k+": "+v)
 		}
+		// Map order is random; the audit entry should read the same for the same form.
+		slices.Sort(problems)
 		d.audit(r.Context(), r, c, auditFailed, strings.Join(problems, "; "))
 		if wantsJSON(r) {
 			return writeJSON(w, http.StatusBadRequest, map[string]any{"ok": false, "errors": f.Errors})
