@@ -13,8 +13,8 @@ import (
 // name and Secure flag, because the "__Host-" name only works on Secure cookies and a Secure
 // cookie is never sent back over plain HTTP.
 type sessions struct {
-	plain, tls             *scs.SessionManager
-	plainHandler, tlsHandl http.Handler
+	plain, tls               *scs.SessionManager
+	plainHandler, tlsHandler http.Handler
 }
 
 func newSessions(c SessionConfig, log *slog.Logger) (*sessions, error) {
@@ -82,14 +82,14 @@ func newSessions(c SessionConfig, log *slog.Logger) (*sessions, error) {
 
 func (s *sessions) wrap(h http.Handler) {
 	s.plainHandler = s.plain.LoadAndSave(h)
-	s.tlsHandl = s.tls.LoadAndSave(h)
+	s.tlsHandler = s.tls.LoadAndSave(h)
 }
 
 // serve loads the session for r, runs the wrapped handler and saves the session.
 func (s *sessions) serve(w http.ResponseWriter, r *http.Request, st *requestState) {
 	if st.info.tls {
 		st.session = s.tls
-		s.tlsHandl.ServeHTTP(w, r)
+		s.tlsHandler.ServeHTTP(w, r)
 		return
 	}
 	st.session = s.plain
