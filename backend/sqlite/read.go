@@ -47,7 +47,7 @@ func (b *Backend) query(ctx context.Context, q string, args ...any) (*sql.Rows, 
 	return st.QueryContext(ctx, args...)
 }
 
-func (b *Backend) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+func (b *Backend) queryRow(ctx context.Context, q string, args ...any) scanner {
 	st, err := b.rstmt(ctx, q)
 	if err != nil {
 		return errRow{err}

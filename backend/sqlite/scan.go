@@ -77,6 +77,7 @@ const jobCols = `id, queue, task, payload, state, priority, attempts, max_retrie
 	started_at, finished_at, result, progress, errors, worker_id, lease_token, lease_expires_at,
 	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id`
 
+// scanner is what *sql.Row and *sql.Rows share, so one scan function reads either.
 type scanner interface {
 	Scan(dest ...any) error
 }

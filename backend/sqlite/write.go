@@ -263,15 +263,13 @@ func (w *wtx) query(q string, args ...any) (*sql.Rows, error) {
 }
 
 // queryRow is QueryRow on a cached statement; a preparation error comes out of Scan.
-func (w *wtx) queryRow(q string, args ...any) rowScanner {
+func (w *wtx) queryRow(q string, args ...any) scanner {
 	st, err := w.b.w.stmt(w.ctx, q)
 	if err != nil {
 		return errRow{err}
 	}
 	return st.QueryRowContext(w.ctx, args...)
 }
-
-type rowScanner interface{ Scan(dest ...any) error }
 
 type errRow struct{ err error }
 
