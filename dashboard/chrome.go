@@ -94,17 +94,27 @@ func (d *Dashboard) buildChrome(base string) (*chrome, error) {
 		return nil, fmt.Errorf("render page head: %w", err)
 	}
 	c := &chrome{Head: template.HTML(buf.String()), Logout: joinPath(base, "logout"), sidebars: make(map[string]template.HTML)}
-	// Pages outside every section ("" for error and confirmation pages) mark none.
-	for _, current := range []string{"", "overview", "queues", "workers", "metrics", "events", "audit"} {
+	// One sidebar per section, plus "" for pages outside every section (error and
+	// confirmation pages), which mark none.
+	sidebar := func(current string) error {
 		sd := sidebarData{Home: joinPath(base), Brand: d.cfg.HeaderTitle}
 		for _, s := range sections {
 			sd.Items = append(sd.Items, navItem{URL: joinPath(base, s.path...), Label: s.label, Current: s.nav == current})
 		}
 		buf.Reset()
 		if err := t.ExecuteTemplate(&buf, "chrome-sidebar", sd); err != nil {
-			return nil, fmt.Errorf("render sidebar: %w", err)
+			return fmt.Errorf("render sidebar: %w", err)
 		}
 		c.sidebars[current] = template.HTML(buf.String())
+		return nil
+	}
+	if err := sidebar(""); err != nil {
+		return nil, err
+	}
+	for _, s := range sections {
+		if err := sidebar(s.nav); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
