@@ -207,6 +207,20 @@ WHERE seq IN (SELECT value FROM json_each(?))`
 	qPromoteSeqs       = `UPDATE asyncmq_jobs SET state = 'waiting', run_at = ? WHERE seq IN (SELECT value FROM json_each(?))`
 )
 
+// execSeqs runs q on the jobs numbered seqs, which it gets as a JSON array after args;
+// with no seqs it does nothing.
+func (w *wtx) execSeqs(q string, seqs []int64, args ...any) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	arg, err := jsonArg(seqs)
+	if err != nil {
+		return err
+	}
+	_, err = w.exec(q, append(args, arg)...)
+	return err
+}
+
 // apply performs action on the selected jobs for which it applies and returns how many changed.
 func (w *wtx) apply(action backend.Action, ts []target) (int, error) {
 	var change, remove, requestCancel []int64
@@ -229,36 +243,25 @@ func (w *wtx) apply(action backend.Action, ts []target) (int, error) {
 	if len(changed) == 0 {
 		return 0, nil
 	}
-	run := func(q string, seqs []int64, args ...any) error {
-		if len(seqs) == 0 {
-			return nil
-		}
-		arg, err := jsonArg(seqs)
-		if err != nil {
-			return err
-		}
-		if _, err := w.exec(q, append(args, arg)...); err != nil {
-			return fmt.Errorf("%s jobs: %w", action, err)
-		}
-		return nil
-	}
 	var err error
 	switch action {
 	case backend.ActionRetry:
-		err = run(qRetrySeqs, change, nanoInt(w.now))
+		err = w.execSeqs(qRetrySeqs, change, nanoInt(w.now))
 	case backend.ActionCancel:
-		err = run(qCancelSeqs, change, nanoInt(w.now))
+		err = w.execSeqs(qCancelSeqs, change, nanoInt(w.now))
 	case backend.ActionPromote:
-		err = run(qPromoteSeqs, change, nanoInt(w.now))
+		err = w.execSeqs(qPromoteSeqs, change, nanoInt(w.now))
 	}
 	if err == nil {
-		err = run(qRequestCancelSeqs, requestCancel)
-	}
-	if err == nil && len(remove) > 0 {
-		_, err = w.deleteSeqs(remove)
+		err = w.execSeqs(qRequestCancelSeqs, requestCancel)
 	}
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s jobs: %w", action, err)
+	}
+	if len(remove) > 0 {
+		if _, err := w.deleteSeqs(remove); err != nil {
+			return 0, err
+		}
 	}
 	for _, t := range changed {
 		e := backend.Event{Queue: t.queue, JobID: t.id, Task: t.task}

@@ -189,32 +189,14 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 			res.Requeued = append(res.Requeued, s.id)
 		}
 	}
-	if len(requeue) > 0 {
-		arg, err := jsonArg(requeue)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := w.exec(qStallRequeue, arg); err != nil {
-			return 0, err
-		}
+	if err := w.execSeqs(qStallRequeue, requeue); err != nil {
+		return 0, err
 	}
-	if len(fail) > 0 {
-		arg, err := jsonArg(fail)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := w.exec(qStallFail, nanoInt(w.now), w.now.Format(time.RFC3339Nano), arg); err != nil {
-			return 0, err
-		}
+	if err := w.execSeqs(qStallFail, fail, nanoInt(w.now), w.now.Format(time.RFC3339Nano)); err != nil {
+		return 0, err
 	}
-	if len(cancel) > 0 {
-		arg, err := jsonArg(cancel)
-		if err != nil {
-			return 0, err
-		}
-		if _, err := w.exec(qStallCancel, nanoInt(w.now), arg); err != nil {
-			return 0, err
-		}
+	if err := w.execSeqs(qStallCancel, cancel, nanoInt(w.now)); err != nil {
+		return 0, err
 	}
 	for _, s := range found {
 		w.count(s.queue, backend.StateActive, s.state)
