@@ -39,7 +39,7 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 			}
 			defer b.Close()
 			// The worker's own logs are left out: a bench run reports figures, and errors are returned.
-			cfg.BackendName = a.backendURL
+			cfg.BackendName = cli.RedactURL(a.backendURL)
 			res, err := bench.Run(ctx, b, cfg)
 			if err != nil {
 				return err
@@ -50,7 +50,7 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 					mode = "bulk"
 				}
 				return cli.KeyValues(w,
-					"backend", a.backendURL,
+					"backend", cfg.BackendName,
 					"jobs", fmt.Sprintf("%d (%s, concurrency %d)", cfg.Jobs, mode, cfg.Concurrency),
 					"enqueue", fmt.Sprintf("%.0f jobs/s", res.EnqueueJobsPerSec),
 					"process", fmt.Sprintf("%.0f jobs/s", res.ProcessJobsPerSec),

@@ -128,7 +128,7 @@ func group(cmd *cobra.Command, args []string) error {
 func (a *app) openBackend(ctx context.Context) (backend.Backend, error) {
 	b, err := asyncmq.Open(ctx, a.backendURL)
 	if err != nil {
-		err = fmt.Errorf("--backend (%s) %s: %w", cli.EnvName("backend"), cli.RedactURL(a.backendURL), err)
+		err = fmt.Errorf("--backend (%s) %q: %w", cli.EnvName("backend"), cli.RedactURL(a.backendURL), err)
 		if errors.Is(err, backend.ErrInvalid) {
 			return nil, cli.AsUsage(err)
 		}

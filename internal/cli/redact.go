@@ -1,25 +1,24 @@
 package cli
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 )
 
-// RedactURL returns raw quoted, with the password of its user info replaced by "xxxxx", so that
-// errors and logs never carry it. A URL that does not parse keeps nothing of its user info.
+// RedactURL returns raw with the password of its user info replaced by "xxxxx", so that errors,
+// logs and reports never carry it. A URL that does not parse keeps nothing of its user info.
 func RedactURL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
 		if _, ok := u.User.Password(); ok {
-			return fmt.Sprintf("%q", u.Redacted())
+			return u.Redacted()
 		}
-		return fmt.Sprintf("%q", raw)
+		return raw
 	}
 	if scheme, rest, ok := strings.Cut(raw, "://"); ok {
 		// The user info ends at the last "@": a password may itself hold one.
 		if i := strings.LastIndex(rest, "@"); i >= 0 {
-			return fmt.Sprintf("%q", scheme+"://xxxxx@"+rest[i+1:])
+			return scheme + "://xxxxx@" + rest[i+1:]
 		}
 	}
-	return fmt.Sprintf("%q", raw)
+	return raw
 }
