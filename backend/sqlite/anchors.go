@@ -190,12 +190,8 @@ var anchorQueries = []string{qAnchorFirst[0], qAnchorFirst[1], qAnchorNext[0], q
 // has become shorter than its anchors expected.
 func (b *Backend) anchoredPage(ctx context.Context, stmt func(string) *sql.Stmt, p backend.ListJobsParams, n int) (pageScan, bool, error) {
 	c := b.anchors
-	// The page is [lo, hi) in ascending order; it is counted from the nearer end.
-	lo, hi := p.Offset, min(n, p.Offset+p.Limit)
-	if p.Sort == backend.SortNewest {
-		hi = n - p.Offset
-		lo = max(0, hi-p.Limit)
-	}
+	// The page is counted from the nearer end.
+	lo, hi := pageRange(p, n)
 	k := listing{queue: p.Filter.Queue, state: p.Filter.State}
 	dist := lo
 	if n-hi < lo {

@@ -166,6 +166,16 @@ func pageQuery(q string) string {
 	return `SELECT ` + jobCols + ` FROM asyncmq_jobs WHERE seq IN (` + q + `)`
 }
 
+// pageRange returns the positions [lo, hi), in ascending (created_at, id) order, of the page p
+// of a state that holds n jobs, p.Offset being below n.
+func pageRange(p backend.ListJobsParams, n int) (lo, hi int) {
+	if p.Sort == backend.SortNewest {
+		hi = n - p.Offset
+		return max(0, hi-p.Limit), hi
+	}
+	return p.Offset, min(n, p.Offset+p.Limit)
+}
+
 // planQueries are the page scans planPage chooses from.
 var planQueries = [...]string{
 	`SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state = ? ORDER BY created_at, id LIMIT ? OFFSET ?`,
@@ -197,12 +207,7 @@ func planPage(p backend.ListJobsParams, c [numStates]int) (pageScan, bool) {
 	if p.Offset >= n {
 		return pageScan{}, false
 	}
-	// The page is [lo, hi) in ascending (created_at, id) order.
-	lo, hi := p.Offset, min(n, p.Offset+p.Limit)
-	if p.Sort == backend.SortNewest {
-		hi = n - p.Offset
-		lo = max(0, hi-p.Limit)
-	}
+	lo, hi := pageRange(p, n)
 	before, after := 0, 0
 	for _, s := range backend.States {
 		switch {
