@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -434,7 +435,7 @@ func (w *wtx) checkUnique(jobs []*backend.Job) error {
 	switch {
 	case err == nil:
 		return fmt.Errorf("unique key %q of queue %q is held by job %q: %w", ukey, queue, holder, backend.ErrDuplicateJob)
-	case !errors.Is(err, errNoRows):
+	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("check unique keys: %w", err)
 	}
 	return nil

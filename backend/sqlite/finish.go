@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"unicode/utf8"
@@ -355,7 +356,7 @@ func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) err
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		var queue, task string
 		err := w.queryRow(qProgress, text(p.Progress), p.Lease.JobID, p.Lease.LeaseToken).Scan(&queue, &task)
-		if err == errNoRows {
+		if errors.Is(err, sql.ErrNoRows) {
 			return backend.ErrLeaseLost
 		}
 		if err != nil {

@@ -151,5 +151,3 @@ func scanJobs(rows *sql.Rows) ([]*backend.Job, error) {
 	}
 	return out, rows.Err()
 }
-
-var errNoRows = sql.ErrNoRows
