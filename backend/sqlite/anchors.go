@@ -41,6 +41,14 @@ type listing struct {
 	desc  bool
 }
 
+// dir indexes the [2]string query pairs below: 0 walks from the oldest job, 1 from the newest.
+func (k listing) dir() int {
+	if k.desc {
+		return 1
+	}
+	return 0
+}
+
 // indexKey is a job's position in the listing index after its queue and state.
 type indexKey struct {
 	createdAt int64
@@ -137,7 +145,7 @@ func (c *anchorCache) moved(counts map[string]*[numStates]int64) {
 	}
 	for q, d := range counts {
 		for i, s := range backend.States {
-			if d[stateIndex(s)] == 0 {
+			if d[i] == 0 {
 				continue
 			}
 			for _, desc := range []bool{false, true} {
@@ -206,11 +214,7 @@ func (b *Backend) anchoredPage(ctx context.Context, stmt func(string) *sql.Stmt,
 	if err != nil || !ok {
 		return pageScan{}, false, err
 	}
-	dir := 0
-	if k.desc {
-		dir = 1
-	}
-	return pageScan{qAnchoredPage[dir], []any{k.queue, string(k.state), key.createdAt, key.id, hi - lo, dist % c.step}}, true, nil
+	return pageScan{qAnchoredPage[k.dir()], []any{k.queue, string(k.state), key.createdAt, key.id, hi - lo, dist % c.step}}, true, nil
 }
 
 // at returns anchor i, walking the index from the last anchor known when it is not known
@@ -227,10 +231,7 @@ func (a *anchors) at(ctx context.Context, stmt func(string) *sql.Stmt, step, i i
 		return indexKey{}, false, nil
 	}
 	defer a.walk.Unlock()
-	dir := 0
-	if a.key.desc {
-		dir = 1
-	}
+	dir := a.key.dir()
 	for {
 		key, ok, done := a.known(i)
 		if done {
