@@ -8,6 +8,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
+	"github.com/asyncmq/asyncmq/internal/redact"
 )
 
 // DefaultBackendURL is the store the asyncmq command uses without --backend: a SQLite file
@@ -38,7 +39,7 @@ func Open(ctx context.Context, url string) (backend.Backend, error) {
 	default:
 		b, err := sqlite.Open(ctx, path)
 		if err != nil {
-			return nil, fmt.Errorf("open backend %q: %w", url, err)
+			return nil, fmt.Errorf("open backend %q: %w", redact.URL(url), err)
 		}
 		return b, nil
 	}
@@ -48,7 +49,8 @@ func Open(ctx context.Context, url string) (backend.Backend, error) {
 // taken literally (no percent-decoding), as users type file names rather than URLs.
 func parseBackendURL(url string) (kind, path string, err error) {
 	invalid := func(format string, args ...any) error {
-		return fmt.Errorf("backend URL %q: %s; want %s: %w", url, fmt.Sprintf(format, args...), supportedURLs, backend.ErrInvalid)
+		// The URL may carry a password (postgres://user:pass@...): errors show it redacted.
+		return fmt.Errorf("backend URL %q: %s; want %s: %w", redact.URL(url), fmt.Sprintf(format, args...), supportedURLs, backend.ErrInvalid)
 	}
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok || scheme == "" {

@@ -143,3 +143,23 @@ func TestSQLitePath(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenErrorsHidePasswords: a backend URL's password never reaches an error message, which
+// the CLI prints and servers log.
+func TestOpenErrorsHidePasswords(t *testing.T) {
+	t.Parallel()
+	for _, url := range []string{
+		"postgres://u:hunter2@127.0.0.1/db",
+		"redis://:hunter2@127.0.0.1:6379/0",
+		"mystery://u:hunter2@host",
+		"sqlite://u:hunter2@host/x.db?mode=ro",
+	} {
+		_, err := Open(t.Context(), url)
+		if err == nil {
+			t.Fatalf("Open(%q) = nil error", url)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open(%q) error shows the password: %v", url, err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asyncmq/asyncmq/internal/bench"
 	"github.com/asyncmq/asyncmq/internal/cli"
+	"github.com/asyncmq/asyncmq/internal/redact"
 )
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -39,7 +40,7 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 			}
 			defer b.Close()
 			// The worker's own logs are left out: a bench run reports figures, and errors are returned.
-			cfg.BackendName = cli.RedactURL(a.backendURL)
+			cfg.BackendName = redact.URL(a.backendURL)
 			res, err := bench.Run(ctx, b, cfg)
 			if err != nil {
 				return err

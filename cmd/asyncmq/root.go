@@ -13,6 +13,7 @@ import (
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/internal/cli"
+	"github.com/asyncmq/asyncmq/internal/redact"
 )
 
 // app is the state every command shares: the streams, the environment and the global flags.
@@ -128,7 +129,7 @@ func group(cmd *cobra.Command, args []string) error {
 func (a *app) openBackend(ctx context.Context) (backend.Backend, error) {
 	b, err := asyncmq.Open(ctx, a.backendURL)
 	if err != nil {
-		err = fmt.Errorf("--backend (%s) %q: %w", cli.EnvName("backend"), cli.RedactURL(a.backendURL), err)
+		err = fmt.Errorf("--backend (%s) %q: %w", cli.EnvName("backend"), redact.URL(a.backendURL), err)
 		if errors.Is(err, backend.ErrInvalid) {
 			return nil, cli.AsUsage(err)
 		}

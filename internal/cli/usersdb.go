@@ -12,6 +12,7 @@ import (
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin/users"
+	"github.com/asyncmq/asyncmq/internal/redact"
 )
 
 // UsersDB returns the database/sql driver and DSN of the dashboard users database: usersDB when
@@ -20,7 +21,7 @@ func UsersDB(backendURL, usersDB string) (driver, dsn string, err error) {
 	if usersDB != "" {
 		driver, dsn, ok := parseDBURL(usersDB)
 		if !ok {
-			return "", "", Usagef("--users-db (%s): want sqlite://PATH or postgres://USER@HOST/DB, got %q", EnvName("users-db"), RedactURL(usersDB))
+			return "", "", Usagef("--users-db (%s): want sqlite://PATH or postgres://USER@HOST/DB, got %q", EnvName("users-db"), redact.URL(usersDB))
 		}
 		return driver, dsn, nil
 	}
@@ -48,7 +49,7 @@ func OpenUsers(ctx context.Context, backendURL, usersDB string) (*users.SQLStore
 	}
 	s, err := users.OpenSQL(ctx, driver, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("users database %q: %w", RedactURL(dsnLabel(driver, dsn)), err)
+		return nil, fmt.Errorf("users database %q: %w", redact.URL(dsnLabel(driver, dsn)), err)
 	}
 	return s, nil
 }

@@ -1,13 +1,14 @@
-package cli
+// Package redact hides credentials in values that end up in errors and logs.
+package redact
 
 import (
 	"net/url"
 	"strings"
 )
 
-// RedactURL returns raw with the password of its user info replaced by "xxxxx", so that errors,
+// URL returns raw with the password of its user info replaced by "xxxxx", so that errors,
 // logs and reports never carry it. A URL that does not parse keeps nothing of its user info.
-func RedactURL(raw string) string {
+func URL(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
 		if _, ok := u.User.Password(); ok {
 			return u.Redacted()
