@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/asyncmq/asyncmq/internal/redact"
 )
 
 // maxJWKSSize bounds a fetched key set; real ones are a few KiB.
@@ -35,7 +38,9 @@ const jwksFetchTimeout = 10 * time.Second
 // is installed whole, so a key the server stops publishing stops verifying at the next
 // refresh, and a key the policy refuses never enters it.
 type jwksSource struct {
-	url      string
+	url string
+	// label is url as errors and logs show it, credentials hidden.
+	label    string
 	client   *http.Client
 	log      *slog.Logger
 	allowed  map[string]*algorithm
@@ -74,6 +79,7 @@ func (v *Verifier) useJWKS(ctx context.Context) error {
 	}
 	src := &jwksSource{
 		url:        v.s.JWKSURL,
+		label:      redact.URL(v.s.JWKSURL),
 		client:     v.s.HTTPClient,
 		log:        v.log,
 		allowed:    v.allowed,
@@ -189,6 +195,16 @@ func (s *jwksSource) refreshUnknown(ctx context.Context) {
 	s.install(set)
 }
 
+// withoutURL drops the *url.Error wrapper, which repeats the whole URL (query included); the
+// callers name the URL by its redacted label instead.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
 // fetch downloads and parses the key set. It fails when no key passes the policy, so that an
 // empty or broken response never replaces working keys.
 func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
@@ -196,30 +212,30 @@ func (s *jwksSource) fetch(ctx context.Context) (*keySet, error) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS %s: %w", s.url, err)
+		return nil, fmt.Errorf("fetch JWKS %s: %w", s.label, withoutURL(err))
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS %s: %w", s.url, err)
+		return nil, fmt.Errorf("fetch JWKS %s: %w", s.label, withoutURL(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch JWKS %s: unexpected status %s", s.url, resp.Status)
+		return nil, fmt.Errorf("fetch JWKS %s: unexpected status %s", s.label, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS %s: %w", s.url, err)
+		return nil, fmt.Errorf("fetch JWKS %s: %w", s.label, err)
 	}
 	if len(body) > maxJWKSSize {
-		return nil, fmt.Errorf("fetch JWKS %s: response exceeds %d bytes", s.url, maxJWKSSize)
+		return nil, fmt.Errorf("fetch JWKS %s: response exceeds %d bytes", s.label, maxJWKSSize)
 	}
 	set, refused, err := parseJWKS(body, s.allowed)
 	for _, r := range refused {
-		s.log.Warn("jwtauth: JWKS key refused", "url", s.url, "kid", r.kid, "reason", r.reason)
+		s.log.Warn("jwtauth: JWKS key refused", "url", s.label, "kid", r.kid, "reason", r.reason)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fetch JWKS %s: %w", s.url, err)
+		return nil, fmt.Errorf("fetch JWKS %s: %w", s.label, err)
 	}
 	return set, nil
 }

@@ -35,6 +35,14 @@ func TestJWKSInitialFetchFailure(t *testing.T) {
 		{"duplicate keys member", newCountingServer(t, []byte(`{"keys":[],"keys":[]}`)).URL, "not a JSON Web Key Set"},
 		{"duplicate member in a key", newCountingServer(t, jwks(`{"kty":"EC","kty":"RSA"}`)).URL, "duplicate object member"},
 	}
+	// A credential in the URL never reaches the error (which New's caller logs or prints); the
+	// error still names the server.
+	for _, u := range []string{failing.URL + "/jwks?api_key=hunter2", closed.URL + "/jwks?access_token=hunter2"} {
+		_, err := NewVerifier(context.Background(), Config{JWKSURL: u, Logger: discard})
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), strings.TrimPrefix(failing.URL, "http://")[:9]) {
+			t.Errorf("NewVerifier(%q) error = %v; want an error naming the host without the key", u, err)
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
