@@ -280,4 +280,3 @@ func TestUsersDB(t *testing.T) {
 		}
 	}
 }
-
