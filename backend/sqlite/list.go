@@ -94,8 +94,19 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 		return backend.JobPage{}, err
 	}
 	defer tx.Rollback()
+	// Each statement is bound to the transaction once: an anchor walk runs one statement once
+	// per anchor, and every binding lives until the transaction ends.
+	bound := make(map[string]*sql.Stmt, len(queries))
+	stmt := func(q string) *sql.Stmt {
+		st := bound[q]
+		if st == nil {
+			st = tx.StmtContext(ctx, stmts[q])
+			bound[q] = st
+		}
+		return st
+	}
 	row := func(q string, args ...any) *sql.Row {
-		return tx.StmtContext(ctx, stmts[q]).QueryRowContext(ctx, args...)
+		return stmt(q).QueryRowContext(ctx, args...)
 	}
 
 	page := backend.JobPage{Jobs: []*backend.Job{}}
@@ -114,7 +125,7 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 			return page, nil
 		}
 		var ok bool
-		scan, ok, err = b.anchoredPage(ctx, func(q string) *sql.Stmt { return tx.StmtContext(ctx, stmts[q]) }, p, page.Total)
+		scan, ok, err = b.anchoredPage(ctx, stmt, p, page.Total)
 		if err != nil {
 			return backend.JobPage{}, fmt.Errorf("find the page's anchor: %w", err)
 		}
@@ -131,7 +142,7 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 		scan = pageScan{seqs: filteredPage, args: append(args, p.Limit, p.Offset)}
 	}
 
-	rows, err := tx.StmtContext(ctx, stmts[pageQuery(scan.seqs)]).QueryContext(ctx, scan.args...)
+	rows, err := stmt(pageQuery(scan.seqs)).QueryContext(ctx, scan.args...)
 	if err != nil {
 		return backend.JobPage{}, err
 	}
