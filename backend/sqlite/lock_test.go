@@ -130,3 +130,32 @@ func TestIdleClaimTakesNoLock(t *testing.T) {
 		t.Errorf("recover: %+v, %v; want nothing and no wait", res, err)
 	}
 }
+
+// TestWritePanicEndsTransaction checks that a panic inside a write transaction, which an HTTP
+// server recovers from, does not leave the write connection inside the transaction, holding
+// SQLite's write lock for good.
+func TestWritePanicEndsTransaction(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("write did not pass the panic on")
+			}
+		}()
+		s.b.write(s.ctx, t0, func(w *wtx) error {
+			if _, err := w.exec(`INSERT INTO asyncmq_queues (name) VALUES ('lost')`); err != nil {
+				t.Fatal(err)
+			}
+			panic("handler bug")
+		})
+	}()
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	if err := s.b.SetQueuePaused(ctx, "next", true); err != nil {
+		t.Fatalf("write after a panicked write: %v", err)
+	}
+	if _, err := s.b.Queue(ctx, "lost"); !errors.Is(err, backend.ErrQueueNotFound) {
+		t.Fatalf("queue written by the panicked transaction: got error %v, want ErrQueueNotFound", err)
+	}
+}

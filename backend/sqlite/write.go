@@ -194,6 +194,14 @@ func (b *Backend) writeOnce(ctx context.Context, now time.Time, fn func(w *wtx) 
 		b.dropIfBroken(err)
 		return fmt.Errorf("begin write transaction: %w", err)
 	}
+	defer func() {
+		// A panic in fn, which an HTTP server recovers from, must not leave the connection in
+		// the transaction: it would hold SQLite's write lock until the process exits.
+		if p := recover(); p != nil {
+			b.rollback(ctx)
+			panic(p)
+		}
+	}()
 	err := fn(w)
 	if err == nil {
 		err = w.flush()
@@ -210,11 +218,16 @@ func (b *Backend) writeOnce(ctx context.Context, now time.Time, fn func(w *wtx) 
 		}
 		err = fmt.Errorf("commit: %w", err)
 	}
-	// The rollback must run even when ctx ended: the connection is reused.
-	if _, rerr := wr.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil && !noTx(rerr) {
-		wr.drop()
-	}
+	b.rollback(ctx)
 	return err
+}
+
+// rollback ends the open write transaction, dropping the connection if that fails. It runs
+// even when ctx ended: the connection is reused.
+func (b *Backend) rollback(ctx context.Context) {
+	if _, err := b.w.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil && !noTx(err) {
+		b.w.drop()
+	}
 }
 
 // dropIfBroken discards the write connection after an error database/sql reports as fatal to it.
