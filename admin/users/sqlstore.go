@@ -483,18 +483,24 @@ func (s *SQLStore) SetActive(ctx context.Context, id string, active bool) error 
 	if s.q.setActive == "" {
 		return fmt.Errorf("set user %q active: %w", id, ErrNotMapped)
 	}
-	arg, ok := s.idArg(id)
-	if !ok {
-		return fmt.Errorf("set user active: %w", notFound(id))
-	}
-	args := []any{active}
-	if s.q.hasUpdatedAt {
-		args = append(args, s.dialect.timeArg(s.clock()))
-	}
-	if err := execOne(ctx, s.db, s.q.setActive, append(args, arg)...); err != nil {
+	if err := s.setColumn(ctx, s.q.setActive, id, active); err != nil {
 		return fmt.Errorf("set user %q active=%t: %w", id, active, err)
 	}
 	return nil
+}
+
+// setColumn runs query, a one-column UPDATE of user id, with value, stamping the updated-at
+// column when the table has one. An ID that cannot exist in the table is not found.
+func (s *SQLStore) setColumn(ctx context.Context, query, id string, value any) error {
+	arg, ok := s.idArg(id)
+	if !ok {
+		return notFound(id)
+	}
+	args := []any{value}
+	if s.q.hasUpdatedAt {
+		args = append(args, s.dialect.timeArg(s.clock()))
+	}
+	return execOne(ctx, s.db, query, append(args, arg)...)
 }
 
 // SetPassword stores passwordHash (from HashPassword, or a bcrypt hash); "" removes the password.
@@ -508,15 +514,7 @@ func (s *SQLStore) SetPassword(ctx context.Context, id, passwordHash string) err
 			return fmt.Errorf("set password of user %q: %w", id, err)
 		}
 	}
-	arg, ok := s.idArg(id)
-	if !ok {
-		return fmt.Errorf("set password: %w", notFound(id))
-	}
-	args := []any{passwordHash}
-	if s.q.hasUpdatedAt {
-		args = append(args, s.dialect.timeArg(s.clock()))
-	}
-	if err := execOne(ctx, s.db, s.q.setPassword, append(args, arg)...); err != nil {
+	if err := s.setColumn(ctx, s.q.setPassword, id, passwordHash); err != nil {
 		return fmt.Errorf("set password of user %q: %w", id, err)
 	}
 	return nil
