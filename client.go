@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -64,15 +65,15 @@ type Request struct {
 // DefaultQueue is free, with DefaultPriority, DefaultMaxRetries and the default backoff.
 //
 // Errors wrap ErrDuplicateJob (Unique), ErrJobExists (JobID), ErrPayloadTooLarge,
-// ErrUnknownTask (KnownTasks), backend.ErrJobNotFound (a DependsOn parent is missing) or
-// backend.ErrInvalid (a malformed option).
-func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...EnqueueOption) (*backend.Job, error) {
+// ErrUnknownTask (KnownTasks), asyncmqtype.ErrJobNotFound (a DependsOn parent is missing) or
+// asyncmqtype.ErrInvalid (a malformed option).
+func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...EnqueueOption) (*asyncmqtype.JobInfo, error) {
 	now := c.now()
 	j, err := c.build(task, payload, opts, now)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue job of task %q: %w", task, err)
 	}
-	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{j}, Now: now}); err != nil {
+	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now}); err != nil {
 		return nil, fmt.Errorf("enqueue job %q of task %q: %w", j.ID, task, err)
 	}
 	return j, nil
@@ -80,12 +81,12 @@ func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...
 
 // EnqueueMany stores several jobs in one backend call: either all are stored or none is. A job may
 // depend on a job enqueued earlier in the same call. It returns the jobs in request order.
-func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*backend.Job, error) {
+func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*asyncmqtype.JobInfo, error) {
 	if len(reqs) == 0 {
 		return nil, nil
 	}
 	now := c.now()
-	jobs := make([]*backend.Job, len(reqs))
+	jobs := make([]*asyncmqtype.JobInfo, len(reqs))
 	for i, r := range reqs {
 		j, err := c.build(r.Task, r.Payload, r.Options, now)
 		if err != nil {
@@ -100,7 +101,7 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*backend.Jo
 }
 
 // build validates one request and turns it into the job to store.
-func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.Time) (*backend.Job, error) {
+func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.Time) (*asyncmqtype.JobInfo, error) {
 	if err := validateName("task name", task); err != nil {
 		return nil, err
 	}
@@ -124,12 +125,12 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 		return nil, err
 	}
 
-	j := &backend.Job{
+	j := &asyncmqtype.JobInfo{
 		ID:         o.id,
 		Queue:      o.queue,
 		Task:       task,
 		Payload:    raw,
-		State:      backend.StateWaiting,
+		State:      asyncmqtype.StateWaiting,
 		Priority:   o.priority,
 		MaxRetries: o.maxRetries,
 		Backoff:    o.backoff,
@@ -148,14 +149,14 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 		j.RunAt = now.Add(o.delay)
 	}
 	if j.RunAt.After(now) {
-		j.State = backend.StateDelayed
+		j.State = asyncmqtype.StateDelayed
 	}
 	if o.uniqueKey != "" {
 		j.UniqueKey = o.uniqueKey
 		j.UniqueUntil = now.Add(o.uniqueTTL)
 	}
 	if slices.Contains(j.DependsOn, j.ID) {
-		return nil, fmt.Errorf("job %q depends on itself: %w", j.ID, backend.ErrInvalid)
+		return nil, fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
 	}
 	return j, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -18,16 +19,16 @@ func TestEnqueueStoresOptions(t *testing.T) {
 		name    string
 		payload any
 		opts    []EnqueueOption
-		check   func(t *testing.T, j *backend.Job)
+		check   func(t *testing.T, j *asyncmqtype.JobInfo)
 	}{
 		{
 			name:    "defaults",
 			payload: map[string]string{"to": "a@example.com"},
-			check: func(t *testing.T, j *backend.Job) {
+			check: func(t *testing.T, j *asyncmqtype.JobInfo) {
 				if j.Queue != DefaultQueue || j.Priority != DefaultPriority || j.MaxRetries != DefaultMaxRetries {
 					t.Errorf("queue/priority/retries = %q/%d/%d, want %q/%d/%d", j.Queue, j.Priority, j.MaxRetries, DefaultQueue, DefaultPriority, DefaultMaxRetries)
 				}
-				if j.State != backend.StateWaiting {
+				if j.State != asyncmqtype.StateWaiting {
 					t.Errorf("state = %s, want waiting", j.State)
 				}
 				if string(j.Payload) != `{"to":"a@example.com"}` {
@@ -41,11 +42,11 @@ func TestEnqueueStoresOptions(t *testing.T) {
 		{
 			name: "queue priority retries timeout backoff",
 			opts: []EnqueueOption{Queue("critical"), Priority(1), MaxRetries(10), Timeout(time.Minute), ExponentialBackoff(2*time.Second, time.Minute)},
-			check: func(t *testing.T, j *backend.Job) {
+			check: func(t *testing.T, j *asyncmqtype.JobInfo) {
 				if j.Queue != "critical" || j.Priority != 1 || j.MaxRetries != 10 || j.Timeout != time.Minute {
 					t.Errorf("got queue %q priority %d retries %d timeout %s", j.Queue, j.Priority, j.MaxRetries, j.Timeout)
 				}
-				want := backend.Backoff{Kind: backend.BackoffExponential, Base: 2 * time.Second, Max: time.Minute, Jitter: DefaultBackoffJitter}
+				want := asyncmqtype.Backoff{Kind: asyncmqtype.BackoffExponential, Base: 2 * time.Second, Max: time.Minute, Jitter: DefaultBackoffJitter}
 				if j.Backoff != want {
 					t.Errorf("backoff = %+v, want %+v", j.Backoff, want)
 				}
@@ -57,8 +58,8 @@ func TestEnqueueStoresOptions(t *testing.T) {
 		{
 			name: "delay makes it delayed",
 			opts: []EnqueueOption{Delay(time.Hour)},
-			check: func(t *testing.T, j *backend.Job) {
-				if j.State != backend.StateDelayed {
+			check: func(t *testing.T, j *asyncmqtype.JobInfo) {
+				if j.State != asyncmqtype.StateDelayed {
 					t.Errorf("state = %s, want delayed", j.State)
 				}
 				if d := time.Until(j.RunAt); d < 59*time.Minute || d > time.Hour {
@@ -69,8 +70,8 @@ func TestEnqueueStoresOptions(t *testing.T) {
 		{
 			name: "run at, later option wins",
 			opts: []EnqueueOption{Delay(time.Minute), RunAt(runAt)},
-			check: func(t *testing.T, j *backend.Job) {
-				if !j.RunAt.Equal(runAt) || j.State != backend.StateDelayed {
+			check: func(t *testing.T, j *asyncmqtype.JobInfo) {
+				if !j.RunAt.Equal(runAt) || j.State != asyncmqtype.StateDelayed {
 					t.Errorf("run at %v state %s, want %v delayed", j.RunAt, j.State, runAt)
 				}
 			},
@@ -78,8 +79,8 @@ func TestEnqueueStoresOptions(t *testing.T) {
 		{
 			name: "run at in the past runs now",
 			opts: []EnqueueOption{RunAt(time.Now().Add(-time.Hour))},
-			check: func(t *testing.T, j *backend.Job) {
-				if j.State != backend.StateWaiting {
+			check: func(t *testing.T, j *asyncmqtype.JobInfo) {
+				if j.State != asyncmqtype.StateWaiting {
 					t.Errorf("state = %s, want waiting", j.State)
 				}
 			},
@@ -88,11 +89,11 @@ func TestEnqueueStoresOptions(t *testing.T) {
 			name:    "raw JSON kept as is",
 			payload: json.RawMessage(`{"b":1, "a":2}`),
 			opts:    []EnqueueOption{JobID("order-42"), FixedBackoff(time.Second)},
-			check: func(t *testing.T, j *backend.Job) {
+			check: func(t *testing.T, j *asyncmqtype.JobInfo) {
 				if string(j.Payload) != `{"b":1, "a":2}` || j.ID != "order-42" {
 					t.Errorf("payload %s id %q", j.Payload, j.ID)
 				}
-				if j.Backoff != (backend.Backoff{Kind: backend.BackoffFixed, Base: time.Second}) {
+				if j.Backoff != (asyncmqtype.Backoff{Kind: asyncmqtype.BackoffFixed, Base: time.Second}) {
 					t.Errorf("backoff = %+v", j.Backoff)
 				}
 			},
@@ -100,7 +101,7 @@ func TestEnqueueStoresOptions(t *testing.T) {
 		{
 			name: "unique",
 			opts: []EnqueueOption{Unique("user-7", time.Minute)},
-			check: func(t *testing.T, j *backend.Job) {
+			check: func(t *testing.T, j *asyncmqtype.JobInfo) {
 				if j.UniqueKey != "user-7" || time.Until(j.UniqueUntil) < 59*time.Second {
 					t.Errorf("unique key %q until %v", j.UniqueKey, j.UniqueUntil)
 				}
@@ -133,18 +134,18 @@ func TestEnqueueErrors(t *testing.T) {
 		wantIs  error
 		wantMsg string
 	}{
-		{name: "empty task", task: "", wantIs: backend.ErrInvalid, wantMsg: "task name is empty"},
-		{name: "task with space", task: "send email", wantIs: backend.ErrInvalid, wantMsg: "contains whitespace"},
-		{name: "bad queue", task: "t", opts: []EnqueueOption{Queue("a\x00b")}, wantIs: backend.ErrInvalid, wantMsg: "non-printable"},
-		{name: "negative delay", task: "t", opts: []EnqueueOption{Delay(-time.Second)}, wantIs: backend.ErrInvalid, wantMsg: "Delay(-1s)"},
-		{name: "negative retries", task: "t", opts: []EnqueueOption{MaxRetries(-1)}, wantIs: backend.ErrInvalid, wantMsg: "MaxRetries(-1)"},
-		{name: "negative timeout", task: "t", opts: []EnqueueOption{Timeout(-1)}, wantIs: backend.ErrInvalid, wantMsg: "Timeout"},
-		{name: "backoff base above max", task: "t", opts: []EnqueueOption{ExponentialBackoff(time.Hour, time.Second)}, wantIs: backend.ErrInvalid, wantMsg: "larger than max"},
-		{name: "backoff unknown kind", task: "t", opts: []EnqueueOption{Backoff(backend.Backoff{Kind: "linear"})}, wantIs: backend.ErrInvalid, wantMsg: `unknown kind "linear"`},
-		{name: "long job ID", task: "t", opts: []EnqueueOption{JobID(strings.Repeat("x", 129))}, wantIs: backend.ErrInvalid, wantMsg: "longer than 128"},
-		{name: "unique without ttl", task: "t", opts: []EnqueueOption{Unique("k", 0)}, wantIs: backend.ErrInvalid, wantMsg: "ttl must be positive"},
-		{name: "depends on itself", task: "t", opts: []EnqueueOption{JobID("a"), DependsOn("a")}, wantIs: backend.ErrInvalid, wantMsg: "depends on itself"},
-		{name: "invalid raw JSON", task: "t", payload: []byte(`{"a":`), wantIs: backend.ErrInvalid, wantMsg: "not valid JSON"},
+		{name: "empty task", task: "", wantIs: asyncmqtype.ErrInvalid, wantMsg: "task name is empty"},
+		{name: "task with space", task: "send email", wantIs: asyncmqtype.ErrInvalid, wantMsg: "contains whitespace"},
+		{name: "bad queue", task: "t", opts: []EnqueueOption{Queue("a\x00b")}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "non-printable"},
+		{name: "negative delay", task: "t", opts: []EnqueueOption{Delay(-time.Second)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "Delay(-1s)"},
+		{name: "negative retries", task: "t", opts: []EnqueueOption{MaxRetries(-1)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "MaxRetries(-1)"},
+		{name: "negative timeout", task: "t", opts: []EnqueueOption{Timeout(-1)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "Timeout"},
+		{name: "backoff base above max", task: "t", opts: []EnqueueOption{ExponentialBackoff(time.Hour, time.Second)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "larger than max"},
+		{name: "backoff unknown kind", task: "t", opts: []EnqueueOption{Backoff(asyncmqtype.Backoff{Kind: "linear"})}, wantIs: asyncmqtype.ErrInvalid, wantMsg: `unknown kind "linear"`},
+		{name: "long job ID", task: "t", opts: []EnqueueOption{JobID(strings.Repeat("x", 129))}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "longer than 128"},
+		{name: "unique without ttl", task: "t", opts: []EnqueueOption{Unique("k", 0)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "ttl must be positive"},
+		{name: "depends on itself", task: "t", opts: []EnqueueOption{JobID("a"), DependsOn("a")}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "depends on itself"},
+		{name: "invalid raw JSON", task: "t", payload: []byte(`{"a":`), wantIs: asyncmqtype.ErrInvalid, wantMsg: "not valid JSON"},
 		{name: "unencodable payload", task: "t", payload: make(chan int), wantMsg: "encode payload chan int as JSON"},
 		{
 			name: "payload too large", task: "t", payload: strings.Repeat("x", 100),
@@ -168,7 +169,7 @@ func TestEnqueueErrors(t *testing.T) {
 			prepare: func(t *testing.T, tb *testBundle) { tb.enqueue(t, "t", nil, JobID("order-1")) },
 			wantIs:  ErrJobExists, wantMsg: `enqueue job "order-1" of task "t"`,
 		},
-		{name: "missing parent", task: "t", opts: []EnqueueOption{DependsOn("nope")}, wantIs: backend.ErrJobNotFound, wantMsg: "nope"},
+		{name: "missing parent", task: "t", opts: []EnqueueOption{DependsOn("nope")}, wantIs: asyncmqtype.ErrJobNotFound, wantMsg: "nope"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,18 +295,18 @@ func TestRetryDelay(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
-		b        backend.Backoff
+		b        asyncmqtype.Backoff
 		attempt  int
 		min, max time.Duration
 	}{
-		{"default first", backend.Backoff{}, 1, 800 * time.Millisecond, time.Second},
-		{"default third", backend.Backoff{}, 3, 3200 * time.Millisecond, 4 * time.Second},
-		{"default capped", backend.Backoff{}, 40, 48 * time.Minute, time.Hour},
-		{"exponential no jitter", backend.Backoff{Kind: backend.BackoffExponential, Base: time.Second, Max: 10 * time.Second}, 4, 8 * time.Second, 8 * time.Second},
-		{"exponential cap", backend.Backoff{Kind: backend.BackoffExponential, Base: time.Second, Max: 10 * time.Second}, 5, 10 * time.Second, 10 * time.Second},
-		{"exponential huge attempt", backend.Backoff{Kind: backend.BackoffExponential, Base: time.Hour, Max: 1 << 62}, 1000, 1 << 62, 1 << 62},
-		{"fixed", backend.Backoff{Kind: backend.BackoffFixed, Base: 3 * time.Second}, 9, 3 * time.Second, 3 * time.Second},
-		{"fixed zero", backend.Backoff{Kind: backend.BackoffFixed}, 2, 0, 0},
+		{"default first", asyncmqtype.Backoff{}, 1, 800 * time.Millisecond, time.Second},
+		{"default third", asyncmqtype.Backoff{}, 3, 3200 * time.Millisecond, 4 * time.Second},
+		{"default capped", asyncmqtype.Backoff{}, 40, 48 * time.Minute, time.Hour},
+		{"exponential no jitter", asyncmqtype.Backoff{Kind: asyncmqtype.BackoffExponential, Base: time.Second, Max: 10 * time.Second}, 4, 8 * time.Second, 8 * time.Second},
+		{"exponential cap", asyncmqtype.Backoff{Kind: asyncmqtype.BackoffExponential, Base: time.Second, Max: 10 * time.Second}, 5, 10 * time.Second, 10 * time.Second},
+		{"exponential huge attempt", asyncmqtype.Backoff{Kind: asyncmqtype.BackoffExponential, Base: time.Hour, Max: 1 << 62}, 1000, 1 << 62, 1 << 62},
+		{"fixed", asyncmqtype.Backoff{Kind: asyncmqtype.BackoffFixed, Base: 3 * time.Second}, 9, 3 * time.Second, 3 * time.Second},
+		{"fixed zero", asyncmqtype.Backoff{Kind: asyncmqtype.BackoffFixed}, 2, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -153,7 +154,7 @@ func (c *completer) flush(batch []finishItem) {
 		}
 		if e != nil && err == nil {
 			level := slog.LevelError
-			if errors.Is(e, backend.ErrLeaseLost) {
+			if errors.Is(e, asyncmqtype.ErrLeaseLost) {
 				level = slog.LevelWarn
 			}
 			w.log.Log(context.Background(), level, "store job outcome", slog.String("job_id", it.fin.JobID),

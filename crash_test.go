@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
 )
 
@@ -122,7 +122,7 @@ func TestCrashedWorkerJobsAreRecovered(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.State != backend.StateActive || j.WorkerID != "doomed" {
+		if j.State != asyncmqtype.StateActive || j.WorkerID != "doomed" {
 			t.Fatalf("job %s after the kill: state %s worker %q, want active under the dead worker", id, j.State, j.WorkerID)
 		}
 	}
@@ -154,7 +154,7 @@ func TestCrashedWorkerJobsAreRecovered(t *testing.T) {
 	go func() { done <- w.Run(runCtx) }()
 	events.waitUntil(t, "every job completed", func([]WorkerEvent) bool {
 		q, err := b.Queue(ctx, crashQueue)
-		return err == nil && q.Counts[backend.StateCompleted] == crashJobs
+		return err == nil && q.Counts[asyncmqtype.StateCompleted] == crashJobs
 	})
 	stop()
 	if err := <-done; err != nil {
@@ -162,12 +162,12 @@ func TestCrashedWorkerJobsAreRecovered(t *testing.T) {
 	}
 
 	completedEvents := map[string]int{}
-	evs, err := b.Events(ctx, backend.EventsParams{Queue: crashQueue, Limit: 10000})
+	evs, err := b.Events(ctx, asyncmqtype.EventsParams{Queue: crashQueue, Limit: 10000})
 	if err != nil {
 		t.Fatalf("Events: %v", err)
 	}
 	for _, e := range evs {
-		if e.Type == backend.EventCompleted {
+		if e.Type == asyncmqtype.EventCompleted {
 			completedEvents[e.JobID]++
 		}
 	}
@@ -178,7 +178,7 @@ func TestCrashedWorkerJobsAreRecovered(t *testing.T) {
 		if err != nil {
 			t.Fatalf("job %s lost: %v", j.ID, err)
 		}
-		if got.State != backend.StateCompleted || completedEvents[j.ID] != 1 {
+		if got.State != asyncmqtype.StateCompleted || completedEvents[j.ID] != 1 {
 			t.Errorf("job %s: state %s, completed %d times; want completed exactly once", j.ID, got.State, completedEvents[j.ID])
 		}
 		if blocked[j.ID] {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Defaults applied to a job when Enqueue is given no option for them.
@@ -29,7 +29,7 @@ type jobOptions struct {
 	delay      time.Duration
 	priority   int
 	maxRetries int
-	backoff    backend.Backoff
+	backoff    asyncmqtype.Backoff
 	timeout    time.Duration
 	id         string
 	uniqueKey  string
@@ -40,7 +40,7 @@ type jobOptions struct {
 
 func (o *jobOptions) fail(format string, args ...any) {
 	if o.err == nil {
-		o.err = fmt.Errorf(format+": %w", append(args, backend.ErrInvalid)...)
+		o.err = fmt.Errorf(format+": %w", append(args, asyncmqtype.ErrInvalid)...)
 	}
 }
 
@@ -85,7 +85,7 @@ func MaxRetries(n int) EnqueueOption {
 // Backoff sets the job's retry backoff policy. The zero Backoff means the default: exponential
 // from 1s, capped at 1h, with 20% jitter. See ExponentialBackoff and FixedBackoff for the common
 // cases.
-func Backoff(b backend.Backoff) EnqueueOption {
+func Backoff(b asyncmqtype.Backoff) EnqueueOption {
 	return func(o *jobOptions) {
 		if err := validateBackoff(b); err != nil {
 			o.fail("Backoff: %v", err)
@@ -97,12 +97,12 @@ func Backoff(b backend.Backoff) EnqueueOption {
 // ExponentialBackoff waits base, 2*base, 4*base... between attempts, capped at max (0 means 1h),
 // with 20% jitter so that jobs failing together do not retry together.
 func ExponentialBackoff(base, max time.Duration) EnqueueOption {
-	return Backoff(backend.Backoff{Kind: backend.BackoffExponential, Base: base, Max: max, Jitter: DefaultBackoffJitter})
+	return Backoff(asyncmqtype.Backoff{Kind: asyncmqtype.BackoffExponential, Base: base, Max: max, Jitter: DefaultBackoffJitter})
 }
 
 // FixedBackoff waits d between attempts.
 func FixedBackoff(d time.Duration) EnqueueOption {
-	return Backoff(backend.Backoff{Kind: backend.BackoffFixed, Base: d})
+	return Backoff(asyncmqtype.Backoff{Kind: asyncmqtype.BackoffFixed, Base: d})
 }
 
 // Timeout cancels the handler's context when an attempt runs longer than d; the attempt then

@@ -3,16 +3,16 @@ package asyncmq
 import (
 	"errors"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // ErrDuplicateJob is returned (wrapped) by Enqueue when another job of the queue holds the same
-// live Unique key. It is backend.ErrDuplicateJob, so either name works with errors.Is.
-var ErrDuplicateJob = backend.ErrDuplicateJob
+// live Unique key. It is asyncmqtype.ErrDuplicateJob, so either name works with errors.Is.
+var ErrDuplicateJob = asyncmqtype.ErrDuplicateJob
 
 // ErrJobExists is returned (wrapped) by Enqueue when a job with the given JobID is already
-// stored. It is backend.ErrJobExists.
-var ErrJobExists = backend.ErrJobExists
+// stored. It is asyncmqtype.ErrJobExists.
+var ErrJobExists = asyncmqtype.ErrJobExists
 
 // ErrPayloadTooLarge is returned (wrapped, with the size and the limit) when a payload or a
 // result is larger than the client's limit (MaxPayloadBytes, default 1 MiB).
@@ -36,7 +36,7 @@ var (
 	ErrJobTimeout = errors.New("job timed out")
 	// ErrLeaseLost: the worker lost its claim on the job (its lease expired and another worker may
 	// be running it); the outcome of this run is discarded.
-	ErrLeaseLost = backend.ErrLeaseLost
+	ErrLeaseLost = asyncmqtype.ErrLeaseLost
 	// ErrWorkerShutdown: the worker is shutting down and its grace period ended; the job is
 	// released for another worker without counting the attempt.
 	ErrWorkerShutdown = errors.New("worker shutting down")

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 type Email struct {
@@ -59,7 +59,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(stored.State == backend.StateCompleted, string(stored.Result))
+	fmt.Println(stored.State == asyncmqtype.StateCompleted, string(stored.Result))
 	// Output:
 	// sending "Welcome" to ada@example.com (attempt 1)
 	// true {"status":"sent"}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -19,7 +20,7 @@ const (
 )
 
 // start runs one claimed job in its own goroutine.
-func (w *Worker) start(f *fetcher, j *backend.Job) {
+func (w *Worker) start(f *fetcher, j *asyncmqtype.JobInfo) {
 	ctx, rj := w.track(j, f.queue)
 	w.jobs.Add(1)
 	go func() {
@@ -30,7 +31,7 @@ func (w *Worker) start(f *fetcher, j *backend.Job) {
 }
 
 // execute runs the handler for j and hands its outcome to the completer.
-func (w *Worker) execute(ctx context.Context, rj *runningJob, j *backend.Job) {
+func (w *Worker) execute(ctx context.Context, rj *runningJob, j *asyncmqtype.JobInfo) {
 	job := newJob(j, w.b, w.cfg.MaxResultBytes)
 	if j.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -77,7 +78,7 @@ type panicError struct{ value any }
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
 // outcome decides what becomes of a job after an attempt.
-func (w *Worker) outcome(j *backend.Job, job *Job, herr error, stack string, cause error, took time.Duration) backend.Finish {
+func (w *Worker) outcome(j *asyncmqtype.JobInfo, job *Job, herr error, stack string, cause error, took time.Duration) backend.Finish {
 	fin := backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Duration: took}
 	if herr == nil {
 		fin.Outcome = backend.OutcomeCompleted
@@ -94,7 +95,7 @@ func (w *Worker) outcome(j *backend.Job, job *Job, herr error, stack string, cau
 	}
 	var pe *panicError
 	panicked := errors.As(herr, &pe)
-	fin.Error = &backend.AttemptError{
+	fin.Error = &asyncmqtype.AttemptError{
 		Attempt: j.Attempts,
 		At:      now,
 		Error:   truncate(msg, maxErrorBytes),

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -95,7 +96,7 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 
 		n := min(free, maxClaimBatch)
-		var jobs []*backend.Job
+		var jobs []*asyncmqtype.JobInfo
 		err := w.call(func(cctx context.Context) error {
 			var err error
 			jobs, err = w.b.Claim(cctx, backend.ClaimParams{

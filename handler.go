@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -53,7 +54,7 @@ type Job struct {
 }
 
 // newJob returns the handler's view of a claimed job.
-func newJob(j *backend.Job, b backend.Backend, limit int) *Job {
+func newJob(j *asyncmqtype.JobInfo, b backend.Backend, limit int) *Job {
 	return &Job{
 		ID:           j.ID,
 		Queue:        j.Queue,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -37,7 +38,7 @@ func (w *Worker) heartbeat() error {
 	err := w.call(func(ctx context.Context) error {
 		var err error
 		res, err = w.b.Heartbeat(ctx, backend.HeartbeatParams{
-			Worker: backend.WorkerInfo{
+			Worker: asyncmqtype.WorkerInfo{
 				ID: w.id, Hostname: w.hostname, PID: os.Getpid(), Queues: w.queues, Concurrency: w.concurrency,
 				StartedAt: w.startedAt, LastHeartbeat: w.now(), Active: len(leases),
 			},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -63,7 +64,7 @@ func (tb *testBundle) startWorker(t *testing.T, cfg WorkerConfig) (*Worker, <-ch
 	return w, done
 }
 
-func (tb *testBundle) enqueue(t *testing.T, task string, payload any, opts ...EnqueueOption) *backend.Job {
+func (tb *testBundle) enqueue(t *testing.T, task string, payload any, opts ...EnqueueOption) *asyncmqtype.JobInfo {
 	t.Helper()
 	j, err := tb.client.Enqueue(context.Background(), task, payload, opts...)
 	if err != nil {
@@ -72,7 +73,7 @@ func (tb *testBundle) enqueue(t *testing.T, task string, payload any, opts ...En
 	return j
 }
 
-func (tb *testBundle) job(t *testing.T, id string) *backend.Job {
+func (tb *testBundle) job(t *testing.T, id string) *asyncmqtype.JobInfo {
 	t.Helper()
 	j, err := tb.b.GetJob(context.Background(), id)
 	if err != nil {
@@ -82,9 +83,9 @@ func (tb *testBundle) job(t *testing.T, id string) *backend.Job {
 }
 
 // waitState waits until the stored job reaches state and returns it.
-func (tb *testBundle) waitState(t *testing.T, id string, state backend.State) *backend.Job {
+func (tb *testBundle) waitState(t *testing.T, id string, state asyncmqtype.State) *asyncmqtype.JobInfo {
 	t.Helper()
-	var j *backend.Job
+	var j *asyncmqtype.JobInfo
 	tb.events.waitUntil(t, "job "+id+" in state "+string(state), func([]WorkerEvent) bool {
 		j = tb.job(t, id)
 		return j.State == state

@@ -10,7 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // MaxIDLength is the longest job, queue, task or repeatable ID accepted, in bytes.
@@ -83,20 +83,20 @@ func NewID() string {
 // is safe to show in logs, URLs and tables. what names the kind of identifier in the error.
 func validateName(what, s string) error {
 	if s == "" {
-		return fmt.Errorf("%s is empty: %w", what, backend.ErrInvalid)
+		return fmt.Errorf("%s is empty: %w", what, asyncmqtype.ErrInvalid)
 	}
 	if len(s) > MaxIDLength {
-		return fmt.Errorf("%s %.20q... is %d bytes, longer than %d: %w", what, s, len(s), MaxIDLength, backend.ErrInvalid)
+		return fmt.Errorf("%s %.20q... is %d bytes, longer than %d: %w", what, s, len(s), MaxIDLength, asyncmqtype.ErrInvalid)
 	}
 	if !utf8.ValidString(s) {
-		return fmt.Errorf("%s %q is not valid UTF-8: %w", what, s, backend.ErrInvalid)
+		return fmt.Errorf("%s %q is not valid UTF-8: %w", what, s, asyncmqtype.ErrInvalid)
 	}
 	for _, r := range s {
 		if unicode.IsSpace(r) {
-			return fmt.Errorf("%s %q contains whitespace: %w", what, s, backend.ErrInvalid)
+			return fmt.Errorf("%s %q contains whitespace: %w", what, s, asyncmqtype.ErrInvalid)
 		}
 		if !unicode.IsPrint(r) {
-			return fmt.Errorf("%s %q contains the non-printable character %U: %w", what, s, r, backend.ErrInvalid)
+			return fmt.Errorf("%s %q contains the non-printable character %U: %w", what, s, r, asyncmqtype.ErrInvalid)
 		}
 	}
 	return nil

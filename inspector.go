@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -35,7 +36,7 @@ func (i *Inspector) Ping(ctx context.Context) error {
 }
 
 // Queues lists every queue with its per-state counts.
-func (i *Inspector) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
+func (i *Inspector) Queues(ctx context.Context) ([]asyncmqtype.QueueInfo, error) {
 	qs, err := i.b.Queues(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", err)
@@ -44,7 +45,7 @@ func (i *Inspector) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
 }
 
 // Queue returns one queue.
-func (i *Inspector) Queue(ctx context.Context, name string) (backend.QueueInfo, error) {
+func (i *Inspector) Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo, error) {
 	q, err := i.b.Queue(ctx, name)
 	if err != nil {
 		return q, fmt.Errorf("get queue %q: %w", name, err)
@@ -71,7 +72,7 @@ func (i *Inspector) ResumeQueue(ctx context.Context, name string) error {
 // SetRateLimit limits the queue to limit jobs per interval across all workers; 0 removes it.
 func (i *Inspector) SetRateLimit(ctx context.Context, queue string, limit int, interval time.Duration) error {
 	if limit < 0 || (limit > 0 && interval <= 0) {
-		return fmt.Errorf("set rate limit of queue %q: limit %d per %s: %w", queue, limit, interval, backend.ErrInvalid)
+		return fmt.Errorf("set rate limit of queue %q: limit %d per %s: %w", queue, limit, interval, asyncmqtype.ErrInvalid)
 	}
 	if err := i.b.SetRateLimit(ctx, backend.RateLimitParams{Queue: queue, Limit: limit, Interval: interval}); err != nil {
 		return fmt.Errorf("set rate limit of queue %q: %w", queue, err)
@@ -80,12 +81,12 @@ func (i *Inspector) SetRateLimit(ctx context.Context, queue string, limit int, i
 }
 
 // Jobs returns one page of jobs. A Limit outside 1..MaxPageSize is clamped; an empty Sort is newest.
-func (i *Inspector) Jobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+func (i *Inspector) Jobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	if p.Filter.State == "" {
-		p.Filter.State = backend.StateWaiting
+		p.Filter.State = asyncmqtype.StateWaiting
 	}
 	if !p.Filter.State.Valid() {
-		return backend.JobPage{}, fmt.Errorf("list jobs: unknown state %q: %w", p.Filter.State, backend.ErrInvalid)
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: unknown state %q: %w", p.Filter.State, asyncmqtype.ErrInvalid)
 	}
 	if p.Limit <= 0 {
 		p.Limit = 20
@@ -93,10 +94,10 @@ func (i *Inspector) Jobs(ctx context.Context, p backend.ListJobsParams) (backend
 	p.Limit = min(p.Limit, MaxPageSize)
 	p.Offset = max(p.Offset, 0)
 	if p.Sort == "" {
-		p.Sort = backend.SortNewest
+		p.Sort = asyncmqtype.SortNewest
 	}
-	if p.Sort != backend.SortNewest && p.Sort != backend.SortOldest {
-		return backend.JobPage{}, fmt.Errorf("list jobs: unknown sort %q: %w", p.Sort, backend.ErrInvalid)
+	if p.Sort != asyncmqtype.SortNewest && p.Sort != asyncmqtype.SortOldest {
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: unknown sort %q: %w", p.Sort, asyncmqtype.ErrInvalid)
 	}
 	page, err := i.b.ListJobs(ctx, p)
 	if err != nil {
@@ -106,7 +107,7 @@ func (i *Inspector) Jobs(ctx context.Context, p backend.ListJobsParams) (backend
 }
 
 // Job returns one job.
-func (i *Inspector) Job(ctx context.Context, id string) (*backend.Job, error) {
+func (i *Inspector) Job(ctx context.Context, id string) (*asyncmqtype.JobInfo, error) {
 	j, err := i.b.GetJob(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get job %q: %w", id, err)
@@ -116,14 +117,14 @@ func (i *Inspector) Job(ctx context.Context, id string) (*backend.Job, error) {
 
 // Apply performs a bulk action on named jobs, or on every job matching the filter when IDs is
 // empty, and returns how many jobs changed.
-func (i *Inspector) Apply(ctx context.Context, p backend.ApplyParams) (int, error) {
+func (i *Inspector) Apply(ctx context.Context, p asyncmqtype.ApplyParams) (int, error) {
 	switch p.Action {
-	case backend.ActionRetry, backend.ActionRemove, backend.ActionCancel, backend.ActionPromote:
+	case asyncmqtype.ActionRetry, asyncmqtype.ActionRemove, asyncmqtype.ActionCancel, asyncmqtype.ActionPromote:
 	default:
-		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, backend.ErrInvalid)
+		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, asyncmqtype.ErrInvalid)
 	}
 	if p.Filter.State != "" && !p.Filter.State.Valid() {
-		return 0, fmt.Errorf("apply job action: unknown state %q: %w", p.Filter.State, backend.ErrInvalid)
+		return 0, fmt.Errorf("apply job action: unknown state %q: %w", p.Filter.State, asyncmqtype.ErrInvalid)
 	}
 	if p.Now.IsZero() {
 		p.Now = i.now()
@@ -135,8 +136,8 @@ func (i *Inspector) Apply(ctx context.Context, p backend.ApplyParams) (int, erro
 	return n, nil
 }
 
-func (i *Inspector) one(ctx context.Context, a backend.Action, id string) error {
-	n, err := i.Apply(ctx, backend.ApplyParams{Action: a, IDs: []string{id}})
+func (i *Inspector) one(ctx context.Context, a asyncmqtype.Action, id string) error {
+	n, err := i.Apply(ctx, asyncmqtype.ApplyParams{Action: a, IDs: []string{id}})
 	if err != nil {
 		return err
 	}
@@ -144,29 +145,29 @@ func (i *Inspector) one(ctx context.Context, a backend.Action, id string) error 
 		if _, err := i.b.GetJob(ctx, id); err != nil {
 			return fmt.Errorf("%s job %q: %w", a, id, err)
 		}
-		return fmt.Errorf("%s job %q: not applicable in its state: %w", a, id, backend.ErrInvalid)
+		return fmt.Errorf("%s job %q: not applicable in its state: %w", a, id, asyncmqtype.ErrInvalid)
 	}
 	return nil
 }
 
 // RetryJob moves a failed, cancelled or completed job back to waiting.
 func (i *Inspector) RetryJob(ctx context.Context, id string) error {
-	return i.one(ctx, backend.ActionRetry, id)
+	return i.one(ctx, asyncmqtype.ActionRetry, id)
 }
 
 // RemoveJob deletes a job (an active job is cancelled instead).
 func (i *Inspector) RemoveJob(ctx context.Context, id string) error {
-	return i.one(ctx, backend.ActionRemove, id)
+	return i.one(ctx, asyncmqtype.ActionRemove, id)
 }
 
 // CancelJob cancels a waiting or delayed job, or asks the worker running an active one to stop.
 func (i *Inspector) CancelJob(ctx context.Context, id string) error {
-	return i.one(ctx, backend.ActionCancel, id)
+	return i.one(ctx, asyncmqtype.ActionCancel, id)
 }
 
 // PromoteJob makes a delayed job run now.
 func (i *Inspector) PromoteJob(ctx context.Context, id string) error {
-	return i.one(ctx, backend.ActionPromote, id)
+	return i.one(ctx, asyncmqtype.ActionPromote, id)
 }
 
 // Drain deletes a queue's waiting jobs, and its delayed ones when includeDelayed.
@@ -179,9 +180,9 @@ func (i *Inspector) Drain(ctx context.Context, queue string, includeDelayed bool
 }
 
 // Clean deletes terminal jobs in state finished more than grace ago, at most limit (0 = all).
-func (i *Inspector) Clean(ctx context.Context, queue string, state backend.State, grace time.Duration, limit int) (int, error) {
+func (i *Inspector) Clean(ctx context.Context, queue string, state asyncmqtype.State, grace time.Duration, limit int) (int, error) {
 	if !state.Terminal() {
-		return 0, fmt.Errorf("clean queue %q: state %q is not completed, failed or cancelled: %w", queue, state, backend.ErrInvalid)
+		return 0, fmt.Errorf("clean queue %q: state %q is not completed, failed or cancelled: %w", queue, state, asyncmqtype.ErrInvalid)
 	}
 	n, err := i.b.Clean(ctx, backend.CleanParams{Queue: queue, State: state, OlderThan: i.now().Add(-grace), Limit: limit})
 	if err != nil {
@@ -199,7 +200,7 @@ func (i *Inspector) Obliterate(ctx context.Context, queue string, force bool) er
 }
 
 // Repeatables lists the repeatable definitions of a queue ("" for all).
-func (i *Inspector) Repeatables(ctx context.Context, queue string) ([]backend.Repeatable, error) {
+func (i *Inspector) Repeatables(ctx context.Context, queue string) ([]asyncmqtype.Repeatable, error) {
 	rs, err := i.b.Repeatables(ctx, queue)
 	if err != nil {
 		return nil, fmt.Errorf("list repeatables: %w", err)
@@ -232,7 +233,7 @@ func (i *Inspector) RemoveRepeatable(ctx context.Context, id string) error {
 }
 
 // Workers lists the registered workers.
-func (i *Inspector) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
+func (i *Inspector) Workers(ctx context.Context) ([]asyncmqtype.WorkerInfo, error) {
 	ws, err := i.b.Workers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list workers: %w", err)
@@ -241,7 +242,7 @@ func (i *Inspector) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
 }
 
 // Events returns lifecycle events after an ID.
-func (i *Inspector) Events(ctx context.Context, p backend.EventsParams) ([]backend.Event, error) {
+func (i *Inspector) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	if p.Limit <= 0 || p.Limit > 1000 {
 		p.Limit = 1000
 	}
@@ -262,7 +263,7 @@ func (i *Inspector) LastEventID(ctx context.Context) (int64, error) {
 }
 
 // Metrics returns per-minute counters.
-func (i *Inspector) Metrics(ctx context.Context, p backend.MetricsParams) ([]backend.MetricBucket, error) {
+func (i *Inspector) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error) {
 	if p.Until.IsZero() {
 		p.Until = i.now()
 	}
@@ -274,7 +275,7 @@ func (i *Inspector) Metrics(ctx context.Context, p backend.MetricsParams) ([]bac
 }
 
 // RecordAudit stores an audit entry.
-func (i *Inspector) RecordAudit(ctx context.Context, e backend.AuditEntry) (backend.AuditEntry, error) {
+func (i *Inspector) RecordAudit(ctx context.Context, e asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error) {
 	if e.At.IsZero() {
 		e.At = i.now()
 	}
@@ -286,7 +287,7 @@ func (i *Inspector) RecordAudit(ctx context.Context, e backend.AuditEntry) (back
 }
 
 // Audit lists audit entries, newest first.
-func (i *Inspector) Audit(ctx context.Context, p backend.AuditParams) ([]backend.AuditEntry, error) {
+func (i *Inspector) Audit(ctx context.Context, p asyncmqtype.AuditParams) ([]asyncmqtype.AuditEntry, error) {
 	if p.Limit <= 0 || p.Limit > 500 {
 		p.Limit = 200
 	}

@@ -4,20 +4,20 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // CreateRepeatable validates spec and stores it as a repeatable definition, replacing one with the
 // same ID, and returns it with its ID and first NextRun. Workers serving the spec's queue fire it,
 // each run exactly once across all workers. Invalid specs fail with an error wrapping
-// backend.ErrInvalid that names the problem.
-func (i *Inspector) CreateRepeatable(ctx context.Context, spec RepeatableSpec) (backend.Repeatable, error) {
+// asyncmqtype.ErrInvalid that names the problem.
+func (i *Inspector) CreateRepeatable(ctx context.Context, spec RepeatableSpec) (asyncmqtype.Repeatable, error) {
 	r, err := spec.build(i.now())
 	if err != nil {
-		return backend.Repeatable{}, fmt.Errorf("create repeatable of task %q: %w", spec.Task, err)
+		return asyncmqtype.Repeatable{}, fmt.Errorf("create repeatable of task %q: %w", spec.Task, err)
 	}
 	if err := i.b.UpsertRepeatable(ctx, r); err != nil {
-		return backend.Repeatable{}, fmt.Errorf("create repeatable %q: %w", r.ID, err)
+		return asyncmqtype.Repeatable{}, fmt.Errorf("create repeatable %q: %w", r.ID, err)
 	}
 	return r, nil
 }

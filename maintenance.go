@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -92,9 +93,9 @@ func (w *Worker) clean() {
 	var firstErr error
 	for _, q := range w.queues {
 		for _, s := range []struct {
-			state backend.State
+			state asyncmqtype.State
 			p     RetentionPolicy
-		}{{backend.StateCompleted, r.Completed}, {backend.StateFailed, r.Failed}, {backend.StateCancelled, r.Cancelled}} {
+		}{{asyncmqtype.StateCompleted, r.Completed}, {asyncmqtype.StateFailed, r.Failed}, {asyncmqtype.StateCancelled, r.Cancelled}} {
 			var params []backend.CleanParams
 			if s.p.MaxAge > 0 {
 				params = append(params, backend.CleanParams{Queue: q, State: s.state, OlderThan: now.Add(-s.p.MaxAge)})
@@ -111,7 +112,7 @@ func (w *Worker) clean() {
 				})
 				total += n
 				// A queue the worker serves but nobody has enqueued to yet has nothing to clean.
-				if errors.Is(err, backend.ErrQueueNotFound) {
+				if errors.Is(err, asyncmqtype.ErrQueueNotFound) {
 					err = nil
 				}
 				if err != nil {

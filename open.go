@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
@@ -26,7 +27,7 @@ const supportedURLs = `"memory://" or "sqlite://<path>" (sqlite://asyncmq.db rel
 //     absolute.
 //
 // A malformed URL, an unknown scheme, or a store that is planned but not yet supported
-// ("postgres://", "redis://") is an error wrapping backend.ErrInvalid that names the URL and says
+// ("postgres://", "redis://") is an error wrapping asyncmqtype.ErrInvalid that names the URL and says
 // what is wrong. The caller closes the returned store.
 func Open(ctx context.Context, url string) (backend.Backend, error) {
 	kind, path, err := parseBackendURL(url)
@@ -50,7 +51,7 @@ func Open(ctx context.Context, url string) (backend.Backend, error) {
 func parseBackendURL(url string) (kind, path string, err error) {
 	invalid := func(format string, args ...any) error {
 		// The URL may carry a password (postgres://user:pass@...): errors show it redacted.
-		return fmt.Errorf("backend URL %q: %s; want %s: %w", redact.URL(url), fmt.Sprintf(format, args...), supportedURLs, backend.ErrInvalid)
+		return fmt.Errorf("backend URL %q: %s; want %s: %w", redact.URL(url), fmt.Sprintf(format, args...), supportedURLs, asyncmqtype.ErrInvalid)
 	}
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok || scheme == "" {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 func TestParseBackendURL(t *testing.T) {
@@ -48,8 +48,8 @@ func TestParseBackendURL(t *testing.T) {
 				if !strings.Contains(msg, tt.wantErr) || !strings.Contains(msg, `"memory://" or "sqlite://<path>"`) || !strings.Contains(msg, "backend URL") {
 					t.Errorf("error %q should name the URL, the problem %q and the supported schemes", msg, tt.wantErr)
 				}
-				if !errors.Is(err, backend.ErrInvalid) {
-					t.Errorf("error %v does not wrap backend.ErrInvalid", err)
+				if !errors.Is(err, asyncmqtype.ErrInvalid) {
+					t.Errorf("error %v does not wrap asyncmqtype.ErrInvalid", err)
 				}
 				return
 			}
@@ -67,7 +67,7 @@ func FuzzParseBackendURL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, url string) {
 		kind, path, err := parseBackendURL(url)
 		if err != nil {
-			if !errors.Is(err, backend.ErrInvalid) {
+			if !errors.Is(err, asyncmqtype.ErrInvalid) {
 				t.Fatalf("error %v does not wrap ErrInvalid", err)
 			}
 			return

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // DefaultMaxPayloadBytes is the default limit on the JSON size of a payload or a result: 1 MiB.
@@ -39,7 +39,7 @@ func encodePayload(v any, limit int) (json.RawMessage, error) {
 	}
 	if encoded {
 		if !json.Valid(raw) {
-			return nil, fmt.Errorf("payload of %d bytes is not valid JSON: %w", len(raw), backend.ErrInvalid)
+			return nil, fmt.Errorf("payload of %d bytes is not valid JSON: %w", len(raw), asyncmqtype.ErrInvalid)
 		}
 		// Copy: the caller may reuse its buffer once Enqueue returns.
 		raw = append([]byte(nil), raw...)

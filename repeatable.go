@@ -7,9 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/robfig/cron/v3"
-
-	"github.com/asyncmq/asyncmq/backend"
 )
 
 // MinRepeatInterval is the shortest interval, and the shortest @every, a repeatable may have.
@@ -54,7 +53,7 @@ func ValidateCron(expr string) error {
 // parseCron parses a cron expression, in UTC unless it names a zone.
 func parseCron(expr string) (s cron.Schedule, err error) {
 	invalid := func(format string, args ...any) error {
-		return fmt.Errorf("invalid cron expression %q: %s: %w", expr, fmt.Sprintf(format, args...), backend.ErrInvalid)
+		return fmt.Errorf("invalid cron expression %q: %s: %w", expr, fmt.Sprintf(format, args...), asyncmqtype.ErrInvalid)
 	}
 	spec := strings.TrimSpace(expr)
 	switch {
@@ -101,7 +100,7 @@ func parseCron(expr string) (s cron.Schedule, err error) {
 // nextRun returns the first run of a repeatable strictly after now. An interval schedule keeps
 // its phase: runs fall at NextRun plus whole intervals, so firing a little late does not push
 // every later run back.
-func nextRun(r backend.Repeatable, now time.Time) (time.Time, error) {
+func nextRun(r asyncmqtype.Repeatable, now time.Time) (time.Time, error) {
 	if r.Cron != "" {
 		s, err := parseCron(r.Cron)
 		if err != nil {
@@ -109,12 +108,12 @@ func nextRun(r backend.Repeatable, now time.Time) (time.Time, error) {
 		}
 		next := s.Next(now)
 		if next.IsZero() {
-			return time.Time{}, fmt.Errorf("cron expression %q has no run after %s: %w", r.Cron, now.Format(time.RFC3339), backend.ErrInvalid)
+			return time.Time{}, fmt.Errorf("cron expression %q has no run after %s: %w", r.Cron, now.Format(time.RFC3339), asyncmqtype.ErrInvalid)
 		}
 		return next.UTC(), nil
 	}
 	if r.Interval < MinRepeatInterval {
-		return time.Time{}, fmt.Errorf("interval %s is shorter than %s: %w", r.Interval, MinRepeatInterval, backend.ErrInvalid)
+		return time.Time{}, fmt.Errorf("interval %s is shorter than %s: %w", r.Interval, MinRepeatInterval, asyncmqtype.ErrInvalid)
 	}
 	if r.NextRun.IsZero() || r.NextRun.After(now) {
 		return now.Add(r.Interval), nil
@@ -132,8 +131,8 @@ func repeatableID(queue, task, cronExpr string, interval time.Duration) string {
 }
 
 // build validates the spec and returns the definition to store, with NextRun after now.
-func (s RepeatableSpec) build(now time.Time) (backend.Repeatable, error) {
-	r := backend.Repeatable{
+func (s RepeatableSpec) build(now time.Time) (asyncmqtype.Repeatable, error) {
+	r := asyncmqtype.Repeatable{
 		ID:         s.ID,
 		Queue:      s.Queue,
 		Task:       s.Task,
@@ -155,9 +154,9 @@ func (s RepeatableSpec) build(now time.Time) (backend.Repeatable, error) {
 	}
 	switch {
 	case r.Cron != "" && r.Interval != 0:
-		return r, fmt.Errorf("both cron %q and interval %s are set; want exactly one: %w", r.Cron, r.Interval, backend.ErrInvalid)
+		return r, fmt.Errorf("both cron %q and interval %s are set; want exactly one: %w", r.Cron, r.Interval, asyncmqtype.ErrInvalid)
 	case r.Cron == "" && r.Interval == 0:
-		return r, fmt.Errorf("neither cron nor interval is set; want exactly one: %w", backend.ErrInvalid)
+		return r, fmt.Errorf("neither cron nor interval is set; want exactly one: %w", asyncmqtype.ErrInvalid)
 	}
 	// nextRun validates the cron expression or the interval as it computes the first run.
 	var err error
@@ -169,7 +168,7 @@ func (s RepeatableSpec) build(now time.Time) (backend.Repeatable, error) {
 	}
 	if s.MaxRetries != nil {
 		if *s.MaxRetries < 0 {
-			return r, fmt.Errorf("max retries %d: must not be negative: %w", *s.MaxRetries, backend.ErrInvalid)
+			return r, fmt.Errorf("max retries %d: must not be negative: %w", *s.MaxRetries, asyncmqtype.ErrInvalid)
 		}
 		r.MaxRetries = *s.MaxRetries
 	}
@@ -187,13 +186,13 @@ func (s RepeatableSpec) build(now time.Time) (backend.Repeatable, error) {
 }
 
 // repeatableJob is the job a firing of r enqueues.
-func repeatableJob(r backend.Repeatable, now time.Time) *backend.Job {
-	return &backend.Job{
+func repeatableJob(r asyncmqtype.Repeatable, now time.Time) *asyncmqtype.JobInfo {
+	return &asyncmqtype.JobInfo{
 		ID:           NewID(),
 		Queue:        r.Queue,
 		Task:         r.Task,
 		Payload:      r.Payload,
-		State:        backend.StateWaiting,
+		State:        asyncmqtype.StateWaiting,
 		Priority:     r.Priority,
 		MaxRetries:   r.MaxRetries,
 		RunAt:        now,

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 func TestValidateCron(t *testing.T) {
@@ -49,8 +49,8 @@ func TestValidateCron(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), tt.expr) {
 				t.Errorf("ValidateCron(%q) = %q, want it to name the expression and contain %q", tt.expr, err, tt.wantErr)
 			}
-			if !errors.Is(err, backend.ErrInvalid) {
-				t.Errorf("ValidateCron(%q) error does not wrap backend.ErrInvalid", tt.expr)
+			if !errors.Is(err, asyncmqtype.ErrInvalid) {
+				t.Errorf("ValidateCron(%q) error does not wrap asyncmqtype.ErrInvalid", tt.expr)
 			}
 		})
 	}
@@ -83,13 +83,13 @@ func TestRepeatableSpecBuild(t *testing.T) {
 	tests := []struct {
 		name    string
 		spec    RepeatableSpec
-		check   func(t *testing.T, r backend.Repeatable)
+		check   func(t *testing.T, r asyncmqtype.Repeatable)
 		wantErr string
 	}{
 		{
 			name: "cron defaults",
 			spec: RepeatableSpec{Task: "report", Cron: "*/15 * * * *"},
-			check: func(t *testing.T, r backend.Repeatable) {
+			check: func(t *testing.T, r asyncmqtype.Repeatable) {
 				if want := time.Date(2026, 3, 1, 10, 15, 0, 0, time.UTC); !r.NextRun.Equal(want) {
 					t.Errorf("NextRun = %v, want %v", r.NextRun, want)
 				}
@@ -104,7 +104,7 @@ func TestRepeatableSpecBuild(t *testing.T) {
 		{
 			name: "interval with explicit zero priority and retries",
 			spec: RepeatableSpec{Queue: "q", Task: "t", Interval: time.Minute, Priority: &prio, MaxRetries: &retries, Payload: map[string]int{"n": 1}},
-			check: func(t *testing.T, r backend.Repeatable) {
+			check: func(t *testing.T, r asyncmqtype.Repeatable) {
 				if !r.NextRun.Equal(now.Add(time.Minute)) {
 					t.Errorf("NextRun = %v, want %v", r.NextRun, now.Add(time.Minute))
 				}
@@ -116,7 +116,7 @@ func TestRepeatableSpecBuild(t *testing.T) {
 				}
 			},
 		},
-		{name: "caller ID kept", spec: RepeatableSpec{ID: "nightly", Task: "t", Cron: "@daily"}, check: func(t *testing.T, r backend.Repeatable) {
+		{name: "caller ID kept", spec: RepeatableSpec{ID: "nightly", Task: "t", Cron: "@daily"}, check: func(t *testing.T, r asyncmqtype.Repeatable) {
 			if r.ID != "nightly" {
 				t.Errorf("ID = %q, want nightly", r.ID)
 			}
@@ -138,8 +138,8 @@ func TestRepeatableSpecBuild(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("build() error = %v, want one containing %q", err, tt.wantErr)
 				}
-				if !errors.Is(err, backend.ErrInvalid) {
-					t.Errorf("error %v does not wrap backend.ErrInvalid", err)
+				if !errors.Is(err, asyncmqtype.ErrInvalid) {
+					t.Errorf("error %v does not wrap asyncmqtype.ErrInvalid", err)
 				}
 				return
 			}
@@ -168,7 +168,7 @@ func TestRepeatableIDStable(t *testing.T) {
 func TestNextRunKeepsIntervalPhase(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	r := backend.Repeatable{Interval: time.Minute, NextRun: base}
+	r := asyncmqtype.Repeatable{Interval: time.Minute, NextRun: base}
 	tests := []struct {
 		name string
 		now  time.Time
@@ -212,7 +212,7 @@ func TestInspectorCreateRepeatable(t *testing.T) {
 	}
 
 	_, err = insp.CreateRepeatable(ctx, RepeatableSpec{Task: "x", Cron: "every monday"})
-	if !errors.Is(err, backend.ErrInvalid) || !strings.Contains(err.Error(), `create repeatable of task "x": invalid cron expression "every monday"`) {
+	if !errors.Is(err, asyncmqtype.ErrInvalid) || !strings.Contains(err.Error(), `create repeatable of task "x": invalid cron expression "every monday"`) {
 		t.Errorf("invalid spec error = %v", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // The default retry backoff, used for a job enqueued without a Backoff option.
@@ -15,11 +15,11 @@ const (
 	DefaultBackoffJitter = 0.2
 )
 
-func validateBackoff(b backend.Backoff) error {
+func validateBackoff(b asyncmqtype.Backoff) error {
 	switch b.Kind {
-	case "", backend.BackoffExponential, backend.BackoffFixed:
+	case "", asyncmqtype.BackoffExponential, asyncmqtype.BackoffFixed:
 	default:
-		return fmt.Errorf("unknown kind %q (want %q or %q)", b.Kind, backend.BackoffExponential, backend.BackoffFixed)
+		return fmt.Errorf("unknown kind %q (want %q or %q)", b.Kind, asyncmqtype.BackoffExponential, asyncmqtype.BackoffFixed)
 	}
 	if b.Base < 0 || b.Max < 0 {
 		return fmt.Errorf("base %s and max %s must not be negative", b.Base, b.Max)
@@ -36,11 +36,11 @@ func validateBackoff(b backend.Backoff) error {
 // retryDelay is how long a job waits after its attempt-th failed attempt (attempt counts from 1).
 // The zero Backoff is the default policy; an exponential policy with a zero Base or Max takes the
 // default for that field. Jitter only ever shortens the delay, so Max stays a true cap.
-func retryDelay(b backend.Backoff, attempt int) time.Duration {
+func retryDelay(b asyncmqtype.Backoff, attempt int) time.Duration {
 	if b.Kind == "" {
-		b = backend.Backoff{Kind: backend.BackoffExponential, Jitter: DefaultBackoffJitter}
+		b = asyncmqtype.Backoff{Kind: asyncmqtype.BackoffExponential, Jitter: DefaultBackoffJitter}
 	}
-	if b.Kind == backend.BackoffFixed {
+	if b.Kind == asyncmqtype.BackoffFixed {
 		return jitter(b.Base, b.Jitter)
 	}
 	base, max := b.Base, b.Max

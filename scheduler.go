@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -32,7 +33,7 @@ func (w *Worker) schedule() {
 // compare-and-set on NextRun makes each run fire once however many workers try.
 func (w *Worker) fireRepeatables() int {
 	now := w.now()
-	var due []backend.Repeatable
+	var due []asyncmqtype.Repeatable
 	err := w.call(func(ctx context.Context) error {
 		var err error
 		due, err = w.b.DueRepeatables(ctx, now)
@@ -62,7 +63,7 @@ func (w *Worker) fireRepeatables() int {
 			return w.b.FireRepeatable(ctx, backend.FireParams{ID: r.ID, Expected: r.NextRun, Next: next, Job: job, Now: now})
 		})
 		switch {
-		case errors.Is(err, backend.ErrConflict):
+		case errors.Is(err, asyncmqtype.ErrConflict):
 			continue // another worker fired this run
 		case err != nil:
 			w.log.Warn("fire repeatable", slog.String("repeatable_id", r.ID), slog.Any("error", err))

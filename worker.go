@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -70,10 +71,10 @@ type runningJob struct {
 // An invalid configuration is an error naming the field.
 func NewWorker(b backend.Backend, h Handler, cfg WorkerConfig) (*Worker, error) {
 	if b == nil {
-		return nil, fmt.Errorf("new worker: nil backend: %w", backend.ErrInvalid)
+		return nil, fmt.Errorf("new worker: nil backend: %w", asyncmqtype.ErrInvalid)
 	}
 	if h == nil {
-		return nil, fmt.Errorf("new worker: nil handler: %w", backend.ErrInvalid)
+		return nil, fmt.Errorf("new worker: nil handler: %w", asyncmqtype.ErrInvalid)
 	}
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -257,7 +258,7 @@ func (w *Worker) releaseHeld() {
 }
 
 // track records a claimed job as held and returns its handler context.
-func (w *Worker) track(j *backend.Job, queue string) (context.Context, *runningJob) {
+func (w *Worker) track(j *asyncmqtype.JobInfo, queue string) (context.Context, *runningJob) {
 	ctx, cancel := context.WithCancelCause(w.jobsCtx)
 	rj := &runningJob{lease: backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken}, queue: queue, cancel: cancel}
 	w.mu.Lock()

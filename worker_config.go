@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // WorkerConfig configures a Worker. Only Queues is required; every zero field takes the default
@@ -99,7 +99,7 @@ const (
 // withDefaults validates c and returns it with every default filled in. Errors name the field.
 func (c WorkerConfig) withDefaults() (WorkerConfig, error) {
 	bad := func(field string, format string, args ...any) error {
-		return fmt.Errorf("invalid WorkerConfig.%s: %s: %w", field, fmt.Sprintf(format, args...), backend.ErrInvalid)
+		return fmt.Errorf("invalid WorkerConfig.%s: %s: %w", field, fmt.Sprintf(format, args...), asyncmqtype.ErrInvalid)
 	}
 	if len(c.Queues) == 0 {
 		return c, bad("Queues", "no queue given; map at least one queue name to its concurrency")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -34,11 +35,11 @@ func TestWorkerCompletesJobWithResultAndProgress(t *testing.T) {
 	tb.startWorker(t, tb.fastConfig(map[string]int{"images": 2}))
 
 	<-progressed
-	if got := tb.job(t, j.ID); got.State != backend.StateActive || string(got.Progress) != `{"percent":50}` {
+	if got := tb.job(t, j.ID); got.State != asyncmqtype.StateActive || string(got.Progress) != `{"percent":50}` {
 		t.Errorf("while running: state %s progress %s, want active with progress", got.State, got.Progress)
 	}
 	close(proceed)
-	got := tb.waitState(t, j.ID, backend.StateCompleted)
+	got := tb.waitState(t, j.ID, asyncmqtype.StateCompleted)
 	if string(got.Result) != `{"url":"s3://x"}` || got.Attempts != 1 || got.FinishedAt.IsZero() || len(got.Errors) != 0 {
 		t.Errorf("completed job: result %s attempts %d finished %v errors %v", got.Result, got.Attempts, got.FinishedAt, got.Errors)
 	}
@@ -56,12 +57,12 @@ func TestWorkerRetriesWithBackoff(t *testing.T) {
 		name        string
 		failures    int // attempts that fail before success
 		maxRetries  int
-		wantState   backend.State
+		wantState   asyncmqtype.State
 		wantAttempt int
 	}{
-		{name: "succeeds on third attempt", failures: 2, maxRetries: 3, wantState: backend.StateCompleted, wantAttempt: 3},
-		{name: "retries exhausted", failures: 10, maxRetries: 2, wantState: backend.StateFailed, wantAttempt: 3},
-		{name: "no retries", failures: 1, maxRetries: 0, wantState: backend.StateFailed, wantAttempt: 1},
+		{name: "succeeds on third attempt", failures: 2, maxRetries: 3, wantState: asyncmqtype.StateCompleted, wantAttempt: 3},
+		{name: "retries exhausted", failures: 10, maxRetries: 2, wantState: asyncmqtype.StateFailed, wantAttempt: 3},
+		{name: "no retries", failures: 1, maxRetries: 0, wantState: asyncmqtype.StateFailed, wantAttempt: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,7 +154,7 @@ func TestWorkerFailsWithoutRetry(t *testing.T) {
 			tt.register(tb.mux)
 			j := tb.enqueue(t, tt.task, tt.payload, MaxRetries(5))
 			tb.startWorker(t, tb.fastConfig(map[string]int{DefaultQueue: 1}))
-			got := tb.waitState(t, j.ID, backend.StateFailed)
+			got := tb.waitState(t, j.ID, asyncmqtype.StateFailed)
 			if got.Attempts != 1 || len(got.Errors) != 1 {
 				t.Fatalf("attempts %d errors %+v, want one failed attempt", got.Attempts, got.Errors)
 			}
@@ -174,7 +175,7 @@ func TestWorkerRecordsPanicWithStack(t *testing.T) {
 	})
 	j := tb.enqueue(t, "boom", nil, MaxRetries(1), FixedBackoff(time.Millisecond))
 	tb.startWorker(t, tb.fastConfig(map[string]int{DefaultQueue: 1}))
-	got := tb.waitState(t, j.ID, backend.StateFailed)
+	got := tb.waitState(t, j.ID, asyncmqtype.StateFailed)
 	if len(got.Errors) != 2 {
 		t.Fatalf("recorded %d errors, want 2 (a panic is retried like an error)", len(got.Errors))
 	}
@@ -201,7 +202,7 @@ func TestWorkerTimeoutCancelsHandler(t *testing.T) {
 	if cause := <-causes; !errors.Is(cause, ErrJobTimeout) {
 		t.Errorf("handler context cause = %v, want ErrJobTimeout", cause)
 	}
-	got := tb.waitState(t, j.ID, backend.StateFailed)
+	got := tb.waitState(t, j.ID, asyncmqtype.StateFailed)
 	if want := "job timed out after 50ms: context deadline exceeded"; len(got.Errors) != 1 || got.Errors[0].Error != want {
 		t.Errorf("errors = %+v, want one %q", got.Errors, want)
 	}
@@ -232,7 +233,7 @@ func TestWorkerCancelRunningJob(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("handler context was not cancelled")
 	}
-	got := tb.waitState(t, j.ID, backend.StateCancelled)
+	got := tb.waitState(t, j.ID, asyncmqtype.StateCancelled)
 	if got.Attempts != 1 {
 		t.Errorf("attempts = %d, want 1", got.Attempts)
 	}
@@ -265,7 +266,7 @@ func TestWorkerLostLeaseCancelsHandlerAndDiscardsOutcome(t *testing.T) {
 	if cause := <-causes; !errors.Is(cause, ErrLeaseLost) {
 		t.Errorf("handler context cause = %v, want ErrLeaseLost", cause)
 	}
-	got := tb.waitState(t, j.ID, backend.StateCompleted)
+	got := tb.waitState(t, j.ID, asyncmqtype.StateCompleted)
 	if got.Attempts != 2 || got.Stalls != 1 {
 		t.Errorf("attempts %d stalls %d, want 2 and 1", got.Attempts, got.Stalls)
 	}
@@ -291,7 +292,7 @@ func TestWorkerRecoversStalledJob(t *testing.T) {
 	cfg := tb.fastConfig(map[string]int{DefaultQueue: 1})
 	cfg.StalledInterval = 10 * time.Millisecond
 	tb.startWorker(t, cfg)
-	got := tb.waitState(t, j.ID, backend.StateCompleted)
+	got := tb.waitState(t, j.ID, asyncmqtype.StateCompleted)
 	if got.Stalls != 1 || got.Attempts != 2 || got.WorkerID == "dead" {
 		t.Errorf("stalls %d attempts %d worker %q, want 1, 2 and the live worker", got.Stalls, got.Attempts, got.WorkerID)
 	}
@@ -321,7 +322,7 @@ func TestWorkerGracefulShutdown(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("Run returned %v, want nil after a graceful shutdown", err)
 		}
-		if got := tb.job(t, j.ID); got.State != backend.StateCompleted {
+		if got := tb.job(t, j.ID); got.State != asyncmqtype.StateCompleted {
 			t.Errorf("state = %s, want completed", got.State)
 		}
 		ws, err := tb.b.Workers(context.Background())
@@ -353,7 +354,7 @@ func TestWorkerGracefulShutdown(t *testing.T) {
 			t.Errorf("handler context cause = %v, want ErrWorkerShutdown", cause)
 		}
 		got := tb.job(t, j.ID)
-		if got.State != backend.StateWaiting || got.Attempts != 0 || len(got.Errors) != 0 {
+		if got.State != asyncmqtype.StateWaiting || got.Attempts != 0 || len(got.Errors) != 0 {
 			t.Errorf("released job: state %s attempts %d errors %v; want waiting, 0, none", got.State, got.Attempts, got.Errors)
 		}
 	})
@@ -380,7 +381,7 @@ func TestWorkerGracefulShutdown(t *testing.T) {
 		if took := time.Since(began); took > abandonAfter+2*time.Second {
 			t.Errorf("Shutdown took %s", took)
 		}
-		if got := tb.job(t, j.ID); got.State != backend.StateWaiting {
+		if got := tb.job(t, j.ID); got.State != asyncmqtype.StateWaiting {
 			t.Errorf("state = %s, want waiting (released)", got.State)
 		}
 	})
@@ -438,7 +439,7 @@ func TestWorkerHonoursPauseWithinOneSecond(t *testing.T) {
 	tb.events.waitUntil(t, "seven empty claims", func(evs []WorkerEvent) bool {
 		return count(evs[seen:], func(e WorkerEvent) bool { return e.Kind == WorkerFetched && e.Count == 0 }) >= 7
 	})
-	if got := tb.job(t, j.ID); got.State != backend.StateWaiting {
+	if got := tb.job(t, j.ID); got.State != asyncmqtype.StateWaiting {
 		t.Fatalf("job of a paused queue is %s, want waiting", got.State)
 	}
 
@@ -480,11 +481,11 @@ func TestWorkerRunsDependentsAfterParents(t *testing.T) {
 	tb.startWorker(t, tb.fastConfig(map[string]int{DefaultQueue: 4}))
 
 	tb.events.waitUntil(t, "a few claims", func(evs []WorkerEvent) bool { return count(evs, isKind(WorkerFetched)) >= 3 })
-	if got := tb.job(t, c.ID); got.State != backend.StateWaiting || got.PendingDeps != 1 {
+	if got := tb.job(t, c.ID); got.State != asyncmqtype.StateWaiting || got.PendingDeps != 1 {
 		t.Fatalf("child while parent runs: state %s pending %d, want waiting and 1", got.State, got.PendingDeps)
 	}
 	close(release)
-	tb.waitState(t, c.ID, backend.StateCompleted)
+	tb.waitState(t, c.ID, asyncmqtype.StateCompleted)
 	mu.Lock()
 	defer mu.Unlock()
 	if !slices.Equal(order, []string{"parent", "child"}) {
@@ -518,7 +519,7 @@ func TestWorkerRunsByPriorityAndRespectsConcurrency(t *testing.T) {
 	}
 	tb.startWorker(t, tb.fastConfig(map[string]int{DefaultQueue: 1}))
 	for _, id := range ids {
-		tb.waitState(t, id, backend.StateCompleted)
+		tb.waitState(t, id, asyncmqtype.StateCompleted)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -536,7 +537,7 @@ func TestWorkerRunsDelayedJobWhenDue(t *testing.T) {
 	tb.mux.HandleFunc("t", func(context.Context, *Job) error { return nil })
 	j := tb.enqueue(t, "t", nil, Delay(80*time.Millisecond))
 	tb.startWorker(t, tb.fastConfig(map[string]int{DefaultQueue: 1}))
-	got := tb.waitState(t, j.ID, backend.StateCompleted)
+	got := tb.waitState(t, j.ID, asyncmqtype.StateCompleted)
 	if got.StartedAt.Before(j.RunAt) {
 		t.Errorf("started at %v, before its run time %v", got.StartedAt, j.RunAt)
 	}
@@ -579,7 +580,7 @@ func TestRepeatableFiresOnceAcrossWorkers(t *testing.T) {
 	if fired != 1 {
 		t.Errorf("repeatable fired %d times across two workers, want 1", fired)
 	}
-	page, err := tb.b.ListJobs(ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: "cron", State: backend.StateCompleted}, Limit: 10})
+	page, err := tb.b.ListJobs(ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "cron", State: asyncmqtype.StateCompleted}, Limit: 10})
 	if err != nil {
 		t.Fatalf("ListJobs: %v", err)
 	}
@@ -620,10 +621,10 @@ func TestWorkerRetentionCleansFinishedJobs(t *testing.T) {
 	tb.startWorker(t, cfg)
 	tb.events.waitUntil(t, "five completions and a clean", func(evs []WorkerEvent) bool {
 		q, err := tb.b.Queue(context.Background(), DefaultQueue)
-		return err == nil && count(evs, isKind(WorkerJobFinished)) == 5 && q.Counts[backend.StateCompleted] == 2
+		return err == nil && count(evs, isKind(WorkerJobFinished)) == 5 && q.Counts[asyncmqtype.StateCompleted] == 2
 	})
 	for _, id := range ids[3:] {
-		if got := tb.job(t, id); got.State != backend.StateCompleted {
+		if got := tb.job(t, id); got.State != asyncmqtype.StateCompleted {
 			t.Errorf("newest job %s is %s, want kept", id, got.State)
 		}
 	}
@@ -660,8 +661,8 @@ func TestNewWorkerRejectsBadConfig(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("NewWorker error = %v, want one containing %q", err, tt.want)
 			}
-			if !errors.Is(err, backend.ErrInvalid) || w != nil {
-				t.Errorf("NewWorker = %v, %v; want nil and an error wrapping backend.ErrInvalid", w, err)
+			if !errors.Is(err, asyncmqtype.ErrInvalid) || w != nil {
+				t.Errorf("NewWorker = %v, %v; want nil and an error wrapping asyncmqtype.ErrInvalid", w, err)
 			}
 		})
 	}
@@ -699,7 +700,7 @@ func TestWorkerRunFailsOnClosedBackend(t *testing.T) {
 	}
 	_ = tb.b.Close()
 	err = w.Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), `run worker "w1": register with the backend`) || !errors.Is(err, backend.ErrClosed) {
+	if err == nil || !strings.Contains(err.Error(), `run worker "w1": register with the backend`) || !errors.Is(err, asyncmqtype.ErrClosed) {
 		t.Errorf("Run on a closed backend = %v, want a registration error wrapping ErrClosed", err)
 	}
 }
@@ -738,7 +739,7 @@ func TestWorkerRetriesFailedFinish(t *testing.T) {
 	tb.mux.HandleFunc("t", func(context.Context, *Job) error { return nil })
 	j := tb.enqueue(t, "t", nil)
 	tb.startWorker(t, tb.fastConfig(map[string]int{DefaultQueue: 1}))
-	got := tb.waitState(t, j.ID, backend.StateCompleted)
+	got := tb.waitState(t, j.ID, asyncmqtype.StateCompleted)
 	if got.Attempts != 1 || flaky.calls.Load() != 3 {
 		t.Errorf("attempts %d after %d Finish calls; want the outcome stored on the third call of the first attempt", got.Attempts, flaky.calls.Load())
 	}

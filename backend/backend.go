@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Backend is the storage seam. Every state transition is atomic, and every method is safe for
 // concurrent use by several goroutines and, for durable backends, by several processes sharing the
-// same store. Backends record a lifecycle Event and update the metrics counters in the same atomic
+// same store. Backends record a lifecycle asyncmqtype.Event and update the metrics counters in the same atomic
 // step as the transition that causes them.
 //
 // Times passed in Params (Now) are the caller's clock; a zero Now means the backend's own clock.
@@ -16,23 +18,23 @@ import (
 //
 // Rules shared by every method, checked by backend/backendtest:
 //   - A context already done makes the call fail with its error and change nothing.
-//   - A Limit of 0 means no limit (except where a range is stated); a negative one is ErrInvalid.
+//   - A Limit of 0 means no limit (except where a range is stated); a negative one is asyncmqtype.ErrInvalid.
 //   - Reads of an unknown queue (ListJobs, Repeatables) return nothing; writes to one (Drain,
-//     Clean, Obliterate) return ErrQueueNotFound, except the settings (SetQueuePaused,
+//     Clean, Obliterate) return asyncmqtype.ErrQueueNotFound, except the settings (SetQueuePaused,
 //     SetRateLimit), which make the queue known.
 //   - Returned values are copies: changing them never changes the store.
 type Backend interface {
 	// Enqueue stores jobs all-or-nothing. IDs must be set by the caller (the root package generates
-	// time-ordered ones). It returns ErrJobExists for an ID already stored, ErrDuplicateJob for a live
-	// unique key, and ErrJobNotFound (wrapped, naming the ID) for a DependsOn parent that does not
+	// time-ordered ones). It returns asyncmqtype.ErrJobExists for an ID already stored, asyncmqtype.ErrDuplicateJob for a live
+	// unique key, and asyncmqtype.ErrJobNotFound (wrapped, naming the ID) for a DependsOn parent that does not
 	// exist. A job whose parents have all completed is waiting; RunAt after Now makes it delayed.
 	//
-	// The backend sets State and PendingDeps itself, defaults a zero CreatedAt and RunAt to Now, and
+	// The backend sets asyncmqtype.State and PendingDeps itself, defaults a zero CreatedAt and RunAt to Now, and
 	// does not modify the given jobs. Parents may be earlier or later in the same call. A job with
 	// parents that have not completed is waiting (or delayed) with PendingDeps > 0 and is not
 	// claimable; a parent that fails or is cancelled leaves it blocked. A unique key is live while
 	// its job's UniqueUntil is after Now or, when UniqueUntil is zero, while that job is not
-	// terminal; two jobs of one call with the same key and queue conflict. ErrInvalid: a nil job,
+	// terminal; two jobs of one call with the same key and queue conflict. asyncmqtype.ErrInvalid: a nil job,
 	// an empty ID, Queue or Task, a negative MaxRetries, a Payload that is not JSON, a job that
 	// depends on itself or a dependency cycle within the call.
 	Enqueue(ctx context.Context, p EnqueueParams) error
@@ -45,17 +47,17 @@ type Backend interface {
 	// The order holds across all the named queues together, and the returned jobs are in that
 	// order. A rate limit counts fixed windows: a window opens at the first claim made after the
 	// previous window closed and lasts Interval. Delayed jobs are never claimed, even when their
-	// RunAt has passed: PromoteDue makes them waiting first. ErrInvalid: no Queues, Limit < 1,
+	// RunAt has passed: PromoteDue makes them waiting first. asyncmqtype.ErrInvalid: no Queues, Limit < 1,
 	// LeaseDuration <= 0.
-	Claim(ctx context.Context, p ClaimParams) ([]*Job, error)
+	Claim(ctx context.Context, p ClaimParams) ([]*asyncmqtype.JobInfo, error)
 
 	// Finish records the outcome of claimed jobs in one round trip. Each outcome is applied only if
 	// the job is still active under the same lease token; otherwise its entry in the returned slice
-	// is ErrLeaseLost (the slice has one error per outcome, nil on success). The returned error is
+	// is asyncmqtype.ErrLeaseLost (the slice has one error per outcome, nil on success). The returned error is
 	// for failures of the call as a whole.
 	//
-	// An unknown job also gets ErrLeaseLost; an unknown Outcome or a Result that is not JSON gets
-	// ErrInvalid, and the job is unchanged. The backend sets Error.Attempt to the job's Attempts and
+	// An unknown job also gets asyncmqtype.ErrLeaseLost; an unknown Outcome or a Result that is not JSON gets
+	// asyncmqtype.ErrInvalid, and the job is unchanged. The backend sets Error.Attempt to the job's Attempts and
 	// a zero Error.At to Now. A retry whose RetryAt is after Now makes the job delayed with RunAt =
 	// RetryAt; otherwise it is waiting at once. Completed, failed and cancelled set FinishedAt.
 	// Leaving active clears LeaseToken, LeaseExpiresAt and CancelRequested and keeps WorkerID.
@@ -67,7 +69,7 @@ type Backend interface {
 	//
 	// A lease is lost when its job is gone, not active, or active under another token; lost leases
 	// are not extended. The worker record's LastHeartbeat becomes Now; a zero StartedAt keeps the
-	// time of the first heartbeat. ErrInvalid: an empty Worker.ID, or leases with LeaseDuration <= 0.
+	// time of the first heartbeat. asyncmqtype.ErrInvalid: an empty Worker.ID, or leases with LeaseDuration <= 0.
 	Heartbeat(ctx context.Context, p HeartbeatParams) (HeartbeatResult, error)
 
 	// Release returns active jobs to waiting without counting the attempt (graceful shutdown).
@@ -75,14 +77,14 @@ type Backend interface {
 	Release(ctx context.Context, p ReleaseParams) error
 
 	// SetProgress stores a progress report for an active job under its lease. It returns
-	// ErrLeaseLost when the lease is not held and ErrInvalid when Progress is not JSON.
+	// asyncmqtype.ErrLeaseLost when the lease is not held and asyncmqtype.ErrInvalid when Progress is not JSON.
 	SetProgress(ctx context.Context, p ProgressParams) error
 
 	// PromoteDue moves delayed jobs whose RunAt <= Now to waiting and returns how many moved.
 	PromoteDue(ctx context.Context, now time.Time) (int, error)
 
 	// RecoverStalled finds active jobs whose lease expired before Now, increments their Stalls, and
-	// re-queues them as waiting, or fails them (with an AttemptError saying so) when Stalls would
+	// re-queues them as waiting, or fails them (with an asyncmqtype.AttemptError saying so) when Stalls would
 	// exceed MaxStalls.
 	//
 	// A lease expiring exactly at Now is not yet expired. A stalled job keeps the attempt it used;
@@ -92,74 +94,74 @@ type Backend interface {
 
 	// Queues lists every known queue (a queue is known once it has a job, a setting or a
 	// repeatable) with its per-state counts, sorted by name. A queue stays known until Obliterate,
-	// even when it has no jobs left. Counts has an entry for every State.
-	Queues(ctx context.Context) ([]QueueInfo, error)
-	// Queue returns one queue; ErrQueueNotFound if unknown.
-	Queue(ctx context.Context, name string) (QueueInfo, error)
+	// even when it has no jobs left. Counts has an entry for every asyncmqtype.State.
+	Queues(ctx context.Context) ([]asyncmqtype.QueueInfo, error)
+	// Queue returns one queue; asyncmqtype.ErrQueueNotFound if unknown.
+	Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo, error)
 	// SetQueuePaused pauses or resumes a queue for every worker of the store.
 	SetQueuePaused(ctx context.Context, queue string, paused bool) error
 	// SetRateLimit limits the jobs claimed from a queue to Limit per Interval, shared by all workers
 	// of the store. Limit 0 removes the limit.
 	SetRateLimit(ctx context.Context, p RateLimitParams) error
 
-	// GetJob returns one job by ID; ErrJobNotFound if unknown.
-	GetJob(ctx context.Context, id string) (*Job, error)
+	// GetJob returns one job by ID; asyncmqtype.ErrJobNotFound if unknown.
+	GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, error)
 	// ListJobs returns one page of a queue's jobs in one state, filtered and sorted in the store.
-	// Filter.Queue and a valid Filter.State are required; an empty Sort is SortNewest. ErrInvalid:
-	// a missing queue or state, an unknown Sort, a Limit outside 1..1000, a negative Offset.
-	ListJobs(ctx context.Context, p ListJobsParams) (JobPage, error)
+	// Filter.Queue and a valid Filter.State are required; an empty asyncmqtype.Sort is asyncmqtype.SortNewest. asyncmqtype.ErrInvalid:
+	// a missing queue or state, an unknown asyncmqtype.Sort, a Limit outside 1..1000, a negative Offset.
+	ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error)
 	// ApplyJobs performs a bulk action on the jobs named by IDs, or on every job matching Filter when
 	// IDs is empty. It returns the number of jobs changed; jobs for which the action does not apply
 	// (retrying a completed-and-removed job, promoting a waiting job) are skipped, not errors.
 	//
-	// Acting by Filter requires Filter.Queue (ErrInvalid otherwise), so an empty filter can never
+	// Acting by Filter requires Filter.Queue (asyncmqtype.ErrInvalid otherwise), so an empty filter can never
 	// touch every queue. Unknown IDs are skipped. Retry makes the job waiting with RunAt = Now and
 	// resets Attempts, Stalls, Result, Progress and FinishedAt, keeping Errors as history. Remove
 	// and cancel of an active job set CancelRequested, which counts as a change only the first
-	// time. Promote sets RunAt = Now. ErrInvalid: an unknown Action or Filter.State.
-	ApplyJobs(ctx context.Context, p ApplyParams) (int, error)
-	// Clean deletes terminal jobs of a queue in State finished before OlderThan, oldest first, at
+	// time. Promote sets RunAt = Now. asyncmqtype.ErrInvalid: an unknown asyncmqtype.Action or Filter.State.
+	ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, error)
+	// Clean deletes terminal jobs of a queue in asyncmqtype.State finished before OlderThan, oldest first, at
 	// most Limit (0 = no limit), keeping the newest Keep. It returns the number deleted.
 	//
 	// "Before" is strict and a zero OlderThan means any age; Keep counts the newest jobs of the
-	// state by FinishedAt whatever their age. ErrInvalid: a State that is not terminal, a negative
+	// state by FinishedAt whatever their age. asyncmqtype.ErrInvalid: a asyncmqtype.State that is not terminal, a negative
 	// Limit or Keep.
 	Clean(ctx context.Context, p CleanParams) (int, error)
 	// Drain deletes a queue's waiting jobs (and delayed ones when IncludeDelayed).
 	Drain(ctx context.Context, queue string, includeDelayed bool) (int, error)
-	// Obliterate deletes a queue: its jobs, settings and repeatables. It refuses with ErrQueueActive
+	// Obliterate deletes a queue: its jobs, settings and repeatables. It refuses with asyncmqtype.ErrQueueActive
 	// while jobs are active unless force is set. Its events and metrics stay, as history.
 	Obliterate(ctx context.Context, queue string, force bool) error
 
 	// UpsertRepeatable creates or replaces a repeatable definition (by ID). A zero CreatedAt keeps
-	// the replaced definition's, or takes the backend clock. ErrInvalid: an empty ID, Queue or Task,
+	// the replaced definition's, or takes the backend clock. asyncmqtype.ErrInvalid: an empty ID, Queue or Task,
 	// neither a Cron nor a positive Interval, a Payload that is not JSON.
-	UpsertRepeatable(ctx context.Context, r Repeatable) error
+	UpsertRepeatable(ctx context.Context, r asyncmqtype.Repeatable) error
 	// Repeatables lists the definitions of a queue ("" for all queues), sorted by queue then ID.
-	Repeatables(ctx context.Context, queue string) ([]Repeatable, error)
-	// GetRepeatable returns one definition; ErrRepeatableNotFound if unknown.
-	GetRepeatable(ctx context.Context, id string) (Repeatable, error)
-	// SetRepeatablePaused pauses or resumes a definition; ErrRepeatableNotFound if unknown.
+	Repeatables(ctx context.Context, queue string) ([]asyncmqtype.Repeatable, error)
+	// GetRepeatable returns one definition; asyncmqtype.ErrRepeatableNotFound if unknown.
+	GetRepeatable(ctx context.Context, id string) (asyncmqtype.Repeatable, error)
+	// SetRepeatablePaused pauses or resumes a definition; asyncmqtype.ErrRepeatableNotFound if unknown.
 	SetRepeatablePaused(ctx context.Context, id string, paused bool) error
-	// RemoveRepeatable deletes a definition; ErrRepeatableNotFound if unknown.
+	// RemoveRepeatable deletes a definition; asyncmqtype.ErrRepeatableNotFound if unknown.
 	RemoveRepeatable(ctx context.Context, id string) error
 	// DueRepeatables lists unpaused definitions whose NextRun <= now, sorted by NextRun then ID.
-	DueRepeatables(ctx context.Context, now time.Time) ([]Repeatable, error)
-	// FireRepeatable atomically enqueues Job and moves the definition's NextRun from Expected to
-	// Next. If NextRun is no longer Expected (another worker fired it), it returns ErrConflict and
+	DueRepeatables(ctx context.Context, now time.Time) ([]asyncmqtype.Repeatable, error)
+	// FireRepeatable atomically enqueues asyncmqtype.JobInfo and moves the definition's NextRun from Expected to
+	// Next. If NextRun is no longer Expected (another worker fired it), it returns asyncmqtype.ErrConflict and
 	// enqueues nothing, so each run is scheduled exactly once.
 	//
-	// A paused definition also returns ErrConflict. The job's RepeatableID is set to the definition
+	// A paused definition also returns asyncmqtype.ErrConflict. The job's RepeatableID is set to the definition
 	// and LastRun to Now. If the job cannot be enqueued, the error is returned and nothing changes.
 	FireRepeatable(ctx context.Context, p FireParams) error
 
 	// Workers lists registered workers, newest heartbeat first.
-	Workers(ctx context.Context) ([]WorkerInfo, error)
+	Workers(ctx context.Context) ([]asyncmqtype.WorkerInfo, error)
 	// RemoveWorker deletes a worker record (on clean shutdown); an unknown ID is not an error.
 	RemoveWorker(ctx context.Context, id string) error
 
 	// Events returns lifecycle events with ID > AfterID, oldest first, at most Limit.
-	Events(ctx context.Context, p EventsParams) ([]Event, error)
+	Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error)
 	// LastEventID returns the ID of the newest event, 0 when there is none.
 	LastEventID(ctx context.Context) (int64, error)
 	// Metrics returns per-minute counter buckets between Since and Until.
@@ -167,25 +169,25 @@ type Backend interface {
 	// A bucket is returned when its Minute is in [Since truncated to the minute, Until] (a zero
 	// Until has no bound) and something happened in it; buckets are sorted by Minute then Queue.
 	// Each counter lands in the minute of the Now of the call that caused it.
-	Metrics(ctx context.Context, p MetricsParams) ([]MetricBucket, error)
+	Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error)
 
 	// AppendAudit stores an audit entry and returns it with its ID and time set. IDs increase; a
-	// zero At takes the backend clock. ErrInvalid: an empty Action, a Status other than "success",
+	// zero At takes the backend clock. asyncmqtype.ErrInvalid: an empty asyncmqtype.Action, a Status other than "success",
 	// "failed" or "denied".
-	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	AppendAudit(ctx context.Context, e asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error)
 	// Audit lists audit entries, newest (highest ID) first, filtered.
-	Audit(ctx context.Context, p AuditParams) ([]AuditEntry, error)
+	Audit(ctx context.Context, p asyncmqtype.AuditParams) ([]asyncmqtype.AuditEntry, error)
 
 	// Ping checks that the store answers; it does one cheap round trip.
 	Ping(ctx context.Context) error
-	// Close releases the store. Calls after Close fail with ErrClosed; Close itself may be called
+	// Close releases the store. Calls after Close fail with asyncmqtype.ErrClosed; Close itself may be called
 	// again and returns nil.
 	Close() error
 }
 
 // EnqueueParams is the input of Backend.Enqueue.
 type EnqueueParams struct {
-	Jobs []*Job
+	Jobs []*asyncmqtype.JobInfo
 	Now  time.Time
 }
 
@@ -220,7 +222,7 @@ type Finish struct {
 	Outcome    Outcome
 	Result     json.RawMessage
 	// Error is recorded for every outcome but completed.
-	Error   *AttemptError
+	Error   *asyncmqtype.AttemptError
 	RetryAt time.Time
 	// Duration is how long the handler ran, for the metrics counters.
 	Duration time.Duration
@@ -238,22 +240,9 @@ type Lease struct {
 	LeaseToken string
 }
 
-// WorkerInfo describes a running worker process.
-type WorkerInfo struct {
-	ID            string    `json:"id"`
-	Hostname      string    `json:"hostname"`
-	PID           int       `json:"pid"`
-	Queues        []string  `json:"queues"`
-	Concurrency   int       `json:"concurrency"`
-	StartedAt     time.Time `json:"started_at"`
-	LastHeartbeat time.Time `json:"last_heartbeat"`
-	// Active is the number of jobs the worker holds.
-	Active int `json:"active"`
-}
-
 // HeartbeatParams is the input of Backend.Heartbeat.
 type HeartbeatParams struct {
-	Worker        WorkerInfo
+	Worker        asyncmqtype.WorkerInfo
 	Leases        []Lease
 	LeaseDuration time.Duration
 	Now           time.Time
@@ -291,25 +280,6 @@ type RecoverResult struct {
 	Failed   []string
 }
 
-// QueueInfo describes a queue.
-type QueueInfo struct {
-	Name   string        `json:"name"`
-	Paused bool          `json:"paused"`
-	Counts map[State]int `json:"counts"`
-	// RateLimit and RateInterval are the queue's shared rate limit; 0 means none.
-	RateLimit    int           `json:"rate_limit,omitempty"`
-	RateInterval time.Duration `json:"rate_interval,omitempty"`
-}
-
-// Total returns the number of jobs in the queue.
-func (q QueueInfo) Total() int {
-	n := 0
-	for _, c := range q.Counts {
-		n += c
-	}
-	return n
-}
-
 // RateLimitParams is the input of Backend.SetRateLimit.
 type RateLimitParams struct {
 	Queue    string
@@ -317,94 +287,13 @@ type RateLimitParams struct {
 	Interval time.Duration
 }
 
-// Sort orders job listings.
-type Sort string
-
-// The sort orders. Newest/oldest compare CreatedAt then ID.
-const (
-	SortNewest Sort = "newest"
-	SortOldest Sort = "oldest"
-)
-
-// JobFilter selects jobs of one queue.
-type JobFilter struct {
-	Queue string
-	// State is required for listings; for ApplyJobs an empty State means every state.
-	State State
-	// Task is a case-insensitive substring of the task name.
-	Task string
-	// ID is a substring of the job ID (case-sensitive).
-	ID string
-	// Text is a case-insensitive substring of the payload JSON. Every filter matches literally:
-	// "%" and "_" are not wildcards.
-	Text string
-}
-
-// ListJobsParams is the input of Backend.ListJobs.
-type ListJobsParams struct {
-	Filter JobFilter
-	Sort   Sort
-	Offset int
-	// Limit is the page size (1..1000).
-	Limit int
-}
-
-// JobPage is one page of a listing.
-type JobPage struct {
-	Jobs []*Job
-	// Total is the number of jobs matching the filter.
-	Total int
-}
-
-// Action is a bulk job action.
-type Action string
-
-// The job actions.
-const (
-	// ActionRetry moves failed, cancelled or completed jobs back to waiting (attempts reset to 0).
-	ActionRetry Action = "retry"
-	// ActionRemove deletes non-active jobs; active jobs are cancelled instead.
-	ActionRemove Action = "remove"
-	// ActionCancel cancels waiting and delayed jobs at once, and requests cancellation of active ones.
-	ActionCancel Action = "cancel"
-	// ActionPromote makes delayed jobs run now.
-	ActionPromote Action = "promote"
-)
-
-// ApplyParams is the input of Backend.ApplyJobs.
-type ApplyParams struct {
-	Action Action
-	// IDs, when non-empty, names the jobs; Filter.Queue, if set, must match them.
-	IDs    []string
-	Filter JobFilter
-	Now    time.Time
-}
-
 // CleanParams is the input of Backend.Clean.
 type CleanParams struct {
 	Queue     string
-	State     State
+	State     asyncmqtype.State
 	OlderThan time.Time
 	Limit     int
 	Keep      int
-}
-
-// Repeatable is a stored schedule that enqueues a job every Interval or on a Cron expression.
-type Repeatable struct {
-	ID    string `json:"id"`
-	Queue string `json:"queue"`
-	Task  string `json:"task"`
-	// Payload is the JSON payload of every job it creates.
-	Payload  json.RawMessage `json:"payload,omitempty"`
-	Cron     string          `json:"cron,omitempty"`
-	Interval time.Duration   `json:"interval,omitempty"`
-	// Options for the jobs it creates.
-	Priority   int       `json:"priority"`
-	MaxRetries int       `json:"max_retries"`
-	Paused     bool      `json:"paused"`
-	NextRun    time.Time `json:"next_run"`
-	LastRun    time.Time `json:"last_run,omitzero"`
-	CreatedAt  time.Time `json:"created_at"`
 }
 
 // FireParams is the input of Backend.FireRepeatable.
@@ -412,137 +301,6 @@ type FireParams struct {
 	ID       string
 	Expected time.Time
 	Next     time.Time
-	Job      *Job
+	Job      *asyncmqtype.JobInfo
 	Now      time.Time
-}
-
-// EventType names a lifecycle event.
-type EventType string
-
-// The lifecycle events. Each transition records one event whose State is the job's new state:
-//   - Enqueue and FireRepeatable: enqueued (waiting or delayed).
-//   - PromoteDue, promote, retry by ApplyJobs and Release: enqueued (waiting), with Detail
-//     "promoted", "retried" or "released".
-//   - Claim: started. Finish: completed, retrying (delayed or waiting), failed or cancelled; the
-//     error message is the Detail.
-//   - RecoverStalled: stalled (waiting), failed or cancelled.
-//   - Cancel of a waiting or delayed job: cancelled. Cancel or remove of an active job: cancelled
-//     with State active and Detail "cancel requested".
-//   - Remove: removed, with the state the job had. SetProgress: progress.
-//   - Pause, resume, drain, clean and obliterate: queue:changed (drain and clean only when they
-//     deleted something), with Detail "paused", "resumed", "drained", "cleaned" or "obliterated".
-const (
-	EventEnqueued  EventType = "job:enqueued"
-	EventStarted   EventType = "job:started"
-	EventCompleted EventType = "job:completed"
-	EventRetrying  EventType = "job:retrying"
-	EventFailed    EventType = "job:failed"
-	EventCancelled EventType = "job:cancelled"
-	EventStalled   EventType = "job:stalled"
-	EventRemoved   EventType = "job:removed"
-	EventProgress  EventType = "job:progress"
-	// EventQueue is emitted when a queue is paused, resumed, drained, cleaned or obliterated.
-	EventQueue EventType = "queue:changed"
-)
-
-// Event is one lifecycle event. IDs increase strictly, so a subscriber resumes after the last ID
-// it saw.
-type Event struct {
-	ID    int64     `json:"id"`
-	Type  EventType `json:"type"`
-	Queue string    `json:"queue"`
-	JobID string    `json:"job_id,omitempty"`
-	Task  string    `json:"task,omitempty"`
-	State State     `json:"state,omitempty"`
-	At    time.Time `json:"at"`
-	// Detail is a short human text (an error message, "paused").
-	Detail string `json:"detail,omitempty"`
-}
-
-// EventsParams is the input of Backend.Events.
-type EventsParams struct {
-	AfterID int64
-	Limit   int
-	// Queue filters to one queue when set.
-	Queue string
-}
-
-// MetricBucket is one minute of counters for one queue.
-type MetricBucket struct {
-	Queue     string    `json:"queue"`
-	Minute    time.Time `json:"minute"`
-	Completed int64     `json:"completed"`
-	Failed    int64     `json:"failed"`
-	Retried   int64     `json:"retried"`
-	// DurationSum is the summed handler run time of completed and failed attempts (retried and
-	// cancelled attempts are not included). Failed also counts jobs failed by RecoverStalled.
-	DurationSum time.Duration `json:"duration_sum"`
-	// DurationCounts is the histogram of the run times DurationSum adds up: DurationCounts[i]
-	// counts the attempts that took at most DurationBuckets[i] and longer than the bound before
-	// it, and the last element those longer than every bound. Counts are per bucket, not
-	// cumulative. Backends return len(DurationBuckets)+1 elements; jobs failed by
-	// RecoverStalled have no run time and are not counted.
-	DurationCounts []int64 `json:"duration_counts"`
-	// WaitSum is the summed enqueue-to-start latency of started attempts; Started counts them.
-	// The latency of one attempt is the claim's Now minus the job's RunAt, so time spent delayed
-	// on purpose is not counted as waiting.
-	WaitSum time.Duration `json:"wait_sum"`
-	Started int64         `json:"started"`
-}
-
-// DurationBuckets are the upper bounds, inclusive and in increasing order, of the run time
-// histogram in MetricBucket.DurationCounts; a last bucket without a bound follows them. Backends
-// store the counts per bucket, so the bounds are fixed: changing them would mix old counts into
-// the wrong buckets.
-var DurationBuckets = [...]time.Duration{
-	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
-	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
-	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
-	30 * time.Second, time.Minute,
-}
-
-// DurationBucket returns the index in MetricBucket.DurationCounts of the bucket that counts a
-// run time of d: the first bound d does not exceed, or len(DurationBuckets) past the last one.
-func DurationBucket(d time.Duration) int {
-	for i, bound := range DurationBuckets {
-		if d <= bound {
-			return i
-		}
-	}
-	return len(DurationBuckets)
-}
-
-// MetricsParams is the input of Backend.Metrics.
-type MetricsParams struct {
-	// Queue filters to one queue when set.
-	Queue string
-	Since time.Time
-	Until time.Time
-}
-
-// AuditEntry is one recorded administrative action.
-type AuditEntry struct {
-	ID     int64     `json:"id"`
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Action string    `json:"action"`
-	// Status is "success", "failed" or "denied".
-	Status string `json:"status"`
-	Queue  string `json:"queue,omitempty"`
-	JobID  string `json:"job_id,omitempty"`
-	Source string `json:"source,omitempty"`
-	Detail string `json:"detail,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
-
-// AuditParams is the input of Backend.Audit.
-type AuditParams struct {
-	Action string
-	Status string
-	Queue  string
-	Actor  string
-	// Text is a case-insensitive substring of action, actor, queue, job, detail or error.
-	Text   string
-	Limit  int
-	Offset int
 }

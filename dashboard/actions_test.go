@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -16,22 +17,22 @@ func TestJobActions(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		state     backend.State // the job's state before the action
+		state     asyncmqtype.State // the job's state before the action
 		action    string
-		wantState backend.State
+		wantState asyncmqtype.State
 		wantLoc   string // Location relative to the mount; {id} is the job ID
 		wantFlash string
 		wantAudit string // audit status
 	}{
-		{"retry failed", backend.StateFailed, "retry", backend.StateWaiting, "/queues/q/jobs/{id}", "Job {id} retried.", auditSuccess},
-		{"retry completed", backend.StateCompleted, "retry", backend.StateWaiting, "/queues/q/jobs/{id}", "retried", auditSuccess},
-		{"cancel waiting", backend.StateWaiting, "cancel", backend.StateCancelled, "/queues/q/jobs/{id}", "cancelled", auditSuccess},
-		{"cancel active requests", backend.StateActive, "cancel", backend.StateActive, "/queues/q/jobs/{id}", "Cancellation of job {id} requested", auditSuccess},
-		{"promote delayed", backend.StateDelayed, "promote", backend.StateWaiting, "/queues/q/jobs/{id}", "promoted", auditSuccess},
-		{"remove completed", backend.StateCompleted, "remove", "gone", "/queues/q/jobs?state=completed", "Job {id} removed.", auditSuccess},
-		{"delete alias", backend.StateFailed, "delete", "gone", "/queues/q/jobs?state=failed", "removed", auditSuccess},
-		{"retry waiting is refused", backend.StateWaiting, "retry", backend.StateWaiting, "/queues/q/jobs/{id}", "not applicable in its state", auditFailed},
-		{"promote waiting is refused", backend.StateWaiting, "promote", backend.StateWaiting, "/queues/q/jobs/{id}", "not applicable", auditFailed},
+		{"retry failed", asyncmqtype.StateFailed, "retry", asyncmqtype.StateWaiting, "/queues/q/jobs/{id}", "Job {id} retried.", auditSuccess},
+		{"retry completed", asyncmqtype.StateCompleted, "retry", asyncmqtype.StateWaiting, "/queues/q/jobs/{id}", "retried", auditSuccess},
+		{"cancel waiting", asyncmqtype.StateWaiting, "cancel", asyncmqtype.StateCancelled, "/queues/q/jobs/{id}", "cancelled", auditSuccess},
+		{"cancel active requests", asyncmqtype.StateActive, "cancel", asyncmqtype.StateActive, "/queues/q/jobs/{id}", "Cancellation of job {id} requested", auditSuccess},
+		{"promote delayed", asyncmqtype.StateDelayed, "promote", asyncmqtype.StateWaiting, "/queues/q/jobs/{id}", "promoted", auditSuccess},
+		{"remove completed", asyncmqtype.StateCompleted, "remove", "gone", "/queues/q/jobs?state=completed", "Job {id} removed.", auditSuccess},
+		{"delete alias", asyncmqtype.StateFailed, "delete", "gone", "/queues/q/jobs?state=failed", "removed", auditSuccess},
+		{"retry waiting is refused", asyncmqtype.StateWaiting, "retry", asyncmqtype.StateWaiting, "/queues/q/jobs/{id}", "not applicable in its state", auditFailed},
+		{"promote waiting is refused", asyncmqtype.StateWaiting, "promote", asyncmqtype.StateWaiting, "/queues/q/jobs/{id}", "not applicable", auditFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,21 +66,21 @@ func TestJobActions(t *testing.T) {
 }
 
 // jobIn creates a job of queue in the given state.
-func jobIn(t *testing.T, e *env, queue string, s backend.State) *backend.Job {
+func jobIn(t *testing.T, e *env, queue string, s asyncmqtype.State) *asyncmqtype.JobInfo {
 	t.Helper()
 	j := job(queue, "task", `{"n":1}`)
-	if s == backend.StateDelayed {
+	if s == asyncmqtype.StateDelayed {
 		j.RunAt = time.Now().Add(time.Hour)
 	}
 	e.add(j)
 	switch s {
-	case backend.StateActive:
+	case asyncmqtype.StateActive:
 		e.claimAll(queue)
-	case backend.StateCompleted:
+	case asyncmqtype.StateCompleted:
 		e.finishAll(queue, backend.OutcomeCompleted, "", "")
-	case backend.StateFailed:
+	case asyncmqtype.StateFailed:
 		e.finishAll(queue, backend.OutcomeFailed, "boom", "")
-	case backend.StateCancelled:
+	case asyncmqtype.StateCancelled:
 		e.finishAll(queue, backend.OutcomeCancelled, "stopped", "")
 	}
 	if got := e.state(j.ID); got != s {
@@ -91,8 +92,8 @@ func jobIn(t *testing.T, e *env, queue string, s backend.State) *backend.Job {
 func TestJobActionBadInput(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	j := jobIn(t, e, "q", backend.StateFailed)
-	other := jobIn(t, e, "other", backend.StateFailed)
+	j := jobIn(t, e, "q", asyncmqtype.StateFailed)
+	other := jobIn(t, e, "other", asyncmqtype.StateFailed)
 	tests := []struct {
 		name   string
 		path   string
@@ -110,7 +111,7 @@ func TestJobActionBadInput(t *testing.T) {
 			wantContains(t, r.body, tt.want)
 		})
 	}
-	if e.state(other.ID) != backend.StateFailed {
+	if e.state(other.ID) != asyncmqtype.StateFailed {
 		t.Error("a job of another queue was retried through the wrong URL")
 	}
 	// GET on an action URL is not an action.
@@ -118,7 +119,7 @@ func TestJobActionBadInput(t *testing.T) {
 	// A body over the form limit is refused, not read.
 	big := url.Values{"return_to": {strings.Repeat("x", maxFormBytes+10)}}
 	wantStatus(t, e.post("/queues/q/jobs/"+j.ID+"/retry", big), http.StatusBadRequest)
-	if e.state(j.ID) != backend.StateFailed {
+	if e.state(j.ID) != asyncmqtype.StateFailed {
 		t.Error("a refused request changed the job")
 	}
 }
@@ -128,14 +129,14 @@ func TestJobActionResponseModes(t *testing.T) {
 	tests := []struct {
 		name       string
 		action     string
-		state      backend.State
+		state      asyncmqtype.State
 		hdr        []string
 		form       url.Values
 		wantStatus int
-		check      func(t *testing.T, e *env, j *backend.Job, r response)
+		check      func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response)
 	}{
-		{"json success", "retry", backend.StateFailed, []string{"Accept", "application/json"}, nil, http.StatusOK,
-			func(t *testing.T, e *env, j *backend.Job, r response) {
+		{"json success", "retry", asyncmqtype.StateFailed, []string{"Accept", "application/json"}, nil, http.StatusOK,
+			func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response) {
 				var body struct {
 					OK      bool   `json:"ok"`
 					Message string `json:"message"`
@@ -144,42 +145,42 @@ func TestJobActionResponseModes(t *testing.T) {
 					t.Errorf("body = %s (%v)", r.body, err)
 				}
 			}},
-		{"json refusal", "retry", backend.StateWaiting, nil, url.Values{"_response": {"json"}}, http.StatusBadRequest,
-			func(t *testing.T, e *env, j *backend.Job, r response) {
+		{"json refusal", "retry", asyncmqtype.StateWaiting, nil, url.Values{"_response": {"json"}}, http.StatusBadRequest,
+			func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response) {
 				wantContains(t, r.body, `"ok":false`, "not applicable")
 			}},
-		{"htmx success is a flash fragment", "retry", backend.StateFailed, []string{"HX-Request", "true", "HX-Target", "flash"}, nil, http.StatusOK,
-			func(t *testing.T, e *env, j *backend.Job, r response) {
+		{"htmx success is a flash fragment", "retry", asyncmqtype.StateFailed, []string{"HX-Request", "true", "HX-Target", "flash"}, nil, http.StatusOK,
+			func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response) {
 				wantContains(t, r.body, `class="flash flash-success"`, "retried")
 				wantNotContains(t, r.body, "<html")
 				if r.header.Get("HX-Trigger") != "asyncmq:changed" {
 					t.Errorf("HX-Trigger = %q", r.header.Get("HX-Trigger"))
 				}
 			}},
-		{"htmx refusal is an error fragment", "promote", backend.StateFailed, []string{"HX-Request", "true"}, nil, http.StatusBadRequest,
-			func(t *testing.T, e *env, j *backend.Job, r response) {
+		{"htmx refusal is an error fragment", "promote", asyncmqtype.StateFailed, []string{"HX-Request", "true"}, nil, http.StatusBadRequest,
+			func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response) {
 				wantContains(t, r.body, `class="flash flash-error"`, `role="alert"`)
 			}},
-		{"htmx remove navigates away", "remove", backend.StateFailed, []string{"HX-Request", "true"}, nil, http.StatusOK,
-			func(t *testing.T, e *env, j *backend.Job, r response) {
+		{"htmx remove navigates away", "remove", asyncmqtype.StateFailed, []string{"HX-Request", "true"}, nil, http.StatusOK,
+			func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response) {
 				if got := r.header.Get("HX-Redirect"); got != e.base+"/queues/q/jobs?state=failed" {
 					t.Errorf("HX-Redirect = %q", got)
 				}
 			}},
-		{"return_to inside the dashboard is honoured", "retry", backend.StateFailed, nil, url.Values{"return_to": {"/asyncmq/queues/q/dlq?page=2"}}, http.StatusSeeOther,
-			func(t *testing.T, e *env, j *backend.Job, r response) {
+		{"return_to inside the dashboard is honoured", "retry", asyncmqtype.StateFailed, nil, url.Values{"return_to": {"/asyncmq/queues/q/dlq?page=2"}}, http.StatusSeeOther,
+			func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response) {
 				if loc := r.header.Get("Location"); loc != "/asyncmq/queues/q/dlq?page=2" {
 					t.Errorf("Location = %q", loc)
 				}
 			}},
-		{"return_to elsewhere falls back to the dashboard root", "retry", backend.StateFailed, nil, url.Values{"return_to": {"//evil.example/x"}}, http.StatusSeeOther,
-			func(t *testing.T, e *env, j *backend.Job, r response) {
+		{"return_to elsewhere falls back to the dashboard root", "retry", asyncmqtype.StateFailed, nil, url.Values{"return_to": {"//evil.example/x"}}, http.StatusSeeOther,
+			func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response) {
 				if loc := r.header.Get("Location"); loc != "/asyncmq/" {
 					t.Errorf("Location = %q, want /asyncmq/", loc)
 				}
 			}},
-		{"return_to with a scheme falls back", "retry", backend.StateFailed, nil, url.Values{"return_to": {"https://evil.example/asyncmq/"}}, http.StatusSeeOther,
-			func(t *testing.T, e *env, j *backend.Job, r response) {
+		{"return_to with a scheme falls back", "retry", asyncmqtype.StateFailed, nil, url.Values{"return_to": {"https://evil.example/asyncmq/"}}, http.StatusSeeOther,
+			func(t *testing.T, e *env, j *asyncmqtype.JobInfo, r response) {
 				if loc := r.header.Get("Location"); loc != "/asyncmq/" {
 					t.Errorf("Location = %q, want /asyncmq/", loc)
 				}
@@ -204,7 +205,7 @@ func TestJobActionResponseModes(t *testing.T) {
 func TestJobPanelFragment(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	j := jobIn(t, e, "q", backend.StateFailed)
+	j := jobIn(t, e, "q", asyncmqtype.StateFailed)
 	r := e.get("/queues/q/jobs/"+j.ID, "HX-Request", "true", "HX-Target", "job-panel")
 	wantStatus(t, r, http.StatusOK)
 	if !strings.HasPrefix(strings.TrimSpace(r.body), `<section id="job-panel"`) {
@@ -256,13 +257,13 @@ func TestQueueActions(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		wantContains(t, r.body, `data-testid="confirm-page"`, "Drain queue q?", "every waiting job", `name="confirm" value="yes"`, `name="action" value="drain"`)
 		wantCSPSafe(t, r.body)
-		if e.state(w.ID) != backend.StateWaiting {
+		if e.state(w.ID) != asyncmqtype.StateWaiting {
 			t.Fatal("drained before confirmation")
 		}
 		r = e.post("/queues/q", url.Values{"action": {"drain"}, "confirm": {"yes"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		wantContains(t, e.follow(r).body, "Drained 1 waiting job from queue q.")
-		if e.state(w.ID) != "gone" || e.state(d.ID) != backend.StateDelayed {
+		if e.state(w.ID) != "gone" || e.state(d.ID) != asyncmqtype.StateDelayed {
 			t.Errorf("after drain: waiting job %s, delayed job %s", e.state(w.ID), e.state(d.ID))
 		}
 		r = e.post("/queues/q", url.Values{"action": {"drain"}, "confirm": {"yes"}, "include_delayed": {"1"}})
@@ -274,7 +275,7 @@ func TestQueueActions(t *testing.T) {
 	t.Run("clean", func(t *testing.T) {
 		t.Parallel()
 		e := setup(t)
-		j := jobIn(t, e, "q", backend.StateCompleted)
+		j := jobIn(t, e, "q", asyncmqtype.StateCompleted)
 		r := e.post("/queues/q", url.Values{"action": {"clean"}, "state": {"completed"}, "grace": {"0"}, "limit": {"10"}})
 		wantContains(t, r.body, "Clean queue q?", "completed jobs of queue q")
 		r = e.post("/queues/q", url.Values{"action": {"clean"}, "state": {"completed"}, "grace": {"0s"}, "limit": {"0"}, "confirm": {"yes"}})
@@ -289,7 +290,7 @@ func TestQueueActions(t *testing.T) {
 	t.Run("obliterate", func(t *testing.T) {
 		t.Parallel()
 		e := setup(t)
-		jobIn(t, e, "q", backend.StateActive)
+		jobIn(t, e, "q", asyncmqtype.StateActive)
 		r := e.post("/queues/q", url.Values{"action": {"obliterate"}, "confirm": {"yes"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		if loc := r.header.Get("Location"); loc != "/asyncmq/queues/q" {
@@ -348,14 +349,14 @@ func TestBulkActions(t *testing.T) {
 		r := e.post("/queues/q/jobs", form)
 		wantStatus(t, r, http.StatusOK)
 		wantContains(t, r.body, "Retry 2 selected jobs?", `value="`+a.ID+`"`, `value="`+b.ID+`"`, "Retry 2 jobs")
-		if e.state(a.ID) != backend.StateFailed {
+		if e.state(a.ID) != asyncmqtype.StateFailed {
 			t.Fatal("applied before confirmation")
 		}
 		form.Set("confirm", "yes")
 		r = e.post("/queues/q/jobs", form)
 		wantStatus(t, r, http.StatusSeeOther)
 		wantContains(t, e.follow(r).body, "Retried 2 of 2 jobs.")
-		if e.state(a.ID) != backend.StateWaiting || e.state(b.ID) != backend.StateWaiting || e.state(c.ID) != backend.StateFailed {
+		if e.state(a.ID) != asyncmqtype.StateWaiting || e.state(b.ID) != asyncmqtype.StateWaiting || e.state(c.ID) != asyncmqtype.StateFailed {
 			t.Errorf("states: %s %s %s", e.state(a.ID), e.state(b.ID), e.state(c.ID))
 		}
 		if au := e.lastAudit(); au.Action != actJobRetry || au.Source != "jobs.bulk" || !strings.Contains(au.Detail, a.ID) {
@@ -365,7 +366,7 @@ func TestBulkActions(t *testing.T) {
 	t.Run("all matching a filter shows the count", func(t *testing.T) {
 		t.Parallel()
 		e := setup(t)
-		var keep []*backend.Job
+		var keep []*asyncmqtype.JobInfo
 		for i := range 5 {
 			task := "send"
 			if i == 4 {
@@ -384,7 +385,7 @@ func TestBulkActions(t *testing.T) {
 		r = e.post("/queues/q/jobs", form)
 		wantStatus(t, r, http.StatusSeeOther)
 		wantContains(t, e.follow(r).body, "Removed 4 of 4 jobs.")
-		if e.state(keep[0].ID) != "gone" || e.state(keep[4].ID) != backend.StateFailed {
+		if e.state(keep[0].ID) != "gone" || e.state(keep[4].ID) != asyncmqtype.StateFailed {
 			t.Error("the filter was not applied")
 		}
 		if au := e.lastAudit(); !strings.Contains(au.Detail, `task="send"`) || !strings.Contains(au.Detail, "4 jobs") {
@@ -429,7 +430,7 @@ func TestBulkActions(t *testing.T) {
 		if loc := r.header.Get("Location"); loc != "/asyncmq/queues/q/dlq" {
 			t.Errorf("Location = %q", loc)
 		}
-		if e.state(a.ID) != backend.StateWaiting || e.state(b.ID) != backend.StateWaiting {
+		if e.state(a.ID) != asyncmqtype.StateWaiting || e.state(b.ID) != asyncmqtype.StateWaiting {
 			t.Error("dead letters not retried")
 		}
 		if au := e.lastAudit(); au.Source != "dlq.bulk" || !strings.Contains(au.Detail, "state=failed") {
@@ -523,7 +524,7 @@ func TestRepeatableActions(t *testing.T) {
 func TestFlashWithSessions(t *testing.T) {
 	t.Parallel()
 	e := setup(t, withSessions())
-	j := jobIn(t, e, "q", backend.StateFailed)
+	j := jobIn(t, e, "q", asyncmqtype.StateFailed)
 	r := e.post("/queues/q/jobs/"+j.ID+"/retry", url.Values{})
 	wantStatus(t, r, http.StatusSeeOther)
 	for _, c := range strings.Split(strings.Join(r.header.Values("Set-Cookie"), ";"), ";") {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/asyncmq/asyncmq/admin"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Audit statuses.
@@ -91,7 +91,7 @@ func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn
 // audit records an entry; a failure to record is logged, never shown, since the change itself
 // has already happened (or been refused).
 func (d *Dashboard) audit(ctx context.Context, r *http.Request, c change, status, errText string) {
-	_, err := d.insp.RecordAudit(ctx, backend.AuditEntry{
+	_, err := d.insp.RecordAudit(ctx, asyncmqtype.AuditEntry{
 		Actor:  actor(r),
 		Action: c.Action,
 		Status: status,
@@ -112,7 +112,7 @@ type auditFilter struct {
 
 type auditData struct {
 	Filter  auditFilter
-	Entries []backend.AuditEntry
+	Entries []asyncmqtype.AuditEntry
 	Pager   pager
 	Actions []string
 }
@@ -133,7 +133,7 @@ func (d *Dashboard) auditList(w http.ResponseWriter, r *http.Request) error {
 	}
 	pg := newPager(q, publicPath(r))
 	// One extra row tells whether a next page exists; the store keeps no total for the log.
-	es, err := d.insp.Audit(r.Context(), backend.AuditParams{
+	es, err := d.insp.Audit(r.Context(), asyncmqtype.AuditParams{
 		Action: f.Action, Status: f.Status, Queue: f.Queue, Actor: f.Actor, Text: f.Text,
 		Limit: pg.Size + 1, Offset: pg.offset(),
 	})

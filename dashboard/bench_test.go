@@ -10,6 +10,7 @@ import (
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -39,17 +40,17 @@ func benchDashboard(b *testing.B) *Dashboard {
 	mem := memory.New()
 	b.Cleanup(func() { mem.Close() })
 	ctx := context.Background()
-	var jobs []*backend.Job
+	var jobs []*asyncmqtype.JobInfo
 	for i := range 10 {
 		for k := range 5 {
-			jobs = append(jobs, &backend.Job{ID: fmt.Sprintf("q%d-%d", i, k), Queue: fmt.Sprintf("queue-%d", i), Task: "load.order",
+			jobs = append(jobs, &asyncmqtype.JobInfo{ID: fmt.Sprintf("q%d-%d", i, k), Queue: fmt.Sprintf("queue-%d", i), Task: "load.order",
 				Payload: []byte(fmt.Sprintf(`{"order":%d,"customer":"customer-%d"}`, k, k))})
 		}
 	}
 	if err := mem.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := mem.Heartbeat(ctx, backend.HeartbeatParams{Worker: backend.WorkerInfo{ID: "w1", Hostname: "h", Queues: []string{"queue-0"}, Concurrency: 4}}); err != nil {
+	if _, err := mem.Heartbeat(ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: "w1", Hostname: "h", Queues: []string{"queue-0"}, Concurrency: 4}}); err != nil {
 		b.Fatal(err)
 	}
 	d, err := New(asyncmq.NewInspector(withPayloads{&bigQueue{Backend: mem, total: 1_000_000}}),
@@ -79,7 +80,7 @@ func benchPage(b *testing.B, d *Dashboard, target string) {
 // withPayloads gives every job bigQueue lists a payload like the load benchmark's.
 type withPayloads struct{ *bigQueue }
 
-func (w withPayloads) ListJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+func (w withPayloads) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	page, err := w.bigQueue.ListJobs(ctx, p)
 	for i, j := range page.Jobs {
 		j.Payload = []byte(fmt.Sprintf(`{"order":%d,"customer":"customer-%d"}`, p.Offset+i, (p.Offset+i)%1000))

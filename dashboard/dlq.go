@@ -4,14 +4,14 @@ import (
 	"net/http"
 
 	"github.com/asyncmq/asyncmq/admin"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // The dead-letter queue of a queue is its failed jobs: they ran out of retries. The page lists
 // them with their last error and replays or deletes them, selected or all matching a filter.
 
 func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) error {
-	data, qi, err := d.listJobs(r, r.PathValue("name"), backend.StateFailed)
+	data, qi, err := d.listJobs(r, r.PathValue("name"), asyncmqtype.StateFailed)
 	if err != nil {
 		return err
 	}
@@ -24,7 +24,7 @@ func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) error {
 
 func (d *Dashboard) dlqBulk(w http.ResponseWriter, r *http.Request) error {
 	return d.bulk(w, r, bulkRequest{
-		Queue: r.PathValue("name"), Source: "dlq.bulk", State: backend.StateFailed,
-		Allowed: []backend.Action{backend.ActionRetry, backend.ActionRemove},
+		Queue: r.PathValue("name"), Source: "dlq.bulk", State: asyncmqtype.StateFailed,
+		Allowed: []asyncmqtype.Action{asyncmqtype.ActionRetry, asyncmqtype.ActionRemove},
 	})
 }

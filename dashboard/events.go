@@ -16,7 +16,7 @@ import (
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Live updates: one hub per Dashboard polls the backend's event log after the last ID it has
@@ -136,7 +136,7 @@ func (h *hub) tick() {
 	defer cancel()
 	changed := false
 	for range maxPagesPerTick {
-		evs, err := h.insp.Events(ctx, backend.EventsParams{AfterID: h.cursor, Limit: eventPage})
+		evs, err := h.insp.Events(ctx, asyncmqtype.EventsParams{AfterID: h.cursor, Limit: eventPage})
 		if err != nil {
 			h.failed(err)
 			return
@@ -252,9 +252,9 @@ func (h *hub) close() {
 	}
 }
 
-func (h *hub) eventMessage(e backend.Event) message {
+func (h *hub) eventMessage(e asyncmqtype.Event) message {
 	name := "job"
-	if e.Type == backend.EventQueue {
+	if e.Type == asyncmqtype.EventQueue {
 		name = "queue"
 	}
 	b, _ := json.Marshal(h.red.event(e))
@@ -262,17 +262,17 @@ func (h *hub) eventMessage(e backend.Event) message {
 }
 
 type queueCounts struct {
-	Name   string                `json:"name"`
-	Paused bool                  `json:"paused"`
-	Counts map[backend.State]int `json:"counts"`
-	Total  int                   `json:"total"`
+	Name   string                    `json:"name"`
+	Paused bool                      `json:"paused"`
+	Counts map[asyncmqtype.State]int `json:"counts"`
+	Total  int                       `json:"total"`
 }
 
 type countsPayload struct {
-	Queues    []queueCounts         `json:"queues"`
-	Totals    map[backend.State]int `json:"totals"`
-	TotalJobs int                   `json:"total_jobs"`
-	Paused    int                   `json:"paused"`
+	Queues    []queueCounts             `json:"queues"`
+	Totals    map[asyncmqtype.State]int `json:"totals"`
+	TotalJobs int                       `json:"total_jobs"`
+	Paused    int                       `json:"paused"`
 }
 
 func (h *hub) countsMessage(ctx context.Context, id int64) (message, error) {
@@ -280,13 +280,13 @@ func (h *hub) countsMessage(ctx context.Context, id int64) (message, error) {
 	if err != nil {
 		return message{}, err
 	}
-	p := countsPayload{Queues: make([]queueCounts, 0, len(qs)), Totals: make(map[backend.State]int)}
-	for _, s := range backend.States {
+	p := countsPayload{Queues: make([]queueCounts, 0, len(qs)), Totals: make(map[asyncmqtype.State]int)}
+	for _, s := range asyncmqtype.States {
 		p.Totals[s] = 0
 	}
 	for _, q := range qs {
-		qc := queueCounts{Name: q.Name, Paused: q.Paused, Counts: make(map[backend.State]int), Total: q.Total()}
-		for _, s := range backend.States {
+		qc := queueCounts{Name: q.Name, Paused: q.Paused, Counts: make(map[asyncmqtype.State]int), Total: q.Total()}
+		for _, s := range asyncmqtype.States {
 			qc.Counts[s] = q.Counts[s]
 			p.Totals[s] += q.Counts[s]
 		}
@@ -385,7 +385,7 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 // when the stream should end.
 func (d *Dashboard) backlog(ctx context.Context, s *stream, queue string, after, upto int64) bool {
 	for range maxBacklogPages {
-		evs, err := d.insp.Events(ctx, backend.EventsParams{AfterID: after, Limit: eventPage, Queue: queue})
+		evs, err := d.insp.Events(ctx, asyncmqtype.EventsParams{AfterID: after, Limit: eventPage, Queue: queue})
 		if err != nil {
 			s.send(resetMessage(after, "backend unavailable"))
 			return false
@@ -451,13 +451,13 @@ type eventHistoryData struct {
 	Queue  string
 	Text   string
 	Limit  int
-	Types  []backend.EventType
+	Types  []asyncmqtype.EventType
 }
 
-var eventTypes = []backend.EventType{
-	backend.EventEnqueued, backend.EventStarted, backend.EventCompleted, backend.EventRetrying,
-	backend.EventFailed, backend.EventCancelled, backend.EventStalled, backend.EventRemoved,
-	backend.EventProgress, backend.EventQueue,
+var eventTypes = []asyncmqtype.EventType{
+	asyncmqtype.EventEnqueued, asyncmqtype.EventStarted, asyncmqtype.EventCompleted, asyncmqtype.EventRetrying,
+	asyncmqtype.EventFailed, asyncmqtype.EventCancelled, asyncmqtype.EventStalled, asyncmqtype.EventRemoved,
+	asyncmqtype.EventProgress, asyncmqtype.EventQueue,
 }
 
 func (d *Dashboard) eventHistory(w http.ResponseWriter, r *http.Request) error {
@@ -467,7 +467,7 @@ func (d *Dashboard) eventHistory(w http.ResponseWriter, r *http.Request) error {
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil {
 		data.Limit = min(max(n, 1), eventPage)
 	}
-	if data.Type != "" && !slices.Contains(eventTypes, backend.EventType(data.Type)) {
+	if data.Type != "" && !slices.Contains(eventTypes, asyncmqtype.EventType(data.Type)) {
 		return badRequest("Unknown event type %q.", data.Type)
 	}
 	evs, err := d.recent(r.Context(), data.Limit)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -132,13 +133,13 @@ func TestEventStreamDeliversJobEvents(t *testing.T) {
 			}
 			first := s.next(isEvent("counts"))
 			var counts countsPayload
-			if err := json.Unmarshal([]byte(first.data), &counts); err != nil || counts.TotalJobs != 1 || counts.Totals[backend.StateWaiting] != 1 {
+			if err := json.Unmarshal([]byte(first.data), &counts); err != nil || counts.TotalJobs != 1 || counts.Totals[asyncmqtype.StateWaiting] != 1 {
 				t.Fatalf("initial counts = %s (%v)", first.data, err)
 			}
 			j := job("emails", "send_<b>", `{"password":"p4ss"}`)
 			e.add(j)
 			ev := decodeEvent(t, s.next(isEvent("job")))
-			if ev.JobID != j.ID || ev.Type != string(backend.EventEnqueued) || ev.Queue != "emails" || ev.State != backend.StateWaiting {
+			if ev.JobID != j.ID || ev.Type != string(asyncmqtype.EventEnqueued) || ev.Queue != "emails" || ev.State != asyncmqtype.StateWaiting {
 				t.Errorf("event = %+v", ev)
 			}
 			after := s.next(isEvent("counts"))
@@ -165,7 +166,7 @@ func TestEventStreamResumes(t *testing.T) {
 	e.add(a)
 	e.add(b)
 	e.add(c)
-	evs, err := e.insp.Events(context.Background(), backend.EventsParams{})
+	evs, err := e.insp.Events(context.Background(), asyncmqtype.EventsParams{})
 	if err != nil || len(evs) != 3 {
 		t.Fatalf("events = %v, %v", evs, err)
 	}
@@ -248,12 +249,12 @@ type countingBackend struct {
 	queues, events atomic.Int64
 }
 
-func (c *countingBackend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
+func (c *countingBackend) Queues(ctx context.Context) ([]asyncmqtype.QueueInfo, error) {
 	c.queues.Add(1)
 	return c.Backend.Queues(ctx)
 }
 
-func (c *countingBackend) Events(ctx context.Context, p backend.EventsParams) ([]backend.Event, error) {
+func (c *countingBackend) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	c.events.Add(1)
 	return c.Backend.Events(ctx, p)
 }

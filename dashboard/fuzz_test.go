@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -35,8 +36,8 @@ func FuzzHandlers(f *testing.F) {
 	mem := memory.New()
 	f.Cleanup(func() { mem.Close() })
 	ctx := context.Background()
-	j := &backend.Job{ID: "j1", Queue: "q", Task: "t"}
-	if err := mem.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{j}}); err != nil {
+	j := &asyncmqtype.JobInfo{ID: "j1", Queue: "q", Task: "t"}
+	if err := mem.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}}); err != nil {
 		f.Fatal(err)
 	}
 	d, err := New(asyncmq.NewInspector(mem), Config{Logger: quietLogger(), EventPollInterval: time.Hour})

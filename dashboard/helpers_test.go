@@ -19,6 +19,7 @@ import (
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -218,9 +219,9 @@ func wantNotContains(t *testing.T, body string, subs ...string) {
 var jobSeq atomic.Int64
 
 // job is a test job with sensible defaults.
-func job(queue, task string, payload string) *backend.Job {
+func job(queue, task string, payload string) *asyncmqtype.JobInfo {
 	id := fmt.Sprintf("j%06d", jobSeq.Add(1))
-	j := &backend.Job{ID: id, Queue: queue, Task: task, MaxRetries: 0, Priority: 5}
+	j := &asyncmqtype.JobInfo{ID: id, Queue: queue, Task: task, MaxRetries: 0, Priority: 5}
 	if payload != "" {
 		j.Payload = json.RawMessage(payload)
 	}
@@ -228,7 +229,7 @@ func job(queue, task string, payload string) *backend.Job {
 }
 
 // add enqueues jobs as given.
-func (e *env) add(jobs ...*backend.Job) {
+func (e *env) add(jobs ...*asyncmqtype.JobInfo) {
 	e.t.Helper()
 	if err := e.b.Enqueue(context.Background(), backend.EnqueueParams{Jobs: jobs}); err != nil {
 		e.t.Fatalf("enqueue: %v", err)
@@ -237,7 +238,7 @@ func (e *env) add(jobs ...*backend.Job) {
 
 // finishAll claims every runnable job of queue and finishes each with outcome; failures carry
 // errMsg and stack.
-func (e *env) finishAll(queue string, outcome backend.Outcome, errMsg, stack string) []*backend.Job {
+func (e *env) finishAll(queue string, outcome backend.Outcome, errMsg, stack string) []*asyncmqtype.JobInfo {
 	e.t.Helper()
 	ctx := context.Background()
 	jobs, err := e.b.Claim(ctx, backend.ClaimParams{Queues: []string{queue}, WorkerID: "w-test", Limit: 1000, LeaseDuration: time.Minute})
@@ -251,10 +252,10 @@ func (e *env) finishAll(queue string, outcome backend.Outcome, errMsg, stack str
 		case backend.OutcomeCompleted:
 			f.Result = json.RawMessage(`{"ok":true}`)
 		case backend.OutcomeRetry:
-			f.Error = &backend.AttemptError{Error: errMsg, Stack: stack}
+			f.Error = &asyncmqtype.AttemptError{Error: errMsg, Stack: stack}
 			f.RetryAt = time.Now().Add(time.Hour)
 		default:
-			f.Error = &backend.AttemptError{Error: errMsg, Stack: stack}
+			f.Error = &asyncmqtype.AttemptError{Error: errMsg, Stack: stack}
 		}
 		items = append(items, f)
 	}
@@ -273,7 +274,7 @@ func (e *env) finishAll(queue string, outcome backend.Outcome, errMsg, stack str
 }
 
 // claimAll makes every runnable job of queue active.
-func (e *env) claimAll(queue string) []*backend.Job {
+func (e *env) claimAll(queue string) []*asyncmqtype.JobInfo {
 	e.t.Helper()
 	jobs, err := e.b.Claim(context.Background(), backend.ClaimParams{Queues: []string{queue}, WorkerID: "w-test", Limit: 1000, LeaseDuration: time.Minute})
 	if err != nil {
@@ -282,10 +283,10 @@ func (e *env) claimAll(queue string) []*backend.Job {
 	return jobs
 }
 
-func (e *env) state(id string) backend.State {
+func (e *env) state(id string) asyncmqtype.State {
 	e.t.Helper()
 	j, err := e.b.GetJob(context.Background(), id)
-	if errors.Is(err, backend.ErrJobNotFound) {
+	if errors.Is(err, asyncmqtype.ErrJobNotFound) {
 		return "gone"
 	}
 	if err != nil {
@@ -295,9 +296,9 @@ func (e *env) state(id string) backend.State {
 }
 
 // auditEntries returns the audit log, newest first.
-func (e *env) auditEntries() []backend.AuditEntry {
+func (e *env) auditEntries() []asyncmqtype.AuditEntry {
 	e.t.Helper()
-	es, err := e.insp.Audit(context.Background(), backend.AuditParams{Limit: 500})
+	es, err := e.insp.Audit(context.Background(), asyncmqtype.AuditParams{Limit: 500})
 	if err != nil {
 		e.t.Fatalf("audit: %v", err)
 	}
@@ -305,7 +306,7 @@ func (e *env) auditEntries() []backend.AuditEntry {
 }
 
 // lastAudit returns the newest audit entry; it fails the test when there is none.
-func (e *env) lastAudit() backend.AuditEntry {
+func (e *env) lastAudit() asyncmqtype.AuditEntry {
 	e.t.Helper()
 	es := e.auditEntries()
 	if len(es) == 0 {

@@ -12,27 +12,27 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/admin"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // jobFilter is a listing's filter as the query string carries it.
 type jobFilter struct {
-	State backend.State
+	State asyncmqtype.State
 	Task  string
 	ID    string
 	Text  string
-	Sort  backend.Sort
+	Sort  asyncmqtype.Sort
 }
 
 // parseJobFilter reads state, task, job_id, q and sort (AsyncMQ's names). An unknown state is an
 // error, since guessing would show the wrong jobs; an unknown sort falls back to newest.
-func parseJobFilter(q url.Values, defaultState backend.State) (jobFilter, error) {
+func parseJobFilter(q url.Values, defaultState asyncmqtype.State) (jobFilter, error) {
 	f := jobFilter{
-		State: backend.State(strings.TrimSpace(q.Get("state"))),
+		State: asyncmqtype.State(strings.TrimSpace(q.Get("state"))),
 		Task:  strings.TrimSpace(q.Get("task")),
 		ID:    strings.TrimSpace(q.Get("job_id")),
 		Text:  strings.TrimSpace(q.Get("q")),
-		Sort:  backend.Sort(q.Get("sort")),
+		Sort:  asyncmqtype.Sort(q.Get("sort")),
 	}
 	if f.State == "" {
 		f.State = defaultState
@@ -40,14 +40,14 @@ func parseJobFilter(q url.Values, defaultState backend.State) (jobFilter, error)
 	if !f.State.Valid() {
 		return f, badRequest("Unknown job state %q: use one of waiting, active, delayed, completed, failed, cancelled.", f.State)
 	}
-	if f.Sort != backend.SortOldest {
-		f.Sort = backend.SortNewest
+	if f.Sort != asyncmqtype.SortOldest {
+		f.Sort = asyncmqtype.SortNewest
 	}
 	return f, nil
 }
 
-func (f jobFilter) backend(queue string) backend.JobFilter {
-	return backend.JobFilter{Queue: queue, State: f.State, Task: f.Task, ID: f.ID, Text: f.Text}
+func (f jobFilter) backend(queue string) asyncmqtype.JobFilter {
+	return asyncmqtype.JobFilter{Queue: queue, State: f.State, Task: f.Task, ID: f.ID, Text: f.Text}
 }
 
 // Filtered reports whether anything narrows the listing beyond its state.
@@ -58,7 +58,7 @@ type jobRow struct {
 	ID         string
 	URL        string
 	Task       string
-	State      backend.State
+	State      asyncmqtype.State
 	Attempts   string
 	Created    string
 	CreatedISO string
@@ -102,15 +102,15 @@ type jobListData struct {
 }
 
 // actionsFor lists the job actions that apply in a state, in the order buttons show them.
-func actionsFor(s backend.State) []string {
+func actionsFor(s asyncmqtype.State) []string {
 	switch s {
-	case backend.StateWaiting:
+	case asyncmqtype.StateWaiting:
 		return []string{"cancel", "remove"}
-	case backend.StateActive:
+	case asyncmqtype.StateActive:
 		return []string{"cancel"}
-	case backend.StateDelayed:
+	case asyncmqtype.StateDelayed:
 		return []string{"promote", "cancel", "remove"}
-	case backend.StateCompleted, backend.StateFailed, backend.StateCancelled:
+	case asyncmqtype.StateCompleted, asyncmqtype.StateFailed, asyncmqtype.StateCancelled:
 		return []string{"retry", "remove"}
 	}
 	return nil
@@ -125,7 +125,7 @@ func (d *Dashboard) jobList(w http.ResponseWriter, r *http.Request) error {
 	base := admin.BasePath(r)
 	data.StateField = true
 	path, q := publicPath(r), r.URL.Query()
-	for _, s := range backend.States {
+	for _, s := range asyncmqtype.States {
 		data.States = append(data.States, stateCount{State: s, Count: formatInt(qi.Counts[s]), Current: s == data.Filter.State,
 			URL: withQuery(path, q, "state", string(s), "page", "")})
 	}
@@ -153,33 +153,33 @@ func (d *Dashboard) bulkActions(r *http.Request, data *jobListData, actions []st
 // listJobs loads one page of a queue's jobs; the backend filters, sorts and pages, so a page
 // costs the same on the millionth row as on the first. A page past the end shows the last page.
 // fixed, when set, is the only state listed (the dead-letter page's failed jobs).
-func (d *Dashboard) listJobs(r *http.Request, name string, fixed backend.State) (jobListData, backend.QueueInfo, error) {
+func (d *Dashboard) listJobs(r *http.Request, name string, fixed asyncmqtype.State) (jobListData, asyncmqtype.QueueInfo, error) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	def := backend.StateWaiting
+	def := asyncmqtype.StateWaiting
 	if fixed != "" {
 		def = fixed
 		q.Del("state")
 	}
 	f, err := parseJobFilter(q, def)
 	if err != nil {
-		return jobListData{}, backend.QueueInfo{}, err
+		return jobListData{}, asyncmqtype.QueueInfo{}, err
 	}
 	qi, err := d.insp.Queue(ctx, name)
 	if err != nil {
-		return jobListData{}, backend.QueueInfo{}, err
+		return jobListData{}, asyncmqtype.QueueInfo{}, err
 	}
 	pg := newPager(q, publicPath(r))
-	params := backend.ListJobsParams{Filter: f.backend(name), Sort: f.Sort, Offset: pg.offset(), Limit: pg.Size}
+	params := asyncmqtype.ListJobsParams{Filter: f.backend(name), Sort: f.Sort, Offset: pg.offset(), Limit: pg.Size}
 	page, err := d.insp.Jobs(ctx, params)
 	if err != nil {
-		return jobListData{}, backend.QueueInfo{}, err
+		return jobListData{}, asyncmqtype.QueueInfo{}, err
 	}
 	clamped := pg.setTotal(page.Total)
 	if clamped && page.Total > 0 {
 		params.Offset = pg.offset()
 		if page, err = d.insp.Jobs(ctx, params); err != nil {
-			return jobListData{}, backend.QueueInfo{}, err
+			return jobListData{}, asyncmqtype.QueueInfo{}, err
 		}
 	}
 	base := admin.BasePath(r)
@@ -227,12 +227,12 @@ type attemptView struct {
 type depView struct {
 	ID    string
 	Queue string
-	State backend.State
+	State asyncmqtype.State
 	Found bool
 }
 
 type jobDetailData struct {
-	Job      *backend.Job
+	Job      *asyncmqtype.JobInfo
 	Payload  string
 	Result   string
 	Progress string
@@ -244,7 +244,7 @@ type jobDetailData struct {
 // maxDepLookups bounds the parent lookups one job page makes.
 const maxDepLookups = 20
 
-func (d *Dashboard) loadJob(ctx context.Context, queue, id string) (*backend.Job, error) {
+func (d *Dashboard) loadJob(ctx context.Context, queue, id string) (*asyncmqtype.JobInfo, error) {
 	j, err := d.insp.Job(ctx, id)
 	if err != nil {
 		return nil, err
@@ -292,19 +292,19 @@ func (d *Dashboard) jobDetail(w http.ResponseWriter, r *http.Request) error {
 
 // jobActionNames maps the action path segment to the backend action; "delete" is AsyncMQ's alias
 // for remove.
-var jobActionNames = map[string]backend.Action{
-	"retry":   backend.ActionRetry,
-	"cancel":  backend.ActionCancel,
-	"remove":  backend.ActionRemove,
-	"delete":  backend.ActionRemove,
-	"promote": backend.ActionPromote,
+var jobActionNames = map[string]asyncmqtype.Action{
+	"retry":   asyncmqtype.ActionRetry,
+	"cancel":  asyncmqtype.ActionCancel,
+	"remove":  asyncmqtype.ActionRemove,
+	"delete":  asyncmqtype.ActionRemove,
+	"promote": asyncmqtype.ActionPromote,
 }
 
-var pastTense = map[backend.Action]string{
-	backend.ActionRetry:   "retried",
-	backend.ActionCancel:  "cancelled",
-	backend.ActionRemove:  "removed",
-	backend.ActionPromote: "promoted",
+var pastTense = map[asyncmqtype.Action]string{
+	asyncmqtype.ActionRetry:   "retried",
+	asyncmqtype.ActionCancel:  "cancelled",
+	asyncmqtype.ActionRemove:  "removed",
+	asyncmqtype.ActionPromote: "promoted",
 }
 
 func (d *Dashboard) jobAction(w http.ResponseWriter, r *http.Request) error {
@@ -323,24 +323,24 @@ func (d *Dashboard) jobAction(w http.ResponseWriter, r *http.Request) error {
 		Action: "job." + string(a), Source: "jobs.single", Queue: name, JobID: id, Detail: "task=" + j.Task,
 		Back: p.Path("queues", name, "jobs", id),
 	}
-	if a == backend.ActionRemove && j.State != backend.StateActive {
+	if a == asyncmqtype.ActionRemove && j.State != asyncmqtype.StateActive {
 		c.Gone, c.Here = true, c.Back
 		c.Back = withQuery(p.Path("queues", name, "jobs"), nil, "state", string(j.State))
 	}
 	return d.perform(w, r, c, func(ctx context.Context) (string, error) {
 		var err error
 		switch a {
-		case backend.ActionRetry:
+		case asyncmqtype.ActionRetry:
 			err = d.insp.RetryJob(ctx, id)
-		case backend.ActionCancel:
+		case asyncmqtype.ActionCancel:
 			err = d.insp.CancelJob(ctx, id)
-		case backend.ActionRemove:
+		case asyncmqtype.ActionRemove:
 			err = d.insp.RemoveJob(ctx, id)
-		case backend.ActionPromote:
+		case asyncmqtype.ActionPromote:
 			err = d.insp.PromoteJob(ctx, id)
 		}
 		msg := fmt.Sprintf("Job %s %s.", id, pastTense[a])
-		if a == backend.ActionCancel && j.State == backend.StateActive {
+		if a == asyncmqtype.ActionCancel && j.State == asyncmqtype.StateActive {
 			msg = fmt.Sprintf("Cancellation of job %s requested; its worker stops it at the next heartbeat.", id)
 		}
 		return msg, err
@@ -358,8 +358,8 @@ type bulkRequest struct {
 	Queue  string
 	Source string
 	// State, when set, fixes the filter's state (the dead-letter page works on failed jobs).
-	State   backend.State
-	Allowed []backend.Action
+	State   asyncmqtype.State
+	Allowed []asyncmqtype.Action
 }
 
 // bulk applies an action to the selected jobs (job_id fields) or, with scope=matching, to every
@@ -381,7 +381,7 @@ func (d *Dashboard) bulk(w http.ResponseWriter, r *http.Request, b bulkRequest) 
 		"state": {r.PostFormValue("state")}, "task": {r.PostFormValue("task")},
 		"job_id": {r.PostFormValue("match_id")}, "q": {r.PostFormValue("q")},
 	}
-	def := backend.StateWaiting
+	def := asyncmqtype.StateWaiting
 	if b.State != "" {
 		def = b.State
 		fv.Del("state")
@@ -392,7 +392,7 @@ func (d *Dashboard) bulk(w http.ResponseWriter, r *http.Request, b bulkRequest) 
 	}
 	p := d.newPage(nil, r, "", "", nil)
 	listPath := p.Path("queues", b.Queue, "jobs")
-	if b.State == backend.StateFailed {
+	if b.State == asyncmqtype.StateFailed {
 		listPath = p.Path("queues", b.Queue, "dlq")
 	}
 	c := change{Action: "job." + string(a), Source: b.Source, Queue: b.Queue,
@@ -400,12 +400,12 @@ func (d *Dashboard) bulk(w http.ResponseWriter, r *http.Request, b bulkRequest) 
 	if b.State != "" {
 		c.Back = listPath
 	}
-	params := backend.ApplyParams{Action: a}
+	params := asyncmqtype.ApplyParams{Action: a}
 	var count int
 	var what string
 	if r.PostFormValue("scope") == "matching" {
 		params.Filter = f.backend(b.Queue)
-		pg, err := d.insp.Jobs(ctx, backend.ListJobsParams{Filter: params.Filter, Limit: 1})
+		pg, err := d.insp.Jobs(ctx, asyncmqtype.ListJobsParams{Filter: params.Filter, Limit: 1})
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // metricWindows are the windows the metrics page offers, in minutes.
@@ -36,7 +36,7 @@ type metricPoint struct {
 	waitSum     time.Duration
 }
 
-func (p *metricPoint) add(b backend.MetricBucket) {
+func (p *metricPoint) add(b asyncmqtype.MetricBucket) {
 	p.Completed += b.Completed
 	p.Failed += b.Failed
 	p.Retried += b.Retried
@@ -84,7 +84,7 @@ func (d *Dashboard) history(ctx context.Context, queue string, minutes int) ([]m
 	now := time.Now().UTC()
 	end := now.Truncate(time.Minute)
 	start := end.Add(-time.Duration(minutes-1) * time.Minute)
-	buckets, err := d.insp.Metrics(ctx, backend.MetricsParams{Queue: queue, Since: start, Until: now})
+	buckets, err := d.insp.Metrics(ctx, asyncmqtype.MetricsParams{Queue: queue, Since: start, Until: now})
 	if err != nil {
 		return nil, nil, metricPoint{}, err
 	}
@@ -161,7 +161,7 @@ type metricsData struct {
 	Queue      string
 	Total      metricPoint
 	Queues     []queueMetrics
-	Counts     map[backend.State]int
+	Counts     map[asyncmqtype.State]int
 	Workers    int
 	HistoryURL string
 }
@@ -198,13 +198,13 @@ func (d *Dashboard) metricsPage(w http.ResponseWriter, r *http.Request) error {
 }
 
 type historyResponse struct {
-	Minutes int                   `json:"minutes"`
-	Queue   string                `json:"queue,omitempty"`
-	History []metricPoint         `json:"history"`
-	Totals  metricPoint           `json:"totals"`
-	Current map[backend.State]int `json:"current"`
-	Workers int                   `json:"total_workers"`
-	Queues  int                   `json:"total_queues"`
+	Minutes int                       `json:"minutes"`
+	Queue   string                    `json:"queue,omitempty"`
+	History []metricPoint             `json:"history"`
+	Totals  metricPoint               `json:"totals"`
+	Current map[asyncmqtype.State]int `json:"current"`
+	Workers int                       `json:"total_workers"`
+	Queues  int                       `json:"total_queues"`
 }
 
 // metricsHistory serves the charts' data: ?minutes= (1..1440, default 60) and ?queue=.
@@ -231,9 +231,9 @@ func (d *Dashboard) metricsHistory(w http.ResponseWriter, r *http.Request) error
 
 // currentCounts sums the jobs per state of queue, or of every queue when queue is "", with every
 // state present.
-func currentCounts(qs []backend.QueueInfo, queue string) map[backend.State]int {
-	counts := make(map[backend.State]int, len(backend.States))
-	for _, s := range backend.States {
+func currentCounts(qs []asyncmqtype.QueueInfo, queue string) map[asyncmqtype.State]int {
+	counts := make(map[asyncmqtype.State]int, len(asyncmqtype.States))
+	for _, s := range asyncmqtype.States {
 		counts[s] = 0
 	}
 	for _, q := range qs {

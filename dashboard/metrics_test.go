@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -44,12 +45,12 @@ func TestMetricsHistory(t *testing.T) {
 	if tot.Completed != 3 || tot.Failed != 1 || tot.Started != 4 || tot.AvgDurationMS != 40 {
 		t.Errorf("totals = %+v, want 3 completed, 1 failed, 4 started, 40ms average", tot)
 	}
-	if h.Current[backend.StateCompleted] != 3 || h.Current[backend.StateWaiting] != 1 || h.Queues != 2 {
+	if h.Current[asyncmqtype.StateCompleted] != 3 || h.Current[asyncmqtype.StateWaiting] != 1 || h.Queues != 2 {
 		t.Errorf("current = %v, queues %d", h.Current, h.Queues)
 	}
 	one := e.get("/metrics/history?queue=other")
 	json.Unmarshal([]byte(one.body), &h)
-	if h.Totals.Completed != 0 || h.Current[backend.StateWaiting] != 1 {
+	if h.Totals.Completed != 0 || h.Current[asyncmqtype.StateWaiting] != 1 {
 		t.Errorf("queue filter: totals %+v current %v", h.Totals, h.Current)
 	}
 	for q, want := range map[string]int{"minutes=0": 1, "minutes=99999": 1440, "minutes=abc": 60, "limit=7": 7, "": 60} {
@@ -76,7 +77,7 @@ func TestPrometheus(t *testing.T) {
 	if err := e.insp.PauseQueue(context.Background(), "emails"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.b.Heartbeat(context.Background(), backend.HeartbeatParams{Worker: backend.WorkerInfo{
+	if _, err := e.b.Heartbeat(context.Background(), backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{
 		ID: "w1", Hostname: "h1", Concurrency: 8, Active: 3,
 	}}); err != nil {
 		t.Fatal(err)
@@ -156,8 +157,8 @@ func TestPrometheusHistogram(t *testing.T) {
 		"asyncmq_job_duration_seconds_count{"+label+"} 5\n",
 	)
 	wantContains(t, r.body, want...)
-	if n := strings.Count(r.body, "asyncmq_job_duration_seconds_bucket{"+label); n != len(backend.DurationBuckets)+1 {
-		t.Errorf("%d buckets, want %d", n, len(backend.DurationBuckets)+1)
+	if n := strings.Count(r.body, "asyncmq_job_duration_seconds_bucket{"+label); n != len(asyncmqtype.DurationBuckets)+1 {
+		t.Errorf("%d buckets, want %d", n, len(asyncmqtype.DurationBuckets)+1)
 	}
 }
 
@@ -190,7 +191,7 @@ func TestPromCountersFoldSettledMinutes(t *testing.T) {
 		for range n {
 			j := job("q", "t", "")
 			j.CreatedAt, j.RunAt = at, at
-			if err := mem.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{j}, Now: at}); err != nil {
+			if err := mem.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: at}); err != nil {
 				t.Fatal(err)
 			}
 			cl, err := mem.Claim(ctx, backend.ClaimParams{Queues: []string{"q"}, WorkerID: "w", Limit: 1, LeaseDuration: time.Minute, Now: at})
@@ -231,23 +232,27 @@ type brokenBackend struct{ backend.Backend }
 
 var errBroken = errors.New("dial tcp 10.0.0.5:5432: postgres://app:swordfish@db refused")
 
-func (brokenBackend) Ping(context.Context) error                          { return errBroken }
-func (brokenBackend) Queues(context.Context) ([]backend.QueueInfo, error) { return nil, errBroken }
-func (brokenBackend) Queue(context.Context, string) (backend.QueueInfo, error) {
-	return backend.QueueInfo{}, errBroken
+func (brokenBackend) Ping(context.Context) error                              { return errBroken }
+func (brokenBackend) Queues(context.Context) ([]asyncmqtype.QueueInfo, error) { return nil, errBroken }
+func (brokenBackend) Queue(context.Context, string) (asyncmqtype.QueueInfo, error) {
+	return asyncmqtype.QueueInfo{}, errBroken
 }
-func (brokenBackend) Workers(context.Context) ([]backend.WorkerInfo, error) { return nil, errBroken }
-func (brokenBackend) LastEventID(context.Context) (int64, error)            { return 0, errBroken }
-func (brokenBackend) Events(context.Context, backend.EventsParams) ([]backend.Event, error) {
+func (brokenBackend) Workers(context.Context) ([]asyncmqtype.WorkerInfo, error) {
 	return nil, errBroken
 }
-func (brokenBackend) Metrics(context.Context, backend.MetricsParams) ([]backend.MetricBucket, error) {
+func (brokenBackend) LastEventID(context.Context) (int64, error) { return 0, errBroken }
+func (brokenBackend) Events(context.Context, asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	return nil, errBroken
 }
-func (brokenBackend) Audit(context.Context, backend.AuditParams) ([]backend.AuditEntry, error) {
+func (brokenBackend) Metrics(context.Context, asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error) {
 	return nil, errBroken
 }
-func (brokenBackend) GetJob(context.Context, string) (*backend.Job, error) { return nil, errBroken }
+func (brokenBackend) Audit(context.Context, asyncmqtype.AuditParams) ([]asyncmqtype.AuditEntry, error) {
+	return nil, errBroken
+}
+func (brokenBackend) GetJob(context.Context, string) (*asyncmqtype.JobInfo, error) {
+	return nil, errBroken
+}
 
 func TestBackendFailure(t *testing.T) {
 	t.Parallel()

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/admin"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // recentEvents is how many events the overview lists on load; the live stream adds more.
@@ -24,8 +24,8 @@ const overviewTTL = time.Second
 
 // overviewData is what the overview shows, read from the backend.
 type overviewData struct {
-	Queues    []backend.QueueInfo
-	Totals    map[backend.State]int
+	Queues    []asyncmqtype.QueueInfo
+	Totals    map[asyncmqtype.State]int
 	TotalJobs int
 	Paused    int
 	Workers   int
@@ -44,17 +44,17 @@ type overviewSnapshot struct {
 
 // eventView is an event as pages and the event stream show it: detail redacted.
 type eventView struct {
-	ID     int64         `json:"id"`
-	Type   string        `json:"type"`
-	Queue  string        `json:"queue"`
-	JobID  string        `json:"job_id,omitempty"`
-	Task   string        `json:"task,omitempty"`
-	State  backend.State `json:"state,omitempty"`
-	At     time.Time     `json:"at"`
-	Detail string        `json:"detail,omitempty"`
+	ID     int64             `json:"id"`
+	Type   string            `json:"type"`
+	Queue  string            `json:"queue"`
+	JobID  string            `json:"job_id,omitempty"`
+	Task   string            `json:"task,omitempty"`
+	State  asyncmqtype.State `json:"state,omitempty"`
+	At     time.Time         `json:"at"`
+	Detail string            `json:"detail,omitempty"`
 }
 
-func (rd *redactor) event(e backend.Event) eventView {
+func (rd *redactor) event(e asyncmqtype.Event) eventView {
 	return eventView{ID: e.ID, Type: string(e.Type), Queue: e.Queue, JobID: e.JobID, Task: e.Task,
 		State: e.State, At: e.At, Detail: rd.TextPreview(e.Detail, 300)}
 }
@@ -68,7 +68,7 @@ type eventRow struct {
 	JobID    string
 	JobURL   string
 	Task     string
-	State    backend.State
+	State    asyncmqtype.State
 	At       string
 	AtISO    string
 	Detail   string
@@ -89,7 +89,7 @@ func eventRows(base string, evs []eventView) []eventRow {
 
 // stateCount is one state's count, formatted, with the link to its listing where it has one.
 type stateCount struct {
-	State   backend.State
+	State   asyncmqtype.State
 	Count   string
 	URL     string
 	Current bool
@@ -109,7 +109,7 @@ type overviewBody struct {
 	TotalJobs  string
 	Workers    string
 	Healthy    string
-	States     []backend.State
+	States     []asyncmqtype.State
 	Totals     []stateCount
 	Queues     []overviewQueue
 	Recent     []eventRow
@@ -142,7 +142,7 @@ func (d *Dashboard) loadOverview(ctx context.Context) (*overviewSnapshot, error)
 	if err != nil {
 		return nil, err
 	}
-	data := overviewData{Queues: qs, Totals: make(map[backend.State]int), Workers: len(ws), Recent: recent}
+	data := overviewData{Queues: qs, Totals: make(map[asyncmqtype.State]int), Workers: len(ws), Recent: recent}
 	for _, q := range qs {
 		for s, n := range q.Counts {
 			data.Totals[s] += n
@@ -175,16 +175,16 @@ func (d *Dashboard) overviewBody(snap *overviewSnapshot, base string) (template.
 		TotalJobs:  formatInt(data.TotalJobs),
 		Workers:    formatInt(data.Workers),
 		Healthy:    strconv.Itoa(data.Healthy),
-		States:     backend.States,
+		States:     asyncmqtype.States,
 		Recent:     eventRows(base, data.Recent),
 		HistoryURL: joinPath(base, "metrics", "history"),
 	}
-	for _, s := range backend.States {
+	for _, s := range asyncmqtype.States {
 		v.Totals = append(v.Totals, stateCount{State: s, Count: formatInt(data.Totals[s])})
 	}
 	for _, q := range data.Queues {
 		oq := overviewQueue{Name: q.Name, URL: joinPath(base, "queues", q.Name), Paused: q.Paused}
-		for _, s := range backend.States {
+		for _, s := range asyncmqtype.States {
 			oq.Counts = append(oq.Counts, stateCount{State: s, Count: formatInt(q.Counts[s])})
 		}
 		v.Queues = append(v.Queues, oq)
@@ -208,7 +208,7 @@ func (d *Dashboard) recent(ctx context.Context, n int) ([]eventView, error) {
 	if err != nil {
 		return nil, err
 	}
-	evs, err := d.insp.Events(ctx, backend.EventsParams{AfterID: max(0, last-int64(n)), Limit: n})
+	evs, err := d.insp.Events(ctx, asyncmqtype.EventsParams{AfterID: max(0, last-int64(n)), Limit: n})
 	if err != nil {
 		return nil, err
 	}

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
 // fixture fills the env with what AsyncMQ's controller tests use: queues emails and reports,
 // failed jobs carrying secrets, waiting, delayed and completed jobs, workers and a repeatable.
-func fixture(t *testing.T, e *env) (failed *backend.Job) {
+func fixture(t *testing.T, e *env) (failed *asyncmqtype.JobInfo) {
 	t.Helper()
 	ctx := context.Background()
 	f := job("emails", "send_welcome", `{"to":"ada@example.com","password":"hunter2","nested":{"api_key":"k-123"}}`)
@@ -27,7 +28,7 @@ func fixture(t *testing.T, e *env) (failed *backend.Job) {
 	d := job("emails", "send_digest", `{"day":"mon"}`)
 	d.RunAt = time.Now().Add(time.Hour)
 	e.add(d, job("emails", "send_welcome", `{"to":"cy@example.com"}`), job("reports", "build_report", `{"month":"may"}`))
-	if _, err := e.b.Heartbeat(ctx, backend.HeartbeatParams{Worker: backend.WorkerInfo{
+	if _, err := e.b.Heartbeat(ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{
 		ID: "worker-1", Hostname: "host-a", PID: 42, Queues: []string{"emails", "reports"}, Concurrency: 10, Active: 2,
 	}}); err != nil {
 		t.Fatalf("heartbeat: %v", err)
@@ -231,7 +232,7 @@ func TestHostileValuesAreEscaped(t *testing.T) {
 	// The retry form posts to the escaped job path and works.
 	post := e.post("/queues/"+escapedQueue+"/jobs/"+j.ID+"/retry", nil)
 	wantStatus(t, post, http.StatusSeeOther)
-	if got := e.state(j.ID); got != backend.StateWaiting {
+	if got := e.state(j.ID); got != asyncmqtype.StateWaiting {
 		t.Errorf("state after retry = %s, want waiting", got)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -22,44 +23,44 @@ type bigQueue struct {
 	total int
 
 	mu    sync.Mutex
-	lists []backend.ListJobsParams
+	lists []asyncmqtype.ListJobsParams
 }
 
-func (b *bigQueue) Queue(ctx context.Context, name string) (backend.QueueInfo, error) {
+func (b *bigQueue) Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo, error) {
 	if name != "big" {
 		return b.Backend.Queue(ctx, name)
 	}
-	counts := map[backend.State]int{}
-	for _, s := range backend.States {
+	counts := map[asyncmqtype.State]int{}
+	for _, s := range asyncmqtype.States {
 		counts[s] = 0
 	}
-	counts[backend.StateWaiting] = b.total
-	return backend.QueueInfo{Name: "big", Counts: counts}, nil
+	counts[asyncmqtype.StateWaiting] = b.total
+	return asyncmqtype.QueueInfo{Name: "big", Counts: counts}, nil
 }
 
-func (b *bigQueue) ListJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+func (b *bigQueue) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	if p.Filter.Queue != "big" {
 		return b.Backend.ListJobs(ctx, p)
 	}
 	b.mu.Lock()
 	b.lists = append(b.lists, p)
 	b.mu.Unlock()
-	page := backend.JobPage{Total: b.total}
-	if p.Filter.State != backend.StateWaiting {
+	page := asyncmqtype.JobPage{Total: b.total}
+	if p.Filter.State != asyncmqtype.StateWaiting {
 		page.Total = 0
 		return page, nil
 	}
 	created := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := p.Offset; i < min(p.Offset+p.Limit, b.total); i++ {
-		page.Jobs = append(page.Jobs, &backend.Job{
-			ID: fmt.Sprintf("big-%07d", i), Queue: "big", Task: "crunch", State: backend.StateWaiting,
+		page.Jobs = append(page.Jobs, &asyncmqtype.JobInfo{
+			ID: fmt.Sprintf("big-%07d", i), Queue: "big", Task: "crunch", State: asyncmqtype.StateWaiting,
 			CreatedAt: created, RunAt: created,
 		})
 	}
 	return page, nil
 }
 
-func (b *bigQueue) calls() []backend.ListJobsParams {
+func (b *bigQueue) calls() []asyncmqtype.ListJobsParams {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := b.lists
@@ -131,7 +132,7 @@ func TestMillionJobPagination(t *testing.T) {
 		`href="/asyncmq/queues/big/jobs?page=4999&amp;q=x&amp;sort=oldest&amp;task=cr" rel="prev"`,
 		"All 1,000,000 matching jobs:")
 	c := big.calls()
-	if len(c) != 1 || c[0].Sort != backend.SortOldest || c[0].Filter.Task != "cr" || c[0].Filter.Text != "x" {
+	if len(c) != 1 || c[0].Sort != asyncmqtype.SortOldest || c[0].Filter.Task != "cr" || c[0].Filter.Text != "x" {
 		t.Errorf("filters did not reach the backend: %+v", c)
 	}
 }
@@ -139,7 +140,7 @@ func TestMillionJobPagination(t *testing.T) {
 func TestPaginationOnMemoryBackend(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	var jobs []*backend.Job
+	var jobs []*asyncmqtype.JobInfo
 	for range 250 {
 		jobs = append(jobs, job("q", "t", ""))
 	}

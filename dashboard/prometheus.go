@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // The Prometheus endpoint writes the text exposition format (version 0.0.4) by hand: queue and
@@ -28,11 +28,11 @@ const settleDelay = 2 * time.Minute
 type counterSet struct {
 	completed, failed, retried, started int64
 	duration, wait                      time.Duration
-	// durations counts run times per bucket of backend.DurationBuckets, not cumulatively.
-	durations [len(backend.DurationBuckets) + 1]int64
+	// durations counts run times per bucket of asyncmqtype.DurationBuckets, not cumulatively.
+	durations [len(asyncmqtype.DurationBuckets) + 1]int64
 }
 
-func (c *counterSet) add(b backend.MetricBucket) {
+func (c *counterSet) add(b asyncmqtype.MetricBucket) {
 	c.completed += b.Completed
 	c.failed += b.Failed
 	c.retried += b.Retried
@@ -79,7 +79,7 @@ func newPromCounters() *promCounters {
 func (pc *promCounters) read(ctx context.Context, insp *asyncmq.Inspector, now time.Time) (map[string]counterSet, error) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	buckets, err := insp.Metrics(ctx, backend.MetricsParams{Since: pc.settled, Until: now})
+	buckets, err := insp.Metrics(ctx, asyncmqtype.MetricsParams{Since: pc.settled, Until: now})
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (d *Dashboard) prometheus(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	var out promWriter
 	qs, err := d.insp.Queues(ctx)
-	var ws []backend.WorkerInfo
+	var ws []asyncmqtype.WorkerInfo
 	if err == nil {
 		ws, err = d.insp.Workers(ctx)
 	}
@@ -183,7 +183,7 @@ func (d *Dashboard) prometheus(w http.ResponseWriter, r *http.Request) {
 	out.sample("asyncmq_queue_total", float64(len(qs)))
 	out.family("asyncmq_queue_jobs", "gauge", "Jobs in a queue by state.")
 	for _, q := range qs {
-		for _, s := range backend.States {
+		for _, s := range asyncmqtype.States {
 			out.sample("asyncmq_queue_jobs", float64(q.Counts[s]), "queue", q.Name, "state", string(s))
 		}
 	}
@@ -192,7 +192,7 @@ func (d *Dashboard) prometheus(w http.ResponseWriter, r *http.Request) {
 		out.sample("asyncmq_queue_paused", b2f(q.Paused), "queue", q.Name)
 	}
 
-	slices.SortFunc(ws, func(a, b backend.WorkerInfo) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(ws, func(a, b asyncmqtype.WorkerInfo) int { return strings.Compare(a.ID, b.ID) })
 	out.family("asyncmq_worker_total", "gauge", "Number of registered workers.")
 	out.sample("asyncmq_worker_total", float64(len(ws)))
 	out.family("asyncmq_worker_concurrency", "gauge", "Jobs a worker may run at once.")
@@ -231,11 +231,11 @@ func (d *Dashboard) prometheus(w http.ResponseWriter, r *http.Request) {
 	for _, q := range names {
 		c := counters[q]
 		var n int64
-		for i, bound := range backend.DurationBuckets {
+		for i, bound := range asyncmqtype.DurationBuckets {
 			n += c.durations[i]
 			out.sample("asyncmq_job_duration_seconds_bucket", float64(n), "queue", q, "le", promFloat(bound.Seconds()))
 		}
-		n += c.durations[len(backend.DurationBuckets)]
+		n += c.durations[len(asyncmqtype.DurationBuckets)]
 		out.sample("asyncmq_job_duration_seconds_bucket", float64(n), "queue", q, "le", "+Inf")
 		out.sample("asyncmq_job_duration_seconds_sum", c.duration.Seconds(), "queue", q)
 		// The count is the +Inf bucket's, as the format requires: jobs failed by stall recovery

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // queueTabs links the sections of one queue's pages; Current names the page shown
@@ -29,7 +29,7 @@ func newQueueTabs(base, queue, current string) queueTabs {
 }
 
 type queueListData struct {
-	Queues []backend.QueueInfo
+	Queues []asyncmqtype.QueueInfo
 }
 
 func (d *Dashboard) queueList(w http.ResponseWriter, r *http.Request) error {
@@ -41,10 +41,10 @@ func (d *Dashboard) queueList(w http.ResponseWriter, r *http.Request) error {
 }
 
 type queueDetailData struct {
-	Queue       backend.QueueInfo
+	Queue       asyncmqtype.QueueInfo
 	Repeatables int
 	// CleanStates are the states Clean accepts.
-	CleanStates []backend.State
+	CleanStates []asyncmqtype.State
 }
 
 func (d *Dashboard) queueDetail(w http.ResponseWriter, r *http.Request) error {
@@ -59,7 +59,7 @@ func (d *Dashboard) queueDetail(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := d.newPage(w, r, "Queue "+q.Name, "queues", queueDetailData{
 		Queue: q, Repeatables: len(reps),
-		CleanStates: []backend.State{backend.StateCompleted, backend.StateFailed, backend.StateCancelled},
+		CleanStates: []asyncmqtype.State{asyncmqtype.StateCompleted, asyncmqtype.StateFailed, asyncmqtype.StateCancelled},
 	})
 	p.LiveQueue = q.Name
 	return d.render(w, r, http.StatusOK, "queue", p)
@@ -111,7 +111,7 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Sprintf("Drained %s %s %s from queue %s.", formatInt(n), what, plural(n, "job", "jobs"), name), err
 		})
 	case "clean":
-		state := backend.State(r.PostFormValue("state"))
+		state := asyncmqtype.State(r.PostFormValue("state"))
 		if !state.Terminal() {
 			return badRequest("Clean needs a state of completed, failed or cancelled, not %q.", state)
 		}

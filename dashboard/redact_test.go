@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 func TestRedactText(t *testing.T) {
@@ -219,7 +219,7 @@ func TestRedactionNeverLeaksThroughACut(t *testing.T) {
 		"JSON string over maxJSONString":   rd.JSON([]byte(`{"log":` + jsonString(strings.Repeat("y", maxJSONString-30)+" "+quoted) + `}`)),
 		"payload preview of a long string": rd.Preview([]byte(`{"log":`+jsonString(quoted)+`}`), 160),
 		"payload preview past the slack":   rd.Preview([]byte(`{"log":`+jsonString(strings.Repeat("z", 100)+" "+quoted)+`}`), 160),
-		"event detail":                     rd.event(backend.Event{Detail: "x " + quoted}).Detail,
+		"event detail":                     rd.event(asyncmqtype.Event{Detail: "x " + quoted}).Detail,
 	} {
 		if strings.Contains(got, secret[:4]) {
 			t.Errorf("%s shows the secret: %q", name, truncate(300, got))

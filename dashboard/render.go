@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/admin"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 //go:embed templates/*.html
@@ -69,8 +69,8 @@ var templateFuncs = template.FuncMap{
 	"duration": formatDuration,
 	"truncate": truncate,
 	"add":      func(a, b int) int { return a + b },
-	"states":   func() []backend.State { return backend.States },
-	"count": func(q backend.QueueInfo, s backend.State) int {
+	"states":   func() []asyncmqtype.State { return asyncmqtype.States },
+	"count": func(q asyncmqtype.QueueInfo, s asyncmqtype.State) int {
 		return q.Counts[s]
 	},
 	"strs": func(s ...string) []string { return s },
@@ -280,17 +280,17 @@ func classify(err error) (int, string) {
 		return http.StatusInternalServerError, "The page could not be rendered"
 	case errors.As(err, &he):
 		return he.status, he.msg
-	case errors.Is(err, backend.ErrJobNotFound):
+	case errors.Is(err, asyncmqtype.ErrJobNotFound):
 		return http.StatusNotFound, "Job not found"
-	case errors.Is(err, backend.ErrQueueNotFound):
+	case errors.Is(err, asyncmqtype.ErrQueueNotFound):
 		return http.StatusNotFound, "Queue not found"
-	case errors.Is(err, backend.ErrRepeatableNotFound):
+	case errors.Is(err, asyncmqtype.ErrRepeatableNotFound):
 		return http.StatusNotFound, "Repeatable not found"
-	case errors.Is(err, backend.ErrInvalid):
+	case errors.Is(err, asyncmqtype.ErrInvalid):
 		return http.StatusBadRequest, "Invalid request: " + lastCause(err)
-	case errors.Is(err, backend.ErrQueueActive):
+	case errors.Is(err, asyncmqtype.ErrQueueActive):
 		return http.StatusConflict, "The queue has active jobs"
-	case errors.Is(err, backend.ErrConflict):
+	case errors.Is(err, asyncmqtype.ErrConflict):
 		return http.StatusConflict, "Another change won the race; reload and try again"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "The backend did not answer in time"
@@ -302,7 +302,7 @@ func classify(err error) (int, string) {
 // lastCause returns the text of an invalid-argument error without the wrapped sentinel, which
 // the dashboard's own messages already say.
 func lastCause(err error) string {
-	return strings.TrimSuffix(err.Error(), ": "+backend.ErrInvalid.Error())
+	return strings.TrimSuffix(err.Error(), ": "+asyncmqtype.ErrInvalid.Error())
 }
 
 // maxFormBytes bounds a posted form; the largest legitimate one names maxSelected job IDs.

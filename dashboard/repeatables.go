@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 type repeatableView struct {
-	backend.Repeatable
+	asyncmqtype.Repeatable
 	Schedule string
 	Payload  string
 }
@@ -44,7 +44,7 @@ func (d *Dashboard) repeatableList(w http.ResponseWriter, r *http.Request) error
 	return d.render(w, r, http.StatusOK, "repeatables", d.newPage(w, r, "Repeatables — "+name, "queues", data))
 }
 
-func schedule(r backend.Repeatable) string {
+func schedule(r asyncmqtype.Repeatable) string {
 	if r.Cron != "" {
 		return "cron " + r.Cron
 	}
@@ -53,17 +53,17 @@ func schedule(r backend.Repeatable) string {
 
 // findRepeatable returns the queue's definition with the given ID; a definition of another
 // queue is not found at this queue's address.
-func (d *Dashboard) findRepeatable(ctx context.Context, queue, id string) (backend.Repeatable, error) {
+func (d *Dashboard) findRepeatable(ctx context.Context, queue, id string) (asyncmqtype.Repeatable, error) {
 	rs, err := d.insp.Repeatables(ctx, queue)
 	if err != nil {
-		return backend.Repeatable{}, err
+		return asyncmqtype.Repeatable{}, err
 	}
 	for _, rep := range rs {
 		if rep.ID == id {
 			return rep, nil
 		}
 	}
-	return backend.Repeatable{}, fmt.Errorf("repeatable %q of queue %q: %w", id, queue, backend.ErrRepeatableNotFound)
+	return asyncmqtype.Repeatable{}, fmt.Errorf("repeatable %q of queue %q: %w", id, queue, asyncmqtype.ErrRepeatableNotFound)
 }
 
 func (d *Dashboard) repeatableAction(w http.ResponseWriter, r *http.Request) error {
@@ -158,7 +158,7 @@ func (f *repeatableForm) spec() (asyncmq.RepeatableSpec, bool) {
 		s.Interval = every
 	default:
 		if err := asyncmq.ValidateCron(f.Cron); err != nil {
-			f.Errors["cron"] = strings.TrimSuffix(err.Error(), ": "+backend.ErrInvalid.Error())
+			f.Errors["cron"] = strings.TrimSuffix(err.Error(), ": "+asyncmqtype.ErrInvalid.Error())
 		}
 		s.Cron = f.Cron
 	}

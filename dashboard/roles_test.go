@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 func TestRoleEnforcement(t *testing.T) {
@@ -48,7 +48,7 @@ func TestRoleEnforcement(t *testing.T) {
 			t.Run(u.roles+"/"+rq.name, func(t *testing.T) {
 				t.Parallel()
 				e := setup(t, withRoles())
-				j := jobIn(t, e, "q", backend.StateFailed)
+				j := jobIn(t, e, "q", asyncmqtype.StateFailed)
 				rep, err := e.insp.CreateRepeatable(context.Background(), asyncmq.RepeatableSpec{Queue: "q", Task: "r", Cron: "@hourly"})
 				if err != nil {
 					t.Fatal(err)
@@ -76,7 +76,7 @@ func TestRoleEnforcement(t *testing.T) {
 				if a.Status != auditDenied {
 					t.Errorf("audit status = %q, want denied", a.Status)
 				}
-				if got := e.state(j.ID); got != backend.StateFailed {
+				if got := e.state(j.ID); got != asyncmqtype.StateFailed {
 					t.Errorf("a denied action changed the job to %s", got)
 				}
 				if qi, _ := e.insp.Queue(context.Background(), "q"); qi.Paused {
@@ -90,7 +90,7 @@ func TestRoleEnforcement(t *testing.T) {
 func TestRoleButtonsAreHidden(t *testing.T) {
 	t.Parallel()
 	e := setup(t, withRoles())
-	j := jobIn(t, e, "q", backend.StateFailed)
+	j := jobIn(t, e, "q", asyncmqtype.StateFailed)
 	tests := []struct {
 		roles   string
 		path    string
@@ -124,7 +124,7 @@ func TestRolesOffLetsEveryUserAct(t *testing.T) {
 	t.Parallel()
 	e := setup(t, withRoles(), withConfig(Config{Roles: false}))
 	// withConfig replaced the Config set by withRoles, so roles are off while login stays on.
-	j := jobIn(t, e, "q", backend.StateFailed)
+	j := jobIn(t, e, "q", asyncmqtype.StateFailed)
 	r := e.post("/queues/q/jobs/"+j.ID+"/retry", url.Values{}, "X-Test-User", "plain", "X-Test-Roles", "viewer")
 	wantStatus(t, r, http.StatusSeeOther)
 	if a := e.lastAudit(); a.Actor != "plain" || a.Status != auditSuccess {
@@ -136,7 +136,7 @@ func TestAnonymousWhenLoginIsOff(t *testing.T) {
 	t.Parallel()
 	// Roles on but login off: there is no user to hold a role, so the gate is the only guard.
 	e := setup(t, withConfig(Config{Roles: true}))
-	j := jobIn(t, e, "q", backend.StateFailed)
+	j := jobIn(t, e, "q", asyncmqtype.StateFailed)
 	wantStatus(t, e.post("/queues/q/jobs/"+j.ID+"/retry", url.Values{}), http.StatusSeeOther)
 	if a := e.lastAudit(); a.Actor != anonymousActor {
 		t.Errorf("actor = %q, want anonymous", a.Actor)
@@ -146,7 +146,7 @@ func TestAnonymousWhenLoginIsOff(t *testing.T) {
 func TestAuditPageFilters(t *testing.T) {
 	t.Parallel()
 	e := setup(t, withRoles())
-	j := jobIn(t, e, "q", backend.StateFailed)
+	j := jobIn(t, e, "q", asyncmqtype.StateFailed)
 	as := func(roles string) []string { return []string{"X-Test-User", "u-" + roles, "X-Test-Roles", roles} }
 	e.post("/queues/q/jobs/"+j.ID+"/retry", url.Values{}, as("viewer")...)
 	e.post("/queues/q/jobs/"+j.ID+"/retry", url.Values{}, as("operator")...)
@@ -174,7 +174,7 @@ func TestAuditPageFilters(t *testing.T) {
 func TestCrossOriginChangesAreRefusedBeforeTheDashboard(t *testing.T) {
 	t.Parallel()
 	e := setup(t, withRoles())
-	j := jobIn(t, e, "q", backend.StateFailed)
+	j := jobIn(t, e, "q", asyncmqtype.StateFailed)
 	user := []string{"X-Test-User", "ops", "X-Test-Roles", "admin"}
 	for _, tt := range []struct {
 		name string
@@ -185,7 +185,7 @@ func TestCrossOriginChangesAreRefusedBeforeTheDashboard(t *testing.T) {
 	} {
 		r := e.post("/queues/q/jobs/"+j.ID+"/retry", url.Values{}, append(user, tt.hdr...)...)
 		wantStatus(t, r, http.StatusForbidden)
-		if e.state(j.ID) != backend.StateFailed {
+		if e.state(j.ID) != asyncmqtype.StateFailed {
 			t.Fatalf("%s: the job changed", tt.name)
 		}
 	}

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 func TestJobRowsHTML(t *testing.T) {
 	t.Parallel()
-	row := jobRow{ID: "j1", URL: "/asyncmq/queues/q/jobs/j1", Task: "send", State: backend.StateFailed, Attempts: "1 / 4",
+	row := jobRow{ID: "j1", URL: "/asyncmq/queues/q/jobs/j1", Task: "send", State: asyncmqtype.StateFailed, Attempts: "1 / 4",
 		Created: "2030-01-01 00:00:00 UTC", CreatedISO: "2030-01-01T00:00:00Z", RunAt: "—", Payload: `{ "a": 1 }`, LastError: "boom"}
 	got := string(jobRowsHTML([]jobRow{row}, true))
 	want := `<tr data-job-id="j1" data-testid="job-row">

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Worker health, judged from the age of the last heartbeat against Config.WorkerStaleAfter.
@@ -32,7 +32,7 @@ func workerHealth(now, last time.Time, staleAfter time.Duration) string {
 }
 
 type workerView struct {
-	backend.WorkerInfo
+	asyncmqtype.WorkerInfo
 	Health string
 	Age    time.Duration
 	// Load is the share of the worker's concurrency in use, 0..100.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -50,7 +51,7 @@ func testClaim(t *testing.T, newBackend factory) {
 			job("q3-top", inQueue("q3"), withPriority(0)),
 		)
 		requireIDs(t, ids(s.claim(t0, 10, "q1", "q2", "nope")), []string{"q2-high", "q1-low"}, "claimed")
-		s.requireState("q3-top", backend.StateWaiting)
+		s.requireState("q3-top", asyncmqtype.StateWaiting)
 	})
 
 	t.Run("Limit", func(t *testing.T) {
@@ -62,7 +63,7 @@ func testClaim(t *testing.T, newBackend factory) {
 		requireEqual(t, len(s.claim(t0, 2)), 2, "first claim")
 		requireEqual(t, len(s.claim(t0, 10)), 3, "second claim")
 		requireEqual(t, len(s.claim(t0, 10)), 0, "third claim")
-		s.requireCounts("default", counts{backend.StateActive: 5})
+		s.requireCounts("default", counts{asyncmqtype.StateActive: 5})
 	})
 
 	t.Run("SetsLeaseFields", func(t *testing.T) {
@@ -79,8 +80,8 @@ func testClaim(t *testing.T, newBackend factory) {
 		}
 		for _, got := range jobs {
 			stored := s.get(got.ID)
-			for _, j := range []*backend.Job{got, stored} {
-				requireEqual(t, j.State, backend.StateActive, "State")
+			for _, j := range []*asyncmqtype.JobInfo{got, stored} {
+				requireEqual(t, j.State, asyncmqtype.StateActive, "State")
 				requireEqual(t, j.Attempts, 1, "Attempts")
 				requireEqual(t, j.WorkerID, "worker-9", "WorkerID")
 				requireTime(t, j.StartedAt, now, "StartedAt")
@@ -149,8 +150,8 @@ func testClaim(t *testing.T, newBackend factory) {
 				s.enqueue(job("a"))
 				tt.p.Now = t0
 				_, err := s.b.Claim(s.ctx, tt.p)
-				requireErrorIs(t, err, backend.ErrInvalid, "claim")
-				s.requireState("a", backend.StateWaiting)
+				requireErrorIs(t, err, asyncmqtype.ErrInvalid, "claim")
+				s.requireState("a", asyncmqtype.StateWaiting)
 			})
 		}
 	})
@@ -159,13 +160,13 @@ func testClaim(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		const jobs, workers = 240, 8
-		batch := make([]*backend.Job, jobs)
+		batch := make([]*asyncmqtype.JobInfo, jobs)
 		for i := range batch {
 			batch[i] = job(fmt.Sprintf("j%03d", i), withPriority(i%3))
 		}
 		s.enqueue(batch...)
 		claimConcurrently(t, []backend.Backend{s.b}, workers, jobs)
-		s.requireCounts("default", counts{backend.StateActive: jobs})
+		s.requireCounts("default", counts{asyncmqtype.StateActive: jobs})
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -14,13 +15,13 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		tests := []struct {
 			name      string
 			runAt     time.Time
-			wantState backend.State
+			wantState asyncmqtype.State
 			wantRunAt time.Time
 		}{
-			{"zero runs now", time.Time{}, backend.StateWaiting, t0},
-			{"now", t0, backend.StateWaiting, t0},
-			{"past", at(-time.Minute), backend.StateWaiting, at(-time.Minute)},
-			{"future is delayed", at(time.Minute), backend.StateDelayed, at(time.Minute)},
+			{"zero runs now", time.Time{}, asyncmqtype.StateWaiting, t0},
+			{"now", t0, asyncmqtype.StateWaiting, t0},
+			{"past", at(-time.Minute), asyncmqtype.StateWaiting, at(-time.Minute)},
+			{"future is delayed", at(time.Minute), asyncmqtype.StateDelayed, at(time.Minute)},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -51,14 +52,14 @@ func testEnqueue(t *testing.T, newBackend factory) {
 
 		// Times in another zone must come back as the same instants in UTC.
 		zone := time.FixedZone("UTC+5", 5*60*60)
-		in := &backend.Job{
+		in := &asyncmqtype.JobInfo{
 			ID:           "full",
 			Queue:        "default",
 			Task:         "Mail.Send",
 			Payload:      json.RawMessage(`{"to":"a@example.com","n":[1,2.5],"nested":{"ok":true}}`),
 			Priority:     3,
 			MaxRetries:   4,
-			Backoff:      backend.Backoff{Kind: backend.BackoffFixed, Base: 2 * time.Second, Max: time.Hour, Jitter: 0.25},
+			Backoff:      asyncmqtype.Backoff{Kind: asyncmqtype.BackoffFixed, Base: 2 * time.Second, Max: time.Hour, Jitter: 0.25},
 			Timeout:      90 * time.Second,
 			RunAt:        at(time.Second).In(zone),
 			CreatedAt:    at(-time.Second).In(zone),
@@ -76,7 +77,7 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		})
 		requireNoError(t, err, "set progress")
 		s.finishOK(at(3*time.Second), claimed, backend.OutcomeRetry, func(f *backend.Finish) {
-			f.Error = &backend.AttemptError{
+			f.Error = &asyncmqtype.AttemptError{
 				Error: "boom", Stack: "goroutine 1 [running]:\nmain.main()\n\tmain.go:3", Panic: true,
 				At: at(3 * time.Second).In(zone),
 			}
@@ -93,7 +94,7 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		requireEqual(t, j.Queue, "default", "Queue")
 		requireEqual(t, j.Task, "Mail.Send", "Task")
 		requireJSON(t, j.Payload, `{"to":"a@example.com","n":[1,2.5],"nested":{"ok":true}}`, "Payload")
-		requireEqual(t, j.State, backend.StateCompleted, "State")
+		requireEqual(t, j.State, asyncmqtype.StateCompleted, "State")
 		requireEqual(t, j.Priority, 3, "Priority")
 		requireEqual(t, j.Attempts, 2, "Attempts")
 		requireEqual(t, j.MaxRetries, 4, "MaxRetries")
@@ -131,10 +132,10 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		t.Parallel()
 		tests := []struct {
 			name  string
-			batch []*backend.Job
+			batch []*asyncmqtype.JobInfo
 		}{
-			{"stored ID", []*backend.Job{job("new-1"), job("taken-1", withTask("other"))}},
-			{"twice in one call", []*backend.Job{job("new-1"), job("new-1")}},
+			{"stored ID", []*asyncmqtype.JobInfo{job("new-1"), job("taken-1", withTask("other"))}},
+			{"twice in one call", []*asyncmqtype.JobInfo{job("new-1"), job("new-1")}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -142,11 +143,11 @@ func testEnqueue(t *testing.T, newBackend factory) {
 				s := setup(t, newBackend)
 				s.enqueue(job("taken-1"))
 				err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: tt.batch, Now: t0})
-				requireErrorIs(t, err, backend.ErrJobExists, "enqueue")
+				requireErrorIs(t, err, asyncmqtype.ErrJobExists, "enqueue")
 				requireMentions(t, err, tt.batch[1].ID)
 				s.requireGone("new-1")
 				requireEqual(t, s.get("taken-1").Task, "email.send", "stored job's task")
-				s.requireCounts("default", counts{backend.StateWaiting: 1})
+				s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1})
 			})
 		}
 	})
@@ -155,14 +156,14 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		t.Parallel()
 		tests := []struct {
 			name  string
-			batch []*backend.Job
+			batch []*asyncmqtype.JobInfo
 			want  error
 		}{
-			{"duplicate ID", []*backend.Job{job("a"), job("b"), job("a")}, backend.ErrJobExists},
-			{"unknown parent", []*backend.Job{job("a"), job("b", dependsOn("ghost"))}, backend.ErrJobNotFound},
-			{"duplicate unique key", []*backend.Job{job("a", unique("k", time.Time{})), job("b", unique("k", time.Time{}))}, backend.ErrDuplicateJob},
-			{"invalid job last", []*backend.Job{job("a"), job("b"), job("c", withTask(""))}, backend.ErrInvalid},
-			{"nil job", []*backend.Job{job("a"), nil}, backend.ErrInvalid},
+			{"duplicate ID", []*asyncmqtype.JobInfo{job("a"), job("b"), job("a")}, asyncmqtype.ErrJobExists},
+			{"unknown parent", []*asyncmqtype.JobInfo{job("a"), job("b", dependsOn("ghost"))}, asyncmqtype.ErrJobNotFound},
+			{"duplicate unique key", []*asyncmqtype.JobInfo{job("a", unique("k", time.Time{})), job("b", unique("k", time.Time{}))}, asyncmqtype.ErrDuplicateJob},
+			{"invalid job last", []*asyncmqtype.JobInfo{job("a"), job("b"), job("c", withTask(""))}, asyncmqtype.ErrInvalid},
+			{"nil job", []*asyncmqtype.JobInfo{job("a"), nil}, asyncmqtype.ErrInvalid},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -184,13 +185,13 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		t.Parallel()
 		tests := []struct {
 			name string
-			job  *backend.Job
+			job  *asyncmqtype.JobInfo
 		}{
 			{"nil", nil},
 			{"empty ID", job("")},
 			{"empty queue", job("a", inQueue(""))},
 			{"empty task", job("a", withTask(""))},
-			{"negative max retries", job("a", func(j *backend.Job) { j.MaxRetries = -1 })},
+			{"negative max retries", job("a", func(j *asyncmqtype.JobInfo) { j.MaxRetries = -1 })},
 			{"payload not JSON", job("a", withPayload(`{"a":`))},
 			{"depends on itself", job("a", dependsOn("a"))},
 		}
@@ -198,8 +199,8 @@ func testEnqueue(t *testing.T, newBackend factory) {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				s := setup(t, newBackend)
-				err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{tt.job}, Now: t0})
-				requireErrorIs(t, err, backend.ErrInvalid, "enqueue")
+				err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{tt.job}, Now: t0})
+				requireErrorIs(t, err, asyncmqtype.ErrInvalid, "enqueue")
 				s.requireGone("a")
 			})
 		}
@@ -216,7 +217,7 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		_, err := s.b.GetJob(s.ctx, "ghost")
-		requireErrorIs(t, err, backend.ErrJobNotFound, "get job")
+		requireErrorIs(t, err, asyncmqtype.ErrJobNotFound, "get job")
 		requireMentions(t, err, "ghost")
 	})
 
@@ -233,14 +234,14 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		out := s.get("a")
 		out.Payload[1] = 'Y'
 		out.DependsOn[0] = "changed"
-		out.State = backend.StateFailed
+		out.State = asyncmqtype.StateFailed
 
 		j := s.get("a")
 		requireJSON(t, j.Payload, `{"n":1}`, "Payload")
 		requireEqual(t, j.Task, "email.send", "Task")
 		requireEqual(t, j.DependsOn, []string{"p"}, "DependsOn")
-		requireEqual(t, j.State, backend.StateWaiting, "State")
-		requireEqual(t, in.State, backend.State(""), "caller's job State (Enqueue must not modify it)")
+		requireEqual(t, j.State, asyncmqtype.StateWaiting, "State")
+		requireEqual(t, in.State, asyncmqtype.State(""), "caller's job State (Enqueue must not modify it)")
 	})
 
 	t.Run("UniqueKey", func(t *testing.T) { testUniqueKey(t, newBackend) })
@@ -249,10 +250,10 @@ func testEnqueue(t *testing.T, newBackend factory) {
 
 func testUniqueKey(t *testing.T, newBackend factory) {
 	t.Parallel()
-	dup := func(s *bundle, now time.Time, j *backend.Job) {
+	dup := func(s *bundle, now time.Time, j *asyncmqtype.JobInfo) {
 		s.t.Helper()
-		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{j}, Now: now})
-		requireErrorIs(s.t, err, backend.ErrDuplicateJob, "enqueue "+j.ID)
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now})
+		requireErrorIs(s.t, err, asyncmqtype.ErrDuplicateJob, "enqueue "+j.ID)
 		s.requireGone(j.ID)
 	}
 
@@ -265,7 +266,7 @@ func testUniqueKey(t *testing.T, newBackend factory) {
 		s.enqueueAt(at(5*time.Minute), job("other-key", unique("k2", at(20*time.Minute))))
 		// At UniqueUntil the key is free again, though a is still waiting.
 		s.enqueueAt(at(10*time.Minute), job("c", unique("k", at(20*time.Minute))))
-		s.requireState("a", backend.StateWaiting)
+		s.requireState("a", asyncmqtype.StateWaiting)
 		dup(s, at(15*time.Minute), job("d", unique("k", at(30*time.Minute))))
 	})
 
@@ -292,17 +293,17 @@ func testUniqueKey(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		s.enqueue(job("a", unique("k", at(time.Hour))))
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionRemove, IDs: []string{"a"}}), 1, "removed")
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRemove, IDs: []string{"a"}}), 1, "removed")
 		s.enqueue(job("b", unique("k", at(time.Hour))))
 	})
 
 	t.Run("SameCall", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*backend.Job{
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*asyncmqtype.JobInfo{
 			job("a", unique("k", at(time.Hour))), job("b", unique("k", at(time.Hour))),
 		}})
-		requireErrorIs(t, err, backend.ErrDuplicateJob, "enqueue")
+		requireErrorIs(t, err, asyncmqtype.ErrDuplicateJob, "enqueue")
 		s.requireGone("a")
 	})
 }
@@ -314,8 +315,8 @@ func testDependencies(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		s.enqueue(job("p"))
-		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*backend.Job{job("c", dependsOn("p", "ghost-parent"))}})
-		requireErrorIs(t, err, backend.ErrJobNotFound, "enqueue")
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*asyncmqtype.JobInfo{job("c", dependsOn("p", "ghost-parent"))}})
+		requireErrorIs(t, err, asyncmqtype.ErrJobNotFound, "enqueue")
 		requireMentions(t, err, "ghost-parent")
 		s.requireGone("c")
 	})
@@ -325,7 +326,7 @@ func testDependencies(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("p1", withPriority(1)), job("p2", withPriority(2)))
 		s.enqueue(job("c", withPriority(0), dependsOn("p1", "p2")))
-		c := s.requireState("c", backend.StateWaiting)
+		c := s.requireState("c", asyncmqtype.StateWaiting)
 		requireEqual(t, c.PendingDeps, 2, "PendingDeps")
 
 		jobs := s.claim(t0, 10)
@@ -348,7 +349,7 @@ func testDependencies(t *testing.T, newBackend factory) {
 		requireEqual(t, len(s.claim(t0, 10)), 0, "claimable after the parent failed")
 		requireEqual(t, s.get("c").PendingDeps, 1, "PendingDeps")
 
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionRetry, IDs: []string{"p"}}), 1, "retried")
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRetry, IDs: []string{"p"}}), 1, "retried")
 		s.complete(at(time.Second), "p")
 		s.claimOne(at(time.Second), "c")
 	})
@@ -387,19 +388,19 @@ func testDependencies(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("p"))
 		s.enqueue(job("c", runAt(at(time.Minute)), dependsOn("p")))
-		s.requireState("c", backend.StateDelayed)
+		s.requireState("c", asyncmqtype.StateDelayed)
 		requireEqual(t, s.promote(at(time.Minute)), 1, "promoted")
 		requireIDs(t, ids(s.claim(at(time.Minute), 10)), []string{"p"}, "claimed")
-		s.requireCounts("default", counts{backend.StateWaiting: 1, backend.StateActive: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1, asyncmqtype.StateActive: 1})
 	})
 
 	t.Run("Cycle", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*backend.Job{
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*asyncmqtype.JobInfo{
 			job("a", dependsOn("c")), job("b", dependsOn("a")), job("c", dependsOn("b")),
 		}})
-		requireErrorIs(t, err, backend.ErrInvalid, "enqueue a cycle")
+		requireErrorIs(t, err, asyncmqtype.ErrInvalid, "enqueue a cycle")
 		s.requireGone("a")
 	})
 }

@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
 // wantEvent is an expected event; an empty Detail or zero At is not checked.
 type wantEvent struct {
-	typ    backend.EventType
+	typ    asyncmqtype.EventType
 	jobID  string
-	state  backend.State
+	state  asyncmqtype.State
 	detail string
 	at     time.Time
 }
@@ -48,17 +49,17 @@ func testEvents(t *testing.T, newBackend factory) {
 		requireEqual(t, eventIDs(s.events(all[3].ID)), eventIDs(all[4:]), "events after the fourth")
 		requireEqual(t, len(s.events(all[8].ID)), 0, "events after the last")
 
-		limited, err := s.b.Events(s.ctx, backend.EventsParams{AfterID: all[1].ID, Limit: 3})
+		limited, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{AfterID: all[1].ID, Limit: 3})
 		requireNoError(t, err, "read events")
 		requireEqual(t, eventIDs(limited), eventIDs(all[2:5]), "limited events")
 
-		q2, err := s.b.Events(s.ctx, backend.EventsParams{Queue: "q2"})
+		q2, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{Queue: "q2"})
 		requireNoError(t, err, "read events of q2")
 		requireEqual(t, len(q2), 1, "events of q2")
 		requireEqual(t, [2]string{q2[0].Queue, q2[0].JobID}, [2]string{"q2", "other"}, "event of q2")
 
-		_, err = s.b.Events(s.ctx, backend.EventsParams{Limit: -1})
-		requireErrorIs(t, err, backend.ErrInvalid, "read events with a negative limit")
+		_, err = s.b.Events(s.ctx, asyncmqtype.EventsParams{Limit: -1})
+		requireErrorIs(t, err, asyncmqtype.ErrInvalid, "read events with a negative limit")
 	})
 
 	t.Run("PerTransition", func(t *testing.T) { testEventPerTransition(t, newBackend) })
@@ -67,9 +68,9 @@ func testEvents(t *testing.T, newBackend factory) {
 func testEventPerTransition(t *testing.T, newBackend factory) {
 	t.Parallel()
 	const (
-		W = backend.StateWaiting
-		A = backend.StateActive
-		D = backend.StateDelayed
+		W = asyncmqtype.StateWaiting
+		A = asyncmqtype.StateActive
+		D = asyncmqtype.StateDelayed
 	)
 	finish := func(o backend.Outcome, mods ...func(*backend.Finish)) func(*bundle, func()) {
 		return func(s *bundle, mark func()) {
@@ -79,7 +80,7 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 			s.finishOK(at(time.Second), j, o, mods...)
 		}
 	}
-	applyTo := func(a backend.Action, state backend.State) func(*bundle, func()) {
+	applyTo := func(a asyncmqtype.Action, state asyncmqtype.State) func(*bundle, func()) {
 		return func(s *bundle, mark func()) {
 			switch state {
 			case D:
@@ -94,7 +95,7 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 				s.finishOK(t0, s.claimOne(t0, "a"), backend.Outcome(state))
 			}
 			mark()
-			s.apply(backend.ApplyParams{Action: a, IDs: []string{"a"}, Now: at(time.Second)})
+			s.apply(asyncmqtype.ApplyParams{Action: a, IDs: []string{"a"}, Now: at(time.Second)})
 		}
 	}
 	queueOp := func(op func(s *bundle)) func(*bundle, func()) {
@@ -112,58 +113,58 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 		want []wantEvent
 	}{
 		{"enqueue", func(s *bundle, mark func()) { mark(); s.enqueue(job("a"), job("b", runAt(at(time.Hour)))) },
-			[]wantEvent{{typ: backend.EventEnqueued, jobID: "a", state: W, at: t0}, {typ: backend.EventEnqueued, jobID: "b", state: D, at: t0}}},
+			[]wantEvent{{typ: asyncmqtype.EventEnqueued, jobID: "a", state: W, at: t0}, {typ: asyncmqtype.EventEnqueued, jobID: "b", state: D, at: t0}}},
 		{"claim", func(s *bundle, mark func()) { s.enqueue(job("a")); mark(); s.claimOne(at(time.Second), "a") },
-			[]wantEvent{{typ: backend.EventStarted, jobID: "a", state: A, at: at(time.Second)}}},
+			[]wantEvent{{typ: asyncmqtype.EventStarted, jobID: "a", state: A, at: at(time.Second)}}},
 		{"complete", finish(backend.OutcomeCompleted),
-			[]wantEvent{{typ: backend.EventCompleted, jobID: "a", state: backend.StateCompleted, at: at(time.Second)}}},
+			[]wantEvent{{typ: asyncmqtype.EventCompleted, jobID: "a", state: asyncmqtype.StateCompleted, at: at(time.Second)}}},
 		{"retry later", finish(backend.OutcomeRetry, func(f *backend.Finish) { f.RetryAt = at(time.Hour) }),
-			[]wantEvent{{typ: backend.EventRetrying, jobID: "a", state: D, detail: "boom", at: at(time.Second)}}},
+			[]wantEvent{{typ: asyncmqtype.EventRetrying, jobID: "a", state: D, detail: "boom", at: at(time.Second)}}},
 		{"retry now", finish(backend.OutcomeRetry),
-			[]wantEvent{{typ: backend.EventRetrying, jobID: "a", state: W, detail: "boom", at: at(time.Second)}}},
+			[]wantEvent{{typ: asyncmqtype.EventRetrying, jobID: "a", state: W, detail: "boom", at: at(time.Second)}}},
 		{"fail", finish(backend.OutcomeFailed),
-			[]wantEvent{{typ: backend.EventFailed, jobID: "a", state: backend.StateFailed, detail: "boom", at: at(time.Second)}}},
+			[]wantEvent{{typ: asyncmqtype.EventFailed, jobID: "a", state: asyncmqtype.StateFailed, detail: "boom", at: at(time.Second)}}},
 		{"finish cancelled", finish(backend.OutcomeCancelled),
-			[]wantEvent{{typ: backend.EventCancelled, jobID: "a", state: backend.StateCancelled, at: at(time.Second)}}},
+			[]wantEvent{{typ: asyncmqtype.EventCancelled, jobID: "a", state: asyncmqtype.StateCancelled, at: at(time.Second)}}},
 		{"promote due", func(s *bundle, mark func()) {
 			s.enqueue(job("a", runAt(at(time.Minute))))
 			mark()
 			s.promote(at(time.Minute))
-		}, []wantEvent{{typ: backend.EventEnqueued, jobID: "a", state: W, detail: "promoted", at: at(time.Minute)}}},
-		{"promote action", applyTo(backend.ActionPromote, D),
-			[]wantEvent{{typ: backend.EventEnqueued, jobID: "a", state: W, detail: "promoted", at: at(time.Second)}}},
-		{"retry action", applyTo(backend.ActionRetry, backend.StateFailed),
-			[]wantEvent{{typ: backend.EventEnqueued, jobID: "a", state: W, detail: "retried", at: at(time.Second)}}},
-		{"cancel waiting", applyTo(backend.ActionCancel, W),
-			[]wantEvent{{typ: backend.EventCancelled, jobID: "a", state: backend.StateCancelled, at: at(time.Second)}}},
-		{"cancel delayed", applyTo(backend.ActionCancel, D),
-			[]wantEvent{{typ: backend.EventCancelled, jobID: "a", state: backend.StateCancelled, at: at(time.Second)}}},
-		{"cancel active", applyTo(backend.ActionCancel, A),
-			[]wantEvent{{typ: backend.EventCancelled, jobID: "a", state: A, detail: "cancel requested", at: at(time.Second)}}},
-		{"remove waiting", applyTo(backend.ActionRemove, W),
-			[]wantEvent{{typ: backend.EventRemoved, jobID: "a", state: W, at: at(time.Second)}}},
-		{"remove failed", applyTo(backend.ActionRemove, backend.StateFailed),
-			[]wantEvent{{typ: backend.EventRemoved, jobID: "a", state: backend.StateFailed, at: at(time.Second)}}},
-		{"remove active", applyTo(backend.ActionRemove, A),
-			[]wantEvent{{typ: backend.EventCancelled, jobID: "a", state: A, detail: "cancel requested", at: at(time.Second)}}},
+		}, []wantEvent{{typ: asyncmqtype.EventEnqueued, jobID: "a", state: W, detail: "promoted", at: at(time.Minute)}}},
+		{"promote action", applyTo(asyncmqtype.ActionPromote, D),
+			[]wantEvent{{typ: asyncmqtype.EventEnqueued, jobID: "a", state: W, detail: "promoted", at: at(time.Second)}}},
+		{"retry action", applyTo(asyncmqtype.ActionRetry, asyncmqtype.StateFailed),
+			[]wantEvent{{typ: asyncmqtype.EventEnqueued, jobID: "a", state: W, detail: "retried", at: at(time.Second)}}},
+		{"cancel waiting", applyTo(asyncmqtype.ActionCancel, W),
+			[]wantEvent{{typ: asyncmqtype.EventCancelled, jobID: "a", state: asyncmqtype.StateCancelled, at: at(time.Second)}}},
+		{"cancel delayed", applyTo(asyncmqtype.ActionCancel, D),
+			[]wantEvent{{typ: asyncmqtype.EventCancelled, jobID: "a", state: asyncmqtype.StateCancelled, at: at(time.Second)}}},
+		{"cancel active", applyTo(asyncmqtype.ActionCancel, A),
+			[]wantEvent{{typ: asyncmqtype.EventCancelled, jobID: "a", state: A, detail: "cancel requested", at: at(time.Second)}}},
+		{"remove waiting", applyTo(asyncmqtype.ActionRemove, W),
+			[]wantEvent{{typ: asyncmqtype.EventRemoved, jobID: "a", state: W, at: at(time.Second)}}},
+		{"remove failed", applyTo(asyncmqtype.ActionRemove, asyncmqtype.StateFailed),
+			[]wantEvent{{typ: asyncmqtype.EventRemoved, jobID: "a", state: asyncmqtype.StateFailed, at: at(time.Second)}}},
+		{"remove active", applyTo(asyncmqtype.ActionRemove, A),
+			[]wantEvent{{typ: asyncmqtype.EventCancelled, jobID: "a", state: A, detail: "cancel requested", at: at(time.Second)}}},
 		{"release", func(s *bundle, mark func()) {
 			s.enqueue(job("a"))
 			j := s.claimOne(t0, "a")
 			mark()
 			requireNoError(s.t, s.b.Release(s.ctx, backend.ReleaseParams{Now: at(time.Second), Leases: []backend.Lease{{JobID: "a", LeaseToken: j.LeaseToken}}}), "release")
-		}, []wantEvent{{typ: backend.EventEnqueued, jobID: "a", state: W, detail: "released", at: at(time.Second)}}},
+		}, []wantEvent{{typ: asyncmqtype.EventEnqueued, jobID: "a", state: W, detail: "released", at: at(time.Second)}}},
 		{"stall requeued", func(s *bundle, mark func()) {
 			s.enqueue(job("a"))
 			s.claimOne(t0, "a")
 			mark()
 			s.recover(at(time.Minute), 1)
-		}, []wantEvent{{typ: backend.EventStalled, jobID: "a", state: W, at: at(time.Minute)}}},
+		}, []wantEvent{{typ: asyncmqtype.EventStalled, jobID: "a", state: W, at: at(time.Minute)}}},
 		{"stall failed", func(s *bundle, mark func()) {
 			s.enqueue(job("a"))
 			s.claimOne(t0, "a")
 			mark()
 			s.recover(at(time.Minute), 0)
-		}, []wantEvent{{typ: backend.EventFailed, jobID: "a", state: backend.StateFailed, at: at(time.Minute)}}},
+		}, []wantEvent{{typ: asyncmqtype.EventFailed, jobID: "a", state: asyncmqtype.StateFailed, at: at(time.Minute)}}},
 		{"progress", func(s *bundle, mark func()) {
 			s.enqueue(job("a"))
 			j := s.claimOne(t0, "a")
@@ -171,37 +172,37 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 			requireNoError(s.t, s.b.SetProgress(s.ctx, backend.ProgressParams{
 				Lease: backend.Lease{JobID: "a", LeaseToken: j.LeaseToken}, Progress: json.RawMessage(`{"pct":5}`),
 			}), "set progress")
-		}, []wantEvent{{typ: backend.EventProgress, jobID: "a", state: A}}},
+		}, []wantEvent{{typ: asyncmqtype.EventProgress, jobID: "a", state: A}}},
 		{"fire repeatable", func(s *bundle, mark func()) {
 			requireNoError(s.t, s.b.UpsertRepeatable(s.ctx, repeatable("r", "default")), "upsert")
 			mark()
 			requireNoError(s.t, s.b.FireRepeatable(s.ctx, backend.FireParams{ID: "r", Expected: t0, Next: at(time.Hour), Job: job("a"), Now: at(time.Second)}), "fire")
-		}, []wantEvent{{typ: backend.EventEnqueued, jobID: "a", state: W, at: at(time.Second)}}},
+		}, []wantEvent{{typ: asyncmqtype.EventEnqueued, jobID: "a", state: W, at: at(time.Second)}}},
 		{"heartbeat", func(s *bundle, mark func()) {
 			s.enqueue(job("a"))
 			j := s.claimOne(t0, "a")
 			mark()
 			_, err := s.b.Heartbeat(s.ctx, backend.HeartbeatParams{
-				Worker: backend.WorkerInfo{ID: "w1"}, Leases: []backend.Lease{{JobID: "a", LeaseToken: j.LeaseToken}}, LeaseDuration: lease, Now: at(time.Second),
+				Worker: asyncmqtype.WorkerInfo{ID: "w1"}, Leases: []backend.Lease{{JobID: "a", LeaseToken: j.LeaseToken}}, LeaseDuration: lease, Now: at(time.Second),
 			})
 			requireNoError(s.t, err, "heartbeat")
 		}, nil},
 		{"pause", queueOp(func(s *bundle) { requireNoError(s.t, s.b.SetQueuePaused(s.ctx, "default", true), "pause") }),
-			[]wantEvent{{typ: backend.EventQueue, detail: "paused"}}},
+			[]wantEvent{{typ: asyncmqtype.EventQueue, detail: "paused"}}},
 		{"resume", queueOp(func(s *bundle) { requireNoError(s.t, s.b.SetQueuePaused(s.ctx, "default", false), "resume") }),
-			[]wantEvent{{typ: backend.EventQueue, detail: "resumed"}}},
+			[]wantEvent{{typ: asyncmqtype.EventQueue, detail: "resumed"}}},
 		{"drain", queueOp(func(s *bundle) { _, err := s.b.Drain(s.ctx, "default", false); requireNoError(s.t, err, "drain") }),
-			[]wantEvent{{typ: backend.EventQueue, detail: "drained"}}},
+			[]wantEvent{{typ: asyncmqtype.EventQueue, detail: "drained"}}},
 		{"clean", queueOp(func(s *bundle) {
-			_, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "default", State: backend.StateCompleted})
+			_, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "default", State: asyncmqtype.StateCompleted})
 			requireNoError(s.t, err, "clean")
-		}), []wantEvent{{typ: backend.EventQueue, detail: "cleaned"}}},
+		}), []wantEvent{{typ: asyncmqtype.EventQueue, detail: "cleaned"}}},
 		{"clean nothing", queueOp(func(s *bundle) {
-			_, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "default", State: backend.StateFailed})
+			_, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "default", State: asyncmqtype.StateFailed})
 			requireNoError(s.t, err, "clean")
 		}), nil},
 		{"obliterate", queueOp(func(s *bundle) { requireNoError(s.t, s.b.Obliterate(s.ctx, "default", false), "obliterate") }),
-			[]wantEvent{{typ: backend.EventQueue, detail: "obliterated"}}},
+			[]wantEvent{{typ: asyncmqtype.EventQueue, detail: "obliterated"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,7 +235,7 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 	}
 }
 
-func eventIDs(evs []backend.Event) []int64 {
+func eventIDs(evs []asyncmqtype.Event) []int64 {
 	out := make([]int64, len(evs))
 	for i, e := range evs {
 		out[i] = e.ID

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -18,7 +19,7 @@ func testFinish(t *testing.T, newBackend factory) {
 			f.Result = json.RawMessage(`{"sent":2}`)
 			f.Duration = 2 * time.Second
 		})
-		j := s.requireState("a", backend.StateCompleted)
+		j := s.requireState("a", asyncmqtype.StateCompleted)
 		requireJSON(t, j.Result, `{"sent":2}`, "Result")
 		requireTime(t, j.FinishedAt, at(3*time.Second), "FinishedAt")
 		requireEqual(t, j.LeaseToken, "", "LeaseToken")
@@ -27,7 +28,7 @@ func testFinish(t *testing.T, newBackend factory) {
 		requireEqual(t, j.Attempts, 1, "Attempts")
 		requireEqual(t, len(j.Errors), 0, "Errors")
 		requireEqual(t, len(s.claim(at(4*time.Second), 10)), 0, "claimable after completion")
-		s.requireCounts("default", counts{backend.StateCompleted: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateCompleted: 1})
 	})
 
 	t.Run("Retry", func(t *testing.T) {
@@ -36,12 +37,12 @@ func testFinish(t *testing.T, newBackend factory) {
 		tests := []struct {
 			name      string
 			retryAt   time.Time
-			wantState backend.State
+			wantState asyncmqtype.State
 			wantRunAt time.Time
 		}{
-			{"later is delayed", at(time.Minute), backend.StateDelayed, at(time.Minute)},
-			{"now is waiting", now, backend.StateWaiting, now},
-			{"zero is waiting", time.Time{}, backend.StateWaiting, now},
+			{"later is delayed", at(time.Minute), asyncmqtype.StateDelayed, at(time.Minute)},
+			{"now is waiting", now, asyncmqtype.StateWaiting, now},
+			{"zero is waiting", time.Time{}, asyncmqtype.StateWaiting, now},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -75,14 +76,14 @@ func testFinish(t *testing.T, newBackend factory) {
 			now := at(time.Duration(attempt) * time.Minute)
 			s.finishOK(now, s.claimOne(now, "a"), backend.OutcomeRetry, func(f *backend.Finish) {
 				f.RetryAt = now.Add(30 * time.Second)
-				f.Error = &backend.AttemptError{Error: "try again", Attempt: 99}
+				f.Error = &asyncmqtype.AttemptError{Error: "try again", Attempt: 99}
 			})
 			requireEqual(t, s.promote(now.Add(30*time.Second)), 1, "promoted")
 		}
 		last := s.claimOne(at(3*time.Minute), "a")
 		requireEqual(t, last.Attempts, 3, "Attempts")
 		s.finishOK(at(3*time.Minute), last, backend.OutcomeFailed)
-		j := s.requireState("a", backend.StateFailed)
+		j := s.requireState("a", asyncmqtype.StateFailed)
 		var attempts []int
 		for _, e := range j.Errors {
 			attempts = append(attempts, e.Attempt)
@@ -90,7 +91,7 @@ func testFinish(t *testing.T, newBackend factory) {
 		requireEqual(t, attempts, []int{1, 2, 3}, "attempt numbers of Errors (set by the backend)")
 		requireEqual(t, j.LastError().Error, "boom", "last error")
 		requireTime(t, j.FinishedAt, at(3*time.Minute), "FinishedAt")
-		s.requireCounts("default", counts{backend.StateFailed: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateFailed: 1})
 	})
 
 	t.Run("FailedAndCancelled", func(t *testing.T) {
@@ -101,9 +102,9 @@ func testFinish(t *testing.T, newBackend factory) {
 				s := setup(t, newBackend)
 				s.enqueue(job("a"))
 				s.finishOK(at(time.Second), s.claimOne(t0, "a"), o, func(f *backend.Finish) {
-					f.Error = &backend.AttemptError{Error: "no", Stack: "stack"}
+					f.Error = &asyncmqtype.AttemptError{Error: "no", Stack: "stack"}
 				})
-				want := backend.State(o)
+				want := asyncmqtype.State(o)
 				j := s.requireState("a", want)
 				requireTime(t, j.FinishedAt, at(time.Second), "FinishedAt")
 				requireEqual(t, len(j.Errors), 1, "Errors")
@@ -118,7 +119,7 @@ func testFinish(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("a"))
 		s.finishOK(t0, s.claimOne(t0, "a"), backend.OutcomeCancelled, func(f *backend.Finish) { f.Error = nil })
-		requireEqual(t, len(s.requireState("a", backend.StateCancelled).Errors), 0, "Errors")
+		requireEqual(t, len(s.requireState("a", asyncmqtype.StateCancelled).Errors), 0, "Errors")
 	})
 
 	t.Run("OnlyUnderTheLease", func(t *testing.T) {
@@ -135,12 +136,12 @@ func testFinish(t *testing.T, newBackend factory) {
 		)
 		requireNoError(t, errs[0], "finish a")
 		for i, what := range []string{"b with another token", "b without a token", "an unknown job", "a twice"} {
-			requireErrorIs(t, errs[i+1], backend.ErrLeaseLost, "finish "+what)
+			requireErrorIs(t, errs[i+1], asyncmqtype.ErrLeaseLost, "finish "+what)
 		}
-		s.requireState("a", backend.StateCompleted)
-		b := s.requireState("b", backend.StateActive)
+		s.requireState("a", asyncmqtype.StateCompleted)
+		b := s.requireState("b", asyncmqtype.StateActive)
 		requireEqual(t, b.LeaseToken, jobs[1].LeaseToken, "b's lease token")
-		s.requireCounts("default", counts{backend.StateCompleted: 1, backend.StateActive: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateCompleted: 1, asyncmqtype.StateActive: 1})
 	})
 
 	t.Run("InvalidItem", func(t *testing.T) {
@@ -160,8 +161,8 @@ func testFinish(t *testing.T, newBackend factory) {
 				j := s.claimOne(t0, "a")
 				f := backend.Finish{JobID: "a", LeaseToken: j.LeaseToken, Outcome: backend.OutcomeCompleted}
 				tt.mod(&f)
-				requireErrorIs(t, s.finish(t0, f)[0], backend.ErrInvalid, "finish")
-				requireEqual(t, s.requireState("a", backend.StateActive).LeaseToken, j.LeaseToken, "lease token")
+				requireErrorIs(t, s.finish(t0, f)[0], asyncmqtype.ErrInvalid, "finish")
+				requireEqual(t, s.requireState("a", asyncmqtype.StateActive).LeaseToken, j.LeaseToken, "lease token")
 			})
 		}
 	})
@@ -176,12 +177,12 @@ func testFinish(t *testing.T, newBackend factory) {
 			{JobID: "b", LeaseToken: "not-the-token"},
 			{JobID: "ghost", LeaseToken: "x"},
 		}}), "release")
-		a := s.requireState("a", backend.StateWaiting)
+		a := s.requireState("a", asyncmqtype.StateWaiting)
 		requireEqual(t, a.Attempts, 0, "Attempts after release")
 		requireEqual(t, a.LeaseToken, "", "LeaseToken after release")
 		requireTime(t, a.LeaseExpiresAt, time.Time{}, "LeaseExpiresAt after release")
-		s.requireState("b", backend.StateActive)
-		s.requireCounts("default", counts{backend.StateWaiting: 1, backend.StateActive: 1})
+		s.requireState("b", asyncmqtype.StateActive)
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1, asyncmqtype.StateActive: 1})
 		requireEqual(t, s.claimOne(at(time.Second), "a").Attempts, 1, "Attempts when claimed again")
 	})
 
@@ -190,14 +191,14 @@ func testFinish(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("a"))
 		j := s.claimOne(t0, "a")
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionCancel, IDs: []string{"a"}}), 1, "cancelled")
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, IDs: []string{"a"}}), 1, "cancelled")
 		requireNoError(t, s.b.Release(s.ctx, backend.ReleaseParams{Now: at(time.Second), Leases: []backend.Lease{
 			{JobID: "a", LeaseToken: j.LeaseToken},
 		}}), "release")
-		got := s.requireState("a", backend.StateCancelled)
+		got := s.requireState("a", asyncmqtype.StateCancelled)
 		requireTime(t, got.FinishedAt, at(time.Second), "FinishedAt")
 		requireEqual(t, got.CancelRequested, false, "CancelRequested")
-		s.requireCounts("default", counts{backend.StateCancelled: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateCancelled: 1})
 	})
 
 	t.Run("SetProgress", func(t *testing.T) {
@@ -213,12 +214,12 @@ func testFinish(t *testing.T, newBackend factory) {
 		requireNoError(t, progress(j.LeaseToken, `{"pct":10}`), "set progress")
 		requireNoError(t, progress(j.LeaseToken, `{"pct":20,"step":"upload"}`), "set progress again")
 		requireJSON(t, s.get("a").Progress, `{"pct":20,"step":"upload"}`, "Progress")
-		requireErrorIs(t, progress("not-the-token", `{"pct":30}`), backend.ErrLeaseLost, "set progress with another token")
-		requireErrorIs(t, progress(j.LeaseToken, `{"pct":`), backend.ErrInvalid, "set progress that is not JSON")
+		requireErrorIs(t, progress("not-the-token", `{"pct":30}`), asyncmqtype.ErrLeaseLost, "set progress with another token")
+		requireErrorIs(t, progress(j.LeaseToken, `{"pct":`), asyncmqtype.ErrInvalid, "set progress that is not JSON")
 		requireJSON(t, s.get("a").Progress, `{"pct":20,"step":"upload"}`, "Progress after rejected reports")
 
 		s.finishOK(t0, j, backend.OutcomeCompleted)
-		requireErrorIs(t, progress(j.LeaseToken, `{"pct":100}`), backend.ErrLeaseLost, "set progress after finishing")
+		requireErrorIs(t, progress(j.LeaseToken, `{"pct":100}`), asyncmqtype.ErrLeaseLost, "set progress after finishing")
 		requireJSON(t, s.get("a").Progress, `{"pct":20,"step":"upload"}`, "Progress kept after completion")
 	})
 
@@ -233,12 +234,12 @@ func testFinish(t *testing.T, newBackend factory) {
 		)
 		requireEqual(t, s.promote(at(59*time.Second)), 0, "promoted before due")
 		requireEqual(t, s.promote(at(2*time.Minute)), 3, "promoted")
-		s.requireState("m1", backend.StateWaiting)
-		s.requireState("m2", backend.StateWaiting)
-		s.requireState("m3", backend.StateDelayed)
-		s.requireState("other", backend.StateWaiting)
+		s.requireState("m1", asyncmqtype.StateWaiting)
+		s.requireState("m2", asyncmqtype.StateWaiting)
+		s.requireState("m3", asyncmqtype.StateDelayed)
+		s.requireState("other", asyncmqtype.StateWaiting)
 		requireEqual(t, s.promote(at(2*time.Minute)), 0, "promoted again")
-		s.requireCounts("default", counts{backend.StateWaiting: 2, backend.StateDelayed: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 2, asyncmqtype.StateDelayed: 1})
 		requireTime(t, s.get("m2").RunAt, at(2*time.Minute), "RunAt kept")
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -13,12 +14,14 @@ func testLease(t *testing.T, newBackend factory) {
 	heartbeat := func(s *bundle, now time.Time, leases ...backend.Lease) backend.HeartbeatResult {
 		s.t.Helper()
 		res, err := s.b.Heartbeat(s.ctx, backend.HeartbeatParams{
-			Worker: backend.WorkerInfo{ID: "w1"}, Leases: leases, LeaseDuration: lease, Now: now,
+			Worker: asyncmqtype.WorkerInfo{ID: "w1"}, Leases: leases, LeaseDuration: lease, Now: now,
 		})
 		requireNoError(s.t, err, "heartbeat")
 		return res
 	}
-	leaseOf := func(j *backend.Job) backend.Lease { return backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken} }
+	leaseOf := func(j *asyncmqtype.JobInfo) backend.Lease {
+		return backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken}
+	}
 
 	t.Run("HeartbeatExtends", func(t *testing.T) {
 		t.Parallel()
@@ -55,8 +58,8 @@ func testLease(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("a"), job("b"))
 		jobs := s.claim(t0, 2)
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionCancel, IDs: []string{"a"}}), 1, "cancelled")
-		a := s.requireState("a", backend.StateActive)
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, IDs: []string{"a"}}), 1, "cancelled")
+		a := s.requireState("a", asyncmqtype.StateActive)
 		requireEqual(t, a.CancelRequested, true, "CancelRequested")
 
 		res := heartbeat(s, at(10*time.Second), leaseOf(jobs[0]), leaseOf(jobs[1]))
@@ -65,7 +68,7 @@ func testLease(t *testing.T, newBackend factory) {
 		requireTime(t, s.get("a").LeaseExpiresAt, at(40*time.Second), "a's lease (still extended)")
 
 		s.finishOK(at(11*time.Second), jobs[0], backend.OutcomeCancelled)
-		a = s.requireState("a", backend.StateCancelled)
+		a = s.requireState("a", asyncmqtype.StateCancelled)
 		requireEqual(t, a.CancelRequested, false, "CancelRequested after finishing")
 	})
 
@@ -77,18 +80,18 @@ func testLease(t *testing.T, newBackend factory) {
 		requireRecovered(t, s.recover(at(lease), 1), nil, nil, "recovered at the expiry instant")
 
 		requireRecovered(t, s.recover(at(lease+time.Second), 1), []string{"a"}, nil, "recovered")
-		j := s.requireState("a", backend.StateWaiting)
+		j := s.requireState("a", asyncmqtype.StateWaiting)
 		requireEqual(t, j.Stalls, 1, "Stalls")
 		requireEqual(t, j.Attempts, 1, "Attempts (the stalled attempt counts)")
 		requireEqual(t, j.LeaseToken, "", "LeaseToken")
-		s.requireCounts("default", counts{backend.StateWaiting: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1})
 
 		second := s.claimOne(at(time.Minute), "a")
 		if second.LeaseToken == first.LeaseToken {
 			t.Fatalf("a reclaimed job reuses lease token %q", first.LeaseToken)
 		}
 		requireRecovered(t, s.recover(at(2*time.Minute), 1), nil, []string{"a"}, "recovered")
-		j = s.requireState("a", backend.StateFailed)
+		j = s.requireState("a", asyncmqtype.StateFailed)
 		requireEqual(t, j.Stalls, 2, "Stalls")
 		requireTime(t, j.FinishedAt, at(2*time.Minute), "FinishedAt")
 		last := j.LastError()
@@ -96,7 +99,7 @@ func testLease(t *testing.T, newBackend factory) {
 			t.Fatalf("last error = %+v, want attempt 2 saying the job stalled", last)
 		}
 		requireTime(t, last.At, at(2*time.Minute), "last error At")
-		s.requireCounts("default", counts{backend.StateFailed: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateFailed: 1})
 	})
 
 	t.Run("RecoverStalledMaxStallsZero", func(t *testing.T) {
@@ -125,11 +128,11 @@ func testLease(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("a"))
 		s.claimOne(t0, "a")
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionCancel, IDs: []string{"a"}}), 1, "cancelled")
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, IDs: []string{"a"}}), 1, "cancelled")
 		requireRecovered(t, s.recover(at(time.Minute), 5), nil, nil, "recovered")
-		j := s.requireState("a", backend.StateCancelled)
+		j := s.requireState("a", asyncmqtype.StateCancelled)
 		requireTime(t, j.FinishedAt, at(time.Minute), "FinishedAt")
-		s.requireCounts("default", counts{backend.StateCancelled: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateCancelled: 1})
 	})
 
 	t.Run("StaleLeaseRejected", func(t *testing.T) {
@@ -142,25 +145,25 @@ func testLease(t *testing.T, newBackend factory) {
 		finishStale := func(what string) {
 			t.Helper()
 			errs := s.finish(at(time.Minute), backend.Finish{JobID: "a", LeaseToken: stale.LeaseToken, Outcome: backend.OutcomeCompleted})
-			requireErrorIs(t, errs[0], backend.ErrLeaseLost, "finish with the stale token "+what)
+			requireErrorIs(t, errs[0], asyncmqtype.ErrLeaseLost, "finish with the stale token "+what)
 		}
 		finishStale("after recovery")
-		s.requireState("a", backend.StateWaiting)
-		s.requireCounts("default", counts{backend.StateWaiting: 1})
+		s.requireState("a", asyncmqtype.StateWaiting)
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1})
 
 		fresh := s.claimOne(at(time.Minute), "a")
 		finishStale("after reclaim")
 		requireEqual(t, heartbeat(s, at(time.Minute), leaseOf(stale)).Lost, []string{"a"}, "lost by the stale heartbeat")
 		err := s.b.SetProgress(s.ctx, backend.ProgressParams{Lease: leaseOf(stale), Progress: json.RawMessage(`1`)})
-		requireErrorIs(t, err, backend.ErrLeaseLost, "set progress with the stale token")
+		requireErrorIs(t, err, asyncmqtype.ErrLeaseLost, "set progress with the stale token")
 		requireNoError(t, s.b.Release(s.ctx, backend.ReleaseParams{Now: at(time.Minute), Leases: []backend.Lease{leaseOf(stale)}}), "release the stale lease")
-		j := s.requireState("a", backend.StateActive)
+		j := s.requireState("a", asyncmqtype.StateActive)
 		requireEqual(t, j.LeaseToken, fresh.LeaseToken, "lease token")
 		requireTime(t, j.LeaseExpiresAt, at(time.Minute+lease), "LeaseExpiresAt")
 		requireEqual(t, len(j.Progress), 0, "Progress")
 
 		s.finishOK(at(time.Minute), fresh, backend.OutcomeCompleted)
-		s.requireCounts("default", counts{backend.StateCompleted: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateCompleted: 1})
 	})
 
 	t.Run("Invalid", func(t *testing.T) {
@@ -169,13 +172,13 @@ func testLease(t *testing.T, newBackend factory) {
 		s.enqueue(job("a"))
 		j := s.claimOne(t0, "a")
 		_, err := s.b.Heartbeat(s.ctx, backend.HeartbeatParams{Leases: []backend.Lease{leaseOf(j)}, LeaseDuration: lease, Now: t0})
-		requireErrorIs(t, err, backend.ErrInvalid, "heartbeat without a worker ID")
-		_, err = s.b.Heartbeat(s.ctx, backend.HeartbeatParams{Worker: backend.WorkerInfo{ID: "w1"}, Leases: []backend.Lease{leaseOf(j)}, Now: t0})
-		requireErrorIs(t, err, backend.ErrInvalid, "heartbeat without a lease duration")
+		requireErrorIs(t, err, asyncmqtype.ErrInvalid, "heartbeat without a worker ID")
+		_, err = s.b.Heartbeat(s.ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: "w1"}, Leases: []backend.Lease{leaseOf(j)}, Now: t0})
+		requireErrorIs(t, err, asyncmqtype.ErrInvalid, "heartbeat without a lease duration")
 		_, err = s.b.RecoverStalled(s.ctx, backend.RecoverParams{Now: at(time.Hour), MaxStalls: -1})
-		requireErrorIs(t, err, backend.ErrInvalid, "recover with negative max stalls")
+		requireErrorIs(t, err, asyncmqtype.ErrInvalid, "recover with negative max stalls")
 		_, err = s.b.RecoverStalled(s.ctx, backend.RecoverParams{Now: at(time.Hour), Limit: -1})
-		requireErrorIs(t, err, backend.ErrInvalid, "recover with a negative limit")
-		requireTime(t, s.requireState("a", backend.StateActive).LeaseExpiresAt, at(lease), "LeaseExpiresAt")
+		requireErrorIs(t, err, asyncmqtype.ErrInvalid, "recover with a negative limit")
+		requireTime(t, s.requireState("a", asyncmqtype.StateActive).LeaseExpiresAt, at(lease), "LeaseExpiresAt")
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -26,7 +27,7 @@ func everyMethod(token string) []call {
 	second := func(_ any, err error) error { return err }
 	return []call{
 		{"Enqueue", func(ctx context.Context, b backend.Backend) error {
-			return b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{job("new")}, Now: t0})
+			return b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{job("new")}, Now: t0})
 		}},
 		{"Claim", func(ctx context.Context, b backend.Backend) error {
 			return second(b.Claim(ctx, backend.ClaimParams{Queues: []string{"default"}, WorkerID: "w", Limit: 1, LeaseDuration: lease2, Now: t0}))
@@ -35,7 +36,7 @@ func everyMethod(token string) []call {
 			return b.SetProgress(ctx, backend.ProgressParams{Lease: lease, Progress: []byte(`1`)})
 		}},
 		{"Heartbeat", func(ctx context.Context, b backend.Backend) error {
-			return second(b.Heartbeat(ctx, backend.HeartbeatParams{Worker: backend.WorkerInfo{ID: "w"}, Leases: []backend.Lease{lease}, LeaseDuration: lease2, Now: t0}))
+			return second(b.Heartbeat(ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: "w"}, Leases: []backend.Lease{lease}, LeaseDuration: lease2, Now: t0}))
 		}},
 		{"Finish", func(ctx context.Context, b backend.Backend) error {
 			return second(b.Finish(ctx, backend.FinishParams{Items: []backend.Finish{{JobID: "b", LeaseToken: token, Outcome: backend.OutcomeCompleted}}, Now: t0}))
@@ -55,13 +56,13 @@ func everyMethod(token string) []call {
 		}},
 		{"GetJob", func(ctx context.Context, b backend.Backend) error { return second(b.GetJob(ctx, "a")) }},
 		{"ListJobs", func(ctx context.Context, b backend.Backend) error {
-			return second(b.ListJobs(ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: backend.StateWaiting}, Limit: 10}))
+			return second(b.ListJobs(ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateWaiting}, Limit: 10}))
 		}},
 		{"ApplyJobs", func(ctx context.Context, b backend.Backend) error {
-			return second(b.ApplyJobs(ctx, backend.ApplyParams{Action: backend.ActionRemove, IDs: []string{"a"}, Now: t0}))
+			return second(b.ApplyJobs(ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRemove, IDs: []string{"a"}, Now: t0}))
 		}},
 		{"Clean", func(ctx context.Context, b backend.Backend) error {
-			return second(b.Clean(ctx, backend.CleanParams{Queue: "default", State: backend.StateCompleted}))
+			return second(b.Clean(ctx, backend.CleanParams{Queue: "default", State: asyncmqtype.StateCompleted}))
 		}},
 		{"Drain", func(ctx context.Context, b backend.Backend) error { return second(b.Drain(ctx, "default", true)) }},
 		{"Obliterate", func(ctx context.Context, b backend.Backend) error { return b.Obliterate(ctx, "default", true) }},
@@ -79,16 +80,18 @@ func everyMethod(token string) []call {
 		{"Workers", func(ctx context.Context, b backend.Backend) error { return second(b.Workers(ctx)) }},
 		{"RemoveWorker", func(ctx context.Context, b backend.Backend) error { return b.RemoveWorker(ctx, "w") }},
 		{"Events", func(ctx context.Context, b backend.Backend) error {
-			return second(b.Events(ctx, backend.EventsParams{}))
+			return second(b.Events(ctx, asyncmqtype.EventsParams{}))
 		}},
 		{"LastEventID", func(ctx context.Context, b backend.Backend) error { return second(b.LastEventID(ctx)) }},
 		{"Metrics", func(ctx context.Context, b backend.Backend) error {
-			return second(b.Metrics(ctx, backend.MetricsParams{}))
+			return second(b.Metrics(ctx, asyncmqtype.MetricsParams{}))
 		}},
 		{"AppendAudit", func(ctx context.Context, b backend.Backend) error {
-			return second(b.AppendAudit(ctx, backend.AuditEntry{Action: "job.retry", Status: "success"}))
+			return second(b.AppendAudit(ctx, asyncmqtype.AuditEntry{Action: "job.retry", Status: "success"}))
 		}},
-		{"Audit", func(ctx context.Context, b backend.Backend) error { return second(b.Audit(ctx, backend.AuditParams{})) }},
+		{"Audit", func(ctx context.Context, b backend.Backend) error {
+			return second(b.Audit(ctx, asyncmqtype.AuditParams{}))
+		}},
 		{"Ping", func(ctx context.Context, b backend.Backend) error { return b.Ping(ctx) }},
 	}
 }
@@ -128,7 +131,7 @@ func testLifecycle(t *testing.T, newBackend factory) {
 		requireNoError(t, s.b.Close(), "close")
 		requireNoError(t, s.b.Close(), "close again")
 		for _, c := range everyMethod(token) {
-			requireErrorIs(t, c.do(s.ctx, s.b), backend.ErrClosed, c.name+" after Close")
+			requireErrorIs(t, c.do(s.ctx, s.b), asyncmqtype.ErrClosed, c.name+" after Close")
 		}
 	})
 
@@ -144,7 +147,7 @@ func testLifecycle(t *testing.T, newBackend factory) {
 		}
 		// Nothing changed.
 		requireEqual(t, s.lastEventID(), before, "LastEventID")
-		s.requireCounts("default", counts{backend.StateWaiting: 1, backend.StateActive: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1, asyncmqtype.StateActive: 1})
 		requireEqual(t, s.get("b").LeaseToken, token, "b's lease token")
 		r, err := s.b.GetRepeatable(s.ctx, "r")
 		requireNoError(t, err, "get repeatable")
@@ -156,7 +159,7 @@ func testLifecycle(t *testing.T, newBackend factory) {
 		ws, err := s.b.Workers(s.ctx)
 		requireNoError(t, err, "list workers")
 		requireEqual(t, len(ws), 0, "workers")
-		audit, err := s.b.Audit(s.ctx, backend.AuditParams{})
+		audit, err := s.b.Audit(s.ctx, asyncmqtype.AuditParams{})
 		requireNoError(t, err, "list audit")
 		requireEqual(t, len(audit), 0, "audit entries")
 	})
@@ -165,7 +168,7 @@ func testLifecycle(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		runConcurrently(t, []backend.Backend{s.b}, 3, 4, 40)
-		s.requireCounts("default", counts{backend.StateCompleted: 120})
+		s.requireCounts("default", counts{asyncmqtype.StateCompleted: 120})
 	})
 }
 
@@ -184,7 +187,7 @@ func runConcurrently(t *testing.T, bs []backend.Backend, producers, workers, per
 		wg.Go(func() {
 			b := bs[p%len(bs)]
 			for i := 0; i < perProducer; i += 5 {
-				var batch []*backend.Job
+				var batch []*asyncmqtype.JobInfo
 				for k := i; k < min(i+5, perProducer); k++ {
 					batch = append(batch, job(fmt.Sprintf("p%d-%03d", p, k)))
 				}

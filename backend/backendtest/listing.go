@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 func testListing(t *testing.T, newBackend factory) {
-	waiting := backend.JobFilter{Queue: "default", State: backend.StateWaiting}
+	waiting := asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateWaiting}
 
 	t.Run("Pagination", func(t *testing.T) {
 		t.Parallel()
@@ -34,23 +34,23 @@ func testListing(t *testing.T, newBackend factory) {
 		}
 		tests := []struct {
 			name   string
-			sort   backend.Sort
+			sort   asyncmqtype.Sort
 			offset int
 			limit  int
 			want   []string
 		}{
-			{"newest first page", backend.SortNewest, 0, 10, want(24, 15)},
-			{"newest second page", backend.SortNewest, 10, 10, want(14, 5)},
-			{"newest last page", backend.SortNewest, 20, 10, want(4, 0)},
+			{"newest first page", asyncmqtype.SortNewest, 0, 10, want(24, 15)},
+			{"newest second page", asyncmqtype.SortNewest, 10, 10, want(14, 5)},
+			{"newest last page", asyncmqtype.SortNewest, 20, 10, want(4, 0)},
 			{"default is newest", "", 0, 3, want(24, 22)},
-			{"oldest first page", backend.SortOldest, 0, 10, want(0, 9)},
-			{"oldest middle", backend.SortOldest, 12, 3, want(12, 14)},
-			{"past the end", backend.SortNewest, 25, 10, nil},
-			{"far past the end", backend.SortOldest, 1000, 10, nil},
-			{"one", backend.SortOldest, 24, 1, want(24, 24)},
+			{"oldest first page", asyncmqtype.SortOldest, 0, 10, want(0, 9)},
+			{"oldest middle", asyncmqtype.SortOldest, 12, 3, want(12, 14)},
+			{"past the end", asyncmqtype.SortNewest, 25, 10, nil},
+			{"far past the end", asyncmqtype.SortOldest, 1000, 10, nil},
+			{"one", asyncmqtype.SortOldest, 24, 1, want(24, 24)},
 		}
 		for _, tt := range tests {
-			page := s.list(backend.ListJobsParams{Filter: waiting, Sort: tt.sort, Offset: tt.offset, Limit: tt.limit})
+			page := s.list(asyncmqtype.ListJobsParams{Filter: waiting, Sort: tt.sort, Offset: tt.offset, Limit: tt.limit})
 			requireIDs(t, ids(page.Jobs), tt.want, tt.name)
 			requireEqual(t, page.Total, 25, tt.name+": Total")
 		}
@@ -60,8 +60,8 @@ func testListing(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		s.enqueue(job("b"), job("c"), job("a"))
-		requireIDs(t, ids(s.list(backend.ListJobsParams{Filter: waiting, Sort: backend.SortOldest}).Jobs), []string{"a", "b", "c"}, "oldest")
-		requireIDs(t, ids(s.list(backend.ListJobsParams{Filter: waiting, Sort: backend.SortNewest}).Jobs), []string{"c", "b", "a"}, "newest")
+		requireIDs(t, ids(s.list(asyncmqtype.ListJobsParams{Filter: waiting, Sort: asyncmqtype.SortOldest}).Jobs), []string{"a", "b", "c"}, "oldest")
+		requireIDs(t, ids(s.list(asyncmqtype.ListJobsParams{Filter: waiting, Sort: asyncmqtype.SortNewest}).Jobs), []string{"c", "b", "a"}, "newest")
 	})
 
 	t.Run("Filters", func(t *testing.T) {
@@ -76,28 +76,28 @@ func testListing(t *testing.T, newBackend factory) {
 		)
 		tests := []struct {
 			name   string
-			filter backend.JobFilter
+			filter asyncmqtype.JobFilter
 			want   []string
 		}{
-			{"task ignores case", backend.JobFilter{Task: "EMAIL"}, []string{"j1", "j2"}},
-			{"task substring", backend.JobFilter{Task: "send"}, []string{"j1", "j3"}},
-			{"id substring", backend.JobFilter{ID: "p-AB"}, []string{"rep-ABC"}},
-			{"id is case-sensitive", backend.JobFilter{ID: "rep-abc"}, nil},
-			{"text ignores case", backend.JobFilter{Text: "BOB"}, []string{"j1"}},
-			{"text percent is literal", backend.JobFilter{Text: "50%"}, []string{"j3"}},
-			{"text underscore is literal", backend.JobFilter{Text: "off_"}, []string{"j3"}},
-			{"text searches the JSON", backend.JobFilter{Text: `"to"`}, []string{"j1", "j2"}},
-			{"combined", backend.JobFilter{Task: "email", Text: "alice"}, []string{"j2"}},
-			{"no match", backend.JobFilter{Text: "zzz"}, nil},
+			{"task ignores case", asyncmqtype.JobFilter{Task: "EMAIL"}, []string{"j1", "j2"}},
+			{"task substring", asyncmqtype.JobFilter{Task: "send"}, []string{"j1", "j3"}},
+			{"id substring", asyncmqtype.JobFilter{ID: "p-AB"}, []string{"rep-ABC"}},
+			{"id is case-sensitive", asyncmqtype.JobFilter{ID: "rep-abc"}, nil},
+			{"text ignores case", asyncmqtype.JobFilter{Text: "BOB"}, []string{"j1"}},
+			{"text percent is literal", asyncmqtype.JobFilter{Text: "50%"}, []string{"j3"}},
+			{"text underscore is literal", asyncmqtype.JobFilter{Text: "off_"}, []string{"j3"}},
+			{"text searches the JSON", asyncmqtype.JobFilter{Text: `"to"`}, []string{"j1", "j2"}},
+			{"combined", asyncmqtype.JobFilter{Task: "email", Text: "alice"}, []string{"j2"}},
+			{"no match", asyncmqtype.JobFilter{Text: "zzz"}, nil},
 		}
 		for _, tt := range tests {
-			tt.filter.Queue, tt.filter.State = "default", backend.StateWaiting
-			page := s.list(backend.ListJobsParams{Filter: tt.filter, Sort: backend.SortOldest})
+			tt.filter.Queue, tt.filter.State = "default", asyncmqtype.StateWaiting
+			page := s.list(asyncmqtype.ListJobsParams{Filter: tt.filter, Sort: asyncmqtype.SortOldest})
 			requireIDs(t, ids(page.Jobs), tt.want, tt.name)
 			requireEqual(t, page.Total, len(tt.want), tt.name+": Total")
 		}
 
-		page := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: backend.StateWaiting, Text: "o"}, Sort: backend.SortNewest, Offset: 1, Limit: 2})
+		page := s.list(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateWaiting, Text: "o"}, Sort: asyncmqtype.SortNewest, Offset: 1, Limit: 2})
 		requireIDs(t, ids(page.Jobs), []string{"j3", "j2"}, "filtered page")
 		requireEqual(t, page.Total, 4, "filtered Total")
 	})
@@ -107,16 +107,16 @@ func testListing(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("a"), job("b"), job("d", runAt(at(time.Hour))))
 		s.claimOne(t0, "a")
-		for st, want := range map[backend.State][]string{
-			backend.StateWaiting:   {"b"},
-			backend.StateActive:    {"a"},
-			backend.StateDelayed:   {"d"},
-			backend.StateCompleted: nil,
+		for st, want := range map[asyncmqtype.State][]string{
+			asyncmqtype.StateWaiting:   {"b"},
+			asyncmqtype.StateActive:    {"a"},
+			asyncmqtype.StateDelayed:   {"d"},
+			asyncmqtype.StateCompleted: nil,
 		} {
-			page := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: st}})
+			page := s.list(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: st}})
 			requireIDs(t, ids(page.Jobs), want, string(st))
 		}
-		active := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: backend.StateActive}}).Jobs[0]
+		active := s.list(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateActive}}).Jobs[0]
 		requireEqual(t, active.LeaseToken, s.get("a").LeaseToken, "listed job's LeaseToken")
 		requireEqual(t, active.Attempts, 1, "listed job's Attempts")
 	})
@@ -124,7 +124,7 @@ func testListing(t *testing.T, newBackend factory) {
 	t.Run("UnknownQueue", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		page := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "nope", State: backend.StateWaiting}})
+		page := s.list(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "nope", State: asyncmqtype.StateWaiting}})
 		requireEqual(t, [2]int{len(page.Jobs), page.Total}, [2]int{0, 0}, "jobs and Total")
 	})
 
@@ -132,7 +132,7 @@ func testListing(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		s.enqueue(job("a"))
-		page := s.list(backend.ListJobsParams{Filter: waiting})
+		page := s.list(asyncmqtype.ListJobsParams{Filter: waiting})
 		page.Jobs[0].Task = "changed"
 		page.Jobs[0].Payload[1] = 'X'
 		j := s.get("a")
@@ -146,19 +146,19 @@ func testListing(t *testing.T, newBackend factory) {
 		s.enqueue(job("a"))
 		tests := []struct {
 			name string
-			p    backend.ListJobsParams
+			p    asyncmqtype.ListJobsParams
 		}{
-			{"no queue", backend.ListJobsParams{Filter: backend.JobFilter{State: backend.StateWaiting}, Limit: 10}},
-			{"no state", backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default"}, Limit: 10}},
-			{"unknown state", backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: "stuck"}, Limit: 10}},
-			{"unknown sort", backend.ListJobsParams{Filter: waiting, Sort: "random", Limit: 10}},
-			{"zero limit", backend.ListJobsParams{Filter: waiting}},
-			{"limit above 1000", backend.ListJobsParams{Filter: waiting, Limit: 1001}},
-			{"negative offset", backend.ListJobsParams{Filter: waiting, Offset: -1, Limit: 10}},
+			{"no queue", asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{State: asyncmqtype.StateWaiting}, Limit: 10}},
+			{"no state", asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default"}, Limit: 10}},
+			{"unknown state", asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: "stuck"}, Limit: 10}},
+			{"unknown sort", asyncmqtype.ListJobsParams{Filter: waiting, Sort: "random", Limit: 10}},
+			{"zero limit", asyncmqtype.ListJobsParams{Filter: waiting}},
+			{"limit above 1000", asyncmqtype.ListJobsParams{Filter: waiting, Limit: 1001}},
+			{"negative offset", asyncmqtype.ListJobsParams{Filter: waiting, Offset: -1, Limit: 10}},
 		}
 		for _, tt := range tests {
 			_, err := s.b.ListJobs(s.ctx, tt.p)
-			requireErrorIs(t, err, backend.ErrInvalid, tt.name)
+			requireErrorIs(t, err, asyncmqtype.ErrInvalid, tt.name)
 		}
 	})
 }

@@ -5,14 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
 // hist returns the run time histogram of a bucket that counted one run of each duration.
 func hist(durations ...time.Duration) []int64 {
-	h := make([]int64, len(backend.DurationBuckets)+1)
+	h := make([]int64, len(asyncmqtype.DurationBuckets)+1)
 	for _, d := range durations {
-		h[backend.DurationBucket(d)]++
+		h[asyncmqtype.DurationBucket(d)]++
 	}
 	return h
 }
@@ -36,7 +37,7 @@ func testMetrics(t *testing.T, newBackend factory) {
 		s.claimOne(at(5*time.Minute+30*time.Second), "c")
 	}
 	minute := func(m int) time.Time { return at(time.Duration(m) * time.Minute) }
-	want := map[string][]backend.MetricBucket{
+	want := map[string][]asyncmqtype.MetricBucket{
 		"default": {
 			{Queue: "default", Minute: minute(0), Started: 3, WaitSum: 30 * time.Second, DurationCounts: hist()},
 			// The retried attempt's 4s is in neither the sum nor the histogram.
@@ -51,19 +52,19 @@ func testMetrics(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		activity(s)
-		all := []backend.MetricBucket{want["default"][0], want["q2"][0], want["default"][1], want["default"][2], want["default"][3]}
+		all := []asyncmqtype.MetricBucket{want["default"][0], want["q2"][0], want["default"][1], want["default"][2], want["default"][3]}
 		tests := []struct {
 			name string
-			p    backend.MetricsParams
-			want []backend.MetricBucket
+			p    asyncmqtype.MetricsParams
+			want []asyncmqtype.MetricBucket
 		}{
-			{"one queue", backend.MetricsParams{Queue: "default"}, want["default"]},
-			{"every queue, by minute then queue", backend.MetricsParams{}, all},
-			{"since truncates to the minute", backend.MetricsParams{Queue: "default", Since: minute(1).Add(30 * time.Second)}, want["default"][1:]},
-			{"until is inclusive", backend.MetricsParams{Queue: "default", Since: minute(0), Until: minute(1)}, want["default"][:2]},
-			{"since and until", backend.MetricsParams{Queue: "default", Since: minute(2), Until: minute(4)}, want["default"][2:3]},
-			{"until before the minute", backend.MetricsParams{Queue: "default", Until: minute(1).Add(-time.Second)}, want["default"][:1]},
-			{"unknown queue", backend.MetricsParams{Queue: "nope"}, nil},
+			{"one queue", asyncmqtype.MetricsParams{Queue: "default"}, want["default"]},
+			{"every queue, by minute then queue", asyncmqtype.MetricsParams{}, all},
+			{"since truncates to the minute", asyncmqtype.MetricsParams{Queue: "default", Since: minute(1).Add(30 * time.Second)}, want["default"][1:]},
+			{"until is inclusive", asyncmqtype.MetricsParams{Queue: "default", Since: minute(0), Until: minute(1)}, want["default"][:2]},
+			{"since and until", asyncmqtype.MetricsParams{Queue: "default", Since: minute(2), Until: minute(4)}, want["default"][2:3]},
+			{"until before the minute", asyncmqtype.MetricsParams{Queue: "default", Until: minute(1).Add(-time.Second)}, want["default"][:1]},
+			{"unknown queue", asyncmqtype.MetricsParams{Queue: "nope"}, nil},
 		}
 		for _, tt := range tests {
 			got, err := s.b.Metrics(s.ctx, tt.p)
@@ -78,9 +79,9 @@ func testMetrics(t *testing.T, newBackend factory) {
 		s.enqueue(job("a"))
 		j := s.claimOne(t0, "a")
 		s.finishOK(at(time.Minute), j, backend.OutcomeCancelled)
-		got, err := s.b.Metrics(s.ctx, backend.MetricsParams{Queue: "default"})
+		got, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{Queue: "default"})
 		requireNoError(t, err, "read metrics")
-		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(0), Started: 1, DurationCounts: hist()}}, "after a cancelled attempt")
+		requireBuckets(t, got, []asyncmqtype.MetricBucket{{Queue: "default", Minute: minute(0), Started: 1, DurationCounts: hist()}}, "after a cancelled attempt")
 	})
 
 	t.Run("StalledFailureCounts", func(t *testing.T) {
@@ -89,9 +90,9 @@ func testMetrics(t *testing.T, newBackend factory) {
 		s.enqueue(job("a"))
 		s.claimOne(t0, "a")
 		s.recover(at(time.Minute), 0)
-		got, err := s.b.Metrics(s.ctx, backend.MetricsParams{Queue: "default", Since: minute(1)})
+		got, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{Queue: "default", Since: minute(1)})
 		requireNoError(t, err, "read metrics")
-		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(1), Failed: 1, DurationCounts: hist()}}, "after a stalled job failed")
+		requireBuckets(t, got, []asyncmqtype.MetricBucket{{Queue: "default", Minute: minute(1), Failed: 1, DurationCounts: hist()}}, "after a stalled job failed")
 	})
 
 	// Each bound is inclusive: a run of exactly 5ms is in the first bucket, one a nanosecond
@@ -99,7 +100,7 @@ func testMetrics(t *testing.T, newBackend factory) {
 	t.Run("DurationHistogram", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		first, last := backend.DurationBuckets[0], backend.DurationBuckets[len(backend.DurationBuckets)-1]
+		first, last := asyncmqtype.DurationBuckets[0], asyncmqtype.DurationBuckets[len(asyncmqtype.DurationBuckets)-1]
 		durations := []time.Duration{0, first, first + 1, last, last + 1, time.Hour}
 		var ids []string
 		for i := range durations {
@@ -114,19 +115,19 @@ func testMetrics(t *testing.T, newBackend factory) {
 			}
 			s.finishOK(at(time.Second), j, outcome, func(f *backend.Finish) { f.Duration = d })
 		}
-		got, err := s.b.Metrics(s.ctx, backend.MetricsParams{Queue: "default"})
+		got, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{Queue: "default"})
 		requireNoError(t, err, "read metrics")
-		want := make([]int64, len(backend.DurationBuckets)+1)
+		want := make([]int64, len(asyncmqtype.DurationBuckets)+1)
 		want[0], want[1], want[len(want)-2], want[len(want)-1] = 2, 1, 1, 2
 		var sum time.Duration
 		for _, d := range durations {
 			sum += d
 		}
-		requireBuckets(t, got, []backend.MetricBucket{{Queue: "default", Minute: minute(0), Completed: 3, Failed: 3, Started: 6, DurationSum: sum, DurationCounts: want}}, "after runs on the bounds")
+		requireBuckets(t, got, []asyncmqtype.MetricBucket{{Queue: "default", Minute: minute(0), Completed: 3, Failed: 3, Started: 6, DurationSum: sum, DurationCounts: want}}, "after runs on the bounds")
 	})
 }
 
-func requireBuckets(t *testing.T, got, want []backend.MetricBucket, what string) {
+func requireBuckets(t *testing.T, got, want []asyncmqtype.MetricBucket, what string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: got %d buckets %+v, want %d %+v", what, len(got), got, len(want), want)

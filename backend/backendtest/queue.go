@@ -5,17 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
 func testQueue(t *testing.T, newBackend factory) {
 	const (
-		W  = backend.StateWaiting
-		A  = backend.StateActive
-		D  = backend.StateDelayed
-		C  = backend.StateCompleted
-		F  = backend.StateFailed
-		X  = backend.StateCancelled
+		W  = asyncmqtype.StateWaiting
+		A  = asyncmqtype.StateActive
+		D  = asyncmqtype.StateDelayed
+		C  = asyncmqtype.StateCompleted
+		F  = asyncmqtype.StateFailed
+		X  = asyncmqtype.StateCancelled
 		q  = "default"
 		q2 = "other"
 	)
@@ -52,15 +53,15 @@ func testQueue(t *testing.T, newBackend factory) {
 		}}), "release")
 		s.requireCounts(q, counts{W: 2, C: 1, F: 1, X: 1})
 
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionRetry, IDs: []string{"child", "b"}}), 2, "retried")
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRetry, IDs: []string{"child", "b"}}), 2, "retried")
 		s.requireCounts(q, counts{W: 4, C: 1})
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionCancel, IDs: []string{"child"}}), 1, "cancelled")
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, IDs: []string{"child"}}), 1, "cancelled")
 		s.requireCounts(q, counts{W: 3, C: 1, X: 1})
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionRemove, IDs: []string{"child", "a"}}), 2, "removed")
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRemove, IDs: []string{"child", "a"}}), 2, "removed")
 		s.requireCounts(q, counts{W: 3})
 
 		s.enqueue(job("e", runAt(at(time.Hour))))
-		requireEqual(t, s.apply(backend.ApplyParams{Action: backend.ActionPromote, IDs: []string{"e"}}), 1, "promoted")
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionPromote, IDs: []string{"e"}}), 1, "promoted")
 		s.requireCounts(q, counts{W: 4})
 		n, err := s.b.Drain(s.ctx, q, false)
 		requireNoError(t, err, "drain")
@@ -87,7 +88,7 @@ func testQueue(t *testing.T, newBackend factory) {
 		var names []string
 		for _, qi := range qs {
 			names = append(names, qi.Name)
-			if len(qi.Counts) != len(backend.States) {
+			if len(qi.Counts) != len(asyncmqtype.States) {
 				t.Errorf("queue %s: Counts = %v, want an entry for every state", qi.Name, qi.Counts)
 			}
 		}
@@ -96,7 +97,7 @@ func testQueue(t *testing.T, newBackend factory) {
 		requireEqual(t, qs[0].Paused, false, "by-job Paused")
 
 		_, err = s.b.Queue(s.ctx, "nope")
-		requireErrorIs(t, err, backend.ErrQueueNotFound, "get unknown queue")
+		requireErrorIs(t, err, asyncmqtype.ErrQueueNotFound, "get unknown queue")
 		requireMentions(t, err, "nope")
 	})
 
@@ -155,9 +156,9 @@ func testQueue(t *testing.T, newBackend factory) {
 			{Queue: q, Limit: 1},
 			{Limit: 1, Interval: time.Second},
 		} {
-			requireErrorIs(t, s.b.SetRateLimit(s.ctx, p), backend.ErrInvalid, fmt.Sprintf("set rate limit %+v", p))
+			requireErrorIs(t, s.b.SetRateLimit(s.ctx, p), asyncmqtype.ErrInvalid, fmt.Sprintf("set rate limit %+v", p))
 		}
-		requireErrorIs(t, s.b.SetQueuePaused(s.ctx, "", true), backend.ErrInvalid, "pause a queue without a name")
+		requireErrorIs(t, s.b.SetQueuePaused(s.ctx, "", true), asyncmqtype.ErrInvalid, "pause a queue without a name")
 		qs, err := s.b.Queues(s.ctx)
 		requireNoError(t, err, "list queues")
 		requireEqual(t, len(qs), 0, "queues after invalid settings")
@@ -193,7 +194,7 @@ func testQueue(t *testing.T, newBackend factory) {
 			t.Parallel()
 			s := setup(t, newBackend)
 			_, err := s.b.Drain(s.ctx, "nope", true)
-			requireErrorIs(t, err, backend.ErrQueueNotFound, "drain")
+			requireErrorIs(t, err, asyncmqtype.ErrQueueNotFound, "drain")
 		})
 	})
 
@@ -209,31 +210,31 @@ func testQueue(t *testing.T, newBackend factory) {
 		requireNoError(t, s.b.UpsertRepeatable(s.ctx, repeatable("r2", q2)), "upsert repeatable")
 
 		err := s.b.Obliterate(s.ctx, q, false)
-		requireErrorIs(t, err, backend.ErrQueueActive, "obliterate with an active job")
+		requireErrorIs(t, err, asyncmqtype.ErrQueueActive, "obliterate with an active job")
 		s.requireCounts(q, counts{W: 1, A: 1, D: 1})
 		_, err = s.b.GetRepeatable(s.ctx, "r1")
 		requireNoError(t, err, "get repeatable after the refused obliterate")
 
 		requireNoError(t, s.b.Obliterate(s.ctx, q, true), "obliterate with force")
 		_, err = s.b.Queue(s.ctx, q)
-		requireErrorIs(t, err, backend.ErrQueueNotFound, "get obliterated queue")
+		requireErrorIs(t, err, asyncmqtype.ErrQueueNotFound, "get obliterated queue")
 		for _, id := range []string{"a", "b", "d"} {
 			s.requireGone(id)
 		}
 		_, err = s.b.GetRepeatable(s.ctx, "r1")
-		requireErrorIs(t, err, backend.ErrRepeatableNotFound, "get repeatable of the obliterated queue")
+		requireErrorIs(t, err, asyncmqtype.ErrRepeatableNotFound, "get repeatable of the obliterated queue")
 		_, err = s.b.GetRepeatable(s.ctx, "r2")
 		requireNoError(t, err, "get repeatable of another queue")
 		s.requireCounts(q2, counts{W: 1})
 		errs := s.finish(t0, backend.Finish{JobID: "a", LeaseToken: a.LeaseToken, Outcome: backend.OutcomeCompleted})
-		requireErrorIs(t, errs[0], backend.ErrLeaseLost, "finish a job of the obliterated queue")
+		requireErrorIs(t, errs[0], asyncmqtype.ErrLeaseLost, "finish a job of the obliterated queue")
 
 		// A queue of the same name starts afresh: not paused.
 		s.enqueue(job("again"))
 		qi, err := s.b.Queue(s.ctx, q)
 		requireNoError(t, err, "get queue")
 		requireEqual(t, qi.Paused, false, "Paused after obliterate")
-		requireErrorIs(t, s.b.Obliterate(s.ctx, "nope", true), backend.ErrQueueNotFound, "obliterate unknown queue")
+		requireErrorIs(t, s.b.Obliterate(s.ctx, "nope", true), asyncmqtype.ErrQueueNotFound, "obliterate unknown queue")
 	})
 
 	t.Run("ObliterateWithoutActiveJobs", func(t *testing.T) {
@@ -278,13 +279,13 @@ func testClean(t *testing.T, newBackend factory) {
 			t.Parallel()
 			s := setup(t, newBackend)
 			fill(s)
-			tt.p.Queue, tt.p.State = "default", backend.StateCompleted
+			tt.p.Queue, tt.p.State = "default", asyncmqtype.StateCompleted
 			n, err := s.b.Clean(s.ctx, tt.p)
 			requireNoError(t, err, "clean")
 			requireEqual(t, n, 5-len(tt.left), "cleaned")
-			page := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: backend.StateCompleted}, Sort: backend.SortOldest})
+			page := s.list(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateCompleted}, Sort: asyncmqtype.SortOldest})
 			requireIDs(t, ids(page.Jobs), tt.left, "completed jobs left")
-			s.requireCounts("default", counts{backend.StateCompleted: len(tt.left), backend.StateFailed: 1, backend.StateWaiting: 1})
+			s.requireCounts("default", counts{asyncmqtype.StateCompleted: len(tt.left), asyncmqtype.StateFailed: 1, asyncmqtype.StateWaiting: 1})
 		})
 	}
 	t.Run("invalid", func(t *testing.T) {
@@ -292,24 +293,24 @@ func testClean(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		fill(s)
 		for _, p := range []backend.CleanParams{
-			{Queue: "default", State: backend.StateWaiting},
-			{Queue: "default", State: backend.StateActive},
+			{Queue: "default", State: asyncmqtype.StateWaiting},
+			{Queue: "default", State: asyncmqtype.StateActive},
 			{Queue: "default", State: "bogus"},
-			{Queue: "default", State: backend.StateCompleted, Limit: -1},
-			{Queue: "default", State: backend.StateCompleted, Keep: -1},
+			{Queue: "default", State: asyncmqtype.StateCompleted, Limit: -1},
+			{Queue: "default", State: asyncmqtype.StateCompleted, Keep: -1},
 		} {
 			_, err := s.b.Clean(s.ctx, p)
-			requireErrorIs(t, err, backend.ErrInvalid, fmt.Sprintf("clean %+v", p))
+			requireErrorIs(t, err, asyncmqtype.ErrInvalid, fmt.Sprintf("clean %+v", p))
 		}
-		_, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "nope", State: backend.StateCompleted})
-		requireErrorIs(t, err, backend.ErrQueueNotFound, "clean unknown queue")
-		s.requireCounts("default", counts{backend.StateCompleted: 5, backend.StateFailed: 1, backend.StateWaiting: 1})
+		_, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "nope", State: asyncmqtype.StateCompleted})
+		requireErrorIs(t, err, asyncmqtype.ErrQueueNotFound, "clean unknown queue")
+		s.requireCounts("default", counts{asyncmqtype.StateCompleted: 5, asyncmqtype.StateFailed: 1, asyncmqtype.StateWaiting: 1})
 	})
 }
 
 // repeatable returns a valid definition due at t0.
-func repeatable(id, queue string) backend.Repeatable {
-	return backend.Repeatable{
+func repeatable(id, queue string) asyncmqtype.Repeatable {
+	return asyncmqtype.Repeatable{
 		ID: id, Queue: queue, Task: "report.build", Interval: time.Hour, Priority: 5, NextRun: t0,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -16,7 +17,7 @@ func testRepeatable(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		zone := time.FixedZone("UTC-3", -3*60*60)
-		full := backend.Repeatable{
+		full := asyncmqtype.Repeatable{
 			ID: "nightly", Queue: "reports", Task: "report.build", Payload: json.RawMessage(`{"kind":"daily"}`),
 			Cron: "0 3 * * *", Priority: 2, MaxRetries: 4, NextRun: at(time.Hour).In(zone),
 			LastRun: at(-time.Hour).In(zone), CreatedAt: at(-24 * time.Hour).In(zone),
@@ -64,10 +65,10 @@ func testRepeatable(t *testing.T, newBackend factory) {
 
 		requireNoError(t, s.b.RemoveRepeatable(s.ctx, "nightly"), "remove")
 		_, err = s.b.GetRepeatable(s.ctx, "nightly")
-		requireErrorIs(t, err, backend.ErrRepeatableNotFound, "get removed")
+		requireErrorIs(t, err, asyncmqtype.ErrRepeatableNotFound, "get removed")
 		requireMentions(t, err, "nightly")
-		requireErrorIs(t, s.b.RemoveRepeatable(s.ctx, "nightly"), backend.ErrRepeatableNotFound, "remove twice")
-		requireErrorIs(t, s.b.SetRepeatablePaused(s.ctx, "nightly", true), backend.ErrRepeatableNotFound, "pause removed")
+		requireErrorIs(t, s.b.RemoveRepeatable(s.ctx, "nightly"), asyncmqtype.ErrRepeatableNotFound, "remove twice")
+		requireErrorIs(t, s.b.SetRepeatablePaused(s.ctx, "nightly", true), asyncmqtype.ErrRepeatableNotFound, "pause removed")
 	})
 
 	t.Run("NewGetsCreatedAt", func(t *testing.T) {
@@ -84,7 +85,7 @@ func testRepeatable(t *testing.T, newBackend factory) {
 	t.Run("Due", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		for _, r := range []backend.Repeatable{
+		for _, r := range []asyncmqtype.Repeatable{
 			withNextRun(repeatable("late", "q"), at(-time.Minute)),
 			withNextRun(repeatable("b-now", "q"), t0),
 			withNextRun(repeatable("a-now", "q2"), t0),
@@ -109,7 +110,7 @@ func testRepeatable(t *testing.T, newBackend factory) {
 			})
 		}
 		requireNoError(t, fire("run-1", t0, at(time.Hour)), "fire")
-		j := s.requireState("run-1", backend.StateWaiting)
+		j := s.requireState("run-1", asyncmqtype.StateWaiting)
 		requireEqual(t, j.RepeatableID, "r", "job's RepeatableID")
 		r, err := s.b.GetRepeatable(s.ctx, "r")
 		requireNoError(t, err, "get")
@@ -117,22 +118,22 @@ func testRepeatable(t *testing.T, newBackend factory) {
 		requireTime(t, r.LastRun, at(time.Second), "LastRun")
 
 		err = fire("run-2", t0, at(time.Hour))
-		requireErrorIs(t, err, backend.ErrConflict, "fire the same run again")
+		requireErrorIs(t, err, asyncmqtype.ErrConflict, "fire the same run again")
 		s.requireGone("run-2")
 
 		// A job that cannot be enqueued leaves the schedule where it was.
 		err = fire("run-1", at(time.Hour), at(2*time.Hour))
-		requireErrorIs(t, err, backend.ErrJobExists, "fire with a taken job ID")
+		requireErrorIs(t, err, asyncmqtype.ErrJobExists, "fire with a taken job ID")
 		r, _ = s.b.GetRepeatable(s.ctx, "r")
 		requireTime(t, r.NextRun, at(time.Hour), "NextRun after a failed fire")
 
 		requireNoError(t, s.b.SetRepeatablePaused(s.ctx, "r", true), "pause")
-		requireErrorIs(t, fire("run-3", at(time.Hour), at(2*time.Hour)), backend.ErrConflict, "fire a paused repeatable")
+		requireErrorIs(t, fire("run-3", at(time.Hour), at(2*time.Hour)), asyncmqtype.ErrConflict, "fire a paused repeatable")
 		s.requireGone("run-3")
 
 		err = s.b.FireRepeatable(s.ctx, backend.FireParams{ID: "ghost", Expected: t0, Next: at(time.Hour), Job: job("x"), Now: t0})
-		requireErrorIs(t, err, backend.ErrRepeatableNotFound, "fire unknown")
-		s.requireCounts("default", counts{backend.StateWaiting: 1})
+		requireErrorIs(t, err, asyncmqtype.ErrRepeatableNotFound, "fire unknown")
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1})
 	})
 
 	t.Run("ConcurrentFireOnce", func(t *testing.T) {
@@ -140,30 +141,30 @@ func testRepeatable(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		requireNoError(t, s.b.UpsertRepeatable(s.ctx, repeatable("r", "default")), "upsert")
 		fireConcurrently(t, []backend.Backend{s.b}, 8)
-		s.requireCounts("default", counts{backend.StateWaiting: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1})
 	})
 
 	t.Run("Invalid", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		for name, mod := range map[string]func(*backend.Repeatable){
-			"empty ID":            func(r *backend.Repeatable) { r.ID = "" },
-			"empty queue":         func(r *backend.Repeatable) { r.Queue = "" },
-			"empty task":          func(r *backend.Repeatable) { r.Task = "" },
-			"no schedule":         func(r *backend.Repeatable) { r.Interval = 0 },
-			"negative interval":   func(r *backend.Repeatable) { r.Interval = -time.Second },
-			"payload not JSON":    func(r *backend.Repeatable) { r.Payload = json.RawMessage(`{`) },
-			"negative MaxRetries": func(r *backend.Repeatable) { r.MaxRetries = -1 },
+		for name, mod := range map[string]func(*asyncmqtype.Repeatable){
+			"empty ID":            func(r *asyncmqtype.Repeatable) { r.ID = "" },
+			"empty queue":         func(r *asyncmqtype.Repeatable) { r.Queue = "" },
+			"empty task":          func(r *asyncmqtype.Repeatable) { r.Task = "" },
+			"no schedule":         func(r *asyncmqtype.Repeatable) { r.Interval = 0 },
+			"negative interval":   func(r *asyncmqtype.Repeatable) { r.Interval = -time.Second },
+			"payload not JSON":    func(r *asyncmqtype.Repeatable) { r.Payload = json.RawMessage(`{`) },
+			"negative MaxRetries": func(r *asyncmqtype.Repeatable) { r.MaxRetries = -1 },
 		} {
 			r := repeatable("r", "q")
 			mod(&r)
-			requireErrorIs(t, s.b.UpsertRepeatable(s.ctx, r), backend.ErrInvalid, name)
+			requireErrorIs(t, s.b.UpsertRepeatable(s.ctx, r), asyncmqtype.ErrInvalid, name)
 		}
 		all, err := s.b.Repeatables(s.ctx, "")
 		requireNoError(t, err, "list")
 		requireEqual(t, len(all), 0, "stored after invalid upserts")
 		err = s.b.FireRepeatable(s.ctx, backend.FireParams{ID: "r", Expected: t0, Next: at(time.Hour), Now: t0})
-		requireErrorIs(t, err, backend.ErrInvalid, "fire without a job")
+		requireErrorIs(t, err, asyncmqtype.ErrInvalid, "fire without a job")
 	})
 }
 
@@ -190,7 +191,7 @@ func fireConcurrently(t *testing.T, bs []backend.Backend, n int) {
 			switch {
 			case err == nil:
 				won = append(won, id)
-			case errors.Is(err, backend.ErrConflict):
+			case errors.Is(err, asyncmqtype.ErrConflict):
 				conflicts++
 			default:
 				t.Errorf("fire %s: %v", id, err)
@@ -203,18 +204,18 @@ func fireConcurrently(t *testing.T, bs []backend.Backend, n int) {
 		t.Fatalf("%d firings won (%v) and %d got ErrConflict, want 1 and %d", len(won), won, conflicts, n-1)
 	}
 	for _, b := range bs {
-		page, err := b.ListJobs(t.Context(), backend.ListJobsParams{Filter: backend.JobFilter{Queue: "default", State: backend.StateWaiting}, Limit: 100})
+		page, err := b.ListJobs(t.Context(), asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateWaiting}, Limit: 100})
 		requireNoError(t, err, "list jobs")
 		requireIDs(t, ids(page.Jobs), won, "jobs created by the firings")
 	}
 }
 
-func withNextRun(r backend.Repeatable, next time.Time) backend.Repeatable {
+func withNextRun(r asyncmqtype.Repeatable, next time.Time) asyncmqtype.Repeatable {
 	r.NextRun = next
 	return r
 }
 
-func repeatableIDs(rs []backend.Repeatable) []string {
+func repeatableIDs(rs []asyncmqtype.Repeatable) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.ID

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -48,13 +49,13 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b backend.Backend)) {
 	t.Run("ClaimsNeverShared", func(t *testing.T) {
 		t.Parallel()
 		p := setup2(t)
-		batch := make([]*backend.Job, 120)
+		batch := make([]*asyncmqtype.JobInfo, 120)
 		for i := range batch {
 			batch[i] = job(fmt.Sprintf("j%03d", i))
 		}
 		p.a.enqueue(batch...)
 		claimConcurrently(t, []backend.Backend{p.a.b, p.b.b}, 6, len(batch))
-		p.b.requireCounts("default", counts{backend.StateActive: len(batch)})
+		p.b.requireCounts("default", counts{asyncmqtype.StateActive: len(batch)})
 	})
 
 	t.Run("LeaseAcrossHandles", func(t *testing.T) {
@@ -63,18 +64,18 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b backend.Backend)) {
 		p.a.enqueue(job("j"))
 		j := p.a.claimOne(t0, "j")
 		res, err := p.b.b.Heartbeat(p.b.ctx, backend.HeartbeatParams{
-			Worker: backend.WorkerInfo{ID: "w1"}, Leases: []backend.Lease{{JobID: "j", LeaseToken: j.LeaseToken}}, LeaseDuration: lease, Now: at(20 * time.Second),
+			Worker: asyncmqtype.WorkerInfo{ID: "w1"}, Leases: []backend.Lease{{JobID: "j", LeaseToken: j.LeaseToken}}, LeaseDuration: lease, Now: at(20 * time.Second),
 		})
 		requireNoError(t, err, "heartbeat through b")
 		requireEqual(t, len(res.Lost), 0, "lost")
 		requireRecovered(t, p.a.recover(at(40*time.Second), 1), nil, nil, "recovered through a after b's heartbeat")
 		requireRecovered(t, p.b.recover(at(time.Minute), 1), []string{"j"}, nil, "recovered through b")
 		errs := p.a.finish(at(time.Minute), backend.Finish{JobID: "j", LeaseToken: j.LeaseToken, Outcome: backend.OutcomeCompleted})
-		requireErrorIs(t, errs[0], backend.ErrLeaseLost, "stale finish through a")
-		p.a.requireState("j", backend.StateWaiting)
+		requireErrorIs(t, errs[0], asyncmqtype.ErrLeaseLost, "stale finish through a")
+		p.a.requireState("j", asyncmqtype.StateWaiting)
 		fresh := p.b.claimOne(at(time.Minute), "j")
 		p.a.finishOK(at(time.Minute), fresh, backend.OutcomeCompleted)
-		p.b.requireState("j", backend.StateCompleted)
+		p.b.requireState("j", asyncmqtype.StateCompleted)
 	})
 
 	t.Run("FireOnce", func(t *testing.T) {
@@ -109,6 +110,6 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b backend.Backend)) {
 		t.Parallel()
 		p := setup2(t)
 		runConcurrently(t, []backend.Backend{p.a.b, p.b.b}, 2, 4, 30)
-		p.a.requireCounts("default", counts{backend.StateCompleted: 60})
+		p.a.requireCounts("default", counts{asyncmqtype.StateCompleted: 60})
 	})
 }

@@ -11,7 +11,7 @@
 //
 // Durable backends, where two handles can share one store, also call RunShared.
 //
-// The suite checks the behaviour documented on backend.Backend and backend.Job. Every test passes
+// The suite checks the behaviour documented on backend.Backend and asyncmqtype.JobInfo. Every test passes
 // explicit times (Now) to the backend, so nothing sleeps, and every subtest runs in parallel on its
 // own backend. When the contract changes, this suite changes first.
 package backendtest
@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -86,8 +87,8 @@ func setup(t *testing.T, newBackend factory) *bundle {
 }
 
 // job builds a job of queue "default" with the given ID and options.
-func job(id string, opts ...func(*backend.Job)) *backend.Job {
-	j := &backend.Job{
+func job(id string, opts ...func(*asyncmqtype.JobInfo)) *asyncmqtype.JobInfo {
+	j := &asyncmqtype.JobInfo{
 		ID:         id,
 		Queue:      "default",
 		Task:       "email.send",
@@ -101,36 +102,44 @@ func job(id string, opts ...func(*backend.Job)) *backend.Job {
 	return j
 }
 
-func inQueue(q string) func(*backend.Job)     { return func(j *backend.Job) { j.Queue = q } }
-func withTask(task string) func(*backend.Job) { return func(j *backend.Job) { j.Task = task } }
-func withPriority(p int) func(*backend.Job)   { return func(j *backend.Job) { j.Priority = p } }
-func runAt(t time.Time) func(*backend.Job)    { return func(j *backend.Job) { j.RunAt = t } }
-func createdAt(t time.Time) func(*backend.Job) {
-	return func(j *backend.Job) { j.CreatedAt = t }
+func inQueue(q string) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.Queue = q }
 }
-func withPayload(p string) func(*backend.Job) {
-	return func(j *backend.Job) { j.Payload = json.RawMessage(p) }
+func withTask(task string) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.Task = task }
 }
-func dependsOn(ids ...string) func(*backend.Job) {
-	return func(j *backend.Job) { j.DependsOn = ids }
+func withPriority(p int) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.Priority = p }
 }
-func unique(key string, until time.Time) func(*backend.Job) {
-	return func(j *backend.Job) { j.UniqueKey, j.UniqueUntil = key, until }
+func runAt(t time.Time) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.RunAt = t }
+}
+func createdAt(t time.Time) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.CreatedAt = t }
+}
+func withPayload(p string) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.Payload = json.RawMessage(p) }
+}
+func dependsOn(ids ...string) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.DependsOn = ids }
+}
+func unique(key string, until time.Time) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.UniqueKey, j.UniqueUntil = key, until }
 }
 
 // enqueue stores jobs at t0.
-func (s *bundle) enqueue(jobs ...*backend.Job) {
+func (s *bundle) enqueue(jobs ...*asyncmqtype.JobInfo) {
 	s.t.Helper()
 	s.enqueueAt(t0, jobs...)
 }
 
-func (s *bundle) enqueueAt(now time.Time, jobs ...*backend.Job) {
+func (s *bundle) enqueueAt(now time.Time, jobs ...*asyncmqtype.JobInfo) {
 	s.t.Helper()
 	requireNoError(s.t, s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: jobs, Now: now}), "enqueue")
 }
 
 // claim takes up to limit jobs of queues for worker "w1".
-func (s *bundle) claim(now time.Time, limit int, queues ...string) []*backend.Job {
+func (s *bundle) claim(now time.Time, limit int, queues ...string) []*asyncmqtype.JobInfo {
 	s.t.Helper()
 	if len(queues) == 0 {
 		queues = []string{"default"}
@@ -143,7 +152,7 @@ func (s *bundle) claim(now time.Time, limit int, queues ...string) []*backend.Jo
 }
 
 // claimOne claims exactly one job of queue "default" and fails the test when it gets another.
-func (s *bundle) claimOne(now time.Time, wantID string) *backend.Job {
+func (s *bundle) claimOne(now time.Time, wantID string) *asyncmqtype.JobInfo {
 	s.t.Helper()
 	jobs := s.claim(now, 1)
 	if got := ids(jobs); !slices.Equal(got, []string{wantID}) {
@@ -164,11 +173,11 @@ func (s *bundle) finish(now time.Time, items ...backend.Finish) []error {
 }
 
 // finishOK reports one outcome that must succeed.
-func (s *bundle) finishOK(now time.Time, j *backend.Job, o backend.Outcome, mods ...func(*backend.Finish)) {
+func (s *bundle) finishOK(now time.Time, j *asyncmqtype.JobInfo, o backend.Outcome, mods ...func(*backend.Finish)) {
 	s.t.Helper()
 	f := backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: o}
 	if o != backend.OutcomeCompleted {
-		f.Error = &backend.AttemptError{Error: "boom"}
+		f.Error = &asyncmqtype.AttemptError{Error: "boom"}
 	}
 	for _, m := range mods {
 		m(&f)
@@ -182,14 +191,14 @@ func (s *bundle) complete(now time.Time, id string) {
 	s.finishOK(now, s.claimOne(now, id), backend.OutcomeCompleted)
 }
 
-func (s *bundle) get(id string) *backend.Job {
+func (s *bundle) get(id string) *asyncmqtype.JobInfo {
 	s.t.Helper()
 	j, err := s.b.GetJob(s.ctx, id)
 	requireNoError(s.t, err, "get job "+id)
 	return j
 }
 
-func (s *bundle) requireState(id string, want backend.State) *backend.Job {
+func (s *bundle) requireState(id string, want asyncmqtype.State) *asyncmqtype.JobInfo {
 	s.t.Helper()
 	j := s.get(id)
 	if j.State != want {
@@ -201,10 +210,10 @@ func (s *bundle) requireState(id string, want backend.State) *backend.Job {
 func (s *bundle) requireGone(id string) {
 	s.t.Helper()
 	_, err := s.b.GetJob(s.ctx, id)
-	requireErrorIs(s.t, err, backend.ErrJobNotFound, "get job "+id)
+	requireErrorIs(s.t, err, asyncmqtype.ErrJobNotFound, "get job "+id)
 }
 
-func (s *bundle) apply(p backend.ApplyParams) int {
+func (s *bundle) apply(p asyncmqtype.ApplyParams) int {
 	s.t.Helper()
 	if p.Now.IsZero() {
 		p.Now = t0
@@ -228,7 +237,7 @@ func (s *bundle) recover(now time.Time, maxStalls int) backend.RecoverResult {
 	return res
 }
 
-func (s *bundle) list(p backend.ListJobsParams) backend.JobPage {
+func (s *bundle) list(p asyncmqtype.ListJobsParams) asyncmqtype.JobPage {
 	s.t.Helper()
 	if p.Limit == 0 {
 		p.Limit = 1000
@@ -239,7 +248,7 @@ func (s *bundle) list(p backend.ListJobsParams) backend.JobPage {
 }
 
 // counts is a shorthand for the per-state counts a test expects; missing states are 0.
-type counts map[backend.State]int
+type counts map[asyncmqtype.State]int
 
 // requireCounts checks a queue's counts exactly, and checks that they agree with what the listing
 // returns, so a backend that keeps counters cannot drift from its rows.
@@ -247,7 +256,7 @@ func (s *bundle) requireCounts(queue string, want counts) {
 	s.t.Helper()
 	q, err := s.b.Queue(s.ctx, queue)
 	requireNoError(s.t, err, "get queue "+queue)
-	for _, st := range backend.States {
+	for _, st := range asyncmqtype.States {
 		got, ok := q.Counts[st]
 		if !ok {
 			s.t.Errorf("queue %s: Counts has no entry for %s", queue, st)
@@ -255,7 +264,7 @@ func (s *bundle) requireCounts(queue string, want counts) {
 		if got != want[st] {
 			s.t.Errorf("queue %s: %d %s jobs, want %d", queue, got, st, want[st])
 		}
-		page := s.list(backend.ListJobsParams{Filter: backend.JobFilter{Queue: queue, State: st}, Limit: 1})
+		page := s.list(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: queue, State: st}, Limit: 1})
 		if page.Total != got {
 			s.t.Errorf("queue %s: Counts says %d %s jobs, ListJobs Total says %d", queue, got, st, page.Total)
 		}
@@ -270,9 +279,9 @@ func (s *bundle) requireCounts(queue string, want counts) {
 	}
 }
 
-func (s *bundle) events(after int64) []backend.Event {
+func (s *bundle) events(after int64) []asyncmqtype.Event {
 	s.t.Helper()
-	evs, err := s.b.Events(s.ctx, backend.EventsParams{AfterID: after})
+	evs, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{AfterID: after})
 	requireNoError(s.t, err, "read events")
 	return evs
 }
@@ -284,7 +293,7 @@ func (s *bundle) lastEventID() int64 {
 	return id
 }
 
-func ids(jobs []*backend.Job) []string {
+func ids(jobs []*asyncmqtype.JobInfo) []string {
 	out := make([]string, len(jobs))
 	for i, j := range jobs {
 		out[i] = j.ID

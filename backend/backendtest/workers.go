@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -11,7 +12,7 @@ func testWorkers(t *testing.T, newBackend factory) {
 	t.Run("HeartbeatRegistersAndRefreshes", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		beat := func(now time.Time, w backend.WorkerInfo) {
+		beat := func(now time.Time, w asyncmqtype.WorkerInfo) {
 			t.Helper()
 			_, err := s.b.Heartbeat(s.ctx, backend.HeartbeatParams{Worker: w, Now: now})
 			requireNoError(t, err, "heartbeat of "+w.ID)
@@ -28,9 +29,9 @@ func testWorkers(t *testing.T, newBackend factory) {
 		}
 		requireEqual(t, len(workerIDs()), 0, "workers of an empty store")
 
-		w1 := backend.WorkerInfo{ID: "w1", Hostname: "host-a", PID: 4242, Queues: []string{"default", "q2"}, Concurrency: 8, Active: 3}
+		w1 := asyncmqtype.WorkerInfo{ID: "w1", Hostname: "host-a", PID: 4242, Queues: []string{"default", "q2"}, Concurrency: 8, Active: 3}
 		beat(t0, w1)
-		beat(at(time.Second), backend.WorkerInfo{ID: "w2", Hostname: "host-b", StartedAt: at(-time.Hour)})
+		beat(at(time.Second), asyncmqtype.WorkerInfo{ID: "w2", Hostname: "host-b", StartedAt: at(-time.Hour)})
 		requireIDs(t, workerIDs(), []string{"w2", "w1"}, "workers, newest heartbeat first")
 
 		ws, err := s.b.Workers(s.ctx)

@@ -4,12 +4,12 @@ import (
 	"context"
 	"strings"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // AppendAudit stores an audit entry and returns it with its ID and time set. Only the newest
 // WithAuditLimit entries are kept.
-func (b *Backend) AppendAudit(ctx context.Context, e backend.AuditEntry) (backend.AuditEntry, error) {
+func (b *Backend) AppendAudit(ctx context.Context, e asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error) {
 	switch {
 	case e.Action == "":
 		return e, invalid("append audit entry: empty action")
@@ -28,7 +28,7 @@ func (b *Backend) AppendAudit(ctx context.Context, e backend.AuditEntry) (backen
 }
 
 // Audit lists audit entries, newest first, filtered; see backend.Backend.
-func (b *Backend) Audit(ctx context.Context, p backend.AuditParams) ([]backend.AuditEntry, error) {
+func (b *Backend) Audit(ctx context.Context, p asyncmqtype.AuditParams) ([]asyncmqtype.AuditEntry, error) {
 	if p.Limit < 0 || p.Offset < 0 {
 		return nil, invalid("list audit entries: negative limit %d or offset %d", p.Limit, p.Offset)
 	}
@@ -37,7 +37,7 @@ func (b *Backend) Audit(ctx context.Context, p backend.AuditParams) ([]backend.A
 	}
 	defer b.mu.Unlock()
 	text := strings.ToLower(p.Text)
-	out := []backend.AuditEntry{}
+	out := []asyncmqtype.AuditEntry{}
 	skip := p.Offset
 	for i := b.audit.len() - 1; i >= 0 && (p.Limit == 0 || len(out) < p.Limit); i-- {
 		e := b.audit.at(i)
@@ -55,7 +55,7 @@ func (b *Backend) Audit(ctx context.Context, p backend.AuditParams) ([]backend.A
 	return out, nil
 }
 
-func auditContains(e backend.AuditEntry, lower string) bool {
+func auditContains(e asyncmqtype.AuditEntry, lower string) bool {
 	for _, f := range []string{e.Action, e.Actor, e.Queue, e.JobID, e.Detail, e.Error} {
 		if strings.Contains(strings.ToLower(f), lower) {
 			return true

@@ -5,16 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
 
 var benchNow = time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func benchJobs(prefix string, n, priority int) []*backend.Job {
-	jobs := make([]*backend.Job, n)
+func benchJobs(prefix string, n, priority int) []*asyncmqtype.JobInfo {
+	jobs := make([]*asyncmqtype.JobInfo, n)
 	for i := range jobs {
-		jobs[i] = &backend.Job{
+		jobs[i] = &asyncmqtype.JobInfo{
 			ID: fmt.Sprintf("%s-%09d", prefix, i), Queue: "bench", Task: "email.send",
 			Payload: []byte(`{"to":"someone@example.com","n":42}`), Priority: priority,
 		}
@@ -118,7 +119,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 					}
 					if i++; i%(10_000/batch+1) == 0 {
 						cpu.pause(b)
-						if _, err := mb.Clean(ctx, backend.CleanParams{Queue: "bench", State: backend.StateCompleted}); err != nil {
+						if _, err := mb.Clean(ctx, backend.CleanParams{Queue: "bench", State: asyncmqtype.StateCompleted}); err != nil {
 							b.Fatal(err)
 						}
 						cpu.resume(b)
@@ -136,7 +137,7 @@ func BenchmarkListJobs(b *testing.B) {
 	mb := backlog(b, 100_000)
 	for _, offset := range []int{0, 90_000} {
 		b.Run(fmt.Sprintf("offset=%d", offset), func(b *testing.B) {
-			p := backend.ListJobsParams{Filter: backend.JobFilter{Queue: "bench", State: backend.StateWaiting}, Offset: offset, Limit: 50}
+			p := asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "bench", State: asyncmqtype.StateWaiting}, Offset: offset, Limit: 50}
 			var cpu cpuMeter
 			for cpu.loop(b) {
 				page, err := mb.ListJobs(b.Context(), p)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -17,15 +18,15 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	return b.enqueueLocked(p.Jobs, b.timeOr(p.Now))
 }
 
-func (b *Backend) enqueueLocked(in []*backend.Job, now time.Time) error {
-	batch := make(map[string]*backend.Job, len(in))
-	jobs := make([]*backend.Job, 0, len(in))
+func (b *Backend) enqueueLocked(in []*asyncmqtype.JobInfo, now time.Time) error {
+	batch := make(map[string]*asyncmqtype.JobInfo, len(in))
+	jobs := make([]*asyncmqtype.JobInfo, 0, len(in))
 	for i, j := range in {
 		if err := validateJob(i, j); err != nil {
 			return err
 		}
 		if batch[j.ID] != nil || b.jobs[j.ID] != nil {
-			return fmt.Errorf("enqueue job %q: %w", j.ID, backend.ErrJobExists)
+			return fmt.Errorf("enqueue job %q: %w", j.ID, asyncmqtype.ErrJobExists)
 		}
 		c := cloneJob(j)
 		c.CreatedAt = timeOr(c.CreatedAt, now)
@@ -34,15 +35,15 @@ func (b *Backend) enqueueLocked(in []*backend.Job, now time.Time) error {
 		c.StartedAt = c.StartedAt.UTC()
 		c.FinishedAt = c.FinishedAt.UTC()
 		c.LeaseExpiresAt = c.LeaseExpiresAt.UTC()
-		c.State = backend.StateWaiting
+		c.State = asyncmqtype.StateWaiting
 		if c.RunAt.After(now) {
-			c.State = backend.StateDelayed
+			c.State = asyncmqtype.StateDelayed
 		}
 		batch[c.ID] = c
 		jobs = append(jobs, c)
 	}
 
-	held := make(map[uniqueKey]*backend.Job)
+	held := make(map[uniqueKey]*asyncmqtype.JobInfo)
 	for _, j := range jobs {
 		if j.UniqueKey == "" {
 			continue
@@ -54,7 +55,7 @@ func (b *Backend) enqueueLocked(in []*backend.Job, now time.Time) error {
 		}
 		if holder != nil {
 			return fmt.Errorf("enqueue job %q: unique key %q of queue %q is held by job %q: %w",
-				j.ID, j.UniqueKey, j.Queue, holder.ID, backend.ErrDuplicateJob)
+				j.ID, j.UniqueKey, j.Queue, holder.ID, asyncmqtype.ErrDuplicateJob)
 		}
 		if uniqueLive(j, now) {
 			held[k] = j
@@ -67,7 +68,7 @@ func (b *Backend) enqueueLocked(in []*backend.Job, now time.Time) error {
 				return invalid("enqueue job %q: it depends on itself", j.ID)
 			}
 			if batch[pid] == nil && b.jobs[pid] == nil {
-				return fmt.Errorf("enqueue job %q: parent job %q: %w", j.ID, pid, backend.ErrJobNotFound)
+				return fmt.Errorf("enqueue job %q: parent job %q: %w", j.ID, pid, asyncmqtype.ErrJobNotFound)
 			}
 		}
 	}
@@ -80,7 +81,7 @@ func (b *Backend) enqueueLocked(in []*backend.Job, now time.Time) error {
 	for _, j := range jobs {
 		j.PendingDeps = 0
 		for _, pid := range distinct(j.DependsOn) {
-			if p := b.jobs[pid]; p != nil && p.State == backend.StateCompleted {
+			if p := b.jobs[pid]; p != nil && p.State == asyncmqtype.StateCompleted {
 				continue
 			}
 			j.PendingDeps++
@@ -94,12 +95,12 @@ func (b *Backend) enqueueLocked(in []*backend.Job, now time.Time) error {
 			k := uniqueKey{j.Queue, j.UniqueKey}
 			b.unique[k] = append(b.unique[k], j.ID)
 		}
-		b.emitJob(backend.EventEnqueued, j, now, "")
+		b.emitJob(asyncmqtype.EventEnqueued, j, now, "")
 	}
 	return nil
 }
 
-func validateJob(i int, j *backend.Job) error {
+func validateJob(i int, j *asyncmqtype.JobInfo) error {
 	switch {
 	case j == nil:
 		return invalid("enqueue job #%d: nil job", i)
@@ -125,14 +126,14 @@ func timeOr(t, def time.Time) time.Time {
 }
 
 // uniqueLive reports whether j holds its unique key at now.
-func uniqueLive(j *backend.Job, now time.Time) bool {
+func uniqueLive(j *asyncmqtype.JobInfo, now time.Time) bool {
 	if j.UniqueUntil.IsZero() {
 		return !j.State.Terminal()
 	}
 	return j.UniqueUntil.After(now)
 }
 
-func (b *Backend) uniqueHolder(k uniqueKey, now time.Time) *backend.Job {
+func (b *Backend) uniqueHolder(k uniqueKey, now time.Time) *asyncmqtype.JobInfo {
 	for _, id := range b.unique[k] {
 		if j := b.jobs[id]; j != nil && uniqueLive(j, now) {
 			return j
@@ -143,15 +144,15 @@ func (b *Backend) uniqueHolder(k uniqueKey, now time.Time) *backend.Job {
 
 // cycle returns the ID of a job of the batch that takes part in a dependency cycle, or "". Only
 // jobs of one batch can form a cycle: a stored job cannot depend on one that did not exist yet.
-func cycle(jobs []*backend.Job, batch map[string]*backend.Job) string {
+func cycle(jobs []*asyncmqtype.JobInfo, batch map[string]*asyncmqtype.JobInfo) string {
 	const (
 		unseen = iota
 		visiting
 		done
 	)
 	mark := make(map[string]int, len(jobs))
-	var visit func(j *backend.Job) bool
-	visit = func(j *backend.Job) bool {
+	var visit func(j *asyncmqtype.JobInfo) bool
+	visit = func(j *asyncmqtype.JobInfo) bool {
 		switch mark[j.ID] {
 		case visiting:
 			return true

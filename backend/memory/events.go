@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // ring keeps the newest limit values. It grows on demand, so an idle backend with a large limit
@@ -35,7 +35,7 @@ func (r *ring[T]) at(i int) T { return r.buf[(r.start+i)%len(r.buf)] }
 // maxDetail bounds event details: they are meant for a line of a dashboard, not for storage.
 const maxDetail = 512
 
-func (b *Backend) emit(e backend.Event) {
+func (b *Backend) emit(e asyncmqtype.Event) {
 	b.lastEventID++
 	e.ID = b.lastEventID
 	e.At = e.At.UTC()
@@ -43,17 +43,17 @@ func (b *Backend) emit(e backend.Event) {
 	b.events.push(e)
 }
 
-func (b *Backend) emitJob(t backend.EventType, j *backend.Job, at time.Time, detail string) {
-	b.emit(backend.Event{Type: t, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: j.State, At: at, Detail: detail})
+func (b *Backend) emitJob(t asyncmqtype.EventType, j *asyncmqtype.JobInfo, at time.Time, detail string) {
+	b.emit(asyncmqtype.Event{Type: t, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: j.State, At: at, Detail: detail})
 }
 
 func (b *Backend) emitQueue(queue, detail string) {
-	b.emit(backend.Event{Type: backend.EventQueue, Queue: queue, At: b.clock(), Detail: detail})
+	b.emit(asyncmqtype.Event{Type: asyncmqtype.EventQueue, Queue: queue, At: b.clock(), Detail: detail})
 }
 
 // Events returns lifecycle events after p.AfterID, oldest first. Events older than the newest
 // WithEventLimit ones are gone.
-func (b *Backend) Events(ctx context.Context, p backend.EventsParams) ([]backend.Event, error) {
+func (b *Backend) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	if p.Limit < 0 {
 		return nil, invalid("read events: negative limit %d", p.Limit)
 	}
@@ -61,7 +61,7 @@ func (b *Backend) Events(ctx context.Context, p backend.EventsParams) ([]backend
 		return nil, err
 	}
 	defer b.mu.Unlock()
-	var out []backend.Event
+	var out []asyncmqtype.Event
 	n := b.events.len()
 	if n == 0 {
 		return out, nil
@@ -94,25 +94,25 @@ type metricKey struct {
 }
 
 // bucket returns the metrics bucket of a queue for the minute of at.
-func (b *Backend) bucket(queue string, at time.Time) *backend.MetricBucket {
+func (b *Backend) bucket(queue string, at time.Time) *asyncmqtype.MetricBucket {
 	m := at.UTC().Truncate(time.Minute)
 	k := metricKey{queue, m.Unix()}
 	if mb := b.metrics[k]; mb != nil {
 		return mb
 	}
-	mb := &backend.MetricBucket{Queue: queue, Minute: m, DurationCounts: make([]int64, len(backend.DurationBuckets)+1)}
+	mb := &asyncmqtype.MetricBucket{Queue: queue, Minute: m, DurationCounts: make([]int64, len(asyncmqtype.DurationBuckets)+1)}
 	b.metrics[k] = mb
 	return mb
 }
 
 // Metrics returns the per-minute counters; see backend.Backend.
-func (b *Backend) Metrics(ctx context.Context, p backend.MetricsParams) ([]backend.MetricBucket, error) {
+func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error) {
 	if err := b.lock(ctx, "read metrics"); err != nil {
 		return nil, err
 	}
 	defer b.mu.Unlock()
 	since := p.Since.UTC().Truncate(time.Minute)
-	var out []backend.MetricBucket
+	var out []asyncmqtype.MetricBucket
 	for _, mb := range b.metrics {
 		if (p.Queue != "" && mb.Queue != p.Queue) || mb.Minute.Before(since) || (!p.Until.IsZero() && mb.Minute.After(p.Until)) {
 			continue
@@ -121,7 +121,7 @@ func (b *Backend) Metrics(ctx context.Context, p backend.MetricsParams) ([]backe
 		c.DurationCounts = slices.Clone(mb.DurationCounts)
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(x, y backend.MetricBucket) int {
+	slices.SortFunc(out, func(x, y asyncmqtype.MetricBucket) int {
 		return cmp.Or(x.Minute.Compare(y.Minute), strings.Compare(x.Queue, y.Queue))
 	})
 	return out, nil

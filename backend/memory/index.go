@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Every job is in exactly one listing tree of its queue (by state) and in at most one work tree:
@@ -21,19 +21,19 @@ import (
 // Each tree orders by fields of the job, so a job is taken out of its trees before any of those
 // fields change and put back afterwards (Backend.update).
 
-const numStates = backend.NumStates
+const numStates = asyncmqtype.NumStates
 
-// stateIndex is s's position in backend.States; the states of stored jobs are always known.
-func stateIndex(s backend.State) int {
+// stateIndex is s's position in asyncmqtype.States; the states of stored jobs are always known.
+func stateIndex(s asyncmqtype.State) int {
 	if i := s.Index(); i >= 0 {
 		return i
 	}
 	return numStates - 1
 }
 
-var indexStates = [numStates]backend.State{
-	backend.StateWaiting, backend.StateActive, backend.StateDelayed,
-	backend.StateCompleted, backend.StateFailed, backend.StateCancelled,
+var indexStates = [numStates]asyncmqtype.State{
+	asyncmqtype.StateWaiting, asyncmqtype.StateActive, asyncmqtype.StateDelayed,
+	asyncmqtype.StateCompleted, asyncmqtype.StateFailed, asyncmqtype.StateCancelled,
 }
 
 type queue struct {
@@ -45,28 +45,28 @@ type queue struct {
 	windowStart  time.Time
 	windowCount  int
 
-	jobs     [numStates]*tree[*backend.Job]
-	ready    *tree[*backend.Job]
-	finished [numStates]*tree[*backend.Job]
+	jobs     [numStates]*tree[*asyncmqtype.JobInfo]
+	ready    *tree[*asyncmqtype.JobInfo]
+	finished [numStates]*tree[*asyncmqtype.JobInfo]
 }
 
-func byCreated(a, b *backend.Job) bool {
+func byCreated(a, b *asyncmqtype.JobInfo) bool {
 	return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID)) < 0
 }
 
-func byClaimOrder(a, b *backend.Job) bool {
+func byClaimOrder(a, b *asyncmqtype.JobInfo) bool {
 	return cmp.Or(cmp.Compare(a.Priority, b.Priority), a.RunAt.Compare(b.RunAt), strings.Compare(a.ID, b.ID)) < 0
 }
 
-func byRunAt(a, b *backend.Job) bool {
+func byRunAt(a, b *asyncmqtype.JobInfo) bool {
 	return cmp.Or(a.RunAt.Compare(b.RunAt), strings.Compare(a.ID, b.ID)) < 0
 }
 
-func byLease(a, b *backend.Job) bool {
+func byLease(a, b *asyncmqtype.JobInfo) bool {
 	return cmp.Or(a.LeaseExpiresAt.Compare(b.LeaseExpiresAt), strings.Compare(a.ID, b.ID)) < 0
 }
 
-func byFinished(a, b *backend.Job) bool {
+func byFinished(a, b *asyncmqtype.JobInfo) bool {
 	return cmp.Or(a.FinishedAt.Compare(b.FinishedAt), strings.Compare(a.ID, b.ID)) < 0
 }
 
@@ -86,36 +86,36 @@ func (b *Backend) queue(name string) *queue {
 	return q
 }
 
-func (b *Backend) index(j *backend.Job) {
+func (b *Backend) index(j *asyncmqtype.JobInfo) {
 	q := b.queue(j.Queue)
 	i := stateIndex(j.State)
 	q.jobs[i].insert(j)
 	switch j.State {
-	case backend.StateWaiting:
+	case asyncmqtype.StateWaiting:
 		if j.PendingDeps == 0 {
 			q.ready.insert(j)
 		}
-	case backend.StateDelayed:
+	case asyncmqtype.StateDelayed:
 		b.delayed.insert(j)
-	case backend.StateActive:
+	case asyncmqtype.StateActive:
 		b.leases.insert(j)
 	default:
 		q.finished[i].insert(j)
 	}
 }
 
-func (b *Backend) unindex(j *backend.Job) {
+func (b *Backend) unindex(j *asyncmqtype.JobInfo) {
 	q := b.queues[j.Queue]
 	i := stateIndex(j.State)
 	q.jobs[i].remove(j)
 	switch j.State {
-	case backend.StateWaiting:
+	case asyncmqtype.StateWaiting:
 		if j.PendingDeps == 0 {
 			q.ready.remove(j)
 		}
-	case backend.StateDelayed:
+	case asyncmqtype.StateDelayed:
 		b.delayed.remove(j)
-	case backend.StateActive:
+	case asyncmqtype.StateActive:
 		b.leases.remove(j)
 	default:
 		q.finished[i].remove(j)
@@ -123,14 +123,14 @@ func (b *Backend) unindex(j *backend.Job) {
 }
 
 // update changes a stored job and keeps the indexes in step.
-func (b *Backend) update(j *backend.Job, change func(j *backend.Job)) {
+func (b *Backend) update(j *asyncmqtype.JobInfo, change func(j *asyncmqtype.JobInfo)) {
 	b.unindex(j)
 	change(j)
 	b.index(j)
 }
 
 // deleteJob removes a job and every reference to it.
-func (b *Backend) deleteJob(j *backend.Job) {
+func (b *Backend) deleteJob(j *asyncmqtype.JobInfo) {
 	b.unindex(j)
 	delete(b.jobs, j.ID)
 	if j.UniqueKey != "" {
@@ -159,22 +159,22 @@ func (b *Backend) unblockChildren(parentID string) {
 	delete(b.children, parentID)
 	for _, id := range ids {
 		if c := b.jobs[id]; c != nil && c.PendingDeps > 0 {
-			b.update(c, func(c *backend.Job) { c.PendingDeps-- })
+			b.update(c, func(c *asyncmqtype.JobInfo) { c.PendingDeps-- })
 		}
 	}
 }
 
 // clearLease is what every transition out of active does.
-func clearLease(j *backend.Job) {
+func clearLease(j *asyncmqtype.JobInfo) {
 	j.LeaseToken = ""
 	j.LeaseExpiresAt = time.Time{}
 	j.CancelRequested = false
 }
 
 // held returns the job if it is active under token, or nil.
-func (b *Backend) held(id, token string) *backend.Job {
+func (b *Backend) held(id, token string) *asyncmqtype.JobInfo {
 	j := b.jobs[id]
-	if j == nil || j.State != backend.StateActive || token == "" || j.LeaseToken != token {
+	if j == nil || j.State != asyncmqtype.StateActive || token == "" || j.LeaseToken != token {
 		return nil
 	}
 	return j
@@ -209,11 +209,11 @@ func (q *queue) take(now time.Time) {
 }
 
 // next returns the first claimable job of the queue at now.
-func (q *queue) next(now time.Time) *backend.Job {
-	var found *backend.Job
+func (q *queue) next(now time.Time) *asyncmqtype.JobInfo {
+	var found *asyncmqtype.JobInfo
 	// A waiting job normally has RunAt <= now; one that does not (the enqueuer's clock ran ahead)
 	// is stepped over rather than blocking the queue.
-	q.ready.ascend(0, func(j *backend.Job) bool {
+	q.ready.ascend(0, func(j *asyncmqtype.JobInfo) bool {
 		if j.RunAt.After(now) {
 			return true
 		}

@@ -6,21 +6,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // maxPageSize is the largest Limit ListJobs accepts, as the contract states.
 const maxPageSize = 1000
 
-// GetJob returns a copy of one job; backend.ErrJobNotFound if unknown.
-func (b *Backend) GetJob(ctx context.Context, id string) (*backend.Job, error) {
+// GetJob returns a copy of one job; asyncmqtype.ErrJobNotFound if unknown.
+func (b *Backend) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, error) {
 	if err := b.lock(ctx, "get job "+id); err != nil {
 		return nil, err
 	}
 	defer b.mu.Unlock()
 	j := b.jobs[id]
 	if j == nil {
-		return nil, fmt.Errorf("get job %q: %w", id, backend.ErrJobNotFound)
+		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
 	}
 	return cloneJob(j), nil
 }
@@ -30,45 +30,45 @@ type matcher struct {
 	task, id, text string
 }
 
-func newMatcher(f backend.JobFilter) matcher {
+func newMatcher(f asyncmqtype.JobFilter) matcher {
 	return matcher{task: strings.ToLower(f.Task), id: f.ID, text: strings.ToLower(f.Text)}
 }
 
 func (m matcher) empty() bool { return m == matcher{} }
 
-func (m matcher) match(j *backend.Job) bool {
+func (m matcher) match(j *asyncmqtype.JobInfo) bool {
 	return (m.task == "" || strings.Contains(strings.ToLower(j.Task), m.task)) &&
 		(m.id == "" || strings.Contains(j.ID, m.id)) &&
 		(m.text == "" || strings.Contains(strings.ToLower(string(j.Payload)), m.text))
 }
 
 // ListJobs returns one page of a queue's jobs in one state; see backend.Backend.
-func (b *Backend) ListJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	f := p.Filter
 	switch {
 	case f.Queue == "":
-		return backend.JobPage{}, invalid("list jobs: empty queue")
+		return asyncmqtype.JobPage{}, invalid("list jobs: empty queue")
 	case !f.State.Valid():
-		return backend.JobPage{}, invalid("list jobs of queue %q: unknown state %q", f.Queue, f.State)
-	case p.Sort != "" && p.Sort != backend.SortNewest && p.Sort != backend.SortOldest:
-		return backend.JobPage{}, invalid("list jobs of queue %q: unknown sort %q", f.Queue, p.Sort)
+		return asyncmqtype.JobPage{}, invalid("list jobs of queue %q: unknown state %q", f.Queue, f.State)
+	case p.Sort != "" && p.Sort != asyncmqtype.SortNewest && p.Sort != asyncmqtype.SortOldest:
+		return asyncmqtype.JobPage{}, invalid("list jobs of queue %q: unknown sort %q", f.Queue, p.Sort)
 	case p.Limit < 1 || p.Limit > maxPageSize:
-		return backend.JobPage{}, invalid("list jobs of queue %q: limit %d is outside 1..%d", f.Queue, p.Limit, maxPageSize)
+		return asyncmqtype.JobPage{}, invalid("list jobs of queue %q: limit %d is outside 1..%d", f.Queue, p.Limit, maxPageSize)
 	case p.Offset < 0:
-		return backend.JobPage{}, invalid("list jobs of queue %q: negative offset %d", f.Queue, p.Offset)
+		return asyncmqtype.JobPage{}, invalid("list jobs of queue %q: negative offset %d", f.Queue, p.Offset)
 	}
 	if err := b.lock(ctx, fmt.Sprintf("list %s jobs of queue %q", f.State, f.Queue)); err != nil {
-		return backend.JobPage{}, err
+		return asyncmqtype.JobPage{}, err
 	}
 	defer b.mu.Unlock()
-	page := backend.JobPage{Jobs: []*backend.Job{}}
+	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}}
 	q := b.queues[f.Queue]
 	if q == nil {
 		return page, nil
 	}
 	t := q.jobs[stateIndex(f.State)]
 	walk := t.descend
-	if p.Sort == backend.SortOldest {
+	if p.Sort == asyncmqtype.SortOldest {
 		walk = t.ascend
 	}
 	m := newMatcher(f)
@@ -76,13 +76,13 @@ func (b *Backend) ListJobs(ctx context.Context, p backend.ListJobsParams) (backe
 		// Without text conditions the tree's counts give the total and the page's start, so a
 		// page costs O(log n + Limit) however deep it is.
 		page.Total = t.len()
-		walk(p.Offset, func(j *backend.Job) bool {
+		walk(p.Offset, func(j *asyncmqtype.JobInfo) bool {
 			page.Jobs = append(page.Jobs, cloneJob(j))
 			return len(page.Jobs) < p.Limit
 		})
 		return page, nil
 	}
-	walk(0, func(j *backend.Job) bool {
+	walk(0, func(j *asyncmqtype.JobInfo) bool {
 		if !m.match(j) {
 			return true
 		}
@@ -96,15 +96,15 @@ func (b *Backend) ListJobs(ctx context.Context, p backend.ListJobsParams) (backe
 }
 
 // actionStates lists the states in which an action changes a job.
-var actionStates = map[backend.Action][]backend.State{
-	backend.ActionRetry:   {backend.StateCompleted, backend.StateFailed, backend.StateCancelled},
-	backend.ActionRemove:  indexStates[:],
-	backend.ActionCancel:  {backend.StateWaiting, backend.StateDelayed, backend.StateActive},
-	backend.ActionPromote: {backend.StateDelayed},
+var actionStates = map[asyncmqtype.Action][]asyncmqtype.State{
+	asyncmqtype.ActionRetry:   {asyncmqtype.StateCompleted, asyncmqtype.StateFailed, asyncmqtype.StateCancelled},
+	asyncmqtype.ActionRemove:  indexStates[:],
+	asyncmqtype.ActionCancel:  {asyncmqtype.StateWaiting, asyncmqtype.StateDelayed, asyncmqtype.StateActive},
+	asyncmqtype.ActionPromote: {asyncmqtype.StateDelayed},
 }
 
 // ApplyJobs performs a bulk action; see backend.Backend.
-func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, error) {
+func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, error) {
 	states, ok := actionStates[p.Action]
 	switch {
 	case !ok:
@@ -120,7 +120,7 @@ func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, er
 	defer b.mu.Unlock()
 	now := b.timeOr(p.Now)
 
-	var targets []*backend.Job
+	var targets []*asyncmqtype.JobInfo
 	if len(p.IDs) > 0 {
 		for _, id := range distinct(p.IDs) {
 			if j := b.jobs[id]; j != nil && (p.Filter.Queue == "" || j.Queue == p.Filter.Queue) {
@@ -133,7 +133,7 @@ func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, er
 			if p.Filter.State != "" && s != p.Filter.State {
 				continue
 			}
-			q.jobs[stateIndex(s)].ascend(0, func(j *backend.Job) bool {
+			q.jobs[stateIndex(s)].ascend(0, func(j *asyncmqtype.JobInfo) bool {
 				if m.match(j) {
 					targets = append(targets, j)
 				}
@@ -151,31 +151,31 @@ func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, er
 }
 
 // apply performs one action on one job and reports whether it changed it.
-func (b *Backend) apply(a backend.Action, j *backend.Job, now time.Time) bool {
+func (b *Backend) apply(a asyncmqtype.Action, j *asyncmqtype.JobInfo, now time.Time) bool {
 	switch {
-	case a == backend.ActionRetry && j.State.Terminal():
-		b.update(j, func(j *backend.Job) {
+	case a == asyncmqtype.ActionRetry && j.State.Terminal():
+		b.update(j, func(j *asyncmqtype.JobInfo) {
 			clearLease(j)
-			j.State, j.RunAt, j.FinishedAt = backend.StateWaiting, now, time.Time{}
+			j.State, j.RunAt, j.FinishedAt = asyncmqtype.StateWaiting, now, time.Time{}
 			j.Attempts, j.Stalls, j.Result, j.Progress = 0, 0, nil, nil
 		})
-		b.emitJob(backend.EventEnqueued, j, now, "retried")
-	case (a == backend.ActionRemove || a == backend.ActionCancel) && j.State == backend.StateActive:
+		b.emitJob(asyncmqtype.EventEnqueued, j, now, "retried")
+	case (a == asyncmqtype.ActionRemove || a == asyncmqtype.ActionCancel) && j.State == asyncmqtype.StateActive:
 		if j.CancelRequested {
 			return false
 		}
 		// The flag orders no index, so the job changes in place.
 		j.CancelRequested = true
-		b.emitJob(backend.EventCancelled, j, now, "cancel requested")
-	case a == backend.ActionRemove:
+		b.emitJob(asyncmqtype.EventCancelled, j, now, "cancel requested")
+	case a == asyncmqtype.ActionRemove:
 		b.deleteJob(j)
-		b.emitJob(backend.EventRemoved, j, now, "")
-	case a == backend.ActionCancel && (j.State == backend.StateWaiting || j.State == backend.StateDelayed):
-		b.update(j, func(j *backend.Job) { j.State, j.FinishedAt = backend.StateCancelled, now })
-		b.emitJob(backend.EventCancelled, j, now, "")
-	case a == backend.ActionPromote && j.State == backend.StateDelayed:
-		b.update(j, func(j *backend.Job) { j.State, j.RunAt = backend.StateWaiting, now })
-		b.emitJob(backend.EventEnqueued, j, now, "promoted")
+		b.emitJob(asyncmqtype.EventRemoved, j, now, "")
+	case a == asyncmqtype.ActionCancel && (j.State == asyncmqtype.StateWaiting || j.State == asyncmqtype.StateDelayed):
+		b.update(j, func(j *asyncmqtype.JobInfo) { j.State, j.FinishedAt = asyncmqtype.StateCancelled, now })
+		b.emitJob(asyncmqtype.EventCancelled, j, now, "")
+	case a == asyncmqtype.ActionPromote && j.State == asyncmqtype.StateDelayed:
+		b.update(j, func(j *asyncmqtype.JobInfo) { j.State, j.RunAt = asyncmqtype.StateWaiting, now })
+		b.emitJob(asyncmqtype.EventEnqueued, j, now, "promoted")
 	default:
 		return false
 	}

@@ -7,11 +7,12 @@ import (
 	"slices"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
 // Claim takes up to p.Limit runnable jobs for one worker; see backend.Backend.
-func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*backend.Job, error) {
+func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqtype.JobInfo, error) {
 	switch {
 	case len(p.Queues) == 0:
 		return nil, invalid("claim jobs: no queues")
@@ -41,9 +42,9 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*backend.
 		}
 	}
 
-	var out []*backend.Job
+	var out []*asyncmqtype.JobInfo
 	for len(out) < p.Limit {
-		var best *backend.Job
+		var best *asyncmqtype.JobInfo
 		var from *source
 		for _, s := range sources {
 			if s.allow == 0 {
@@ -58,8 +59,8 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*backend.
 		}
 		from.allow--
 		from.q.take(now)
-		b.update(best, func(j *backend.Job) {
-			j.State = backend.StateActive
+		b.update(best, func(j *asyncmqtype.JobInfo) {
+			j.State = asyncmqtype.StateActive
 			j.Attempts++
 			j.StartedAt = now
 			j.WorkerID = p.WorkerID
@@ -70,7 +71,7 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*backend.
 		m := b.bucket(best.Queue, now)
 		m.Started++
 		m.WaitSum += max(0, now.Sub(best.RunAt))
-		b.emitJob(backend.EventStarted, best, now, "")
+		b.emitJob(asyncmqtype.EventStarted, best, now, "")
 		out = append(out, cloneJob(best))
 	}
 	return out, nil
@@ -93,7 +94,7 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 func (b *Backend) finish(it backend.Finish, now time.Time) error {
 	j := b.held(it.JobID, it.LeaseToken)
 	if j == nil {
-		return fmt.Errorf("finish job %q: %w", it.JobID, backend.ErrLeaseLost)
+		return fmt.Errorf("finish job %q: %w", it.JobID, asyncmqtype.ErrLeaseLost)
 	}
 	switch it.Outcome {
 	case backend.OutcomeCompleted, backend.OutcomeRetry, backend.OutcomeFailed, backend.OutcomeCancelled:
@@ -104,45 +105,45 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 		return invalid("finish job %q: result is not JSON", it.JobID)
 	}
 	var detail string
-	var attemptErr *backend.AttemptError
+	var attemptErr *asyncmqtype.AttemptError
 	if it.Error != nil {
 		e := *it.Error
 		e.Attempt = j.Attempts
 		e.At = timeOr(e.At, now)
 		attemptErr, detail = &e, e.Error
 	}
-	var event backend.EventType
-	b.update(j, func(j *backend.Job) {
+	var event asyncmqtype.EventType
+	b.update(j, func(j *asyncmqtype.JobInfo) {
 		clearLease(j)
 		if attemptErr != nil {
 			j.Errors = append(j.Errors, *attemptErr)
 		}
 		switch it.Outcome {
 		case backend.OutcomeCompleted:
-			j.State, j.FinishedAt, event = backend.StateCompleted, now, backend.EventCompleted
+			j.State, j.FinishedAt, event = asyncmqtype.StateCompleted, now, asyncmqtype.EventCompleted
 			j.Result = cloneBytes(it.Result)
 			m := b.bucket(j.Queue, now)
 			m.Completed++
 			m.DurationSum += it.Duration
-			m.DurationCounts[backend.DurationBucket(it.Duration)]++
+			m.DurationCounts[asyncmqtype.DurationBucket(it.Duration)]++
 		case backend.OutcomeRetry:
-			j.State, j.RunAt, event = backend.StateWaiting, now, backend.EventRetrying
+			j.State, j.RunAt, event = asyncmqtype.StateWaiting, now, asyncmqtype.EventRetrying
 			if it.RetryAt.After(now) {
-				j.State, j.RunAt = backend.StateDelayed, it.RetryAt.UTC()
+				j.State, j.RunAt = asyncmqtype.StateDelayed, it.RetryAt.UTC()
 			}
 			b.bucket(j.Queue, now).Retried++
 		case backend.OutcomeFailed:
-			j.State, j.FinishedAt, event = backend.StateFailed, now, backend.EventFailed
+			j.State, j.FinishedAt, event = asyncmqtype.StateFailed, now, asyncmqtype.EventFailed
 			m := b.bucket(j.Queue, now)
 			m.Failed++
 			m.DurationSum += it.Duration
-			m.DurationCounts[backend.DurationBucket(it.Duration)]++
+			m.DurationCounts[asyncmqtype.DurationBucket(it.Duration)]++
 		case backend.OutcomeCancelled:
-			j.State, j.FinishedAt, event = backend.StateCancelled, now, backend.EventCancelled
+			j.State, j.FinishedAt, event = asyncmqtype.StateCancelled, now, asyncmqtype.EventCancelled
 		}
 	})
 	b.emitJob(event, j, now, detail)
-	if j.State == backend.StateCompleted {
+	if j.State == asyncmqtype.StateCompleted {
 		b.unblockChildren(j.ID)
 	}
 	return nil
@@ -168,7 +169,7 @@ func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (bac
 			res.Lost = append(res.Lost, l.JobID)
 			continue
 		}
-		b.update(j, func(j *backend.Job) { j.LeaseExpiresAt = now.Add(p.LeaseDuration) })
+		b.update(j, func(j *asyncmqtype.JobInfo) { j.LeaseExpiresAt = now.Add(p.LeaseDuration) })
 		if j.CancelRequested {
 			res.Cancelled = append(res.Cancelled, l.JobID)
 		}
@@ -200,19 +201,19 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 			continue
 		}
 		if j.CancelRequested {
-			b.update(j, func(j *backend.Job) {
+			b.update(j, func(j *asyncmqtype.JobInfo) {
 				clearLease(j)
-				j.State, j.FinishedAt = backend.StateCancelled, now
+				j.State, j.FinishedAt = asyncmqtype.StateCancelled, now
 			})
-			b.emitJob(backend.EventCancelled, j, now, "")
+			b.emitJob(asyncmqtype.EventCancelled, j, now, "")
 			continue
 		}
-		b.update(j, func(j *backend.Job) {
+		b.update(j, func(j *asyncmqtype.JobInfo) {
 			clearLease(j)
-			j.State = backend.StateWaiting
+			j.State = asyncmqtype.StateWaiting
 			j.Attempts = max(0, j.Attempts-1)
 		})
-		b.emitJob(backend.EventEnqueued, j, now, "released")
+		b.emitJob(asyncmqtype.EventEnqueued, j, now, "released")
 	}
 	return nil
 }
@@ -228,11 +229,11 @@ func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) err
 	defer b.mu.Unlock()
 	j := b.held(p.Lease.JobID, p.Lease.LeaseToken)
 	if j == nil {
-		return fmt.Errorf("set progress of job %q: %w", p.Lease.JobID, backend.ErrLeaseLost)
+		return fmt.Errorf("set progress of job %q: %w", p.Lease.JobID, asyncmqtype.ErrLeaseLost)
 	}
 	// Progress orders no index, so the job changes in place.
 	j.Progress = cloneBytes(p.Progress)
-	b.emitJob(backend.EventProgress, j, b.clock(), string(p.Progress))
+	b.emitJob(asyncmqtype.EventProgress, j, b.clock(), string(p.Progress))
 	return nil
 }
 
@@ -243,8 +244,8 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 	}
 	defer b.mu.Unlock()
 	now = b.timeOr(now)
-	var due []*backend.Job
-	b.delayed.ascend(0, func(j *backend.Job) bool {
+	var due []*asyncmqtype.JobInfo
+	b.delayed.ascend(0, func(j *asyncmqtype.JobInfo) bool {
 		if j.RunAt.After(now) {
 			return false
 		}
@@ -252,8 +253,8 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 		return true
 	})
 	for _, j := range due {
-		b.update(j, func(j *backend.Job) { j.State = backend.StateWaiting })
-		b.emitJob(backend.EventEnqueued, j, now, "promoted")
+		b.update(j, func(j *asyncmqtype.JobInfo) { j.State = asyncmqtype.StateWaiting })
+		b.emitJob(asyncmqtype.EventEnqueued, j, now, "promoted")
 	}
 	return len(due), nil
 }
@@ -269,8 +270,8 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 	}
 	defer b.mu.Unlock()
 	now := b.timeOr(p.Now)
-	var expired []*backend.Job
-	b.leases.ascend(0, func(j *backend.Job) bool {
+	var expired []*asyncmqtype.JobInfo
+	b.leases.ascend(0, func(j *asyncmqtype.JobInfo) bool {
 		if !j.LeaseExpiresAt.Before(now) || (p.Limit > 0 && len(expired) == p.Limit) {
 			return false
 		}
@@ -280,30 +281,30 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 	for _, j := range expired {
 		cancel := j.CancelRequested
 		var detail string
-		b.update(j, func(j *backend.Job) {
+		b.update(j, func(j *asyncmqtype.JobInfo) {
 			clearLease(j)
 			j.Stalls++
 			switch {
 			case cancel:
-				j.State, j.FinishedAt = backend.StateCancelled, now
+				j.State, j.FinishedAt = asyncmqtype.StateCancelled, now
 			case j.Stalls > p.MaxStalls:
 				detail = fmt.Sprintf("job stalled: its lease expired %d times", j.Stalls)
-				j.State, j.FinishedAt = backend.StateFailed, now
-				j.Errors = append(j.Errors, backend.AttemptError{Attempt: j.Attempts, At: now, Error: detail})
+				j.State, j.FinishedAt = asyncmqtype.StateFailed, now
+				j.Errors = append(j.Errors, asyncmqtype.AttemptError{Attempt: j.Attempts, At: now, Error: detail})
 			default:
-				j.State = backend.StateWaiting
+				j.State = asyncmqtype.StateWaiting
 			}
 		})
 		switch j.State {
-		case backend.StateCancelled:
-			b.emitJob(backend.EventCancelled, j, now, "")
-		case backend.StateFailed:
+		case asyncmqtype.StateCancelled:
+			b.emitJob(asyncmqtype.EventCancelled, j, now, "")
+		case asyncmqtype.StateFailed:
 			res.Failed = append(res.Failed, j.ID)
 			b.bucket(j.Queue, now).Failed++
-			b.emitJob(backend.EventFailed, j, now, detail)
+			b.emitJob(asyncmqtype.EventFailed, j, now, detail)
 		default:
 			res.Requeued = append(res.Requeued, j.ID)
-			b.emitJob(backend.EventStalled, j, now, "")
+			b.emitJob(asyncmqtype.EventStalled, j, now, "")
 		}
 	}
 	return res, nil

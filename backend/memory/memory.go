@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -55,21 +56,21 @@ type Backend struct {
 	closed bool
 	clock  func() time.Time
 
-	jobs   map[string]*backend.Job
+	jobs   map[string]*asyncmqtype.JobInfo
 	queues map[string]*queue
 	// children maps a parent job ID to the jobs that wait for it to complete.
 	children map[string][]string
 	unique   map[uniqueKey][]string
-	delayed  *tree[*backend.Job]
-	leases   *tree[*backend.Job]
+	delayed  *tree[*asyncmqtype.JobInfo]
+	leases   *tree[*asyncmqtype.JobInfo]
 
-	repeatables map[string]*backend.Repeatable
-	workers     map[string]*backend.WorkerInfo
+	repeatables map[string]*asyncmqtype.Repeatable
+	workers     map[string]*asyncmqtype.WorkerInfo
 
-	events      ring[backend.Event]
+	events      ring[asyncmqtype.Event]
 	lastEventID int64
-	metrics     map[metricKey]*backend.MetricBucket
-	audit       ring[backend.AuditEntry]
+	metrics     map[metricKey]*asyncmqtype.MetricBucket
+	audit       ring[asyncmqtype.AuditEntry]
 	lastAuditID int64
 }
 
@@ -81,17 +82,17 @@ type uniqueKey struct{ queue, key string }
 func New(opts ...Option) *Backend {
 	b := &Backend{
 		clock:       time.Now,
-		jobs:        make(map[string]*backend.Job),
+		jobs:        make(map[string]*asyncmqtype.JobInfo),
 		queues:      make(map[string]*queue),
 		children:    make(map[string][]string),
 		unique:      make(map[uniqueKey][]string),
 		delayed:     newTree(byRunAt),
 		leases:      newTree(byLease),
-		repeatables: make(map[string]*backend.Repeatable),
-		workers:     make(map[string]*backend.WorkerInfo),
-		metrics:     make(map[metricKey]*backend.MetricBucket),
-		events:      ring[backend.Event]{limit: DefaultEventLimit},
-		audit:       ring[backend.AuditEntry]{limit: DefaultAuditLimit},
+		repeatables: make(map[string]*asyncmqtype.Repeatable),
+		workers:     make(map[string]*asyncmqtype.WorkerInfo),
+		metrics:     make(map[metricKey]*asyncmqtype.MetricBucket),
+		events:      ring[asyncmqtype.Event]{limit: DefaultEventLimit},
+		audit:       ring[asyncmqtype.AuditEntry]{limit: DefaultAuditLimit},
 	}
 	for _, o := range opts {
 		o(b)
@@ -108,7 +109,7 @@ func (b *Backend) lock(ctx context.Context, op string) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return fmt.Errorf("%s: %w", op, backend.ErrClosed)
+		return fmt.Errorf("%s: %w", op, asyncmqtype.ErrClosed)
 	}
 	return nil
 }
@@ -130,7 +131,7 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close marks the backend closed; later calls fail with backend.ErrClosed. Closing twice is
+// Close marks the backend closed; later calls fail with asyncmqtype.ErrClosed. Closing twice is
 // allowed.
 func (b *Backend) Close() error {
 	b.mu.Lock()
@@ -140,7 +141,7 @@ func (b *Backend) Close() error {
 }
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf(format+": %w", append(args, backend.ErrInvalid)...)
+	return fmt.Errorf(format+": %w", append(args, asyncmqtype.ErrInvalid)...)
 }
 
 func validJSON(raw json.RawMessage) bool {
@@ -154,7 +155,7 @@ func cloneBytes(b []byte) []byte {
 	return slices.Clone(b)
 }
 
-func cloneJob(j *backend.Job) *backend.Job {
+func cloneJob(j *asyncmqtype.JobInfo) *asyncmqtype.JobInfo {
 	c := *j
 	c.Payload = cloneBytes(j.Payload)
 	c.Result = cloneBytes(j.Result)
@@ -164,7 +165,7 @@ func cloneJob(j *backend.Job) *backend.Job {
 	return &c
 }
 
-func cloneRepeatable(r *backend.Repeatable) backend.Repeatable {
+func cloneRepeatable(r *asyncmqtype.Repeatable) asyncmqtype.Repeatable {
 	c := *r
 	c.Payload = cloneBytes(r.Payload)
 	return c

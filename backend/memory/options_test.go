@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -15,7 +16,7 @@ func TestEventLimit(t *testing.T) {
 	b := memory.New(memory.WithEventLimit(3))
 	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 5 {
-		err := b.Enqueue(ctx, backend.EnqueueParams{Now: now, Jobs: []*backend.Job{{ID: fmt.Sprintf("j%d", i), Queue: "q", Task: "t"}}})
+		err := b.Enqueue(ctx, backend.EnqueueParams{Now: now, Jobs: []*asyncmqtype.JobInfo{{ID: fmt.Sprintf("j%d", i), Queue: "q", Task: "t"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +32,7 @@ func TestEventLimit(t *testing.T) {
 		{99, nil},
 	}
 	for _, tt := range tests {
-		evs, err := b.Events(ctx, backend.EventsParams{AfterID: tt.after})
+		evs, err := b.Events(ctx, asyncmqtype.EventsParams{AfterID: tt.after})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,11 +54,11 @@ func TestAuditLimit(t *testing.T) {
 	ctx := t.Context()
 	b := memory.New(memory.WithAuditLimit(2))
 	for _, a := range []string{"first", "second", "third"} {
-		if _, err := b.AppendAudit(ctx, backend.AuditEntry{Action: a, Status: "success"}); err != nil {
+		if _, err := b.AppendAudit(ctx, asyncmqtype.AuditEntry{Action: a, Status: "success"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	es, err := b.Audit(ctx, backend.AuditParams{})
+	es, err := b.Audit(ctx, asyncmqtype.AuditParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestClock(t *testing.T) {
 	zone := time.FixedZone("UTC+2", 2*60*60)
 	clock := time.Date(2031, 6, 1, 12, 0, 0, 0, zone)
 	b := memory.New(memory.WithClock(func() time.Time { return clock }))
-	if err := b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{{ID: "a", Queue: "q", Task: "t"}}}); err != nil {
+	if err := b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{{ID: "a", Queue: "q", Task: "t"}}}); err != nil {
 		t.Fatal(err)
 	}
 	j, err := b.GetJob(ctx, "a")

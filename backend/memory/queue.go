@@ -7,15 +7,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-func (q *queue) info() backend.QueueInfo {
-	counts := make(map[backend.State]int, numStates)
+func (q *queue) info() asyncmqtype.QueueInfo {
+	counts := make(map[asyncmqtype.State]int, numStates)
 	for i, s := range indexStates {
 		counts[s] = q.jobs[i].len()
 	}
-	return backend.QueueInfo{
+	return asyncmqtype.QueueInfo{
 		Name:         q.name,
 		Paused:       q.paused,
 		Counts:       counts,
@@ -25,28 +26,28 @@ func (q *queue) info() backend.QueueInfo {
 }
 
 // Queues lists every known queue with its counts, sorted by name.
-func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
+func (b *Backend) Queues(ctx context.Context) ([]asyncmqtype.QueueInfo, error) {
 	if err := b.lock(ctx, "list queues"); err != nil {
 		return nil, err
 	}
 	defer b.mu.Unlock()
-	out := make([]backend.QueueInfo, 0, len(b.queues))
+	out := make([]asyncmqtype.QueueInfo, 0, len(b.queues))
 	for _, q := range b.queues {
 		out = append(out, q.info())
 	}
-	slices.SortFunc(out, func(x, y backend.QueueInfo) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(out, func(x, y asyncmqtype.QueueInfo) int { return strings.Compare(x.Name, y.Name) })
 	return out, nil
 }
 
-// Queue returns one queue; backend.ErrQueueNotFound if unknown.
-func (b *Backend) Queue(ctx context.Context, name string) (backend.QueueInfo, error) {
+// Queue returns one queue; asyncmqtype.ErrQueueNotFound if unknown.
+func (b *Backend) Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo, error) {
 	if err := b.lock(ctx, "get queue "+name); err != nil {
-		return backend.QueueInfo{}, err
+		return asyncmqtype.QueueInfo{}, err
 	}
 	defer b.mu.Unlock()
 	q := b.queues[name]
 	if q == nil {
-		return backend.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, backend.ErrQueueNotFound)
+		return asyncmqtype.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, asyncmqtype.ErrQueueNotFound)
 	}
 	return q.info(), nil
 }
@@ -99,15 +100,15 @@ func (b *Backend) Drain(ctx context.Context, name string, includeDelayed bool) (
 	defer b.mu.Unlock()
 	q := b.queues[name]
 	if q == nil {
-		return 0, fmt.Errorf("drain queue %q: %w", name, backend.ErrQueueNotFound)
+		return 0, fmt.Errorf("drain queue %q: %w", name, asyncmqtype.ErrQueueNotFound)
 	}
-	states := []backend.State{backend.StateWaiting}
+	states := []asyncmqtype.State{asyncmqtype.StateWaiting}
 	if includeDelayed {
-		states = append(states, backend.StateDelayed)
+		states = append(states, asyncmqtype.StateDelayed)
 	}
-	var gone []*backend.Job
+	var gone []*asyncmqtype.JobInfo
 	for _, s := range states {
-		q.jobs[stateIndex(s)].ascend(0, func(j *backend.Job) bool {
+		q.jobs[stateIndex(s)].ascend(0, func(j *asyncmqtype.JobInfo) bool {
 			gone = append(gone, j)
 			return true
 		})
@@ -135,14 +136,14 @@ func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error)
 	defer b.mu.Unlock()
 	q := b.queues[p.Queue]
 	if q == nil {
-		return 0, fmt.Errorf("clean queue %q: %w", p.Queue, backend.ErrQueueNotFound)
+		return 0, fmt.Errorf("clean queue %q: %w", p.Queue, asyncmqtype.ErrQueueNotFound)
 	}
 	finished := q.finished[stateIndex(p.State)]
 	// The newest Keep jobs are the last ones in FinishedAt order, so only the ones before them
 	// are candidates.
 	candidates := max(0, finished.len()-p.Keep)
-	var gone []*backend.Job
-	finished.ascend(0, func(j *backend.Job) bool {
+	var gone []*asyncmqtype.JobInfo
+	finished.ascend(0, func(j *asyncmqtype.JobInfo) bool {
 		if len(gone) == candidates || (p.Limit > 0 && len(gone) == p.Limit) ||
 			(!p.OlderThan.IsZero() && !j.FinishedAt.Before(p.OlderThan)) {
 			return false
@@ -167,14 +168,14 @@ func (b *Backend) Obliterate(ctx context.Context, name string, force bool) error
 	defer b.mu.Unlock()
 	q := b.queues[name]
 	if q == nil {
-		return fmt.Errorf("obliterate queue %q: %w", name, backend.ErrQueueNotFound)
+		return fmt.Errorf("obliterate queue %q: %w", name, asyncmqtype.ErrQueueNotFound)
 	}
-	if n := q.jobs[stateIndex(backend.StateActive)].len(); n > 0 && !force {
-		return fmt.Errorf("obliterate queue %q: %d active jobs: %w", name, n, backend.ErrQueueActive)
+	if n := q.jobs[stateIndex(asyncmqtype.StateActive)].len(); n > 0 && !force {
+		return fmt.Errorf("obliterate queue %q: %d active jobs: %w", name, n, asyncmqtype.ErrQueueActive)
 	}
-	var gone []*backend.Job
+	var gone []*asyncmqtype.JobInfo
 	for _, t := range q.jobs {
-		t.ascend(0, func(j *backend.Job) bool {
+		t.ascend(0, func(j *asyncmqtype.JobInfo) bool {
 			gone = append(gone, j)
 			return true
 		})

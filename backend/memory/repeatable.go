@@ -8,11 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
 // UpsertRepeatable creates or replaces a repeatable definition; see backend.Backend.
-func (b *Backend) UpsertRepeatable(ctx context.Context, r backend.Repeatable) error {
+func (b *Backend) UpsertRepeatable(ctx context.Context, r asyncmqtype.Repeatable) error {
 	switch {
 	case r.ID == "":
 		return invalid("upsert repeatable: empty ID")
@@ -41,32 +42,32 @@ func (b *Backend) UpsertRepeatable(ctx context.Context, r backend.Repeatable) er
 }
 
 // Repeatables lists the definitions of a queue ("" for all), sorted by queue then ID.
-func (b *Backend) Repeatables(ctx context.Context, queue string) ([]backend.Repeatable, error) {
+func (b *Backend) Repeatables(ctx context.Context, queue string) ([]asyncmqtype.Repeatable, error) {
 	if err := b.lock(ctx, "list repeatables"); err != nil {
 		return nil, err
 	}
 	defer b.mu.Unlock()
-	out := []backend.Repeatable{}
+	out := []asyncmqtype.Repeatable{}
 	for _, r := range b.repeatables {
 		if queue == "" || r.Queue == queue {
 			out = append(out, cloneRepeatable(r))
 		}
 	}
-	slices.SortFunc(out, func(x, y backend.Repeatable) int {
+	slices.SortFunc(out, func(x, y asyncmqtype.Repeatable) int {
 		return cmp.Or(strings.Compare(x.Queue, y.Queue), strings.Compare(x.ID, y.ID))
 	})
 	return out, nil
 }
 
-// GetRepeatable returns one definition; backend.ErrRepeatableNotFound if unknown.
-func (b *Backend) GetRepeatable(ctx context.Context, id string) (backend.Repeatable, error) {
+// GetRepeatable returns one definition; asyncmqtype.ErrRepeatableNotFound if unknown.
+func (b *Backend) GetRepeatable(ctx context.Context, id string) (asyncmqtype.Repeatable, error) {
 	if err := b.lock(ctx, "get repeatable "+id); err != nil {
-		return backend.Repeatable{}, err
+		return asyncmqtype.Repeatable{}, err
 	}
 	defer b.mu.Unlock()
 	r := b.repeatables[id]
 	if r == nil {
-		return backend.Repeatable{}, fmt.Errorf("get repeatable %q: %w", id, backend.ErrRepeatableNotFound)
+		return asyncmqtype.Repeatable{}, fmt.Errorf("get repeatable %q: %w", id, asyncmqtype.ErrRepeatableNotFound)
 	}
 	return cloneRepeatable(r), nil
 }
@@ -79,7 +80,7 @@ func (b *Backend) SetRepeatablePaused(ctx context.Context, id string, paused boo
 	defer b.mu.Unlock()
 	r := b.repeatables[id]
 	if r == nil {
-		return fmt.Errorf("pause repeatable %q: %w", id, backend.ErrRepeatableNotFound)
+		return fmt.Errorf("pause repeatable %q: %w", id, asyncmqtype.ErrRepeatableNotFound)
 	}
 	r.Paused = paused
 	return nil
@@ -92,26 +93,26 @@ func (b *Backend) RemoveRepeatable(ctx context.Context, id string) error {
 	}
 	defer b.mu.Unlock()
 	if b.repeatables[id] == nil {
-		return fmt.Errorf("remove repeatable %q: %w", id, backend.ErrRepeatableNotFound)
+		return fmt.Errorf("remove repeatable %q: %w", id, asyncmqtype.ErrRepeatableNotFound)
 	}
 	delete(b.repeatables, id)
 	return nil
 }
 
 // DueRepeatables lists unpaused definitions whose NextRun <= now, sorted by NextRun then ID.
-func (b *Backend) DueRepeatables(ctx context.Context, now time.Time) ([]backend.Repeatable, error) {
+func (b *Backend) DueRepeatables(ctx context.Context, now time.Time) ([]asyncmqtype.Repeatable, error) {
 	if err := b.lock(ctx, "list due repeatables"); err != nil {
 		return nil, err
 	}
 	defer b.mu.Unlock()
 	now = b.timeOr(now)
-	var out []backend.Repeatable
+	var out []asyncmqtype.Repeatable
 	for _, r := range b.repeatables {
 		if !r.Paused && !r.NextRun.After(now) {
 			out = append(out, cloneRepeatable(r))
 		}
 	}
-	slices.SortFunc(out, func(x, y backend.Repeatable) int {
+	slices.SortFunc(out, func(x, y asyncmqtype.Repeatable) int {
 		return cmp.Or(x.NextRun.Compare(y.NextRun), strings.Compare(x.ID, y.ID))
 	})
 	return out, nil
@@ -130,16 +131,16 @@ func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) erro
 	r := b.repeatables[p.ID]
 	switch {
 	case r == nil:
-		return fmt.Errorf("fire repeatable %q: %w", p.ID, backend.ErrRepeatableNotFound)
+		return fmt.Errorf("fire repeatable %q: %w", p.ID, asyncmqtype.ErrRepeatableNotFound)
 	case r.Paused:
-		return fmt.Errorf("fire repeatable %q: it is paused: %w", p.ID, backend.ErrConflict)
+		return fmt.Errorf("fire repeatable %q: it is paused: %w", p.ID, asyncmqtype.ErrConflict)
 	case !r.NextRun.Equal(p.Expected):
 		return fmt.Errorf("fire repeatable %q: next run is %s, not %s: %w",
-			p.ID, r.NextRun.Format(time.RFC3339Nano), p.Expected.UTC().Format(time.RFC3339Nano), backend.ErrConflict)
+			p.ID, r.NextRun.Format(time.RFC3339Nano), p.Expected.UTC().Format(time.RFC3339Nano), asyncmqtype.ErrConflict)
 	}
 	j := *p.Job
 	j.RepeatableID = r.ID
-	if err := b.enqueueLocked([]*backend.Job{&j}, now); err != nil {
+	if err := b.enqueueLocked([]*asyncmqtype.JobInfo{&j}, now); err != nil {
 		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
 	}
 	r.NextRun, r.LastRun = p.Next.UTC(), now

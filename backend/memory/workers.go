@@ -6,22 +6,22 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Workers lists the registered workers, newest heartbeat first.
-func (b *Backend) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
+func (b *Backend) Workers(ctx context.Context) ([]asyncmqtype.WorkerInfo, error) {
 	if err := b.lock(ctx, "list workers"); err != nil {
 		return nil, err
 	}
 	defer b.mu.Unlock()
-	out := make([]backend.WorkerInfo, 0, len(b.workers))
+	out := make([]asyncmqtype.WorkerInfo, 0, len(b.workers))
 	for _, w := range b.workers {
 		c := *w
 		c.Queues = slices.Clone(w.Queues)
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(x, y backend.WorkerInfo) int {
+	slices.SortFunc(out, func(x, y asyncmqtype.WorkerInfo) int {
 		return cmp.Or(y.LastHeartbeat.Compare(x.LastHeartbeat), strings.Compare(x.ID, y.ID))
 	})
 	return out, nil

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Deep pages of an unfiltered listing are read from anchors: SQLite has no way to skip to an
@@ -37,7 +37,7 @@ const (
 // job (asc) or its newest (desc).
 type listing struct {
 	queue string
-	state backend.State
+	state asyncmqtype.State
 	desc  bool
 }
 
@@ -144,7 +144,7 @@ func (c *anchorCache) moved(counts map[string]*[numStates]int64) {
 		return
 	}
 	for q, d := range counts {
-		for i, s := range backend.States {
+		for i, s := range asyncmqtype.States {
 			if d[i] == 0 {
 				continue
 			}
@@ -196,7 +196,7 @@ var anchorQueries = []string{qAnchorFirst[0], qAnchorFirst[1], qAnchorNext[0], q
 // walking the listing index in tx as far as needed. It reports false when the page is nearer
 // than K to both ends of the listing, where an OFFSET scan is as cheap, or when the listing
 // has become shorter than its anchors expected.
-func (b *Backend) anchoredPage(ctx context.Context, stmt func(string) *sql.Stmt, p backend.ListJobsParams, n int) (pageScan, bool, error) {
+func (b *Backend) anchoredPage(ctx context.Context, stmt func(string) *sql.Stmt, p asyncmqtype.ListJobsParams, n int) (pageScan, bool, error) {
 	c := b.anchors
 	// The page is counted from the nearer end.
 	lo, hi := pageRange(p, n)

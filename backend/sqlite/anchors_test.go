@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -40,9 +41,9 @@ func anchorSetup(t *testing.T, step, drift int) (*bundle, *fakeClock) {
 	return s, clock
 }
 
-func (s *bundle) pageIDs(queue string, state backend.State, sort backend.Sort, offset, limit int) ([]string, backend.JobPage) {
+func (s *bundle) pageIDs(queue string, state asyncmqtype.State, sort asyncmqtype.Sort, offset, limit int) ([]string, asyncmqtype.JobPage) {
 	s.t.Helper()
-	page, err := s.b.ListJobs(s.ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: queue, State: state}, Sort: sort, Offset: offset, Limit: limit})
+	page, err := s.b.ListJobs(s.ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: queue, State: state}, Sort: sort, Offset: offset, Limit: limit})
 	if err != nil {
 		s.t.Fatalf("list %s %s offset %d: %v", state, sort, offset, err)
 	}
@@ -66,8 +67,8 @@ func TestAnchoredPages(t *testing.T) {
 			t.Parallel()
 			s := listFixture(t)
 			s.b.anchors.step = step
-			for _, state := range backend.States {
-				for _, sort := range []backend.Sort{backend.SortNewest, backend.SortOldest} {
+			for _, state := range asyncmqtype.States {
+				for _, sort := range []asyncmqtype.Sort{asyncmqtype.SortNewest, asyncmqtype.SortOldest} {
 					want := s.reference("b", state, sort)
 					for _, limit := range []int{1, 4, 7} {
 						for offset := 0; offset <= len(want)+1; offset++ {
@@ -99,11 +100,11 @@ func TestAnchorsDrift(t *testing.T) {
 	}{
 		{"claims from the oldest end", func(s *bundle, n int) { s.claim(t0, n, "q") }},
 		{"enqueues at the newest end", func(s *bundle, n int) {
-			s.enqueueN("q", fmt.Sprint("new-", len(s.reference("q", backend.StateWaiting, backend.SortOldest))), n, t0.Add(time.Hour))
+			s.enqueueN("q", fmt.Sprint("new-", len(s.reference("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest))), n, t0.Add(time.Hour))
 		}},
 	}
 	for _, tt := range tests {
-		for _, sort := range []backend.Sort{backend.SortNewest, backend.SortOldest} {
+		for _, sort := range []asyncmqtype.Sort{asyncmqtype.SortNewest, asyncmqtype.SortOldest} {
 			t.Run(tt.name+"/"+string(sort), func(t *testing.T) {
 				t.Parallel()
 				const drift = 5
@@ -112,7 +113,7 @@ func TestAnchorsDrift(t *testing.T) {
 				// Offsets 30 and 65 of 100 count from either end of the listing.
 				offsets := []int{30, 65}
 				for _, offset := range offsets {
-					s.pageIDs("q", backend.StateWaiting, sort, offset, 5)
+					s.pageIDs("q", asyncmqtype.StateWaiting, sort, offset, 5)
 				}
 				first := maps.Clone(s.b.anchors.lists)
 				if len(first) != 2 {
@@ -122,9 +123,9 @@ func TestAnchorsDrift(t *testing.T) {
 				for _, n := range []int{3, 2, 1} {
 					tt.move(s, n)
 					moved += n
-					want := s.reference("q", backend.StateWaiting, sort)
+					want := s.reference("q", asyncmqtype.StateWaiting, sort)
 					for _, offset := range offsets {
-						got, _ := s.pageIDs("q", backend.StateWaiting, sort, offset, 5)
+						got, _ := s.pageIDs("q", asyncmqtype.StateWaiting, sort, offset, 5)
 						start := slices.Index(want, got[0])
 						if start < 0 || abs(start-offset) > min(moved, drift) || !slices.Equal(got, want[start:start+5]) {
 							t.Errorf("after %d moves: offset %d got %v, want 5 consecutive jobs within %d of %v", moved, offset, got, min(moved, drift), want[offset:offset+5])
@@ -153,12 +154,12 @@ func TestAnchorsExpire(t *testing.T) {
 	}
 	t.Cleanup(func() { other.Close() })
 
-	before := s.reference("q", backend.StateWaiting, backend.SortOldest)
-	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, before[30:35]) {
+	before := s.reference("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest)
+	if got, _ := s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5); !slices.Equal(got, before[30:35]) {
 		t.Fatalf("got %v, want %v", got, before[30:35])
 	}
 	// Ten jobs that sort first move every later job ten positions back.
-	var jobs []*backend.Job
+	var jobs []*asyncmqtype.JobInfo
 	for i := range 10 {
 		j := newJob(fmt.Sprintf("early-%d", i), "q")
 		j.CreatedAt = t0.Add(-time.Hour)
@@ -167,14 +168,14 @@ func TestAnchorsExpire(t *testing.T) {
 	if err := other.Enqueue(s.ctx, backend.EnqueueParams{Jobs: jobs, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	after := s.reference("q", backend.StateWaiting, backend.SortOldest)
+	after := s.reference("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest)
 
 	clock.advance(time.Hour - time.Nanosecond)
-	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, before[30:35]) {
+	if got, _ := s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5); !slices.Equal(got, before[30:35]) {
 		t.Errorf("within the TTL: got %v, want the page the anchors were found for, %v", got, before[30:35])
 	}
 	clock.advance(time.Nanosecond)
-	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, after[30:35]) {
+	if got, _ := s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5); !slices.Equal(got, after[30:35]) {
 		t.Errorf("after the TTL: got %v, want %v", got, after[30:35])
 	}
 }
@@ -190,8 +191,8 @@ func TestAnchorsOtherWriterBeyondDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { other.Close() })
-	s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5)
-	var jobs []*backend.Job
+	s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5)
+	var jobs []*asyncmqtype.JobInfo
 	for i := range 6 {
 		j := newJob(fmt.Sprintf("early-%d", i), "q")
 		j.CreatedAt = t0.Add(-time.Hour)
@@ -200,8 +201,8 @@ func TestAnchorsOtherWriterBeyondDrift(t *testing.T) {
 	if err := other.Enqueue(s.ctx, backend.EnqueueParams{Jobs: jobs, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	want := s.reference("q", backend.StateWaiting, backend.SortOldest)
-	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, want[30:35]) {
+	want := s.reference("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest)
+	if got, _ := s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5); !slices.Equal(got, want[30:35]) {
 		t.Errorf("got %v, want %v", got, want[30:35])
 	}
 }
@@ -212,11 +213,11 @@ func TestAnchorsWhileWalking(t *testing.T) {
 	t.Parallel()
 	s, _ := anchorSetup(t, 10, 5)
 	s.enqueueN("q", "j", 100, t0)
-	a := s.b.anchors.get(listing{queue: "q", state: backend.StateWaiting}, 100)
+	a := s.b.anchors.get(listing{queue: "q", state: asyncmqtype.StateWaiting}, 100)
 	a.walk.Lock()
 	defer a.walk.Unlock()
-	want := s.reference("q", backend.StateWaiting, backend.SortOldest)
-	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, want[30:35]) {
+	want := s.reference("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest)
+	if got, _ := s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5); !slices.Equal(got, want[30:35]) {
 		t.Errorf("got %v, want %v", got, want[30:35])
 	}
 	if len(a.keys) != 0 {
@@ -231,9 +232,9 @@ func TestAnchorsStaleWhileRewalking(t *testing.T) {
 	t.Parallel()
 	s, clock := anchorSetup(t, 10, 1000)
 	s.enqueueN("q", "j", 100, t0)
-	before := s.reference("q", backend.StateWaiting, backend.SortOldest)
-	s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5)
-	var jobs []*backend.Job
+	before := s.reference("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest)
+	s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5)
+	var jobs []*asyncmqtype.JobInfo
 	for i := range 10 {
 		j := newJob(fmt.Sprintf("early-%d", i), "q")
 		j.CreatedAt = t0.Add(-time.Hour)
@@ -242,19 +243,19 @@ func TestAnchorsStaleWhileRewalking(t *testing.T) {
 	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: jobs, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	after := s.reference("q", backend.StateWaiting, backend.SortOldest)
+	after := s.reference("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest)
 	clock.advance(time.Hour)
 
-	a := s.b.anchors.get(listing{queue: "q", state: backend.StateWaiting}, 110)
+	a := s.b.anchors.get(listing{queue: "q", state: asyncmqtype.StateWaiting}, 110)
 	if len(a.stale) == 0 {
 		t.Fatal("expired anchors within the drift were not kept as stale")
 	}
 	a.walk.Lock()
-	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, before[30:35]) {
+	if got, _ := s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5); !slices.Equal(got, before[30:35]) {
 		t.Errorf("during the walk: got %v, want the page of the stale anchors %v", got, before[30:35])
 	}
 	a.walk.Unlock()
-	if got, _ := s.pageIDs("q", backend.StateWaiting, backend.SortOldest, 30, 5); !slices.Equal(got, after[30:35]) {
+	if got, _ := s.pageIDs("q", asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 30, 5); !slices.Equal(got, after[30:35]) {
 		t.Errorf("after the walk: got %v, want %v", got, after[30:35])
 	}
 }
@@ -267,17 +268,17 @@ func TestAnchorsBounded(t *testing.T) {
 	s.b.anchors.capacity = 2
 	for _, q := range []string{"a", "b", "c"} {
 		s.enqueueN(q, q, 50, t0)
-		s.pageIDs(q, backend.StateWaiting, backend.SortOldest, 20, 5)
+		s.pageIDs(q, asyncmqtype.StateWaiting, asyncmqtype.SortOldest, 20, 5)
 	}
 	c := s.b.anchors
 	if len(c.lists) != 2 || c.lru.Len() != 2 {
 		t.Fatalf("%d listings (%d in the LRU list), want 2", len(c.lists), c.lru.Len())
 	}
-	if c.lists[listing{queue: "a", state: backend.StateWaiting}] != nil {
+	if c.lists[listing{queue: "a", state: asyncmqtype.StateWaiting}] != nil {
 		t.Error("kept the least recently used listing")
 	}
 	// Offset 20 of 50 is nearer the oldest end; the page starts after the second anchor.
-	a := c.lists[listing{queue: "c", state: backend.StateWaiting}]
+	a := c.lists[listing{queue: "c", state: asyncmqtype.StateWaiting}]
 	if a == nil || len(a.keys) != 2 {
 		t.Fatalf("anchors of queue c: %+v, want the first 2 only", a)
 	}

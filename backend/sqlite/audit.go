@@ -5,18 +5,18 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // AppendAudit stores an audit entry and returns it with its ID set, and At set to now when zero.
 // Action is required and Status must be "success", "failed" or "denied". Entries are kept until
 // the database is deleted: an audit trail is not pruned.
-func (b *Backend) AppendAudit(ctx context.Context, e backend.AuditEntry) (backend.AuditEntry, error) {
+func (b *Backend) AppendAudit(ctx context.Context, e asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error) {
 	switch {
 	case e.Action == "":
-		return e, fmt.Errorf("append audit entry: empty action: %w", backend.ErrInvalid)
+		return e, fmt.Errorf("append audit entry: empty action: %w", asyncmqtype.ErrInvalid)
 	case e.Status != "success" && e.Status != "failed" && e.Status != "denied":
-		return e, fmt.Errorf("append audit entry %q: status %q is not success, failed or denied: %w", e.Action, e.Status, backend.ErrInvalid)
+		return e, fmt.Errorf("append audit entry %q: status %q is not success, failed or denied: %w", e.Action, e.Status, asyncmqtype.ErrInvalid)
 	}
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		if e.At.IsZero() {
@@ -39,13 +39,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, nanoInt(e.At), e.Actor, e.Action, e.Status,
 
 // Audit lists audit entries, newest first. Action, Status, Queue and Actor match exactly; Text
 // is a substring of any text field, folding the case of ASCII letters. A zero Limit means all.
-func (b *Backend) Audit(ctx context.Context, p backend.AuditParams) ([]backend.AuditEntry, error) {
+func (b *Backend) Audit(ctx context.Context, p asyncmqtype.AuditParams) ([]asyncmqtype.AuditEntry, error) {
 	if b.closed.Load() {
-		return nil, fmt.Errorf("list audit entries: %w", backend.ErrClosed)
+		return nil, fmt.Errorf("list audit entries: %w", asyncmqtype.ErrClosed)
 	}
 	switch {
 	case p.Limit < 0 || p.Offset < 0:
-		return nil, fmt.Errorf("list audit entries: negative limit %d or offset %d: %w", p.Limit, p.Offset, backend.ErrInvalid)
+		return nil, fmt.Errorf("list audit entries: negative limit %d or offset %d: %w", p.Limit, p.Offset, asyncmqtype.ErrInvalid)
 	case p.Limit == 0:
 		p.Limit = -1 // SQLite's LIMIT -1 is no limit.
 	}
@@ -71,9 +71,9 @@ FROM asyncmq_audit WHERE `+strings.Join(conds, " AND ")+` ORDER BY id DESC LIMIT
 		return nil, fmt.Errorf("list audit entries: %w", b.fail(err))
 	}
 	defer rows.Close()
-	out := []backend.AuditEntry{}
+	out := []asyncmqtype.AuditEntry{}
 	for rows.Next() {
-		var e backend.AuditEntry
+		var e asyncmqtype.AuditEntry
 		var at int64
 		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Status, &e.Queue, &e.JobID, &e.Source, &e.Detail, &e.Error); err != nil {
 			return nil, fmt.Errorf("list audit entries: %w", err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkEnqueue(b *testing.B) {
 			n := 0
 			cpu := cpuTime()
 			for b.Loop() {
-				jobs := make([]*backend.Job, size)
+				jobs := make([]*asyncmqtype.JobInfo, size)
 				for i := range jobs {
 					jobs[i] = newJob(fmt.Sprintf("j-%09d", n), "q")
 					n++
@@ -74,7 +75,7 @@ func BenchmarkEnqueueConcurrent(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := fmt.Sprintf("j-%09d", n.Add(1))
-			if err := be.Enqueue(b.Context(), backend.EnqueueParams{Jobs: []*backend.Job{newJob(id, "q")}}); err != nil {
+			if err := be.Enqueue(b.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob(id, "q")}}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -87,7 +88,7 @@ func BenchmarkEnqueueConcurrent(b *testing.B) {
 func fill(b *testing.B, be *Backend, queue string, n int) {
 	b.Helper()
 	for i := 0; i < n; i += 1000 {
-		jobs := make([]*backend.Job, 0, 1000)
+		jobs := make([]*asyncmqtype.JobInfo, 0, 1000)
 		for k := i; k < min(n, i+1000); k++ {
 			jobs = append(jobs, newJob(fmt.Sprintf("%s-%09d", queue, k), queue))
 		}
@@ -155,7 +156,7 @@ func BenchmarkPipeline(b *testing.B) {
 	var produced sync.WaitGroup
 	produced.Go(func() {
 		for i := 0; i < total; i += 100 {
-			jobs := make([]*backend.Job, 0, 100)
+			jobs := make([]*asyncmqtype.JobInfo, 0, 100)
 			for k := i; k < min(total, i+100); k++ {
 				jobs = append(jobs, newJob(fmt.Sprintf("j-%09d", k), "q"))
 			}
@@ -235,8 +236,8 @@ SELECT printf('big-%%07d', i), 'big', CASE i %% 3 WHEN 0 THEN 'email.send' WHEN 
 	'{"n":' || i || '}', 'waiting', 5, %d + i * 1000, %d + i * 1000 FROM n`, bigQueueJobs-1, start, start)); err != nil {
 				return err
 			}
-			w.count("big", "", backend.StateWaiting)
-			w.counts["big"][stateIndex(backend.StateWaiting)] = bigQueueJobs
+			w.count("big", "", asyncmqtype.StateWaiting)
+			w.counts["big"][stateIndex(asyncmqtype.StateWaiting)] = bigQueueJobs
 			for i := range 20 {
 				w.touch(fmt.Sprintf("queue-%02d", i))
 			}
@@ -266,16 +267,16 @@ func BenchmarkListJobs(b *testing.B) {
 		be.anchors.ttl = time.Hour
 		for _, tt := range []struct {
 			name   string
-			sort   backend.Sort
+			sort   asyncmqtype.Sort
 			offset int
 		}{
-			{"newest/offset=0", backend.SortNewest, 0},
-			{"newest/offset=100000", backend.SortNewest, 100_000},
-			{"oldest/offset=100000", backend.SortOldest, 100_000},
-			{"oldest/offset=900000", backend.SortOldest, 900_000},
+			{"newest/offset=0", asyncmqtype.SortNewest, 0},
+			{"newest/offset=100000", asyncmqtype.SortNewest, 100_000},
+			{"oldest/offset=100000", asyncmqtype.SortOldest, 100_000},
+			{"oldest/offset=900000", asyncmqtype.SortOldest, 900_000},
 		} {
 			b.Run(mode+"/"+tt.name, func(b *testing.B) {
-				p := backend.ListJobsParams{Filter: backend.JobFilter{Queue: "big", State: backend.StateWaiting}, Sort: tt.sort, Offset: tt.offset, Limit: 20}
+				p := asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "big", State: asyncmqtype.StateWaiting}, Sort: tt.sort, Offset: tt.offset, Limit: 20}
 				list := func() {
 					page, err := be.ListJobs(b.Context(), p)
 					if err != nil {
@@ -306,9 +307,9 @@ func BenchmarkAnchorWalk(b *testing.B) {
 		if mode == "offset" {
 			be.anchors.step = math.MaxInt
 		}
-		for _, sort := range []backend.Sort{backend.SortNewest, backend.SortOldest} {
+		for _, sort := range []asyncmqtype.Sort{asyncmqtype.SortNewest, asyncmqtype.SortOldest} {
 			b.Run(mode+"/"+string(sort), func(b *testing.B) {
-				p := backend.ListJobsParams{Filter: backend.JobFilter{Queue: "big", State: backend.StateWaiting}, Sort: sort, Offset: 100_000, Limit: 20}
+				p := asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "big", State: asyncmqtype.StateWaiting}, Sort: sort, Offset: 100_000, Limit: 20}
 				cpu := cpuTime()
 				for b.Loop() {
 					if _, err := be.ListJobs(b.Context(), p); err != nil {

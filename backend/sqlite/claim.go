@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -37,14 +38,14 @@ RETURNING ` + jobCols
 //
 // A rate limit is a fixed window: the first claim after a window has passed starts a new one
 // at Now, and at most RateLimit jobs are claimed per window.
-func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*backend.Job, error) {
+func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqtype.JobInfo, error) {
 	switch {
 	case len(p.Queues) == 0:
-		return nil, fmt.Errorf("claim jobs: no queues: %w", backend.ErrInvalid)
+		return nil, fmt.Errorf("claim jobs: no queues: %w", asyncmqtype.ErrInvalid)
 	case p.Limit < 1:
-		return nil, fmt.Errorf("claim jobs: limit %d is below 1: %w", p.Limit, backend.ErrInvalid)
+		return nil, fmt.Errorf("claim jobs: limit %d is below 1: %w", p.Limit, asyncmqtype.ErrInvalid)
 	case p.LeaseDuration <= 0:
-		return nil, fmt.Errorf("claim jobs: lease duration %s is not positive: %w", p.LeaseDuration, backend.ErrInvalid)
+		return nil, fmt.Errorf("claim jobs: lease duration %s is not positive: %w", p.LeaseDuration, asyncmqtype.ErrInvalid)
 	}
 	queues := uniq(p.Queues)
 	now := b.clock(p.Now)
@@ -54,7 +55,7 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*backend.
 		}
 		return nil, nil
 	}
-	var jobs []*backend.Job
+	var jobs []*asyncmqtype.JobInfo
 	err := b.write(ctx, now, func(w *wtx) error {
 		var err error
 		jobs, err = w.claim(queues, p)
@@ -96,7 +97,7 @@ type candidate struct {
 	id       string
 }
 
-func (w *wtx) claim(queues []string, p backend.ClaimParams) ([]*backend.Job, error) {
+func (w *wtx) claim(queues []string, p backend.ClaimParams) ([]*asyncmqtype.JobInfo, error) {
 	arg, err := jsonArg(queues)
 	if err != nil {
 		return nil, err
@@ -131,7 +132,7 @@ func (w *wtx) claim(queues []string, p backend.ClaimParams) ([]*backend.Job, err
 	}
 
 	lease := nanoInt(w.now.Add(p.LeaseDuration))
-	var jobs []*backend.Job
+	var jobs []*asyncmqtype.JobInfo
 	if len(open) == 1 {
 		rows, err := w.query(qClaimOne, lease, now, p.WorkerID, open[0], allow[open[0]])
 		if err != nil {
@@ -182,15 +183,15 @@ func (w *wtx) claim(queues []string, p backend.ClaimParams) ([]*backend.Job, err
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 	}
-	slices.SortFunc(jobs, func(a, b *backend.Job) int {
+	slices.SortFunc(jobs, func(a, b *asyncmqtype.JobInfo) int {
 		return cmp.Or(cmp.Compare(a.Priority, b.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
 	})
 
 	claimed := make(map[string]int, len(open))
 	for _, j := range jobs {
 		claimed[j.Queue]++
-		w.count(j.Queue, backend.StateWaiting, backend.StateActive)
-		w.event(backend.Event{Type: backend.EventStarted, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: backend.StateActive})
+		w.count(j.Queue, asyncmqtype.StateWaiting, asyncmqtype.StateActive)
+		w.event(asyncmqtype.Event{Type: asyncmqtype.EventStarted, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: asyncmqtype.StateActive})
 		m := w.metric(j.Queue)
 		m.started++
 		m.waitSum += max(int64(w.now.Sub(j.RunAt)), 0)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -33,7 +34,7 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 		return nil
 	}
 	if b.closed.Load() {
-		return fmt.Errorf("enqueue jobs: %w", backend.ErrClosed)
+		return fmt.Errorf("enqueue jobs: %w", asyncmqtype.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("enqueue jobs: %w", err)
@@ -58,7 +59,7 @@ type enqueuer struct {
 }
 
 type enqueueCall struct {
-	jobs []*backend.Job
+	jobs []*asyncmqtype.JobInfo
 	now  time.Time
 	// err is the call's outcome, set before done is closed.
 	err  error
@@ -188,13 +189,13 @@ func (e *enqueuer) run(ctx context.Context, b *Backend, leader *enqueueCall) {
 
 // isCallError reports an error that fails one Enqueue call rather than the transaction.
 func isCallError(err error) bool {
-	return errors.Is(err, backend.ErrJobExists) || errors.Is(err, backend.ErrDuplicateJob) ||
-		errors.Is(err, backend.ErrJobNotFound) || errors.Is(err, backend.ErrInvalid)
+	return errors.Is(err, asyncmqtype.ErrJobExists) || errors.Is(err, asyncmqtype.ErrDuplicateJob) ||
+		errors.Is(err, asyncmqtype.ErrJobNotFound) || errors.Is(err, asyncmqtype.ErrInvalid)
 }
 
 // enqueueAlone runs enqueue under a savepoint and, when it fails with a call error, undoes its
 // rows and its counter deltas and events.
-func (w *wtx) enqueueAlone(jobs []*backend.Job) error {
+func (w *wtx) enqueueAlone(jobs []*asyncmqtype.JobInfo) error {
 	if _, err := w.exec("SAVEPOINT enqueue"); err != nil {
 		return err
 	}
@@ -212,40 +213,40 @@ func (w *wtx) enqueueAlone(jobs []*backend.Job) error {
 	return err
 }
 
-func checkJobs(jobs []*backend.Job) error {
+func checkJobs(jobs []*asyncmqtype.JobInfo) error {
 	seen := make(map[string]struct{}, len(jobs))
 	for i, j := range jobs {
 		switch {
 		case j == nil:
-			return fmt.Errorf("job %d is nil: %w", i, backend.ErrInvalid)
+			return fmt.Errorf("job %d is nil: %w", i, asyncmqtype.ErrInvalid)
 		case j.ID == "":
-			return fmt.Errorf("job %d has no ID: %w", i, backend.ErrInvalid)
+			return fmt.Errorf("job %d has no ID: %w", i, asyncmqtype.ErrInvalid)
 		case j.Queue == "":
-			return fmt.Errorf("job %q has no queue: %w", j.ID, backend.ErrInvalid)
+			return fmt.Errorf("job %q has no queue: %w", j.ID, asyncmqtype.ErrInvalid)
 		case j.Task == "":
-			return fmt.Errorf("job %q has no task: %w", j.ID, backend.ErrInvalid)
+			return fmt.Errorf("job %q has no task: %w", j.ID, asyncmqtype.ErrInvalid)
 		case j.MaxRetries < 0:
-			return fmt.Errorf("job %q has negative max retries %d: %w", j.ID, j.MaxRetries, backend.ErrInvalid)
+			return fmt.Errorf("job %q has negative max retries %d: %w", j.ID, j.MaxRetries, asyncmqtype.ErrInvalid)
 		case len(j.Payload) > 0 && !json.Valid(j.Payload):
-			return fmt.Errorf("job %q: payload is not valid JSON: %w", j.ID, backend.ErrInvalid)
+			return fmt.Errorf("job %q: payload is not valid JSON: %w", j.ID, asyncmqtype.ErrInvalid)
 		case slices.Contains(j.DependsOn, j.ID):
-			return fmt.Errorf("job %q depends on itself: %w", j.ID, backend.ErrInvalid)
+			return fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
 		}
 		if _, dup := seen[j.ID]; dup {
-			return fmt.Errorf("job %q appears twice: %w", j.ID, backend.ErrJobExists)
+			return fmt.Errorf("job %q appears twice: %w", j.ID, asyncmqtype.ErrJobExists)
 		}
 		seen[j.ID] = struct{}{}
 	}
 	if id := cycle(jobs); id != "" {
-		return fmt.Errorf("job %q: its dependencies form a cycle: %w", id, backend.ErrInvalid)
+		return fmt.Errorf("job %q: its dependencies form a cycle: %w", id, asyncmqtype.ErrInvalid)
 	}
 	return nil
 }
 
 // cycle returns the ID of a job of the batch that takes part in a dependency cycle, or "". Only
 // jobs of one batch can form one: a stored job cannot depend on a job that did not exist yet.
-func cycle(jobs []*backend.Job) string {
-	byID := make(map[string]*backend.Job, len(jobs))
+func cycle(jobs []*asyncmqtype.JobInfo) string {
+	byID := make(map[string]*asyncmqtype.JobInfo, len(jobs))
 	for _, j := range jobs {
 		byID[j.ID] = j
 	}
@@ -255,8 +256,8 @@ func cycle(jobs []*backend.Job) string {
 		done
 	)
 	mark := make(map[string]int, len(jobs))
-	var visit func(j *backend.Job) string
-	visit = func(j *backend.Job) string {
+	var visit func(j *asyncmqtype.JobInfo) string
+	visit = func(j *asyncmqtype.JobInfo) string {
 		switch mark[j.ID] {
 		case visiting:
 			return j.ID
@@ -297,7 +298,7 @@ VALUES %s`
 )
 
 // enqueue inserts checked jobs.
-func (w *wtx) enqueue(jobs []*backend.Job) error {
+func (w *wtx) enqueue(jobs []*asyncmqtype.JobInfo) error {
 	inBatch := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
 		inBatch[j.ID] = true
@@ -321,9 +322,9 @@ func (w *wtx) enqueue(jobs []*backend.Job) error {
 		if created.IsZero() {
 			created = w.now
 		}
-		state := backend.StateWaiting
+		state := asyncmqtype.StateWaiting
 		if runAt.After(w.now) {
-			state = backend.StateDelayed
+			state = asyncmqtype.StateDelayed
 		}
 		var dependsOn any
 		pending := 0
@@ -348,7 +349,7 @@ func (w *wtx) enqueue(jobs []*backend.Job) error {
 			string(j.Backoff.Kind), int64(j.Backoff.Base), int64(j.Backoff.Max), j.Backoff.Jitter, int64(j.Timeout),
 			nanoInt(runAt), nanoInt(created), uniqueKey, nanos(j.UniqueUntil), dependsOn, pending, j.RepeatableID}
 		w.count(j.Queue, "", state)
-		w.event(backend.Event{Type: backend.EventEnqueued, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: state})
+		w.event(asyncmqtype.Event{Type: asyncmqtype.EventEnqueued, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: state})
 	}
 	if _, err := w.eachRun(qJobInsert, nil, rows, nil); err != nil {
 		if isConstraint(err) {
@@ -364,7 +365,7 @@ func (w *wtx) enqueue(jobs []*backend.Job) error {
 
 // parents checks that every parent named in DependsOn exists, in the store or in the batch, and
 // reports which of them have completed.
-func (w *wtx) parents(jobs []*backend.Job, inBatch map[string]bool) (map[string]bool, error) {
+func (w *wtx) parents(jobs []*asyncmqtype.JobInfo, inBatch map[string]bool) (map[string]bool, error) {
 	var ids []string
 	for _, j := range jobs {
 		for _, p := range j.DependsOn {
@@ -392,20 +393,20 @@ func (w *wtx) parents(jobs []*backend.Job, inBatch map[string]bool) (map[string]
 		if err := rows.Scan(&id, &state); err != nil {
 			return nil, fmt.Errorf("look up parent jobs: %w", err)
 		}
-		done[id] = backend.State(state) == backend.StateCompleted
+		done[id] = asyncmqtype.State(state) == asyncmqtype.StateCompleted
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("look up parent jobs: %w", err)
 	}
 	for _, id := range ids {
 		if _, ok := done[id]; !ok {
-			return nil, fmt.Errorf("parent job %q: %w", id, backend.ErrJobNotFound)
+			return nil, fmt.Errorf("parent job %q: %w", id, asyncmqtype.ErrJobNotFound)
 		}
 	}
 	return done, nil
 }
 
-func (w *wtx) checkUnique(jobs []*backend.Job) error {
+func (w *wtx) checkUnique(jobs []*asyncmqtype.JobInfo) error {
 	type key struct{ queue, key string }
 	var keys [][2]string
 	seen := make(map[key]string)
@@ -415,7 +416,7 @@ func (w *wtx) checkUnique(jobs []*backend.Job) error {
 		}
 		k := key{j.Queue, j.UniqueKey}
 		if other, dup := seen[k]; dup {
-			return fmt.Errorf("unique key %q of queue %q is used by jobs %q and %q: %w", j.UniqueKey, j.Queue, other, j.ID, backend.ErrDuplicateJob)
+			return fmt.Errorf("unique key %q of queue %q is used by jobs %q and %q: %w", j.UniqueKey, j.Queue, other, j.ID, asyncmqtype.ErrDuplicateJob)
 		}
 		// A key that expires before the job is stored does not hold off the rest of the batch.
 		if j.UniqueUntil.IsZero() || j.UniqueUntil.After(w.now) {
@@ -434,7 +435,7 @@ func (w *wtx) checkUnique(jobs []*backend.Job) error {
 	err = w.queryRow(qUniqueLive, arg, nanoInt(w.now)).Scan(&queue, &ukey, &holder)
 	switch {
 	case err == nil:
-		return fmt.Errorf("unique key %q of queue %q is held by job %q: %w", ukey, queue, holder, backend.ErrDuplicateJob)
+		return fmt.Errorf("unique key %q of queue %q is held by job %q: %w", ukey, queue, holder, asyncmqtype.ErrDuplicateJob)
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("check unique keys: %w", err)
 	}
@@ -442,7 +443,7 @@ func (w *wtx) checkUnique(jobs []*backend.Job) error {
 }
 
 // existingID names the job whose ID made the insert fail.
-func (w *wtx) existingID(jobs []*backend.Job, cause error) error {
+func (w *wtx) existingID(jobs []*asyncmqtype.JobInfo, cause error) error {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.ID
@@ -455,7 +456,7 @@ func (w *wtx) existingID(jobs []*backend.Job, cause error) error {
 	if err := w.queryRow(qExistingIDs, arg).Scan(&id); err != nil {
 		return fmt.Errorf("insert jobs: %w", cause)
 	}
-	return fmt.Errorf("job %q: %w", id, backend.ErrJobExists)
+	return fmt.Errorf("job %q: %w", id, asyncmqtype.ErrJobExists)
 }
 
 // uniq returns ss without repeats, in first-seen order.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -23,25 +24,25 @@ func TestConcurrentEnqueues(t *testing.T) {
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range calls {
-				var jobs []*backend.Job
+				var jobs []*asyncmqtype.JobInfo
 				switch i % 3 {
 				case 0: // unique to this call
-					jobs = []*backend.Job{newJob(fmt.Sprintf("g%02d-%02d", g, i), "q")}
+					jobs = []*asyncmqtype.JobInfo{newJob(fmt.Sprintf("g%02d-%02d", g, i), "q")}
 				case 1: // every goroutine tries the same ID
-					jobs = []*backend.Job{newJob(fmt.Sprintf("shared-%02d", i), "q")}
+					jobs = []*asyncmqtype.JobInfo{newJob(fmt.Sprintf("shared-%02d", i), "q")}
 				case 2: // a fresh ID, but every goroutine holds the same unique key
 					j := newJob(fmt.Sprintf("u%02d-%02d", g, i), "q")
 					j.UniqueKey = fmt.Sprintf("key-%02d", i)
-					jobs = []*backend.Job{j, newJob(fmt.Sprintf("u%02d-%02d-b", g, i), "q")}
+					jobs = []*asyncmqtype.JobInfo{j, newJob(fmt.Sprintf("u%02d-%02d-b", g, i), "q")}
 				}
 				err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: jobs})
 				mu.Lock()
 				switch {
 				case err == nil:
 					stored += len(jobs)
-				case errors.Is(err, backend.ErrJobExists):
+				case errors.Is(err, asyncmqtype.ErrJobExists):
 					exists++
-				case errors.Is(err, backend.ErrDuplicateJob):
+				case errors.Is(err, asyncmqtype.ErrDuplicateJob):
 					duplicate++
 				default:
 					t.Errorf("enqueue %s: %v", jobs[0].ID, err)
@@ -58,7 +59,7 @@ func TestConcurrentEnqueues(t *testing.T) {
 			stored, exists, duplicate, wantStored, (goroutines-1)*perKind, (goroutines-1)*perKind)
 	}
 	s.requireCountersMatchRows()
-	evs, err := s.b.Events(s.ctx, backend.EventsParams{})
+	evs, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestEnqueueGivesUp(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			err := s.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob(fmt.Sprint("gave-up-", i), "q")}})
+			err := s.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob(fmt.Sprint("gave-up-", i), "q")}})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("enqueue %d: got %v, want the context's error", i, err)
 			}
@@ -88,10 +89,10 @@ func TestEnqueueGivesUp(t *testing.T) {
 	release()
 	late, cancelLate := context.WithTimeout(s.ctx, 20*time.Second)
 	defer cancelLate()
-	if err := s.b.Enqueue(late, backend.EnqueueParams{Jobs: []*backend.Job{newJob("after", "q")}}); err != nil {
+	if err := s.b.Enqueue(late, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("after", "q")}}); err != nil {
 		t.Fatalf("enqueue after the others gave up: %v", err)
 	}
-	page, err := s.b.ListJobs(s.ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: "q", State: backend.StateWaiting}, Limit: 100})
+	page, err := s.b.ListJobs(s.ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateWaiting}, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func TestEnqueueLeaderGivesUp(t *testing.T) {
 	leaderCtx, cancelLeader := context.WithCancel(s.ctx)
 	leaderErr := make(chan error, 1)
 	go func() {
-		leaderErr <- s.b.Enqueue(leaderCtx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("leader", "q")}})
+		leaderErr <- s.b.Enqueue(leaderCtx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("leader", "q")}})
 	}()
 	// The leader took the queue and waits for the lock; once the follower is queued behind it,
 	// the leader gives up.
@@ -120,7 +121,7 @@ func TestEnqueueLeaderGivesUp(t *testing.T) {
 	})
 	followerErr := make(chan error, 1)
 	go func() {
-		followerErr <- s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("follower", "q")}})
+		followerErr <- s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("follower", "q")}})
 	}()
 	waitFor(t, func() bool {
 		s.b.enq.mu.Lock()
@@ -138,7 +139,7 @@ func TestEnqueueLeaderGivesUp(t *testing.T) {
 	if _, err := s.b.GetJob(s.ctx, "follower"); err != nil {
 		t.Errorf("follower not stored: %v", err)
 	}
-	if _, err := s.b.GetJob(s.ctx, "leader"); !errors.Is(err, backend.ErrJobNotFound) {
+	if _, err := s.b.GetJob(s.ctx, "leader"); !errors.Is(err, asyncmqtype.ErrJobNotFound) {
 		t.Errorf("the leader's job was stored after it gave up: %v", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 const qEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
@@ -18,13 +18,13 @@ FROM asyncmq_metrics WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue =
 // Events returns the events with ID > p.AfterID, oldest first, at most p.Limit (0 means all).
 // Only the newest events are kept (see EventRetention), so a reader that falls further behind
 // finds a gap in the IDs.
-func (b *Backend) Events(ctx context.Context, p backend.EventsParams) ([]backend.Event, error) {
+func (b *Backend) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	if b.closed.Load() {
-		return nil, fmt.Errorf("read events: %w", backend.ErrClosed)
+		return nil, fmt.Errorf("read events: %w", asyncmqtype.ErrClosed)
 	}
 	switch {
 	case p.Limit < 0:
-		return nil, fmt.Errorf("read events: negative limit %d: %w", p.Limit, backend.ErrInvalid)
+		return nil, fmt.Errorf("read events: negative limit %d: %w", p.Limit, asyncmqtype.ErrInvalid)
 	case p.Limit == 0:
 		p.Limit = -1 // SQLite's LIMIT -1 is no limit.
 	}
@@ -33,17 +33,17 @@ func (b *Backend) Events(ctx context.Context, p backend.EventsParams) ([]backend
 		return nil, fmt.Errorf("read events after %d: %w", p.AfterID, b.fail(err))
 	}
 	defer rows.Close()
-	out := []backend.Event{}
+	out := []asyncmqtype.Event{}
 	for rows.Next() {
 		var (
-			e          backend.Event
+			e          asyncmqtype.Event
 			typ, state string
 			at         int64
 		)
 		if err := rows.Scan(&e.ID, &typ, &e.Queue, &e.JobID, &e.Task, &state, &at, &e.Detail); err != nil {
 			return nil, fmt.Errorf("read events after %d: %w", p.AfterID, err)
 		}
-		e.Type, e.State, e.At = backend.EventType(typ), backend.State(state), fromNanos(at)
+		e.Type, e.State, e.At = asyncmqtype.EventType(typ), asyncmqtype.State(state), fromNanos(at)
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -55,7 +55,7 @@ func (b *Backend) Events(ctx context.Context, p backend.EventsParams) ([]backend
 // LastEventID returns the ID of the newest event, 0 when there is none.
 func (b *Backend) LastEventID(ctx context.Context) (int64, error) {
 	if b.closed.Load() {
-		return 0, fmt.Errorf("read last event ID: %w", backend.ErrClosed)
+		return 0, fmt.Errorf("read last event ID: %w", asyncmqtype.ErrClosed)
 	}
 	var id int64
 	if err := b.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM asyncmq_events`).Scan(&id); err != nil {
@@ -66,9 +66,9 @@ func (b *Backend) LastEventID(ctx context.Context) (int64, error) {
 
 // Metrics returns the per-minute buckets whose minute lies in [Since truncated to the minute,
 // Until], sorted by minute then queue. A zero Until means no upper bound.
-func (b *Backend) Metrics(ctx context.Context, p backend.MetricsParams) ([]backend.MetricBucket, error) {
+func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error) {
 	if b.closed.Load() {
-		return nil, fmt.Errorf("read metrics: %w", backend.ErrClosed)
+		return nil, fmt.Errorf("read metrics: %w", asyncmqtype.ErrClosed)
 	}
 	since := int64(minNanoTime.UnixNano())
 	if !p.Since.IsZero() {
@@ -83,10 +83,10 @@ func (b *Backend) Metrics(ctx context.Context, p backend.MetricsParams) ([]backe
 		return nil, fmt.Errorf("read metrics: %w", b.fail(err))
 	}
 	defer rows.Close()
-	out := []backend.MetricBucket{}
+	out := []asyncmqtype.MetricBucket{}
 	for rows.Next() {
 		var (
-			m                 backend.MetricBucket
+			m                 asyncmqtype.MetricBucket
 			minute, dur, wait int64
 		)
 		m.DurationCounts = make([]int64, len(durationCols))

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
 )
@@ -31,7 +32,7 @@ func Example() {
 	}
 	defer b.Close()
 
-	err = b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{
+	err = b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{
 		{ID: "job-1", Queue: "emails", Task: "email.send", Payload: []byte(`{"to":"ada@example.com"}`), Priority: 5},
 	}})
 	if err != nil {
@@ -45,6 +46,6 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(jobs[0].ID, jobs[0].State, q.Counts[backend.StateActive])
+	fmt.Println(jobs[0].ID, jobs[0].State, q.Counts[asyncmqtype.StateActive])
 	// Output: job-1 active 1
 }

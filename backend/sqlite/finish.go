@@ -10,6 +10,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -36,18 +37,18 @@ WHERE id IN (SELECT child FROM asyncmq_job_deps WHERE parent IN (SELECT value FR
 )
 
 // outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
-var outcomeState = map[backend.Outcome]backend.State{
-	backend.OutcomeCompleted: backend.StateCompleted,
-	backend.OutcomeRetry:     backend.StateDelayed,
-	backend.OutcomeFailed:    backend.StateFailed,
-	backend.OutcomeCancelled: backend.StateCancelled,
+var outcomeState = map[backend.Outcome]asyncmqtype.State{
+	backend.OutcomeCompleted: asyncmqtype.StateCompleted,
+	backend.OutcomeRetry:     asyncmqtype.StateDelayed,
+	backend.OutcomeFailed:    asyncmqtype.StateFailed,
+	backend.OutcomeCancelled: asyncmqtype.StateCancelled,
 }
 
-var outcomeEvent = map[backend.Outcome]backend.EventType{
-	backend.OutcomeCompleted: backend.EventCompleted,
-	backend.OutcomeRetry:     backend.EventRetrying,
-	backend.OutcomeFailed:    backend.EventFailed,
-	backend.OutcomeCancelled: backend.EventCancelled,
+var outcomeEvent = map[backend.Outcome]asyncmqtype.EventType{
+	backend.OutcomeCompleted: asyncmqtype.EventCompleted,
+	backend.OutcomeRetry:     asyncmqtype.EventRetrying,
+	backend.OutcomeFailed:    asyncmqtype.EventFailed,
+	backend.OutcomeCancelled: asyncmqtype.EventCancelled,
 }
 
 // Finish applies every outcome of p in one transaction with one statement, then releases the
@@ -55,8 +56,8 @@ var outcomeEvent = map[backend.Outcome]backend.EventType{
 //
 // A retry whose RetryAt is not after Now makes the job waiting rather than delayed. A recorded
 // AttemptError gets the job's attempt number, and Now when its At is zero. An item whose Outcome
-// is unknown or whose Result is not JSON gets an error wrapping backend.ErrInvalid; an item
-// naming a job twice in one call gets backend.ErrLeaseLost for the second. In the metrics,
+// is unknown or whose Result is not JSON gets an error wrapping asyncmqtype.ErrInvalid; an item
+// naming a job twice in one call gets asyncmqtype.ErrLeaseLost for the second. In the metrics,
 // DurationSum adds the run time of completed and failed outcomes, not of retries.
 func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, error) {
 	if len(p.Items) == 0 {
@@ -77,19 +78,19 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 func (w *wtx) finish(items []backend.Finish, errs []error) error {
 	rows := make([][]any, 0, len(items))
 	index := make(map[string]int, len(items))
-	states := make([]backend.State, len(items))
+	states := make([]asyncmqtype.State, len(items))
 	for i, it := range items {
 		state, ok := outcomeState[it.Outcome]
 		if !ok {
-			errs[i] = fmt.Errorf("finish job %q: unknown outcome %q: %w", it.JobID, it.Outcome, backend.ErrInvalid)
+			errs[i] = fmt.Errorf("finish job %q: unknown outcome %q: %w", it.JobID, it.Outcome, asyncmqtype.ErrInvalid)
 			continue
 		}
 		if len(it.Result) > 0 && !json.Valid(it.Result) {
-			errs[i] = fmt.Errorf("finish job %q: result is not valid JSON: %w", it.JobID, backend.ErrInvalid)
+			errs[i] = fmt.Errorf("finish job %q: result is not valid JSON: %w", it.JobID, asyncmqtype.ErrInvalid)
 			continue
 		}
 		if _, dup := index[it.JobID]; dup || it.LeaseToken == "" {
-			errs[i] = fmt.Errorf("finish job %q: %w", it.JobID, backend.ErrLeaseLost)
+			errs[i] = fmt.Errorf("finish job %q: %w", it.JobID, asyncmqtype.ErrLeaseLost)
 			continue
 		}
 		index[it.JobID] = i
@@ -116,7 +117,7 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 			if it.RetryAt.After(w.now) {
 				retryAt = nanoInt(it.RetryAt)
 			} else {
-				state = backend.StateWaiting
+				state = asyncmqtype.StateWaiting
 			}
 		}
 		states[i] = state
@@ -125,7 +126,7 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 	for i := range items {
 		if errs[i] == nil {
 			// Until the statement says otherwise, every valid item lost its lease.
-			errs[i] = fmt.Errorf("finish job %q: %w", items[i].JobID, backend.ErrLeaseLost)
+			errs[i] = fmt.Errorf("finish job %q: %w", items[i].JobID, asyncmqtype.ErrLeaseLost)
 		}
 	}
 	if len(rows) == 0 {
@@ -153,8 +154,8 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 		i := index[a.id]
 		it := items[i]
 		errs[i] = nil
-		w.count(a.queue, backend.StateActive, states[i])
-		e := backend.Event{Type: outcomeEvent[it.Outcome], Queue: a.queue, JobID: a.id, Task: a.task, State: states[i]}
+		w.count(a.queue, asyncmqtype.StateActive, states[i])
+		e := asyncmqtype.Event{Type: outcomeEvent[it.Outcome], Queue: a.queue, JobID: a.id, Task: a.task, State: states[i]}
 		if it.Error != nil && it.Outcome != backend.OutcomeCompleted {
 			e.Detail = it.Error.Error
 		}
@@ -223,10 +224,10 @@ RETURNING id, cancel_requested`
 // A zero Worker.StartedAt keeps the recorded start time (Now for a new worker).
 func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
 	if p.Worker.ID == "" {
-		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat: worker has no ID: %w", backend.ErrInvalid)
+		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat: worker has no ID: %w", asyncmqtype.ErrInvalid)
 	}
 	if p.LeaseDuration <= 0 && len(p.Leases) > 0 {
-		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: lease duration %s, want more than 0: %w", p.Worker.ID, p.LeaseDuration, backend.ErrInvalid)
+		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: lease duration %s, want more than 0: %w", p.Worker.ID, p.LeaseDuration, asyncmqtype.ErrInvalid)
 	}
 	var res backend.HeartbeatResult
 	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
@@ -315,24 +316,24 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 		}
 	}
 	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
-		var evs []backend.Event
+		var evs []asyncmqtype.Event
 		_, err := w.eachRun(qRelease, []any{nanoInt(w.now)}, leaseRows(p.Leases), func(rows *sql.Rows) error {
 			for rows.Next() {
 				var id, queue, task, state string
 				if err := rows.Scan(&id, &queue, &task, &state); err != nil {
 					return err
 				}
-				st := backend.State(state)
-				w.count(queue, backend.StateActive, st)
-				e := backend.Event{Type: backend.EventEnqueued, Queue: queue, JobID: id, Task: task, State: st, Detail: "released"}
-				if st == backend.StateCancelled {
-					e.Type, e.Detail = backend.EventCancelled, ""
+				st := asyncmqtype.State(state)
+				w.count(queue, asyncmqtype.StateActive, st)
+				e := asyncmqtype.Event{Type: asyncmqtype.EventEnqueued, Queue: queue, JobID: id, Task: task, State: st, Detail: "released"}
+				if st == asyncmqtype.StateCancelled {
+					e.Type, e.Detail = asyncmqtype.EventCancelled, ""
 				}
 				evs = append(evs, e)
 			}
 			return nil
 		})
-		slices.SortFunc(evs, func(a, b backend.Event) int { return cmp.Compare(order[a.JobID], order[b.JobID]) })
+		slices.SortFunc(evs, func(a, b asyncmqtype.Event) int { return cmp.Compare(order[a.JobID], order[b.JobID]) })
 		for _, e := range evs {
 			w.event(e)
 		}
@@ -348,22 +349,22 @@ var qProgress = `UPDATE asyncmq_jobs SET progress = ?
 WHERE id = ? AND state = 'active' AND lease_token = ? AND lease_token != ''
 RETURNING queue, task`
 
-// SetProgress stores a progress report; a stale lease gets backend.ErrLeaseLost.
+// SetProgress stores a progress report; a stale lease gets asyncmqtype.ErrLeaseLost.
 func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) error {
 	if len(p.Progress) > 0 && !json.Valid(p.Progress) {
-		return fmt.Errorf("set progress of job %q: progress is not valid JSON: %w", p.Lease.JobID, backend.ErrInvalid)
+		return fmt.Errorf("set progress of job %q: progress is not valid JSON: %w", p.Lease.JobID, asyncmqtype.ErrInvalid)
 	}
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		var queue, task string
 		err := w.queryRow(qProgress, text(p.Progress), p.Lease.JobID, p.Lease.LeaseToken).Scan(&queue, &task)
 		if errors.Is(err, sql.ErrNoRows) {
-			return backend.ErrLeaseLost
+			return asyncmqtype.ErrLeaseLost
 		}
 		if err != nil {
 			return err
 		}
-		w.event(backend.Event{Type: backend.EventProgress, Queue: queue, JobID: p.Lease.JobID, Task: task,
-			State: backend.StateActive, Detail: short(string(p.Progress))})
+		w.event(asyncmqtype.Event{Type: asyncmqtype.EventProgress, Queue: queue, JobID: p.Lease.JobID, Task: task,
+			State: asyncmqtype.StateActive, Detail: short(string(p.Progress))})
 		return nil
 	})
 	if err != nil {

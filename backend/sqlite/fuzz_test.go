@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -32,7 +33,7 @@ func FuzzListJobsFilter(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { b.Close() })
-	var jobs []*backend.Job
+	var jobs []*asyncmqtype.JobInfo
 	for i, x := range []string{"100%", "x_y", `back\slash`, "ÄÖü ÉTÉ", "[abc]*?", "café", "", `%_\`, "MiXeD Case"} {
 		j := newJob(fmt.Sprintf("Job-%d_%s", i, x), "q")
 		j.Task = "task." + x
@@ -49,15 +50,15 @@ func FuzzListJobsFilter(f *testing.F) {
 		}
 		fold := asciiLower(needle)
 		for _, tt := range []struct {
-			filter backend.JobFilter
-			keep   func(*backend.Job) bool
+			filter asyncmqtype.JobFilter
+			keep   func(*asyncmqtype.JobInfo) bool
 		}{
-			{backend.JobFilter{Task: needle}, func(j *backend.Job) bool { return strings.Contains(asciiLower(j.Task), fold) }},
-			{backend.JobFilter{Text: needle}, func(j *backend.Job) bool { return strings.Contains(asciiLower(string(j.Payload)), fold) }},
-			{backend.JobFilter{ID: needle}, func(j *backend.Job) bool { return strings.Contains(j.ID, needle) }},
+			{asyncmqtype.JobFilter{Task: needle}, func(j *asyncmqtype.JobInfo) bool { return strings.Contains(asciiLower(j.Task), fold) }},
+			{asyncmqtype.JobFilter{Text: needle}, func(j *asyncmqtype.JobInfo) bool { return strings.Contains(asciiLower(string(j.Payload)), fold) }},
+			{asyncmqtype.JobFilter{ID: needle}, func(j *asyncmqtype.JobInfo) bool { return strings.Contains(j.ID, needle) }},
 		} {
-			tt.filter.Queue, tt.filter.State = "q", backend.StateWaiting
-			page, err := b.ListJobs(t.Context(), backend.ListJobsParams{Filter: tt.filter, Limit: 100})
+			tt.filter.Queue, tt.filter.State = "q", asyncmqtype.StateWaiting
+			page, err := b.ListJobs(t.Context(), asyncmqtype.ListJobsParams{Filter: tt.filter, Limit: 100})
 			if err != nil {
 				t.Fatalf("filter %+v: %v", tt.filter, err)
 			}

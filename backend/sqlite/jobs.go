@@ -10,17 +10,17 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
-// GetJob returns one job; backend.ErrJobNotFound if unknown.
-func (b *Backend) GetJob(ctx context.Context, id string) (*backend.Job, error) {
+// GetJob returns one job; asyncmqtype.ErrJobNotFound if unknown.
+func (b *Backend) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, error) {
 	if b.closed.Load() {
-		return nil, fmt.Errorf("get job %q: %w", id, backend.ErrClosed)
+		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrClosed)
 	}
 	j, err := scanJob(b.queryRow(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("get job %q: %w", id, backend.ErrJobNotFound)
+		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get job %q: %w", id, b.fail(err))
@@ -30,7 +30,7 @@ func (b *Backend) GetJob(ctx context.Context, id string) (*backend.Job, error) {
 
 // where builds the condition and arguments selecting f's jobs. The state condition is left out
 // when f.State is empty.
-func where(f backend.JobFilter) (string, []any) {
+func where(f asyncmqtype.JobFilter) (string, []any) {
 	conds := []string{"queue = ?"}
 	args := []any{f.Queue}
 	if f.State != "" {
@@ -54,14 +54,14 @@ func where(f backend.JobFilter) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-func checkFilter(f backend.JobFilter, stateRequired bool) error {
+func checkFilter(f asyncmqtype.JobFilter, stateRequired bool) error {
 	switch {
 	case f.Queue == "":
-		return fmt.Errorf("filter names no queue: %w", backend.ErrInvalid)
+		return fmt.Errorf("filter names no queue: %w", asyncmqtype.ErrInvalid)
 	case f.State == "" && stateRequired:
-		return fmt.Errorf("filter names no state: %w", backend.ErrInvalid)
+		return fmt.Errorf("filter names no state: %w", asyncmqtype.ErrInvalid)
 	case f.State != "" && !f.State.Valid():
-		return fmt.Errorf("unknown state %q: %w", f.State, backend.ErrInvalid)
+		return fmt.Errorf("unknown state %q: %w", f.State, asyncmqtype.ErrInvalid)
 	}
 	return nil
 }
@@ -79,7 +79,7 @@ func targetsByFilter(cond string) string {
 type target struct {
 	seq             int64
 	id, queue, task string
-	state           backend.State
+	state           asyncmqtype.State
 	cancelRequested bool
 	createdAt       int64
 }
@@ -92,11 +92,11 @@ type target struct {
 // a job:enqueued event. Remove on an active job, and Cancel on an active job, set
 // CancelRequested (a job:cancelled event in state active); a job whose cancellation was already
 // requested is skipped.
-func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, error) {
+func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, error) {
 	switch p.Action {
-	case backend.ActionRetry, backend.ActionRemove, backend.ActionCancel, backend.ActionPromote:
+	case asyncmqtype.ActionRetry, asyncmqtype.ActionRemove, asyncmqtype.ActionCancel, asyncmqtype.ActionPromote:
 	default:
-		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, backend.ErrInvalid)
+		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, asyncmqtype.ErrInvalid)
 	}
 	now := b.clock(p.Now)
 	total := 0
@@ -141,9 +141,9 @@ func (b *Backend) ApplyJobs(ctx context.Context, p backend.ApplyParams) (int, er
 	if err := checkFilter(p.Filter, false); err != nil {
 		return 0, fmt.Errorf("%s jobs: %w", p.Action, err)
 	}
-	states := []backend.State{p.Filter.State}
+	states := []asyncmqtype.State{p.Filter.State}
 	if p.Filter.State == "" {
-		states = backend.States
+		states = asyncmqtype.States
 	}
 	// Each state is walked in (created_at, id) order, the order of the listing index, resuming
 	// after the last job seen; jobs the action moves to another state are not met again.
@@ -190,7 +190,7 @@ func (w *wtx) targets(q string, args ...any) ([]target, error) {
 		if err := rows.Scan(&t.seq, &t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt); err != nil {
 			return nil, fmt.Errorf("select jobs: %w", err)
 		}
-		t.state = backend.State(state)
+		t.state = asyncmqtype.State(state)
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -222,18 +222,18 @@ func (w *wtx) execSeqs(q string, seqs []int64, args ...any) error {
 }
 
 // apply performs action on the selected jobs for which it applies and returns how many changed.
-func (w *wtx) apply(action backend.Action, ts []target) (int, error) {
+func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 	var change, remove, requestCancel []int64
 	var changed []target
 	for _, t := range ts {
 		switch {
-		case action == backend.ActionRetry && t.state.Terminal(),
-			action == backend.ActionCancel && (t.state == backend.StateWaiting || t.state == backend.StateDelayed),
-			action == backend.ActionPromote && t.state == backend.StateDelayed:
+		case action == asyncmqtype.ActionRetry && t.state.Terminal(),
+			action == asyncmqtype.ActionCancel && (t.state == asyncmqtype.StateWaiting || t.state == asyncmqtype.StateDelayed),
+			action == asyncmqtype.ActionPromote && t.state == asyncmqtype.StateDelayed:
 			change = append(change, t.seq)
-		case action == backend.ActionRemove && t.state != backend.StateActive:
+		case action == asyncmqtype.ActionRemove && t.state != asyncmqtype.StateActive:
 			remove = append(remove, t.seq)
-		case (action == backend.ActionRemove || action == backend.ActionCancel) && t.state == backend.StateActive && !t.cancelRequested:
+		case (action == asyncmqtype.ActionRemove || action == asyncmqtype.ActionCancel) && t.state == asyncmqtype.StateActive && !t.cancelRequested:
 			requestCancel = append(requestCancel, t.seq)
 		default:
 			continue
@@ -245,11 +245,11 @@ func (w *wtx) apply(action backend.Action, ts []target) (int, error) {
 	}
 	var err error
 	switch action {
-	case backend.ActionRetry:
+	case asyncmqtype.ActionRetry:
 		err = w.execSeqs(qRetrySeqs, change, nanoInt(w.now))
-	case backend.ActionCancel:
+	case asyncmqtype.ActionCancel:
 		err = w.execSeqs(qCancelSeqs, change, nanoInt(w.now))
-	case backend.ActionPromote:
+	case asyncmqtype.ActionPromote:
 		err = w.execSeqs(qPromoteSeqs, change, nanoInt(w.now))
 	}
 	if err == nil {
@@ -264,22 +264,22 @@ func (w *wtx) apply(action backend.Action, ts []target) (int, error) {
 		}
 	}
 	for _, t := range changed {
-		e := backend.Event{Queue: t.queue, JobID: t.id, Task: t.task}
+		e := asyncmqtype.Event{Queue: t.queue, JobID: t.id, Task: t.task}
 		switch {
-		case t.state == backend.StateActive:
-			e.Type, e.State, e.Detail = backend.EventCancelled, backend.StateActive, "cancel requested"
-		case action == backend.ActionRetry:
-			e.Type, e.State, e.Detail = backend.EventEnqueued, backend.StateWaiting, "retried"
-			w.count(t.queue, t.state, backend.StateWaiting)
-		case action == backend.ActionCancel:
-			e.Type, e.State = backend.EventCancelled, backend.StateCancelled
-			w.count(t.queue, t.state, backend.StateCancelled)
-		case action == backend.ActionPromote:
-			e.Type, e.State, e.Detail = backend.EventEnqueued, backend.StateWaiting, "promoted"
-			w.count(t.queue, t.state, backend.StateWaiting)
-		case action == backend.ActionRemove:
+		case t.state == asyncmqtype.StateActive:
+			e.Type, e.State, e.Detail = asyncmqtype.EventCancelled, asyncmqtype.StateActive, "cancel requested"
+		case action == asyncmqtype.ActionRetry:
+			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "retried"
+			w.count(t.queue, t.state, asyncmqtype.StateWaiting)
+		case action == asyncmqtype.ActionCancel:
+			e.Type, e.State = asyncmqtype.EventCancelled, asyncmqtype.StateCancelled
+			w.count(t.queue, t.state, asyncmqtype.StateCancelled)
+		case action == asyncmqtype.ActionPromote:
+			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "promoted"
+			w.count(t.queue, t.state, asyncmqtype.StateWaiting)
+		case action == asyncmqtype.ActionRemove:
 			// deleteSeqs has counted the job out.
-			e.Type, e.State = backend.EventRemoved, t.state
+			e.Type, e.State = asyncmqtype.EventRemoved, t.state
 		}
 		w.event(e)
 	}

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // ListJobs returns one page of a queue's jobs in one state, newest or oldest first by
@@ -24,47 +24,47 @@ import (
 // any page may between two requests; its jobs are always ones in the state. With filters, the
 // jobs of the state are read and matched one by one, and counted for Total. Task and Text fold
 // the case of ASCII letters only.
-func (b *Backend) ListJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	if err := b.checkList(&p); err != nil {
-		return backend.JobPage{}, fmt.Errorf("list jobs: %w", err)
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: %w", err)
 	}
 	page, err := b.listJobs(ctx, p)
 	if err != nil {
-		return backend.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, b.fail(err))
+		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, b.fail(err))
 	}
 	return page, nil
 }
 
-func (b *Backend) checkList(p *backend.ListJobsParams) error {
+func (b *Backend) checkList(p *asyncmqtype.ListJobsParams) error {
 	if b.closed.Load() {
-		return backend.ErrClosed
+		return asyncmqtype.ErrClosed
 	}
 	if err := checkFilter(p.Filter, true); err != nil {
 		return err
 	}
 	switch p.Sort {
 	case "":
-		p.Sort = backend.SortNewest
-	case backend.SortNewest, backend.SortOldest:
+		p.Sort = asyncmqtype.SortNewest
+	case asyncmqtype.SortNewest, asyncmqtype.SortOldest:
 	default:
-		return fmt.Errorf("unknown sort %q: %w", p.Sort, backend.ErrInvalid)
+		return fmt.Errorf("unknown sort %q: %w", p.Sort, asyncmqtype.ErrInvalid)
 	}
 	switch {
 	case p.Limit < 1 || p.Limit > 1000:
-		return fmt.Errorf("limit %d is not between 1 and 1000: %w", p.Limit, backend.ErrInvalid)
+		return fmt.Errorf("limit %d is not between 1 and 1000: %w", p.Limit, asyncmqtype.ErrInvalid)
 	case p.Offset < 0:
-		return fmt.Errorf("negative offset %d: %w", p.Offset, backend.ErrInvalid)
+		return fmt.Errorf("negative offset %d: %w", p.Offset, asyncmqtype.ErrInvalid)
 	}
 	return nil
 }
 
 const qQueueCounts = `SELECT waiting, active, delayed, completed, failed, cancelled FROM asyncmq_queues WHERE name = ?`
 
-func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backend.JobPage, error) {
+func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	filtered := p.Filter.Task != "" || p.Filter.ID != "" || p.Filter.Text != ""
 	cond, args := where(p.Filter)
 	dir := ""
-	if p.Sort == backend.SortNewest {
+	if p.Sort == asyncmqtype.SortNewest {
 		dir = " DESC"
 	}
 	filteredPage := `SELECT seq FROM asyncmq_jobs WHERE ` + cond + ` ORDER BY created_at` + dir + `, id` + dir + ` LIMIT ? OFFSET ?`
@@ -83,7 +83,7 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 	for _, q := range queries {
 		st, err := b.rstmt(ctx, q)
 		if err != nil {
-			return backend.JobPage{}, err
+			return asyncmqtype.JobPage{}, err
 		}
 		stmts[q] = st
 	}
@@ -91,7 +91,7 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 	// One read transaction, so that the counters, the page and the total agree.
 	tx, err := b.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return backend.JobPage{}, err
+		return asyncmqtype.JobPage{}, err
 	}
 	defer tx.Rollback()
 	// Each statement is bound to the transaction once: an anchor walk runs one statement once
@@ -109,7 +109,7 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 		return stmt(q).QueryRowContext(ctx, args...)
 	}
 
-	page := backend.JobPage{Jobs: []*backend.Job{}}
+	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}}
 	var scan pageScan
 	if !filtered {
 		var c [numStates]int
@@ -118,7 +118,7 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 			return page, nil
 		}
 		if err != nil {
-			return backend.JobPage{}, fmt.Errorf("read counters: %w", err)
+			return asyncmqtype.JobPage{}, fmt.Errorf("read counters: %w", err)
 		}
 		page.Total = c[stateIndex(p.Filter.State)]
 		if p.Offset >= page.Total {
@@ -127,14 +127,14 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 		var ok bool
 		scan, ok, err = b.anchoredPage(ctx, stmt, p, page.Total)
 		if err != nil {
-			return backend.JobPage{}, fmt.Errorf("find the page's anchor: %w", err)
+			return asyncmqtype.JobPage{}, fmt.Errorf("find the page's anchor: %w", err)
 		}
 		if !ok {
 			scan, _ = planPage(p, c)
 		}
 	} else {
 		if err := row(queries[1], args...).Scan(&page.Total); err != nil {
-			return backend.JobPage{}, fmt.Errorf("count jobs: %w", err)
+			return asyncmqtype.JobPage{}, fmt.Errorf("count jobs: %w", err)
 		}
 		if p.Offset >= page.Total {
 			return page, nil
@@ -144,11 +144,11 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 
 	rows, err := stmt(pageQuery(scan.seqs)).QueryContext(ctx, scan.args...)
 	if err != nil {
-		return backend.JobPage{}, err
+		return asyncmqtype.JobPage{}, err
 	}
 	jobs, err := scanJobs(rows)
 	if err != nil {
-		return backend.JobPage{}, err
+		return asyncmqtype.JobPage{}, err
 	}
 	for _, j := range jobs {
 		// A guard only: the plans stay inside the queue's and state's range.
@@ -156,9 +156,9 @@ func (b *Backend) listJobs(ctx context.Context, p backend.ListJobsParams) (backe
 			page.Jobs = append(page.Jobs, j)
 		}
 	}
-	slices.SortFunc(page.Jobs, func(x, y *backend.Job) int {
+	slices.SortFunc(page.Jobs, func(x, y *asyncmqtype.JobInfo) int {
 		c := cmp.Or(x.CreatedAt.Compare(y.CreatedAt), strings.Compare(x.ID, y.ID))
-		if p.Sort == backend.SortNewest {
+		if p.Sort == asyncmqtype.SortNewest {
 			return -c
 		}
 		return c
@@ -179,8 +179,8 @@ func pageQuery(q string) string {
 
 // pageRange returns the positions [lo, hi), in ascending (created_at, id) order, of the page p
 // of a state that holds n jobs, p.Offset being below n.
-func pageRange(p backend.ListJobsParams, n int) (lo, hi int) {
-	if p.Sort == backend.SortNewest {
+func pageRange(p asyncmqtype.ListJobsParams, n int) (lo, hi int) {
+	if p.Sort == asyncmqtype.SortNewest {
 		hi = n - p.Offset
 		return max(0, hi-p.Limit), hi
 	}
@@ -212,7 +212,7 @@ const (
 //   - or bounded by the queue alone, from the queue's first or last index entry, stepping over
 //     the queue's jobs in the states that sort before (or after) the state too, whose number
 //     the counters give exactly.
-func planPage(p backend.ListJobsParams, c [numStates]int) (pageScan, bool) {
+func planPage(p asyncmqtype.ListJobsParams, c [numStates]int) (pageScan, bool) {
 	f := p.Filter
 	n := c[stateIndex(f.State)]
 	if p.Offset >= n {
@@ -220,7 +220,7 @@ func planPage(p backend.ListJobsParams, c [numStates]int) (pageScan, bool) {
 	}
 	lo, hi := pageRange(p, n)
 	before, after := 0, 0
-	for _, s := range backend.States {
+	for _, s := range asyncmqtype.States {
 		switch {
 		case s < f.State:
 			before += c[stateIndex(s)]

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -20,7 +21,7 @@ func listFixture(t *testing.T) *bundle {
 	t.Helper()
 	s := setup(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	var jobs []*backend.Job
+	var jobs []*asyncmqtype.JobInfo
 	for i, k := range rng.Perm(60) {
 		j := newJob(fmt.Sprintf("b-%03d", k), "b")
 		j.CreatedAt = t0.Add(time.Duration(i/3) * time.Second)
@@ -48,7 +49,7 @@ func listFixture(t *testing.T) *bundle {
 }
 
 // reference lists a queue's jobs of one state in the given order by reading the whole table.
-func (s *bundle) reference(queue string, state backend.State, sort backend.Sort) []string {
+func (s *bundle) reference(queue string, state asyncmqtype.State, sort asyncmqtype.Sort) []string {
 	s.t.Helper()
 	rows, err := s.b.r.QueryContext(s.ctx, `SELECT id, created_at FROM asyncmq_jobs WHERE queue = ? AND state = ?`, queue, string(state))
 	if err != nil {
@@ -69,7 +70,7 @@ func (s *bundle) reference(queue string, state backend.State, sort backend.Sort)
 	}
 	slices.SortFunc(all, func(x, y row) int {
 		c := cmp.Or(cmp.Compare(x.at, y.at), strings.Compare(x.id, y.id))
-		if sort == backend.SortNewest {
+		if sort == asyncmqtype.SortNewest {
 			return -c
 		}
 		return c
@@ -86,16 +87,16 @@ func (s *bundle) reference(queue string, state backend.State, sort backend.Sort)
 func TestListJobsPages(t *testing.T) {
 	t.Parallel()
 	s := listFixture(t)
-	for _, state := range backend.States {
-		for _, sort := range []backend.Sort{backend.SortNewest, backend.SortOldest} {
+	for _, state := range asyncmqtype.States {
+		for _, sort := range []asyncmqtype.Sort{asyncmqtype.SortNewest, asyncmqtype.SortOldest} {
 			want := s.reference("b", state, sort)
 			if len(want) == 0 {
 				t.Fatalf("fixture has no %s jobs", state)
 			}
 			for _, limit := range []int{1, 4, 7} {
 				for offset := 0; offset <= len(want)+1; offset++ {
-					page, err := s.b.ListJobs(s.ctx, backend.ListJobsParams{
-						Filter: backend.JobFilter{Queue: "b", State: state}, Sort: sort, Offset: offset, Limit: limit,
+					page, err := s.b.ListJobs(s.ctx, asyncmqtype.ListJobsParams{
+						Filter: asyncmqtype.JobFilter{Queue: "b", State: state}, Sort: sort, Offset: offset, Limit: limit,
 					})
 					if err != nil {
 						t.Fatal(err)
@@ -120,7 +121,7 @@ func TestListJobsFilters(t *testing.T) {
 	s := setup(t)
 	payloads := []string{`{"to":"Alice@Example.com"}`, `{"to":"bob"}`, `{"note":"100% off_sale"}`, `{"path":"C:\\dir"}`}
 	tasks := []string{"Email.Send", "email.send", "report.build", "x_y"}
-	var jobs []*backend.Job
+	var jobs []*asyncmqtype.JobInfo
 	for i := range payloads {
 		j := newJob(fmt.Sprintf("job-%d", i), "q")
 		j.Payload, j.Task = []byte(payloads[i]), tasks[i]
@@ -131,25 +132,25 @@ func TestListJobsFilters(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		filter backend.JobFilter
+		filter asyncmqtype.JobFilter
 		want   []string
 	}{
-		{"task folds case", backend.JobFilter{Task: "EMAIL"}, []string{"job-0", "job-1"}},
-		{"text folds case", backend.JobFilter{Text: "alice@example"}, []string{"job-0"}},
-		{"percent is literal", backend.JobFilter{Text: "100%"}, []string{"job-2"}},
-		{"underscore is literal", backend.JobFilter{Task: "x_"}, []string{"job-3"}},
-		{"underscore does not match any", backend.JobFilter{Text: "off_s"}, []string{"job-2"}},
-		{"backslash is literal", backend.JobFilter{Text: `C:\\dir`}, []string{"job-3"}},
-		{"id substring", backend.JobFilter{ID: "b-1"}, []string{"job-1"}},
-		{"id is case sensitive", backend.JobFilter{ID: "JOB"}, nil},
-		{"filters combine", backend.JobFilter{Task: "email", Text: "bob"}, []string{"job-1"}},
+		{"task folds case", asyncmqtype.JobFilter{Task: "EMAIL"}, []string{"job-0", "job-1"}},
+		{"text folds case", asyncmqtype.JobFilter{Text: "alice@example"}, []string{"job-0"}},
+		{"percent is literal", asyncmqtype.JobFilter{Text: "100%"}, []string{"job-2"}},
+		{"underscore is literal", asyncmqtype.JobFilter{Task: "x_"}, []string{"job-3"}},
+		{"underscore does not match any", asyncmqtype.JobFilter{Text: "off_s"}, []string{"job-2"}},
+		{"backslash is literal", asyncmqtype.JobFilter{Text: `C:\\dir`}, []string{"job-3"}},
+		{"id substring", asyncmqtype.JobFilter{ID: "b-1"}, []string{"job-1"}},
+		{"id is case sensitive", asyncmqtype.JobFilter{ID: "JOB"}, nil},
+		{"filters combine", asyncmqtype.JobFilter{Task: "email", Text: "bob"}, []string{"job-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := tt.filter
-			f.Queue, f.State = "q", backend.StateWaiting
-			page, err := s.b.ListJobs(s.ctx, backend.ListJobsParams{Filter: f, Sort: backend.SortOldest, Limit: 10})
+			f.Queue, f.State = "q", asyncmqtype.StateWaiting
+			page, err := s.b.ListJobs(s.ctx, asyncmqtype.ListJobsParams{Filter: f, Sort: asyncmqtype.SortOldest, Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,7 +167,7 @@ func TestListJobsFilters(t *testing.T) {
 
 func TestPlanPage(t *testing.T) {
 	t.Parallel()
-	counts := func(m map[backend.State]int) [numStates]int {
+	counts := func(m map[asyncmqtype.State]int) [numStates]int {
 		var c [numStates]int
 		for s, n := range m {
 			c[stateIndex(s)] = n
@@ -181,25 +182,25 @@ func TestPlanPage(t *testing.T) {
 	)
 	tests := []struct {
 		name   string
-		counts map[backend.State]int
-		state  backend.State
-		sort   backend.Sort
+		counts map[asyncmqtype.State]int
+		state  asyncmqtype.State
+		sort   asyncmqtype.Sort
 		offset int
 		want   string
 		args   []any
 	}{
-		{"first page, newest", map[backend.State]int{"waiting": 1000}, "waiting", backend.SortNewest, 0, boundedDesc, []any{"q", "waiting", 20, 0}},
-		{"first page, oldest", map[backend.State]int{"waiting": 1000}, "waiting", backend.SortOldest, 0, boundedAsc, []any{"q", "waiting", 20, 0}},
-		{"middle, queue start nearer", map[backend.State]int{"waiting": 1000}, "waiting", backend.SortOldest, 400, unboundedAsc, []any{"q", 20, 400}},
-		{"deep, queue end nearer", map[backend.State]int{"waiting": 1000}, "waiting", backend.SortOldest, 900, unboundedDesc, []any{"q", 20, 80}},
-		{"last partial page", map[backend.State]int{"waiting": 1000}, "waiting", backend.SortNewest, 990, boundedAsc, []any{"q", "waiting", 10, 0}},
-		{"other states before", map[backend.State]int{"waiting": 1000, "completed": 100000}, "waiting", backend.SortNewest, 500, unboundedDesc, []any{"q", 20, 500}},
-		{"big states on both sides", map[backend.State]int{"completed": 1000, "active": 100000, "waiting": 100000}, "completed", backend.SortOldest, 500, boundedDesc, []any{"q", "completed", 20, 480}},
+		{"first page, newest", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortNewest, 0, boundedDesc, []any{"q", "waiting", 20, 0}},
+		{"first page, oldest", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortOldest, 0, boundedAsc, []any{"q", "waiting", 20, 0}},
+		{"middle, queue start nearer", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortOldest, 400, unboundedAsc, []any{"q", 20, 400}},
+		{"deep, queue end nearer", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortOldest, 900, unboundedDesc, []any{"q", 20, 80}},
+		{"last partial page", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortNewest, 990, boundedAsc, []any{"q", "waiting", 10, 0}},
+		{"other states before", map[asyncmqtype.State]int{"waiting": 1000, "completed": 100000}, "waiting", asyncmqtype.SortNewest, 500, unboundedDesc, []any{"q", 20, 500}},
+		{"big states on both sides", map[asyncmqtype.State]int{"completed": 1000, "active": 100000, "waiting": 100000}, "completed", asyncmqtype.SortOldest, 500, boundedDesc, []any{"q", "completed", 20, 480}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := backend.ListJobsParams{Filter: backend.JobFilter{Queue: "q", State: tt.state}, Sort: tt.sort, Offset: tt.offset, Limit: 20}
+			p := asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "q", State: tt.state}, Sort: tt.sort, Offset: tt.offset, Limit: 20}
 			scan, ok := planPage(p, counts(tt.counts))
 			if !ok {
 				t.Fatal("planPage found the page empty")
@@ -209,7 +210,7 @@ func TestPlanPage(t *testing.T) {
 			}
 		})
 	}
-	if _, ok := planPage(backend.ListJobsParams{Filter: backend.JobFilter{Queue: "q", State: "waiting"}, Offset: 5, Limit: 20}, counts(map[backend.State]int{"waiting": 5})); ok {
+	if _, ok := planPage(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "q", State: "waiting"}, Offset: 5, Limit: 20}, counts(map[asyncmqtype.State]int{"waiting": 5})); ok {
 		t.Error("planPage planned a page past the end")
 	}
 }
@@ -226,11 +227,11 @@ func TestListJobsConcurrently(t *testing.T) {
 	for g := range 6 {
 		wg.Go(func() {
 			for i := range 10 {
-				f := backend.JobFilter{Queue: "q", State: backend.StateWaiting}
+				f := asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateWaiting}
 				if (g+i)%2 == 1 {
 					f.Task = "email"
 				}
-				if _, err := s.b.ListJobs(ctx, backend.ListJobsParams{Filter: f, Offset: i, Limit: 5}); err != nil {
+				if _, err := s.b.ListJobs(ctx, asyncmqtype.ListJobsParams{Filter: f, Offset: i, Limit: 5}); err != nil {
 					t.Errorf("list: %v", err)
 					return
 				}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -67,16 +68,16 @@ func TestWriteWhileAnotherProcessHoldsTheLock(t *testing.T) {
 			ctx, cancel := context.WithTimeout(s.ctx, tt.timeout)
 			defer cancel()
 			start := time.Now()
-			err := s.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("a", "q")}})
+			err := s.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("a", "q")}})
 			if waited := time.Since(start); waited > 30*time.Second {
 				t.Errorf("Enqueue returned after %s", waited)
 			}
 			tt.check(t, err)
-			if _, err := s.b.GetJob(s.ctx, "a"); !errors.Is(err, backend.ErrJobNotFound) {
+			if _, err := s.b.GetJob(s.ctx, "a"); !errors.Is(err, asyncmqtype.ErrJobNotFound) {
 				t.Errorf("job stored by a failed enqueue: %v", err)
 			}
 			release()
-			if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("a", "q")}}); err != nil {
+			if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("a", "q")}}); err != nil {
 				t.Fatalf("enqueue after the lock was released: %v", err)
 			}
 			s.requireCountersMatchRows()
@@ -96,7 +97,7 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 	if _, err := s.b.GetJob(ctx, "j-00001"); err != nil {
 		t.Errorf("get job: %v", err)
 	}
-	page, err := s.b.ListJobs(ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: "q", State: backend.StateWaiting}, Limit: 10})
+	page, err := s.b.ListJobs(ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateWaiting}, Limit: 10})
 	if err != nil || page.Total != 3 {
 		t.Errorf("list: %d jobs, %v", page.Total, err)
 	}
@@ -111,7 +112,7 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 func TestIdleClaimTakesNoLock(t *testing.T) {
 	t.Parallel()
 	s := setup(t, BusyTimeout(time.Minute))
-	s.enqueueN("later", "j", 1, t0, func(j *backend.Job) { j.RunAt = t0.Add(time.Hour) })
+	s.enqueueN("later", "j", 1, t0, func(j *asyncmqtype.JobInfo) { j.RunAt = t0.Add(time.Hour) })
 	s.enqueueN("paused", "p", 1, t0)
 	if err := s.b.SetQueuePaused(s.ctx, "paused", true); err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func TestWritePanicEndsTransaction(t *testing.T) {
 	if err := s.b.SetQueuePaused(ctx, "next", true); err != nil {
 		t.Fatalf("write after a panicked write: %v", err)
 	}
-	if _, err := s.b.Queue(ctx, "lost"); !errors.Is(err, backend.ErrQueueNotFound) {
+	if _, err := s.b.Queue(ctx, "lost"); !errors.Is(err, asyncmqtype.ErrQueueNotFound) {
 		t.Fatalf("queue written by the panicked transaction: got error %v, want ErrQueueNotFound", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -75,8 +76,8 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 			// The events go in the order the jobs became due.
 			slices.SortFunc(ps, func(a, b promoted) int { return cmp.Or(cmp.Compare(a.runAt, b.runAt), strings.Compare(a.id, b.id)) })
 			for _, p := range ps {
-				w.count(p.queue, backend.StateDelayed, backend.StateWaiting)
-				w.event(backend.Event{Type: backend.EventEnqueued, Queue: p.queue, JobID: p.id, Task: p.task, State: backend.StateWaiting, Detail: "promoted"})
+				w.count(p.queue, asyncmqtype.StateDelayed, asyncmqtype.StateWaiting)
+				w.event(asyncmqtype.Event{Type: asyncmqtype.EventEnqueued, Queue: p.queue, JobID: p.id, Task: p.task, State: asyncmqtype.StateWaiting, Detail: "promoted"})
 			}
 			n = len(ps)
 			return nil
@@ -113,7 +114,7 @@ WHERE seq IN (SELECT value FROM json_each(?))`
 // job gets a job:stalled event, a failed one a job:failed event.
 func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (backend.RecoverResult, error) {
 	if p.MaxStalls < 0 || p.Limit < 0 {
-		return backend.RecoverResult{}, fmt.Errorf("recover stalled jobs: negative max stalls %d or limit %d: %w", p.MaxStalls, p.Limit, backend.ErrInvalid)
+		return backend.RecoverResult{}, fmt.Errorf("recover stalled jobs: negative max stalls %d or limit %d: %w", p.MaxStalls, p.Limit, asyncmqtype.ErrInvalid)
 	}
 	now := b.clock(p.Now)
 	var res backend.RecoverResult
@@ -157,7 +158,7 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		id, queue, task string
 		stalls          int
 		cancelRequested bool
-		state           backend.State
+		state           asyncmqtype.State
 	}
 	var found []stalled
 	for rows.Next() {
@@ -177,14 +178,14 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		s := &found[i]
 		switch {
 		case s.cancelRequested:
-			s.state = backend.StateCancelled
+			s.state = asyncmqtype.StateCancelled
 			cancel = append(cancel, s.seq)
 		case s.stalls+1 > maxStalls:
-			s.state = backend.StateFailed
+			s.state = asyncmqtype.StateFailed
 			fail = append(fail, s.seq)
 			res.Failed = append(res.Failed, s.id)
 		default:
-			s.state = backend.StateWaiting
+			s.state = asyncmqtype.StateWaiting
 			requeue = append(requeue, s.seq)
 			res.Requeued = append(res.Requeued, s.id)
 		}
@@ -199,14 +200,14 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		return 0, err
 	}
 	for _, s := range found {
-		w.count(s.queue, backend.StateActive, s.state)
-		e := backend.Event{Type: backend.EventStalled, Queue: s.queue, JobID: s.id, Task: s.task, State: s.state}
+		w.count(s.queue, asyncmqtype.StateActive, s.state)
+		e := asyncmqtype.Event{Type: asyncmqtype.EventStalled, Queue: s.queue, JobID: s.id, Task: s.task, State: s.state}
 		switch s.state {
-		case backend.StateFailed:
-			e.Type, e.Detail = backend.EventFailed, fmt.Sprintf("job stalled: its lease expired %d times", s.stalls+1)
+		case asyncmqtype.StateFailed:
+			e.Type, e.Detail = asyncmqtype.EventFailed, fmt.Sprintf("job stalled: its lease expired %d times", s.stalls+1)
 			w.metric(s.queue).failed++
-		case backend.StateCancelled:
-			e.Type = backend.EventCancelled
+		case asyncmqtype.StateCancelled:
+			e.Type = asyncmqtype.EventCancelled
 		}
 		w.event(e)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -17,20 +18,20 @@ func TestChunkedOperations(t *testing.T) {
 		name string
 		// run sets up bulkJobs jobs of queue "q", acts on them and returns how many changed.
 		run  func(s *bundle) (int, error)
-		want map[backend.State]int
+		want map[asyncmqtype.State]int
 	}{
 		{"drain", func(s *bundle) (int, error) {
 			s.enqueueN("q", "j", bulkJobs, t0)
 			return s.b.Drain(s.ctx, "q", false)
-		}, map[backend.State]int{}},
+		}, map[asyncmqtype.State]int{}},
 		{"cancel by filter", func(s *bundle) (int, error) {
 			s.enqueueN("q", "j", bulkJobs, t0)
-			return s.b.ApplyJobs(s.ctx, backend.ApplyParams{Action: backend.ActionCancel, Filter: backend.JobFilter{Queue: "q"}, Now: t0})
-		}, map[backend.State]int{backend.StateCancelled: bulkJobs}},
+			return s.b.ApplyJobs(s.ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, Filter: asyncmqtype.JobFilter{Queue: "q"}, Now: t0})
+		}, map[asyncmqtype.State]int{asyncmqtype.StateCancelled: bulkJobs}},
 		{"promote due", func(s *bundle) (int, error) {
-			s.enqueueN("q", "j", bulkJobs, t0.Add(-time.Hour), func(j *backend.Job) { j.RunAt = t0 })
+			s.enqueueN("q", "j", bulkJobs, t0.Add(-time.Hour), func(j *asyncmqtype.JobInfo) { j.RunAt = t0 })
 			return s.b.PromoteDue(s.ctx, t0)
-		}, map[backend.State]int{backend.StateWaiting: bulkJobs}},
+		}, map[asyncmqtype.State]int{asyncmqtype.StateWaiting: bulkJobs}},
 		{"recover stalled", func(s *bundle) (int, error) {
 			s.enqueueN("q", "j", bulkJobs, t0)
 			for range 3 {
@@ -38,14 +39,14 @@ func TestChunkedOperations(t *testing.T) {
 			}
 			res, err := s.b.RecoverStalled(s.ctx, backend.RecoverParams{Now: t0.Add(time.Hour), MaxStalls: 1})
 			return len(res.Requeued), err
-		}, map[backend.State]int{backend.StateWaiting: bulkJobs}},
+		}, map[asyncmqtype.State]int{asyncmqtype.StateWaiting: bulkJobs}},
 		{"clean keeping ten", func(s *bundle) (int, error) {
 			s.enqueueN("q", "j", bulkJobs, t0)
 			for i := range 3 {
 				s.finishAll(t0.Add(time.Duration(i)*time.Second), s.claim(t0, 1000, "q"), backend.OutcomeCompleted)
 			}
-			return s.b.Clean(s.ctx, backend.CleanParams{Queue: "q", State: backend.StateCompleted, Keep: 10})
-		}, map[backend.State]int{backend.StateCompleted: 10}},
+			return s.b.Clean(s.ctx, backend.CleanParams{Queue: "q", State: asyncmqtype.StateCompleted, Keep: 10})
+		}, map[asyncmqtype.State]int{asyncmqtype.StateCompleted: 10}},
 		{"obliterate", func(s *bundle) (int, error) {
 			s.enqueueN("q", "j", bulkJobs, t0)
 			return bulkJobs, s.b.Obliterate(s.ctx, "q", false)
@@ -59,8 +60,8 @@ func TestChunkedOperations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n != bulkJobs-tt.want[backend.StateCompleted] {
-				t.Errorf("changed %d jobs, want %d", n, bulkJobs-tt.want[backend.StateCompleted])
+			if n != bulkJobs-tt.want[asyncmqtype.StateCompleted] {
+				t.Errorf("changed %d jobs, want %d", n, bulkJobs-tt.want[asyncmqtype.StateCompleted])
 			}
 			s.requireCountersMatchRows()
 			q, err := s.b.Queue(s.ctx, "q")
@@ -73,7 +74,7 @@ func TestChunkedOperations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, st := range backend.States {
+			for _, st := range asyncmqtype.States {
 				if q.Counts[st] != tt.want[st] {
 					t.Errorf("%d %s jobs, want %d", q.Counts[st], st, tt.want[st])
 				}
@@ -90,11 +91,11 @@ func TestCleanKeepsTheNewest(t *testing.T) {
 	for i := range 3 {
 		s.finishAll(t0.Add(time.Duration(i)*time.Minute), s.claim(t0, 10, "q"), backend.OutcomeCompleted)
 	}
-	n, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "q", State: backend.StateCompleted, Keep: 15, Limit: 100})
+	n, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "q", State: asyncmqtype.StateCompleted, Keep: 15, Limit: 100})
 	if err != nil || n != 15 {
 		t.Fatalf("cleaned %d, %v; want 15", n, err)
 	}
-	page, err := s.b.ListJobs(s.ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: "q", State: backend.StateCompleted}, Limit: 100})
+	page, err := s.b.ListJobs(s.ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateCompleted}, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestEventRetention(t *testing.T) {
 	if err != nil || last != 200 {
 		t.Fatalf("last event ID %d, %v; want 200", last, err)
 	}
-	evs, err := s.b.Events(s.ctx, backend.EventsParams{})
+	evs, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestMetricsRetention(t *testing.T) {
 	s.finishAll(t0, s.claim(t0, 2, "q"), backend.OutcomeCompleted)
 	later := t0.Add(3 * time.Hour)
 	s.finishAll(later, s.claim(later, 2, "q"), backend.OutcomeCompleted)
-	ms, err := s.b.Metrics(s.ctx, backend.MetricsParams{})
+	ms, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,13 +158,13 @@ func TestDeletedParentKeepsChildBlocked(t *testing.T) {
 	s := setup(t)
 	child := newJob("child", "q")
 	child.DependsOn = []string{"parent"}
-	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("parent", "q"), child}, Now: t0}); err != nil {
+	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("parent", "q"), child}, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.b.ApplyJobs(s.ctx, backend.ApplyParams{Action: backend.ActionRemove, IDs: []string{"parent"}, Now: t0}); err != nil || n != 1 {
+	if n, err := s.b.ApplyJobs(s.ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRemove, IDs: []string{"parent"}, Now: t0}); err != nil || n != 1 {
 		t.Fatalf("remove parent: %d, %v", n, err)
 	}
-	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("parent", "q")}, Now: t0}); err != nil {
+	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("parent", "q")}, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
 	s.finishAll(t0, s.claim(t0, 10, "q"), backend.OutcomeCompleted)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
@@ -84,8 +85,8 @@ func (m *model) heldIDs() []string {
 func (m *model) same(step int, op string, errs [2]error) bool {
 	m.t.Helper()
 	class := func(err error) error {
-		for _, e := range []error{backend.ErrJobNotFound, backend.ErrJobExists, backend.ErrDuplicateJob, backend.ErrLeaseLost,
-			backend.ErrQueueNotFound, backend.ErrQueueActive, backend.ErrInvalid, backend.ErrConflict} {
+		for _, e := range []error{asyncmqtype.ErrJobNotFound, asyncmqtype.ErrJobExists, asyncmqtype.ErrDuplicateJob, asyncmqtype.ErrLeaseLost,
+			asyncmqtype.ErrQueueNotFound, asyncmqtype.ErrQueueActive, asyncmqtype.ErrInvalid, asyncmqtype.ErrConflict} {
 			if errors.Is(err, e) {
 				return e
 			}
@@ -110,7 +111,7 @@ func (m *model) step(step int) {
 	var errs [2]error
 	switch op := m.rng.IntN(100); {
 	case op < 25:
-		var jobs []*backend.Job
+		var jobs []*asyncmqtype.JobInfo
 		for range 1 + m.rng.IntN(4) {
 			id := fmt.Sprintf("j%04d", len(m.ids)+len(jobs))
 			j := newJob(id, m.pick(modelQueues[:2]))
@@ -131,7 +132,7 @@ func (m *model) step(step int) {
 		}
 		for i, b := range m.backends() {
 			// Each backend gets its own copies: a backend must not keep the caller's.
-			cp := make([]*backend.Job, len(jobs))
+			cp := make([]*asyncmqtype.JobInfo, len(jobs))
 			for k, j := range jobs {
 				c := *j
 				cp[k] = &c
@@ -172,7 +173,7 @@ func (m *model) step(step int) {
 			if items[k].Outcome == backend.OutcomeCompleted {
 				items[k].Result = []byte(`{"ok":true}`)
 			} else {
-				items[k].Error = &backend.AttemptError{Error: "boom " + id}
+				items[k].Error = &asyncmqtype.AttemptError{Error: "boom " + id}
 			}
 			if items[k].Outcome == backend.OutcomeRetry && m.rng.IntN(2) == 0 {
 				items[k].RetryAt = m.now.Add(time.Duration(m.rng.IntN(5)) * time.Second)
@@ -200,7 +201,7 @@ func (m *model) step(step int) {
 			for _, id := range m.heldIDs() {
 				leases = append(leases, backend.Lease{JobID: id, LeaseToken: m.held[i][id]})
 			}
-			got[i], errs[i] = b.Heartbeat(ctx, backend.HeartbeatParams{Worker: backend.WorkerInfo{ID: "w"}, Leases: leases, LeaseDuration: 10 * time.Second, Now: m.now})
+			got[i], errs[i] = b.Heartbeat(ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: "w"}, Leases: leases, LeaseDuration: 10 * time.Second, Now: m.now})
 			slices.Sort(got[i].Lost)
 			slices.Sort(got[i].Cancelled)
 		}
@@ -238,14 +239,14 @@ func (m *model) step(step int) {
 			m.equal(step, "recover", got[0], got[1])
 		}
 	case op < 91:
-		actions := []backend.Action{backend.ActionRetry, backend.ActionRemove, backend.ActionCancel, backend.ActionPromote}
-		p := backend.ApplyParams{Action: actions[m.rng.IntN(len(actions))], Now: m.now}
+		actions := []asyncmqtype.Action{asyncmqtype.ActionRetry, asyncmqtype.ActionRemove, asyncmqtype.ActionCancel, asyncmqtype.ActionPromote}
+		p := asyncmqtype.ApplyParams{Action: actions[m.rng.IntN(len(actions))], Now: m.now}
 		if m.rng.IntN(2) == 0 && len(m.ids) > 0 {
 			p.IDs = append(m.some(m.ids, 3), "ghost")
 		} else {
 			p.Filter.Queue = m.pick(modelQueues)
 			if m.rng.IntN(2) == 0 {
-				p.Filter.State = backend.States[m.rng.IntN(len(backend.States))]
+				p.Filter.State = asyncmqtype.States[m.rng.IntN(len(asyncmqtype.States))]
 			}
 		}
 		var got [2]int
@@ -303,10 +304,10 @@ func (m *model) step(step int) {
 }
 
 // pickState picks one of the named states.
-func (m *model) pickState(ss []string) backend.State { return backend.State(m.pick(ss)) }
+func (m *model) pickState(ss []string) asyncmqtype.State { return asyncmqtype.State(m.pick(ss)) }
 
 func (m *model) compareQueues(step int) {
-	var got [2][]backend.QueueInfo
+	var got [2][]asyncmqtype.QueueInfo
 	for i, b := range m.backends() {
 		qs, err := b.Queues(m.s.ctx)
 		if err != nil {
@@ -319,7 +320,7 @@ func (m *model) compareQueues(step int) {
 
 // comparable keeps the fields both backends must agree on: lease tokens are random, and an
 // empty list may come back empty or nil.
-func comparable(j *backend.Job) backend.Job {
+func comparable(j *asyncmqtype.JobInfo) asyncmqtype.JobInfo {
 	c := *j
 	c.LeaseToken = ""
 	if len(c.DependsOn) == 0 {
@@ -333,7 +334,7 @@ func comparable(j *backend.Job) backend.Job {
 
 func (m *model) compareJobs(step int) {
 	for _, id := range m.ids {
-		var got [2]*backend.Job
+		var got [2]*asyncmqtype.JobInfo
 		var errs [2]error
 		for i, b := range m.backends() {
 			got[i], errs[i] = b.GetJob(m.s.ctx, id)
@@ -349,14 +350,14 @@ func (m *model) compareJobs(step int) {
 // events that use the backend's own clock differ.
 func (m *model) compareEvents(step int) {
 	type ev struct {
-		Type       backend.EventType
+		Type       asyncmqtype.EventType
 		Queue, Job string
-		State      backend.State
+		State      asyncmqtype.State
 		Detail     string
 	}
 	var got [2][]ev
 	for i, b := range m.backends() {
-		evs, err := b.Events(m.s.ctx, backend.EventsParams{AfterID: m.seen[i]})
+		evs, err := b.Events(m.s.ctx, asyncmqtype.EventsParams{AfterID: m.seen[i]})
 		if err != nil {
 			m.t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -186,7 +187,7 @@ func TestOpenInvalidOptions(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			_, err := Open(t.Context(), filepath.Join(dir, "asyncmq.db"), tt.opt)
-			if !errors.Is(err, backend.ErrInvalid) {
+			if !errors.Is(err, asyncmqtype.ErrInvalid) {
 				t.Fatalf("Open: got %v, want ErrInvalid", err)
 			}
 			requireSameDir(t, map[string][]byte{}, dirState(t, dir))
@@ -235,8 +236,8 @@ func TestReopenKeepsJobsAndSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Counts[backend.StateWaiting] != 5 {
-		t.Errorf("waiting after reopen = %d, want 5", q.Counts[backend.StateWaiting])
+	if q.Counts[asyncmqtype.StateWaiting] != 5 {
+		t.Errorf("waiting after reopen = %d, want 5", q.Counts[asyncmqtype.StateWaiting])
 	}
 	var versions int
 	if err := b.r.QueryRowContext(t.Context(), `SELECT count(*) FROM asyncmq_schema`).Scan(&versions); err != nil {
@@ -275,7 +276,7 @@ func TestOpenPaths(t *testing.T) {
 				if err != nil {
 					t.Fatalf("open %q: %v", path, err)
 				}
-				if err := b.Enqueue(t.Context(), backend.EnqueueParams{Jobs: []*backend.Job{newJob(fmt.Sprint("j", b.now().UnixNano()), "q")}}); err != nil {
+				if err := b.Enqueue(t.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob(fmt.Sprint("j", b.now().UnixNano()), "q")}}); err != nil {
 					t.Fatal(err)
 				}
 				if err := b.Close(); err != nil {
@@ -304,15 +305,15 @@ func TestClosed(t *testing.T) {
 	}
 	calls := map[string]error{
 		"Ping":    s.b.Ping(s.ctx),
-		"Enqueue": s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*backend.Job{newJob("a", "q")}}),
+		"Enqueue": s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("a", "q")}}),
 	}
 	_, calls["GetJob"] = s.b.GetJob(s.ctx, "a")
 	_, calls["Queues"] = s.b.Queues(s.ctx)
 	_, calls["Claim"] = s.b.Claim(s.ctx, backend.ClaimParams{Queues: []string{"q"}, Limit: 1, LeaseDuration: 1})
-	_, calls["ListJobs"] = s.b.ListJobs(s.ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: "q", State: backend.StateWaiting}})
-	_, calls["Events"] = s.b.Events(s.ctx, backend.EventsParams{})
+	_, calls["ListJobs"] = s.b.ListJobs(s.ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateWaiting}})
+	_, calls["Events"] = s.b.Events(s.ctx, asyncmqtype.EventsParams{})
 	for name, err := range calls {
-		if !errors.Is(err, backend.ErrClosed) {
+		if !errors.Is(err, asyncmqtype.ErrClosed) {
 			t.Errorf("%s after Close: got %v, want ErrClosed", name, err)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // TestQueryPlans checks with EXPLAIN QUERY PLAN that the statements whose cost must not grow
@@ -15,7 +15,7 @@ import (
 func TestQueryPlans(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
-	cond, _ := where(backend.JobFilter{Queue: "q", State: backend.StateFailed})
+	cond, _ := where(asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateFailed})
 	queries := map[string]string{
 		"claim one queue":        qClaimOne,
 		"anything to claim":      qRunnable,

@@ -8,14 +8,15 @@ import (
 	"math"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
 const queueCols = `name, paused, rate_limit, rate_interval, waiting, active, delayed, completed, failed, cancelled`
 
-func scanQueue(s scanner) (backend.QueueInfo, error) {
+func scanQueue(s scanner) (asyncmqtype.QueueInfo, error) {
 	var (
-		q        backend.QueueInfo
+		q        asyncmqtype.QueueInfo
 		interval int64
 		c        [numStates]int
 	)
@@ -23,8 +24,8 @@ func scanQueue(s scanner) (backend.QueueInfo, error) {
 		return q, err
 	}
 	q.RateInterval = time.Duration(interval)
-	q.Counts = make(map[backend.State]int, numStates)
-	for _, s := range backend.States {
+	q.Counts = make(map[asyncmqtype.State]int, numStates)
+	for _, s := range asyncmqtype.States {
 		q.Counts[s] = c[stateIndex(s)]
 	}
 	return q, nil
@@ -32,16 +33,16 @@ func scanQueue(s scanner) (backend.QueueInfo, error) {
 
 // Queues lists the known queues with their counts, read from the counters table; the cost does
 // not grow with the number of jobs. Every state is present in Counts, zero or not.
-func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
+func (b *Backend) Queues(ctx context.Context) ([]asyncmqtype.QueueInfo, error) {
 	if b.closed.Load() {
-		return nil, fmt.Errorf("list queues: %w", backend.ErrClosed)
+		return nil, fmt.Errorf("list queues: %w", asyncmqtype.ErrClosed)
 	}
 	rows, err := b.query(ctx, `SELECT `+queueCols+` FROM asyncmq_queues ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list queues: %w", b.fail(err))
 	}
 	defer rows.Close()
-	out := []backend.QueueInfo{}
+	out := []asyncmqtype.QueueInfo{}
 	for rows.Next() {
 		q, err := scanQueue(rows)
 		if err != nil {
@@ -55,17 +56,17 @@ func (b *Backend) Queues(ctx context.Context) ([]backend.QueueInfo, error) {
 	return out, nil
 }
 
-// Queue returns one queue; backend.ErrQueueNotFound if unknown.
-func (b *Backend) Queue(ctx context.Context, name string) (backend.QueueInfo, error) {
+// Queue returns one queue; asyncmqtype.ErrQueueNotFound if unknown.
+func (b *Backend) Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo, error) {
 	if b.closed.Load() {
-		return backend.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, backend.ErrClosed)
+		return asyncmqtype.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, asyncmqtype.ErrClosed)
 	}
 	q, err := scanQueue(b.queryRow(ctx, `SELECT `+queueCols+` FROM asyncmq_queues WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return backend.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, backend.ErrQueueNotFound)
+		return asyncmqtype.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, asyncmqtype.ErrQueueNotFound)
 	}
 	if err != nil {
-		return backend.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, b.fail(err))
+		return asyncmqtype.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, b.fail(err))
 	}
 	return q, nil
 }
@@ -78,14 +79,14 @@ func (b *Backend) SetQueuePaused(ctx context.Context, queue string, paused bool)
 		what = "pause"
 	}
 	if queue == "" {
-		return fmt.Errorf("%s queue: empty name: %w", what, backend.ErrInvalid)
+		return fmt.Errorf("%s queue: empty name: %w", what, asyncmqtype.ErrInvalid)
 	}
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		if _, err := w.exec(`INSERT INTO asyncmq_queues (name, paused) VALUES (?1, ?2)
 ON CONFLICT (name) DO UPDATE SET paused = ?2`, queue, paused); err != nil {
 			return err
 		}
-		w.event(backend.Event{Type: backend.EventQueue, Queue: queue, Detail: what + "d"})
+		w.event(asyncmqtype.Event{Type: asyncmqtype.EventQueue, Queue: queue, Detail: what + "d"})
 		return nil
 	})
 	if err != nil {
@@ -98,9 +99,9 @@ ON CONFLICT (name) DO UPDATE SET paused = ?2`, queue, paused); err != nil {
 func (b *Backend) SetRateLimit(ctx context.Context, p backend.RateLimitParams) error {
 	switch {
 	case p.Queue == "":
-		return fmt.Errorf("set rate limit: empty queue name: %w", backend.ErrInvalid)
+		return fmt.Errorf("set rate limit: empty queue name: %w", asyncmqtype.ErrInvalid)
 	case p.Limit < 0 || p.Limit > 0 && p.Interval <= 0:
-		return fmt.Errorf("set rate limit of queue %q: limit %d per %s: %w", p.Queue, p.Limit, p.Interval, backend.ErrInvalid)
+		return fmt.Errorf("set rate limit of queue %q: limit %d per %s: %w", p.Queue, p.Limit, p.Interval, asyncmqtype.ErrInvalid)
 	}
 	if p.Limit == 0 {
 		p.Interval = 0
@@ -161,7 +162,7 @@ func (w *wtx) deleteSeqs(seqs []int64) (int, error) {
 		if err := rows.Scan(&queue, &state); err != nil {
 			return n, fmt.Errorf("delete jobs: %w", err)
 		}
-		w.count(queue, backend.State(state), "")
+		w.count(queue, asyncmqtype.State(state), "")
 		n++
 	}
 	return n, rows.Err()
@@ -187,7 +188,7 @@ func (w *wtx) seqs(q string, args ...any) ([]int64, error) {
 
 // Drain deletes the waiting (and, with includeDelayed, delayed) jobs of a queue in
 // transactions of at most 1,000 jobs, and records one queue:changed event when it deleted any.
-// Jobs enqueued while it runs may survive. An unknown queue gets backend.ErrQueueNotFound.
+// Jobs enqueued while it runs may survive. An unknown queue gets asyncmqtype.ErrQueueNotFound.
 func (b *Backend) Drain(ctx context.Context, queue string, includeDelayed bool) (int, error) {
 	q := qDrainPick
 	if includeDelayed {
@@ -204,7 +205,7 @@ func (b *Backend) Drain(ctx context.Context, queue string, includeDelayed bool) 
 					return err
 				}
 				if !ok {
-					return backend.ErrQueueNotFound
+					return asyncmqtype.ErrQueueNotFound
 				}
 			}
 			seqs, err := w.seqs(q, queue, chunk)
@@ -213,7 +214,7 @@ func (b *Backend) Drain(ctx context.Context, queue string, includeDelayed bool) 
 			}
 			if len(seqs) == 0 {
 				if total > 0 {
-					w.event(backend.Event{Type: backend.EventQueue, Queue: queue, Detail: "drained"})
+					w.event(asyncmqtype.Event{Type: asyncmqtype.EventQueue, Queue: queue, Detail: "drained"})
 				}
 				return nil
 			}
@@ -237,9 +238,9 @@ func (b *Backend) Drain(ctx context.Context, queue string, includeDelayed bool) 
 func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error) {
 	switch {
 	case !p.State.Terminal():
-		return 0, fmt.Errorf("clean queue %q: state %q is not completed, failed or cancelled: %w", p.Queue, p.State, backend.ErrInvalid)
+		return 0, fmt.Errorf("clean queue %q: state %q is not completed, failed or cancelled: %w", p.Queue, p.State, asyncmqtype.ErrInvalid)
 	case p.Limit < 0 || p.Keep < 0:
-		return 0, fmt.Errorf("clean queue %q: negative limit %d or keep %d: %w", p.Queue, p.Limit, p.Keep, backend.ErrInvalid)
+		return 0, fmt.Errorf("clean queue %q: negative limit %d or keep %d: %w", p.Queue, p.Limit, p.Keep, asyncmqtype.ErrInvalid)
 	}
 	before := int64(math.MaxInt64)
 	if !p.OlderThan.IsZero() {
@@ -259,7 +260,7 @@ func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error)
 					return err
 				}
 				if !ok {
-					return backend.ErrQueueNotFound
+					return asyncmqtype.ErrQueueNotFound
 				}
 				if p.Keep > 0 {
 					err := w.queryRow(qCleanKept, p.Queue, string(p.State), p.Keep-1).Scan(&keepAt, &keepID)
@@ -282,7 +283,7 @@ func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error)
 				return err
 			}
 			if total+n > 0 && (n < limit || p.Limit > 0 && total+n >= p.Limit) {
-				w.event(backend.Event{Type: backend.EventQueue, Queue: p.Queue, Detail: "cleaned"})
+				w.event(asyncmqtype.Event{Type: asyncmqtype.EventQueue, Queue: p.Queue, Detail: "cleaned"})
 			}
 			return nil
 		})
@@ -298,7 +299,7 @@ func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error)
 
 // Obliterate deletes a queue with its jobs, settings and repeatables, in transactions of at
 // most 1,000 jobs; the queue itself goes in the last one. Its metrics and events stay as
-// history. It refuses with backend.ErrQueueActive while jobs are active, unless force.
+// history. It refuses with asyncmqtype.ErrQueueActive while jobs are active, unless force.
 func (b *Backend) Obliterate(ctx context.Context, queue string, force bool) error {
 	for first := true; ; first = false {
 		done := false
@@ -308,7 +309,7 @@ func (b *Backend) Obliterate(ctx context.Context, queue string, force bool) erro
 			err := w.queryRow(`SELECT active FROM asyncmq_queues WHERE name = ?`, queue).Scan(&active)
 			if errors.Is(err, sql.ErrNoRows) {
 				if first {
-					return backend.ErrQueueNotFound
+					return asyncmqtype.ErrQueueNotFound
 				}
 				done = true
 				return nil
@@ -317,7 +318,7 @@ func (b *Backend) Obliterate(ctx context.Context, queue string, force bool) erro
 				return err
 			}
 			if first && active > 0 && !force {
-				return fmt.Errorf("%d active jobs: %w", active, backend.ErrQueueActive)
+				return fmt.Errorf("%d active jobs: %w", active, asyncmqtype.ErrQueueActive)
 			}
 			seqs, err := w.seqs(qQueuePick, queue, chunk)
 			if err != nil {
@@ -336,7 +337,7 @@ func (b *Backend) Obliterate(ctx context.Context, queue string, force bool) erro
 				return fmt.Errorf("delete queue: %w", err)
 			}
 			delete(w.counts, queue)
-			w.event(backend.Event{Type: backend.EventQueue, Queue: queue, Detail: "obliterated"})
+			w.event(asyncmqtype.Event{Type: asyncmqtype.EventQueue, Queue: queue, Detail: "obliterated"})
 			done = true
 			return nil
 		})

@@ -8,14 +8,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
 const repeatableCols = `id, queue, task, payload, cron, interval, priority, max_retries, paused, next_run, last_run, created_at`
 
-func scanRepeatable(s scanner) (backend.Repeatable, error) {
+func scanRepeatable(s scanner) (asyncmqtype.Repeatable, error) {
 	var (
-		r                 backend.Repeatable
+		r                 asyncmqtype.Repeatable
 		payload           []byte
 		interval, created int64
 		next, last        sql.NullInt64
@@ -35,18 +36,18 @@ func scanRepeatable(s scanner) (backend.Repeatable, error) {
 
 // UpsertRepeatable creates or replaces a definition by ID; its queue becomes known. Replacing
 // keeps the original CreatedAt; a zero CreatedAt on a new definition means now.
-func (b *Backend) UpsertRepeatable(ctx context.Context, r backend.Repeatable) error {
+func (b *Backend) UpsertRepeatable(ctx context.Context, r asyncmqtype.Repeatable) error {
 	switch {
 	case r.ID == "" || r.Queue == "" || r.Task == "":
-		return fmt.Errorf("upsert repeatable %q: ID, queue and task are required: %w", r.ID, backend.ErrInvalid)
+		return fmt.Errorf("upsert repeatable %q: ID, queue and task are required: %w", r.ID, asyncmqtype.ErrInvalid)
 	case r.Interval < 0:
-		return fmt.Errorf("upsert repeatable %q: negative interval %s: %w", r.ID, r.Interval, backend.ErrInvalid)
+		return fmt.Errorf("upsert repeatable %q: negative interval %s: %w", r.ID, r.Interval, asyncmqtype.ErrInvalid)
 	case r.Interval == 0 && r.Cron == "":
-		return fmt.Errorf("upsert repeatable %q: neither a cron expression nor an interval: %w", r.ID, backend.ErrInvalid)
+		return fmt.Errorf("upsert repeatable %q: neither a cron expression nor an interval: %w", r.ID, asyncmqtype.ErrInvalid)
 	case r.MaxRetries < 0:
-		return fmt.Errorf("upsert repeatable %q: negative max retries %d: %w", r.ID, r.MaxRetries, backend.ErrInvalid)
+		return fmt.Errorf("upsert repeatable %q: negative max retries %d: %w", r.ID, r.MaxRetries, asyncmqtype.ErrInvalid)
 	case len(r.Payload) > 0 && !json.Valid(r.Payload):
-		return fmt.Errorf("upsert repeatable %q: payload is not valid JSON: %w", r.ID, backend.ErrInvalid)
+		return fmt.Errorf("upsert repeatable %q: payload is not valid JSON: %w", r.ID, asyncmqtype.ErrInvalid)
 	}
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		created := r.CreatedAt
@@ -73,9 +74,9 @@ ON CONFLICT (id) DO UPDATE SET queue = excluded.queue, task = excluded.task, pay
 }
 
 // Repeatables lists the definitions of a queue ("" for all), sorted by queue then ID.
-func (b *Backend) Repeatables(ctx context.Context, queue string) ([]backend.Repeatable, error) {
+func (b *Backend) Repeatables(ctx context.Context, queue string) ([]asyncmqtype.Repeatable, error) {
 	if b.closed.Load() {
-		return nil, fmt.Errorf("list repeatables: %w", backend.ErrClosed)
+		return nil, fmt.Errorf("list repeatables: %w", asyncmqtype.ErrClosed)
 	}
 	rows, err := b.query(ctx, `SELECT `+repeatableCols+` FROM asyncmq_repeatables
 WHERE ?1 = '' OR queue = ?1 ORDER BY queue, id`, queue)
@@ -85,9 +86,9 @@ WHERE ?1 = '' OR queue = ?1 ORDER BY queue, id`, queue)
 	return collectRepeatables(rows)
 }
 
-func collectRepeatables(rows *sql.Rows) ([]backend.Repeatable, error) {
+func collectRepeatables(rows *sql.Rows) ([]asyncmqtype.Repeatable, error) {
 	defer rows.Close()
-	out := []backend.Repeatable{}
+	out := []asyncmqtype.Repeatable{}
 	for rows.Next() {
 		r, err := scanRepeatable(rows)
 		if err != nil {
@@ -101,14 +102,14 @@ func collectRepeatables(rows *sql.Rows) ([]backend.Repeatable, error) {
 	return out, nil
 }
 
-// GetRepeatable returns one definition; backend.ErrRepeatableNotFound if unknown.
-func (b *Backend) GetRepeatable(ctx context.Context, id string) (backend.Repeatable, error) {
+// GetRepeatable returns one definition; asyncmqtype.ErrRepeatableNotFound if unknown.
+func (b *Backend) GetRepeatable(ctx context.Context, id string) (asyncmqtype.Repeatable, error) {
 	if b.closed.Load() {
-		return backend.Repeatable{}, fmt.Errorf("get repeatable %q: %w", id, backend.ErrClosed)
+		return asyncmqtype.Repeatable{}, fmt.Errorf("get repeatable %q: %w", id, asyncmqtype.ErrClosed)
 	}
 	r, err := scanRepeatable(b.queryRow(ctx, `SELECT `+repeatableCols+` FROM asyncmq_repeatables WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("get repeatable %q: %w", id, backend.ErrRepeatableNotFound)
+		return r, fmt.Errorf("get repeatable %q: %w", id, asyncmqtype.ErrRepeatableNotFound)
 	}
 	if err != nil {
 		return r, fmt.Errorf("get repeatable %q: %w", id, b.fail(err))
@@ -116,11 +117,11 @@ func (b *Backend) GetRepeatable(ctx context.Context, id string) (backend.Repeata
 	return r, nil
 }
 
-// SetRepeatablePaused pauses or resumes a definition; backend.ErrRepeatableNotFound if unknown.
+// SetRepeatablePaused pauses or resumes a definition; asyncmqtype.ErrRepeatableNotFound if unknown.
 func (b *Backend) SetRepeatablePaused(ctx context.Context, id string, paused bool) error {
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		res, err := w.exec(`UPDATE asyncmq_repeatables SET paused = ? WHERE id = ?`, paused, id)
-		return affected(res, err, backend.ErrRepeatableNotFound)
+		return affected(res, err, asyncmqtype.ErrRepeatableNotFound)
 	})
 	if err != nil {
 		return fmt.Errorf("set repeatable %q paused=%t: %w", id, paused, err)
@@ -128,12 +129,12 @@ func (b *Backend) SetRepeatablePaused(ctx context.Context, id string, paused boo
 	return nil
 }
 
-// RemoveRepeatable deletes a definition; backend.ErrRepeatableNotFound if unknown. Jobs it
+// RemoveRepeatable deletes a definition; asyncmqtype.ErrRepeatableNotFound if unknown. Jobs it
 // created stay.
 func (b *Backend) RemoveRepeatable(ctx context.Context, id string) error {
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		res, err := w.exec(`DELETE FROM asyncmq_repeatables WHERE id = ?`, id)
-		return affected(res, err, backend.ErrRepeatableNotFound)
+		return affected(res, err, asyncmqtype.ErrRepeatableNotFound)
 	})
 	if err != nil {
 		return fmt.Errorf("remove repeatable %q: %w", id, err)
@@ -157,9 +158,9 @@ func affected(res sql.Result, err, notFound error) error {
 }
 
 // DueRepeatables lists unpaused definitions whose NextRun <= now, sorted by NextRun then ID.
-func (b *Backend) DueRepeatables(ctx context.Context, now time.Time) ([]backend.Repeatable, error) {
+func (b *Backend) DueRepeatables(ctx context.Context, now time.Time) ([]asyncmqtype.Repeatable, error) {
 	if b.closed.Load() {
-		return nil, fmt.Errorf("list due repeatables: %w", backend.ErrClosed)
+		return nil, fmt.Errorf("list due repeatables: %w", asyncmqtype.ErrClosed)
 	}
 	rows, err := b.query(ctx, `SELECT `+repeatableCols+` FROM asyncmq_repeatables
 WHERE NOT paused AND next_run <= ? ORDER BY next_run, id`, nanoInt(b.clock(now)))
@@ -170,19 +171,19 @@ WHERE NOT paused AND next_run <= ? ORDER BY next_run, id`, nanoInt(b.clock(now))
 }
 
 // FireRepeatable enqueues p.Job and moves the definition's NextRun from p.Expected to p.Next in
-// one transaction; backend.ErrConflict when NextRun is no longer p.Expected or the definition
+// one transaction; asyncmqtype.ErrConflict when NextRun is no longer p.Expected or the definition
 // was paused meanwhile. The job's
 // RepeatableID defaults to p.ID. If the job cannot be enqueued (a live unique key, say), nothing
 // changes and the enqueue error is returned.
 func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) error {
 	if p.Job == nil {
-		return fmt.Errorf("fire repeatable %q: no job: %w", p.ID, backend.ErrInvalid)
+		return fmt.Errorf("fire repeatable %q: no job: %w", p.ID, asyncmqtype.ErrInvalid)
 	}
 	job := *p.Job
 	if job.RepeatableID == "" {
 		job.RepeatableID = p.ID
 	}
-	if err := checkJobs([]*backend.Job{&job}); err != nil {
+	if err := checkJobs([]*asyncmqtype.JobInfo{&job}); err != nil {
 		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
 	}
 	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
@@ -190,18 +191,18 @@ func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) erro
 		var paused bool
 		err := w.queryRow(`SELECT next_run, paused FROM asyncmq_repeatables WHERE id = ?`, p.ID).Scan(&next, &paused)
 		if errors.Is(err, sql.ErrNoRows) {
-			return backend.ErrRepeatableNotFound
+			return asyncmqtype.ErrRepeatableNotFound
 		}
 		if err != nil {
 			return err
 		}
 		if paused {
-			return fmt.Errorf("paused: %w", backend.ErrConflict)
+			return fmt.Errorf("paused: %w", asyncmqtype.ErrConflict)
 		}
 		if !fromNull(next).Equal(p.Expected) {
-			return fmt.Errorf("next run is %s, not %s: %w", fromNull(next).Format(time.RFC3339Nano), p.Expected.UTC().Format(time.RFC3339Nano), backend.ErrConflict)
+			return fmt.Errorf("next run is %s, not %s: %w", fromNull(next).Format(time.RFC3339Nano), p.Expected.UTC().Format(time.RFC3339Nano), asyncmqtype.ErrConflict)
 		}
-		if err := w.enqueue([]*backend.Job{&job}); err != nil {
+		if err := w.enqueue([]*asyncmqtype.JobInfo{&job}); err != nil {
 			return err
 		}
 		_, err = w.exec(`UPDATE asyncmq_repeatables SET next_run = ?, last_run = ? WHERE id = ?`, nanos(p.Next), nanoInt(w.now), p.ID)

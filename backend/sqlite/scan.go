@@ -7,14 +7,14 @@ import (
 	"math"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
-const numStates = backend.NumStates
+const numStates = asyncmqtype.NumStates
 
 // stateIndex orders the states as the counter columns of asyncmq_queues, which follow
-// backend.States.
-func stateIndex(s backend.State) int {
+// asyncmqtype.States.
+func stateIndex(s asyncmqtype.State) int {
 	if i := s.Index(); i >= 0 {
 		return i
 	}
@@ -83,9 +83,9 @@ type scanner interface {
 }
 
 // scanJob reads one row selected with jobCols.
-func scanJob(s scanner) (*backend.Job, error) {
+func scanJob(s scanner) (*asyncmqtype.JobInfo, error) {
 	var (
-		j                                          backend.Job
+		j                                          asyncmqtype.JobInfo
 		state, bkind                               string
 		bbase, bmax, timeout, runAt, createdAt     int64
 		started, finished, leaseExp, uniqueUntil   sql.NullInt64
@@ -100,8 +100,8 @@ func scanJob(s scanner) (*backend.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j.State = backend.State(state)
-	j.Backoff.Kind = backend.BackoffKind(bkind)
+	j.State = asyncmqtype.State(state)
+	j.Backoff.Kind = asyncmqtype.BackoffKind(bkind)
 	j.Backoff.Base = time.Duration(bbase)
 	j.Backoff.Max = time.Duration(bmax)
 	j.Timeout = time.Duration(timeout)
@@ -139,9 +139,9 @@ func scanJob(s scanner) (*backend.Job, error) {
 }
 
 // scanJobs reads every row of rows and closes it.
-func scanJobs(rows *sql.Rows) ([]*backend.Job, error) {
+func scanJobs(rows *sql.Rows) ([]*asyncmqtype.JobInfo, error) {
 	defer rows.Close()
-	var out []*backend.Job
+	var out []*asyncmqtype.JobInfo
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {

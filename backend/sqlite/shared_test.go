@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -175,7 +176,7 @@ func TestHandlesClaimEachJobOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q.Counts[backend.StateCompleted] != total || q.Counts[backend.StateWaiting] != 0 {
+	if q.Counts[asyncmqtype.StateCompleted] != total || q.Counts[asyncmqtype.StateWaiting] != 0 {
 		t.Errorf("counts %v, want %d completed and none waiting", q.Counts, total)
 	}
 }

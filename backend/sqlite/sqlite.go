@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -108,19 +109,19 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 func (c config) validate() error {
 	switch {
 	case c.sync != SyncNormal && c.sync != SyncFull:
-		return fmt.Errorf("unknown sync mode %q: %w", c.sync, backend.ErrInvalid)
+		return fmt.Errorf("unknown sync mode %q: %w", c.sync, asyncmqtype.ErrInvalid)
 	case c.busyTimeout < 0:
-		return fmt.Errorf("negative busy timeout %s: %w", c.busyTimeout, backend.ErrInvalid)
+		return fmt.Errorf("negative busy timeout %s: %w", c.busyTimeout, asyncmqtype.ErrInvalid)
 	case c.readConns < 1:
-		return fmt.Errorf("read connections %d, want at least 1: %w", c.readConns, backend.ErrInvalid)
+		return fmt.Errorf("read connections %d, want at least 1: %w", c.readConns, asyncmqtype.ErrInvalid)
 	case c.eventRetention < 1:
-		return fmt.Errorf("event retention %d, want at least 1: %w", c.eventRetention, backend.ErrInvalid)
+		return fmt.Errorf("event retention %d, want at least 1: %w", c.eventRetention, asyncmqtype.ErrInvalid)
 	case c.metricRetention <= 0:
-		return fmt.Errorf("metrics retention %s, want more than 0: %w", c.metricRetention, backend.ErrInvalid)
+		return fmt.Errorf("metrics retention %s, want more than 0: %w", c.metricRetention, asyncmqtype.ErrInvalid)
 	case c.cacheKiB < 0:
-		return fmt.Errorf("negative cache size %d: %w", c.cacheKiB, backend.ErrInvalid)
+		return fmt.Errorf("negative cache size %d: %w", c.cacheKiB, asyncmqtype.ErrInvalid)
 	case c.logger == nil:
-		return fmt.Errorf("nil logger: %w", backend.ErrInvalid)
+		return fmt.Errorf("nil logger: %w", asyncmqtype.ErrInvalid)
 	}
 	return nil
 }
@@ -129,7 +130,7 @@ func (c config) validate() error {
 // the wrong place. fresh reports that there is no database yet (no file, or an empty one).
 func checkPath(path string) (abs string, fresh bool, err error) {
 	if path == "" {
-		return "", false, fmt.Errorf("empty path: %w", backend.ErrInvalid)
+		return "", false, fmt.Errorf("empty path: %w", asyncmqtype.ErrInvalid)
 	}
 	abs, err = filepath.Abs(path)
 	if err != nil {
@@ -264,7 +265,7 @@ func (b *Backend) Path() string { return b.path }
 // Ping checks that the database file answers by reading its schema version.
 func (b *Backend) Ping(ctx context.Context) error {
 	if b.closed.Load() {
-		return fmt.Errorf("ping sqlite database: %w", backend.ErrClosed)
+		return fmt.Errorf("ping sqlite database: %w", asyncmqtype.ErrClosed)
 	}
 	var v int
 	if err := b.queryRow(ctx, "SELECT max(version) FROM asyncmq_schema").Scan(&v); err != nil {
@@ -273,7 +274,7 @@ func (b *Backend) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connections. Calls after Close fail with backend.ErrClosed.
+// Close closes the connections. Calls after Close fail with asyncmqtype.ErrClosed.
 func (b *Backend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
@@ -289,10 +290,10 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// fail reports calls that raced with Close as backend.ErrClosed.
+// fail reports calls that raced with Close as asyncmqtype.ErrClosed.
 func (b *Backend) fail(err error) error {
-	if err != nil && b.closed.Load() && !errors.Is(err, backend.ErrClosed) {
-		return fmt.Errorf("%w (%v)", backend.ErrClosed, err)
+	if err != nil && b.closed.Load() && !errors.Is(err, asyncmqtype.ErrClosed) {
+		return fmt.Errorf("%w (%v)", asyncmqtype.ErrClosed, err)
 	}
 	return err
 }

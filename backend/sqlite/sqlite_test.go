@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -32,16 +33,16 @@ func setup(t *testing.T, opts ...Option) *bundle {
 	return &bundle{t: t, ctx: t.Context(), b: b, path: path}
 }
 
-func newJob(id, queue string) *backend.Job {
-	return &backend.Job{ID: id, Queue: queue, Task: "email.send", Payload: json.RawMessage(`{"n":1}`), Priority: 5}
+func newJob(id, queue string) *asyncmqtype.JobInfo {
+	return &asyncmqtype.JobInfo{ID: id, Queue: queue, Task: "email.send", Payload: json.RawMessage(`{"n":1}`), Priority: 5}
 }
 
 // enqueueN stores n jobs named prefix-00000... in queue, in batches of 500. Options modify
 // each job.
-func (s *bundle) enqueueN(queue, prefix string, n int, now time.Time, opts ...func(*backend.Job)) {
+func (s *bundle) enqueueN(queue, prefix string, n int, now time.Time, opts ...func(*asyncmqtype.JobInfo)) {
 	s.t.Helper()
 	for i := 0; i < n; i += 500 {
-		var jobs []*backend.Job
+		var jobs []*asyncmqtype.JobInfo
 		for k := i; k < min(n, i+500); k++ {
 			j := newJob(fmt.Sprintf("%s-%05d", prefix, k), queue)
 			for _, o := range opts {
@@ -55,7 +56,7 @@ func (s *bundle) enqueueN(queue, prefix string, n int, now time.Time, opts ...fu
 	}
 }
 
-func (s *bundle) claim(now time.Time, limit int, queues ...string) []*backend.Job {
+func (s *bundle) claim(now time.Time, limit int, queues ...string) []*asyncmqtype.JobInfo {
 	s.t.Helper()
 	jobs, err := s.b.Claim(s.ctx, backend.ClaimParams{Queues: queues, WorkerID: "w1", Limit: limit, LeaseDuration: time.Minute, Now: now})
 	if err != nil {
@@ -64,13 +65,13 @@ func (s *bundle) claim(now time.Time, limit int, queues ...string) []*backend.Jo
 	return jobs
 }
 
-func (s *bundle) finishAll(now time.Time, jobs []*backend.Job, o backend.Outcome) {
+func (s *bundle) finishAll(now time.Time, jobs []*asyncmqtype.JobInfo, o backend.Outcome) {
 	s.t.Helper()
 	items := make([]backend.Finish, len(jobs))
 	for i, j := range jobs {
 		items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: o}
 		if o != backend.OutcomeCompleted {
-			items[i].Error = &backend.AttemptError{Error: "boom"}
+			items[i].Error = &asyncmqtype.AttemptError{Error: "boom"}
 		}
 	}
 	errs, err := s.b.Finish(s.ctx, backend.FinishParams{Items: items, Now: now})
@@ -94,7 +95,7 @@ FROM asyncmq_queues q, json_each('["waiting","active","delayed","completed","fai
 		s.t.Fatalf("count jobs: %v", err)
 	}
 	defer rows.Close()
-	want := map[string]map[backend.State]int{}
+	want := map[string]map[asyncmqtype.State]int{}
 	for rows.Next() {
 		var q, st string
 		var n int
@@ -102,9 +103,9 @@ FROM asyncmq_queues q, json_each('["waiting","active","delayed","completed","fai
 			s.t.Fatal(err)
 		}
 		if want[q] == nil {
-			want[q] = map[backend.State]int{}
+			want[q] = map[asyncmqtype.State]int{}
 		}
-		want[q][backend.State(st)] = n
+		want[q][asyncmqtype.State(st)] = n
 	}
 	qs, err := s.b.Queues(s.ctx)
 	if err != nil {

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // Workers lists the registered workers, newest heartbeat first.
-func (b *Backend) Workers(ctx context.Context) ([]backend.WorkerInfo, error) {
+func (b *Backend) Workers(ctx context.Context) ([]asyncmqtype.WorkerInfo, error) {
 	if b.closed.Load() {
-		return nil, fmt.Errorf("list workers: %w", backend.ErrClosed)
+		return nil, fmt.Errorf("list workers: %w", asyncmqtype.ErrClosed)
 	}
 	rows, err := b.query(ctx, `SELECT id, hostname, pid, queues, concurrency, started_at, last_heartbeat, active
 FROM asyncmq_workers ORDER BY last_heartbeat DESC, id`)
@@ -19,10 +19,10 @@ FROM asyncmq_workers ORDER BY last_heartbeat DESC, id`)
 		return nil, fmt.Errorf("list workers: %w", b.fail(err))
 	}
 	defer rows.Close()
-	out := []backend.WorkerInfo{}
+	out := []asyncmqtype.WorkerInfo{}
 	for rows.Next() {
 		var (
-			wi        backend.WorkerInfo
+			wi        asyncmqtype.WorkerInfo
 			queues    []byte
 			start, hb int64
 		)

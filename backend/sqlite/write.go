@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -93,7 +93,7 @@ type wtx struct {
 	now time.Time
 
 	counts  map[string]*[numStates]int64
-	events  []backend.Event
+	events  []asyncmqtype.Event
 	metrics map[metricKey]*metricDelta
 	// committed runs after a successful commit, for process state that must not run ahead of
 	// the database.
@@ -108,12 +108,12 @@ type metricKey struct {
 type metricDelta struct {
 	completed, failed, retried, started int64
 	durationSum, waitSum                int64
-	durations                           [len(backend.DurationBuckets) + 1]int64
+	durations                           [len(asyncmqtype.DurationBuckets) + 1]int64
 }
 
-// durationCols are the columns of asyncmq_metrics that count backend.DurationBuckets, in
+// durationCols are the columns of asyncmq_metrics that count asyncmqtype.DurationBuckets, in
 // order; migration 0002 adds them.
-var durationCols = [len(backend.DurationBuckets) + 1]string{
+var durationCols = [len(asyncmqtype.DurationBuckets) + 1]string{
 	"d_5ms", "d_10ms", "d_25ms", "d_50ms", "d_100ms", "d_250ms", "d_500ms",
 	"d_1s", "d_2500ms", "d_5s", "d_10s", "d_30s", "d_60s", "d_inf",
 }
@@ -121,7 +121,7 @@ var durationCols = [len(backend.DurationBuckets) + 1]string{
 // finished adds one handler run of d to the duration sum and histogram.
 func (m *metricDelta) finished(d time.Duration) {
 	m.durationSum += int64(d)
-	m.durations[backend.DurationBucket(d)]++
+	m.durations[asyncmqtype.DurationBucket(d)]++
 }
 
 // write runs fn in an immediate transaction on the write connection, retrying while another
@@ -129,7 +129,7 @@ func (m *metricDelta) finished(d time.Duration) {
 // its effects inside w.
 func (b *Backend) write(ctx context.Context, now time.Time, fn func(w *wtx) error) error {
 	if b.closed.Load() {
-		return backend.ErrClosed
+		return asyncmqtype.ErrClosed
 	}
 	return b.fail(b.retryBusy(ctx, func() error { return b.writeOnce(ctx, now, fn) }))
 }
@@ -184,7 +184,7 @@ func (b *Backend) writeOnce(ctx context.Context, now time.Time, fn func(w *wtx) 
 	}
 	defer wr.release()
 	if b.closed.Load() {
-		return backend.ErrClosed
+		return asyncmqtype.ErrClosed
 	}
 	if _, err := wr.connection(ctx); err != nil {
 		return fmt.Errorf("open write connection: %w", err)
@@ -290,7 +290,7 @@ func (r errRow) Scan(...any) error { return r.err }
 
 // count records that a job of queue moved from one state to another; an empty from is a new
 // job and an empty to a deleted one.
-func (w *wtx) count(queue string, from, to backend.State) {
+func (w *wtx) count(queue string, from, to asyncmqtype.State) {
 	if from == to {
 		return
 	}
@@ -333,7 +333,7 @@ func (w *wtx) touch(queue string) {
 	}
 }
 
-func (w *wtx) event(e backend.Event) {
+func (w *wtx) event(e asyncmqtype.Event) {
 	e.At = w.now
 	w.events = append(w.events, e)
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/cli"
 )
 
@@ -83,7 +83,7 @@ The payload is a JSON value; "-" reads it from standard input. Without one the p
 			}
 			defer b.Close()
 			job, err := asyncmq.NewClient(b).Enqueue(ctx, task, payload, opts...)
-			if errors.Is(err, backend.ErrInvalid) {
+			if errors.Is(err, asyncmqtype.ErrInvalid) {
 				// A malformed task name or option: nothing was stored.
 				return cli.AsUsage(err)
 			}

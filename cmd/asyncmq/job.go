@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/cli"
 )
 
@@ -25,27 +25,27 @@ func newJobCmd(a *app) *cobra.Command {
 	cmd.AddCommand(
 		newJobListCmd(a),
 		newJobInspectCmd(a),
-		jobActionCmd(a, backend.ActionRetry, "Move failed, cancelled or completed jobs back to waiting"),
-		jobActionCmd(a, backend.ActionRemove, "Delete jobs (an active job is cancelled instead)"),
-		jobActionCmd(a, backend.ActionCancel, "Cancel waiting or delayed jobs, or ask the worker running an active one to stop"),
-		jobActionCmd(a, backend.ActionPromote, "Make delayed jobs run now"),
+		jobActionCmd(a, asyncmqtype.ActionRetry, "Move failed, cancelled or completed jobs back to waiting"),
+		jobActionCmd(a, asyncmqtype.ActionRemove, "Delete jobs (an active job is cancelled instead)"),
+		jobActionCmd(a, asyncmqtype.ActionCancel, "Cancel waiting or delayed jobs, or ask the worker running an active one to stop"),
+		jobActionCmd(a, asyncmqtype.ActionPromote, "Make delayed jobs run now"),
 	)
 	return cmd
 }
 
 // jobPage is the --json answer of job list.
 type jobPage struct {
-	Queue string         `json:"queue"`
-	State backend.State  `json:"state"`
-	Page  int            `json:"page"`
-	Size  int            `json:"size"`
-	Total int            `json:"total"`
-	Jobs  []*backend.Job `json:"jobs"`
+	Queue string                 `json:"queue"`
+	State asyncmqtype.State      `json:"state"`
+	Page  int                    `json:"page"`
+	Size  int                    `json:"size"`
+	Total int                    `json:"total"`
+	Jobs  []*asyncmqtype.JobInfo `json:"jobs"`
 }
 
 func newJobListCmd(a *app) *cobra.Command {
 	var (
-		p          backend.ListJobsParams
+		p          asyncmqtype.ListJobsParams
 		state      string
 		sort       string
 		page, size int
@@ -58,12 +58,12 @@ func newJobListCmd(a *app) *cobra.Command {
 			if p.Filter.Queue == "" {
 				return cli.Usagef("--queue is required")
 			}
-			p.Filter.State = backend.State(state)
+			p.Filter.State = asyncmqtype.State(state)
 			if !p.Filter.State.Valid() {
 				return cli.Usagef("--state %q: want one of %s", state, statesList())
 			}
-			p.Sort = backend.Sort(sort)
-			if p.Sort != backend.SortNewest && p.Sort != backend.SortOldest {
+			p.Sort = asyncmqtype.Sort(sort)
+			if p.Sort != asyncmqtype.SortNewest && p.Sort != asyncmqtype.SortOldest {
 				return cli.Usagef("--sort %q: want newest or oldest", sort)
 			}
 			if page < 1 {
@@ -80,7 +80,7 @@ func newJobListCmd(a *app) *cobra.Command {
 				}
 				out := jobPage{Queue: p.Filter.Queue, State: p.Filter.State, Page: page, Size: size, Total: res.Total, Jobs: res.Jobs}
 				if out.Jobs == nil {
-					out.Jobs = []*backend.Job{}
+					out.Jobs = []*asyncmqtype.JobInfo{}
 				}
 				return a.print(out, func(w io.Writer) error {
 					t := &cli.Table{Header: []string{"ID", "TASK", "STATE", "PRIORITY", "ATTEMPTS", "CREATED", "RUN AT", "LAST ERROR"}}
@@ -103,13 +103,13 @@ func newJobListCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&p.Filter.Queue, "queue", "", "queue to list (required)")
-	f.StringVar(&state, "state", string(backend.StateWaiting), "job state: "+statesList())
+	f.StringVar(&state, "state", string(asyncmqtype.StateWaiting), "job state: "+statesList())
 	f.StringVar(&p.Filter.Task, "task", "", "only tasks whose name contains this text")
 	f.StringVar(&p.Filter.ID, "id", "", "only jobs whose ID contains this text")
 	f.StringVar(&p.Filter.Text, "q", "", "only jobs whose payload contains this text")
 	f.IntVar(&page, "page", 1, "page number, from 1")
 	f.IntVar(&size, "size", 20, fmt.Sprintf("jobs per page, 1 to %d", asyncmq.MaxPageSize))
-	f.StringVar(&sort, "sort", string(backend.SortNewest), "order: newest or oldest")
+	f.StringVar(&sort, "sort", string(asyncmqtype.SortNewest), "order: newest or oldest")
 	return cmd
 }
 
@@ -130,7 +130,7 @@ func newJobInspectCmd(a *app) *cobra.Command {
 	}
 }
 
-func writeJob(w io.Writer, j *backend.Job) error {
+func writeJob(w io.Writer, j *asyncmqtype.JobInfo) error {
 	pairs := []any{
 		"id", j.ID, "queue", j.Queue, "task", j.Task, "state", j.State,
 		"priority", j.Priority, "attempts", fmt.Sprintf("%d of %d", j.Attempts, j.MaxRetries+1),
@@ -160,16 +160,16 @@ func writeJob(w io.Writer, j *backend.Job) error {
 
 // jobActionResult is the --json answer of retry, remove, cancel and promote.
 type jobActionResult struct {
-	Action    backend.Action `json:"action"`
-	Requested int            `json:"requested"`
-	Changed   int            `json:"changed"`
+	Action    asyncmqtype.Action `json:"action"`
+	Requested int                `json:"requested"`
+	Changed   int                `json:"changed"`
 }
 
 // applyBatch bounds the IDs sent in one backend call, so a long list shows progress and no single
 // statement grows without limit.
 const applyBatch = 500
 
-func jobActionCmd(a *app, action backend.Action, short string) *cobra.Command {
+func jobActionCmd(a *app, action asyncmqtype.Action, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:   string(action) + " <id...>",
 		Short: short,
@@ -195,7 +195,7 @@ Give job IDs as arguments, or "-" to read them from standard input, one per line
 					prog := cli.NewProgress(a.errOut, string(action), len(ids))
 					for start := 0; start < len(ids); start += applyBatch {
 						batch := ids[start:min(start+applyBatch, len(ids))]
-						n, err := insp.Apply(ctx, backend.ApplyParams{Action: action, IDs: batch})
+						n, err := insp.Apply(ctx, asyncmqtype.ApplyParams{Action: action, IDs: batch})
 						res.Changed += n
 						if err != nil {
 							prog.Done()
@@ -218,13 +218,13 @@ Give job IDs as arguments, or "-" to read them from standard input, one per line
 	}
 }
 
-func oneJobAction(ctx context.Context, insp *asyncmq.Inspector, action backend.Action, id string) error {
+func oneJobAction(ctx context.Context, insp *asyncmq.Inspector, action asyncmqtype.Action, id string) error {
 	switch action {
-	case backend.ActionRetry:
+	case asyncmqtype.ActionRetry:
 		return insp.RetryJob(ctx, id)
-	case backend.ActionRemove:
+	case asyncmqtype.ActionRemove:
 		return insp.RemoveJob(ctx, id)
-	case backend.ActionCancel:
+	case asyncmqtype.ActionCancel:
 		return insp.CancelJob(ctx, id)
 	default:
 		return insp.PromoteJob(ctx, id)
@@ -262,8 +262,8 @@ func readIDs(args []string, in io.Reader) ([]string, error) {
 }
 
 func statesList() string {
-	s := make([]string, len(backend.States))
-	for i, st := range backend.States {
+	s := make([]string, len(asyncmqtype.States))
+	for i, st := range asyncmqtype.States {
 		s[i] = string(st)
 	}
 	return strings.Join(s, ", ")

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/admin/jwtauth"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
 // quiet drops the verifier's warning that testSecret is printable text.
@@ -145,17 +145,17 @@ func TestEnqueueThenListAndInspect(t *testing.T) {
 			t.Fatalf("job inspect output lacks %q:\n%s", want, inspect)
 		}
 	}
-	got := decode[backend.Job](t, f.mustRun("job", "inspect", id, "--json"))
+	got := decode[asyncmqtype.JobInfo](t, f.mustRun("job", "inspect", id, "--json"))
 	if got.ID != id || got.Queue != "mail" {
 		t.Fatalf("job inspect --json = %+v", got)
 	}
 
-	enq := decode[backend.Job](t, f.mustRun("enqueue", "report.build", "--queue", "mail", "--delay", "1h", "--json"))
-	if enq.State != backend.StateDelayed || enq.ID == "" {
+	enq := decode[asyncmqtype.JobInfo](t, f.mustRun("enqueue", "report.build", "--queue", "mail", "--delay", "1h", "--json"))
+	if enq.State != asyncmqtype.StateDelayed || enq.ID == "" {
 		t.Fatalf("enqueue --delay --json = %+v, want a delayed job", enq)
 	}
 	f.mustRun("job", "promote", enq.ID)
-	if j := decode[backend.Job](t, f.mustRun("job", "inspect", enq.ID, "--json")); j.State != backend.StateWaiting {
+	if j := decode[asyncmqtype.JobInfo](t, f.mustRun("job", "inspect", enq.ID, "--json")); j.State != asyncmqtype.StateWaiting {
 		t.Fatalf("after promote the job is %s, want waiting", j.State)
 	}
 }
@@ -177,7 +177,7 @@ func TestQueuePauseResume(t *testing.T) {
 	f.mustRun("enqueue", "t", "--queue", "q1")
 
 	f.mustRun("queue", "pause", "q1")
-	if q := decode[backend.QueueInfo](t, f.mustRun("queue", "info", "q1", "--json")); !q.Paused || q.Counts[backend.StateWaiting] != 2 {
+	if q := decode[asyncmqtype.QueueInfo](t, f.mustRun("queue", "info", "q1", "--json")); !q.Paused || q.Counts[asyncmqtype.StateWaiting] != 2 {
 		t.Fatalf("after pause: %+v, want paused with 2 waiting", q)
 	}
 	list := f.mustRun("queue", "list")
@@ -185,7 +185,7 @@ func TestQueuePauseResume(t *testing.T) {
 		t.Fatalf("queue list after pause:\n%s", list)
 	}
 	f.mustRun("queue", "resume", "q1")
-	if q := decode[backend.QueueInfo](t, f.mustRun("queue", "info", "q1", "--json")); q.Paused {
+	if q := decode[asyncmqtype.QueueInfo](t, f.mustRun("queue", "info", "q1", "--json")); q.Paused {
 		t.Fatalf("after resume: %+v, want not paused", q)
 	}
 
@@ -210,8 +210,8 @@ func TestJobBulkActionsFromStdin(t *testing.T) {
 	if res.Requested != 4 || res.Changed != 3 {
 		t.Fatalf("job cancel result %+v, want 3 of 4 changed", res)
 	}
-	q := decode[backend.QueueInfo](t, f.mustRun("queue", "info", "bulk", "--json"))
-	if q.Counts[backend.StateCancelled] != 3 {
+	q := decode[asyncmqtype.QueueInfo](t, f.mustRun("queue", "info", "bulk", "--json"))
+	if q.Counts[asyncmqtype.StateCancelled] != 3 {
 		t.Fatalf("queue after cancel: %+v, want 3 cancelled", q.Counts)
 	}
 	// A single ID says exactly why nothing happened.
@@ -595,10 +595,10 @@ func TestServeDemoPrintsWorkingToken(t *testing.T) {
 	// The demo producer and the in-process worker fill the store.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		list := decode[[]backend.QueueInfo](t, f.mustRun("queue", "list", "--json"))
+		list := decode[[]asyncmqtype.QueueInfo](t, f.mustRun("queue", "list", "--json"))
 		completed := 0
 		for _, q := range list {
-			completed += q.Counts[backend.StateCompleted]
+			completed += q.Counts[asyncmqtype.StateCompleted]
 		}
 		if completed > 0 {
 			break

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/cli"
 )
 
@@ -33,7 +33,7 @@ func newQueueCmd(a *app) *cobra.Command {
 						return err
 					}
 					if qs == nil {
-						qs = []backend.QueueInfo{}
+						qs = []asyncmqtype.QueueInfo{}
 					}
 					return a.print(qs, func(w io.Writer) error { return queueTable(qs).Write(w) })
 				})
@@ -54,7 +54,7 @@ func newQueueCmd(a *app) *cobra.Command {
 						if q.RateLimit > 0 {
 							pairs = append(pairs, "rate limit", fmt.Sprintf("%d per %s", q.RateLimit, q.RateInterval))
 						}
-						for _, s := range backend.States {
+						for _, s := range asyncmqtype.States {
 							pairs = append(pairs, string(s), q.Counts[s])
 						}
 						return cli.KeyValues(w, append(pairs, "total", q.Total())...)
@@ -71,15 +71,15 @@ func newQueueCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func queueTable(qs []backend.QueueInfo) *cli.Table {
+func queueTable(qs []asyncmqtype.QueueInfo) *cli.Table {
 	t := &cli.Table{Header: []string{"QUEUE", "PAUSED"}}
-	for _, s := range backend.States {
+	for _, s := range asyncmqtype.States {
 		t.Header = append(t.Header, strings.ToUpper(string(s)))
 	}
 	t.Header = append(t.Header, "TOTAL")
 	for _, q := range qs {
 		row := []any{q.Name, q.Paused}
-		for _, s := range backend.States {
+		for _, s := range asyncmqtype.States {
 			row = append(row, q.Counts[s])
 		}
 		t.Append(append(row, q.Total())...)
@@ -147,7 +147,7 @@ func newQueueCleanCmd(a *app) *cobra.Command {
 		Short: "Delete finished jobs of one state older than --grace",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
-			s := backend.State(state)
+			s := asyncmqtype.State(state)
 			if !s.Terminal() {
 				return cli.Usagef("--state %q: want completed, failed or cancelled", state)
 			}
@@ -185,7 +185,7 @@ func newQueueObliterateCmd(a *app) *cobra.Command {
 		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
 			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
 				if err := insp.Obliterate(ctx, args[0], force); err != nil {
-					if errors.Is(err, backend.ErrQueueActive) {
+					if errors.Is(err, asyncmqtype.ErrQueueActive) {
 						return fmt.Errorf("%w (add --force to delete it anyway)", err)
 					}
 					return err

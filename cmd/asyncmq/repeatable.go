@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/cli"
 )
 
@@ -32,7 +32,7 @@ func newRepeatableCmd(a *app) *cobra.Command {
 					return err
 				}
 				if rs == nil {
-					rs = []backend.Repeatable{}
+					rs = []asyncmqtype.Repeatable{}
 				}
 				return a.print(rs, func(w io.Writer) error {
 					t := &cli.Table{Header: []string{"ID", "QUEUE", "TASK", "SCHEDULE", "PAUSED", "NEXT RUN", "LAST RUN"}}
@@ -54,7 +54,7 @@ func newRepeatableCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func schedule(r backend.Repeatable) string {
+func schedule(r asyncmqtype.Repeatable) string {
 	if r.Cron != "" {
 		return r.Cron
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/internal/cli"
 	"github.com/asyncmq/asyncmq/internal/redact"
@@ -130,7 +131,7 @@ func (a *app) openBackend(ctx context.Context) (backend.Backend, error) {
 	b, err := asyncmq.Open(ctx, a.backendURL)
 	if err != nil {
 		err = fmt.Errorf("--backend (%s) %q: %w", cli.EnvName("backend"), redact.URL(a.backendURL), err)
-		if errors.Is(err, backend.ErrInvalid) {
+		if errors.Is(err, asyncmqtype.ErrInvalid) {
 			return nil, cli.AsUsage(err)
 		}
 		return nil, err

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
@@ -179,7 +180,7 @@ func Run(ctx context.Context, b backend.Backend, cfg Config) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("bench: read queue %q: %w", queue, err)
 	}
-	if got := q.Counts[backend.StateCompleted]; got != cfg.Jobs {
+	if got := q.Counts[asyncmqtype.StateCompleted]; got != cfg.Jobs {
 		return res, fmt.Errorf("bench: the store holds %d completed jobs in queue %q, want %d", got, queue, cfg.Jobs)
 	}
 	lat := r.latencies[:min(int(r.started.Load()), len(r.latencies))]

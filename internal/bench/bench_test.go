@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
@@ -49,7 +50,7 @@ func TestRun(t *testing.T) {
 				t.Errorf("implausible figures: %+v", res)
 			}
 			q, err := b.Queue(ctx, res.Queue)
-			if err != nil || q.Counts[backend.StateCompleted] != tt.cfg.Jobs || q.Total() != tt.cfg.Jobs {
+			if err != nil || q.Counts[asyncmqtype.StateCompleted] != tt.cfg.Jobs || q.Total() != tt.cfg.Jobs {
 				t.Errorf("queue after the run: %+v, %v; want %d completed jobs and nothing else", q.Counts, err, tt.cfg.Jobs)
 			}
 			raw, err := json.Marshal(res)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/dashboard"
 	"github.com/asyncmq/asyncmq/internal/cli"
 	"github.com/asyncmq/asyncmq/internal/demo"
@@ -40,7 +40,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	b, err := asyncmq.Open(ctx, o.BackendURL)
 	if err != nil {
 		err = fmt.Errorf("--backend (%s): %w", cli.EnvName("backend"), err)
-		if errors.Is(err, backend.ErrInvalid) {
+		if errors.Is(err, asyncmqtype.ErrInvalid) {
 			return cli.AsUsage(err)
 		}
 		return err

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
 
@@ -40,7 +40,7 @@ func TestProducerKeepsTheDashboardAlive(t *testing.T) {
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		counts := map[backend.State]int{}
+		counts := map[asyncmqtype.State]int{}
 		qs, err := insp.Queues(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -50,7 +50,7 @@ func TestProducerKeepsTheDashboardAlive(t *testing.T) {
 				counts[s] += n
 			}
 		}
-		if counts[backend.StateCompleted] >= 3 && counts[backend.StateFailed] >= 2 && counts[backend.StateDelayed] >= 1 {
+		if counts[asyncmqtype.StateCompleted] >= 3 && counts[asyncmqtype.StateFailed] >= 2 && counts[asyncmqtype.StateDelayed] >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -63,7 +63,7 @@ func TestProducerKeepsTheDashboardAlive(t *testing.T) {
 	if err != nil || len(rs) != 1 || rs[0].ID != RepeatableSpec().ID {
 		t.Fatalf("repeatables = %+v, %v; want the demo's one", rs, err)
 	}
-	page, err := insp.Jobs(ctx, backend.ListJobsParams{Filter: backend.JobFilter{Queue: QueueImages, State: backend.StateFailed}})
+	page, err := insp.Jobs(ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: QueueImages, State: asyncmqtype.StateFailed}})
 	if err != nil {
 		t.Fatal(err)
 	}

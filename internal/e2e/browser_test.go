@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/e2e"
 )
 
@@ -278,7 +278,7 @@ func (b *browser) consoleProblems() []string {
 }
 
 // waitJob polls the store until the job is in state.
-func waitJob(t *testing.T, insp *asyncmq.Inspector, id string, state backend.State) {
+func waitJob(t *testing.T, insp *asyncmq.Inspector, id string, state asyncmqtype.State) {
 	t.Helper()
 	deadline := time.Now().Add(stepTimeout)
 	for {
@@ -340,7 +340,7 @@ func TestBrowserDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitJob(t, st.Inspector, job.ID, backend.StateFailed)
+	waitJob(t, st.Inspector, job.ID, asyncmqtype.StateFailed)
 	b.waitFor("see the failure counted live", `document.querySelector('[data-total="failed"]').textContent === "1"`)
 	b.screenshot("02-overview")
 
@@ -394,7 +394,7 @@ func TestBrowserDashboard(t *testing.T) {
 	b.waitFor("see the job run", `document.querySelector('#job-panel [data-field="state"]').textContent === "active"`)
 	// From here only the event stream can update the page: the retry's own refresh is done.
 	close(h.release)
-	waitJob(t, st.Inspector, job.ID, backend.StateCompleted)
+	waitJob(t, st.Inspector, job.ID, asyncmqtype.StateCompleted)
 	b.waitFor("see the job complete live", `document.querySelector('#job-panel [data-field="state"]').textContent === "completed"`)
 	if !get(b, "check the page was not reloaded", chromedp.Evaluate[bool](`window.__e2eNoReload === true`)) {
 		t.Error("the job page was reloaded; the state change should arrive over the event stream")

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq"
-	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/e2e"
 	"github.com/asyncmq/asyncmq/internal/loadtest"
 )
@@ -201,7 +201,7 @@ func fill(t testing.TB, st *e2e.Stack, n int) {
 	ctx := t.Context()
 	q, err := st.Inspector.Queue(ctx, loadQueue)
 	switch {
-	case errors.Is(err, backend.ErrQueueNotFound):
+	case errors.Is(err, asyncmqtype.ErrQueueNotFound):
 	case err != nil:
 		t.Fatal(err)
 	default:
@@ -209,7 +209,7 @@ func fill(t testing.TB, st *e2e.Stack, n int) {
 		for _, c := range q.Counts {
 			total += c
 		}
-		if total != n || q.Counts[backend.StateWaiting] != n {
+		if total != n || q.Counts[asyncmqtype.StateWaiting] != n {
 			t.Fatalf("the store holds %v jobs in queue %q, want exactly %d waiting: delete the file to rebuild it", q.Counts, loadQueue, n)
 		}
 		t.Logf("reusing the fixture of %d jobs", n)

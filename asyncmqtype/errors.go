@@ -1,8 +1,8 @@
-package backend
+package asyncmqtype
 
 import "errors"
 
-// Typed errors every backend returns (wrapped with context; test with errors.Is).
+// Typed errors every store returns (wrapped with context; test with errors.Is).
 var (
 	// ErrJobNotFound: no job has that ID.
 	ErrJobNotFound = errors.New("job not found")
@@ -22,6 +22,6 @@ var (
 	ErrConflict = errors.New("concurrent update conflict")
 	// ErrInvalid: the input was malformed (an unknown state, a negative limit).
 	ErrInvalid = errors.New("invalid argument")
-	// ErrClosed: the backend was closed.
-	ErrClosed = errors.New("backend closed")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store closed")
 )

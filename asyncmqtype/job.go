@@ -1,11 +1,4 @@
-// Package backend defines the storage seam of asyncmq: the Backend interface every store implements,
-// the job model it persists, and the typed errors it returns. Applications normally use the root
-// package asyncmq; this package is for backend authors and for code that inspects stored jobs.
-//
-// Every method takes a context first and, where it has more than one input, a XxxParams struct, so a
-// field can be added without breaking callers. Every backend must pass the conformance suite in
-// backend/backendtest.
-package backend
+package asyncmqtype
 
 import (
 	"encoding/json"
@@ -30,10 +23,10 @@ const (
 // States lists every state in display order.
 var States = []State{StateWaiting, StateActive, StateDelayed, StateCompleted, StateFailed, StateCancelled}
 
-// NumStates is len(States), as a constant so that backends can size per-state arrays.
+// NumStates is len(States), as a constant so that stores can size per-state arrays.
 const NumStates = 6
 
-// Index returns the position of s in States, or -1 for an unknown state. Backends use it to keep
+// Index returns the position of s in States, or -1 for an unknown state. Stores use it to keep
 // per-state counters in arrays.
 func (s State) Index() int {
 	switch s {
@@ -99,8 +92,8 @@ type AttemptError struct {
 	Panic bool `json:"panic,omitempty"`
 }
 
-// Job is a stored job. Times are UTC; a zero time means "not yet".
-type Job struct {
+// JobInfo is a stored job, as the store returns it. Times are UTC; a zero time means "not yet".
+type JobInfo struct {
 	ID    string `json:"id"`
 	Queue string `json:"queue"`
 	Task  string `json:"task"`
@@ -147,7 +140,7 @@ type Job struct {
 }
 
 // LastError returns the most recent attempt error, or nil.
-func (j *Job) LastError() *AttemptError {
+func (j *JobInfo) LastError() *AttemptError {
 	if len(j.Errors) == 0 {
 		return nil
 	}
