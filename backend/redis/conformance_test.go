@@ -1,0 +1,89 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/backendtest"
+	"github.com/asyncmq/asyncmq/backend/redis"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// testURL returns the Redis the tests use (ASYNCMQ_TEST_REDIS) and skips when it is unset.
+func testURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("ASYNCMQ_TEST_REDIS")
+	if u == "" {
+		t.Skip("ASYNCMQ_TEST_REDIS is not set (e.g. redis://127.0.0.1:6379/0)")
+	}
+	return u
+}
+
+// freshPrefix returns a key prefix no other test uses, and deletes its keys after the test.
+func freshPrefix(t *testing.T, url string) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "amqtest-" + hex.EncodeToString(b[:])
+	t.Cleanup(func() { deletePrefix(url, prefix) })
+	return prefix
+}
+
+// deletePrefix removes every key of a test prefix with SCAN (never KEYS or FLUSHALL: the
+// server is shared).
+func deletePrefix(url, prefix string) {
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		return
+	}
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			c.Unlink(ctx, batch...)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		c.Unlink(ctx, batch...)
+	}
+}
+
+func withPrefix(url, prefix string) string {
+	return url + "?prefix=" + prefix
+}
+
+func openStore(t *testing.T, url string) *redis.Store {
+	t.Helper()
+	s, err := redis.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("open %s: %v", url, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		return openStore(t, withPrefix(url, freshPrefix(t, url)))
+	})
+}
+
+func TestConformanceShared(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+		u := withPrefix(url, freshPrefix(t, url))
+		return openStore(t, u), openStore(t, u)
+	})
+}

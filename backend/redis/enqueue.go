@@ -1,0 +1,210 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), asyncmqtype.ErrInvalid)
+}
+
+func validJSON(b []byte) bool { return len(b) == 0 || json.Valid(b) }
+
+func validateJob(i int, j *asyncmqtype.JobInfo) error {
+	switch {
+	case j == nil:
+		return invalid("enqueue job #%d: nil job", i)
+	case j.ID == "":
+		return invalid("enqueue job #%d: empty ID", i)
+	case j.Queue == "":
+		return invalid("enqueue job %q: empty queue", j.ID)
+	case j.Task == "":
+		return invalid("enqueue job %q: empty task", j.ID)
+	case j.MaxRetries < 0:
+		return invalid("enqueue job %q: negative max retries %d", j.ID, j.MaxRetries)
+	case !validJSON(j.Payload):
+		return invalid("enqueue job %q: payload is not JSON", j.ID)
+	}
+	for _, d := range j.DependsOn {
+		if d == j.ID {
+			return invalid("enqueue job %q: depends on itself", j.ID)
+		}
+	}
+	return nil
+}
+
+// validateBatch applies the checks that need no store: fields, duplicate IDs within the call,
+// and dependency cycles within the call.
+func validateBatch(jobs []*asyncmqtype.JobInfo) error {
+	batch := make(map[string]*asyncmqtype.JobInfo, len(jobs))
+	for i, j := range jobs {
+		if err := validateJob(i, j); err != nil {
+			return err
+		}
+	}
+	for _, j := range jobs {
+		if batch[j.ID] != nil {
+			return fmt.Errorf("enqueue job %q: %w (twice in one call)", j.ID, asyncmqtype.ErrJobExists)
+		}
+		batch[j.ID] = j
+	}
+	if id := cycle(jobs, batch); id != "" {
+		return invalid("enqueue job %q: dependency cycle", id)
+	}
+	return nil
+}
+
+// cycle returns the ID of a job of the batch in a dependency cycle, or "".
+func cycle(jobs []*asyncmqtype.JobInfo, batch map[string]*asyncmqtype.JobInfo) string {
+	mark := make(map[string]int, len(jobs)) // 1 visiting, 2 done
+	var visit func(j *asyncmqtype.JobInfo) bool
+	visit = func(j *asyncmqtype.JobInfo) bool {
+		switch mark[j.ID] {
+		case 1:
+			return true
+		case 2:
+			return false
+		}
+		mark[j.ID] = 1
+		for _, pid := range j.DependsOn {
+			if p := batch[pid]; p != nil && visit(p) {
+				return true
+			}
+		}
+		mark[j.ID] = 2
+		return false
+	}
+	for _, j := range jobs {
+		if visit(j) {
+			return j.ID
+		}
+	}
+	return ""
+}
+
+// Enqueue stores jobs all-or-nothing in one script call per queue. A call whose jobs are all in
+// one queue (the usual case) is one atomic script; a call spanning queues runs one script per
+// queue and, if a later queue refuses its jobs, removes the jobs the earlier queues stored.
+// Parents named in DependsOn must be in the child's queue: the scripts that release children
+// run on one queue's keys.
+func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
+	if err := s.guard(ctx); err != nil {
+		return err
+	}
+	if len(p.Jobs) == 0 {
+		return nil
+	}
+	if err := validateBatch(p.Jobs); err != nil {
+		return err
+	}
+	groups, order := groupByQueue(p.Jobs)
+	var done []string
+	for _, q := range order {
+		if err := s.enqueueQueue(ctx, q, groups[q], p); err != nil {
+			if len(done) > 0 {
+				s.undoEnqueue(context.WithoutCancel(ctx), done, groups)
+			}
+			return err
+		}
+		done = append(done, q)
+	}
+	return nil
+}
+
+func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInfo, []string) {
+	groups := make(map[string][]*asyncmqtype.JobInfo)
+	var order []string
+	for _, j := range jobs {
+		if _, ok := groups[j.Queue]; !ok {
+			order = append(order, j.Queue)
+		}
+		groups[j.Queue] = append(groups[j.Queue], j)
+	}
+	return groups, order
+}
+
+func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams) error {
+	ids := make([]string, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.ID
+	}
+	if s.cluster {
+		if err := s.claimIDs(ctx, queue, ids); err != nil {
+			return err
+		}
+	}
+	args := make([]any, 0, 1+len(jobs)*13)
+	args = append(args, len(jobs))
+	for _, j := range jobs {
+		args = append(args, jobArgs(j)...)
+	}
+	v, err := s.eval(ctx, s.queueCall(scriptEnqueue, queue, p.Now, nil, args...))
+	if err == nil {
+		err = enqueueReply(v)
+	}
+	if err != nil {
+		if s.cluster {
+			s.releaseIDs(context.WithoutCancel(ctx), ids)
+		}
+		return fmt.Errorf("enqueue %d jobs in queue %q: %w", len(jobs), queue, err)
+	}
+	if created(v) {
+		s.queueCreated(ctx, queue)
+	}
+	return nil
+}
+
+// enqueueReply turns the enqueue and fire scripts' refusals into typed errors.
+func enqueueReply(v any) error {
+	arr, _ := v.([]any)
+	if len(arr) == 0 {
+		return fmt.Errorf("unexpected reply %v", v)
+	}
+	code, _ := arr[0].(string)
+	id := ""
+	if len(arr) > 1 {
+		id, _ = arr[1].(string)
+	}
+	switch code {
+	case "ok":
+		return nil
+	case "exists":
+		return fmt.Errorf("job %q: %w", id, asyncmqtype.ErrJobExists)
+	case "dup":
+		return fmt.Errorf("job %q: %w", id, asyncmqtype.ErrDuplicateJob)
+	case "noparent":
+		return fmt.Errorf("parent job %q (parents must be in the child's queue): %w", id, asyncmqtype.ErrJobNotFound)
+	case "nf":
+		return asyncmqtype.ErrRepeatableNotFound
+	case "conflict":
+		return asyncmqtype.ErrConflict
+	}
+	return fmt.Errorf("unexpected reply %v", v)
+}
+
+func created(v any) bool {
+	arr, _ := v.([]any)
+	return len(arr) > 1 && arr[1] == int64(1)
+}
+
+// undoEnqueue removes the jobs of the queues an enqueue spanning queues had already stored.
+func (s *Store) undoEnqueue(ctx context.Context, queues []string, groups map[string][]*asyncmqtype.JobInfo) {
+	for _, q := range queues {
+		ids := make([]any, 0, len(groups[q])+1)
+		ids = append(ids, string(asyncmqtype.ActionRemove))
+		for _, j := range groups[q] {
+			ids = append(ids, j.ID)
+		}
+		v, err := s.eval(ctx, s.queueCall(scriptApply, q, groups[q][0].CreatedAt, nil, ids...))
+		if err != nil {
+			s.log.Error("asyncmq redis: undo a partly stored enqueue", "queue", q, "err", err)
+			continue
+		}
+		s.afterDelete(ctx, v)
+	}
+}

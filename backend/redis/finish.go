@@ -1,0 +1,85 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
+)
+
+// Finish records outcomes with one script call per queue, all in one pipeline.
+func (s *Store) Finish(ctx context.Context, p backend.FinishParams) ([]error, error) {
+	if err := s.guard(ctx); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(p.Items))
+	type group struct {
+		idx  []int
+		args []any
+	}
+	groups := map[string]*group{}
+	var order []string
+	for i, f := range p.Items {
+		switch f.Outcome {
+		case backend.OutcomeCompleted, backend.OutcomeRetry, backend.OutcomeFailed, backend.OutcomeCancelled:
+		default:
+			errs[i] = invalid("finish job %q: unknown outcome %q", f.JobID, f.Outcome)
+			continue
+		}
+		if !validJSON(f.Result) {
+			errs[i] = invalid("finish job %q: result is not JSON", f.JobID)
+			continue
+		}
+		q, ok := queueOfToken(f.LeaseToken)
+		if !ok {
+			errs[i] = fmt.Errorf("finish job %q: %w", f.JobID, asyncmqtype.ErrLeaseLost)
+			continue
+		}
+		g := groups[q]
+		if g == nil {
+			g = &group{}
+			groups[q] = g
+			order = append(order, q)
+		}
+		tail, at, msg := "", "0", ""
+		if f.Error != nil && f.Outcome != backend.OutcomeCompleted {
+			tail, at, msg = errorTail(f.Error), micros(f.Error.At), f.Error.Error
+		}
+		retryAt := "0"
+		if f.Outcome == backend.OutcomeRetry {
+			retryAt = micros(f.RetryAt)
+		}
+		g.idx = append(g.idx, i)
+		g.args = append(g.args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryAt,
+			strconv.FormatInt(int64(f.Duration), 10), strconv.Itoa(asyncmqtype.DurationBucket(f.Duration)))
+	}
+	if len(order) == 0 {
+		return errs, nil
+	}
+	calls := make([]call, len(order))
+	for i, q := range order {
+		calls[i] = s.queueCall(scriptFinish, q, p.Now, nil, groups[q].args...)
+	}
+	var results []result
+	if len(calls) == 1 {
+		v, err := s.eval(ctx, calls[0])
+		results = []result{{v, err}}
+	} else {
+		results = s.evalMany(ctx, calls)
+	}
+	for gi, q := range order {
+		g := groups[q]
+		if results[gi].err != nil {
+			return nil, fmt.Errorf("finish %d jobs of queue %q: %w", len(g.idx), q, results[gi].err)
+		}
+		st := strs(results[gi].val)
+		for k, i := range g.idx {
+			if k >= len(st) || st[k] != "ok" {
+				errs[i] = fmt.Errorf("finish job %q: %w", p.Items[i].JobID, asyncmqtype.ErrLeaseLost)
+			}
+		}
+	}
+	return errs, nil
+}

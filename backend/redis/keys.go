@@ -1,0 +1,75 @@
+package redis
+
+// Key layout. Every key of one queue starts with "<prefix>:{<queue>}:", so the queue's hash tag
+// puts all of them in one Cluster slot and a script may touch any of them. The few keys shared
+// by every queue carry no queue tag:
+//
+//	<prefix>:{<q>}:meta        HASH   k (known), pz (paused), rl/ri/rs/rc (rate limit window)
+//	<prefix>:{<q>}:j:<id>      HASH   one job (fields in codec.go); the only copy of its payload
+//	<prefix>:{<q>}:ready       ZSET   claimable jobs, score 0, member priority|run-at|id (lexical)
+//	<prefix>:{<q>}:s:<state>   ZSET   jobs of a state by CreatedAt µs (listings, counts, pages)
+//	<prefix>:{<q>}:due         ZSET   delayed jobs by RunAt µs
+//	<prefix>:{<q>}:lease       ZSET   active jobs by lease expiry µs
+//	<prefix>:{<q>}:f:<state>   ZSET   terminal jobs by FinishedAt µs (Clean, retention)
+//	<prefix>:{<q>}:uniq        HASH   unique key -> job ID
+//	<prefix>:{<q>}:mi, :m:<min> ZSET/HASH per-minute metric buckets (expire after 8 days)
+//	<prefix>:{<q>}:rids, :rdue, :r:<id>  repeatables of the queue
+//	<prefix>:{<q>}:events      STREAM events of the queue (Cluster only)
+//	<prefix>:{<q>}:wake        sharded pub/sub channel: the queue may have runnable jobs
+//	<prefix>:events            STREAM every event (single server and Sentinel)
+//	<prefix>:jobq              HASH   job ID -> queue (GetJob, ApplyJobs by ID)
+//	<prefix>:queues, :allq     SET    known queues; every queue that ever had metrics or events
+//	<prefix>:reps              HASH   repeatable ID -> queue
+//	<prefix>:{w}:info, :started, :hb  worker records
+//	<prefix>:{audit}:seq, :log        audit entries
+
+// qkeys are the names of one queue's keys, in the order the scripts' prelude reads KEYS.
+type qkeys struct {
+	base string
+	list []string
+}
+
+func (s *Store) queueKeys(queue string) qkeys {
+	base := s.prefix + ":{" + queue + "}:"
+	k := qkeys{base: base}
+	ev, jobq, queues, allq := s.prefix+":events", s.prefix+":jobq", s.prefix+":queues", s.prefix+":allq"
+	if s.cluster {
+		// Scripts may only touch their own slot: events go to the queue's stream and the shared
+		// indexes are written by the client after the script (see global.go).
+		ev, jobq, queues, allq = base+"events", base+"none", base+"none", base+"none"
+	}
+	k.list = []string{
+		base + "meta", base + "ready",
+		base + "s:waiting", base + "s:active", base + "s:delayed", base + "s:completed", base + "s:failed", base + "s:cancelled",
+		base + "due", base + "lease",
+		base + "f:completed", base + "f:failed", base + "f:cancelled",
+		base + "uniq", ev, base + "mi", jobq, queues, allq,
+		base + "rids", base + "rdue",
+	}
+	return k
+}
+
+func (k qkeys) meta() string                { return k.list[0] }
+func (k qkeys) ready() string               { return k.list[1] }
+func (k qkeys) state(i int) string          { return k.list[2+i] }
+func (k qkeys) job(id string) string        { return k.base + "j:" + id }
+func (k qkeys) repeatable(id string) string { return k.base + "r:" + id }
+func (k qkeys) metric(minute string) string { return k.base + "m:" + minute }
+func (k qkeys) metricIndex() string         { return k.list[15] }
+func (k qkeys) events() string              { return k.list[14] }
+func (k qkeys) rdue() string                { return k.list[20] }
+func (k qkeys) wake() string                { return k.base + "wake" }
+
+func (s *Store) jobqKey() string   { return s.prefix + ":jobq" }
+func (s *Store) queuesKey() string { return s.prefix + ":queues" }
+func (s *Store) allqKey() string   { return s.prefix + ":allq" }
+func (s *Store) repsKey() string   { return s.prefix + ":reps" }
+func (s *Store) eventsKey() string { return s.prefix + ":events" }
+func (s *Store) workerKeys() (info, started, hb string) {
+	b := s.prefix + ":{w}:"
+	return b + "info", b + "started", b + "hb"
+}
+func (s *Store) auditKeys() (seq, log string) {
+	b := s.prefix + ":{audit}:"
+	return b + "seq", b + "log"
+}

@@ -1,0 +1,46 @@
+-- apply: ARGV[8] = action, then job IDs. Returns {changed, deleted IDs}.
+local action = ARGV[8]
+local changed = 0
+for b = 9, #ARGV do
+  local id = ARGV[b]
+  local jk = JP .. id
+  local v = redis.call('HMGET', jk, 'st', 'cr', 'ca', 't', 'pr', 'ra', 'pd')
+  local st = v[1]
+  if st then
+    if action == 'retry' and TERMINAL[st] then
+      redis.call('HDEL', jk, 'at', 'sl', 'r', 'pg', 'fa')
+      redis.call('HSET', jk, 'st', 'waiting', 'ra', fmt(NOW))
+      redis.call('ZREM', FKEY[st], id)
+      move(id, st, 'waiting', v[3])
+      if not v[7] then ready(id, v[5], NOW) end
+      event('job:enqueued', id, v[4], 'waiting', 'retried')
+      changed = changed + 1
+    elseif (action == 'cancel' or action == 'remove') and st == 'active' then
+      if v[2] ~= '1' then
+        redis.call('HSET', jk, 'cr', '1')
+        event('job:cancelled', id, v[4], 'active', 'cancel requested')
+        changed = changed + 1
+      end
+    elseif action == 'cancel' and (st == 'waiting' or st == 'delayed') then
+      if st == 'waiting' then redis.call('ZREM', K_READY, rmember(v[5], v[6], id)) else redis.call('ZREM', K_DUE, id) end
+      redis.call('HSET', jk, 'st', 'cancelled', 'fa', fmt(NOW))
+      move(id, st, 'cancelled', v[3])
+      redis.call('ZADD', FKEY.cancelled, NOW, id)
+      event('job:cancelled', id, v[4], 'cancelled', '')
+      changed = changed + 1
+    elseif action == 'remove' then
+      deljob(id)
+      event('job:removed', id, v[4], st, '')
+      changed = changed + 1
+    elseif action == 'promote' and st == 'delayed' then
+      redis.call('ZREM', K_DUE, id)
+      redis.call('HSET', jk, 'st', 'waiting', 'ra', fmt(NOW))
+      move(id, 'delayed', 'waiting', v[3])
+      if not v[7] then ready(id, v[5], NOW) end
+      event('job:enqueued', id, v[4], 'waiting', 'promoted')
+      changed = changed + 1
+    end
+  end
+end
+wake()
+return {changed, DELETED}

@@ -1,0 +1,16 @@
+-- fire: KEYS[22] is the repeatable's hash and KEYS[23] its queue's due set (the job's queue
+-- on Cluster, where both must share a slot). ARGV[8] = repeatable ID, [9] = expected next run,
+-- [10] = next run, then one job (13 arguments).
+local rk, rdue = KEYS[22], KEYS[23]
+local r = redis.call('HMGET', rk, 'nr', 'pz')
+if not r[1] then return {'nf'} end
+if r[2] == '1' or r[1] ~= ARGV[9] then return {'conflict'} end
+local batch = batch_ids(11, 1)
+local err = enqueue_check(11, 1, batch)
+if err then return err end
+local created = known()
+enqueue_write(11, 1, batch)
+redis.call('HSET', rk, 'nr', ARGV[10], 'lr', fmt(NOW))
+redis.call('ZADD', rdue, ARGV[10], ARGV[8])
+wake()
+return {'ok', created}

@@ -1,0 +1,155 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha1"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+// script is one Lua transition: the shared prelude followed by the script's own body. It runs
+// by SHA (EVALSHA); a server that does not know it (a restart, SCRIPT FLUSH, a new Cluster
+// node) answers NOSCRIPT and the call is sent once more with the source, which caches it again.
+type script struct {
+	name string
+	src  string
+	sha  string
+}
+
+func loadScript(name string) *script {
+	prelude, err := luaFiles.ReadFile("lua/prelude.lua")
+	if err != nil {
+		panic(err)
+	}
+	body, err := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic(err)
+	}
+	src := string(prelude) + "\n" + string(body)
+	sum := sha1.Sum([]byte(src))
+	return &script{name: name, src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+var (
+	scriptEnqueue    = loadScript("enqueue")
+	scriptFire       = loadScript("fire")
+	scriptClaim      = loadScript("claim")
+	scriptFinish     = loadScript("finish")
+	scriptExtend     = loadScript("extend")
+	scriptRelease    = loadScript("release")
+	scriptProgress   = loadScript("progress")
+	scriptPromote    = loadScript("promote")
+	scriptRecover    = loadScript("recover")
+	scriptApply      = loadScript("apply")
+	scriptClean      = loadScript("clean")
+	scriptDrain      = loadScript("drain")
+	scriptObliterate = loadScript("obliterate")
+	scriptSettings   = loadScript("settings")
+	scriptRepeatable = loadScript("repeatable")
+)
+
+// micros is the store's time unit: Unix microseconds, exact in Lua's doubles until year 2255.
+func micros(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.UnixMicro(), 10)
+}
+
+// call is one script invocation on one queue.
+type call struct {
+	s    *script
+	keys []string
+	args []any
+}
+
+// queueCall builds a call of s on queue with the prelude's common arguments followed by extra.
+func (s *Store) queueCall(sc *script, queue string, now time.Time, extraKeys []string, extra ...any) call {
+	k := s.queueKeys(queue)
+	keys := k.list
+	if len(extraKeys) > 0 {
+		keys = append(append(make([]string, 0, len(keys)+len(extraKeys)), keys...), extraKeys...)
+	}
+	global := "1"
+	if s.cluster {
+		global = "0"
+	}
+	args := make([]any, 0, 7+len(extra))
+	args = append(args, k.base+"j:", queue, micros(now), k.base+"m:", k.wake(), s.events, global)
+	args = append(args, extra...)
+	return call{s: sc, keys: keys, args: args}
+}
+
+// eval runs one call through the pipeliner, so concurrent calls from many goroutines share
+// round trips.
+func (s *Store) eval(ctx context.Context, c call) (any, error) {
+	res := s.pipe.submit(ctx, c)
+	return res.val, res.err
+}
+
+// evalMany runs calls in one pipeline (one round trip per Cluster node) and returns each result.
+func (s *Store) evalMany(ctx context.Context, calls []call) []result {
+	out := make([]result, len(calls))
+	cmds := make([]*goredis.Cmd, len(calls))
+	_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = p.EvalSha(ctx, c.s.sha, c.keys, c.args...)
+		}
+		return nil
+	})
+	var retry []int
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil && isNoScript(err) {
+			retry = append(retry, i)
+			continue
+		}
+		out[i] = result{v, s.wrapRedisErr(err)}
+	}
+	if len(retry) > 0 {
+		_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, i := range retry {
+				cmds[i] = p.Eval(ctx, calls[i].s.src, calls[i].keys, calls[i].args...)
+			}
+			return nil
+		})
+		for _, i := range retry {
+			v, err := cmds[i].Result()
+			out[i] = result{v, s.wrapRedisErr(err)}
+		}
+	}
+	return out
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// errFull names the condition users must act on when Redis refuses writes for lack of memory.
+var errFull = errors.New("redis is out of memory (maxmemory reached with policy noeviction): nothing was written; raise maxmemory or clean finished jobs")
+
+// wrapRedisErr turns the server's terse errors into ones that say what to do. goredis.Nil (a
+// script returning nil) is not an error here.
+func (s *Store) wrapRedisErr(err error) error {
+	if err == nil || errors.Is(err, goredis.Nil) {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "OOM"):
+		return fmt.Errorf("%w (%s)", errFull, msg)
+	case strings.Contains(msg, "CROSSSLOT"):
+		return fmt.Errorf("redis cluster: keys in different slots (%s): this is a bug in the store", msg)
+	}
+	return err
+}
