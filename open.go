@@ -8,6 +8,7 @@ import (
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
+	redisstore "github.com/asyncmq/asyncmq/backend/redis"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
 	"github.com/asyncmq/asyncmq/internal/redact"
 )
@@ -17,7 +18,7 @@ import (
 const DefaultBackendURL = "sqlite://asyncmq.db"
 
 // supportedURLs is shown in errors about a URL Open does not understand.
-const supportedURLs = `"memory://" or "sqlite://<path>" (sqlite://asyncmq.db relative, sqlite:///var/lib/asyncmq.db absolute)`
+const supportedURLs = `"memory://" or "sqlite://<path>" (sqlite://asyncmq.db relative, sqlite:///var/lib/asyncmq.db absolute), or Redis: "redis://host:port/db", "rediss://...", "redis+cluster://host1:port,host2:port", "redis+sentinel://host:26379/master/db"`
 
 // Open opens the store named by url:
 //
@@ -25,9 +26,12 @@ const supportedURLs = `"memory://" or "sqlite://<path>" (sqlite://asyncmq.db rel
 //   - "sqlite://<path>": the SQLite file at path (backend/sqlite), created if missing.
 //     "sqlite://asyncmq.db" is relative to the working directory, "sqlite:///var/lib/asyncmq.db"
 //     absolute.
+//   - "redis://[user:pass@]host:port/db", "rediss://" (TLS), "redis+cluster://host1:port,host2:port"
+//     (Redis Cluster from seed nodes), "redis+sentinel://host:26379,host2:26379/master/db": Redis 7
+//     or later (backend/redis; see redis.Open for the query options such as prefix=).
 //
 // A malformed URL, an unknown scheme, or a store that is planned but not yet supported
-// ("postgres://", "redis://") is an error wrapping asyncmqtype.ErrInvalid that names the URL and says
+// ("postgres://") is an error wrapping asyncmqtype.ErrInvalid that names the URL and says
 // what is wrong. The caller closes the returned store.
 func Open(ctx context.Context, url string) (backend.Backend, error) {
 	kind, path, err := parseBackendURL(url)
@@ -37,6 +41,12 @@ func Open(ctx context.Context, url string) (backend.Backend, error) {
 	switch kind {
 	case "memory":
 		return memory.New(), nil
+	case "redis":
+		b, err := redisstore.Open(ctx, url)
+		if err != nil {
+			return nil, fmt.Errorf("open backend %q: %w", redact.URL(url), err)
+		}
+		return b, nil
 	default:
 		b, err := sqlite.Open(ctx, path)
 		if err != nil {
@@ -76,7 +86,9 @@ func parseBackendURL(url string) (kind, path string, err error) {
 			}
 		}
 		return "sqlite", rest, nil
-	case "postgres", "postgresql", "redis", "rediss":
+	case "redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel":
+		return "redis", "", nil
+	case "postgres", "postgresql":
 		return "", "", invalid("the %s backend is not yet supported", strings.ToLower(scheme))
 	default:
 		return "", "", invalid("unknown scheme %q", scheme)

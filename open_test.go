@@ -33,7 +33,8 @@ func TestParseBackendURL(t *testing.T) {
 		{url: "sqlite://a\x00.db", wantErr: "control character"},
 		{url: "memory://x", wantErr: "takes nothing after the scheme"},
 		{url: "postgres://localhost/db", wantErr: "postgres backend is not yet supported"},
-		{url: "redis://localhost:6379", wantErr: "redis backend is not yet supported"},
+		{url: "redis://localhost:6379", kind: "redis"},
+		{url: "redis+cluster://a:7000,b:7001", kind: "redis"},
 		{url: "mysql://x", wantErr: `unknown scheme "mysql"`},
 	}
 	for _, tt := range tests {
@@ -90,7 +91,7 @@ func TestOpen(t *testing.T) {
 		{name: "memory", url: "memory://"},
 		{name: "sqlite absolute", url: "sqlite://" + filepath.Join(dir, "jobs.db")},
 		{name: "sqlite in a missing folder", url: "sqlite://" + filepath.Join(dir, "missing", "jobs.db"), wantErr: "missing"},
-		{name: "unsupported", url: "redis://localhost", wantErr: "not yet supported"},
+		{name: "unsupported", url: "postgres://localhost", wantErr: "not yet supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,7 +151,7 @@ func TestOpenErrorsHidePasswords(t *testing.T) {
 	t.Parallel()
 	for _, url := range []string{
 		"postgres://u:hunter2@127.0.0.1/db",
-		"redis://:hunter2@127.0.0.1:6379/0",
+		"redis://:hunter2@127.0.0.1:1/0?dial_timeout=200ms",
 		"mystery://u:hunter2@host",
 		"sqlite://u:hunter2@host/x.db?mode=ro",
 	} {
