@@ -138,23 +138,11 @@ func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqt
 			return err
 		}
 	}
-	args := make([]any, 0, 1+len(jobs)*13)
-	args = append(args, len(jobs))
-	for _, j := range jobs {
-		args = append(args, jobArgs(j)...)
-	}
-	v, err := s.eval(ctx, s.queueCall(scriptEnqueue, queue, p.Now, nil, args...))
-	if err == nil {
-		err = enqueueReply(v)
-	}
-	if err != nil {
+	if err := s.combine.submit(ctx, queue, p.Now, jobs); err != nil {
 		if s.cluster {
 			s.releaseIDs(context.WithoutCancel(ctx), ids)
 		}
-		return fmt.Errorf("enqueue %d jobs in queue %q: %w", len(jobs), queue, err)
-	}
-	if created(v) {
-		s.queueCreated(ctx, queue)
+		return err
 	}
 	return nil
 }

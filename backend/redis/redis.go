@@ -43,9 +43,10 @@ type Store struct {
 	url     string
 	log     *slog.Logger
 
-	pipe   *pipeliner
-	notify *notifier
-	closed atomic.Bool
+	pipe    *pipeliner
+	combine *enqueueCombiner
+	notify  *notifier
+	closed  atomic.Bool
 }
 
 // Option configures a Store at Open.
@@ -105,6 +106,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open redis store %s: %w", s.url, err)
 	}
 	s.pipe = newPipeliner(s)
+	s.combine = newEnqueueCombiner(s)
 	s.notify = newNotifier(s)
 	return s, nil
 }
@@ -197,6 +199,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.notify.close()
+	s.combine.close()
 	s.pipe.close()
 	return s.rdb.Close()
 }

@@ -38,4 +38,5 @@ end
 if rl > 0 and n > 0 then
   redis.call('HSET', K_META, 'rs', fmt(rs or NOW), 'rc', rc + n)
 end
+flush_metrics()
 return out

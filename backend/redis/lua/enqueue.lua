@@ -1,9 +1,22 @@
--- enqueue: ARGV[8] = number of jobs, then 13 arguments per job. All or nothing.
-local n = tonumber(ARGV[8])
-local batch = batch_ids(9, n)
-local err = enqueue_check(9, n, batch)
-if err then return err end
-local created = known()
-enqueue_write(9, n, batch)
+-- enqueue: ARGV[8] = number of groups; each group is its Now (µs, '0' for the server clock),
+-- its number of jobs, then 13 arguments per job. Each group is one Enqueue call, stored
+-- all-or-nothing on its own; the reply has one entry per group: {'ok', created} or a refusal.
+local out = {}
+local b = 9
+local clock = NOW
+for g = 1, tonumber(ARGV[8]) do
+  NOW = ARGV[b] == '0' and clock or tonumber(ARGV[b])
+  local n = tonumber(ARGV[b + 1])
+  local base = b + 2
+  local batch = batch_ids(base, n)
+  local err = enqueue_check(base, n, batch)
+  if err then
+    out[g] = err
+  else
+    out[g] = {'ok', known()}
+    enqueue_write(base, n, batch)
+  end
+  b = base + n * NF
+end
 wake()
-return {'ok', created}
+return out

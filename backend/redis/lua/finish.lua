@@ -49,5 +49,6 @@ for b = 8, #ARGV, 10 do
     end
   end
 end
+flush_metrics()
 wake()
 return out

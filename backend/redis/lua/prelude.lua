@@ -40,21 +40,33 @@ local function wake()
   if woke then redis.call('SPUBLISH', WAKE, '1') end
 end
 
+
 local function event(typ, id, task, state, detail)
   redis.call('XADD', K_EV, 'MAXLEN', '~', EVMAX, '*', 't', typ, 'q', QNAME, 'j', id or '', 'k', task or '', 's', state or '', 'a', fmt(NOW), 'd', detail or '')
 end
 
--- metric adds counters to the bucket of NOW's minute; buckets expire after eight days.
+-- metric adds counters to the bucket of NOW's minute. Counters are summed in the script and
+-- written by flush_metrics, one HINCRBY per counter and minute whatever the number of jobs.
+local MET = {}
 local function metric(...)
   local minute = NOW - (NOW % 60000000)
-  local key = MP .. fmt(minute)
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('ZADD', K_MI, minute, fmt(minute))
-    redis.call('EXPIRE', key, 691200)
-    redis.call('ZREMRANGEBYRANK', K_MI, 0, -11521)
-  end
+  local m = MET[minute]
+  if not m then m = {}; MET[minute] = m end
   local f = {...}
-  for i = 1, #f, 2 do redis.call('HINCRBY', key, f[i], f[i + 1]) end
+  for i = 1, #f, 2 do m[f[i]] = (m[f[i]] or 0) + tonumber(f[i + 1]) end
+end
+
+-- flush_metrics writes the summed counters; buckets expire after eight days.
+local function flush_metrics()
+  for minute, m in pairs(MET) do
+    local key = MP .. fmt(minute)
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('ZADD', K_MI, minute, fmt(minute))
+      redis.call('EXPIRE', key, 691200)
+      redis.call('ZREMRANGEBYRANK', K_MI, 0, -11521)
+    end
+    for k, v in pairs(m) do redis.call('HINCRBY', key, k, fmt(v)) end
+  end
 end
 
 local function move(id, from, to, ca)
@@ -125,7 +137,7 @@ local function enqueue_check(base, n, batch)
   for i = 0, n - 1 do
     local b = base + i * NF
     local id = ARGV[b]
-    if redis.call('EXISTS', JP .. id) == 1 or (GLOBAL and redis.call('HEXISTS', K_JOBQ, id) == 1) then
+    if (GLOBAL and redis.call('HEXISTS', K_JOBQ, id) == 1) or (not GLOBAL and redis.call('EXISTS', JP .. id) == 1) then
       return {'exists', id}
     end
     local uk = ARGV[b + 9]

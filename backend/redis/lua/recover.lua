@@ -35,5 +35,6 @@ for b = 10, #ARGV do
     end
   end
 end
+flush_metrics()
 wake()
 return {requeued, failed}

@@ -1,0 +1,146 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+)
+
+// enqueueCombiner merges Enqueue calls made at the same time by many goroutines into one script
+// call per queue: a goroutine that finds a lane idle sends its call at once, and calls that
+// arrive meanwhile go together in the next script call (in one pipeline across queues). Each
+// call is still stored all-or-nothing on its own and gets its own error. This keeps Redis's
+// per-call cost (parsing, script setup) to a fraction of a job at any concurrency.
+type enqueueCombiner struct {
+	s    *Store
+	in   chan *enqReq
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type enqReq struct {
+	ctx   context.Context
+	queue string
+	now   time.Time
+	jobs  []*asyncmqtype.JobInfo
+	done  chan error
+}
+
+const (
+	combineLanes   = 4
+	combineMaxJobs = 2000
+)
+
+func newEnqueueCombiner(s *Store) *enqueueCombiner {
+	c := &enqueueCombiner{s: s, in: make(chan *enqReq, 4096), stop: make(chan struct{})}
+	for range combineLanes {
+		c.wg.Go(c.loop)
+	}
+	return c
+}
+
+func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo) error {
+	r := &enqReq{ctx: ctx, queue: queue, now: now, jobs: jobs, done: make(chan error, 1)}
+	select {
+	case c.in <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stop:
+		return errClosed()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		// The jobs may still be stored: the caller cannot tell, as with any lost reply.
+		return ctx.Err()
+	}
+}
+
+func (c *enqueueCombiner) loop() {
+	for {
+		select {
+		case <-c.stop:
+			return
+		case first := <-c.in:
+			batch := []*enqReq{first}
+			n := len(first.jobs)
+		fill:
+			for n < combineMaxJobs {
+				select {
+				case r := <-c.in:
+					batch = append(batch, r)
+					n += len(r.jobs)
+				default:
+					break fill
+				}
+			}
+			c.run(batch)
+		}
+	}
+}
+
+func (c *enqueueCombiner) run(batch []*enqReq) {
+	groups := map[string][]*enqReq{}
+	var order []string
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		if _, ok := groups[r.queue]; !ok {
+			order = append(order, r.queue)
+		}
+		groups[r.queue] = append(groups[r.queue], r)
+	}
+	if len(order) == 0 {
+		return
+	}
+	calls := make([]call, len(order))
+	for i, q := range order {
+		args := []any{len(groups[q])}
+		for _, r := range groups[q] {
+			args = append(args, micros(r.now), len(r.jobs))
+			for _, j := range r.jobs {
+				args = append(args, jobArgs(j)...)
+			}
+		}
+		calls[i] = c.s.queueCall(scriptEnqueue, q, time.Time{}, nil, args...)
+	}
+	ctx := context.WithoutCancel(batch[0].ctx)
+	for i, res := range c.s.evalMany(ctx, calls) {
+		q := order[i]
+		rs := groups[q]
+		if res.err != nil {
+			for _, r := range rs {
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, res.err)
+			}
+			continue
+		}
+		replies, _ := res.val.([]any)
+		createdQueue := false
+		for g, r := range rs {
+			var reply any
+			if g < len(replies) {
+				reply = replies[g]
+			}
+			if err := enqueueReply(reply); err != nil {
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, err)
+				continue
+			}
+			createdQueue = createdQueue || created(reply)
+			r.done <- nil
+		}
+		if createdQueue {
+			c.s.queueCreated(ctx, q)
+		}
+	}
+}
+
+func (c *enqueueCombiner) close() {
+	close(c.stop)
+	c.wg.Wait()
+}
