@@ -121,7 +121,13 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 			continue
 		}
 		replies, _ := res.val.([]any)
-		createdQueue := false
+		for _, reply := range replies {
+			if created(reply) {
+				// Before any caller returns, so that it finds the queue listed.
+				c.s.queueCreated(ctx, q)
+				break
+			}
+		}
 		for g, r := range rs {
 			var reply any
 			if g < len(replies) {
@@ -131,11 +137,7 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, err)
 				continue
 			}
-			createdQueue = createdQueue || created(reply)
 			r.done <- nil
-		}
-		if createdQueue {
-			c.s.queueCreated(ctx, q)
 		}
 	}
 }

@@ -26,11 +26,15 @@ func testURL(t *testing.T) string {
 // freshPrefix returns a key prefix no other test uses, and deletes its keys after the test.
 func freshPrefix(t *testing.T, url string) string {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "amqtest-" + hex.EncodeToString(b[:])
+	prefix := uniquePrefix()
 	t.Cleanup(func() { deletePrefix(url, prefix) })
 	return prefix
+}
+
+func uniquePrefix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "amqtest-" + hex.EncodeToString(b[:])
 }
 
 // deletePrefix removes every key of a test prefix with SCAN (never KEYS or FLUSHALL: the

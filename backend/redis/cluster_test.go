@@ -1,0 +1,42 @@
+package redis_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/backendtest"
+	"github.com/asyncmq/asyncmq/internal/redistest"
+)
+
+// clusterURL returns a Redis Cluster for the test: ASYNCMQ_TEST_REDIS_CLUSTER=1 starts a private
+// three-master cluster for the test, any other value is taken as the URL of
+// one. Unset, the test is skipped.
+func clusterURL(t *testing.T) string {
+	t.Helper()
+	v := os.Getenv("ASYNCMQ_TEST_REDIS_CLUSTER")
+	switch v {
+	case "":
+		t.Skip("ASYNCMQ_TEST_REDIS_CLUSTER is not set (1 starts a private cluster)")
+	case "1":
+		return redistest.StartCluster(t)
+	}
+	return v
+}
+
+func TestClusterConformance(t *testing.T) {
+	url := clusterURL(t)
+	t.Run("Run", func(t *testing.T) {
+		t.Parallel()
+		backendtest.Run(t, func(t *testing.T) backend.Backend {
+			return openStore(t, withPrefix(url, uniquePrefix()))
+		})
+	})
+	t.Run("RunShared", func(t *testing.T) {
+		t.Parallel()
+		backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+			u := withPrefix(url, uniquePrefix())
+			return openStore(t, u), openStore(t, u)
+		})
+	})
+}
