@@ -14,11 +14,17 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
+	"github.com/asyncmq/asyncmq/internal/redistest"
 )
 
-// helperDBEnv names the SQLite file a helper worker process works on.
-const helperDBEnv = "ASYNCMQ_TEST_HELPER_DB"
+// helperDBEnv names the SQLite file a helper worker process works on; helperURLEnv names any
+// other store by URL.
+const (
+	helperDBEnv  = "ASYNCMQ_TEST_HELPER_DB"
+	helperURLEnv = "ASYNCMQ_TEST_HELPER_URL"
+)
 
 const (
 	crashQueue = "crash"
@@ -36,13 +42,19 @@ type crashArgs struct {
 // TestHelperProcess is the worker that TestCrashedWorkerJobsAreRecovered kills. It does nothing
 // in a normal test run.
 func TestHelperProcess(t *testing.T) {
-	path := os.Getenv(helperDBEnv)
-	if path == "" {
+	path, url := os.Getenv(helperDBEnv), os.Getenv(helperURLEnv)
+	if path == "" && url == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := sqlite.Open(ctx, path)
+	var b backend.Backend
+	var err error
+	if url != "" {
+		b, err = Open(ctx, url)
+	} else {
+		b, err = sqlite.Open(ctx, path)
+	}
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -72,14 +84,39 @@ func TestHelperProcess(t *testing.T) {
 
 func TestCrashedWorkerJobsAreRecovered(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "crash.db")
-	b, err := sqlite.Open(ctx, path)
+	b, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
+	testCrashRecovery(t, b, helperDBEnv+"="+path)
+}
 
+// TestRedisCrashedWorkerJobsAreRecovered is the same crash on the Redis store
+// (ASYNCMQ_TEST_REDIS), under a key prefix of its own.
+func TestRedisCrashedWorkerJobsAreRecovered(t *testing.T) {
+	t.Parallel()
+	url := os.Getenv("ASYNCMQ_TEST_REDIS")
+	if url == "" {
+		t.Skip("ASYNCMQ_TEST_REDIS is not set")
+	}
+	prefix := fmt.Sprintf("amqcrash-%d", time.Now().UnixNano())
+	t.Cleanup(func() { redistest.DeletePrefix(url, prefix) })
+	url += "?prefix=" + prefix
+	b, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("open redis: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	testCrashRecovery(t, b, helperURLEnv+"="+url)
+}
+
+// testCrashRecovery enqueues jobs into b, has a helper worker process (started with helperEnv)
+// block on some of them and kills it with SIGKILL, then checks that a second worker completes
+// every job exactly once.
+func testCrashRecovery(t *testing.T, b backend.Backend, helperEnv string) {
+	ctx := context.Background()
 	reqs := make([]Request, crashJobs)
 	for i := range reqs {
 		reqs[i] = Request{Task: "crash.task", Payload: crashArgs{N: i}, Options: []EnqueueOption{Queue(crashQueue)}}
@@ -91,7 +128,7 @@ func TestCrashedWorkerJobsAreRecovered(t *testing.T) {
 
 	// First worker: a child process, killed with SIGKILL while it runs crashSlots jobs.
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperDBEnv+"="+path)
+	cmd.Env = append(os.Environ(), helperEnv)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -10,7 +9,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/backendtest"
 	"github.com/asyncmq/asyncmq/backend/redis"
-	goredis "github.com/redis/go-redis/v9"
+	"github.com/asyncmq/asyncmq/internal/redistest"
 )
 
 // testURL returns the Redis the tests use (ASYNCMQ_TEST_REDIS) and skips when it is unset.
@@ -27,7 +26,7 @@ func testURL(t *testing.T) string {
 func freshPrefix(t *testing.T, url string) string {
 	t.Helper()
 	prefix := uniquePrefix()
-	t.Cleanup(func() { deletePrefix(url, prefix) })
+	t.Cleanup(func() { redistest.DeletePrefix(url, prefix) })
 	return prefix
 }
 
@@ -35,30 +34,6 @@ func uniquePrefix() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "amqtest-" + hex.EncodeToString(b[:])
-}
-
-// deletePrefix removes every key of a test prefix with SCAN (never KEYS or FLUSHALL: the
-// server is shared).
-func deletePrefix(url, prefix string) {
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		return
-	}
-	c := goredis.NewClient(opt)
-	defer c.Close()
-	ctx := context.Background()
-	iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
-	var batch []string
-	for iter.Next(ctx) {
-		batch = append(batch, iter.Val())
-		if len(batch) == 500 {
-			c.Unlink(ctx, batch...)
-			batch = batch[:0]
-		}
-	}
-	if len(batch) > 0 {
-		c.Unlink(ctx, batch...)
-	}
 }
 
 func withPrefix(url, prefix string) string {

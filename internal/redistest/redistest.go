@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Server is one redis-server process.
@@ -134,4 +136,28 @@ func StartCluster(t testing.TB) string {
 	}
 	t.Fatalf("redis cluster %v did not reach cluster_state:ok", addrs)
 	return ""
+}
+
+// DeletePrefix removes every key under prefix+":" on the server of url (one node), with SCAN and
+// UNLINK: tests share a server and never flush it.
+func DeletePrefix(url, prefix string) {
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		return
+	}
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			c.Unlink(ctx, batch...)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		c.Unlink(ctx, batch...)
+	}
 }
