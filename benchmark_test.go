@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
 )
@@ -19,10 +18,10 @@ import (
 func BenchmarkEndToEnd(b *testing.B) {
 	stores := []struct {
 		name string
-		open func(b *testing.B) backend.Backend
+		open func(b *testing.B) Store
 	}{
-		{"memory", func(*testing.B) backend.Backend { return memory.New() }},
-		{"sqlite", func(b *testing.B) backend.Backend {
+		{"memory", func(*testing.B) Store { return memory.New() }},
+		{"sqlite", func(b *testing.B) Store {
 			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 			if err != nil {
 				b.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 // Client enqueues jobs. It is safe for concurrent use; make one per backend and share it.
 type Client struct {
-	b          backend.Backend
+	b          Store
 	maxPayload int
 	known      map[string]bool
 	now        func() time.Time
@@ -44,7 +44,7 @@ func KnownTasks(tasks ...string) ClientOption {
 }
 
 // NewClient returns a Client that enqueues into b.
-func NewClient(b backend.Backend, opts ...ClientOption) *Client {
+func NewClient(b Store, opts ...ClientOption) *Client {
 	c := &Client{b: b, maxPayload: DefaultMaxPayloadBytes, now: func() time.Time { return time.Now().UTC() }}
 	for _, o := range opts {
 		o(c)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
-	"github.com/asyncmq/asyncmq/backend"
 )
 
 func TestEnqueueStoresOptions(t *testing.T) {
@@ -196,7 +195,7 @@ func TestEnqueueErrors(t *testing.T) {
 	}
 }
 
-func queueTotal(t *testing.T, b backend.Backend) int {
+func queueTotal(t *testing.T, b Store) int {
 	t.Helper()
 	qs, err := b.Queues(context.Background())
 	if err != nil {

@@ -132,7 +132,7 @@ func (c *completer) flush(batch []finishItem) {
 	for attempt := 1; ; attempt++ {
 		err = w.call(func(ctx context.Context) error {
 			var err error
-			errs, err = w.b.Finish(ctx, backend.FinishParams{Items: items, Now: w.now()})
+			errs, err = w.b.Finish(ctx, backend.FinishParams{Items: items})
 			return err
 		})
 		if err == nil || attempt == finishAttempts {

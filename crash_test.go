@@ -48,7 +48,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var b backend.Backend
+	var b backend.Store
 	var err error
 	if url != "" {
 		b, err = Open(ctx, url)
@@ -115,7 +115,7 @@ func TestRedisCrashedWorkerJobsAreRecovered(t *testing.T) {
 // testCrashRecovery enqueues jobs into b, has a helper worker process (started with helperEnv)
 // block on some of them and kills it with SIGKILL, then checks that a second worker completes
 // every job exactly once.
-func testCrashRecovery(t *testing.T, b backend.Backend, helperEnv string) {
+func testCrashRecovery(t *testing.T, b backend.Store, helperEnv string) {
 	ctx := context.Background()
 	reqs := make([]Request, crashJobs)
 	for i := range reqs {

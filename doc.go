@@ -3,6 +3,8 @@
 //
 // An application enqueues jobs with a Client and runs them with a Worker:
 //
+//	import _ "github.com/asyncmq/asyncmq/backend/sqlite" // links the store that serves sqlite://
+//
 //	b, err := asyncmq.Open(ctx, "sqlite://app.db")
 //	...
 //	client := asyncmq.NewClient(b)
@@ -34,8 +36,20 @@
 // # Stores
 //
 // Open takes a URL: "sqlite://path" (the default, DefaultBackendURL) for a durable store that
-// several processes on one machine share, or "memory://" for tests. Everything else in the
-// package works on the backend.Backend interface, so other stores plug in without changes here.
+// several processes on one machine share, or "memory://" for tests. The package links no store
+// itself: a program imports the store packages it uses (backend/sqlite, backend/memory, or
+// backend/all for every one), and pays for nothing else. Everything in the package works on the
+// Store interface, so other stores plug in without changes here.
+//
+// Stores run the clock: lease expiry, due delayed jobs and retry times are decided on the
+// store's clock, so workers whose clocks disagree never steal each other's jobs. Maintenance
+// (promoting due jobs, recovering stalled ones, retention, repeatables, pruning dead workers)
+// runs on one elected worker per store, and moves to another within two lease periods when that
+// worker dies. Idle workers wait on the store's wake-up signal where it has one, and poll as a
+// fallback.
+//
+// The types of stored data that the Client and the Inspector return (JobInfo, QueueInfo, Event,
+// ...) and the typed errors (ErrJobNotFound, ...) live in package asyncmqtype.
 //
 // # Administration
 //

@@ -81,11 +81,10 @@ func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 func (w *Worker) outcome(j *asyncmqtype.JobInfo, job *Job, herr error, stack string, cause error, took time.Duration) backend.Finish {
 	fin := backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Duration: took}
 	if herr == nil {
-		fin.Outcome = backend.OutcomeCompleted
+		fin.Outcome = asyncmqtype.OutcomeCompleted
 		fin.Result = job.Result()
 		return fin
 	}
-	now := w.now()
 	msg := herr.Error()
 	for _, c := range []error{ErrJobTimeout, ErrJobCancelled} {
 		// Say why the context ended, unless the handler's error already does.
@@ -97,7 +96,6 @@ func (w *Worker) outcome(j *asyncmqtype.JobInfo, job *Job, herr error, stack str
 	panicked := errors.As(herr, &pe)
 	fin.Error = &asyncmqtype.AttemptError{
 		Attempt: j.Attempts,
-		At:      now,
 		Error:   truncate(msg, maxErrorBytes),
 		Stack:   truncate(stack, maxStackBytes),
 		Panic:   panicked,
@@ -105,14 +103,14 @@ func (w *Worker) outcome(j *asyncmqtype.JobInfo, job *Job, herr error, stack str
 	level, logMsg := slog.LevelInfo, ""
 	switch {
 	case errors.Is(cause, ErrJobCancelled):
-		fin.Outcome = backend.OutcomeCancelled
+		fin.Outcome = asyncmqtype.OutcomeCancelled
 		logMsg = "job cancelled while running"
 	case errors.Is(herr, SkipRetry) || j.Attempts > j.MaxRetries:
-		fin.Outcome = backend.OutcomeFailed
+		fin.Outcome = asyncmqtype.OutcomeFailed
 		level, logMsg = slog.LevelWarn, "job failed"
 	default:
-		fin.Outcome = backend.OutcomeRetry
-		fin.RetryAt = now.Add(retryDelay(j.Backoff, j.Attempts))
+		fin.Outcome = asyncmqtype.OutcomeRetry
+		fin.RetryDelay = retryDelay(j.Backoff, j.Attempts)
 		logMsg = "job attempt failed; will retry"
 	}
 	if panicked {

@@ -32,6 +32,9 @@ type fetcher struct {
 
 	freed chan struct{} // a slot was freed
 	hint  chan struct{} // jobs may have become runnable (promoted, recovered)
+	// notified is the store's wake-up signal for the queue (backend.Notifier), nil when the
+	// store has none. Polling stays as the fallback either way.
+	notified <-chan struct{}
 }
 
 func newFetcher(w *Worker, queue string, slots int) *fetcher {
@@ -64,6 +67,11 @@ func signal(c chan struct{}) {
 
 func (f *fetcher) run(ctx context.Context) {
 	w := f.w
+	if n, ok := w.b.(backend.Notifier); ok {
+		var stop func()
+		f.notified, stop = n.Subscribe(f.queue)
+		defer stop()
+	}
 	firstIdle := min(minIdlePoll, w.cfg.PollInterval)
 	idle := firstIdle
 	full := min(f.slots, maxClaimBatch)
@@ -100,8 +108,7 @@ func (f *fetcher) run(ctx context.Context) {
 		err := w.call(func(cctx context.Context) error {
 			var err error
 			jobs, err = w.b.Claim(cctx, backend.ClaimParams{
-				Queues: []string{f.queue}, WorkerID: w.id, Limit: n,
-				LeaseDuration: w.cfg.LeaseDuration, Now: w.now(),
+				Queue: f.queue, WorkerID: w.id, Limit: n, LeaseDuration: w.cfg.LeaseDuration,
 			})
 			return err
 		})
@@ -138,6 +145,8 @@ func (f *fetcher) run(ctx context.Context) {
 			t.Stop()
 			return
 		case <-f.hint:
+			t.Stop()
+		case <-f.notified:
 			t.Stop()
 		case <-t.C:
 		}

@@ -47,14 +47,14 @@ type Job struct {
 	RepeatableID string
 
 	lease  backend.Lease
-	b      backend.Backend
+	b      Store
 	limit  int
 	mu     sync.Mutex
 	result json.RawMessage
 }
 
 // newJob returns the handler's view of a claimed job.
-func newJob(j *asyncmqtype.JobInfo, b backend.Backend, limit int) *Job {
+func newJob(j *asyncmqtype.JobInfo, b Store, limit int) *Job {
 	return &Job{
 		ID:           j.ID,
 		Queue:        j.Queue,

@@ -40,11 +40,10 @@ func (w *Worker) heartbeat() error {
 		res, err = w.b.Heartbeat(ctx, backend.HeartbeatParams{
 			Worker: asyncmqtype.WorkerInfo{
 				ID: w.id, Hostname: w.hostname, PID: os.Getpid(), Queues: w.queues, Concurrency: w.concurrency,
-				StartedAt: w.startedAt, LastHeartbeat: w.now(), Active: len(leases),
+				StartedAt: w.startedAt, Active: len(leases),
 			},
 			Leases:        leases,
 			LeaseDuration: w.cfg.LeaseDuration,
-			Now:           w.now(),
 		})
 		return err
 	})

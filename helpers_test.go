@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
-	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/memory"
 )
 
@@ -16,7 +15,7 @@ import (
 const waitTimeout = 15 * time.Second
 
 type testBundle struct {
-	b      backend.Backend
+	b      Store
 	client *Client
 	mux    *ServeMux
 	events *eventLog

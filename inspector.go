@@ -12,17 +12,14 @@ import (
 // Inspector is the public administration API over a backend: the dashboard and the CLI are built
 // on it and never reach into a backend directly. It is safe for concurrent use.
 type Inspector struct {
-	b   backend.Backend
+	b   Store
 	now func() time.Time
 }
 
 // NewInspector returns an Inspector over b.
-func NewInspector(b backend.Backend) *Inspector {
+func NewInspector(b Store) *Inspector {
 	return &Inspector{b: b, now: func() time.Time { return time.Now().UTC() }}
 }
-
-// Backend returns the backend the Inspector manages.
-func (i *Inspector) Backend() backend.Backend { return i.b }
 
 // MaxPageSize is the largest page Jobs returns.
 const MaxPageSize = 1000
@@ -241,25 +238,38 @@ func (i *Inspector) Workers(ctx context.Context) ([]asyncmqtype.WorkerInfo, erro
 	return ws, nil
 }
 
-// Events returns lifecycle events after an ID.
+// Events returns lifecycle events after the cursor p.After ("" for the oldest kept), at most
+// p.Limit (1..1000, default 1000). Cursors are the store's: pass back the Cursor of the last
+// event seen.
 func (i *Inspector) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	if p.Limit <= 0 || p.Limit > 1000 {
 		p.Limit = 1000
 	}
 	evs, err := i.b.Events(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", p.AfterID, err)
+		return nil, fmt.Errorf("read events after cursor %q: %w", p.After, err)
 	}
 	return evs, nil
 }
 
-// LastEventID returns the newest event ID.
-func (i *Inspector) LastEventID(ctx context.Context) (int64, error) {
-	id, err := i.b.LastEventID(ctx)
+// RecentEvents returns the newest events, newest first; a Limit outside 1..1000 is clamped.
+func (i *Inspector) RecentEvents(ctx context.Context, p asyncmqtype.RecentEventsParams) ([]asyncmqtype.Event, error) {
+	p.Limit = min(max(p.Limit, 1), MaxPageSize)
+	evs, err := i.b.RecentEvents(ctx, p)
 	if err != nil {
-		return 0, fmt.Errorf("read last event id: %w", err)
+		return nil, fmt.Errorf("read recent events: %w", err)
 	}
-	return id, nil
+	return evs, nil
+}
+
+// LastEventCursor returns the cursor of the newest event, "" when there is none: reading after
+// it returns only events recorded later.
+func (i *Inspector) LastEventCursor(ctx context.Context) (string, error) {
+	c, err := i.b.LastEventCursor(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read last event cursor: %w", err)
+	}
+	return c, nil
 }
 
 // Metrics returns per-minute counters.

@@ -13,10 +13,13 @@ import (
 // stalledBatch caps the jobs one stalled-recovery pass handles; the next pass takes the rest.
 const stalledBatch = 1000
 
-// maintain runs the periodic services every worker runs: scheduling (delayed-job promotion and
-// repeatables), stalled-job recovery and retention. Each first runs at start, so a worker that
-// starts after an outage catches up at once. They are single store calls, cheap when idle, and
-// safe to run from several workers at a time because every transition is atomic in the store.
+// maintain runs the periodic services of the store: scheduling (delayed-job promotion and
+// repeatables), stalled-job recovery, retention and pruning of dead workers' records. They run on
+// one worker of the store at a time, the maintenance leader (see leader.go); the others only keep
+// trying to become leader. A new leader runs every service at once, so a store whose leader died
+// catches up as soon as another worker takes over. Each service is a series of atomic store calls,
+// so two workers that briefly both believe they lead do no harm: a job is promoted or recovered
+// once, and a repeatable run fires once (FireRepeatable's compare-and-set).
 func (w *Worker) maintain(ctx context.Context) {
 	schedule := time.NewTicker(w.cfg.ScheduleInterval)
 	defer schedule.Stop()
@@ -27,20 +30,44 @@ func (w *Worker) maintain(ctx context.Context) {
 		t := time.NewTicker(w.cfg.Retention.Interval)
 		defer t.Stop()
 		retention = t.C
-		w.clean()
 	}
-	w.recoverStalled()
-	w.schedule()
+	elect := time.NewTicker(w.leader.renewEvery())
+	defer elect.Stop()
+	defer w.leader.resign(w)
+
+	catchUp := func() {
+		if w.cfg.Retention.active() {
+			w.clean()
+		}
+		w.recoverStalled()
+		w.pruneWorkers()
+		w.schedule()
+	}
+	if w.leader.elect(w) {
+		catchUp()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-elect.C:
+			was := w.leader.leading()
+			if w.leader.elect(w) && !was {
+				catchUp()
+			}
 		case <-schedule.C:
-			w.schedule()
+			if w.leader.leading() {
+				w.schedule()
+			}
 		case <-stalled.C:
-			w.recoverStalled()
+			if w.leader.leading() {
+				w.recoverStalled()
+				w.pruneWorkers()
+			}
 		case <-retention:
-			w.clean()
+			if w.leader.leading() {
+				w.clean()
+			}
 		}
 	}
 }
@@ -57,7 +84,7 @@ func (w *Worker) recoverStalled() {
 	var res backend.RecoverResult
 	err := w.call(func(ctx context.Context) error {
 		var err error
-		res, err = w.b.RecoverStalled(ctx, backend.RecoverParams{Now: w.now(), MaxStalls: w.cfg.MaxStalls, Limit: stalledBatch})
+		res, err = w.b.RecoverStalled(ctx, backend.RecoverParams{MaxStalls: w.cfg.MaxStalls, Limit: stalledBatch})
 		return err
 	})
 	n := len(res.Requeued) + len(res.Failed)
@@ -85,13 +112,20 @@ func (r *Retention) active() bool {
 	return false
 }
 
-// clean deletes the finished jobs of the worker's queues that the retention no longer keeps.
+// clean deletes the finished jobs that the retention no longer keeps, in every queue of the
+// store: retention is store-wide, applied by the maintenance leader.
 func (w *Worker) clean() {
 	r := w.cfg.Retention
 	now := w.now()
 	total := 0
-	var firstErr error
-	for _, q := range w.queues {
+	var queues []asyncmqtype.QueueInfo
+	firstErr := w.call(func(ctx context.Context) error {
+		var err error
+		queues, err = w.b.Queues(ctx)
+		return err
+	})
+	for _, qi := range queues {
+		q := qi.Name
 		for _, s := range []struct {
 			state asyncmqtype.State
 			p     RetentionPolicy
@@ -128,4 +162,20 @@ func (w *Worker) clean() {
 		w.log.Debug("cleaned finished jobs", slog.Int("deleted", total))
 	}
 	w.emit(WorkerEvent{Kind: WorkerCleaned, Count: total, Err: firstErr})
+}
+
+// pruneWorkers deletes the records of workers that stopped heartbeating long ago (killed without
+// a clean shutdown), so the worker list shows live workers only.
+func (w *Worker) pruneWorkers() {
+	var n int
+	err := w.call(func(ctx context.Context) error {
+		var err error
+		n, err = w.b.PruneWorkers(ctx, backend.PruneWorkersParams{Before: w.now().Add(-w.cfg.pruneWorkersAfter())})
+		return err
+	})
+	if err != nil {
+		w.log.Warn("prune dead workers", slog.Any("error", err))
+	} else if n > 0 {
+		w.log.Info("pruned the records of dead workers", slog.Int("workers", n))
+	}
 }

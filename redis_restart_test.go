@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	// The Redis store registers redis:// for Open.
+	_ "github.com/asyncmq/asyncmq/backend/redis"
 	"github.com/asyncmq/asyncmq/internal/redistest"
 )
 

@@ -185,8 +185,9 @@ func (s RepeatableSpec) build(now time.Time) (asyncmqtype.Repeatable, error) {
 	return r, nil
 }
 
-// repeatableJob is the job a firing of r enqueues.
-func repeatableJob(r asyncmqtype.Repeatable, now time.Time) *asyncmqtype.JobInfo {
+// repeatableJob is the job a firing of r enqueues. Its RunAt and CreatedAt are left to the store's
+// clock.
+func repeatableJob(r asyncmqtype.Repeatable) *asyncmqtype.JobInfo {
 	return &asyncmqtype.JobInfo{
 		ID:           NewID(),
 		Queue:        r.Queue,
@@ -195,8 +196,6 @@ func repeatableJob(r asyncmqtype.Repeatable, now time.Time) *asyncmqtype.JobInfo
 		State:        asyncmqtype.StateWaiting,
 		Priority:     r.Priority,
 		MaxRetries:   r.MaxRetries,
-		RunAt:        now,
-		CreatedAt:    now,
 		RepeatableID: r.ID,
 	}
 }

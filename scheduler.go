@@ -4,20 +4,36 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-// schedule promotes due delayed jobs and fires the due repeatables of the worker's queues.
+// promoteBatch bounds one PromoteDue call, so a backlog of due jobs never holds the store for
+// long; schedule repeats the call while batches come back full.
+const promoteBatch = 1000
+
+// maxPromoteBatches bounds one scheduling pass; the next pass takes the rest.
+const maxPromoteBatches = 100
+
+// schedule promotes due delayed jobs and fires the due repeatables of the store. Due times are
+// checked on the store's clock.
 func (w *Worker) schedule() {
-	now := w.now()
 	var promoted int
-	err := w.call(func(ctx context.Context) error {
-		var err error
-		promoted, err = w.b.PromoteDue(ctx, now)
-		return err
-	})
+	var err error
+	for range maxPromoteBatches {
+		var n int
+		err = w.call(func(ctx context.Context) error {
+			var err error
+			n, err = w.b.PromoteDue(ctx, backend.PromoteParams{Limit: promoteBatch})
+			return err
+		})
+		promoted += n
+		if err != nil || n < promoteBatch {
+			break
+		}
+	}
 	if err != nil {
 		w.log.Warn("promote due jobs", slog.Any("error", err))
 	}
@@ -28,15 +44,15 @@ func (w *Worker) schedule() {
 	w.emit(WorkerEvent{Kind: WorkerScheduled, Count: promoted, Err: err})
 }
 
-// fireRepeatables enqueues one job for each due repeatable of the worker's queues and moves its
-// next run past now. Runs missed while no worker was up are skipped, not made up. The backend's
+// fireRepeatables enqueues one job for each due repeatable of the store and moves its next run
+// past now. Runs missed while no worker was up are skipped, not made up. The backend's
 // compare-and-set on NextRun makes each run fire once however many workers try.
 func (w *Worker) fireRepeatables() int {
 	now := w.now()
 	var due []asyncmqtype.Repeatable
 	err := w.call(func(ctx context.Context) error {
 		var err error
-		due, err = w.b.DueRepeatables(ctx, now)
+		due, err = w.b.DueRepeatables(ctx, time.Time{}) // the store's clock
 		return err
 	})
 	if err != nil {
@@ -45,9 +61,6 @@ func (w *Worker) fireRepeatables() int {
 	}
 	fired := 0
 	for _, r := range due {
-		if _, mine := w.cfg.Queues[r.Queue]; !mine {
-			continue
-		}
 		next, err := nextRun(r, now)
 		if err != nil {
 			// Only a definition written around CreateRepeatable's validation gets here. Log it
@@ -58,9 +71,9 @@ func (w *Worker) fireRepeatables() int {
 			}
 			continue
 		}
-		job := repeatableJob(r, now)
+		job := repeatableJob(r)
 		err = w.call(func(ctx context.Context) error {
-			return w.b.FireRepeatable(ctx, backend.FireParams{ID: r.ID, Expected: r.NextRun, Next: next, Job: job, Now: now})
+			return w.b.FireRepeatable(ctx, backend.FireParams{ID: r.ID, Expected: r.NextRun, Next: next, Job: job})
 		})
 		switch {
 		case errors.Is(err, asyncmqtype.ErrConflict):

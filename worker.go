@@ -27,7 +27,7 @@ const abandonAfter = time.Second
 // Worker claims jobs from its queues and runs them with a Handler. Create it with NewWorker and
 // start it with Run. A Worker runs once: after Run returns, make a new one.
 type Worker struct {
-	b      backend.Backend
+	b      Store
 	h      Handler
 	cfg    WorkerConfig
 	log    *slog.Logger
@@ -40,6 +40,7 @@ type Worker struct {
 
 	fetchers  []*fetcher
 	completer *completer
+	leader    *leadership
 	startedAt time.Time
 
 	mu      sync.Mutex
@@ -69,7 +70,7 @@ type runningJob struct {
 
 // NewWorker returns a worker that runs the jobs of cfg.Queues in b with h (usually a *ServeMux).
 // An invalid configuration is an error naming the field.
-func NewWorker(b backend.Backend, h Handler, cfg WorkerConfig) (*Worker, error) {
+func NewWorker(b Store, h Handler, cfg WorkerConfig) (*Worker, error) {
 	if b == nil {
 		return nil, fmt.Errorf("new worker: nil backend: %w", asyncmqtype.ErrInvalid)
 	}
@@ -105,6 +106,7 @@ func NewWorker(b backend.Backend, h Handler, cfg WorkerConfig) (*Worker, error) 
 		w.fetchers = append(w.fetchers, newFetcher(w, q, cfg.Queues[q]))
 	}
 	w.completer = newCompleter(w)
+	w.leader = newLeadership(cfg.LeaseDuration)
 	return w, nil
 }
 
@@ -247,7 +249,7 @@ func (w *Worker) releaseHeld() {
 	}
 	ctx, cancel := context.WithTimeout(w.base, 5*time.Second)
 	defer cancel()
-	err := w.b.Release(ctx, backend.ReleaseParams{Leases: leases, Now: w.now()})
+	err := w.b.Release(ctx, backend.ReleaseParams{Leases: leases})
 	if err != nil {
 		// The leases expire on their own and stalled recovery requeues the jobs.
 		w.log.Error("release jobs at shutdown", slog.Int("jobs", len(leases)), slog.Any("error", err))

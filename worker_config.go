@@ -41,11 +41,12 @@ type WorkerConfig struct {
 	// FetchCooldown is the shortest time between two claims on a busy queue, so that slots freed
 	// meanwhile are filled by one batched claim rather than many small ones. Default 5ms.
 	FetchCooldown time.Duration
-	// ScheduleInterval is how often the worker moves delayed jobs that are due (and retries whose
-	// backoff has passed) to waiting, and fires due repeatables of its queues. Default 1s.
+	// ScheduleInterval is how often the maintenance leader moves delayed jobs that are due (and
+	// retries whose backoff has passed) to waiting, and fires due repeatables. Default 1s.
 	ScheduleInterval time.Duration
-	// Retention controls how long finished jobs are kept. Nil means DefaultRetention;
-	// &Retention{} keeps everything.
+	// Retention controls how long finished jobs are kept, in every queue of the store: it is
+	// applied by whichever worker is the store's maintenance leader, so give every worker of a
+	// store the same Retention. Nil means DefaultRetention; &Retention{} keeps everything.
 	Retention *Retention
 	// MaxResultBytes limits the JSON size of a result or progress report. Default
 	// DefaultMaxPayloadBytes (1 MiB); -1 removes the limit.
@@ -66,7 +67,7 @@ type Retention struct {
 	Completed RetentionPolicy
 	Failed    RetentionPolicy
 	Cancelled RetentionPolicy
-	// Interval is how often each worker cleans its queues. Default 1m.
+	// Interval is how often the maintenance leader cleans the store's queues. Default 1m.
 	Interval time.Duration
 }
 
@@ -189,4 +190,10 @@ func (c WorkerConfig) withDefaults() (WorkerConfig, error) {
 		c.Logger = slog.Default()
 	}
 	return c, nil
+}
+
+// pruneWorkersAfter is how long after its last heartbeat a worker's record is deleted: long
+// enough that a worker stalled by a slow store or a pause is never pruned while alive.
+func (c WorkerConfig) pruneWorkersAfter() time.Duration {
+	return max(10*c.HeartbeatInterval, 3*c.LeaseDuration, time.Minute)
 }

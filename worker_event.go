@@ -1,6 +1,6 @@
 package asyncmq
 
-import "github.com/asyncmq/asyncmq/backend"
+import "github.com/asyncmq/asyncmq/asyncmqtype"
 
 // WorkerEventKind names something a Worker did; see WorkerConfig.OnEvent.
 type WorkerEventKind string
@@ -30,6 +30,9 @@ const (
 	WorkerRecovered WorkerEventKind = "recovered"
 	// WorkerCleaned: a retention pass deleted Count finished jobs.
 	WorkerCleaned WorkerEventKind = "cleaned"
+	// WorkerLeader: the worker became the store's maintenance leader (Count 1) or stopped being
+	// it (Count 0).
+	WorkerLeader WorkerEventKind = "leader"
 )
 
 // WorkerEvent describes one thing a Worker did.
@@ -39,7 +42,7 @@ type WorkerEvent struct {
 	JobID        string
 	RepeatableID string
 	// Outcome is set for WorkerJobFinished.
-	Outcome backend.Outcome
+	Outcome asyncmqtype.Outcome
 	Count   int
 	// Err is the error the step met, if any.
 	Err error

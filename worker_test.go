@@ -45,7 +45,7 @@ func TestWorkerCompletesJobWithResultAndProgress(t *testing.T) {
 	}
 	evs, _ := tb.events.snapshot()
 	if n := count(evs, func(e WorkerEvent) bool {
-		return e.Kind == WorkerJobFinished && e.JobID == j.ID && e.Outcome == backend.OutcomeCompleted && e.Err == nil
+		return e.Kind == WorkerJobFinished && e.JobID == j.ID && e.Outcome == asyncmqtype.OutcomeCompleted && e.Err == nil
 	}); n != 1 {
 		t.Errorf("saw %d completed events for the job, want 1", n)
 	}
@@ -285,7 +285,7 @@ func TestWorkerRecoversStalledJob(t *testing.T) {
 	tb.mux.HandleFunc("t", func(context.Context, *Job) error { return nil })
 	j := tb.enqueue(t, "t", nil)
 	// A worker that claims the job and dies: its short lease is never extended.
-	claimed, err := tb.b.Claim(context.Background(), backend.ClaimParams{Queues: []string{DefaultQueue}, WorkerID: "dead", Limit: 1, LeaseDuration: 30 * time.Millisecond})
+	claimed, err := tb.b.Claim(context.Background(), backend.ClaimParams{Queue: DefaultQueue, WorkerID: "dead", Limit: 1, LeaseDuration: 30 * time.Millisecond})
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("Claim = %v, %v", claimed, err)
 	}
@@ -567,10 +567,25 @@ func TestRepeatableFiresOnceAcrossWorkers(t *testing.T) {
 		cfg.OnEvent = l.record
 		tb.startWorker(t, cfg)
 	}
-	for i, l := range logs {
-		l.waitUntil(t, fmt.Sprintf("three scheduling passes of worker %d", i), func(evs []WorkerEvent) bool {
-			return count(evs, isKind(WorkerScheduled)) >= 3
-		})
+	// Only the maintenance leader schedules: wait for three of its passes.
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		passes, leaders := 0, 0
+		for _, l := range logs {
+			evs, _ := l.snapshot()
+			passes += count(evs, isKind(WorkerScheduled))
+			leaders += count(evs, func(e WorkerEvent) bool { return e.Kind == WorkerLeader && e.Count == 1 })
+		}
+		if passes >= 3 {
+			if leaders != 1 {
+				t.Errorf("%d workers became leader, want 1", leaders)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d scheduling passes after %s, want 3", passes, waitTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	fired := 0
 	for _, l := range logs {
@@ -637,7 +652,7 @@ func TestNewWorkerRejectsBadConfig(t *testing.T) {
 	one := map[string]int{"q": 1}
 	tests := []struct {
 		name string
-		b    backend.Backend
+		b    Store
 		h    Handler
 		cfg  WorkerConfig
 		want string
@@ -717,7 +732,7 @@ func TestWorkerRunTwice(t *testing.T) {
 
 // flakyFinish fails the first n Finish calls as a whole, as a store that is briefly unreachable.
 type flakyFinish struct {
-	backend.Backend
+	Store
 	failures atomic.Int32
 	calls    atomic.Int32
 }
@@ -727,13 +742,13 @@ func (f *flakyFinish) Finish(ctx context.Context, p backend.FinishParams) ([]err
 	if f.failures.Add(-1) >= 0 {
 		return nil, errors.New("connection reset")
 	}
-	return f.Backend.Finish(ctx, p)
+	return f.Store.Finish(ctx, p)
 }
 
 func TestWorkerRetriesFailedFinish(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
-	flaky := &flakyFinish{Backend: tb.b}
+	flaky := &flakyFinish{Store: tb.b}
 	flaky.failures.Store(2)
 	tb.b = flaky
 	tb.mux.HandleFunc("t", func(context.Context, *Job) error { return nil })

@@ -60,7 +60,7 @@ type JobFilter struct {
 	Text string
 }
 
-// ListJobsParams is the input of Backend.ListJobs.
+// ListJobsParams is the input of ListJobs.
 type ListJobsParams struct {
 	Filter JobFilter
 	Sort   Sort
@@ -91,7 +91,7 @@ const (
 	ActionPromote Action = "promote"
 )
 
-// ApplyParams is the input of Backend.ApplyJobs.
+// ApplyParams is the input of ApplyJobs.
 type ApplyParams struct {
 	Action Action
 	// IDs, when non-empty, names the jobs; Filter.Queue, if set, must match them.
@@ -147,24 +147,49 @@ const (
 	EventQueue EventType = "queue:changed"
 )
 
-// Event is one lifecycle event. IDs increase strictly, so a subscriber resumes after the last ID
-// it saw.
+// Event is one lifecycle event. Its Cursor is the store's opaque position of the event in the
+// log: a subscriber resumes by reading after the last cursor it saw, and never compares or parses
+// cursors.
 type Event struct {
-	ID    int64     `json:"id"`
-	Type  EventType `json:"type"`
-	Queue string    `json:"queue"`
-	JobID string    `json:"job_id,omitempty"`
-	Task  string    `json:"task,omitempty"`
-	State State     `json:"state,omitempty"`
-	At    time.Time `json:"at"`
+	Cursor string    `json:"cursor"`
+	Type   EventType `json:"type"`
+	Queue  string    `json:"queue"`
+	JobID  string    `json:"job_id,omitempty"`
+	Task   string    `json:"task,omitempty"`
+	State  State     `json:"state,omitempty"`
+	At     time.Time `json:"at"`
 	// Detail is a short human text (an error message, "paused").
 	Detail string `json:"detail,omitempty"`
 }
 
-// EventsParams is the input of Backend.Events.
+// EventsParams selects events to read.
 type EventsParams struct {
-	AfterID int64
-	Limit   int
+	// After is the cursor of the last event already seen; "" reads from the oldest kept.
+	After string
+	Limit int
+	// Queue filters to one queue when set.
+	Queue string
+}
+
+// Outcome is how an attempt ended.
+type Outcome string
+
+// The outcomes a worker reports.
+const (
+	// OutcomeCompleted: the handler succeeded; Result is stored.
+	OutcomeCompleted Outcome = "completed"
+	// OutcomeRetry: the handler failed and the job runs again after RetryDelay (state delayed).
+	OutcomeRetry Outcome = "retry"
+	// OutcomeFailed: the handler failed for the last time (state failed).
+	OutcomeFailed Outcome = "failed"
+	// OutcomeCancelled: the job was cancelled while it ran (state cancelled).
+	OutcomeCancelled Outcome = "cancelled"
+)
+
+// RecentEventsParams selects the newest events.
+type RecentEventsParams struct {
+	// Limit is how many (1..1000).
+	Limit int
 	// Queue filters to one queue when set.
 	Queue string
 }
@@ -214,7 +239,7 @@ func DurationBucket(d time.Duration) int {
 	return len(DurationBuckets)
 }
 
-// MetricsParams is the input of Backend.Metrics.
+// MetricsParams is the input of Metrics.
 type MetricsParams struct {
 	// Queue filters to one queue when set.
 	Queue string
@@ -237,7 +262,7 @@ type AuditEntry struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// AuditParams is the input of Backend.Audit.
+// AuditParams is the input of Audit.
 type AuditParams struct {
 	Action string
 	Status string

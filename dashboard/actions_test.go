@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
-	"github.com/asyncmq/asyncmq/backend"
 )
 
 func TestJobActions(t *testing.T) {
@@ -77,11 +76,11 @@ func jobIn(t *testing.T, e *env, queue string, s asyncmqtype.State) *asyncmqtype
 	case asyncmqtype.StateActive:
 		e.claimAll(queue)
 	case asyncmqtype.StateCompleted:
-		e.finishAll(queue, backend.OutcomeCompleted, "", "")
+		e.finishAll(queue, asyncmqtype.OutcomeCompleted, "", "")
 	case asyncmqtype.StateFailed:
-		e.finishAll(queue, backend.OutcomeFailed, "boom", "")
+		e.finishAll(queue, asyncmqtype.OutcomeFailed, "boom", "")
 	case asyncmqtype.StateCancelled:
-		e.finishAll(queue, backend.OutcomeCancelled, "stopped", "")
+		e.finishAll(queue, asyncmqtype.OutcomeCancelled, "stopped", "")
 	}
 	if got := e.state(j.ID); got != s {
 		t.Fatalf("fixture job is %s, want %s", got, s)
@@ -344,7 +343,7 @@ func TestBulkActions(t *testing.T) {
 		e := setup(t)
 		a, b, c := job("q", "t", ""), job("q", "t", ""), job("q", "t", "")
 		e.add(a, b, c)
-		e.finishAll("q", backend.OutcomeFailed, "boom", "")
+		e.finishAll("q", asyncmqtype.OutcomeFailed, "boom", "")
 		form := url.Values{"action": {"retry"}, "scope": {"selected"}, "state": {"failed"}, "job_id": {a.ID, b.ID, a.ID, " "}}
 		r := e.post("/queues/q/jobs", form)
 		wantStatus(t, r, http.StatusOK)
@@ -376,7 +375,7 @@ func TestBulkActions(t *testing.T) {
 			keep = append(keep, j)
 			e.add(j)
 		}
-		e.finishAll("q", backend.OutcomeFailed, "boom", "")
+		e.finishAll("q", asyncmqtype.OutcomeFailed, "boom", "")
 		form := url.Values{"action": {"remove"}, "scope": {"matching"}, "state": {"failed"}, "task": {"send"}}
 		r := e.post("/queues/q/jobs", form)
 		wantStatus(t, r, http.StatusOK)
@@ -422,7 +421,7 @@ func TestBulkActions(t *testing.T) {
 		e := setup(t)
 		a, b := job("q", "t", ""), job("q", "t", "")
 		e.add(a, b)
-		e.finishAll("q", backend.OutcomeFailed, "boom", "")
+		e.finishAll("q", asyncmqtype.OutcomeFailed, "boom", "")
 		w := job("q", "t", "")
 		e.add(w)
 		r := e.post("/queues/q/dlq", url.Values{"action": {"retry"}, "scope": {"matching"}, "confirm": {"yes"}, "state": {"waiting"}})

@@ -53,7 +53,7 @@ func benchDashboard(b *testing.B) *Dashboard {
 	if _, err := mem.Heartbeat(ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: "w1", Hostname: "h", Queues: []string{"queue-0"}, Concurrency: 4}}); err != nil {
 		b.Fatal(err)
 	}
-	d, err := New(asyncmq.NewInspector(withPayloads{&bigQueue{Backend: mem, total: 1_000_000}}),
+	d, err := New(asyncmq.NewInspector(withPayloads{&bigQueue{Store: mem, total: 1_000_000}}),
 		Config{Roles: true, Logger: quietLogger(), EventPollInterval: time.Hour})
 	if err != nil {
 		b.Fatal(err)

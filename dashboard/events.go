@@ -45,7 +45,7 @@ const (
 
 // message is one SSE event.
 type message struct {
-	id    int64
+	id    string // the store's event cursor
 	event string
 	data  []byte
 	queue string
@@ -69,9 +69,9 @@ type hub struct {
 	// pollMu serialises polls with subscriptions, so a new client's starting cursor and the
 	// events the hub delivers to it neither overlap nor leave a gap.
 	pollMu sync.Mutex
-	cursor int64
+	cursor string
 	// live is true while cursor is current: the hub stops polling when nobody listens and
-	// re-reads the newest ID when the next client arrives.
+	// re-reads the newest cursor when the next client arrives.
 	live bool
 	// failing is set while polls fail, to log a failure streak once.
 	failing bool
@@ -136,14 +136,14 @@ func (h *hub) tick() {
 	defer cancel()
 	changed := false
 	for range maxPagesPerTick {
-		evs, err := h.insp.Events(ctx, asyncmqtype.EventsParams{AfterID: h.cursor, Limit: eventPage})
+		evs, err := h.insp.Events(ctx, asyncmqtype.EventsParams{After: h.cursor, Limit: eventPage})
 		if err != nil {
 			h.failed(err)
 			return
 		}
 		for _, e := range evs {
 			h.broadcast(h.eventMessage(e))
-			h.cursor = e.ID
+			h.cursor = e.Cursor
 		}
 		changed = changed || len(evs) > 0
 		if len(evs) < eventPage {
@@ -196,25 +196,26 @@ func (h *hub) broadcast(m message) {
 var errHubClosed = errors.New("live updates are stopped")
 var errTooManyClients = errors.New("too many live-update streams")
 
-// subscribe registers a client and returns the ID after which the hub will deliver events to it.
-func (h *hub) subscribe(ctx context.Context, queue string) (*client, int64, error) {
+// subscribe registers a client and returns the cursor after which the hub will deliver events to
+// it.
+func (h *hub) subscribe(ctx context.Context, queue string) (*client, string, error) {
 	h.pollMu.Lock()
 	defer h.pollMu.Unlock()
 	if !h.live {
-		id, err := h.insp.LastEventID(ctx)
+		c, err := h.insp.LastEventCursor(ctx)
 		if err != nil {
-			return nil, 0, err
+			return nil, "", err
 		}
-		h.cursor, h.live = id, true
+		h.cursor, h.live = c, true
 	}
 	c := &client{queue: queue, ch: make(chan message, clientBuffer)}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
 	case h.closed:
-		return nil, 0, errHubClosed
+		return nil, "", errHubClosed
 	case len(h.clients) >= maxClients:
-		return nil, 0, errTooManyClients
+		return nil, "", errTooManyClients
 	}
 	h.clients[c] = struct{}{}
 	return c, h.cursor, nil
@@ -230,7 +231,7 @@ func (h *hub) unsubscribe(c *client) {
 }
 
 // snapshot returns the latest counts message, reading it when the hub has none.
-func (h *hub) snapshot(ctx context.Context, id int64) (message, error) {
+func (h *hub) snapshot(ctx context.Context, id string) (message, error) {
 	h.mu.Lock()
 	m := h.counts
 	h.mu.Unlock()
@@ -258,7 +259,7 @@ func (h *hub) eventMessage(e asyncmqtype.Event) message {
 		name = "queue"
 	}
 	b, _ := json.Marshal(h.red.event(e))
-	return message{id: e.ID, event: name, data: b, queue: e.Queue}
+	return message{id: e.Cursor, event: name, data: b, queue: e.Queue}
 }
 
 type queueCounts struct {
@@ -275,7 +276,7 @@ type countsPayload struct {
 	Paused    int                       `json:"paused"`
 }
 
-func (h *hub) countsMessage(ctx context.Context, id int64) (message, error) {
+func (h *hub) countsMessage(ctx context.Context, id string) (message, error) {
 	qs, err := h.insp.Queues(ctx)
 	if err != nil {
 		return message{}, err
@@ -303,22 +304,28 @@ func (h *hub) countsMessage(ctx context.Context, id int64) (message, error) {
 	return message{id: id, event: "counts", data: b}, nil
 }
 
+// maxCursorBytes bounds a resume cursor; every store's cursors are far shorter.
+const maxCursorBytes = 128
+
 // parseLastEventID reads the resume point from the Last-Event-ID header (sent by a reconnecting
-// EventSource) or the lastEventId query parameter (sent by a page that knows the ID it was
-// rendered at). It returns -1 when there is none.
-func parseLastEventID(r *http.Request) (int64, error) {
+// EventSource) or the lastEventId query parameter (sent by a page that knows the cursor it was
+// rendered at). It returns "" when there is none. A cursor is the store's and opaque here; one
+// that is too long or not printable ASCII is refused, and one the store does not recognise ends
+// the replay with a reset.
+func parseLastEventID(r *http.Request) (string, error) {
 	v := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
 	if v == "" {
 		v = strings.TrimSpace(r.URL.Query().Get("lastEventId"))
 	}
-	if v == "" {
-		return -1, nil
+	if len(v) > maxCursorBytes {
+		return "", badRequest("Last-Event-ID is longer than %d bytes.", maxCursorBytes)
 	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 0 {
-		return 0, badRequest("Last-Event-ID %q is not an event ID.", truncate(40, v))
+	for i := 0; i < len(v); i++ {
+		if v[i] <= 0x20 || v[i] >= 0x7f {
+			return "", badRequest("Last-Event-ID %q is not an event cursor.", truncate(40, v))
+		}
 	}
-	return id, nil
+	return v, nil
 }
 
 // events serves the SSE stream: GET /events[?queue=name][&lastEventId=N].
@@ -350,7 +357,7 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	s := &stream{w: w, rc: rc}
 	s.raw(fmt.Sprintf("retry: %d\n\n", retryMillis))
 
-	if resume >= 0 && resume < start {
+	if resume != "" && resume != start {
 		if !d.backlog(ctx, s, queue, resume, start) {
 			return
 		}
@@ -381,21 +388,29 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// backlog replays the events a reconnecting client missed, from after to upto. It returns false
-// when the stream should end.
-func (d *Dashboard) backlog(ctx context.Context, s *stream, queue string, after, upto int64) bool {
+// backlog replays the events a reconnecting client missed: those after the cursor after, up to
+// and including the cursor upto where the hub's delivery starts. Cursors are opaque, so it reads
+// every queue's events and stops at upto itself, filtering by queue here; a cursor the store does
+// not know ends the replay with a reset. It returns false when the stream should end.
+func (d *Dashboard) backlog(ctx context.Context, s *stream, queue string, after, upto string) bool {
 	for range maxBacklogPages {
-		evs, err := d.insp.Events(ctx, asyncmqtype.EventsParams{AfterID: after, Limit: eventPage, Queue: queue})
+		evs, err := d.insp.Events(ctx, asyncmqtype.EventsParams{After: after, Limit: eventPage})
+		if errors.Is(err, asyncmqtype.ErrInvalid) {
+			s.send(resetMessage(upto, "unknown event cursor"))
+			return s.err == nil
+		}
 		if err != nil {
-			s.send(resetMessage(after, "backend unavailable"))
+			s.send(resetMessage(upto, "backend unavailable"))
 			return false
 		}
 		for _, e := range evs {
-			if e.ID > upto {
+			if queue == "" || e.Queue == queue {
+				s.send(d.hub.eventMessage(e))
+			}
+			if e.Cursor == upto {
 				return s.err == nil
 			}
-			s.send(d.hub.eventMessage(e))
-			after = e.ID
+			after = e.Cursor
 		}
 		if len(evs) < eventPage || s.err != nil {
 			return s.err == nil
@@ -408,7 +423,7 @@ func (d *Dashboard) backlog(ctx context.Context, s *stream, queue string, after,
 
 // resetMessage tells the page to reload its data, since the stream cannot bring it up to date;
 // reason is a fixed phrase that needs no JSON escaping.
-func resetMessage(id int64, reason string) message {
+func resetMessage(id string, reason string) message {
 	return message{id: id, event: "reset", data: []byte(`{"reason":"` + reason + `"}`)}
 }
 
@@ -434,7 +449,7 @@ func (s *stream) raw(frame string) {
 func (s *stream) send(m message) {
 	var b strings.Builder
 	b.WriteString("id: ")
-	b.WriteString(strconv.FormatInt(m.id, 10))
+	b.WriteString(m.id)
 	b.WriteString("\nevent: ")
 	b.WriteString(m.event)
 	// JSON has no raw newlines, so the payload is one data line.

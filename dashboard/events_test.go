@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -107,8 +108,8 @@ func decodeEvent(t *testing.T, f frame) eventView {
 	if err := json.Unmarshal([]byte(f.data), &ev); err != nil {
 		t.Fatalf("event data %q: %v", f.data, err)
 	}
-	if f.id != strconv.FormatInt(ev.ID, 10) {
-		t.Errorf("frame id %q does not match event id %d", f.id, ev.ID)
+	if f.id != ev.Cursor {
+		t.Errorf("frame id %q does not match event cursor %q", f.id, ev.Cursor)
 	}
 	return ev
 }
@@ -146,11 +147,11 @@ func TestEventStreamDeliversJobEvents(t *testing.T) {
 			if err := json.Unmarshal([]byte(after.data), &counts); err != nil || counts.TotalJobs != 2 {
 				t.Errorf("counts after enqueue = %s", after.data)
 			}
-			if after.id != strconv.FormatInt(ev.ID, 10) {
-				t.Errorf("counts id = %q, want the last event's %d", after.id, ev.ID)
+			if after.id != ev.Cursor {
+				t.Errorf("counts id = %q, want the last event's %q", after.id, ev.Cursor)
 			}
 			// A failure elsewhere (a worker in another process) arrives live with its message redacted.
-			e.finishAll("emails", backend.OutcomeFailed, "db error password=hunter2", "")
+			e.finishAll("emails", asyncmqtype.OutcomeFailed, "db error password=hunter2", "")
 			failed := decodeEvent(t, s.next(func(f frame) bool { return f.event == "job" && strings.Contains(f.data, "job:failed") }))
 			if strings.Contains(failed.Detail, "hunter2") || !strings.Contains(failed.Detail, "[redacted]") {
 				t.Errorf("detail = %q, want redacted", failed.Detail)
@@ -170,7 +171,7 @@ func TestEventStreamResumes(t *testing.T) {
 	if err != nil || len(evs) != 3 {
 		t.Fatalf("events = %v, %v", evs, err)
 	}
-	first := strconv.FormatInt(evs[0].ID, 10)
+	first := evs[0].Cursor
 	tests := []struct {
 		name  string
 		path  string
@@ -205,12 +206,18 @@ func TestEventStreamResumes(t *testing.T) {
 func TestEventStreamRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	for _, v := range []string{"abc", "-1", "1e9", strings.Repeat("9", 30)} {
-		r := e.get("/events", "Last-Event-ID", v)
+	for _, v := range []string{"a b", "1\x00", "é", strings.Repeat("9", maxCursorBytes+1)} {
+		r := e.get("/events?lastEventId=" + url.QueryEscape(v))
 		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r.body, "is not an event ID")
+		wantContains(t, r.body, "Last-Event-ID")
 	}
-	wantStatus(t, e.get("/events?lastEventId=x"), http.StatusBadRequest)
+	// A well-formed cursor the store does not know resets the page instead of replaying.
+	e.add(job("q", "t", ""))
+	s := e.stream("/events", "Last-Event-ID", "not-a-cursor")
+	f := s.next(func(f frame) bool { return f.event == "reset" || f.event == "job" })
+	if f.event != "reset" || !strings.Contains(f.data, "unknown event cursor") {
+		t.Errorf("first frame after an unknown cursor = %+v, want a reset", f)
+	}
 }
 
 func TestEventStreamHeartbeat(t *testing.T) {
@@ -245,25 +252,25 @@ func TestEventStreamEndsOnClose(t *testing.T) {
 
 // countingBackend counts the reads the live-update hub and the overview make.
 type countingBackend struct {
-	backend.Backend
+	backend.Store
 	queues, events atomic.Int64
 }
 
 func (c *countingBackend) Queues(ctx context.Context) ([]asyncmqtype.QueueInfo, error) {
 	c.queues.Add(1)
-	return c.Backend.Queues(ctx)
+	return c.Store.Queues(ctx)
 }
 
 func (c *countingBackend) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	c.events.Add(1)
-	return c.Backend.Events(ctx, p)
+	return c.Store.Events(ctx, p)
 }
 
 func TestHubSharesOneQueryPerTick(t *testing.T) {
 	t.Parallel()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
-	cb := &countingBackend{Backend: mem}
+	cb := &countingBackend{Store: mem}
 	e := setup(t, withBackend(cb))
 	e.add(job("q", "t", ""))
 	streams := []*sseStream{e.stream("/events"), e.stream("/events"), e.stream("/events?queue=q")}
@@ -292,7 +299,7 @@ func TestHubStopsPollingWithoutClients(t *testing.T) {
 	t.Parallel()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
-	cb := &countingBackend{Backend: mem}
+	cb := &countingBackend{Store: mem}
 	e := setup(t, withBackend(cb))
 	s := e.stream("/events")
 	s.next(isEvent("counts"))
@@ -329,7 +336,7 @@ func TestHubDropsSlowClient(t *testing.T) {
 	}()
 	send := func(from, to int) {
 		for i := from; i < to; i++ {
-			h.broadcast(message{id: int64(i), event: "job", data: []byte("{}")})
+			h.broadcast(message{id: strconv.Itoa(i), event: "job", data: []byte("{}")})
 		}
 	}
 	// Fill the slow client's buffer while the fast one keeps up, then overflow it.

@@ -27,7 +27,7 @@ import (
 // env is one dashboard mounted through a real admin handler on a live test server.
 type env struct {
 	t      *testing.T
-	b      backend.Backend
+	b      backend.Store
 	insp   *asyncmq.Inspector
 	d      *Dashboard
 	srv    *httptest.Server
@@ -41,17 +41,17 @@ type setupOptions struct {
 	outer   string // an outer http.StripPrefix, "" for none
 	cfg     Config
 	auth    admin.AuthBackend
-	backend backend.Backend
+	backend backend.Store
 	session bool
 }
 
 type option func(*setupOptions)
 
-func withPrefix(p string) option           { return func(o *setupOptions) { o.prefix = p } }
-func withOuter(p string) option            { return func(o *setupOptions) { o.outer = p } }
-func withConfig(c Config) option           { return func(o *setupOptions) { o.cfg = c } }
-func withBackend(b backend.Backend) option { return func(o *setupOptions) { o.backend = b } }
-func withSessions() option                 { return func(o *setupOptions) { o.session = true } }
+func withPrefix(p string) option         { return func(o *setupOptions) { o.prefix = p } }
+func withOuter(p string) option          { return func(o *setupOptions) { o.outer = p } }
+func withConfig(c Config) option         { return func(o *setupOptions) { o.cfg = c } }
+func withBackend(b backend.Store) option { return func(o *setupOptions) { o.backend = b } }
+func withSessions() option               { return func(o *setupOptions) { o.session = true } }
 
 // withRoles turns on Config.Roles and login through a header-driven fake auth backend.
 func withRoles() option {
@@ -238,10 +238,10 @@ func (e *env) add(jobs ...*asyncmqtype.JobInfo) {
 
 // finishAll claims every runnable job of queue and finishes each with outcome; failures carry
 // errMsg and stack.
-func (e *env) finishAll(queue string, outcome backend.Outcome, errMsg, stack string) []*asyncmqtype.JobInfo {
+func (e *env) finishAll(queue string, outcome asyncmqtype.Outcome, errMsg, stack string) []*asyncmqtype.JobInfo {
 	e.t.Helper()
 	ctx := context.Background()
-	jobs, err := e.b.Claim(ctx, backend.ClaimParams{Queues: []string{queue}, WorkerID: "w-test", Limit: 1000, LeaseDuration: time.Minute})
+	jobs, err := e.b.Claim(ctx, backend.ClaimParams{Queue: queue, WorkerID: "w-test", Limit: 1000, LeaseDuration: time.Minute})
 	if err != nil {
 		e.t.Fatalf("claim: %v", err)
 	}
@@ -249,11 +249,11 @@ func (e *env) finishAll(queue string, outcome backend.Outcome, errMsg, stack str
 	for _, j := range jobs {
 		f := backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: outcome, Duration: 40 * time.Millisecond}
 		switch outcome {
-		case backend.OutcomeCompleted:
+		case asyncmqtype.OutcomeCompleted:
 			f.Result = json.RawMessage(`{"ok":true}`)
-		case backend.OutcomeRetry:
+		case asyncmqtype.OutcomeRetry:
 			f.Error = &asyncmqtype.AttemptError{Error: errMsg, Stack: stack}
-			f.RetryAt = time.Now().Add(time.Hour)
+			f.RetryDelay = time.Hour
 		default:
 			f.Error = &asyncmqtype.AttemptError{Error: errMsg, Stack: stack}
 		}
@@ -276,7 +276,7 @@ func (e *env) finishAll(queue string, outcome backend.Outcome, errMsg, stack str
 // claimAll makes every runnable job of queue active.
 func (e *env) claimAll(queue string) []*asyncmqtype.JobInfo {
 	e.t.Helper()
-	jobs, err := e.b.Claim(context.Background(), backend.ClaimParams{Queues: []string{queue}, WorkerID: "w-test", Limit: 1000, LeaseDuration: time.Minute})
+	jobs, err := e.b.Claim(context.Background(), backend.ClaimParams{Queue: queue, WorkerID: "w-test", Limit: 1000, LeaseDuration: time.Minute})
 	if err != nil {
 		e.t.Fatalf("claim: %v", err)
 	}

@@ -20,9 +20,9 @@ func TestMetricsHistory(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	e.add(job("q", "t", ""), job("q", "t", ""), job("q", "t", ""))
-	e.finishAll("q", backend.OutcomeCompleted, "", "")
+	e.finishAll("q", asyncmqtype.OutcomeCompleted, "", "")
 	e.add(job("q", "t", ""), job("other", "t", ""))
-	e.finishAll("q", backend.OutcomeFailed, "boom", "")
+	e.finishAll("q", asyncmqtype.OutcomeFailed, "boom", "")
 
 	r := e.get("/metrics/history?minutes=5")
 	wantStatus(t, r, http.StatusOK)
@@ -70,10 +70,10 @@ func TestPrometheus(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	e.add(job("emails", "t", ""), job("emails", "t", ""))
-	e.finishAll("emails", backend.OutcomeCompleted, "", "")
+	e.finishAll("emails", asyncmqtype.OutcomeCompleted, "", "")
 	e.add(job("emails", "t", ""))
-	e.finishAll("emails", backend.OutcomeFailed, "boom", "")
-	e.add(job(`we"ird\q`+"\nname", "t", ""))
+	e.finishAll("emails", asyncmqtype.OutcomeFailed, "boom", "")
+	e.add(job(`we"ird\q name`, "t", ""))
 	if err := e.insp.PauseQueue(context.Background(), "emails"); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestPrometheus(t *testing.T) {
 		`asyncmq_queue_jobs{queue="emails",state="completed"} 2`,
 		`asyncmq_queue_jobs{queue="emails",state="failed"} 1`,
 		`asyncmq_queue_jobs{queue="emails",state="waiting"} 0`,
-		`asyncmq_queue_jobs{queue="we\"ird\\q\nname",state="waiting"} 1`,
+		`asyncmq_queue_jobs{queue="we\"ird\\q name",state="waiting"} 1`,
 		`asyncmq_queue_paused{queue="emails"} 1`,
 		"asyncmq_worker_total 1\n",
 		`asyncmq_worker_concurrency{worker="w1",hostname="h1"} 8`,
@@ -129,22 +129,22 @@ func TestPrometheus(t *testing.T) {
 func TestPrometheusHistogram(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	const queue = "a\"b\\c\nd"
+	const queue = "a\"b\\c d"
 	durations := []time.Duration{time.Millisecond, 5 * time.Millisecond, 7 * time.Millisecond, 2 * time.Second, 2 * time.Minute}
 	ctx := context.Background()
 	for _, d := range durations {
 		e.add(job(queue, "t", ""))
-		jobs, err := e.b.Claim(ctx, backend.ClaimParams{Queues: []string{queue}, WorkerID: "w", Limit: 1, LeaseDuration: time.Minute})
+		jobs, err := e.b.Claim(ctx, backend.ClaimParams{Queue: queue, WorkerID: "w", Limit: 1, LeaseDuration: time.Minute})
 		if err != nil || len(jobs) != 1 {
 			t.Fatalf("claim: %v, %v", jobs, err)
 		}
-		if _, err := e.b.Finish(ctx, backend.FinishParams{Items: []backend.Finish{{JobID: jobs[0].ID, LeaseToken: jobs[0].LeaseToken, Outcome: backend.OutcomeCompleted, Duration: d}}}); err != nil {
+		if _, err := e.b.Finish(ctx, backend.FinishParams{Items: []backend.Finish{{JobID: jobs[0].ID, LeaseToken: jobs[0].LeaseToken, Outcome: asyncmqtype.OutcomeCompleted, Duration: d}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r := e.get("/metrics/prometheus")
 	wantStatus(t, r, http.StatusOK)
-	const label = `queue="a\"b\\c\nd"`
+	const label = `queue="a\"b\\c d"`
 	var want []string
 	for le, n := range map[string]int{
 		"0.005": 2, "0.01": 3, "0.025": 3, "0.05": 3, "0.1": 3, "0.25": 3, "0.5": 3,
@@ -194,11 +194,11 @@ func TestPromCountersFoldSettledMinutes(t *testing.T) {
 			if err := mem.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: at}); err != nil {
 				t.Fatal(err)
 			}
-			cl, err := mem.Claim(ctx, backend.ClaimParams{Queues: []string{"q"}, WorkerID: "w", Limit: 1, LeaseDuration: time.Minute, Now: at})
+			cl, err := mem.Claim(ctx, backend.ClaimParams{Queue: "q", WorkerID: "w", Limit: 1, LeaseDuration: time.Minute, Now: at})
 			if err != nil || len(cl) != 1 {
 				t.Fatalf("claim: %v %v", cl, err)
 			}
-			if _, err := mem.Finish(ctx, backend.FinishParams{Now: at, Items: []backend.Finish{{JobID: cl[0].ID, LeaseToken: cl[0].LeaseToken, Outcome: backend.OutcomeCompleted, Duration: time.Second}}}); err != nil {
+			if _, err := mem.Finish(ctx, backend.FinishParams{Now: at, Items: []backend.Finish{{JobID: cl[0].ID, LeaseToken: cl[0].LeaseToken, Outcome: asyncmqtype.OutcomeCompleted, Duration: time.Second}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -228,7 +228,7 @@ func TestPromCountersFoldSettledMinutes(t *testing.T) {
 }
 
 // brokenBackend fails every read with an error whose text must never reach a page.
-type brokenBackend struct{ backend.Backend }
+type brokenBackend struct{ backend.Store }
 
 var errBroken = errors.New("dial tcp 10.0.0.5:5432: postgres://app:swordfish@db refused")
 
@@ -240,7 +240,10 @@ func (brokenBackend) Queue(context.Context, string) (asyncmqtype.QueueInfo, erro
 func (brokenBackend) Workers(context.Context) ([]asyncmqtype.WorkerInfo, error) {
 	return nil, errBroken
 }
-func (brokenBackend) LastEventID(context.Context) (int64, error) { return 0, errBroken }
+func (brokenBackend) LastEventCursor(context.Context) (string, error) { return "", errBroken }
+func (brokenBackend) RecentEvents(context.Context, asyncmqtype.RecentEventsParams) ([]asyncmqtype.Event, error) {
+	return nil, errBroken
+}
 func (brokenBackend) Events(context.Context, asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	return nil, errBroken
 }

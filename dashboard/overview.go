@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -44,7 +43,7 @@ type overviewSnapshot struct {
 
 // eventView is an event as pages and the event stream show it: detail redacted.
 type eventView struct {
-	ID     int64             `json:"id"`
+	Cursor string            `json:"cursor"`
 	Type   string            `json:"type"`
 	Queue  string            `json:"queue"`
 	JobID  string            `json:"job_id,omitempty"`
@@ -55,13 +54,13 @@ type eventView struct {
 }
 
 func (rd *redactor) event(e asyncmqtype.Event) eventView {
-	return eventView{ID: e.ID, Type: string(e.Type), Queue: e.Queue, JobID: e.JobID, Task: e.Task,
+	return eventView{Cursor: e.Cursor, Type: string(e.Type), Queue: e.Queue, JobID: e.JobID, Task: e.Task,
 		State: e.State, At: e.At, Detail: rd.TextPreview(e.Detail, 300)}
 }
 
 // eventRow is an event as a page lists it, with its links built.
 type eventRow struct {
-	ID       int64
+	Cursor   string
 	Type     string
 	Queue    string
 	QueueURL string
@@ -77,7 +76,7 @@ type eventRow struct {
 func eventRows(base string, evs []eventView) []eventRow {
 	rows := make([]eventRow, 0, len(evs))
 	for _, e := range evs {
-		row := eventRow{ID: e.ID, Type: e.Type, Queue: e.Queue, QueueURL: joinPath(base, "queues", e.Queue),
+		row := eventRow{Cursor: e.Cursor, Type: e.Type, Queue: e.Queue, QueueURL: joinPath(base, "queues", e.Queue),
 			JobID: e.JobID, Task: e.Task, State: e.State, At: formatTime(e.At), AtISO: isoTime(e.At), Detail: e.Detail}
 		if e.JobID != "" {
 			row.JobURL = joinPath(base, "queues", e.Queue, "jobs", e.JobID)
@@ -202,13 +201,9 @@ func (d *Dashboard) overviewBody(snap *overviewSnapshot, base string) (template.
 	return b, nil
 }
 
-// recent returns the newest n events, newest first, with two cheap reads.
+// recent returns the newest n events, newest first, with one read.
 func (d *Dashboard) recent(ctx context.Context, n int) ([]eventView, error) {
-	last, err := d.insp.LastEventID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	evs, err := d.insp.Events(ctx, asyncmqtype.EventsParams{AfterID: max(0, last-int64(n)), Limit: n})
+	evs, err := d.insp.RecentEvents(ctx, asyncmqtype.RecentEventsParams{Limit: n})
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +211,5 @@ func (d *Dashboard) recent(ctx context.Context, n int) ([]eventView, error) {
 	for _, e := range evs {
 		out = append(out, d.redact.event(e))
 	}
-	slices.Reverse(out)
 	return out, nil
 }

@@ -38,7 +38,7 @@ func TestOverviewSharedAcrossViewers(t *testing.T) {
 	t.Parallel()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
-	cb := &countingBackend{Backend: mem}
+	cb := &countingBackend{Store: mem}
 	e := setup(t, withRoles(), withBackend(cb))
 	e.d.overviewCache.ttl = time.Hour
 	e.add(job("emails", "send", ""))

@@ -19,7 +19,7 @@ import (
 // listings the way an indexed backend does (one page, plus the total) and records each call, so
 // the test proves the dashboard asks for exactly one page. Every other queue is in memory.
 type bigQueue struct {
-	backend.Backend
+	backend.Store
 	total int
 
 	mu    sync.Mutex
@@ -28,7 +28,7 @@ type bigQueue struct {
 
 func (b *bigQueue) Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo, error) {
 	if name != "big" {
-		return b.Backend.Queue(ctx, name)
+		return b.Store.Queue(ctx, name)
 	}
 	counts := map[asyncmqtype.State]int{}
 	for _, s := range asyncmqtype.States {
@@ -40,7 +40,7 @@ func (b *bigQueue) Queue(ctx context.Context, name string) (asyncmqtype.QueueInf
 
 func (b *bigQueue) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	if p.Filter.Queue != "big" {
-		return b.Backend.ListJobs(ctx, p)
+		return b.Store.ListJobs(ctx, p)
 	}
 	b.mu.Lock()
 	b.lists = append(b.lists, p)
@@ -72,7 +72,7 @@ func TestMillionJobPagination(t *testing.T) {
 	t.Parallel()
 	mem := memory.New()
 	t.Cleanup(func() { mem.Close() })
-	big := &bigQueue{Backend: mem, total: 1_000_000}
+	big := &bigQueue{Store: mem, total: 1_000_000}
 	e := setup(t, withBackend(big))
 	tests := []struct {
 		name        string

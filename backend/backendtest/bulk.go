@@ -15,9 +15,9 @@ func everyState(s *bundle) (active *asyncmqtype.JobInfo) {
 	s.t.Helper()
 	s.enqueue(job("active", withPriority(1)), job("completed", withPriority(2)), job("failed", withPriority(3)), job("cancelled", withPriority(4)))
 	jobs := s.claim(t0, 4)
-	s.finishOK(t0, jobs[1], backend.OutcomeCompleted, func(f *backend.Finish) { f.Result = json.RawMessage(`"done"`) })
-	s.finishOK(t0, jobs[2], backend.OutcomeFailed)
-	s.finishOK(t0, jobs[3], backend.OutcomeCancelled)
+	s.finishOK(t0, jobs[1], asyncmqtype.OutcomeCompleted, func(f *backend.Finish) { f.Result = json.RawMessage(`"done"`) })
+	s.finishOK(t0, jobs[2], asyncmqtype.OutcomeFailed)
+	s.finishOK(t0, jobs[3], asyncmqtype.OutcomeCancelled)
 	s.enqueue(job("waiting"), job("delayed", runAt(at(time.Hour))))
 	return jobs[0]
 }
@@ -118,7 +118,7 @@ func testBulk(t *testing.T, newBackend factory) {
 		}
 		s.enqueue(failed...)
 		for _, j := range s.claim(t0, 10) {
-			s.finishOK(t0, j, backend.OutcomeFailed)
+			s.finishOK(t0, j, asyncmqtype.OutcomeFailed)
 		}
 		s.enqueue(job("other-queue", inQueue("q2"), withTask("report.a")), job("w", withTask("report.a")), job("d", withTask("report.a"), runAt(at(time.Hour))))
 

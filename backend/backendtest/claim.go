@@ -42,16 +42,20 @@ func testClaim(t *testing.T, newBackend factory) {
 		})
 	})
 
-	t.Run("AcrossNamedQueues", func(t *testing.T) {
+	t.Run("OneQueueOnly", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		s.enqueue(
 			job("q1-low", inQueue("q1"), withPriority(5)),
-			job("q2-high", inQueue("q2"), withPriority(1)),
-			job("q3-top", inQueue("q3"), withPriority(0)),
+			job("q1-high", inQueue("q1"), withPriority(1)),
+			job("q2-top", inQueue("q2"), withPriority(0)),
 		)
-		requireIDs(t, ids(s.claim(t0, 10, "q1", "q2", "nope")), []string{"q2-high", "q1-low"}, "claimed")
-		s.requireState("q3-top", asyncmqtype.StateWaiting)
+		// Order is defined within one queue: a claim never takes another queue's job, however
+		// urgent.
+		requireIDs(t, ids(s.claim(t0, 10, "q1")), []string{"q1-high", "q1-low"}, "claimed from q1")
+		s.requireState("q2-top", asyncmqtype.StateWaiting)
+		requireIDs(t, ids(s.claim(t0, 10, "nope")), nil, "claimed from an unknown queue")
+		requireIDs(t, ids(s.claim(t0, 10, "q2")), []string{"q2-top"}, "claimed from q2")
 	})
 
 	t.Run("Limit", func(t *testing.T) {
@@ -72,7 +76,7 @@ func testClaim(t *testing.T, newBackend factory) {
 		s.enqueue(job("a"), job("b"))
 		now := at(5 * time.Second)
 		jobs, err := s.b.Claim(s.ctx, backend.ClaimParams{
-			Queues: []string{"default"}, WorkerID: "worker-9", Limit: 2, LeaseDuration: 45 * time.Second, Now: now,
+			Queue: "default", WorkerID: "worker-9", Limit: 2, LeaseDuration: 45 * time.Second, Now: now,
 		})
 		requireNoError(t, err, "claim")
 		if len(jobs) != 2 {
@@ -139,9 +143,9 @@ func testClaim(t *testing.T, newBackend factory) {
 			p    backend.ClaimParams
 		}{
 			{"no queues", backend.ClaimParams{Limit: 1, LeaseDuration: lease}},
-			{"zero limit", backend.ClaimParams{Queues: []string{"default"}, LeaseDuration: lease}},
-			{"negative limit", backend.ClaimParams{Queues: []string{"default"}, Limit: -1, LeaseDuration: lease}},
-			{"zero lease", backend.ClaimParams{Queues: []string{"default"}, Limit: 1}},
+			{"zero limit", backend.ClaimParams{Queue: "default", LeaseDuration: lease}},
+			{"negative limit", backend.ClaimParams{Queue: "default", Limit: -1, LeaseDuration: lease}},
+			{"zero lease", backend.ClaimParams{Queue: "default", Limit: 1}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -165,14 +169,14 @@ func testClaim(t *testing.T, newBackend factory) {
 			batch[i] = job(fmt.Sprintf("j%03d", i), withPriority(i%3))
 		}
 		s.enqueue(batch...)
-		claimConcurrently(t, []backend.Backend{s.b}, workers, jobs)
+		claimConcurrently(t, []backend.Store{s.b}, workers, jobs)
 		s.requireCounts("default", counts{asyncmqtype.StateActive: jobs})
 	})
 }
 
 // claimConcurrently has workers goroutines claim from the backends (round robin) until nothing
 // is left, and checks that every one of want jobs was handed out exactly once.
-func claimConcurrently(t *testing.T, bs []backend.Backend, workers, want int) {
+func claimConcurrently(t *testing.T, bs []backend.Store, workers, want int) {
 	t.Helper()
 	var (
 		mu    sync.Mutex
@@ -185,7 +189,7 @@ func claimConcurrently(t *testing.T, bs []backend.Backend, workers, want int) {
 			worker := fmt.Sprintf("w%d", w)
 			for {
 				jobs, err := b.Claim(t.Context(), backend.ClaimParams{
-					Queues: []string{"default"}, WorkerID: worker, Limit: 3, LeaseDuration: lease, Now: t0,
+					Queue: "default", WorkerID: worker, Limit: 3, LeaseDuration: lease, Now: t0,
 				})
 				if err != nil {
 					t.Errorf("%s: claim: %v", worker, err)

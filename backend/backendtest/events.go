@@ -23,11 +23,11 @@ func testEvents(t *testing.T, newBackend factory) {
 	t.Run("Empty", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		requireEqual(t, s.lastEventID(), int64(0), "LastEventID")
-		requireEqual(t, len(s.events(0)), 0, "events")
+		requireEqual(t, s.lastCursor(), "", "LastEventCursor")
+		requireEqual(t, len(s.events("")), 0, "events")
 	})
 
-	t.Run("IDsIncreaseAndResume", func(t *testing.T) {
+	t.Run("CursorsResume", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		for i := range 4 {
@@ -35,23 +35,31 @@ func testEvents(t *testing.T, newBackend factory) {
 		}
 		s.enqueue(job("other", inQueue("q2")))
 		for _, j := range s.claim(t0, 2) {
-			s.finishOK(t0, j, backend.OutcomeCompleted)
+			s.finishOK(t0, j, asyncmqtype.OutcomeCompleted)
 		}
-		all := s.events(0)
+		all := s.events("")
 		requireEqual(t, len(all), 9, "events")
-		for i := 1; i < len(all); i++ {
-			if all[i].ID <= all[i-1].ID {
-				t.Fatalf("event %d has ID %d after ID %d", i, all[i].ID, all[i-1].ID)
-			}
-		}
-		requireEqual(t, s.lastEventID(), all[len(all)-1].ID, "LastEventID")
+		requireDistinctCursors(t, all)
+		requireEqual(t, s.lastCursor(), all[len(all)-1].Cursor, "LastEventCursor")
 
-		requireEqual(t, eventIDs(s.events(all[3].ID)), eventIDs(all[4:]), "events after the fourth")
-		requireEqual(t, len(s.events(all[8].ID)), 0, "events after the last")
+		requireEqual(t, eventIDs(s.events(all[3].Cursor)), eventIDs(all[4:]), "events after the fourth")
+		requireEqual(t, len(s.events(all[8].Cursor)), 0, "events after the last")
 
-		limited, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{AfterID: all[1].ID, Limit: 3})
+		limited, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{After: all[1].Cursor, Limit: 3})
 		requireNoError(t, err, "read events")
 		requireEqual(t, eventIDs(limited), eventIDs(all[2:5]), "limited events")
+
+		recent, err := s.b.RecentEvents(s.ctx, asyncmqtype.RecentEventsParams{Limit: 3})
+		requireNoError(t, err, "read recent events")
+		requireEqual(t, eventIDs(recent), []string{all[8].Cursor, all[7].Cursor, all[6].Cursor}, "recent events, newest first")
+		recent, err = s.b.RecentEvents(s.ctx, asyncmqtype.RecentEventsParams{Limit: 1000, Queue: "q2"})
+		requireNoError(t, err, "read recent events of q2")
+		requireEqual(t, len(recent), 1, "recent events of q2")
+		requireEqual(t, recent[0].JobID, "other", "recent event of q2")
+		for _, bad := range []int{0, -1, 1001} {
+			_, err := s.b.RecentEvents(s.ctx, asyncmqtype.RecentEventsParams{Limit: bad})
+			requireErrorIs(t, err, asyncmqtype.ErrInvalid, fmt.Sprintf("recent events with limit %d", bad))
+		}
 
 		q2, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{Queue: "q2"})
 		requireNoError(t, err, "read events of q2")
@@ -72,7 +80,7 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 		A = asyncmqtype.StateActive
 		D = asyncmqtype.StateDelayed
 	)
-	finish := func(o backend.Outcome, mods ...func(*backend.Finish)) func(*bundle, func()) {
+	finish := func(o asyncmqtype.Outcome, mods ...func(*backend.Finish)) func(*bundle, func()) {
 		return func(s *bundle, mark func()) {
 			s.enqueue(job("a"))
 			j := s.claimOne(t0, "a")
@@ -92,7 +100,7 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 				s.enqueue(job("a"))
 			default:
 				s.enqueue(job("a"))
-				s.finishOK(t0, s.claimOne(t0, "a"), backend.Outcome(state))
+				s.finishOK(t0, s.claimOne(t0, "a"), asyncmqtype.Outcome(state))
 			}
 			mark()
 			s.apply(asyncmqtype.ApplyParams{Action: a, IDs: []string{"a"}, Now: at(time.Second)})
@@ -116,15 +124,15 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 			[]wantEvent{{typ: asyncmqtype.EventEnqueued, jobID: "a", state: W, at: t0}, {typ: asyncmqtype.EventEnqueued, jobID: "b", state: D, at: t0}}},
 		{"claim", func(s *bundle, mark func()) { s.enqueue(job("a")); mark(); s.claimOne(at(time.Second), "a") },
 			[]wantEvent{{typ: asyncmqtype.EventStarted, jobID: "a", state: A, at: at(time.Second)}}},
-		{"complete", finish(backend.OutcomeCompleted),
+		{"complete", finish(asyncmqtype.OutcomeCompleted),
 			[]wantEvent{{typ: asyncmqtype.EventCompleted, jobID: "a", state: asyncmqtype.StateCompleted, at: at(time.Second)}}},
-		{"retry later", finish(backend.OutcomeRetry, func(f *backend.Finish) { f.RetryAt = at(time.Hour) }),
+		{"retry later", finish(asyncmqtype.OutcomeRetry, func(f *backend.Finish) { f.RetryDelay = time.Hour }),
 			[]wantEvent{{typ: asyncmqtype.EventRetrying, jobID: "a", state: D, detail: "boom", at: at(time.Second)}}},
-		{"retry now", finish(backend.OutcomeRetry),
+		{"retry now", finish(asyncmqtype.OutcomeRetry),
 			[]wantEvent{{typ: asyncmqtype.EventRetrying, jobID: "a", state: W, detail: "boom", at: at(time.Second)}}},
-		{"fail", finish(backend.OutcomeFailed),
+		{"fail", finish(asyncmqtype.OutcomeFailed),
 			[]wantEvent{{typ: asyncmqtype.EventFailed, jobID: "a", state: asyncmqtype.StateFailed, detail: "boom", at: at(time.Second)}}},
-		{"finish cancelled", finish(backend.OutcomeCancelled),
+		{"finish cancelled", finish(asyncmqtype.OutcomeCancelled),
 			[]wantEvent{{typ: asyncmqtype.EventCancelled, jobID: "a", state: asyncmqtype.StateCancelled, at: at(time.Second)}}},
 		{"promote due", func(s *bundle, mark func()) {
 			s.enqueue(job("a", runAt(at(time.Minute))))
@@ -208,8 +216,8 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s := setup(t, newBackend)
-			var after int64
-			tt.run(s, func() { after = s.lastEventID() })
+			var after string
+			tt.run(s, func() { after = s.lastCursor() })
 			got := s.events(after)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got events %+v, want %d", got, len(tt.want))
@@ -235,10 +243,27 @@ func testEventPerTransition(t *testing.T, newBackend factory) {
 	}
 }
 
-func eventIDs(evs []asyncmqtype.Event) []int64 {
-	out := make([]int64, len(evs))
+// eventIDs returns the cursors of evs, which identify events: two reads that return the same
+// cursors returned the same events.
+func eventIDs(evs []asyncmqtype.Event) []string {
+	out := make([]string, len(evs))
 	for i, e := range evs {
-		out[i] = e.ID
+		out[i] = e.Cursor
 	}
 	return out
+}
+
+// requireDistinctCursors fails when an event has no cursor or shares one with another.
+func requireDistinctCursors(t *testing.T, evs []asyncmqtype.Event) {
+	t.Helper()
+	seen := make(map[string]int, len(evs))
+	for i, e := range evs {
+		if e.Cursor == "" {
+			t.Fatalf("event %d (%s of %s) has no cursor", i, e.Type, e.JobID)
+		}
+		if j, dup := seen[e.Cursor]; dup {
+			t.Fatalf("events %d and %d share cursor %q", j, i, e.Cursor)
+		}
+		seen[e.Cursor] = i
+	}
 }

@@ -15,7 +15,7 @@ func testFinish(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("a"))
 		claimed := s.claimOne(at(time.Second), "a")
-		s.finishOK(at(3*time.Second), claimed, backend.OutcomeCompleted, func(f *backend.Finish) {
+		s.finishOK(at(3*time.Second), claimed, asyncmqtype.OutcomeCompleted, func(f *backend.Finish) {
 			f.Result = json.RawMessage(`{"sent":2}`)
 			f.Duration = 2 * time.Second
 		})
@@ -36,21 +36,20 @@ func testFinish(t *testing.T, newBackend factory) {
 		now := at(10 * time.Second)
 		tests := []struct {
 			name      string
-			retryAt   time.Time
+			delay     time.Duration
 			wantState asyncmqtype.State
 			wantRunAt time.Time
 		}{
-			{"later is delayed", at(time.Minute), asyncmqtype.StateDelayed, at(time.Minute)},
-			{"now is waiting", now, asyncmqtype.StateWaiting, now},
-			{"zero is waiting", time.Time{}, asyncmqtype.StateWaiting, now},
+			{"later is delayed", 50 * time.Second, asyncmqtype.StateDelayed, at(time.Minute)},
+			{"no delay is waiting", 0, asyncmqtype.StateWaiting, now},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				t.Parallel()
 				s := setup(t, newBackend)
 				s.enqueue(job("a"))
-				s.finishOK(now, s.claimOne(t0, "a"), backend.OutcomeRetry, func(f *backend.Finish) {
-					f.RetryAt = tt.retryAt
+				s.finishOK(now, s.claimOne(t0, "a"), asyncmqtype.OutcomeRetry, func(f *backend.Finish) {
+					f.RetryDelay = tt.delay
 				})
 				j := s.requireState("a", tt.wantState)
 				requireTime(t, j.RunAt, tt.wantRunAt, "RunAt")
@@ -74,15 +73,15 @@ func testFinish(t *testing.T, newBackend factory) {
 		s.enqueue(job("a"))
 		for attempt := 1; attempt <= 2; attempt++ {
 			now := at(time.Duration(attempt) * time.Minute)
-			s.finishOK(now, s.claimOne(now, "a"), backend.OutcomeRetry, func(f *backend.Finish) {
-				f.RetryAt = now.Add(30 * time.Second)
+			s.finishOK(now, s.claimOne(now, "a"), asyncmqtype.OutcomeRetry, func(f *backend.Finish) {
+				f.RetryDelay = 30 * time.Second
 				f.Error = &asyncmqtype.AttemptError{Error: "try again", Attempt: 99}
 			})
 			requireEqual(t, s.promote(now.Add(30*time.Second)), 1, "promoted")
 		}
 		last := s.claimOne(at(3*time.Minute), "a")
 		requireEqual(t, last.Attempts, 3, "Attempts")
-		s.finishOK(at(3*time.Minute), last, backend.OutcomeFailed)
+		s.finishOK(at(3*time.Minute), last, asyncmqtype.OutcomeFailed)
 		j := s.requireState("a", asyncmqtype.StateFailed)
 		var attempts []int
 		for _, e := range j.Errors {
@@ -96,7 +95,7 @@ func testFinish(t *testing.T, newBackend factory) {
 
 	t.Run("FailedAndCancelled", func(t *testing.T) {
 		t.Parallel()
-		for _, o := range []backend.Outcome{backend.OutcomeFailed, backend.OutcomeCancelled} {
+		for _, o := range []asyncmqtype.Outcome{asyncmqtype.OutcomeFailed, asyncmqtype.OutcomeCancelled} {
 			t.Run(string(o), func(t *testing.T) {
 				t.Parallel()
 				s := setup(t, newBackend)
@@ -118,7 +117,7 @@ func testFinish(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		s.enqueue(job("a"))
-		s.finishOK(t0, s.claimOne(t0, "a"), backend.OutcomeCancelled, func(f *backend.Finish) { f.Error = nil })
+		s.finishOK(t0, s.claimOne(t0, "a"), asyncmqtype.OutcomeCancelled, func(f *backend.Finish) { f.Error = nil })
 		requireEqual(t, len(s.requireState("a", asyncmqtype.StateCancelled).Errors), 0, "Errors")
 	})
 
@@ -128,11 +127,11 @@ func testFinish(t *testing.T, newBackend factory) {
 		s.enqueue(job("a"), job("b"))
 		jobs := s.claim(t0, 2)
 		errs := s.finish(at(time.Second),
-			backend.Finish{JobID: "a", LeaseToken: jobs[0].LeaseToken, Outcome: backend.OutcomeCompleted},
-			backend.Finish{JobID: "b", LeaseToken: "not-the-token", Outcome: backend.OutcomeCompleted},
-			backend.Finish{JobID: "b", Outcome: backend.OutcomeCompleted},
-			backend.Finish{JobID: "ghost", LeaseToken: jobs[1].LeaseToken, Outcome: backend.OutcomeCompleted},
-			backend.Finish{JobID: "a", LeaseToken: jobs[0].LeaseToken, Outcome: backend.OutcomeFailed},
+			backend.Finish{JobID: "a", LeaseToken: jobs[0].LeaseToken, Outcome: asyncmqtype.OutcomeCompleted},
+			backend.Finish{JobID: "b", LeaseToken: "not-the-token", Outcome: asyncmqtype.OutcomeCompleted},
+			backend.Finish{JobID: "b", Outcome: asyncmqtype.OutcomeCompleted},
+			backend.Finish{JobID: "ghost", LeaseToken: jobs[1].LeaseToken, Outcome: asyncmqtype.OutcomeCompleted},
+			backend.Finish{JobID: "a", LeaseToken: jobs[0].LeaseToken, Outcome: asyncmqtype.OutcomeFailed},
 		)
 		requireNoError(t, errs[0], "finish a")
 		for i, what := range []string{"b with another token", "b without a token", "an unknown job", "a twice"} {
@@ -159,7 +158,7 @@ func testFinish(t *testing.T, newBackend factory) {
 				s := setup(t, newBackend)
 				s.enqueue(job("a"))
 				j := s.claimOne(t0, "a")
-				f := backend.Finish{JobID: "a", LeaseToken: j.LeaseToken, Outcome: backend.OutcomeCompleted}
+				f := backend.Finish{JobID: "a", LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted}
 				tt.mod(&f)
 				requireErrorIs(t, s.finish(t0, f)[0], asyncmqtype.ErrInvalid, "finish")
 				requireEqual(t, s.requireState("a", asyncmqtype.StateActive).LeaseToken, j.LeaseToken, "lease token")
@@ -218,7 +217,7 @@ func testFinish(t *testing.T, newBackend factory) {
 		requireErrorIs(t, progress(j.LeaseToken, `{"pct":`), asyncmqtype.ErrInvalid, "set progress that is not JSON")
 		requireJSON(t, s.get("a").Progress, `{"pct":20,"step":"upload"}`, "Progress after rejected reports")
 
-		s.finishOK(t0, j, backend.OutcomeCompleted)
+		s.finishOK(t0, j, asyncmqtype.OutcomeCompleted)
 		requireErrorIs(t, progress(j.LeaseToken, `{"pct":100}`), asyncmqtype.ErrLeaseLost, "set progress after finishing")
 		requireJSON(t, s.get("a").Progress, `{"pct":20,"step":"upload"}`, "Progress kept after completion")
 	})

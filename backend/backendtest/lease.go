@@ -40,7 +40,7 @@ func testLease(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("a"), job("b"), job("c"))
 		jobs := s.claim(t0, 3)
-		s.finishOK(t0, jobs[1], backend.OutcomeCompleted)
+		s.finishOK(t0, jobs[1], asyncmqtype.OutcomeCompleted)
 		res := heartbeat(s, at(10*time.Second),
 			leaseOf(jobs[0]),
 			leaseOf(jobs[1]),
@@ -67,7 +67,7 @@ func testLease(t *testing.T, newBackend factory) {
 		requireEqual(t, len(res.Lost), 0, "lost")
 		requireTime(t, s.get("a").LeaseExpiresAt, at(40*time.Second), "a's lease (still extended)")
 
-		s.finishOK(at(11*time.Second), jobs[0], backend.OutcomeCancelled)
+		s.finishOK(at(11*time.Second), jobs[0], asyncmqtype.OutcomeCancelled)
 		a = s.requireState("a", asyncmqtype.StateCancelled)
 		requireEqual(t, a.CancelRequested, false, "CancelRequested after finishing")
 	})
@@ -144,7 +144,7 @@ func testLease(t *testing.T, newBackend factory) {
 
 		finishStale := func(what string) {
 			t.Helper()
-			errs := s.finish(at(time.Minute), backend.Finish{JobID: "a", LeaseToken: stale.LeaseToken, Outcome: backend.OutcomeCompleted})
+			errs := s.finish(at(time.Minute), backend.Finish{JobID: "a", LeaseToken: stale.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted})
 			requireErrorIs(t, errs[0], asyncmqtype.ErrLeaseLost, "finish with the stale token "+what)
 		}
 		finishStale("after recovery")
@@ -162,7 +162,7 @@ func testLease(t *testing.T, newBackend factory) {
 		requireTime(t, j.LeaseExpiresAt, at(time.Minute+lease), "LeaseExpiresAt")
 		requireEqual(t, len(j.Progress), 0, "Progress")
 
-		s.finishOK(at(time.Minute), fresh, backend.OutcomeCompleted)
+		s.finishOK(at(time.Minute), fresh, asyncmqtype.OutcomeCompleted)
 		s.requireCounts("default", counts{asyncmqtype.StateCompleted: 1})
 	})
 

@@ -16,7 +16,7 @@ import (
 // call is one valid call of a Backend method, for the checks that every method honours.
 type call struct {
 	name string
-	do   func(ctx context.Context, b backend.Backend) error
+	do   func(ctx context.Context, b backend.Store) error
 }
 
 // everyMethod returns one valid call per Backend method (but Close), against a store holding job
@@ -26,73 +26,87 @@ func everyMethod(token string) []call {
 	lease := backend.Lease{JobID: "b", LeaseToken: token}
 	second := func(_ any, err error) error { return err }
 	return []call{
-		{"Enqueue", func(ctx context.Context, b backend.Backend) error {
+		{"Enqueue", func(ctx context.Context, b backend.Store) error {
 			return b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{job("new")}, Now: t0})
 		}},
-		{"Claim", func(ctx context.Context, b backend.Backend) error {
-			return second(b.Claim(ctx, backend.ClaimParams{Queues: []string{"default"}, WorkerID: "w", Limit: 1, LeaseDuration: lease2, Now: t0}))
+		{"Claim", func(ctx context.Context, b backend.Store) error {
+			return second(b.Claim(ctx, backend.ClaimParams{Queue: "default", WorkerID: "w", Limit: 1, LeaseDuration: lease2, Now: t0}))
 		}},
-		{"SetProgress", func(ctx context.Context, b backend.Backend) error {
+		{"SetProgress", func(ctx context.Context, b backend.Store) error {
 			return b.SetProgress(ctx, backend.ProgressParams{Lease: lease, Progress: []byte(`1`)})
 		}},
-		{"Heartbeat", func(ctx context.Context, b backend.Backend) error {
+		{"Heartbeat", func(ctx context.Context, b backend.Store) error {
 			return second(b.Heartbeat(ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: "w"}, Leases: []backend.Lease{lease}, LeaseDuration: lease2, Now: t0}))
 		}},
-		{"Finish", func(ctx context.Context, b backend.Backend) error {
-			return second(b.Finish(ctx, backend.FinishParams{Items: []backend.Finish{{JobID: "b", LeaseToken: token, Outcome: backend.OutcomeCompleted}}, Now: t0}))
+		{"Finish", func(ctx context.Context, b backend.Store) error {
+			return second(b.Finish(ctx, backend.FinishParams{Items: []backend.Finish{{JobID: "b", LeaseToken: token, Outcome: asyncmqtype.OutcomeCompleted}}, Now: t0}))
 		}},
-		{"Release", func(ctx context.Context, b backend.Backend) error {
+		{"Release", func(ctx context.Context, b backend.Store) error {
 			return b.Release(ctx, backend.ReleaseParams{Leases: []backend.Lease{lease}, Now: t0})
 		}},
-		{"PromoteDue", func(ctx context.Context, b backend.Backend) error { return second(b.PromoteDue(ctx, at(time.Hour))) }},
-		{"RecoverStalled", func(ctx context.Context, b backend.Backend) error {
+		{"PromoteDue", func(ctx context.Context, b backend.Store) error {
+			return second(b.PromoteDue(ctx, backend.PromoteParams{Now: at(time.Hour)}))
+		}},
+		{"RecoverStalled", func(ctx context.Context, b backend.Store) error {
 			return second(b.RecoverStalled(ctx, backend.RecoverParams{Now: at(time.Hour), MaxStalls: 1}))
 		}},
-		{"Queues", func(ctx context.Context, b backend.Backend) error { return second(b.Queues(ctx)) }},
-		{"Queue", func(ctx context.Context, b backend.Backend) error { return second(b.Queue(ctx, "default")) }},
-		{"SetQueuePaused", func(ctx context.Context, b backend.Backend) error { return b.SetQueuePaused(ctx, "default", true) }},
-		{"SetRateLimit", func(ctx context.Context, b backend.Backend) error {
+		{"Queues", func(ctx context.Context, b backend.Store) error { return second(b.Queues(ctx)) }},
+		{"Queue", func(ctx context.Context, b backend.Store) error { return second(b.Queue(ctx, "default")) }},
+		{"SetQueuePaused", func(ctx context.Context, b backend.Store) error { return b.SetQueuePaused(ctx, "default", true) }},
+		{"SetRateLimit", func(ctx context.Context, b backend.Store) error {
 			return b.SetRateLimit(ctx, backend.RateLimitParams{Queue: "default", Limit: 1, Interval: time.Second})
 		}},
-		{"GetJob", func(ctx context.Context, b backend.Backend) error { return second(b.GetJob(ctx, "a")) }},
-		{"ListJobs", func(ctx context.Context, b backend.Backend) error {
+		{"GetJob", func(ctx context.Context, b backend.Store) error { return second(b.GetJob(ctx, "a")) }},
+		{"ListJobs", func(ctx context.Context, b backend.Store) error {
 			return second(b.ListJobs(ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateWaiting}, Limit: 10}))
 		}},
-		{"ApplyJobs", func(ctx context.Context, b backend.Backend) error {
+		{"ApplyJobs", func(ctx context.Context, b backend.Store) error {
 			return second(b.ApplyJobs(ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRemove, IDs: []string{"a"}, Now: t0}))
 		}},
-		{"Clean", func(ctx context.Context, b backend.Backend) error {
+		{"Clean", func(ctx context.Context, b backend.Store) error {
 			return second(b.Clean(ctx, backend.CleanParams{Queue: "default", State: asyncmqtype.StateCompleted}))
 		}},
-		{"Drain", func(ctx context.Context, b backend.Backend) error { return second(b.Drain(ctx, "default", true)) }},
-		{"Obliterate", func(ctx context.Context, b backend.Backend) error { return b.Obliterate(ctx, "default", true) }},
-		{"UpsertRepeatable", func(ctx context.Context, b backend.Backend) error {
+		{"Drain", func(ctx context.Context, b backend.Store) error { return second(b.Drain(ctx, "default", true)) }},
+		{"Obliterate", func(ctx context.Context, b backend.Store) error { return b.Obliterate(ctx, "default", true) }},
+		{"UpsertRepeatable", func(ctx context.Context, b backend.Store) error {
 			return b.UpsertRepeatable(ctx, repeatable("r2", "default"))
 		}},
-		{"Repeatables", func(ctx context.Context, b backend.Backend) error { return second(b.Repeatables(ctx, "")) }},
-		{"GetRepeatable", func(ctx context.Context, b backend.Backend) error { return second(b.GetRepeatable(ctx, "r")) }},
-		{"DueRepeatables", func(ctx context.Context, b backend.Backend) error { return second(b.DueRepeatables(ctx, t0)) }},
-		{"FireRepeatable", func(ctx context.Context, b backend.Backend) error {
+		{"Repeatables", func(ctx context.Context, b backend.Store) error { return second(b.Repeatables(ctx, "")) }},
+		{"GetRepeatable", func(ctx context.Context, b backend.Store) error { return second(b.GetRepeatable(ctx, "r")) }},
+		{"DueRepeatables", func(ctx context.Context, b backend.Store) error { return second(b.DueRepeatables(ctx, t0)) }},
+		{"FireRepeatable", func(ctx context.Context, b backend.Store) error {
 			return b.FireRepeatable(ctx, backend.FireParams{ID: "r", Expected: t0, Next: at(time.Hour), Job: job("fired"), Now: t0})
 		}},
-		{"SetRepeatablePaused", func(ctx context.Context, b backend.Backend) error { return b.SetRepeatablePaused(ctx, "r", true) }},
-		{"RemoveRepeatable", func(ctx context.Context, b backend.Backend) error { return b.RemoveRepeatable(ctx, "r") }},
-		{"Workers", func(ctx context.Context, b backend.Backend) error { return second(b.Workers(ctx)) }},
-		{"RemoveWorker", func(ctx context.Context, b backend.Backend) error { return b.RemoveWorker(ctx, "w") }},
-		{"Events", func(ctx context.Context, b backend.Backend) error {
+		{"SetRepeatablePaused", func(ctx context.Context, b backend.Store) error { return b.SetRepeatablePaused(ctx, "r", true) }},
+		{"RemoveRepeatable", func(ctx context.Context, b backend.Store) error { return b.RemoveRepeatable(ctx, "r") }},
+		{"Workers", func(ctx context.Context, b backend.Store) error { return second(b.Workers(ctx)) }},
+		{"RemoveWorker", func(ctx context.Context, b backend.Store) error { return b.RemoveWorker(ctx, "w") }},
+		{"Events", func(ctx context.Context, b backend.Store) error {
 			return second(b.Events(ctx, asyncmqtype.EventsParams{}))
 		}},
-		{"LastEventID", func(ctx context.Context, b backend.Backend) error { return second(b.LastEventID(ctx)) }},
-		{"Metrics", func(ctx context.Context, b backend.Backend) error {
+		{"LastEventCursor", func(ctx context.Context, b backend.Store) error { return second(b.LastEventCursor(ctx)) }},
+		{"RecentEvents", func(ctx context.Context, b backend.Store) error {
+			return second(b.RecentEvents(ctx, asyncmqtype.RecentEventsParams{Limit: 10}))
+		}},
+		{"PruneWorkers", func(ctx context.Context, b backend.Store) error {
+			return second(b.PruneWorkers(ctx, backend.PruneWorkersParams{Before: t0}))
+		}},
+		{"Elect", func(ctx context.Context, b backend.Store) error {
+			return second(b.Elect(ctx, backend.ElectParams{Name: "maintenance", Holder: "w", TTL: time.Second}))
+		}},
+		{"Resign", func(ctx context.Context, b backend.Store) error {
+			return b.Resign(ctx, backend.ResignParams{Name: "maintenance", Holder: "w"})
+		}},
+		{"Metrics", func(ctx context.Context, b backend.Store) error {
 			return second(b.Metrics(ctx, asyncmqtype.MetricsParams{}))
 		}},
-		{"AppendAudit", func(ctx context.Context, b backend.Backend) error {
+		{"AppendAudit", func(ctx context.Context, b backend.Store) error {
 			return second(b.AppendAudit(ctx, asyncmqtype.AuditEntry{Action: "job.retry", Status: "success"}))
 		}},
-		{"Audit", func(ctx context.Context, b backend.Backend) error {
+		{"Audit", func(ctx context.Context, b backend.Store) error {
 			return second(b.Audit(ctx, asyncmqtype.AuditParams{}))
 		}},
-		{"Ping", func(ctx context.Context, b backend.Backend) error { return b.Ping(ctx) }},
+		{"Ping", func(ctx context.Context, b backend.Store) error { return b.Ping(ctx) }},
 	}
 }
 
@@ -141,12 +155,12 @@ func testLifecycle(t *testing.T, newBackend factory) {
 		token := methodFixture(s)
 		ctx, cancel := context.WithCancel(s.ctx)
 		cancel()
-		before := s.lastEventID()
+		before := s.lastCursor()
 		for _, c := range everyMethod(token) {
 			requireErrorIs(t, c.do(ctx, s.b), context.Canceled, c.name+" with a cancelled context")
 		}
 		// Nothing changed.
-		requireEqual(t, s.lastEventID(), before, "LastEventID")
+		requireEqual(t, s.lastCursor(), before, "LastEventCursor")
 		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1, asyncmqtype.StateActive: 1})
 		requireEqual(t, s.get("b").LeaseToken, token, "b's lease token")
 		r, err := s.b.GetRepeatable(s.ctx, "r")
@@ -167,14 +181,14 @@ func testLifecycle(t *testing.T, newBackend factory) {
 	t.Run("ConcurrentProducersAndWorkers", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
-		runConcurrently(t, []backend.Backend{s.b}, 3, 4, 40)
+		runConcurrently(t, []backend.Store{s.b}, 3, 4, 40)
 		s.requireCounts("default", counts{asyncmqtype.StateCompleted: 120})
 	})
 }
 
 // runConcurrently has producers enqueue perProducer jobs each (in small batches) while workers
 // claim and complete them, over the given backends (round robin), and waits until all are done.
-func runConcurrently(t *testing.T, bs []backend.Backend, producers, workers, perProducer int) {
+func runConcurrently(t *testing.T, bs []backend.Store, producers, workers, perProducer int) {
 	t.Helper()
 	total := int64(producers * perProducer)
 	var (
@@ -207,7 +221,7 @@ func runConcurrently(t *testing.T, bs []backend.Backend, producers, workers, per
 					t.Errorf("%s: gave up with %d of %d jobs done", worker, done.Load(), total)
 					return
 				}
-				jobs, err := b.Claim(ctx, backend.ClaimParams{Queues: []string{"default"}, WorkerID: worker, Limit: 4, LeaseDuration: lease, Now: t0})
+				jobs, err := b.Claim(ctx, backend.ClaimParams{Queue: "default", WorkerID: worker, Limit: 4, LeaseDuration: lease, Now: t0})
 				if err != nil {
 					t.Errorf("%s: claim: %v", worker, err)
 					return
@@ -219,7 +233,7 @@ func runConcurrently(t *testing.T, bs []backend.Backend, producers, workers, per
 				}
 				items := make([]backend.Finish, len(jobs))
 				for i, j := range jobs {
-					items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: backend.OutcomeCompleted}
+					items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted}
 				}
 				errs, err := b.Finish(ctx, backend.FinishParams{Items: items, Now: t0})
 				if err != nil {

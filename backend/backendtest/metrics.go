@@ -25,14 +25,14 @@ func testMetrics(t *testing.T, newBackend factory) {
 		s.enqueue(job("other", inQueue("q2")))
 		jobs := s.claim(at(10*time.Second), 3) // waited 10s each
 		s.claim(at(20*time.Second), 1, "q2")
-		s.finishOK(at(70*time.Second), jobs[0], backend.OutcomeCompleted, func(f *backend.Finish) { f.Duration = 2 * time.Second })
-		s.finishOK(at(75*time.Second), jobs[1], backend.OutcomeFailed, func(f *backend.Finish) { f.Duration = 3 * time.Second })
-		s.finishOK(at(80*time.Second), jobs[2], backend.OutcomeRetry, func(f *backend.Finish) {
+		s.finishOK(at(70*time.Second), jobs[0], asyncmqtype.OutcomeCompleted, func(f *backend.Finish) { f.Duration = 2 * time.Second })
+		s.finishOK(at(75*time.Second), jobs[1], asyncmqtype.OutcomeFailed, func(f *backend.Finish) { f.Duration = 3 * time.Second })
+		s.finishOK(at(80*time.Second), jobs[2], asyncmqtype.OutcomeRetry, func(f *backend.Finish) {
 			f.Duration = 4 * time.Second
-			f.RetryAt = at(5 * time.Minute)
+			f.RetryDelay = 5*time.Minute - 80*time.Second
 		})
 		s.claimOne(at(130*time.Second), "d") // waited 130s
-		// A retried job waits from its RetryAt, not from its creation.
+		// A retried job waits from the end of its retry delay, not from its creation.
 		s.promote(at(5 * time.Minute))
 		s.claimOne(at(5*time.Minute+30*time.Second), "c")
 	}
@@ -78,7 +78,7 @@ func testMetrics(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("a"))
 		j := s.claimOne(t0, "a")
-		s.finishOK(at(time.Minute), j, backend.OutcomeCancelled)
+		s.finishOK(at(time.Minute), j, asyncmqtype.OutcomeCancelled)
 		got, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{Queue: "default"})
 		requireNoError(t, err, "read metrics")
 		requireBuckets(t, got, []asyncmqtype.MetricBucket{{Queue: "default", Minute: minute(0), Started: 1, DurationCounts: hist()}}, "after a cancelled attempt")
@@ -109,9 +109,9 @@ func testMetrics(t *testing.T, newBackend factory) {
 		}
 		for i, d := range durations {
 			j := s.claimOne(t0, ids[i])
-			outcome := backend.OutcomeCompleted
+			outcome := asyncmqtype.OutcomeCompleted
 			if i%2 == 1 {
-				outcome = backend.OutcomeFailed
+				outcome = asyncmqtype.OutcomeFailed
 			}
 			s.finishOK(at(time.Second), j, outcome, func(f *backend.Finish) { f.Duration = d })
 		}

@@ -31,9 +31,9 @@ func testQueue(t *testing.T, newBackend factory) {
 
 		jobs := s.claim(t0, 2) // a, b
 		s.requireCounts(q, counts{W: 2, A: 2, D: 1})
-		s.finishOK(t0, jobs[0], backend.OutcomeCompleted) // child becomes claimable
+		s.finishOK(t0, jobs[0], asyncmqtype.OutcomeCompleted) // child becomes claimable
 		s.requireCounts(q, counts{W: 2, A: 1, D: 1, C: 1})
-		s.finishOK(t0, jobs[1], backend.OutcomeRetry, func(f *backend.Finish) { f.RetryAt = at(time.Minute) })
+		s.finishOK(t0, jobs[1], asyncmqtype.OutcomeRetry, func(f *backend.Finish) { f.RetryDelay = time.Minute })
 		s.requireCounts(q, counts{W: 2, D: 2, C: 1})
 
 		requireEqual(t, s.promote(at(time.Minute)), 2, "promoted")
@@ -41,8 +41,8 @@ func testQueue(t *testing.T, newBackend factory) {
 		jobs = s.claim(at(time.Minute), 3) // child, b, c
 		requireIDs(t, ids(jobs), []string{"child", "b", "c"}, "claimed")
 		s.requireCounts(q, counts{W: 1, A: 3, C: 1})
-		s.finishOK(at(time.Minute), jobs[0], backend.OutcomeFailed)
-		s.finishOK(at(time.Minute), jobs[1], backend.OutcomeCancelled)
+		s.finishOK(at(time.Minute), jobs[0], asyncmqtype.OutcomeFailed)
+		s.finishOK(at(time.Minute), jobs[1], asyncmqtype.OutcomeCancelled)
 		s.requireCounts(q, counts{W: 1, A: 1, C: 1, F: 1, X: 1})
 
 		requireRecovered(t, s.recover(at(2*time.Minute), 5), []string{"c"}, nil, "recovered")
@@ -109,13 +109,14 @@ func testQueue(t *testing.T, newBackend factory) {
 		qi, err := s.b.Queue(s.ctx, q)
 		requireNoError(t, err, "get queue")
 		requireEqual(t, qi.Paused, true, "Paused")
-		requireIDs(t, ids(s.claim(t0, 10, q, q2)), []string{"b1"}, "claimed while paused")
+		requireIDs(t, ids(s.claim(t0, 10, q)), nil, "claimed while paused")
+		requireIDs(t, ids(s.claim(t0, 10, q2)), []string{"b1"}, "claimed from another queue while paused")
 
 		requireNoError(t, s.b.SetQueuePaused(s.ctx, q, false), "resume")
 		qi, err = s.b.Queue(s.ctx, q)
 		requireNoError(t, err, "get queue")
 		requireEqual(t, qi.Paused, false, "Paused")
-		requireIDs(t, ids(s.claim(t0, 10, q, q2)), []string{"a1", "a2"}, "claimed after resume")
+		requireIDs(t, ids(s.claim(t0, 10, q)), []string{"a1", "a2"}, "claimed after resume")
 	})
 
 	t.Run("RateLimit", func(t *testing.T) {
@@ -130,14 +131,15 @@ func testQueue(t *testing.T, newBackend factory) {
 		requireNoError(t, err, "get queue")
 		requireEqual(t, [2]any{qi.RateLimit, qi.RateInterval}, [2]any{2, time.Minute}, "rate limit")
 
-		claimBy := func(worker string, now time.Time, limit int, queues ...string) []string {
+		claimBy := func(worker string, now time.Time, limit int, queue string) []string {
 			t.Helper()
-			jobs, err := s.b.Claim(s.ctx, backend.ClaimParams{Queues: queues, WorkerID: worker, Limit: limit, LeaseDuration: lease, Now: now})
+			jobs, err := s.b.Claim(s.ctx, backend.ClaimParams{Queue: queue, WorkerID: worker, Limit: limit, LeaseDuration: lease, Now: now})
 			requireNoError(t, err, "claim by "+worker)
 			return ids(jobs)
 		}
 		requireIDs(t, claimBy("w1", at(10*time.Second), 1, q), []string{"j0"}, "first claim")
-		requireIDs(t, claimBy("w2", at(20*time.Second), 5, q, q2), []string{"j1", "free"}, "second claim, by another worker")
+		requireIDs(t, claimBy("w2", at(20*time.Second), 5, q), []string{"j1"}, "second claim, by another worker")
+		requireIDs(t, claimBy("w2", at(20*time.Second), 5, q2), []string{"free"}, "claim of another queue, not limited")
 		requireIDs(t, claimBy("w3", at(69*time.Second), 5, q), nil, "claim just before the window ends")
 		requireIDs(t, claimBy("w1", at(70*time.Second), 5, q), []string{"j2", "j3"}, "claim in the next window")
 
@@ -226,7 +228,7 @@ func testQueue(t *testing.T, newBackend factory) {
 		_, err = s.b.GetRepeatable(s.ctx, "r2")
 		requireNoError(t, err, "get repeatable of another queue")
 		s.requireCounts(q2, counts{W: 1})
-		errs := s.finish(t0, backend.Finish{JobID: "a", LeaseToken: a.LeaseToken, Outcome: backend.OutcomeCompleted})
+		errs := s.finish(t0, backend.Finish{JobID: "a", LeaseToken: a.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted})
 		requireErrorIs(t, errs[0], asyncmqtype.ErrLeaseLost, "finish a job of the obliterated queue")
 
 		// A queue of the same name starts afresh: not paused.
@@ -257,7 +259,7 @@ func testClean(t *testing.T, newBackend factory) {
 			s.complete(at(time.Duration(i)*time.Second), id)
 		}
 		s.enqueue(job("f"))
-		s.finishOK(t0, s.claimOne(t0, "f"), backend.OutcomeFailed)
+		s.finishOK(t0, s.claimOne(t0, "f"), asyncmqtype.OutcomeFailed)
 		s.enqueue(job("w"))
 	}
 	tests := []struct {

@@ -140,7 +140,7 @@ func testRepeatable(t *testing.T, newBackend factory) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		requireNoError(t, s.b.UpsertRepeatable(s.ctx, repeatable("r", "default")), "upsert")
-		fireConcurrently(t, []backend.Backend{s.b}, 8)
+		fireConcurrently(t, []backend.Store{s.b}, 8)
 		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1})
 	})
 
@@ -170,7 +170,7 @@ func testRepeatable(t *testing.T, newBackend factory) {
 
 // fireConcurrently fires the repeatable "r" (due at t0, in queue "default") from n goroutines
 // at once, each with its own job, and checks that exactly one firing won.
-func fireConcurrently(t *testing.T, bs []backend.Backend, n int) {
+func fireConcurrently(t *testing.T, bs []backend.Store, n int) {
 	t.Helper()
 	var (
 		wg        sync.WaitGroup

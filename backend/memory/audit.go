@@ -5,16 +5,14 @@ import (
 	"strings"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 // AppendAudit stores an audit entry and returns it with its ID and time set. Only the newest
 // WithAuditLimit entries are kept.
 func (b *Backend) AppendAudit(ctx context.Context, e asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error) {
-	switch {
-	case e.Action == "":
-		return e, invalid("append audit entry: empty action")
-	case e.Status != "success" && e.Status != "failed" && e.Status != "denied":
-		return e, invalid("append audit entry %q: status %q is not success, failed or denied", e.Action, e.Status)
+	if err := backend.ValidateAudit(e); err != nil {
+		return e, err
 	}
 	if err := b.lock(ctx, "append audit entry "+e.Action); err != nil {
 		return e, err
@@ -27,10 +25,10 @@ func (b *Backend) AppendAudit(ctx context.Context, e asyncmqtype.AuditEntry) (as
 	return e, nil
 }
 
-// Audit lists audit entries, newest first, filtered; see backend.Backend.
+// Audit lists audit entries, newest first, filtered; see backend.Store.
 func (b *Backend) Audit(ctx context.Context, p asyncmqtype.AuditParams) ([]asyncmqtype.AuditEntry, error) {
-	if p.Limit < 0 || p.Offset < 0 {
-		return nil, invalid("list audit entries: negative limit %d or offset %d", p.Limit, p.Offset)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
 	if err := b.lock(ctx, "list audit entries"); err != nil {
 		return nil, err

@@ -107,12 +107,12 @@ func BenchmarkClaimFinish(b *testing.B) {
 					if err := mb.Enqueue(ctx, backend.EnqueueParams{Jobs: benchJobs(fmt.Sprint(i), batch, 0), Now: benchNow}); err != nil {
 						b.Fatal(err)
 					}
-					jobs, err := mb.Claim(ctx, backend.ClaimParams{Queues: []string{"bench"}, WorkerID: "w", Limit: batch, LeaseDuration: time.Minute, Now: benchNow})
+					jobs, err := mb.Claim(ctx, backend.ClaimParams{Queue: "bench", WorkerID: "w", Limit: batch, LeaseDuration: time.Minute, Now: benchNow})
 					if err != nil || len(jobs) != batch {
 						b.Fatalf("claimed %d of %d: %v", len(jobs), batch, err)
 					}
 					for k, j := range jobs {
-						items[k] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: backend.OutcomeCompleted}
+						items[k] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted}
 					}
 					if _, err := mb.Finish(ctx, backend.FinishParams{Items: items, Now: benchNow}); err != nil {
 						b.Fatal(err)

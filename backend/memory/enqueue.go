@@ -9,8 +9,11 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-// Enqueue stores jobs all-or-nothing; see backend.Backend.
+// Enqueue stores jobs all-or-nothing; see backend.Store.
 func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	if err := b.lock(ctx, "enqueue jobs"); err != nil {
 		return err
 	}
@@ -21,10 +24,7 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 func (b *Backend) enqueueLocked(in []*asyncmqtype.JobInfo, now time.Time) error {
 	batch := make(map[string]*asyncmqtype.JobInfo, len(in))
 	jobs := make([]*asyncmqtype.JobInfo, 0, len(in))
-	for i, j := range in {
-		if err := validateJob(i, j); err != nil {
-			return err
-		}
+	for _, j := range in {
 		if batch[j.ID] != nil || b.jobs[j.ID] != nil {
 			return fmt.Errorf("enqueue job %q: %w", j.ID, asyncmqtype.ErrJobExists)
 		}
@@ -64,16 +64,10 @@ func (b *Backend) enqueueLocked(in []*asyncmqtype.JobInfo, now time.Time) error 
 
 	for _, j := range jobs {
 		for _, pid := range j.DependsOn {
-			if pid == j.ID {
-				return invalid("enqueue job %q: it depends on itself", j.ID)
-			}
 			if batch[pid] == nil && b.jobs[pid] == nil {
 				return fmt.Errorf("enqueue job %q: parent job %q: %w", j.ID, pid, asyncmqtype.ErrJobNotFound)
 			}
 		}
-	}
-	if id := cycle(jobs, batch); id != "" {
-		return invalid("enqueue job %q: its dependencies form a cycle", id)
 	}
 
 	// Pending parents are counted before any job of the batch is stored: a parent in the batch
@@ -100,24 +94,6 @@ func (b *Backend) enqueueLocked(in []*asyncmqtype.JobInfo, now time.Time) error 
 	return nil
 }
 
-func validateJob(i int, j *asyncmqtype.JobInfo) error {
-	switch {
-	case j == nil:
-		return invalid("enqueue job #%d: nil job", i)
-	case j.ID == "":
-		return invalid("enqueue job #%d: empty ID", i)
-	case j.Queue == "":
-		return invalid("enqueue job %q: empty queue", j.ID)
-	case j.Task == "":
-		return invalid("enqueue job %q: empty task", j.ID)
-	case j.MaxRetries < 0:
-		return invalid("enqueue job %q: negative max retries %d", j.ID, j.MaxRetries)
-	case !validJSON(j.Payload):
-		return invalid("enqueue job %q: payload is not JSON", j.ID)
-	}
-	return nil
-}
-
 func timeOr(t, def time.Time) time.Time {
 	if t.IsZero() {
 		return def
@@ -140,38 +116,4 @@ func (b *Backend) uniqueHolder(k uniqueKey, now time.Time) *asyncmqtype.JobInfo 
 		}
 	}
 	return nil
-}
-
-// cycle returns the ID of a job of the batch that takes part in a dependency cycle, or "". Only
-// jobs of one batch can form a cycle: a stored job cannot depend on one that did not exist yet.
-func cycle(jobs []*asyncmqtype.JobInfo, batch map[string]*asyncmqtype.JobInfo) string {
-	const (
-		unseen = iota
-		visiting
-		done
-	)
-	mark := make(map[string]int, len(jobs))
-	var visit func(j *asyncmqtype.JobInfo) bool
-	visit = func(j *asyncmqtype.JobInfo) bool {
-		switch mark[j.ID] {
-		case visiting:
-			return true
-		case done:
-			return false
-		}
-		mark[j.ID] = visiting
-		for _, pid := range j.DependsOn {
-			if p := batch[pid]; p != nil && visit(p) {
-				return true
-			}
-		}
-		mark[j.ID] = done
-		return false
-	}
-	for _, j := range jobs {
-		if visit(j) {
-			return j.ID
-		}
-	}
-	return ""
 }

@@ -3,7 +3,9 @@ package memory
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,12 +37,22 @@ func (r *ring[T]) at(i int) T { return r.buf[(r.start+i)%len(r.buf)] }
 // maxDetail bounds event details: they are meant for a line of a dashboard, not for storage.
 const maxDetail = 512
 
+// storedEvent is an event with its sequence number, which its cursor spells in decimal.
+type storedEvent struct {
+	seq int64
+	e   asyncmqtype.Event
+}
+
 func (b *Backend) emit(e asyncmqtype.Event) {
 	b.lastEventID++
-	e.ID = b.lastEventID
+	e.Cursor = strconv.FormatInt(b.lastEventID, 10)
 	e.At = e.At.UTC()
 	e.Detail = truncate(e.Detail, maxDetail)
-	b.events.push(e)
+	b.events.push(storedEvent{b.lastEventID, e})
+	// A job that became waiting, or a queue that resumed, may be claimable now.
+	if (e.JobID != "" && e.State == asyncmqtype.StateWaiting) || (e.Type == asyncmqtype.EventQueue && e.Detail == "resumed") {
+		b.notify(e.Queue)
+	}
 }
 
 func (b *Backend) emitJob(t asyncmqtype.EventType, j *asyncmqtype.JobInfo, at time.Time, detail string) {
@@ -51,11 +63,19 @@ func (b *Backend) emitQueue(queue, detail string) {
 	b.emit(asyncmqtype.Event{Type: asyncmqtype.EventQueue, Queue: queue, At: b.clock(), Detail: detail})
 }
 
-// Events returns lifecycle events after p.AfterID, oldest first. Events older than the newest
+// Events returns lifecycle events after the cursor p.After, oldest first. Events older than the newest
 // WithEventLimit ones are gone.
 func (b *Backend) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
-	if p.Limit < 0 {
-		return nil, invalid("read events: negative limit %d", p.Limit)
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	var after int64
+	if p.After != "" {
+		n, err := strconv.ParseInt(p.After, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("read events after cursor %q: not a cursor of this store: %w", p.After, asyncmqtype.ErrInvalid)
+		}
+		after = n
 	}
 	if err := b.lock(ctx, "read events"); err != nil {
 		return nil, err
@@ -66,26 +86,48 @@ func (b *Backend) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asy
 	if n == 0 {
 		return out, nil
 	}
-	// IDs are consecutive, so the first event after AfterID is found by arithmetic.
+	// Sequence numbers are consecutive, so the first event after the cursor is found by
+	// arithmetic.
 	start := 0
-	if first := b.events.at(0).ID; p.AfterID >= first {
-		start = int(min(p.AfterID-first+1, int64(n)))
+	if first := b.events.at(0).seq; after >= first {
+		start = int(min(after-first+1, int64(n)))
 	}
 	for i := start; i < n && (p.Limit == 0 || len(out) < p.Limit); i++ {
-		if e := b.events.at(i); p.Queue == "" || e.Queue == p.Queue {
-			out = append(out, e)
+		if se := b.events.at(i); p.Queue == "" || se.e.Queue == p.Queue {
+			out = append(out, se.e)
 		}
 	}
 	return out, nil
 }
 
-// LastEventID returns the ID of the newest event, 0 when there is none.
-func (b *Backend) LastEventID(ctx context.Context) (int64, error) {
-	if err := b.lock(ctx, "read last event id"); err != nil {
-		return 0, err
+// LastEventCursor returns the cursor of the newest event, "" when there is none.
+func (b *Backend) LastEventCursor(ctx context.Context) (string, error) {
+	if err := b.lock(ctx, "read last event cursor"); err != nil {
+		return "", err
 	}
 	defer b.mu.Unlock()
-	return b.lastEventID, nil
+	if b.lastEventID == 0 {
+		return "", nil
+	}
+	return strconv.FormatInt(b.lastEventID, 10), nil
+}
+
+// RecentEvents returns the newest events, newest first; see backend.EventLog.
+func (b *Backend) RecentEvents(ctx context.Context, p asyncmqtype.RecentEventsParams) ([]asyncmqtype.Event, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := b.lock(ctx, "read recent events"); err != nil {
+		return nil, err
+	}
+	defer b.mu.Unlock()
+	var out []asyncmqtype.Event
+	for i := b.events.len() - 1; i >= 0 && len(out) < p.Limit; i-- {
+		if se := b.events.at(i); p.Queue == "" || se.e.Queue == p.Queue {
+			out = append(out, se.e)
+		}
+	}
+	return out, nil
 }
 
 type metricKey struct {
@@ -105,7 +147,7 @@ func (b *Backend) bucket(queue string, at time.Time) *asyncmqtype.MetricBucket {
 	return mb
 }
 
-// Metrics returns the per-minute counters; see backend.Backend.
+// Metrics returns the per-minute counters; see backend.Store.
 func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error) {
 	if err := b.lock(ctx, "read metrics"); err != nil {
 		return nil, err

@@ -160,6 +160,9 @@ func (b *Backend) unblockChildren(parentID string) {
 	for _, id := range ids {
 		if c := b.jobs[id]; c != nil && c.PendingDeps > 0 {
 			b.update(c, func(c *asyncmqtype.JobInfo) { c.PendingDeps-- })
+			if c.PendingDeps == 0 && c.State == asyncmqtype.StateWaiting {
+				b.notify(c.Queue)
+			}
 		}
 	}
 }

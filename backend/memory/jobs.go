@@ -9,8 +9,6 @@ import (
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
-// maxPageSize is the largest Limit ListJobs accepts, as the contract states.
-const maxPageSize = 1000
 
 // GetJob returns a copy of one job; asyncmqtype.ErrJobNotFound if unknown.
 func (b *Backend) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, error) {
@@ -42,21 +40,12 @@ func (m matcher) match(j *asyncmqtype.JobInfo) bool {
 		(m.text == "" || strings.Contains(strings.ToLower(string(j.Payload)), m.text))
 }
 
-// ListJobs returns one page of a queue's jobs in one state; see backend.Backend.
+// ListJobs returns one page of a queue's jobs in one state; see backend.Store.
 func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
-	f := p.Filter
-	switch {
-	case f.Queue == "":
-		return asyncmqtype.JobPage{}, invalid("list jobs: empty queue")
-	case !f.State.Valid():
-		return asyncmqtype.JobPage{}, invalid("list jobs of queue %q: unknown state %q", f.Queue, f.State)
-	case p.Sort != "" && p.Sort != asyncmqtype.SortNewest && p.Sort != asyncmqtype.SortOldest:
-		return asyncmqtype.JobPage{}, invalid("list jobs of queue %q: unknown sort %q", f.Queue, p.Sort)
-	case p.Limit < 1 || p.Limit > maxPageSize:
-		return asyncmqtype.JobPage{}, invalid("list jobs of queue %q: limit %d is outside 1..%d", f.Queue, p.Limit, maxPageSize)
-	case p.Offset < 0:
-		return asyncmqtype.JobPage{}, invalid("list jobs of queue %q: negative offset %d", f.Queue, p.Offset)
+	if err := p.Validate(); err != nil {
+		return asyncmqtype.JobPage{}, err
 	}
+	f := p.Filter
 	if err := b.lock(ctx, fmt.Sprintf("list %s jobs of queue %q", f.State, f.Queue)); err != nil {
 		return asyncmqtype.JobPage{}, err
 	}
@@ -103,17 +92,12 @@ var actionStates = map[asyncmqtype.Action][]asyncmqtype.State{
 	asyncmqtype.ActionPromote: {asyncmqtype.StateDelayed},
 }
 
-// ApplyJobs performs a bulk action; see backend.Backend.
+// ApplyJobs performs a bulk action; see backend.Store.
 func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, error) {
-	states, ok := actionStates[p.Action]
-	switch {
-	case !ok:
-		return 0, invalid("apply job action: unknown action %q", p.Action)
-	case p.Filter.State != "" && !p.Filter.State.Valid():
-		return 0, invalid("%s jobs: unknown state %q", p.Action, p.Filter.State)
-	case len(p.IDs) == 0 && p.Filter.Queue == "":
-		return 0, invalid("%s jobs: neither IDs nor a queue given", p.Action)
+	if err := p.Validate(); err != nil {
+		return 0, err
 	}
+	states := actionStates[p.Action]
 	if err := b.lock(ctx, fmt.Sprintf("%s jobs", p.Action)); err != nil {
 		return 0, err
 	}

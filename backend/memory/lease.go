@@ -11,15 +11,10 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-// Claim takes up to p.Limit runnable jobs for one worker; see backend.Backend.
+// Claim takes up to p.Limit runnable jobs for one worker; see backend.Store.
 func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqtype.JobInfo, error) {
-	switch {
-	case len(p.Queues) == 0:
-		return nil, invalid("claim jobs: no queues")
-	case p.Limit < 1:
-		return nil, invalid("claim jobs: limit %d is below 1", p.Limit)
-	case p.LeaseDuration <= 0:
-		return nil, invalid("claim jobs: lease duration %s is not positive", p.LeaseDuration)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
 	if err := b.lock(ctx, "claim jobs"); err != nil {
 		return nil, err
@@ -27,38 +22,19 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqt
 	defer b.mu.Unlock()
 	now := b.timeOr(p.Now)
 
-	type source struct {
-		q     *queue
-		allow int
+	q := b.queues[p.Queue]
+	if q == nil || q.paused {
+		return nil, nil
 	}
-	var sources []*source
-	for _, name := range p.Queues {
-		q := b.queues[name]
-		if q == nil || q.paused || slices.ContainsFunc(sources, func(s *source) bool { return s.q == q }) {
-			continue
-		}
-		if allow := q.allowance(now); allow > 0 {
-			sources = append(sources, &source{q, allow})
-		}
-	}
-
+	allow := q.allowance(now)
 	var out []*asyncmqtype.JobInfo
-	for len(out) < p.Limit {
-		var best *asyncmqtype.JobInfo
-		var from *source
-		for _, s := range sources {
-			if s.allow == 0 {
-				continue
-			}
-			if j := s.q.next(now); j != nil && (best == nil || byClaimOrder(j, best)) {
-				best, from = j, s
-			}
-		}
+	for len(out) < p.Limit && allow > 0 {
+		best := q.next(now)
 		if best == nil {
 			break
 		}
-		from.allow--
-		from.q.take(now)
+		allow--
+		q.take(now)
 		b.update(best, func(j *asyncmqtype.JobInfo) {
 			j.State = asyncmqtype.StateActive
 			j.Attempts++
@@ -77,7 +53,7 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqt
 	return out, nil
 }
 
-// Finish records the outcomes of claimed jobs; see backend.Backend.
+// Finish records the outcomes of claimed jobs; see backend.Store.
 func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, error) {
 	if err := b.lock(ctx, "finish jobs"); err != nil {
 		return nil, err
@@ -96,13 +72,8 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 	if j == nil {
 		return fmt.Errorf("finish job %q: %w", it.JobID, asyncmqtype.ErrLeaseLost)
 	}
-	switch it.Outcome {
-	case backend.OutcomeCompleted, backend.OutcomeRetry, backend.OutcomeFailed, backend.OutcomeCancelled:
-	default:
-		return invalid("finish job %q: unknown outcome %q", it.JobID, it.Outcome)
-	}
-	if !validJSON(it.Result) {
-		return invalid("finish job %q: result is not JSON", it.JobID)
+	if err := it.Validate(); err != nil {
+		return err
 	}
 	var detail string
 	var attemptErr *asyncmqtype.AttemptError
@@ -119,26 +90,26 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 			j.Errors = append(j.Errors, *attemptErr)
 		}
 		switch it.Outcome {
-		case backend.OutcomeCompleted:
+		case asyncmqtype.OutcomeCompleted:
 			j.State, j.FinishedAt, event = asyncmqtype.StateCompleted, now, asyncmqtype.EventCompleted
 			j.Result = cloneBytes(it.Result)
 			m := b.bucket(j.Queue, now)
 			m.Completed++
 			m.DurationSum += it.Duration
 			m.DurationCounts[asyncmqtype.DurationBucket(it.Duration)]++
-		case backend.OutcomeRetry:
+		case asyncmqtype.OutcomeRetry:
 			j.State, j.RunAt, event = asyncmqtype.StateWaiting, now, asyncmqtype.EventRetrying
-			if it.RetryAt.After(now) {
-				j.State, j.RunAt = asyncmqtype.StateDelayed, it.RetryAt.UTC()
+			if it.RetryDelay > 0 {
+				j.State, j.RunAt = asyncmqtype.StateDelayed, now.Add(it.RetryDelay)
 			}
 			b.bucket(j.Queue, now).Retried++
-		case backend.OutcomeFailed:
+		case asyncmqtype.OutcomeFailed:
 			j.State, j.FinishedAt, event = asyncmqtype.StateFailed, now, asyncmqtype.EventFailed
 			m := b.bucket(j.Queue, now)
 			m.Failed++
 			m.DurationSum += it.Duration
 			m.DurationCounts[asyncmqtype.DurationBucket(it.Duration)]++
-		case backend.OutcomeCancelled:
+		case asyncmqtype.OutcomeCancelled:
 			j.State, j.FinishedAt, event = asyncmqtype.StateCancelled, now, asyncmqtype.EventCancelled
 		}
 	})
@@ -149,14 +120,11 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 	return nil
 }
 
-// Heartbeat extends a worker's leases and refreshes its record; see backend.Backend.
+// Heartbeat extends a worker's leases and refreshes its record; see backend.Store.
 func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
 	var res backend.HeartbeatResult
-	if p.Worker.ID == "" {
-		return res, invalid("heartbeat: empty worker ID")
-	}
-	if len(p.Leases) > 0 && p.LeaseDuration <= 0 {
-		return res, invalid("heartbeat of worker %q: lease duration %s is not positive", p.Worker.ID, p.LeaseDuration)
+	if err := p.Validate(); err != nil {
+		return res, err
 	}
 	if err := b.lock(ctx, "heartbeat of worker "+p.Worker.ID); err != nil {
 		return res, err
@@ -188,7 +156,7 @@ func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (bac
 	return res, nil
 }
 
-// Release returns held jobs to waiting without counting the attempt; see backend.Backend.
+// Release returns held jobs to waiting without counting the attempt; see backend.Store.
 func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 	if err := b.lock(ctx, "release jobs"); err != nil {
 		return err
@@ -218,10 +186,10 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 	return nil
 }
 
-// SetProgress stores a progress report of a held job; see backend.Backend.
+// SetProgress stores a progress report of a held job; see backend.Store.
 func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) error {
-	if !validJSON(p.Progress) {
-		return invalid("set progress of job %q: progress is not JSON", p.Lease.JobID)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	if err := b.lock(ctx, "set progress of job "+p.Lease.JobID); err != nil {
 		return err
@@ -237,16 +205,19 @@ func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) err
 	return nil
 }
 
-// PromoteDue makes delayed jobs whose RunAt <= now waiting; see backend.Backend.
-func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
+// PromoteDue makes delayed jobs whose RunAt <= now waiting; see backend.Store.
+func (b *Backend) PromoteDue(ctx context.Context, p backend.PromoteParams) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
 	if err := b.lock(ctx, "promote due jobs"); err != nil {
 		return 0, err
 	}
 	defer b.mu.Unlock()
-	now = b.timeOr(now)
+	now := b.timeOr(p.Now)
 	var due []*asyncmqtype.JobInfo
 	b.delayed.ascend(0, func(j *asyncmqtype.JobInfo) bool {
-		if j.RunAt.After(now) {
+		if j.RunAt.After(now) || (p.Limit > 0 && len(due) == p.Limit) {
 			return false
 		}
 		due = append(due, j)
@@ -259,11 +230,11 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 	return len(due), nil
 }
 
-// RecoverStalled re-queues or fails active jobs whose lease expired; see backend.Backend.
+// RecoverStalled re-queues or fails active jobs whose lease expired; see backend.Store.
 func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (backend.RecoverResult, error) {
 	var res backend.RecoverResult
-	if p.MaxStalls < 0 || p.Limit < 0 {
-		return res, invalid("recover stalled jobs: negative max stalls %d or limit %d", p.MaxStalls, p.Limit)
+	if err := p.Validate(); err != nil {
+		return res, err
 	}
 	if err := b.lock(ctx, "recover stalled jobs"); err != nil {
 		return res, err

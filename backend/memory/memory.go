@@ -2,22 +2,23 @@
 // entry lives in the memory of one process and is lost when it exits. Use it in tests, demos and
 // single-process tools; use a durable backend when several processes share a store.
 //
-// It implements every method of backend.Backend and passes the backendtest conformance suite.
+// It implements every method of backend.Store and passes the backendtest conformance suite.
 // Claims, state changes and listing pages cost O(log n) in the number of stored jobs, and queue
 // counts are O(1). A Backend is safe for concurrent use.
 package memory
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/internal/redact"
 )
 
 // DefaultEventLimit is how many lifecycle events a Backend keeps unless WithEventLimit says
@@ -48,7 +49,7 @@ func WithClock(now func() time.Time) Option {
 	return func(b *Backend) { b.clock = now }
 }
 
-// Backend is an in-memory backend.Backend. Create one with New.
+// Backend is an in-memory backend.Store. Create one with New.
 type Backend struct {
 	// One lock for the whole store keeps every transition atomic, as the contract requires; the
 	// work done under it is a few O(log n) index updates.
@@ -67,14 +68,32 @@ type Backend struct {
 	repeatables map[string]*asyncmqtype.Repeatable
 	workers     map[string]*asyncmqtype.WorkerInfo
 
-	events      ring[asyncmqtype.Event]
+	events      ring[storedEvent]
 	lastEventID int64
 	metrics     map[metricKey]*asyncmqtype.MetricBucket
 	audit       ring[asyncmqtype.AuditEntry]
 	lastAuditID int64
+
+	leaders map[string]backend.Leadership
+
+	// signals wakes the store's idle workers; it has its own lock.
+	signals backend.Signals
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Store    = (*Backend)(nil)
+	_ backend.Notifier = (*Backend)(nil)
+)
+
+func init() { backend.Register("memory", openURL) }
+
+// openURL opens "memory://": a new, empty store.
+func openURL(_ context.Context, url string) (backend.Store, error) {
+	if _, rest, _ := strings.Cut(url, "://"); rest != "" {
+		return nil, fmt.Errorf("backend URL %q: memory:// takes nothing after the scheme: %w", redact.URL(url), asyncmqtype.ErrInvalid)
+	}
+	return New(), nil
+}
 
 type uniqueKey struct{ queue, key string }
 
@@ -91,7 +110,8 @@ func New(opts ...Option) *Backend {
 		repeatables: make(map[string]*asyncmqtype.Repeatable),
 		workers:     make(map[string]*asyncmqtype.WorkerInfo),
 		metrics:     make(map[metricKey]*asyncmqtype.MetricBucket),
-		events:      ring[asyncmqtype.Event]{limit: DefaultEventLimit},
+		events:      ring[storedEvent]{limit: DefaultEventLimit},
+		leaders:     make(map[string]backend.Leadership),
 		audit:       ring[asyncmqtype.AuditEntry]{limit: DefaultAuditLimit},
 	}
 	for _, o := range opts {
@@ -122,6 +142,50 @@ func (b *Backend) timeOr(t time.Time) time.Time {
 	return t.UTC()
 }
 
+// notify wakes the workers waiting for queue.
+func (b *Backend) notify(queue string) { b.signals.Notify(queue) }
+
+// Subscribe returns a channel signalled when queue may have runnable jobs; see backend.Notifier.
+func (b *Backend) Subscribe(queue string) (<-chan struct{}, func()) {
+	return b.signals.Subscribe(queue)
+}
+
+// AcrossProcesses is false: a memory store lives in one process.
+func (b *Backend) AcrossProcesses() bool { return false }
+
+// CountsLag is 0: counts are kept exactly, under the store lock.
+func (b *Backend) CountsLag() time.Duration { return 0 }
+
+// Elect takes or extends the lease on a role; see backend.Elector.
+func (b *Backend) Elect(ctx context.Context, p backend.ElectParams) (backend.Leadership, error) {
+	if err := p.Validate(); err != nil {
+		return backend.Leadership{}, err
+	}
+	if err := b.lock(ctx, "elect leader of "+p.Name); err != nil {
+		return backend.Leadership{}, err
+	}
+	defer b.mu.Unlock()
+	now := b.timeOr(p.Now)
+	cur, ok := b.leaders[p.Name]
+	if !ok || cur.Holder == p.Holder || cur.Expires.Before(now) {
+		cur = backend.Leadership{Holder: p.Holder, Expires: now.Add(p.TTL)}
+		b.leaders[p.Name] = cur
+	}
+	return cur, nil
+}
+
+// Resign gives up the lease on a role if p.Holder holds it; see backend.Elector.
+func (b *Backend) Resign(ctx context.Context, p backend.ResignParams) error {
+	if err := b.lock(ctx, "resign leadership of "+p.Name); err != nil {
+		return err
+	}
+	defer b.mu.Unlock()
+	if cur, ok := b.leaders[p.Name]; ok && cur.Holder == p.Holder {
+		delete(b.leaders, p.Name)
+	}
+	return nil
+}
+
 // Ping reports whether the backend is open.
 func (b *Backend) Ping(ctx context.Context) error {
 	if err := b.lock(ctx, "ping memory backend"); err != nil {
@@ -138,14 +202,6 @@ func (b *Backend) Close() error {
 	defer b.mu.Unlock()
 	b.closed = true
 	return nil
-}
-
-func invalid(format string, args ...any) error {
-	return fmt.Errorf(format+": %w", append(args, asyncmqtype.ErrInvalid)...)
-}
-
-func validJSON(raw json.RawMessage) bool {
-	return len(raw) == 0 || json.Valid(raw)
 }
 
 func cloneBytes(b []byte) []byte {

@@ -10,7 +10,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.Run(t, func(t *testing.T) backend.Store {
 		b := memory.New()
 		t.Cleanup(func() { b.Close() })
 		return b
@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 // it still checks the concurrent parts (claims, firings) through the shared helpers.
 func TestConformanceShared(t *testing.T) {
 	t.Parallel()
-	backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+	backendtest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) {
 		b := memory.New()
 		t.Cleanup(func() { b.Close() })
 		return b, b

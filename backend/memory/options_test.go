@@ -22,30 +22,30 @@ func TestEventLimit(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		after int64
-		want  []int64
+		after string
+		want  []string
 	}{
-		{0, []int64{3, 4, 5}}, // 1 and 2 were dropped
-		{1, []int64{3, 4, 5}},
-		{3, []int64{4, 5}},
-		{5, nil},
-		{99, nil},
+		{"", []string{"3", "4", "5"}}, // 1 and 2 were dropped
+		{"1", []string{"3", "4", "5"}},
+		{"3", []string{"4", "5"}},
+		{"5", nil},
+		{"99", nil},
 	}
 	for _, tt := range tests {
-		evs, err := b.Events(ctx, asyncmqtype.EventsParams{AfterID: tt.after})
+		evs, err := b.Events(ctx, asyncmqtype.EventsParams{After: tt.after})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []int64
+		var got []string
 		for _, e := range evs {
-			got = append(got, e.ID)
+			got = append(got, e.Cursor)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-			t.Errorf("events after %d: got IDs %v, want %v", tt.after, got, tt.want)
+			t.Errorf("events after %q: got cursors %v, want %v", tt.after, got, tt.want)
 		}
 	}
-	if id, _ := b.LastEventID(ctx); id != 5 {
-		t.Errorf("LastEventID = %d, want 5", id)
+	if c, _ := b.LastEventCursor(ctx); c != "5" {
+		t.Errorf("LastEventCursor = %q, want 5", c)
 	}
 }
 

@@ -54,8 +54,8 @@ func (b *Backend) Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo
 
 // SetQueuePaused pauses or resumes a queue, making it known if it was not.
 func (b *Backend) SetQueuePaused(ctx context.Context, name string, paused bool) error {
-	if name == "" {
-		return invalid("pause queue: empty queue name")
+	if err := backend.ValidatePause(name); err != nil {
+		return err
 	}
 	if err := b.lock(ctx, "pause queue "+name); err != nil {
 		return err
@@ -73,11 +73,8 @@ func (b *Backend) SetQueuePaused(ctx context.Context, name string, paused bool) 
 // SetRateLimit sets a queue's rate limit, making it known if it was not. A new limit starts a
 // new window.
 func (b *Backend) SetRateLimit(ctx context.Context, p backend.RateLimitParams) error {
-	switch {
-	case p.Queue == "":
-		return invalid("set rate limit: empty queue name")
-	case p.Limit < 0 || (p.Limit > 0 && p.Interval <= 0):
-		return invalid("set rate limit of queue %q: %d per %s", p.Queue, p.Limit, p.Interval)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	if err := b.lock(ctx, "set rate limit of queue "+p.Queue); err != nil {
 		return err
@@ -122,13 +119,10 @@ func (b *Backend) Drain(ctx context.Context, name string, includeDelayed bool) (
 	return len(gone), nil
 }
 
-// Clean deletes old terminal jobs of a queue; see backend.Backend.
+// Clean deletes old terminal jobs of a queue; see backend.Store.
 func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error) {
-	switch {
-	case !p.State.Terminal():
-		return 0, invalid("clean queue %q: state %q is not completed, failed or cancelled", p.Queue, p.State)
-	case p.Limit < 0 || p.Keep < 0:
-		return 0, invalid("clean queue %q: negative limit %d or keep %d", p.Queue, p.Limit, p.Keep)
+	if err := p.Validate(); err != nil {
+		return 0, err
 	}
 	if err := b.lock(ctx, "clean queue "+p.Queue); err != nil {
 		return 0, err
@@ -160,7 +154,7 @@ func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error)
 	return len(gone), nil
 }
 
-// Obliterate deletes a queue with its jobs, settings and repeatables; see backend.Backend.
+// Obliterate deletes a queue with its jobs, settings and repeatables; see backend.Store.
 func (b *Backend) Obliterate(ctx context.Context, name string, force bool) error {
 	if err := b.lock(ctx, "obliterate queue "+name); err != nil {
 		return err

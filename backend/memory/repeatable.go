@@ -12,19 +12,10 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-// UpsertRepeatable creates or replaces a repeatable definition; see backend.Backend.
+// UpsertRepeatable creates or replaces a repeatable definition; see backend.Store.
 func (b *Backend) UpsertRepeatable(ctx context.Context, r asyncmqtype.Repeatable) error {
-	switch {
-	case r.ID == "":
-		return invalid("upsert repeatable: empty ID")
-	case r.Queue == "" || r.Task == "":
-		return invalid("upsert repeatable %q: empty queue or task", r.ID)
-	case r.Interval < 0 || (r.Cron == "" && r.Interval == 0):
-		return invalid("upsert repeatable %q: neither a cron expression nor a positive interval", r.ID)
-	case r.MaxRetries < 0:
-		return invalid("upsert repeatable %q: negative max retries %d", r.ID, r.MaxRetries)
-	case !validJSON(r.Payload):
-		return invalid("upsert repeatable %q: payload is not JSON", r.ID)
+	if err := backend.ValidateRepeatable(r); err != nil {
+		return err
 	}
 	if err := b.lock(ctx, "upsert repeatable "+r.ID); err != nil {
 		return err
@@ -118,10 +109,10 @@ func (b *Backend) DueRepeatables(ctx context.Context, now time.Time) ([]asyncmqt
 	return out, nil
 }
 
-// FireRepeatable enqueues one run of a definition exactly once; see backend.Backend.
+// FireRepeatable enqueues one run of a definition exactly once; see backend.Store.
 func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) error {
-	if p.Job == nil {
-		return invalid("fire repeatable %q: nil job", p.ID)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	if err := b.lock(ctx, "fire repeatable "+p.ID); err != nil {
 		return err

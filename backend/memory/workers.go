@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 // Workers lists the registered workers, newest heartbeat first.
@@ -35,4 +36,20 @@ func (b *Backend) RemoveWorker(ctx context.Context, id string) error {
 	defer b.mu.Unlock()
 	delete(b.workers, id)
 	return nil
+}
+
+// PruneWorkers deletes the records of workers whose last heartbeat is before p.Before.
+func (b *Backend) PruneWorkers(ctx context.Context, p backend.PruneWorkersParams) (int, error) {
+	if err := b.lock(ctx, "prune workers"); err != nil {
+		return 0, err
+	}
+	defer b.mu.Unlock()
+	n := 0
+	for id, w := range b.workers {
+		if w.LastHeartbeat.Before(p.Before) {
+			delete(b.workers, id)
+			n++
+		}
+	}
+	return n, nil
 }

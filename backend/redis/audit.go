@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -35,8 +36,8 @@ func (s *Store) AppendAudit(ctx context.Context, e asyncmqtype.AuditEntry) (asyn
 	if err := s.guard(ctx); err != nil {
 		return e, err
 	}
-	if e.Action == "" || (e.Status != "success" && e.Status != "failed" && e.Status != "denied") {
-		return e, invalid("append audit entry: action %q, status %q", e.Action, e.Status)
+	if err := backend.ValidateAudit(e); err != nil {
+		return e, err
 	}
 	body := e
 	body.ID, body.At = 0, time.Time{}
@@ -72,8 +73,8 @@ func (s *Store) Audit(ctx context.Context, p asyncmqtype.AuditParams) ([]asyncmq
 	if err := s.guard(ctx); err != nil {
 		return nil, err
 	}
-	if p.Limit < 0 || p.Offset < 0 {
-		return nil, invalid("list audit entries: negative limit or offset")
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
 	_, log := s.auditKeys()
 	text := strings.ToLower(p.Text)

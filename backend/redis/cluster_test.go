@@ -28,13 +28,13 @@ func TestClusterConformance(t *testing.T) {
 	url := clusterURL(t)
 	t.Run("Run", func(t *testing.T) {
 		t.Parallel()
-		backendtest.Run(t, func(t *testing.T) backend.Backend {
+		backendtest.Run(t, func(t *testing.T) backend.Store {
 			return openStore(t, withPrefix(url, uniquePrefix()))
 		})
 	})
 	t.Run("RunShared", func(t *testing.T) {
 		t.Parallel()
-		backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+		backendtest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) {
 			u := withPrefix(url, uniquePrefix())
 			return openStore(t, u), openStore(t, u)
 		})

@@ -51,13 +51,9 @@ func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Tim
 	case <-c.stop:
 		return errClosed()
 	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		// The jobs may still be stored: the caller cannot tell, as with any lost reply.
-		return ctx.Err()
-	}
+	// Once handed over, the call is on its way to Redis: wait for its outcome rather than report
+	// a cancellation for jobs that may be stored. go-redis's read timeout bounds the wait.
+	return <-r.done
 }
 
 func (c *enqueueCombiner) loop() {

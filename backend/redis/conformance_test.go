@@ -53,7 +53,7 @@ func openStore(t *testing.T, url string) *redis.Store {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	url := testURL(t)
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.Run(t, func(t *testing.T) backend.Store {
 		return openStore(t, withPrefix(url, freshPrefix(t, url)))
 	})
 }
@@ -61,7 +61,7 @@ func TestConformance(t *testing.T) {
 func TestConformanceShared(t *testing.T) {
 	t.Parallel()
 	url := testURL(t)
-	backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+	backendtest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) {
 		u := withPrefix(url, freshPrefix(t, url))
 		return openStore(t, u), openStore(t, u)
 	})

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
@@ -13,78 +12,19 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), asyncmqtype.ErrInvalid)
 }
 
-func validJSON(b []byte) bool { return len(b) == 0 || json.Valid(b) }
-
-func validateJob(i int, j *asyncmqtype.JobInfo) error {
-	switch {
-	case j == nil:
-		return invalid("enqueue job #%d: nil job", i)
-	case j.ID == "":
-		return invalid("enqueue job #%d: empty ID", i)
-	case j.Queue == "":
-		return invalid("enqueue job %q: empty queue", j.ID)
-	case j.Task == "":
-		return invalid("enqueue job %q: empty task", j.ID)
-	case j.MaxRetries < 0:
-		return invalid("enqueue job %q: negative max retries %d", j.ID, j.MaxRetries)
-	case !validJSON(j.Payload):
-		return invalid("enqueue job %q: payload is not JSON", j.ID)
+// validateBatch applies the shared input rules and refuses an ID twice in one call.
+func validateBatch(p backend.EnqueueParams) error {
+	if err := p.Validate(); err != nil {
+		return err
 	}
-	for _, d := range j.DependsOn {
-		if d == j.ID {
-			return invalid("enqueue job %q: depends on itself", j.ID)
-		}
-	}
-	return nil
-}
-
-// validateBatch applies the checks that need no store: fields, duplicate IDs within the call,
-// and dependency cycles within the call.
-func validateBatch(jobs []*asyncmqtype.JobInfo) error {
-	batch := make(map[string]*asyncmqtype.JobInfo, len(jobs))
-	for i, j := range jobs {
-		if err := validateJob(i, j); err != nil {
-			return err
-		}
-	}
-	for _, j := range jobs {
-		if batch[j.ID] != nil {
+	seen := make(map[string]bool, len(p.Jobs))
+	for _, j := range p.Jobs {
+		if seen[j.ID] {
 			return fmt.Errorf("enqueue job %q: %w (twice in one call)", j.ID, asyncmqtype.ErrJobExists)
 		}
-		batch[j.ID] = j
-	}
-	if id := cycle(jobs, batch); id != "" {
-		return invalid("enqueue job %q: dependency cycle", id)
+		seen[j.ID] = true
 	}
 	return nil
-}
-
-// cycle returns the ID of a job of the batch in a dependency cycle, or "".
-func cycle(jobs []*asyncmqtype.JobInfo, batch map[string]*asyncmqtype.JobInfo) string {
-	mark := make(map[string]int, len(jobs)) // 1 visiting, 2 done
-	var visit func(j *asyncmqtype.JobInfo) bool
-	visit = func(j *asyncmqtype.JobInfo) bool {
-		switch mark[j.ID] {
-		case 1:
-			return true
-		case 2:
-			return false
-		}
-		mark[j.ID] = 1
-		for _, pid := range j.DependsOn {
-			if p := batch[pid]; p != nil && visit(p) {
-				return true
-			}
-		}
-		mark[j.ID] = 2
-		return false
-	}
-	for _, j := range jobs {
-		if visit(j) {
-			return j.ID
-		}
-	}
-	return ""
 }
 
 // Enqueue stores jobs all-or-nothing in one script call per queue. A call whose jobs are all in
@@ -99,7 +39,7 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	if len(p.Jobs) == 0 {
 		return nil
 	}
-	if err := validateBatch(p.Jobs); err != nil {
+	if err := validateBatch(p); err != nil {
 		return err
 	}
 	groups, order := groupByQueue(p.Jobs)

@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -12,63 +11,94 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Events live in a Redis Stream trimmed with MAXLEN ~ (the events= URL option, default
-// 100,000), so they stay bounded. On a single server (and Sentinel) every queue appends to one
-// stream and an event's int64 ID is its stream ID, milliseconds << 20 | sequence, so IDs are in
-// the order events happened. On Cluster each queue has its own stream (a script may only touch
-// its slot): the ID is milliseconds << 20 | (sequence mod 4096) << 8 | an 8-bit hash of the
-// queue, and Events merges the streams by it. Two limits remain there until the storage seam's
-// opaque cursors (one stream position per queue) replace the int64: two queues with the same
-// 8-bit hash writing in one millisecond get equal IDs, and a node whose clock lags can append an
-// event behind a position a reader has already passed.
+// Events live in Redis Streams trimmed with MAXLEN ~ (the events= URL option, default 100,000),
+// so they stay bounded, and hold ids and states only, never payloads or results.
+//
+// On a single server and behind Sentinel every queue's scripts append to one stream, and an
+// event's cursor is its stream ID ("<ms>-<seq>"). Redis assigns stream IDs in append order inside
+// the script that makes the transition, so a reader resuming after a cursor never skips an event
+// and never reads one twice, whatever the writers.
+//
+// On Cluster a script may only touch its own slot, so each queue has its own stream and a cursor
+// is "<ms>-<seq>/<queue>" (queue names cannot hold "/"). Events merges the streams in the order
+// (ms, seq, queue). The milliseconds come from each node's clock: a node whose clock lags the
+// others by d can append an event behind a cursor a reader took less than d earlier, and that
+// reader skips it. Keep the nodes' clocks synchronised (NTP); a single server has no such limit.
 
-func queueHash(q string) int64 {
-	var h uint32 = 2166136261
-	for i := 0; i < len(q); i++ {
-		h = (h ^ uint32(q[i])) * 16777619
+// position is one event's place in the order of every stream.
+type position struct {
+	ms, seq int64
+	queue   string
+}
+
+func (a position) compare(b position) int {
+	if a.ms != b.ms {
+		return cmpInt(a.ms, b.ms)
 	}
-	return int64(h & 0xff)
+	if a.seq != b.seq {
+		return cmpInt(a.seq, b.seq)
+	}
+	return strings.Compare(a.queue, b.queue)
 }
 
-func splitStreamID(sid string) (ms, seq int64) {
-	a, b, _ := strings.Cut(sid, "-")
-	ms, _ = strconv.ParseInt(a, 10, 64)
-	seq, _ = strconv.ParseInt(b, 10, 64)
-	return ms, seq
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
-func (s *Store) eventID(sid, queue string) int64 {
-	ms, seq := splitStreamID(sid)
+func parseStreamID(sid string) (ms, seq int64, ok bool) {
+	a, b, found := strings.Cut(sid, "-")
+	if !found {
+		return 0, 0, false
+	}
+	ms, err1 := strconv.ParseInt(a, 10, 64)
+	seq, err2 := strconv.ParseInt(b, 10, 64)
+	return ms, seq, err1 == nil && err2 == nil && ms >= 0 && seq >= 0
+}
+
+func (s *Store) cursorOf(p position) string {
+	id := strconv.FormatInt(p.ms, 10) + "-" + strconv.FormatInt(p.seq, 10)
 	if s.cluster {
-		return ms<<20 | (seq&0xfff)<<8 | queueHash(queue)
+		return id + "/" + p.queue
 	}
-	return ms<<20 | seq
+	return id
 }
 
-// streamStart is where to start reading the stream of queue ("" for the shared one) to find the
-// events after id; the caller still drops events whose ID is not above it.
-func (s *Store) streamStart(id int64, queue string) string {
-	if id <= 0 {
-		return "-"
+// parseCursor reads a cursor of this store's kind; "" is the start.
+func (s *Store) parseCursor(c string) (position, error) {
+	if c == "" {
+		return position{ms: -1}, nil
 	}
-	ms := id >> 20
-	if !s.cluster {
-		return "(" + strconv.FormatInt(ms, 10) + "-" + strconv.FormatInt(id&(1<<20-1), 10)
+	id, queue := c, ""
+	if s.cluster {
+		var ok bool
+		if id, queue, ok = strings.Cut(c, "/"); !ok {
+			return position{}, invalid("event cursor %q: want <ms>-<seq>/<queue>", c)
+		}
 	}
-	seq, h := (id>>8)&0xfff, id&0xff
-	pos := strconv.FormatInt(ms, 10) + "-" + strconv.FormatInt(seq, 10)
-	if queueHash(queue) > h {
-		return pos
+	ms, seq, ok := parseStreamID(id)
+	if !ok || (!s.cluster && strings.Contains(c, "/")) {
+		return position{}, invalid("event cursor %q: not a cursor of this store", c)
 	}
-	return "(" + pos
+	return position{ms, seq, queue}, nil
 }
 
-func (s *Store) decodeEvent(m goredis.XMessage) asyncmqtype.Event {
+func (s *Store) decodeEvent(m goredis.XMessage) (asyncmqtype.Event, position) {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
-	return asyncmqtype.Event{
-		ID: s.eventID(m.ID, str("q")), Type: asyncmqtype.EventType(str("t")), Queue: str("q"), JobID: str("j"),
-		Task: str("k"), State: asyncmqtype.State(str("s")), At: fromMicros(str("a")), Detail: str("d"),
+	ms, seq, _ := parseStreamID(m.ID)
+	pos := position{ms, seq, ""}
+	if s.cluster {
+		pos.queue = str("q")
 	}
+	return asyncmqtype.Event{
+		Cursor: s.cursorOf(pos), Type: asyncmqtype.EventType(str("t")), Queue: str("q"), JobID: str("j"),
+		Task: str("k"), State: asyncmqtype.State(str("s")), At: fromMicros(str("a")), Detail: str("d"),
+	}, pos
 }
 
 // eventStreams returns the streams to read with the queue of each ("" for the shared stream):
@@ -93,30 +123,46 @@ func (s *Store) eventStreams(ctx context.Context, queue string) (streams, queues
 
 const eventChunk = 1000
 
-// Events returns events with ID > AfterID, oldest first, at most Limit (0 = all).
+type posEvent struct {
+	e   asyncmqtype.Event
+	pos position
+}
+
+// Events returns events after the cursor p.After, oldest first, at most Limit (0 = all).
 func (s *Store) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
 	if err := s.guard(ctx); err != nil {
 		return nil, err
 	}
-	if p.Limit < 0 {
-		return nil, invalid("read events: negative limit")
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	after, err := s.parseCursor(p.After)
+	if err != nil {
+		return nil, err
 	}
 	streams, queues, err := s.eventStreams(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
-	var out []asyncmqtype.Event
+	var out []posEvent
 	for si, st := range streams {
-		start := s.streamStart(p.AfterID, queues[si])
+		start := "-"
+		if after.ms >= 0 {
+			start = strconv.FormatInt(after.ms, 10) + "-" + strconv.FormatInt(after.seq, 10)
+			// Within the same (ms, seq), a queue sorting after the cursor's is still ahead.
+			if !s.cluster || queues[si] <= after.queue {
+				start = "(" + start
+			}
+		}
 		for {
 			msgs, err := s.rdb.XRangeN(ctx, st, start, "+", eventChunk).Result()
 			if err != nil {
 				return nil, fmt.Errorf("read events: %w", err)
 			}
 			for _, m := range msgs {
-				e := s.decodeEvent(m)
-				if e.ID > p.AfterID && (p.Queue == "" || e.Queue == p.Queue) {
-					out = append(out, e)
+				e, pos := s.decodeEvent(m)
+				if pos.compare(after) > 0 && (p.Queue == "" || e.Queue == p.Queue) {
+					out = append(out, posEvent{e, pos})
 				}
 			}
 			if len(msgs) < eventChunk || (p.Limit > 0 && len(streams) == 1 && len(out) >= p.Limit) {
@@ -126,32 +172,76 @@ func (s *Store) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]async
 		}
 	}
 	if len(streams) > 1 {
-		slices.SortStableFunc(out, func(a, b asyncmqtype.Event) int { return cmp.Compare(a.ID, b.ID) })
+		slices.SortStableFunc(out, func(a, b posEvent) int { return a.pos.compare(b.pos) })
 	}
 	if p.Limit > 0 && len(out) > p.Limit {
 		out = out[:p.Limit]
 	}
-	return out, nil
+	evs := make([]asyncmqtype.Event, len(out))
+	for i, pe := range out {
+		evs[i] = pe.e
+	}
+	return evs, nil
 }
 
-// LastEventID returns the ID of the newest event, 0 when there is none.
-func (s *Store) LastEventID(ctx context.Context) (int64, error) {
-	if err := s.guard(ctx); err != nil {
-		return 0, err
-	}
-	streams, _, err := s.eventStreams(ctx, "")
+// newest reads up to limit of the newest events of each stream, merged newest first.
+func (s *Store) newest(ctx context.Context, queue string, limit int) ([]asyncmqtype.Event, error) {
+	streams, _, err := s.eventStreams(ctx, queue)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var last int64
+	var out []posEvent
 	for _, st := range streams {
-		msgs, err := s.rdb.XRevRangeN(ctx, st, "+", "-", 1).Result()
-		if err != nil {
-			return 0, fmt.Errorf("read the last event: %w", err)
-		}
-		if len(msgs) == 1 {
-			last = max(last, s.decodeEvent(msgs[0]).ID)
+		end := "+"
+		got := 0
+		for got < limit {
+			msgs, err := s.rdb.XRevRangeN(ctx, st, end, "-", int64(max(limit, 100))).Result()
+			if err != nil {
+				return nil, fmt.Errorf("read the newest events: %w", err)
+			}
+			for _, m := range msgs {
+				e, pos := s.decodeEvent(m)
+				if queue == "" || e.Queue == queue {
+					out = append(out, posEvent{e, pos})
+					got++
+				}
+			}
+			if len(msgs) < max(limit, 100) {
+				break
+			}
+			end = "(" + msgs[len(msgs)-1].ID
 		}
 	}
-	return last, nil
+	slices.SortStableFunc(out, func(a, b posEvent) int { return b.pos.compare(a.pos) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	evs := make([]asyncmqtype.Event, len(out))
+	for i, pe := range out {
+		evs[i] = pe.e
+	}
+	return evs, nil
+}
+
+// RecentEvents returns the newest events, newest first.
+func (s *Store) RecentEvents(ctx context.Context, p asyncmqtype.RecentEventsParams) ([]asyncmqtype.Event, error) {
+	if err := s.guard(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return s.newest(ctx, p.Queue, p.Limit)
+}
+
+// LastEventCursor returns the cursor of the newest event, "" when there is none.
+func (s *Store) LastEventCursor(ctx context.Context) (string, error) {
+	if err := s.guard(ctx); err != nil {
+		return "", err
+	}
+	evs, err := s.newest(ctx, "", 1)
+	if err != nil || len(evs) == 0 {
+		return "", err
+	}
+	return evs[0].Cursor, nil
 }

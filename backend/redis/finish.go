@@ -22,14 +22,8 @@ func (s *Store) Finish(ctx context.Context, p backend.FinishParams) ([]error, er
 	groups := map[string]*group{}
 	var order []string
 	for i, f := range p.Items {
-		switch f.Outcome {
-		case backend.OutcomeCompleted, backend.OutcomeRetry, backend.OutcomeFailed, backend.OutcomeCancelled:
-		default:
-			errs[i] = invalid("finish job %q: unknown outcome %q", f.JobID, f.Outcome)
-			continue
-		}
-		if !validJSON(f.Result) {
-			errs[i] = invalid("finish job %q: result is not JSON", f.JobID)
+		if err := f.Validate(); err != nil {
+			errs[i] = err
 			continue
 		}
 		q, ok := queueOfToken(f.LeaseToken)
@@ -44,15 +38,15 @@ func (s *Store) Finish(ctx context.Context, p backend.FinishParams) ([]error, er
 			order = append(order, q)
 		}
 		tail, at, msg := "", "0", ""
-		if f.Error != nil && f.Outcome != backend.OutcomeCompleted {
+		if f.Error != nil && f.Outcome != asyncmqtype.OutcomeCompleted {
 			tail, at, msg = errorTail(f.Error), micros(f.Error.At), f.Error.Error
 		}
-		retryAt := "0"
-		if f.Outcome == backend.OutcomeRetry {
-			retryAt = micros(f.RetryAt)
+		retryDelay := "0"
+		if f.Outcome == asyncmqtype.OutcomeRetry {
+			retryDelay = strconv.FormatInt(f.RetryDelay.Microseconds(), 10)
 		}
 		g.idx = append(g.idx, i)
-		g.args = append(g.args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryAt,
+		g.args = append(g.args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryDelay,
 			strconv.FormatInt(int64(f.Duration), 10), strconv.Itoa(asyncmqtype.DurationBucket(f.Duration)))
 	}
 	if len(order) == 0 {

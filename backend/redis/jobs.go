@@ -75,19 +75,10 @@ func (s *Store) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asy
 	if err := s.guard(ctx); err != nil {
 		return page, err
 	}
-	f := p.Filter
-	switch {
-	case f.Queue == "":
-		return page, invalid("list jobs: no queue")
-	case f.State.Index() < 0:
-		return page, invalid("list jobs of queue %q: state %q", f.Queue, f.State)
-	case p.Sort != "" && p.Sort != asyncmqtype.SortNewest && p.Sort != asyncmqtype.SortOldest:
-		return page, invalid("list jobs of queue %q: sort %q", f.Queue, p.Sort)
-	case p.Limit < 1 || p.Limit > 1000:
-		return page, invalid("list jobs of queue %q: limit %d outside 1..1000", f.Queue, p.Limit)
-	case p.Offset < 0:
-		return page, invalid("list jobs of queue %q: negative offset", f.Queue)
+	if err := p.Validate(); err != nil {
+		return page, err
 	}
+	f := p.Filter
 	rev := p.Sort != asyncmqtype.SortOldest
 	k := s.queueKeys(f.Queue)
 	set := k.state(f.State.Index())
@@ -190,16 +181,8 @@ func (s *Store) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, 
 	if err := s.guard(ctx); err != nil {
 		return 0, err
 	}
-	switch p.Action {
-	case asyncmqtype.ActionRetry, asyncmqtype.ActionRemove, asyncmqtype.ActionCancel, asyncmqtype.ActionPromote:
-	default:
-		return 0, invalid("apply: unknown action %q", p.Action)
-	}
-	if p.Filter.State != "" && !p.Filter.State.Valid() {
-		return 0, invalid("apply %s: unknown state %q", p.Action, p.Filter.State)
-	}
-	if len(p.IDs) == 0 && p.Filter.Queue == "" {
-		return 0, invalid("apply %s: neither IDs nor a queue", p.Action)
+	if err := p.Validate(); err != nil {
+		return 0, err
 	}
 	groups := map[string][]string{}
 	var order []string

@@ -50,7 +50,6 @@ func (s *Store) queueKeys(queue string) qkeys {
 }
 
 func (k qkeys) meta() string                { return k.list[0] }
-func (k qkeys) ready() string               { return k.list[1] }
 func (k qkeys) state(i int) string          { return k.list[2+i] }
 func (k qkeys) job(id string) string        { return k.base + "j:" + id }
 func (k qkeys) repeatable(id string) string { return k.base + "r:" + id }

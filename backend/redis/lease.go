@@ -38,11 +38,8 @@ func (s *Store) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backe
 	if err := s.guard(ctx); err != nil {
 		return res, err
 	}
-	if p.Worker.ID == "" {
-		return res, invalid("heartbeat: empty worker ID")
-	}
-	if len(p.Leases) > 0 && p.LeaseDuration <= 0 {
-		return res, invalid("heartbeat of worker %q: lease duration %s <= 0", p.Worker.ID, p.LeaseDuration)
+	if err := p.Validate(); err != nil {
+		return res, err
 	}
 	if err := s.saveWorker(ctx, p.Worker, p.Now); err != nil {
 		return res, err
@@ -179,8 +176,8 @@ func (s *Store) SetProgress(ctx context.Context, p backend.ProgressParams) error
 	if err := s.guard(ctx); err != nil {
 		return err
 	}
-	if !json.Valid(p.Progress) {
-		return invalid("set progress of job %q: not JSON", p.Lease.JobID)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	q, ok := queueOfToken(p.Lease.LeaseToken)
 	if !ok {
@@ -199,20 +196,27 @@ func (s *Store) SetProgress(ctx context.Context, p backend.ProgressParams) error
 // promoteChunk bounds the jobs one promote script moves, so no script runs long.
 const promoteChunk = 1000
 
-// PromoteDue moves due delayed jobs of every queue to waiting, in chunks.
-func (s *Store) PromoteDue(ctx context.Context, now time.Time) (int, error) {
+// PromoteDue moves due delayed jobs of every queue to waiting, earliest RunAt first, at most
+// Limit, in chunks of promoteChunk per script call.
+func (s *Store) PromoteDue(ctx context.Context, p backend.PromoteParams) (int, error) {
 	if err := s.guard(ctx); err != nil {
+		return 0, err
+	}
+	if err := p.Validate(); err != nil {
 		return 0, err
 	}
 	queues, err := s.knownQueues(ctx)
 	if err != nil {
 		return 0, err
 	}
+	if p.Limit > 0 {
+		return s.promoteLimited(ctx, queues, p)
+	}
 	total := 0
 	for len(queues) > 0 {
 		calls := make([]call, len(queues))
 		for i, q := range queues {
-			calls[i] = s.queueCall(scriptPromote, q, now, nil, promoteChunk)
+			calls[i] = s.queueCall(scriptPromote, q, p.Now, nil, promoteChunk)
 		}
 		var more []string
 		for i, r := range s.evalMany(ctx, calls) {
@@ -230,6 +234,73 @@ func (s *Store) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
+// promoteLimited picks the Limit earliest due jobs across queues from their due sets, then has
+// each queue's script promote its share (its earliest ones).
+func (s *Store) promoteLimited(ctx context.Context, queues []string, p backend.PromoteParams) (int, error) {
+	now := p.Now
+	if now.IsZero() {
+		t, err := s.rdb.Time(ctx).Result()
+		if err != nil {
+			return 0, fmt.Errorf("promote due jobs: read the redis clock: %w", err)
+		}
+		now = t
+	}
+	type cand struct {
+		queue string
+		z     goredis.Z
+	}
+	cmds := make([]*goredis.ZSliceCmd, len(queues))
+	_, err := s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
+		for i, q := range queues {
+			cmds[i] = pl.ZRangeByScoreWithScores(ctx, s.queueKeys(q).list[8], &goredis.ZRangeBy{
+				Min: "-inf", Max: strconv.FormatInt(now.UnixMicro(), 10), Count: int64(p.Limit),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("promote due jobs: read due sets: %w", err)
+	}
+	var cands []cand
+	for i, c := range cmds {
+		for _, z := range c.Val() {
+			cands = append(cands, cand{queues[i], z})
+		}
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.z.Score != b.z.Score {
+			if a.z.Score < b.z.Score {
+				return -1
+			}
+			return 1
+		}
+		am, _ := a.z.Member.(string)
+		bm, _ := b.z.Member.(string)
+		return strings.Compare(am, bm)
+	})
+	per := map[string]int{}
+	var order []string
+	for _, c := range cands[:min(len(cands), p.Limit)] {
+		if per[c.queue] == 0 {
+			order = append(order, c.queue)
+		}
+		per[c.queue]++
+	}
+	calls := make([]call, len(order))
+	for i, q := range order {
+		calls[i] = s.queueCall(scriptPromote, q, now, nil, per[q])
+	}
+	total := 0
+	for i, r := range s.evalMany(ctx, calls) {
+		if r.err != nil {
+			return total, fmt.Errorf("promote due jobs of queue %q: %w", order[i], r.err)
+		}
+		n, _ := r.val.(int64)
+		total += int(n)
+	}
+	return total, nil
+}
+
 // recoverChunk bounds the jobs one recover script handles.
 const recoverChunk = 500
 
@@ -239,8 +310,8 @@ func (s *Store) RecoverStalled(ctx context.Context, p backend.RecoverParams) (ba
 	if err := s.guard(ctx); err != nil {
 		return res, err
 	}
-	if p.MaxStalls < 0 || p.Limit < 0 {
-		return res, invalid("recover stalled jobs: negative max stalls or limit")
+	if err := p.Validate(); err != nil {
+		return res, err
 	}
 	now := p.Now
 	if now.IsZero() {

@@ -50,13 +50,13 @@ func TestBytesPerJob(t *testing.T) {
 	}
 	waiting := used()
 	for done := 0; done < n; {
-		jobs, err := s.Claim(ctx, backend.ClaimParams{Queues: []string{"mem"}, WorkerID: "w", Limit: 500, LeaseDuration: 30e9})
+		jobs, err := s.Claim(ctx, backend.ClaimParams{Queue: "mem", WorkerID: "w", Limit: 500, LeaseDuration: 30e9})
 		if err != nil {
 			t.Fatal(err)
 		}
 		items := make([]backend.Finish, len(jobs))
 		for i, j := range jobs {
-			items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: backend.OutcomeCompleted}
+			items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted}
 		}
 		if _, err := s.Finish(ctx, backend.FinishParams{Items: items}); err != nil {
 			t.Fatal(err)

@@ -51,14 +51,9 @@ func (p *pipeliner) submit(ctx context.Context, c call) result {
 	case <-p.stop:
 		return result{err: errClosed()}
 	}
-	select {
-	case r := <-req.done:
-		return r
-	case <-ctx.Done():
-		// The call may still run: transitions are idempotent under their lease tokens, and
-		// the caller learns the outcome from the store, not from this reply.
-		return result{err: ctx.Err()}
-	}
+	// Once handed over, the call is on its way to Redis: wait for its outcome rather than report
+	// a cancellation for a transition that may have happened. go-redis's read timeout bounds it.
+	return <-req.done
 }
 
 func (p *pipeliner) loop() {

@@ -102,8 +102,8 @@ func (s *Store) SetQueuePaused(ctx context.Context, queue string, paused bool) e
 	if err := s.guard(ctx); err != nil {
 		return err
 	}
-	if queue == "" {
-		return invalid("pause queue: empty name")
+	if err := backend.ValidatePause(queue); err != nil {
+		return err
 	}
 	flag := "0"
 	if paused {
@@ -120,8 +120,8 @@ func (s *Store) SetRateLimit(ctx context.Context, p backend.RateLimitParams) err
 	if err := s.guard(ctx); err != nil {
 		return err
 	}
-	if p.Queue == "" || p.Limit < 0 || (p.Limit > 0 && p.Interval <= 0) {
-		return invalid("set rate limit %+v", p)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	if err := s.settings(ctx, p.Queue, "rate", p.Limit, p.Interval.Microseconds()); err != nil {
 		return fmt.Errorf("set rate limit of queue %q: %w", p.Queue, err)
@@ -176,8 +176,8 @@ func (s *Store) Clean(ctx context.Context, p backend.CleanParams) (int, error) {
 	if err := s.guard(ctx); err != nil {
 		return 0, err
 	}
-	if !p.State.Terminal() || p.Limit < 0 || p.Keep < 0 {
-		return 0, invalid("clean queue %q: state %q, limit %d, keep %d", p.Queue, p.State, p.Limit, p.Keep)
+	if err := p.Validate(); err != nil {
+		return 0, err
 	}
 	older := ""
 	if !p.OlderThan.IsZero() {

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
@@ -204,4 +205,21 @@ func (s *Store) Close() error {
 	return s.rdb.Close()
 }
 
-var _ backend.Backend = (*Store)(nil)
+var (
+	_ backend.Store    = (*Store)(nil)
+	_ backend.Notifier = (*Store)(nil)
+)
+
+// The schemes Open understands, registered for asyncmq.Open.
+func init() {
+	open := func(ctx context.Context, url string) (backend.Store, error) { return Open(ctx, url) }
+	for _, scheme := range []string{"redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel", "rediss+sentinel"} {
+		backend.Register(scheme, open)
+	}
+}
+
+// CountsLag is 0: counts are the cardinalities of the state sets, exact after every transition.
+func (s *Store) CountsLag() time.Duration { return 0 }
+
+// AcrossProcesses is true: wake-ups go through Redis, to every process subscribed.
+func (s *Store) AcrossProcesses() bool { return true }

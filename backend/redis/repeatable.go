@@ -37,15 +37,8 @@ func (s *Store) UpsertRepeatable(ctx context.Context, r asyncmqtype.Repeatable) 
 	if err := s.guard(ctx); err != nil {
 		return err
 	}
-	switch {
-	case r.ID == "" || r.Queue == "" || r.Task == "":
-		return invalid("upsert repeatable %q: empty ID, queue or task", r.ID)
-	case r.Cron == "" && r.Interval <= 0:
-		return invalid("upsert repeatable %q: neither a cron expression nor a positive interval", r.ID)
-	case r.MaxRetries < 0:
-		return invalid("upsert repeatable %q: negative max retries", r.ID)
-	case !validJSON(r.Payload):
-		return invalid("upsert repeatable %q: payload is not JSON", r.ID)
+	if err := backend.ValidateRepeatable(r); err != nil {
+		return err
 	}
 	old, err := s.rdb.HGet(ctx, s.repsKey(), r.ID).Result()
 	if err != nil && !errors.Is(err, goredis.Nil) {
@@ -211,6 +204,13 @@ func (s *Store) DueRepeatables(ctx context.Context, now time.Time) ([]asyncmqtyp
 	if err := s.guard(ctx); err != nil {
 		return nil, err
 	}
+	if now.IsZero() {
+		t, err := s.rdb.Time(ctx).Result()
+		if err != nil {
+			return nil, fmt.Errorf("list due repeatables: read the redis clock: %w", err)
+		}
+		now = t
+	}
 	all, err := s.rdb.HVals(ctx, s.repsKey()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list due repeatables: %w", err)
@@ -250,11 +250,8 @@ func (s *Store) FireRepeatable(ctx context.Context, p backend.FireParams) error 
 	if err := s.guard(ctx); err != nil {
 		return err
 	}
-	if p.Job == nil {
-		return invalid("fire repeatable %q: no job", p.ID)
-	}
-	if err := validateJob(0, p.Job); err != nil {
-		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	q, err := s.repQueue(ctx, p.ID)
 	if err != nil {

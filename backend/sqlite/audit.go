@@ -6,17 +6,15 @@ import (
 	"strings"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 // AppendAudit stores an audit entry and returns it with its ID set, and At set to now when zero.
 // Action is required and Status must be "success", "failed" or "denied". Entries are kept until
 // the database is deleted: an audit trail is not pruned.
 func (b *Backend) AppendAudit(ctx context.Context, e asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error) {
-	switch {
-	case e.Action == "":
-		return e, fmt.Errorf("append audit entry: empty action: %w", asyncmqtype.ErrInvalid)
-	case e.Status != "success" && e.Status != "failed" && e.Status != "denied":
-		return e, fmt.Errorf("append audit entry %q: status %q is not success, failed or denied: %w", e.Action, e.Status, asyncmqtype.ErrInvalid)
+	if err := backend.ValidateAudit(e); err != nil {
+		return e, err
 	}
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		if e.At.IsZero() {
@@ -43,10 +41,10 @@ func (b *Backend) Audit(ctx context.Context, p asyncmqtype.AuditParams) ([]async
 	if b.closed.Load() {
 		return nil, fmt.Errorf("list audit entries: %w", asyncmqtype.ErrClosed)
 	}
-	switch {
-	case p.Limit < 0 || p.Offset < 0:
-		return nil, fmt.Errorf("list audit entries: negative limit %d or offset %d: %w", p.Limit, p.Offset, asyncmqtype.ErrInvalid)
-	case p.Limit == 0:
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if p.Limit == 0 {
 		p.Limit = -1 // SQLite's LIMIT -1 is no limit.
 	}
 	conds := []string{"1"}

@@ -100,13 +100,13 @@ func fill(b *testing.B, be *Backend, queue string, n int) {
 
 // claimFinish claims up to batch jobs of queue and completes them, in two transactions.
 func claimFinish(ctx context.Context, be *Backend, queue, worker string, batch int) (int, error) {
-	jobs, err := be.Claim(ctx, backend.ClaimParams{Queues: []string{queue}, WorkerID: worker, Limit: batch, LeaseDuration: time.Minute})
+	jobs, err := be.Claim(ctx, backend.ClaimParams{Queue: queue, WorkerID: worker, Limit: batch, LeaseDuration: time.Minute})
 	if err != nil || len(jobs) == 0 {
 		return 0, err
 	}
 	items := make([]backend.Finish, len(jobs))
 	for i, j := range jobs {
-		items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: backend.OutcomeCompleted, Duration: time.Millisecond}
+		items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted, Duration: time.Millisecond}
 	}
 	errs, err := be.Finish(ctx, backend.FinishParams{Items: items})
 	if err != nil {

@@ -20,7 +20,7 @@ func open(t *testing.T, path string) *sqlite.Backend {
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.Run(t, func(t *testing.T) backend.Store {
 		return open(t, sqlite.FreshDB(t))
 	})
 }
@@ -29,7 +29,7 @@ func TestConformance(t *testing.T) {
 // which stand for two processes.
 func TestConformanceShared(t *testing.T) {
 	t.Parallel()
-	backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+	backendtest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) {
 		path := sqlite.FreshDB(t)
 		return open(t, path), open(t, path)
 	})

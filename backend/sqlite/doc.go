@@ -4,6 +4,12 @@
 //
 //	b, err := sqlite.Open(ctx, "asyncmq.db")
 //
+// Importing the package also registers the "sqlite://" and "sqlite3://" URL schemes with
+// backend.Open (and so asyncmq.Open): "sqlite://asyncmq.db" is relative to the working
+// directory, "sqlite:///var/lib/asyncmq.db" absolute; PathFromURL reads the path of such a URL.
+//
+// A Backend implements backend.Store and backend.Notifier.
+//
 // # Sharing one file
 //
 // Several processes on one machine may open the same file at once: a dashboard, worker
@@ -20,13 +26,29 @@
 // The database runs in WAL mode with synchronous=NORMAL (see SyncNormal for what a power loss
 // can undo) and foreign keys on. Synchronous(SyncFull) makes every commit survive power loss.
 //
+// # Claims, events, leaders and wake-ups
+//
+// A Claim takes jobs of one queue, by priority, then RunAt, then ID, with one statement through
+// the claim index; a worker serving several queues claims each on its own. An event's cursor is
+// its row ID in decimal: the single writer assigns IDs in commit order, so reading after a
+// cursor never skips an event that commits late. Leader leases (backend.Elector) are rows of
+// asyncmq_leaders, taken and extended in write transactions like every other change.
+//
+// Subscribe signals, after the transaction commits, every transition of this Backend that may
+// have made a queue's job claimable: an enqueue, a promotion, a retry, a release, a stalled job
+// re-queued, a child whose last parent completed, a queue resumed. While a Backend has
+// subscribers, it also polls PRAGMA data_version every WatchInterval (5ms) on a connection of its
+// own and, when another Backend or process committed, reads the new events and signals the same
+// transitions, so AcrossProcesses is true. One exception: a child released by a parent that
+// completed in another process is found by polling. WatchInterval(0) turns the watching off.
+//
 // # Cost
 //
 // Claim and Finish are one write transaction each, whatever the batch size, and write their
 // lifecycle events and metrics in the same transaction with one statement per kind. Per-queue,
-// per-state counts are counters updated by the transactions that move jobs, so Queues and Queue
-// never count the jobs, and ListJobs reads a page through an index without touching the rows
-// before it. Filtered listings (Task, ID, Text) and bulk actions by filter do read each job of
+// per-state counts are counters updated by the transactions that move jobs (exact: CountsLag is
+// 0), so Queues and Queue never count the jobs, and ListJobs reads a page through an index
+// without touching the rows before it. Filtered listings (Task, ID, Text) and bulk actions by filter do read each job of
 // the state. Events beyond EventRetention (100,000) and metrics older than MetricsRetention
 // (7 days) are deleted as new ones are written; audit entries are kept.
 //

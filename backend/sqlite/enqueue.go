@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -27,7 +26,10 @@ import (
 // RunAt, CreatedAt (zero means Now), UniqueKey, UniqueUntil, DependsOn and RepeatableID; the
 // other fields start empty.
 func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
-	if err := checkJobs(p.Jobs); err != nil {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := checkDuplicates(p.Jobs); err != nil {
 		return fmt.Errorf("enqueue jobs: %w", err)
 	}
 	if len(p.Jobs) == 0 {
@@ -199,13 +201,13 @@ func (w *wtx) enqueueAlone(jobs []*asyncmqtype.JobInfo) error {
 	if _, err := w.exec("SAVEPOINT enqueue"); err != nil {
 		return err
 	}
-	events, counts := len(w.events), w.cloneCounts()
+	events, wake, counts := len(w.events), len(w.wake), w.cloneCounts()
 	err := w.enqueue(jobs)
 	if err != nil && isCallError(err) {
 		if _, rerr := w.exec("ROLLBACK TO enqueue"); rerr != nil {
 			return rerr
 		}
-		w.events, w.counts = w.events[:events], counts
+		w.events, w.wake, w.counts = w.events[:events], w.wake[:wake], counts
 	}
 	if _, rerr := w.exec("RELEASE enqueue"); rerr != nil && err == nil {
 		return rerr
@@ -213,74 +215,20 @@ func (w *wtx) enqueueAlone(jobs []*asyncmqtype.JobInfo) error {
 	return err
 }
 
-func checkJobs(jobs []*asyncmqtype.JobInfo) error {
+// checkDuplicates refuses a call that names one ID twice, which the shared validation leaves to
+// the store (as for IDs already stored).
+func checkDuplicates(jobs []*asyncmqtype.JobInfo) error {
+	if len(jobs) < 2 {
+		return nil
+	}
 	seen := make(map[string]struct{}, len(jobs))
-	for i, j := range jobs {
-		switch {
-		case j == nil:
-			return fmt.Errorf("job %d is nil: %w", i, asyncmqtype.ErrInvalid)
-		case j.ID == "":
-			return fmt.Errorf("job %d has no ID: %w", i, asyncmqtype.ErrInvalid)
-		case j.Queue == "":
-			return fmt.Errorf("job %q has no queue: %w", j.ID, asyncmqtype.ErrInvalid)
-		case j.Task == "":
-			return fmt.Errorf("job %q has no task: %w", j.ID, asyncmqtype.ErrInvalid)
-		case j.MaxRetries < 0:
-			return fmt.Errorf("job %q has negative max retries %d: %w", j.ID, j.MaxRetries, asyncmqtype.ErrInvalid)
-		case len(j.Payload) > 0 && !json.Valid(j.Payload):
-			return fmt.Errorf("job %q: payload is not valid JSON: %w", j.ID, asyncmqtype.ErrInvalid)
-		case slices.Contains(j.DependsOn, j.ID):
-			return fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
-		}
+	for _, j := range jobs {
 		if _, dup := seen[j.ID]; dup {
 			return fmt.Errorf("job %q appears twice: %w", j.ID, asyncmqtype.ErrJobExists)
 		}
 		seen[j.ID] = struct{}{}
 	}
-	if id := cycle(jobs); id != "" {
-		return fmt.Errorf("job %q: its dependencies form a cycle: %w", id, asyncmqtype.ErrInvalid)
-	}
 	return nil
-}
-
-// cycle returns the ID of a job of the batch that takes part in a dependency cycle, or "". Only
-// jobs of one batch can form one: a stored job cannot depend on a job that did not exist yet.
-func cycle(jobs []*asyncmqtype.JobInfo) string {
-	byID := make(map[string]*asyncmqtype.JobInfo, len(jobs))
-	for _, j := range jobs {
-		byID[j.ID] = j
-	}
-	const (
-		unseen = iota
-		visiting
-		done
-	)
-	mark := make(map[string]int, len(jobs))
-	var visit func(j *asyncmqtype.JobInfo) string
-	visit = func(j *asyncmqtype.JobInfo) string {
-		switch mark[j.ID] {
-		case visiting:
-			return j.ID
-		case done:
-			return ""
-		}
-		mark[j.ID] = visiting
-		for _, p := range j.DependsOn {
-			if parent := byID[p]; parent != nil {
-				if id := visit(parent); id != "" {
-					return id
-				}
-			}
-		}
-		mark[j.ID] = done
-		return ""
-	}
-	for _, j := range jobs {
-		if id := visit(j); id != "" {
-			return id
-		}
-	}
-	return ""
 }
 
 var (

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,56 +14,106 @@ import (
 const qEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
 WHERE id > ?1 AND (?2 = '' OR queue = ?2) ORDER BY id LIMIT ?3`
 
+const qRecentEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
+WHERE ?1 = '' OR queue = ?1 ORDER BY id DESC LIMIT ?2`
+
 var qMetrics = `SELECT queue, minute, completed, failed, retried, duration_sum, wait_sum, started, ` + strings.Join(durationCols[:], ", ") + `
 FROM asyncmq_metrics WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) ORDER BY minute, queue`
 
-// Events returns the events with ID > p.AfterID, oldest first, at most p.Limit (0 means all).
-// Only the newest events are kept (see EventRetention), so a reader that falls further behind
-// finds a gap in the IDs.
+// Events returns the events after the cursor p.After, oldest first, at most p.Limit (0 means
+// all). A cursor is the event's row ID in decimal: SQLite's single writer assigns IDs in commit
+// order, so an event is never readable before one with a lower ID. Only the newest events are
+// kept (see EventRetention), so a reader that falls further behind finds a gap in the IDs.
 func (b *Backend) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	after, err := parseCursor(p.After)
+	if err != nil {
+		return nil, err
+	}
 	if b.closed.Load() {
 		return nil, fmt.Errorf("read events: %w", asyncmqtype.ErrClosed)
 	}
-	switch {
-	case p.Limit < 0:
-		return nil, fmt.Errorf("read events: negative limit %d: %w", p.Limit, asyncmqtype.ErrInvalid)
-	case p.Limit == 0:
+	if p.Limit == 0 {
 		p.Limit = -1 // SQLite's LIMIT -1 is no limit.
 	}
-	rows, err := b.query(ctx, qEvents, p.AfterID, p.Queue, p.Limit)
+	rows, err := b.query(ctx, qEvents, after, p.Queue, p.Limit)
 	if err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", p.AfterID, b.fail(err))
+		return nil, fmt.Errorf("read events after cursor %q: %w", p.After, b.fail(err))
 	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read events after cursor %q: %w", p.After, b.fail(err))
+	}
+	return out, nil
+}
+
+// RecentEvents returns the newest events, newest first, at most p.Limit, of p.Queue when set;
+// see backend.EventLog.
+func (b *Backend) RecentEvents(ctx context.Context, p asyncmqtype.RecentEventsParams) ([]asyncmqtype.Event, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if b.closed.Load() {
+		return nil, fmt.Errorf("read recent events: %w", asyncmqtype.ErrClosed)
+	}
+	rows, err := b.query(ctx, qRecentEvents, p.Queue, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("read recent events: %w", b.fail(err))
+	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read recent events: %w", b.fail(err))
+	}
+	return out, nil
+}
+
+// scanEvents reads the rows of qEvents or qRecentEvents and closes them.
+func scanEvents(rows *sql.Rows) ([]asyncmqtype.Event, error) {
 	defer rows.Close()
 	out := []asyncmqtype.Event{}
 	for rows.Next() {
 		var (
 			e          asyncmqtype.Event
+			id, at     int64
 			typ, state string
-			at         int64
 		)
-		if err := rows.Scan(&e.ID, &typ, &e.Queue, &e.JobID, &e.Task, &state, &at, &e.Detail); err != nil {
-			return nil, fmt.Errorf("read events after %d: %w", p.AfterID, err)
+		if err := rows.Scan(&id, &typ, &e.Queue, &e.JobID, &e.Task, &state, &at, &e.Detail); err != nil {
+			return nil, err
 		}
+		e.Cursor = strconv.FormatInt(id, 10)
 		e.Type, e.State, e.At = asyncmqtype.EventType(typ), asyncmqtype.State(state), fromNanos(at)
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", p.AfterID, b.fail(err))
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
-// LastEventID returns the ID of the newest event, 0 when there is none.
-func (b *Backend) LastEventID(ctx context.Context) (int64, error) {
+// parseCursor reads an event cursor: "" (before every event) or a row ID in decimal.
+func parseCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || n < 0 || (len(c) > 1 && c[0] == '0') || c[0] == '+' {
+		return 0, fmt.Errorf("read events after cursor %q: not a cursor of this store: %w", c, asyncmqtype.ErrInvalid)
+	}
+	return n, nil
+}
+
+// LastEventCursor returns the cursor of the newest event, "" when there is none.
+func (b *Backend) LastEventCursor(ctx context.Context) (string, error) {
 	if b.closed.Load() {
-		return 0, fmt.Errorf("read last event ID: %w", asyncmqtype.ErrClosed)
+		return "", fmt.Errorf("read last event cursor: %w", asyncmqtype.ErrClosed)
 	}
 	var id int64
 	if err := b.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM asyncmq_events`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("read last event ID: %w", b.fail(err))
+		return "", fmt.Errorf("read last event cursor: %w", b.fail(err))
 	}
-	return id, nil
+	if id == 0 {
+		return "", nil
+	}
+	return strconv.FormatInt(id, 10), nil
 }
 
 // Metrics returns the per-minute buckets whose minute lies in [Since truncated to the minute,

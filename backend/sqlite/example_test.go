@@ -38,7 +38,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	jobs, err := b.Claim(ctx, backend.ClaimParams{Queues: []string{"emails"}, WorkerID: "w1", Limit: 10, LeaseDuration: 30 * time.Second})
+	jobs, err := b.Claim(ctx, backend.ClaimParams{Queue: "emails", WorkerID: "w1", Limit: 10, LeaseDuration: 30 * time.Second})
 	if err != nil {
 		log.Fatal(err)
 	}

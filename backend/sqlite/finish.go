@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,29 +31,31 @@ RETURNING id, queue, task`
 	qDepsResolve = `UPDATE asyncmq_jobs SET pending_deps = pending_deps - (
 	SELECT count(*) FROM asyncmq_job_deps AS d
 	WHERE d.child = asyncmq_jobs.id AND d.parent IN (SELECT value FROM json_each(?1)))
-WHERE id IN (SELECT child FROM asyncmq_job_deps WHERE parent IN (SELECT value FROM json_each(?1)))`
+WHERE id IN (SELECT child FROM asyncmq_job_deps WHERE parent IN (SELECT value FROM json_each(?1)))
+RETURNING queue, pending_deps = 0 AND state = 'waiting'`
 	qDepsDelete = `DELETE FROM asyncmq_job_deps WHERE parent IN (SELECT value FROM json_each(?))`
 )
 
 // outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
-var outcomeState = map[backend.Outcome]asyncmqtype.State{
-	backend.OutcomeCompleted: asyncmqtype.StateCompleted,
-	backend.OutcomeRetry:     asyncmqtype.StateDelayed,
-	backend.OutcomeFailed:    asyncmqtype.StateFailed,
-	backend.OutcomeCancelled: asyncmqtype.StateCancelled,
+var outcomeState = map[asyncmqtype.Outcome]asyncmqtype.State{
+	asyncmqtype.OutcomeCompleted: asyncmqtype.StateCompleted,
+	asyncmqtype.OutcomeRetry:     asyncmqtype.StateDelayed,
+	asyncmqtype.OutcomeFailed:    asyncmqtype.StateFailed,
+	asyncmqtype.OutcomeCancelled: asyncmqtype.StateCancelled,
 }
 
-var outcomeEvent = map[backend.Outcome]asyncmqtype.EventType{
-	backend.OutcomeCompleted: asyncmqtype.EventCompleted,
-	backend.OutcomeRetry:     asyncmqtype.EventRetrying,
-	backend.OutcomeFailed:    asyncmqtype.EventFailed,
-	backend.OutcomeCancelled: asyncmqtype.EventCancelled,
+var outcomeEvent = map[asyncmqtype.Outcome]asyncmqtype.EventType{
+	asyncmqtype.OutcomeCompleted: asyncmqtype.EventCompleted,
+	asyncmqtype.OutcomeRetry:     asyncmqtype.EventRetrying,
+	asyncmqtype.OutcomeFailed:    asyncmqtype.EventFailed,
+	asyncmqtype.OutcomeCancelled: asyncmqtype.EventCancelled,
 }
 
 // Finish applies every outcome of p in one transaction with one statement, then releases the
 // dependents of the jobs that completed.
 //
-// A retry whose RetryAt is not after Now makes the job waiting rather than delayed. A recorded
+// A retry with a positive RetryDelay makes the job delayed until Now+RetryDelay, otherwise
+// waiting at once. A recorded
 // AttemptError gets the job's attempt number, and Now when its At is zero. An item whose Outcome
 // is unknown or whose Result is not JSON gets an error wrapping asyncmqtype.ErrInvalid; an item
 // naming a job twice in one call gets asyncmqtype.ErrLeaseLost for the second. In the metrics,
@@ -80,22 +81,18 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 	index := make(map[string]int, len(items))
 	states := make([]asyncmqtype.State, len(items))
 	for i, it := range items {
-		state, ok := outcomeState[it.Outcome]
-		if !ok {
-			errs[i] = fmt.Errorf("finish job %q: unknown outcome %q: %w", it.JobID, it.Outcome, asyncmqtype.ErrInvalid)
+		if err := it.Validate(); err != nil {
+			errs[i] = err
 			continue
 		}
-		if len(it.Result) > 0 && !json.Valid(it.Result) {
-			errs[i] = fmt.Errorf("finish job %q: result is not valid JSON: %w", it.JobID, asyncmqtype.ErrInvalid)
-			continue
-		}
+		state := outcomeState[it.Outcome]
 		if _, dup := index[it.JobID]; dup || it.LeaseToken == "" {
 			errs[i] = fmt.Errorf("finish job %q: %w", it.JobID, asyncmqtype.ErrLeaseLost)
 			continue
 		}
 		index[it.JobID] = i
 		var attemptErr any
-		if it.Error != nil && it.Outcome != backend.OutcomeCompleted {
+		if it.Error != nil && it.Outcome != asyncmqtype.OutcomeCompleted {
 			e := *it.Error
 			e.At = e.At.UTC()
 			if e.At.IsZero() {
@@ -108,14 +105,14 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 			attemptErr = s
 		}
 		var result any
-		if it.Outcome == backend.OutcomeCompleted {
+		if it.Outcome == asyncmqtype.OutcomeCompleted {
 			result = text(it.Result)
 		}
 		var retryAt any
-		if it.Outcome == backend.OutcomeRetry {
+		if it.Outcome == asyncmqtype.OutcomeRetry {
 			retryAt = nanoInt(w.now)
-			if it.RetryAt.After(w.now) {
-				retryAt = nanoInt(it.RetryAt)
+			if it.RetryDelay > 0 {
+				retryAt = nanoInt(w.now.Add(it.RetryDelay))
 			} else {
 				state = asyncmqtype.StateWaiting
 			}
@@ -156,19 +153,19 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 		errs[i] = nil
 		w.count(a.queue, asyncmqtype.StateActive, states[i])
 		e := asyncmqtype.Event{Type: outcomeEvent[it.Outcome], Queue: a.queue, JobID: a.id, Task: a.task, State: states[i]}
-		if it.Error != nil && it.Outcome != backend.OutcomeCompleted {
+		if it.Error != nil && it.Outcome != asyncmqtype.OutcomeCompleted {
 			e.Detail = it.Error.Error
 		}
 		w.event(e)
 		switch it.Outcome {
-		case backend.OutcomeCompleted:
+		case asyncmqtype.OutcomeCompleted:
 			m := w.metric(a.queue)
 			m.completed++
 			m.finished(it.Duration)
 			completed = append(completed, a.id)
-		case backend.OutcomeRetry:
+		case asyncmqtype.OutcomeRetry:
 			w.metric(a.queue).retried++
-		case backend.OutcomeFailed:
+		case asyncmqtype.OutcomeFailed:
 			m := w.metric(a.queue)
 			m.failed++
 			m.finished(it.Duration)
@@ -186,7 +183,24 @@ func (w *wtx) resolveDeps(parents []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.exec(qDepsResolve, arg); err != nil {
+	rows, err := w.query(qDepsResolve, arg)
+	if err != nil {
+		return fmt.Errorf("release dependent jobs: %w", err)
+	}
+	for rows.Next() {
+		var queue string
+		var runnable bool
+		if err := rows.Scan(&queue, &runnable); err != nil {
+			rows.Close()
+			return fmt.Errorf("release dependent jobs: %w", err)
+		}
+		if runnable {
+			// The child's last pending parent completed.
+			w.wakeQueue(queue)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("release dependent jobs: %w", err)
 	}
 	if _, err := w.exec(qDepsDelete, arg); err != nil {
@@ -223,11 +237,8 @@ RETURNING id, cancel_requested`
 // Heartbeat refreshes the worker record and extends its leases in one transaction.
 // A zero Worker.StartedAt keeps the recorded start time (Now for a new worker).
 func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
-	if p.Worker.ID == "" {
-		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat: worker has no ID: %w", asyncmqtype.ErrInvalid)
-	}
-	if p.LeaseDuration <= 0 && len(p.Leases) > 0 {
-		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: lease duration %s, want more than 0: %w", p.Worker.ID, p.LeaseDuration, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return backend.HeartbeatResult{}, err
 	}
 	var res backend.HeartbeatResult
 	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
@@ -351,8 +362,8 @@ RETURNING queue, task`
 
 // SetProgress stores a progress report; a stale lease gets asyncmqtype.ErrLeaseLost.
 func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) error {
-	if len(p.Progress) > 0 && !json.Valid(p.Progress) {
-		return fmt.Errorf("set progress of job %q: progress is not valid JSON: %w", p.Lease.JobID, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		var queue, task string

@@ -54,18 +54,6 @@ func where(f asyncmqtype.JobFilter) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-func checkFilter(f asyncmqtype.JobFilter, stateRequired bool) error {
-	switch {
-	case f.Queue == "":
-		return fmt.Errorf("filter names no queue: %w", asyncmqtype.ErrInvalid)
-	case f.State == "" && stateRequired:
-		return fmt.Errorf("filter names no state: %w", asyncmqtype.ErrInvalid)
-	case f.State != "" && !f.State.Valid():
-		return fmt.Errorf("unknown state %q: %w", f.State, asyncmqtype.ErrInvalid)
-	}
-	return nil
-}
-
 const (
 	targetCols   = `seq, id, queue, task, state, cancel_requested, created_at`
 	qTargetsByID = `SELECT ` + targetCols + ` FROM asyncmq_jobs WHERE id IN (SELECT value FROM json_each(?))`
@@ -93,10 +81,8 @@ type target struct {
 // CancelRequested (a job:cancelled event in state active); a job whose cancellation was already
 // requested is skipped.
 func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, error) {
-	switch p.Action {
-	case asyncmqtype.ActionRetry, asyncmqtype.ActionRemove, asyncmqtype.ActionCancel, asyncmqtype.ActionPromote:
-	default:
-		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return 0, err
 	}
 	now := b.clock(p.Now)
 	total := 0
@@ -138,9 +124,6 @@ func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int
 		return total, nil
 	}
 
-	if err := checkFilter(p.Filter, false); err != nil {
-		return 0, fmt.Errorf("%s jobs: %w", p.Action, err)
-	}
 	states := []asyncmqtype.State{p.Filter.State}
 	if p.Filter.State == "" {
 		states = asyncmqtype.States

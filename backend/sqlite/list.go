@@ -25,37 +25,20 @@ import (
 // jobs of the state are read and matched one by one, and counted for Total. Task and Text fold
 // the case of ASCII letters only.
 func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
-	if err := b.checkList(&p); err != nil {
-		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: %w", err)
+	if err := p.Validate(); err != nil {
+		return asyncmqtype.JobPage{}, err
+	}
+	if b.closed.Load() {
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: %w", asyncmqtype.ErrClosed)
+	}
+	if p.Sort == "" {
+		p.Sort = asyncmqtype.SortNewest
 	}
 	page, err := b.listJobs(ctx, p)
 	if err != nil {
 		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, b.fail(err))
 	}
 	return page, nil
-}
-
-func (b *Backend) checkList(p *asyncmqtype.ListJobsParams) error {
-	if b.closed.Load() {
-		return asyncmqtype.ErrClosed
-	}
-	if err := checkFilter(p.Filter, true); err != nil {
-		return err
-	}
-	switch p.Sort {
-	case "":
-		p.Sort = asyncmqtype.SortNewest
-	case asyncmqtype.SortNewest, asyncmqtype.SortOldest:
-	default:
-		return fmt.Errorf("unknown sort %q: %w", p.Sort, asyncmqtype.ErrInvalid)
-	}
-	switch {
-	case p.Limit < 1 || p.Limit > 1000:
-		return fmt.Errorf("limit %d is not between 1 and 1000: %w", p.Limit, asyncmqtype.ErrInvalid)
-	case p.Offset < 0:
-		return fmt.Errorf("negative offset %d: %w", p.Offset, asyncmqtype.ErrInvalid)
-	}
-	return nil
 }
 
 const qQueueCounts = `SELECT waiting, active, delayed, completed, failed, cancelled FROM asyncmq_queues WHERE name = ?`

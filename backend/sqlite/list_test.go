@@ -41,9 +41,9 @@ func listFixture(t *testing.T) *bundle {
 	for _, q := range []string{"a", "b", "c"} {
 		claimed := s.claim(t0, 30, q)
 		n := len(claimed)
-		s.finishAll(t0, claimed[:n/3], backend.OutcomeCompleted)
-		s.finishAll(t0, claimed[n/3:n/2], backend.OutcomeFailed)
-		s.finishAll(t0, claimed[n/2:n*2/3], backend.OutcomeCancelled)
+		s.finishAll(t0, claimed[:n/3], asyncmqtype.OutcomeCompleted)
+		s.finishAll(t0, claimed[n/3:n/2], asyncmqtype.OutcomeFailed)
+		s.finishAll(t0, claimed[n/2:n*2/3], asyncmqtype.OutcomeCancelled)
 	}
 	return s
 }

@@ -39,10 +39,14 @@ func (b *Backend) any(ctx context.Context, q string, args ...any) (bool, error) 
 	return err == nil, b.fail(err)
 }
 
-// PromoteDue moves due delayed jobs to waiting, in transactions of at most 1,000 jobs, and
-// records a job:enqueued event (detail "promoted") for each.
-func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
-	now = b.clock(now)
+// PromoteDue moves due delayed jobs to waiting, earliest RunAt first and at most p.Limit (0 = all),
+// in transactions of at most 1,000 jobs, and records a job:enqueued event (detail "promoted")
+// for each.
+func (b *Backend) PromoteDue(ctx context.Context, p backend.PromoteParams) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
+	now := b.clock(p.Now)
 	if due, err := b.any(ctx, qAnyDue, nanoInt(now)); err != nil || !due {
 		if err != nil {
 			return 0, fmt.Errorf("promote due delayed jobs: %w", err)
@@ -51,6 +55,10 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 	}
 	total := 0
 	for {
+		want := chunk
+		if p.Limit > 0 {
+			want = min(chunk, p.Limit-total)
+		}
 		n := 0
 		err := b.write(ctx, now, func(w *wtx) error {
 			type promoted struct {
@@ -58,26 +66,26 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 				runAt           int64
 			}
 			var ps []promoted
-			rows, err := w.query(qPromote, nanoInt(w.now), chunk)
+			rows, err := w.query(qPromote, nanoInt(w.now), want)
 			if err != nil {
 				return err
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var p promoted
-				if err := rows.Scan(&p.id, &p.queue, &p.task, &p.runAt); err != nil {
+				var j promoted
+				if err := rows.Scan(&j.id, &j.queue, &j.task, &j.runAt); err != nil {
 					return err
 				}
-				ps = append(ps, p)
+				ps = append(ps, j)
 			}
 			if err := rows.Err(); err != nil {
 				return err
 			}
 			// The events go in the order the jobs became due.
 			slices.SortFunc(ps, func(a, b promoted) int { return cmp.Or(cmp.Compare(a.runAt, b.runAt), strings.Compare(a.id, b.id)) })
-			for _, p := range ps {
-				w.count(p.queue, asyncmqtype.StateDelayed, asyncmqtype.StateWaiting)
-				w.event(asyncmqtype.Event{Type: asyncmqtype.EventEnqueued, Queue: p.queue, JobID: p.id, Task: p.task, State: asyncmqtype.StateWaiting, Detail: "promoted"})
+			for _, j := range ps {
+				w.count(j.queue, asyncmqtype.StateDelayed, asyncmqtype.StateWaiting)
+				w.event(asyncmqtype.Event{Type: asyncmqtype.EventEnqueued, Queue: j.queue, JobID: j.id, Task: j.task, State: asyncmqtype.StateWaiting, Detail: "promoted"})
 			}
 			n = len(ps)
 			return nil
@@ -86,7 +94,7 @@ func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return total, fmt.Errorf("promote due delayed jobs: %w", err)
 		}
-		if n < chunk {
+		if n < want || total == p.Limit {
 			return total, nil
 		}
 	}
@@ -113,8 +121,8 @@ WHERE seq IN (SELECT value FROM json_each(?))`
 // cancellation was requested ends cancelled (and is in neither list of the result). A re-queued
 // job gets a job:stalled event, a failed one a job:failed event.
 func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (backend.RecoverResult, error) {
-	if p.MaxStalls < 0 || p.Limit < 0 {
-		return backend.RecoverResult{}, fmt.Errorf("recover stalled jobs: negative max stalls %d or limit %d: %w", p.MaxStalls, p.Limit, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return backend.RecoverResult{}, err
 	}
 	now := b.clock(p.Now)
 	var res backend.RecoverResult

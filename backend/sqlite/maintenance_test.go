@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestChunkedOperations(t *testing.T) {
 		}, map[asyncmqtype.State]int{asyncmqtype.StateCancelled: bulkJobs}},
 		{"promote due", func(s *bundle) (int, error) {
 			s.enqueueN("q", "j", bulkJobs, t0.Add(-time.Hour), func(j *asyncmqtype.JobInfo) { j.RunAt = t0 })
-			return s.b.PromoteDue(s.ctx, t0)
+			return s.b.PromoteDue(s.ctx, backend.PromoteParams{Now: t0})
 		}, map[asyncmqtype.State]int{asyncmqtype.StateWaiting: bulkJobs}},
 		{"recover stalled", func(s *bundle) (int, error) {
 			s.enqueueN("q", "j", bulkJobs, t0)
@@ -43,7 +44,7 @@ func TestChunkedOperations(t *testing.T) {
 		{"clean keeping ten", func(s *bundle) (int, error) {
 			s.enqueueN("q", "j", bulkJobs, t0)
 			for i := range 3 {
-				s.finishAll(t0.Add(time.Duration(i)*time.Second), s.claim(t0, 1000, "q"), backend.OutcomeCompleted)
+				s.finishAll(t0.Add(time.Duration(i)*time.Second), s.claim(t0, 1000, "q"), asyncmqtype.OutcomeCompleted)
 			}
 			return s.b.Clean(s.ctx, backend.CleanParams{Queue: "q", State: asyncmqtype.StateCompleted, Keep: 10})
 		}, map[asyncmqtype.State]int{asyncmqtype.StateCompleted: 10}},
@@ -89,7 +90,7 @@ func TestCleanKeepsTheNewest(t *testing.T) {
 	s.enqueueN("q", "j", 30, t0)
 	// Three finish times, ten jobs each.
 	for i := range 3 {
-		s.finishAll(t0.Add(time.Duration(i)*time.Minute), s.claim(t0, 10, "q"), backend.OutcomeCompleted)
+		s.finishAll(t0.Add(time.Duration(i)*time.Minute), s.claim(t0, 10, "q"), asyncmqtype.OutcomeCompleted)
 	}
 	n, err := s.b.Clean(s.ctx, backend.CleanParams{Queue: "q", State: asyncmqtype.StateCompleted, Keep: 15, Limit: 100})
 	if err != nil || n != 15 {
@@ -116,9 +117,9 @@ func TestEventRetention(t *testing.T) {
 	for i := range 20 {
 		s.enqueueN("q", fmt.Sprintf("b%02d", i), 10, t0)
 	}
-	last, err := s.b.LastEventID(s.ctx)
-	if err != nil || last != 200 {
-		t.Fatalf("last event ID %d, %v; want 200", last, err)
+	last, err := s.b.LastEventCursor(s.ctx)
+	if err != nil || last != "200" {
+		t.Fatalf("last event cursor %q, %v; want 200", last, err)
 	}
 	evs, err := s.b.Events(s.ctx, asyncmqtype.EventsParams{})
 	if err != nil {
@@ -129,8 +130,8 @@ func TestEventRetention(t *testing.T) {
 		t.Errorf("%d events kept, want %d to %d", len(evs), keep, keep+keep/10)
 	}
 	for i, e := range evs {
-		if want := last - int64(len(evs)-1-i); e.ID != want {
-			t.Fatalf("event %d has ID %d, want %d: the newest events are kept, without gaps", i, e.ID, want)
+		if want := strconv.Itoa(200 - (len(evs) - 1 - i)); e.Cursor != want {
+			t.Fatalf("event %d has cursor %s, want %s: the newest events are kept, without gaps", i, e.Cursor, want)
 		}
 	}
 }
@@ -139,9 +140,9 @@ func TestMetricsRetention(t *testing.T) {
 	t.Parallel()
 	s := setup(t, MetricsRetention(time.Hour))
 	s.enqueueN("q", "j", 4, t0)
-	s.finishAll(t0, s.claim(t0, 2, "q"), backend.OutcomeCompleted)
+	s.finishAll(t0, s.claim(t0, 2, "q"), asyncmqtype.OutcomeCompleted)
 	later := t0.Add(3 * time.Hour)
-	s.finishAll(later, s.claim(later, 2, "q"), backend.OutcomeCompleted)
+	s.finishAll(later, s.claim(later, 2, "q"), asyncmqtype.OutcomeCompleted)
 	ms, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{})
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +168,7 @@ func TestDeletedParentKeepsChildBlocked(t *testing.T) {
 	if err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("parent", "q")}, Now: t0}); err != nil {
 		t.Fatal(err)
 	}
-	s.finishAll(t0, s.claim(t0, 10, "q"), backend.OutcomeCompleted)
+	s.finishAll(t0, s.claim(t0, 10, "q"), asyncmqtype.OutcomeCompleted)
 	j, err := s.b.GetJob(s.ctx, "child")
 	if err != nil {
 		t.Fatal(err)

@@ -47,7 +47,7 @@ func (b *Backend) migrate(ctx context.Context) error {
 
 func (b *Backend) migrateOnce(ctx context.Context) error {
 	var applied []int
-	err := b.writeOnce(ctx, b.now(), func(w *wtx) error {
+	_, err := b.writeOnce(ctx, b.now(), func(w *wtx) error {
 		applied = nil
 		if err := w.script(`CREATE TABLE IF NOT EXISTS asyncmq_schema (
 			version    INTEGER PRIMARY KEY,

@@ -55,13 +55,13 @@ type model struct {
 	ids []string
 	// held maps the jobs each backend (0 memory, 1 SQLite) has leased to their tokens.
 	held [2]map[string]string
-	// seen is the last event ID compareEvents read from each backend.
-	seen [2]int64
+	// seen is the cursor of the last event compareEvents read from each backend.
+	seen [2]string
 }
 
 var modelQueues = []string{"a", "b", "c"}
 
-func (m *model) backends() [2]backend.Backend { return [2]backend.Backend{m.mem, m.s.b} }
+func (m *model) backends() [2]backend.Store { return [2]backend.Store{m.mem, m.s.b} }
 
 func (m *model) pick(ss []string) string { return ss[m.rng.IntN(len(ss))] }
 
@@ -145,10 +145,7 @@ func (m *model) step(step int) {
 			}
 		}
 	case op < 45:
-		p := backend.ClaimParams{Queues: m.some(modelQueues, 3), WorkerID: "w", Limit: 1 + m.rng.IntN(4), LeaseDuration: 10 * time.Second, Now: m.now}
-		if len(p.Queues) == 0 {
-			p.Queues = []string{"a"}
-		}
+		p := backend.ClaimParams{Queue: m.pick(modelQueues), WorkerID: "w", Limit: 1 + m.rng.IntN(4), LeaseDuration: 10 * time.Second, Now: m.now}
 		var got [2][]string
 		for i, b := range m.backends() {
 			jobs, err := b.Claim(ctx, p)
@@ -166,17 +163,17 @@ func (m *model) step(step int) {
 		if m.rng.IntN(4) == 0 && len(m.ids) > 0 {
 			ids = append(ids, m.pick(m.ids))
 		}
-		outcomes := []backend.Outcome{backend.OutcomeCompleted, backend.OutcomeRetry, backend.OutcomeFailed, backend.OutcomeCancelled}
+		outcomes := []asyncmqtype.Outcome{asyncmqtype.OutcomeCompleted, asyncmqtype.OutcomeRetry, asyncmqtype.OutcomeFailed, asyncmqtype.OutcomeCancelled}
 		items := make([]backend.Finish, len(ids))
 		for k, id := range ids {
 			items[k] = backend.Finish{JobID: id, Outcome: outcomes[m.rng.IntN(len(outcomes))], Duration: time.Duration(m.rng.IntN(100)) * time.Millisecond}
-			if items[k].Outcome == backend.OutcomeCompleted {
+			if items[k].Outcome == asyncmqtype.OutcomeCompleted {
 				items[k].Result = []byte(`{"ok":true}`)
 			} else {
 				items[k].Error = &asyncmqtype.AttemptError{Error: "boom " + id}
 			}
-			if items[k].Outcome == backend.OutcomeRetry && m.rng.IntN(2) == 0 {
-				items[k].RetryAt = m.now.Add(time.Duration(m.rng.IntN(5)) * time.Second)
+			if items[k].Outcome == asyncmqtype.OutcomeRetry && m.rng.IntN(2) == 0 {
+				items[k].RetryDelay = time.Duration(m.rng.IntN(5)) * time.Second
 			}
 		}
 		var got [2][]error
@@ -221,8 +218,9 @@ func (m *model) step(step int) {
 		m.same(step, "release", errs)
 	case op < 78:
 		var got [2]int
+		p := backend.PromoteParams{Now: m.now, Limit: m.rng.IntN(3)}
 		for i, b := range m.backends() {
-			got[i], errs[i] = b.PromoteDue(ctx, m.now)
+			got[i], errs[i] = b.PromoteDue(ctx, p)
 		}
 		if m.same(step, "promote", errs) {
 			m.equal(step, "promote", got[0], got[1])
@@ -357,13 +355,13 @@ func (m *model) compareEvents(step int) {
 	}
 	var got [2][]ev
 	for i, b := range m.backends() {
-		evs, err := b.Events(m.s.ctx, asyncmqtype.EventsParams{AfterID: m.seen[i]})
+		evs, err := b.Events(m.s.ctx, asyncmqtype.EventsParams{After: m.seen[i]})
 		if err != nil {
 			m.t.Fatal(err)
 		}
 		for _, e := range evs {
 			got[i] = append(got[i], ev{e.Type, e.Queue, e.JobID, e.State, e.Detail})
-			m.seen[i] = e.ID
+			m.seen[i] = e.Cursor
 		}
 		slices.SortFunc(got[i], func(a, b ev) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
 	}

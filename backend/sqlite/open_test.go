@@ -181,6 +181,7 @@ func TestOpenInvalidOptions(t *testing.T) {
 		{"negative busy timeout", BusyTimeout(-1)},
 		{"zero metrics retention", MetricsRetention(0)},
 		{"nil logger", Logger(nil)},
+		{"negative watch interval", WatchInterval(-1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,8 +310,8 @@ func TestClosed(t *testing.T) {
 	}
 	_, calls["GetJob"] = s.b.GetJob(s.ctx, "a")
 	_, calls["Queues"] = s.b.Queues(s.ctx)
-	_, calls["Claim"] = s.b.Claim(s.ctx, backend.ClaimParams{Queues: []string{"q"}, Limit: 1, LeaseDuration: 1})
-	_, calls["ListJobs"] = s.b.ListJobs(s.ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateWaiting}})
+	_, calls["Claim"] = s.b.Claim(s.ctx, backend.ClaimParams{Queue: "q", Limit: 1, LeaseDuration: 1})
+	_, calls["ListJobs"] = s.b.ListJobs(s.ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateWaiting}, Limit: 10})
 	_, calls["Events"] = s.b.Events(s.ctx, asyncmqtype.EventsParams{})
 	for name, err := range calls {
 		if !errors.Is(err, asyncmqtype.ErrClosed) {

@@ -17,12 +17,11 @@ func TestQueryPlans(t *testing.T) {
 	s := setup(t)
 	cond, _ := where(asyncmqtype.JobFilter{Queue: "q", State: asyncmqtype.StateFailed})
 	queries := map[string]string{
-		"claim one queue":        qClaimOne,
+		"claim":                  qClaim,
+		"queue gate":             qQueueGate,
 		"anything to claim":      qRunnable,
 		"anything due":           qAnyDue,
 		"anything stalled":       qAnyStalled,
-		"claim pick":             qClaimPick,
-		"claim by seq":           qClaimSeqs,
 		"finish":                 fmt.Sprintf(qFinish, valuesList(2, 6)),
 		"extend leases":          fmt.Sprintf(qLeaseExtend, valuesList(2, 2)),
 		"release":                fmt.Sprintf(qRelease, valuesList(2, 2)),
@@ -52,6 +51,7 @@ func TestQueryPlans(t *testing.T) {
 		"page after anchor":      pageQuery(qAnchoredPage[0]),
 		"page before anchor":     pageQuery(qAnchoredPage[1]),
 		"events":                 qEvents,
+		"recent events":          qRecentEvents,
 		"get job":                `SELECT ` + jobCols + ` FROM asyncmq_jobs WHERE id = ?`,
 		"existing IDs on insert": qExistingIDs,
 	}

@@ -78,8 +78,8 @@ func (b *Backend) SetQueuePaused(ctx context.Context, queue string, paused bool)
 	if paused {
 		what = "pause"
 	}
-	if queue == "" {
-		return fmt.Errorf("%s queue: empty name: %w", what, asyncmqtype.ErrInvalid)
+	if err := backend.ValidatePause(queue); err != nil {
+		return err
 	}
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		if _, err := w.exec(`INSERT INTO asyncmq_queues (name, paused) VALUES (?1, ?2)
@@ -97,11 +97,8 @@ ON CONFLICT (name) DO UPDATE SET paused = ?2`, queue, paused); err != nil {
 
 // SetRateLimit sets or (Limit 0) removes a queue's rate limit; an unknown queue becomes known.
 func (b *Backend) SetRateLimit(ctx context.Context, p backend.RateLimitParams) error {
-	switch {
-	case p.Queue == "":
-		return fmt.Errorf("set rate limit: empty queue name: %w", asyncmqtype.ErrInvalid)
-	case p.Limit < 0 || p.Limit > 0 && p.Interval <= 0:
-		return fmt.Errorf("set rate limit of queue %q: limit %d per %s: %w", p.Queue, p.Limit, p.Interval, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	if p.Limit == 0 {
 		p.Interval = 0
@@ -236,11 +233,8 @@ func (b *Backend) Drain(ctx context.Context, queue string, includeDelayed bool) 
 // jobs, and records one queue:changed event when it deleted any. A zero OlderThan means no age
 // condition.
 func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error) {
-	switch {
-	case !p.State.Terminal():
-		return 0, fmt.Errorf("clean queue %q: state %q is not completed, failed or cancelled: %w", p.Queue, p.State, asyncmqtype.ErrInvalid)
-	case p.Limit < 0 || p.Keep < 0:
-		return 0, fmt.Errorf("clean queue %q: negative limit %d or keep %d: %w", p.Queue, p.Limit, p.Keep, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return 0, err
 	}
 	before := int64(math.MaxInt64)
 	if !p.OlderThan.IsZero() {

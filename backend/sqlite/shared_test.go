@@ -92,7 +92,7 @@ func claimerProcess(path string, out io.Writer) error {
 func drain(ctx context.Context, b *Backend, worker string, claimed func(id string)) (int, error) {
 	n := 0
 	for {
-		jobs, err := b.Claim(ctx, backend.ClaimParams{Queues: []string{"q"}, WorkerID: worker, Limit: 7, LeaseDuration: time.Minute})
+		jobs, err := b.Claim(ctx, backend.ClaimParams{Queue: "q", WorkerID: worker, Limit: 7, LeaseDuration: time.Minute})
 		if err != nil {
 			return n, err
 		}
@@ -102,7 +102,7 @@ func drain(ctx context.Context, b *Backend, worker string, claimed func(id strin
 		items := make([]backend.Finish, len(jobs))
 		for i, j := range jobs {
 			claimed(j.ID)
-			items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: backend.OutcomeCompleted}
+			items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted}
 		}
 		errs, err := b.Finish(ctx, backend.FinishParams{Items: items})
 		if err != nil {

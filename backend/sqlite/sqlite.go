@@ -22,7 +22,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// Backend is a backend.Backend stored in one SQLite file. It is safe for concurrent use by
+// Backend is a backend.Store stored in one SQLite file. It is safe for concurrent use by
 // several goroutines, and several Backends, in one process or in several, may share a file.
 type Backend struct {
 	path string
@@ -45,9 +45,17 @@ type Backend struct {
 	metricsPrunedAt atomic.Int64
 
 	now func() time.Time
+
+	// signals wakes the workers waiting for a queue; see Subscribe.
+	signals backend.Signals
+	// watch signals the writes of other connections; see watch.go.
+	watch watcher
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Store    = (*Backend)(nil)
+	_ backend.Notifier = (*Backend)(nil)
+)
 
 // sqliteMagic starts every SQLite 3 database file.
 var sqliteMagic = []byte("SQLite format 3\x00")
@@ -79,6 +87,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 	}
 
 	b := &Backend{path: abs, cfg: cfg, anchors: newAnchorCache(), now: func() time.Time { return time.Now().UTC() }}
+	b.watch.stop = make(chan struct{})
 	wdb, err := sql.Open("sqlite", dsn(abs, cfg, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
@@ -122,6 +131,8 @@ func (c config) validate() error {
 		return fmt.Errorf("negative cache size %d: %w", c.cacheKiB, asyncmqtype.ErrInvalid)
 	case c.logger == nil:
 		return fmt.Errorf("nil logger: %w", asyncmqtype.ErrInvalid)
+	case c.watchInterval < 0:
+		return fmt.Errorf("negative watch interval %s: %w", c.watchInterval, asyncmqtype.ErrInvalid)
 	}
 	return nil
 }
@@ -279,6 +290,7 @@ func (b *Backend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
+	b.stopWatch()
 	var errs []error
 	if b.r != nil {
 		errs = append(errs, b.r.Close())

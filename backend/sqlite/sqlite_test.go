@@ -56,21 +56,21 @@ func (s *bundle) enqueueN(queue, prefix string, n int, now time.Time, opts ...fu
 	}
 }
 
-func (s *bundle) claim(now time.Time, limit int, queues ...string) []*asyncmqtype.JobInfo {
+func (s *bundle) claim(now time.Time, limit int, queue string) []*asyncmqtype.JobInfo {
 	s.t.Helper()
-	jobs, err := s.b.Claim(s.ctx, backend.ClaimParams{Queues: queues, WorkerID: "w1", Limit: limit, LeaseDuration: time.Minute, Now: now})
+	jobs, err := s.b.Claim(s.ctx, backend.ClaimParams{Queue: queue, WorkerID: "w1", Limit: limit, LeaseDuration: time.Minute, Now: now})
 	if err != nil {
 		s.t.Fatalf("claim: %v", err)
 	}
 	return jobs
 }
 
-func (s *bundle) finishAll(now time.Time, jobs []*asyncmqtype.JobInfo, o backend.Outcome) {
+func (s *bundle) finishAll(now time.Time, jobs []*asyncmqtype.JobInfo, o asyncmqtype.Outcome) {
 	s.t.Helper()
 	items := make([]backend.Finish, len(jobs))
 	for i, j := range jobs {
 		items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: o}
-		if o != backend.OutcomeCompleted {
+		if o != asyncmqtype.OutcomeCompleted {
 			items[i].Error = &asyncmqtype.AttemptError{Error: "boom"}
 		}
 	}

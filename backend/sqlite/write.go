@@ -98,6 +98,10 @@ type wtx struct {
 	// committed runs after a successful commit, for process state that must not run ahead of
 	// the database.
 	committed []func()
+	// wake lists the queues whose jobs may have become claimable, to signal after the commit.
+	wake []string
+	// eventIDs is the range of IDs of the events written, for the watcher (see watch.go).
+	eventIDs [2]int64
 }
 
 type metricKey struct {
@@ -131,7 +135,17 @@ func (b *Backend) write(ctx context.Context, now time.Time, fn func(w *wtx) erro
 	if b.closed.Load() {
 		return asyncmqtype.ErrClosed
 	}
-	return b.fail(b.retryBusy(ctx, func() error { return b.writeOnce(ctx, now, fn) }))
+	var wake []string
+	err := b.retryBusy(ctx, func() (err error) {
+		wake, err = b.writeOnce(ctx, now, fn)
+		return err
+	})
+	if err != nil {
+		return b.fail(err)
+	}
+	// Signals go out once the transaction committed and the write connection is free.
+	b.notify(wake)
+	return nil
 }
 
 // Lock polling: the write connection has no SQLite busy handler, whose sleeps grow to 100ms
@@ -175,24 +189,25 @@ func (b *Backend) retryBusy(ctx context.Context, try func() error) error {
 	}
 }
 
-// writeOnce runs one attempt of a write transaction. BEGIN IMMEDIATE takes SQLite's write lock
-// up front, so the transaction cannot fail later for want of it.
-func (b *Backend) writeOnce(ctx context.Context, now time.Time, fn func(w *wtx) error) error {
+// writeOnce runs one attempt of a write transaction and returns the queues to signal once it
+// committed. BEGIN IMMEDIATE takes SQLite's write lock up front, so the transaction cannot fail
+// later for want of it.
+func (b *Backend) writeOnce(ctx context.Context, now time.Time, fn func(w *wtx) error) ([]string, error) {
 	wr := b.w
 	if err := wr.acquire(ctx); err != nil {
-		return fmt.Errorf("wait for the write connection: %w", err)
+		return nil, fmt.Errorf("wait for the write connection: %w", err)
 	}
 	defer wr.release()
 	if b.closed.Load() {
-		return asyncmqtype.ErrClosed
+		return nil, asyncmqtype.ErrClosed
 	}
 	if _, err := wr.connection(ctx); err != nil {
-		return fmt.Errorf("open write connection: %w", err)
+		return nil, fmt.Errorf("open write connection: %w", err)
 	}
 	w := &wtx{b: b, ctx: ctx, now: now}
 	if _, err := w.exec("BEGIN IMMEDIATE"); err != nil {
 		b.dropIfBroken(err)
-		return fmt.Errorf("begin write transaction: %w", err)
+		return nil, fmt.Errorf("begin write transaction: %w", err)
 	}
 	defer func() {
 		// A panic in fn, which an HTTP server recovers from, must not leave the connection in
@@ -207,19 +222,25 @@ func (b *Backend) writeOnce(ctx context.Context, now time.Time, fn func(w *wtx) 
 		err = w.flush()
 	}
 	if err == nil {
-		if _, err = w.exec("COMMIT"); err == nil {
+		// The watcher learns of this Backend's events before they become visible, so it never
+		// signals them a second time; a failed commit takes them back.
+		own := w.eventIDs[1] > 0 && b.wrote(w.eventIDs)
+		if _, err = w.exec("COMMIT"); err != nil && own {
+			b.unwrote(w.eventIDs)
+		}
+		if err == nil {
 			if len(w.counts) > 0 {
 				b.anchors.moved(w.counts)
 			}
 			for _, f := range w.committed {
 				f()
 			}
-			return nil
+			return w.wake, nil
 		}
 		err = fmt.Errorf("commit: %w", err)
 	}
 	b.rollback(ctx)
-	return err
+	return nil, err
 }
 
 // rollback ends the open write transaction, dropping the connection if that fails. It runs
@@ -336,6 +357,21 @@ func (w *wtx) touch(queue string) {
 func (w *wtx) event(e asyncmqtype.Event) {
 	e.At = w.now
 	w.events = append(w.events, e)
+	// A job that became waiting, or a queue that resumed, may be claimable now.
+	if (e.State == asyncmqtype.StateWaiting && e.JobID != "") || (e.Type == asyncmqtype.EventQueue && e.Detail == "resumed") {
+		w.wakeQueue(e.Queue)
+	}
+}
+
+// wakeQueue has queue signalled after the commit.
+func (w *wtx) wakeQueue(queue string) {
+	// A transaction touches few queues, and often the same one many times in a row.
+	for i := len(w.wake) - 1; i >= 0; i-- {
+		if w.wake[i] == queue {
+			return
+		}
+	}
+	w.wake = append(w.wake, queue)
 }
 
 func (w *wtx) metric(queue string) *metricDelta {
@@ -430,6 +466,7 @@ func (w *wtx) flush() error {
 		next := last + min(max(keep/10, 1), 1000)
 		w.committed = append(w.committed, func() { w.b.pruneAt.Store(next) })
 	}
+	w.eventIDs = [2]int64{last - int64(len(w.events)) + 1, last}
 	return nil
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
-	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/internal/cli"
 	"github.com/asyncmq/asyncmq/internal/redact"
 )
@@ -127,7 +126,7 @@ func group(cmd *cobra.Command, args []string) error {
 // openBackend opens the store named by --backend. A URL Open refuses as malformed or unsupported
 // is a usage error; a store that cannot be opened (an unreadable file) is a runtime error. The
 // URL is shown without its password.
-func (a *app) openBackend(ctx context.Context) (backend.Backend, error) {
+func (a *app) openBackend(ctx context.Context) (asyncmq.Store, error) {
 	b, err := asyncmq.Open(ctx, a.backendURL)
 	if err != nil {
 		err = fmt.Errorf("--backend (%s) %q: %w", cli.EnvName("backend"), redact.URL(a.backendURL), err)

@@ -96,7 +96,7 @@
     if (empty) { empty.remove(); }
     var li = document.createElement("li");
     li.className = "fresh";
-    li.setAttribute("data-event-id", ev.id);
+    li.setAttribute("data-event-id", ev.cursor);
     var time = document.createElement("time");
     time.dateTime = ev.at;
     time.textContent = new Date(ev.at).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");

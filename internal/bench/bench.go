@@ -19,7 +19,6 @@ import (
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
-	"github.com/asyncmq/asyncmq/backend"
 )
 
 // DefaultBatchSize is the number of jobs per EnqueueMany call in bulk mode.
@@ -102,7 +101,7 @@ func (c Config) withDefaults() (Config, error) {
 
 // Run performs one benchmark run on b, in a queue of its own ("bench-<random>"), and returns the
 // figures. The jobs stay in the store afterwards.
-func Run(ctx context.Context, b backend.Backend, cfg Config) (Result, error) {
+func Run(ctx context.Context, b asyncmq.Store, cfg Config) (Result, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return Result{}, fmt.Errorf("bench: %w", err)
@@ -214,7 +213,7 @@ func (r *run) observe(e asyncmq.WorkerEvent) {
 	if e.Kind != asyncmq.WorkerJobFinished {
 		return
 	}
-	if e.Err != nil || e.Outcome != backend.OutcomeCompleted {
+	if e.Err != nil || e.Outcome != asyncmqtype.OutcomeCompleted {
 		r.fail(fmt.Errorf("job %s: outcome %s: %v", e.JobID, e.Outcome, e.Err))
 	}
 	if r.completed.Add(1) == int64(r.cfg.Jobs) {

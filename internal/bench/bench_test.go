@@ -78,7 +78,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 // gatedBackend holds the worker's registration until a producer has tried to enqueue, and counts
 // the worker's deregistrations.
 type gatedBackend struct {
-	backend.Backend
+	backend.Store
 	enqueued    chan struct{}
 	enqueueOnce sync.Once
 	removed     atomic.Int32
@@ -86,22 +86,22 @@ type gatedBackend struct {
 
 func (g *gatedBackend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	g.enqueueOnce.Do(func() { close(g.enqueued) })
-	return g.Backend.Enqueue(ctx, p)
+	return g.Store.Enqueue(ctx, p)
 }
 
 func (g *gatedBackend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
 	<-g.enqueued
-	return g.Backend.Heartbeat(ctx, p)
+	return g.Store.Heartbeat(ctx, p)
 }
 
 func (g *gatedBackend) RemoveWorker(ctx context.Context, id string) error {
 	g.removed.Add(1)
-	return g.Backend.RemoveWorker(ctx, id)
+	return g.Store.RemoveWorker(ctx, id)
 }
 
 func TestRunWaitsForWorkerOnEarlyReturn(t *testing.T) {
 	t.Parallel()
-	g := &gatedBackend{Backend: memory.New(), enqueued: make(chan struct{})}
+	g := &gatedBackend{Store: memory.New(), enqueued: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the enqueue fails at once, with the worker already started
 	if _, err := Run(ctx, g, Config{Jobs: 10, Overlap: true}); err == nil {
@@ -139,9 +139,9 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-func open(t *testing.T, kind string) backend.Backend {
+func open(t *testing.T, kind string) backend.Store {
 	t.Helper()
-	var b backend.Backend
+	var b backend.Store
 	if kind == "memory" {
 		b = memory.New()
 	} else {

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/asyncmq/asyncmq/backend/sqlite"
+
 	// The users store runs on SQLite (the queue's own file by default) or PostgreSQL.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
-	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin/users"
 	"github.com/asyncmq/asyncmq/internal/redact"
 )
@@ -25,14 +26,14 @@ func UsersDB(backendURL, usersDB string) (driver, dsn string, err error) {
 		}
 		return driver, dsn, nil
 	}
-	if path, ok := asyncmq.SQLitePath(backendURL); ok {
+	if path, ok := sqlite.PathFromURL(backendURL); ok {
 		return "sqlite", path, nil
 	}
 	return "", "", Usagef("the users database defaults to the queue's SQLite file, but --backend is not sqlite://: pass --users-db (%s) sqlite://PATH or postgres://...", EnvName("users-db"))
 }
 
 func parseDBURL(u string) (driver, dsn string, ok bool) {
-	if path, ok := asyncmq.SQLitePath(u); ok {
+	if path, ok := sqlite.PathFromURL(u); ok {
 		return "sqlite", path, true
 	}
 	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {

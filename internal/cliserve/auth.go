@@ -7,9 +7,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/asyncmq/asyncmq/backend/sqlite"
+
 	"github.com/alexedwards/scs/v2"
 
-	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin"
 	"github.com/asyncmq/asyncmq/admin/dbauth"
 	"github.com/asyncmq/asyncmq/admin/jwtauth"
@@ -144,7 +145,7 @@ func jwtFlagErr(err error) error {
 // keep the admin's in-memory default.
 func (s *authSetup) openSessions(ctx context.Context, o *Options, db *sql.DB, log *slog.Logger, closers *closeStack) error {
 	if db == nil {
-		path, ok := asyncmq.SQLitePath(o.BackendURL)
+		path, ok := sqlite.PathFromURL(o.BackendURL)
 		if !ok {
 			return nil
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin"
 	"github.com/asyncmq/asyncmq/admin/jwtauth"
-	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
 	"github.com/asyncmq/asyncmq/dashboard"
 )
@@ -53,7 +52,7 @@ type Stack struct {
 	// URL is the dashboard's root without the trailing slash: http://127.0.0.1:<port>/asyncmq.
 	URL string
 	// Backend is the SQLite store the dashboard reads and the worker works on.
-	Backend backend.Backend
+	Backend asyncmq.Store
 	// Client enqueues into Backend.
 	Client *asyncmq.Client
 	// Inspector administers Backend, for set-up and for checking stored state.

@@ -1,5 +1,5 @@
 -- finish: ARGV[8..] are outcomes of 10 arguments: ID, token, outcome, result, error tail, error
--- time, error message, retry-at, duration (ns), duration bucket. Returns 'ok' or 'lost' for each.
+-- time, error message, retry delay (µs after NOW), duration (ns), duration bucket. Returns 'ok' or 'lost' for each.
 local out = {}
 for b = 8, #ARGV, 10 do
   local id, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
@@ -17,14 +17,13 @@ for b = 8, #ARGV, 10 do
     end
     local msg, dur, bucket = ARGV[b + 6], ARGV[b + 8], 'd' .. ARGV[b + 9]
     if outcome == 'retry' then
-      local ra = ARGV[b + 7] == '0' and NOW or tonumber(ARGV[b + 7])
+      local ra = NOW + tonumber(ARGV[b + 7])
       if ra > NOW then
         redis.call('HSET', jk, 'st', 'delayed', 'ra', fmt(ra))
         move(id, 'active', 'delayed', v[4])
         redis.call('ZADD', K_DUE, ra, id)
         event('job:retrying', id, v[5], 'delayed', msg)
       else
-        ra = NOW
         redis.call('HSET', jk, 'st', 'waiting', 'ra', fmt(ra))
         move(id, 'active', 'waiting', v[4])
         ready(id, v[6], ra)

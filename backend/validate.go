@@ -1,0 +1,253 @@
+package backend
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+)
+
+// The Validate methods are the input rules every store applies, written once. A store calls the
+// one for its method before it touches anything, and returns its error as is: it wraps
+// asyncmqtype.ErrInvalid and says what was being done. The conformance suite checks that each
+// store refuses what they refuse.
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, asyncmqtype.ErrInvalid)...)
+}
+
+// validJSON reports whether raw is empty or one JSON value.
+func validJSON(raw json.RawMessage) bool {
+	return len(raw) == 0 || json.Valid(raw)
+}
+
+// Validate checks the jobs of an enqueue: no nil job, an ID, a valid queue name, a task, no
+// negative MaxRetries, a JSON payload, and dependencies that neither name the job itself nor form
+// a cycle within the call. Whether parents exist, IDs are free and unique keys are live is the
+// store's to check.
+func (p EnqueueParams) Validate() error {
+	for i, j := range p.Jobs {
+		if err := validateJob(j, i); err != nil {
+			return err
+		}
+	}
+	if id := dependencyCycle(p.Jobs); id != "" {
+		return invalid("enqueue job %q: its dependencies form a cycle", id)
+	}
+	return nil
+}
+
+func validateJob(j *asyncmqtype.JobInfo, i int) error {
+	switch {
+	case j == nil:
+		return invalid("enqueue job #%d: nil job", i)
+	case j.ID == "":
+		return invalid("enqueue job #%d: empty ID", i)
+	case j.Task == "":
+		return invalid("enqueue job %q: empty task", j.ID)
+	case j.MaxRetries < 0:
+		return invalid("enqueue job %q: negative max retries %d", j.ID, j.MaxRetries)
+	case !validJSON(j.Payload):
+		return invalid("enqueue job %q: payload is not JSON", j.ID)
+	}
+	if err := asyncmqtype.ValidateQueueName(j.Queue); err != nil {
+		return fmt.Errorf("enqueue job %q: %w", j.ID, err)
+	}
+	for _, pid := range j.DependsOn {
+		if pid == j.ID {
+			return invalid("enqueue job %q: it depends on itself", j.ID)
+		}
+	}
+	return nil
+}
+
+// dependencyCycle returns the ID of a job of jobs whose parents, followed within jobs, lead back
+// to it, or "". Parents outside the call are stored already and cannot depend on a job that does
+// not exist yet, so a cycle can only form within one call.
+func dependencyCycle(jobs []*asyncmqtype.JobInfo) string {
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	batch := make(map[string]*asyncmqtype.JobInfo, len(jobs))
+	for _, j := range jobs {
+		batch[j.ID] = j
+	}
+	mark := make(map[string]int, len(jobs))
+	var visit func(j *asyncmqtype.JobInfo) bool
+	visit = func(j *asyncmqtype.JobInfo) bool {
+		switch mark[j.ID] {
+		case visiting:
+			return true
+		case done:
+			return false
+		}
+		mark[j.ID] = visiting
+		for _, pid := range j.DependsOn {
+			if p := batch[pid]; p != nil && visit(p) {
+				return true
+			}
+		}
+		mark[j.ID] = done
+		return false
+	}
+	for _, j := range jobs {
+		if visit(j) {
+			return j.ID
+		}
+	}
+	return ""
+}
+
+// Validate checks a claim: a queue, a Limit of at least 1 and a positive LeaseDuration.
+func (p ClaimParams) Validate() error {
+	switch {
+	case p.Queue == "":
+		return invalid("claim jobs: no queue")
+	case p.Limit < 1:
+		return invalid("claim jobs of queue %q: limit %d is below 1", p.Queue, p.Limit)
+	case p.LeaseDuration <= 0:
+		return invalid("claim jobs of queue %q: lease duration %s is not positive", p.Queue, p.LeaseDuration)
+	}
+	return nil
+}
+
+// Validate checks one outcome: a known Outcome, a JSON Result and no negative RetryDelay. A store
+// reports its error in that outcome's entry, not for the whole call.
+func (f Finish) Validate() error {
+	switch f.Outcome {
+	case asyncmqtype.OutcomeCompleted, asyncmqtype.OutcomeRetry, asyncmqtype.OutcomeFailed, asyncmqtype.OutcomeCancelled:
+	default:
+		return invalid("finish job %q: unknown outcome %q", f.JobID, f.Outcome)
+	}
+	if !validJSON(f.Result) {
+		return invalid("finish job %q: result is not JSON", f.JobID)
+	}
+	if f.RetryDelay < 0 {
+		return invalid("finish job %q: negative retry delay %s", f.JobID, f.RetryDelay)
+	}
+	return nil
+}
+
+// Validate checks a heartbeat: a worker ID, and a positive LeaseDuration when leases are given.
+func (p HeartbeatParams) Validate() error {
+	if p.Worker.ID == "" {
+		return invalid("heartbeat: empty worker ID")
+	}
+	if len(p.Leases) > 0 && p.LeaseDuration <= 0 {
+		return invalid("heartbeat of worker %q: lease duration %s is not positive", p.Worker.ID, p.LeaseDuration)
+	}
+	return nil
+}
+
+// Validate checks a progress report: JSON.
+func (p ProgressParams) Validate() error {
+	if !validJSON(p.Progress) {
+		return invalid("set progress of job %q: progress is not JSON", p.Lease.JobID)
+	}
+	return nil
+}
+
+// Validate checks a promotion: no negative Limit.
+func (p PromoteParams) Validate() error {
+	if p.Limit < 0 {
+		return invalid("promote due jobs: negative limit %d", p.Limit)
+	}
+	return nil
+}
+
+// Validate checks a stalled-job recovery: no negative MaxStalls or Limit.
+func (p RecoverParams) Validate() error {
+	if p.MaxStalls < 0 || p.Limit < 0 {
+		return invalid("recover stalled jobs: negative max stalls %d or limit %d", p.MaxStalls, p.Limit)
+	}
+	return nil
+}
+
+// Validate checks a rate limit: a valid queue name, no negative Limit, and a positive Interval
+// with a positive Limit.
+func (p RateLimitParams) Validate() error {
+	if err := asyncmqtype.ValidateQueueName(p.Queue); err != nil {
+		return fmt.Errorf("set rate limit: %w", err)
+	}
+	if p.Limit < 0 || (p.Limit > 0 && p.Interval <= 0) {
+		return invalid("set rate limit of queue %q: %d per %s", p.Queue, p.Limit, p.Interval)
+	}
+	return nil
+}
+
+// ValidatePause checks the queue name of SetQueuePaused.
+func ValidatePause(queue string) error {
+	if err := asyncmqtype.ValidateQueueName(queue); err != nil {
+		return fmt.Errorf("pause queue: %w", err)
+	}
+	return nil
+}
+
+// Validate checks a clean: a terminal State and no negative Limit or Keep.
+func (p CleanParams) Validate() error {
+	switch {
+	case !p.State.Terminal():
+		return invalid("clean queue %q: state %q is not completed, failed or cancelled", p.Queue, p.State)
+	case p.Limit < 0 || p.Keep < 0:
+		return invalid("clean queue %q: negative limit %d or keep %d", p.Queue, p.Limit, p.Keep)
+	}
+	return nil
+}
+
+// ValidateRepeatable checks a definition before UpsertRepeatable: an ID, a valid queue name, a
+// task, a cron expression or a positive interval, no negative MaxRetries and a JSON payload.
+// Whether the cron expression parses is the root package's to check: stores keep it as text.
+func ValidateRepeatable(r asyncmqtype.Repeatable) error {
+	switch {
+	case r.ID == "":
+		return invalid("upsert repeatable: empty ID")
+	case r.Task == "":
+		return invalid("upsert repeatable %q: empty queue or task", r.ID)
+	case r.Interval < 0 || (r.Cron == "" && r.Interval == 0):
+		return invalid("upsert repeatable %q: neither a cron expression nor a positive interval", r.ID)
+	case r.MaxRetries < 0:
+		return invalid("upsert repeatable %q: negative max retries %d", r.ID, r.MaxRetries)
+	case !validJSON(r.Payload):
+		return invalid("upsert repeatable %q: payload is not JSON", r.ID)
+	}
+	if err := asyncmqtype.ValidateQueueName(r.Queue); err != nil {
+		return fmt.Errorf("upsert repeatable %q: empty queue or task: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Validate checks a firing: a job, valid as an enqueued one.
+func (p FireParams) Validate() error {
+	if p.Job == nil {
+		return invalid("fire repeatable %q: nil job", p.ID)
+	}
+	if err := validateJob(p.Job, 0); err != nil {
+		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
+	}
+	return nil
+}
+
+// ValidateAudit checks an entry before AppendAudit: an action and a status of success, failed or
+// denied.
+func ValidateAudit(e asyncmqtype.AuditEntry) error {
+	switch {
+	case e.Action == "":
+		return invalid("append audit entry: empty action")
+	case e.Status != "success" && e.Status != "failed" && e.Status != "denied":
+		return invalid("append audit entry %q: status %q is not success, failed or denied", e.Action, e.Status)
+	}
+	return nil
+}
+
+// Validate checks an election: a name, a holder and a positive TTL.
+func (p ElectParams) Validate() error {
+	switch {
+	case p.Name == "" || p.Holder == "":
+		return invalid("elect leader: empty name %q or holder %q", p.Name, p.Holder)
+	case p.TTL <= 0:
+		return invalid("elect leader of %q: TTL %s is not positive", p.Name, p.TTL)
+	}
+	return nil
+}
