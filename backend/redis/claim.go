@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
@@ -41,24 +43,38 @@ func (s *Store) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqtyp
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	prefix := tokenPrefix()
 	c := s.queueCall(scriptClaim, p.Queue, p.Now, nil,
-		p.Limit, p.LeaseDuration.Microseconds(), p.WorkerID, tokenPrefix(), claimLookahead)
+		p.Limit, p.LeaseDuration.Microseconds(), p.WorkerID, prefix, claimLookahead)
 	v, err := s.eval(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("claim from queue %q: %w", p.Queue, err)
 	}
-	return claimedJobs(p.Queue, v)
+	return claimedJobs(p, prefix, v)
 }
 
-func claimedJobs(queue string, v any) ([]*asyncmqtype.JobInfo, error) {
+// claimedJobs decodes the claim script's reply: the store's Now, then each job's ID and its
+// fields as they were before the claim, to which it applies what the claim changed.
+func claimedJobs(p backend.ClaimParams, prefix string, v any) ([]*asyncmqtype.JobInfo, error) {
 	arr, _ := v.([]any)
+	if len(arr) == 0 {
+		return nil, fmt.Errorf("claim from queue %q: unexpected reply %v", p.Queue, v)
+	}
+	nowStr, _ := arr[0].(string)
+	now := fromMicros(nowStr)
 	out := make([]*asyncmqtype.JobInfo, 0, len(arr)/2)
-	for i := 0; i+1 < len(arr); i += 2 {
+	for i := 1; i+1 < len(arr); i += 2 {
 		id, _ := arr[i].(string)
-		j, err := decodeJob(id, queue, pairs(arr[i+1]))
+		j, err := decodeJob(id, p.Queue, pairs(arr[i+1]))
 		if err != nil {
 			return nil, err
 		}
+		j.State = asyncmqtype.StateActive
+		j.Attempts++
+		j.LeaseToken = prefix + strconv.Itoa(len(out)+1) + ":" + p.Queue
+		j.LeaseExpiresAt = now.Add(time.Duration(p.LeaseDuration.Microseconds()) * time.Microsecond)
+		j.StartedAt = now
+		j.WorkerID = p.WorkerID
 		out = append(out, j)
 	}
 	return out, nil

@@ -42,12 +42,20 @@ func withPrefix(url, prefix string) string {
 
 func openStore(t *testing.T, url string) *redis.Store {
 	t.Helper()
-	s, err := redis.Open(t.Context(), url)
+	s, err := openStoreErr(t, url)
 	if err != nil {
 		t.Fatalf("open %s: %v", url, err)
 	}
-	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+func openStoreErr(t testing.TB, url string) (*redis.Store, error) {
+	s, err := redis.Open(t.Context(), url)
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, nil
 }
 
 func TestConformance(t *testing.T) {

@@ -10,7 +10,7 @@ for b = 9, #ARGV do
     if action == 'retry' and TERMINAL[st] then
       redis.call('HDEL', jk, 'at', 'sl', 'r', 'pg', 'fa')
       redis.call('HSET', jk, 'st', 'waiting', 'ra', fmt(NOW))
-      redis.call('ZREM', FKEY[st], id)
+      zset(FKEY[st], id, false)
       move(id, st, 'waiting', v[3])
       if not v[7] then ready(id, v[5], NOW) end
       event('job:enqueued', id, v[4], 'waiting', 'retried')
@@ -22,10 +22,10 @@ for b = 9, #ARGV do
         changed = changed + 1
       end
     elseif action == 'cancel' and (st == 'waiting' or st == 'delayed') then
-      if st == 'waiting' then redis.call('ZREM', K_READY, rmember(v[5], v[6], id)) else redis.call('ZREM', K_DUE, id) end
+      if st == 'waiting' then zset(K_READY, rmember(v[5], v[6], id), false) else zset(K_DUE, id, false) end
       redis.call('HSET', jk, 'st', 'cancelled', 'fa', fmt(NOW))
       move(id, st, 'cancelled', v[3])
-      redis.call('ZADD', FKEY.cancelled, NOW, id)
+      zset(FKEY.cancelled, id, NOW)
       event('job:cancelled', id, v[4], 'cancelled', '')
       changed = changed + 1
     elseif action == 'remove' then
@@ -33,7 +33,7 @@ for b = 9, #ARGV do
       event('job:removed', id, v[4], st, '')
       changed = changed + 1
     elseif action == 'promote' and st == 'delayed' then
-      redis.call('ZREM', K_DUE, id)
+      zset(K_DUE, id, false)
       redis.call('HSET', jk, 'st', 'waiting', 'ra', fmt(NOW))
       move(id, 'delayed', 'waiting', v[3])
       if not v[7] then ready(id, v[5], NOW) end
@@ -42,5 +42,5 @@ for b = 9, #ARGV do
     end
   end
 end
-wake()
+done()
 return {changed, DELETED}

@@ -1,7 +1,9 @@
 -- claim: ARGV[8] = limit, [9] = lease (µs), [10] = worker ID, [11] = token prefix, [12] = how
--- many members past the limit to look at for jobs whose run-at is still ahead.
+-- many members past the limit to look at for jobs whose run-at is still ahead. Returns {NOW, id,
+-- fields before the claim, ...}: the client applies the claim's own fields (state, attempt,
+-- token, lease, start, worker), which it knows, instead of reading the hash again.
 local meta = redis.call('HMGET', K_META, 'pz', 'rl', 'ri', 'rs', 'rc')
-if meta[1] == '1' then return {} end
+if meta[1] == '1' then return {fmt(NOW)} end
 local limit = tonumber(ARGV[8])
 local rl = tonumber(meta[2] or '0')
 local rs, rc = nil, 0
@@ -10,33 +12,43 @@ if rl > 0 then
     rs = tonumber(meta[4]); rc = tonumber(meta[5] or '0')
   end
   limit = math.min(limit, rl - rc)
-  if limit <= 0 then return {} end
+  if limit <= 0 then return {fmt(NOW)} end
 end
 local cands = redis.call('ZRANGE', K_READY, 0, limit + tonumber(ARGV[12]) - 1)
-local out, n = {}, 0
-local lease = tonumber(ARGV[9])
+local out, n = {fmt(NOW)}, 0
+local le = fmt(NOW + tonumber(ARGV[9]))
+local now = fmt(NOW)
+local taken = {}
 for _, m in ipairs(cands) do
   if n >= limit then break end
   local ra = tonumber(string.sub(m, 12, 28))
   if ra <= NOW then
     local id = string.sub(m, 29)
     local jk = JP .. id
-    n = n + 1
-    redis.call('ZREM', K_READY, m)
-    local le = NOW + lease
-    redis.call('HINCRBY', jk, 'at', 1)
-    redis.call('HSET', jk, 'st', 'active', 'lt', ARGV[11] .. n .. ':' .. QNAME, 'le', fmt(le), 'sa', fmt(NOW), 'w', ARGV[10])
-    local v = redis.call('HMGET', jk, 'ca', 't')
-    move(id, 'waiting', 'active', v[1])
-    redis.call('ZADD', K_LEASE, le, id)
-    metric('s', 1, 'ws', fmt((NOW - ra) * 1000))
-    event('job:started', id, v[2], 'active', '')
-    out[#out + 1] = id
-    out[#out + 1] = redis.call('HGETALL', jk)
+    taken[#taken + 1] = m
+    local h = redis.call('HGETALL', jk)
+    local ca, task, at, st, pd = '0', '', 0, nil, nil
+    for i = 1, #h, 2 do
+      local k = h[i]
+      if k == 'ca' then ca = h[i + 1] elseif k == 't' then task = h[i + 1] elseif k == 'at' then at = tonumber(h[i + 1])
+      elseif k == 'st' then st = h[i + 1] elseif k == 'pd' then pd = h[i + 1] end
+    end
+    -- A member whose job is no longer claimable (an index entry left behind) is dropped.
+    if st == 'waiting' and not pd then
+      n = n + 1
+      redis.call('HSET', jk, 'st', 'active', 'at', at + 1, 'lt', ARGV[11] .. n .. ':' .. QNAME, 'le', le, 'sa', now, 'w', ARGV[10])
+      move(id, 'waiting', 'active', ca)
+      zset(K_LEASE, id, le)
+      metric('s', 1, 'ws', fmt((NOW - ra) * 1000))
+      event('job:started', id, task, 'active', '')
+      out[#out + 1] = id
+      out[#out + 1] = h
+    end
   end
 end
+for i = 1, #taken, 1000 do redis.call('ZREM', K_READY, unpack(taken, i, math.min(i + 999, #taken))) end
 if rl > 0 and n > 0 then
   redis.call('HSET', K_META, 'rs', fmt(rs or NOW), 'rc', rc + n)
 end
-flush_metrics()
+done()
 return out

@@ -14,4 +14,5 @@ if eligible > 0 then
 end
 local done = n < chunk or ARGV[13] == '1'
 if done and n + tonumber(ARGV[12]) > 0 then event('queue:changed', '', '', '', 'cleaned') end
+flush_z()
 return {n, DELETED, done and 1 or 0}

@@ -11,4 +11,5 @@ for _, id in ipairs(ids) do deljob(id) end
 local n = #ids
 local done = n < chunk
 if done and n + tonumber(ARGV[10]) > 0 then event('queue:changed', '', '', '', 'drained') end
+flush_z()
 return {n, DELETED, done and 1 or 0}

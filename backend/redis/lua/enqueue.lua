@@ -18,5 +18,5 @@ for g = 1, tonumber(ARGV[8]) do
   end
   b = base + n * NF
 end
-wake()
+done()
 return out

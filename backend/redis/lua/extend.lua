@@ -9,8 +9,9 @@ for b = 9, #ARGV, 2 do
     lost[#lost + 1] = id
   else
     redis.call('HSET', jk, 'le', fmt(le))
-    redis.call('ZADD', K_LEASE, le, id)
+    zset(K_LEASE, id, le)
     if v[3] == '1' then cancelled[#cancelled + 1] = id end
   end
 end
+done()
 return {lost, cancelled}

@@ -1,42 +1,46 @@
 -- finish: ARGV[8..] are outcomes of 10 arguments: ID, token, outcome, result, error tail, error
--- time, error message, retry delay (µs after NOW), duration (ns), duration bucket. Returns 'ok' or 'lost' for each.
+-- time, error message, retry delay (µs after NOW), duration (ns), duration bucket. Returns 'ok'
+-- or 'lost' for each.
 local out = {}
+local now = fmt(NOW)
 for b = 8, #ARGV, 10 do
   local id, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local jk = JP .. id
-  local v = redis.call('HMGET', jk, 'st', 'lt', 'at', 'ca', 't', 'pr')
+  local v = redis.call('HMGET', jk, 'st', 'lt', 'at', 'ca', 't', 'pr', 'ch', 'er')
   if v[1] ~= 'active' or v[2] ~= token then
     out[#out + 1] = 'lost'
   else
     out[#out + 1] = 'ok'
-    redis.call('ZREM', K_LEASE, id)
+    zset(K_LEASE, id, false)
     redis.call('HDEL', jk, 'lt', 'le', 'cr')
+    local f = {}
     if ARGV[b + 4] ~= '' then
       local eat = ARGV[b + 5] == '0' and NOW or tonumber(ARGV[b + 5])
-      append_error(jk, v[3] or '0', eat, ARGV[b + 4])
+      f[#f + 1] = 'er'
+      f[#f + 1] = with_error(v[8], v[3] or '0', eat, ARGV[b + 4])
     end
     local msg, dur, bucket = ARGV[b + 6], ARGV[b + 8], 'd' .. ARGV[b + 9]
     if outcome == 'retry' then
       local ra = NOW + tonumber(ARGV[b + 7])
-      if ra > NOW then
-        redis.call('HSET', jk, 'st', 'delayed', 'ra', fmt(ra))
-        move(id, 'active', 'delayed', v[4])
-        redis.call('ZADD', K_DUE, ra, id)
-        event('job:retrying', id, v[5], 'delayed', msg)
-      else
-        redis.call('HSET', jk, 'st', 'waiting', 'ra', fmt(ra))
-        move(id, 'active', 'waiting', v[4])
-        ready(id, v[6], ra)
-        event('job:retrying', id, v[5], 'waiting', msg)
-      end
+      local st = ra > NOW and 'delayed' or 'waiting'
+      f[#f + 1] = 'st'; f[#f + 1] = st
+      f[#f + 1] = 'ra'; f[#f + 1] = fmt(ra)
+      redis.call('HSET', jk, unpack(f))
+      move(id, 'active', st, v[4])
+      if st == 'delayed' then zset(K_DUE, id, ra) else ready(id, v[6], ra) end
+      event('job:retrying', id, v[5], st, msg)
       metric('r', 1)
     else
-      redis.call('HSET', jk, 'st', outcome, 'fa', fmt(NOW))
-      if outcome == 'completed' and ARGV[b + 3] ~= '' then redis.call('HSET', jk, 'r', ARGV[b + 3]) end
+      f[#f + 1] = 'st'; f[#f + 1] = outcome
+      f[#f + 1] = 'fa'; f[#f + 1] = now
+      if outcome == 'completed' and ARGV[b + 3] ~= '' then
+        f[#f + 1] = 'r'; f[#f + 1] = ARGV[b + 3]
+      end
+      redis.call('HSET', jk, unpack(f))
       move(id, 'active', outcome, v[4])
-      redis.call('ZADD', FKEY[outcome], NOW, id)
+      zset(FKEY[outcome], id, NOW)
       if outcome == 'completed' then
-        release_children(jk)
+        release_children(v[7])
         metric('c', 1, 'ds', dur, bucket, 1)
         event('job:completed', id, v[5], outcome, '')
       elseif outcome == 'failed' then
@@ -48,6 +52,5 @@ for b = 8, #ARGV, 10 do
     end
   end
 end
-flush_metrics()
-wake()
+done()
 return out

@@ -12,5 +12,5 @@ local created = known()
 enqueue_write(11, 1, batch)
 redis.call('HSET', rk, 'nr', ARGV[10], 'lr', fmt(NOW))
 redis.call('ZADD', rdue, ARGV[10], ARGV[8])
-wake()
+done()
 return {'ok', created}

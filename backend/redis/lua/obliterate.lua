@@ -11,6 +11,7 @@ for _, st in ipairs({'waiting', 'active', 'delayed', 'completed', 'failed', 'can
   for _, id in ipairs(ids) do deljob(id) end
   left = left - #ids
 end
+flush_z()
 if left <= 0 then return {'more', DELETED} end
 local reps = redis.call('ZRANGE', K_RIDS, 0, -1)
 for _, id in ipairs(reps) do redis.call('DEL', ARGV[10] .. id) end

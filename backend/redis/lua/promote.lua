@@ -2,7 +2,7 @@
 local ids = redis.call('ZRANGEBYSCORE', K_DUE, '-inf', fmt(NOW), 'LIMIT', 0, tonumber(ARGV[8]))
 for _, id in ipairs(ids) do
   local jk = JP .. id
-  redis.call('ZREM', K_DUE, id)
+  zset(K_DUE, id, false)
   local v = redis.call('HMGET', jk, 'st', 'pd', 'pr', 'ra', 'ca', 't')
   if v[1] == 'delayed' then
     redis.call('HSET', jk, 'st', 'waiting')
@@ -11,5 +11,5 @@ for _, id in ipairs(ids) do
     event('job:enqueued', id, v[6], 'waiting', 'promoted')
   end
 end
-wake()
+done()
 return #ids

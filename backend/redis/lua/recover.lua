@@ -5,22 +5,21 @@ local maxStalls = tonumber(ARGV[8])
 for b = 10, #ARGV do
   local id = ARGV[b]
   local jk = JP .. id
-  local v = redis.call('HMGET', jk, 'st', 'le', 'cr', 'at', 'sl', 'ca', 't', 'pr')
+  local v = redis.call('HMGET', jk, 'st', 'le', 'cr', 'at', 'sl', 'ca', 't', 'pr', 'er')
   if v[1] == 'active' and v[2] and tonumber(v[2]) < NOW then
-    redis.call('ZREM', K_LEASE, id)
+    zset(K_LEASE, id, false)
     redis.call('HDEL', jk, 'lt', 'le', 'cr')
     if v[3] == '1' then
       redis.call('HSET', jk, 'st', 'cancelled', 'fa', fmt(NOW))
       move(id, 'active', 'cancelled', v[6])
-      redis.call('ZADD', FKEY.cancelled, NOW, id)
+      zset(FKEY.cancelled, id, NOW)
       event('job:cancelled', id, v[7], 'cancelled', '')
     else
       local sl = tonumber(v[5] or '0') + 1
       if sl > maxStalls then
-        redis.call('HSET', jk, 'st', 'failed', 'fa', fmt(NOW), 'sl', sl)
-        append_error(jk, v[4] or '0', NOW, ARGV[9])
+        redis.call('HSET', jk, 'st', 'failed', 'fa', fmt(NOW), 'sl', sl, 'er', with_error(v[9], v[4] or '0', NOW, ARGV[9]))
         move(id, 'active', 'failed', v[6])
-        redis.call('ZADD', FKEY.failed, NOW, id)
+        zset(FKEY.failed, id, NOW)
         metric('f', 1)
         event('job:failed', id, v[7], 'failed', 'job stalled: lease expired')
         failed[#failed + 1] = id
@@ -35,6 +34,5 @@ for b = 10, #ARGV do
     end
   end
 end
-flush_metrics()
-wake()
+done()
 return {requeued, failed}

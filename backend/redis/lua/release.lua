@@ -4,12 +4,12 @@ for b = 8, #ARGV, 2 do
   local jk = JP .. id
   local v = redis.call('HMGET', jk, 'st', 'lt', 'cr', 'ca', 't', 'pr', 'ra', 'at')
   if v[1] == 'active' and v[2] == ARGV[b + 1] then
-    redis.call('ZREM', K_LEASE, id)
+    zset(K_LEASE, id, false)
     redis.call('HDEL', jk, 'lt', 'le', 'cr')
     if v[3] == '1' then
       redis.call('HSET', jk, 'st', 'cancelled', 'fa', fmt(NOW))
       move(id, 'active', 'cancelled', v[4])
-      redis.call('ZADD', FKEY.cancelled, NOW, id)
+      zset(FKEY.cancelled, id, NOW)
       event('job:cancelled', id, v[5], 'cancelled', '')
     else
       redis.call('HSET', jk, 'st', 'waiting', 'at', math.max(tonumber(v[8] or '1') - 1, 0))
@@ -19,5 +19,5 @@ for b = 8, #ARGV, 2 do
     end
   end
 end
-wake()
+done()
 return 1

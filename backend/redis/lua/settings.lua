@@ -17,5 +17,5 @@ else
   end
   woke = true
 end
-wake()
+done()
 return created

@@ -1,0 +1,101 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/internal/redistest"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// BenchmarkEnqueueParallel enqueues one job per call from many goroutines, as producers do.
+func BenchmarkEnqueueParallel(b *testing.B) {
+	srv := redistest.Start(b)
+	s, err := openBench(b, srv.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(25)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprintf("j%09d", n.Add(1))
+			if err := s.Enqueue(b.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{{ID: id, Queue: "q", Task: "t", Payload: []byte(`{"n":1}`)}}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkClaimFinish claims and completes jobs 50 at a time, as a worker at concurrency 50.
+func BenchmarkClaimFinish(b *testing.B) {
+	srv := redistest.Start(b)
+	s, err := openBench(b, srv.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	for i := 0; i < b.N; i += 1000 {
+		var jobs []*asyncmqtype.JobInfo
+		for k := i; k < min(i+1000, b.N); k++ {
+			jobs = append(jobs, &asyncmqtype.JobInfo{ID: fmt.Sprintf("j%09d", k), Queue: "q", Task: "t", Payload: []byte(`{"n":1}`)})
+		}
+		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		jobs, err := s.Claim(ctx, backend.ClaimParams{Queue: "q", WorkerID: "w", Limit: 50, LeaseDuration: 30e9})
+		if err != nil {
+			b.Fatal(err)
+		}
+		items := make([]backend.Finish, len(jobs))
+		for i, j := range jobs {
+			items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted}
+		}
+		if _, err := s.Finish(ctx, backend.FinishParams{Items: items}); err != nil {
+			b.Fatal(err)
+		}
+		done += len(jobs)
+	}
+}
+
+func openBench(b *testing.B, url string) (backend.Store, error) {
+	s, err := openStoreErr(b, url)
+	if err != nil {
+		return nil, err
+	}
+	opt, _ := goredis.ParseURL(url)
+	raw := goredis.NewClient(opt)
+	cpu := func() float64 {
+		var sum float64
+		for _, l := range strings.Split(raw.Info(context.Background(), "cpu").Val(), "\r\n") {
+			k, v, _ := strings.Cut(l, ":")
+			if k == "used_cpu_user" || k == "used_cpu_sys" {
+				f, _ := strconv.ParseFloat(v, 64)
+				sum += f
+			}
+		}
+		return sum
+	}
+	var start float64
+	b.Cleanup(func() {
+		b.ReportMetric((cpu()-start)*1e6/float64(b.N), "redis-cpu-µs/op")
+		if os.Getenv("ASYNCMQ_BENCH_COMMANDSTATS") != "" {
+			_ = os.WriteFile(os.Getenv("ASYNCMQ_BENCH_COMMANDSTATS"), []byte(raw.Info(context.Background(), "commandstats").Val()), 0o644)
+		}
+		raw.Close()
+	})
+	start = cpu()
+	return s, nil
+}
