@@ -176,4 +176,3 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	i = max(0, min(i, len(sorted)-1))
 	return float64(sorted[i]) / float64(time.Millisecond)
 }
-
