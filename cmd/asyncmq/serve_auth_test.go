@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -27,6 +28,56 @@ func TestServeProxyAuth(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			req, _ := http.NewRequest(http.MethodGet, s.url+"/asyncmq/", nil)
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			res, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != tt.wantStatus {
+				t.Fatalf("GET = %d, want %d", res.StatusCode, tt.wantStatus)
+			}
+		})
+	}
+}
+
+// TestServeProxyAdminHeaderOnlyWhenConfigured reproduces issue 11 item 1: serve read
+// X-Authenticated-Admin whatever the header flags said, so behind an oauth2-proxy that sets only
+// its own headers a client's "X-Authenticated-Admin: true" made any user an admin.
+func TestServeProxyAdminHeaderOnlyWhenConfigured(t *testing.T) {
+	t.Parallel()
+	oauth2Proxy := []string{"--auth", "proxy", "--workers", "0", "--trusted-proxies", "127.0.0.1",
+		"--proxy-header", "X-Forwarded-User", "--proxy-groups-header", "X-Forwarded-Groups", "--roles=false"}
+	tests := []struct {
+		name       string
+		flags      []string
+		env        map[string]string
+		headers    map[string]string
+		wantStatus int
+	}{
+		{name: "client admin flag through oauth2-proxy", flags: oauth2Proxy,
+			headers:    map[string]string{"X-Forwarded-User": "mallory", "X-Authenticated-Admin": "true"},
+			wantStatus: http.StatusSeeOther},
+		{name: "admin group still works", flags: oauth2Proxy,
+			headers:    map[string]string{"X-Forwarded-User": "ann", "X-Forwarded-Groups": "admin"},
+			wantStatus: http.StatusOK},
+		{name: "configured admin header", flags: append(oauth2Proxy, "--proxy-admin-header", "X-Proxy-Admin"),
+			headers:    map[string]string{"X-Forwarded-User": "ann", "X-Proxy-Admin": "true"},
+			wantStatus: http.StatusOK},
+		{name: "configured through the environment", flags: oauth2Proxy,
+			env:        map[string]string{"ASYNCMQ_PROXY_ADMIN_HEADER": "X-Authenticated-Admin"},
+			headers:    map[string]string{"X-Forwarded-User": "ann", "X-Authenticated-Admin": "true"},
+			wantStatus: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			maps.Copy(f.env, tt.env)
+			s := f.serve(tt.flags...)
 			req, _ := http.NewRequest(http.MethodGet, s.url+"/asyncmq/", nil)
 			for k, v := range tt.headers {
 				req.Header.Set(k, v)

@@ -99,7 +99,7 @@ func newAuth(ctx context.Context, o *Options, log *slog.Logger, closers *closeSt
 				User:   o.ProxyHeader,
 				Email:  o.ProxyEmailHeader,
 				Groups: o.ProxyGroupsHeader,
-				Admin:  proxyauth.AsyncMQ.Admin,
+				Admin:  o.ProxyAdminHeader,
 			},
 			Logger: log,
 		})

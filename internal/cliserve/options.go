@@ -52,6 +52,7 @@ type Options struct {
 	ProxyHeader       string   // --proxy-header
 	ProxyEmailHeader  string   // --proxy-email-header
 	ProxyGroupsHeader string   // --proxy-groups-header
+	ProxyAdminHeader  string   // --proxy-admin-header: "" reads no admin flag
 	TrustedProxies    []string // --trusted-proxies
 
 	// DemoInterval is the pause between two batches of demo jobs; default 2s.
