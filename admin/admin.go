@@ -15,6 +15,7 @@ import (
 // concurrent use and cannot be reconfigured.
 //
 // For every request under URLPrefix it answers, in this order:
+//   - 421 for a Host that Config.AllowedHosts does not allow (except the probes below);
 //   - GET /health and /ready (exact paths), outside everything else so probes always work, and
 //     GET /assets/admin.css, the stylesheet of the login pages (see WriteLoginPage);
 //   - CORS preflights from allowed origins;
@@ -41,6 +42,7 @@ type Admin struct {
 	cors          *cors
 	csrf          *http.CrossOriginProtection
 	trusted       map[string]bool
+	hosts         *hostList
 	ready         func(context.Context) error
 	log           *slog.Logger
 	handler       http.Handler
@@ -129,6 +131,12 @@ func New(cfg Config) (*Admin, error) {
 	var err error
 	if a.proxies, err = ParseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, configError("Config.TrustedProxies: %v", err)
+	}
+	if cfg.AllowedHosts != nil {
+		var bad string
+		if a.hosts, bad, ok = parseAllowedHosts(cfg.AllowedHosts); !ok {
+			return nil, configError(`Config.AllowedHosts entry %q must be a host name or IP address, optionally with a port ("ops.example", "10.0.0.5:8000"), or "*"`, bad)
+		}
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := a.trustOrigin(o); err != nil {
@@ -248,6 +256,11 @@ func (a *Admin) serve(w http.ResponseWriter, r *http.Request) {
 		a.setSecurityHeaders(w.Header(), st.info.tls)
 	}
 
+	if a.hosts != nil && st.url.Path != healthPath && st.url.Path != readyPath && !a.hosts.allows(a.publicHost(r, st)) {
+		a.refuse(r, "host not allowed")
+		writeText(w, http.StatusMisdirectedRequest, msgMisdirected)
+		return
+	}
 	switch st.url.Path {
 	case "":
 		// "/asyncmq" itself: relative links in the dashboard need the trailing slash.

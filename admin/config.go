@@ -65,6 +65,19 @@ type Config struct {
 	// believed. Default none: forwarded headers are ignored.
 	TrustedProxies []string
 
+	// AllowedHosts, when non-nil, limits the Host names the admin answers to: the Host header,
+	// or a trusted proxy's X-Forwarded-Host, must be a loopback name (localhost, *.localhost,
+	// 127.0.0.0/8, ::1) or match an entry, and anything else gets 421 Misdirected Request. An
+	// entry is a host name or IP address, matched without case and on any port, or
+	// "name:port" for that port only; "*" allows every Host. This is the defence against DNS
+	// rebinding, where a page on the attacker's name, re-pointed at 127.0.0.1, talks to a
+	// dashboard on loopback with the attacker's name in Host and Origin: set it (an empty,
+	// non-nil list allows loopback names only) whenever the admin listens on loopback or
+	// behind a proxy that does not check Host. Default nil: no check, for an application that
+	// validates Host itself; asyncmq serve always sets it. GET /health and /ready answer any
+	// Host, since probes (a kubelet's, for one) address the pod by IP and learn nothing secret.
+	AllowedHosts []string
+
 	// IncludeSecurity sends the security headers (CSP, X-Frame-Options, nosniff,
 	// Referrer-Policy, COOP, and HSTS over TLS); default true. Turn it off only when the host
 	// application sets them.

@@ -25,7 +25,7 @@ flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, ne
 
   asyncmq serve --demo                          # JWT sign-in; prints a token to paste
   asyncmq serve --auth none                     # no sign-in, loopback only
-  asyncmq serve --auth proxy --trusted-proxies 10.0.0.0/8 --addr 0.0.0.0:8000
+  asyncmq serve --auth proxy --trusted-proxies 10.0.0.0/8 --addr 0.0.0.0:8000 --allowed-hosts ops.example
   asyncmq serve --auth password                 # users from "asyncmq users"
   asyncmq serve --workers 0                     # dashboard only, beside "asyncmq worker"
 
@@ -89,6 +89,7 @@ use to reach the dashboard, or "*" to accept any Host. /health and /ready answer
 	f.StringVar(&o.ProxyGroupsHeader, "proxy-groups-header", proxyauth.AsyncMQ.Groups, "header carrying comma-separated groups, used as roles (--auth proxy)")
 	f.StringVar(&o.ProxyAdminHeader, "proxy-admin-header", "", `header carrying an admin flag ("true"); off by default: set it only if the proxy sets it on every request and strips it from clients (--auth proxy)`)
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "proxies (IPs, CIDRs) whose identity and X-Forwarded-* headers are believed")
+	f.StringSliceVar(&o.AllowedHosts, "allowed-hosts", nil, `host names (or IPs, "name:port") browsers use to reach the dashboard, besides loopback names; "*" = any Host`)
 	f.DurationVar(&o.DemoInterval, "demo-interval", 2*time.Second, "pause between two batches of demo jobs")
 	return cmd
 }

@@ -173,3 +173,63 @@ func TestServeShutdownEndsLiveStreams(t *testing.T) {
 		t.Fatalf("shutdown timed out:\n%s", s.errOut.String())
 	}
 }
+
+// TestServeRefusesForeignHost reproduces issue 11 item 2: with --auth none on 127.0.0.1, a page on
+// attacker.example that rebinds its name to 127.0.0.1 sends "Host: attacker.example:PORT" and a
+// matching Origin; it could read pages and obliterate queues.
+func TestServeRefusesForeignHost(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.mustRun("enqueue", "send_email", "{}", "--queue", "emails")
+	s := f.serve("--auth", "none", "--workers", "0")
+	port := s.url[strings.LastIndexByte(s.url, ':')+1:]
+
+	do := func(method, path, host string) *http.Response {
+		t.Helper()
+		var body io.Reader
+		if method == http.MethodPost {
+			body = strings.NewReader("action=obliterate&force=on&confirm=yes")
+		}
+		req, _ := http.NewRequest(method, s.url+path, body)
+		req.Host = host
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", "http://"+host)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+		}
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	if res := do(http.MethodGet, "/asyncmq/queues", "attacker.example:"+port); res.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("rebound GET = %d, want 421", res.StatusCode)
+	}
+	if res := do(http.MethodPost, "/asyncmq/queues/emails", "attacker.example:"+port); res.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("rebound POST = %d, want 421", res.StatusCode)
+	}
+	if out := f.mustRun("queue", "list"); !strings.Contains(out, "emails") {
+		t.Fatalf("the queue is gone after a rebound POST:\n%s", out)
+	}
+	if res := do(http.MethodGet, "/asyncmq/health", "10.1.2.3:"+port); res.StatusCode != http.StatusOK {
+		t.Errorf("probe with a pod IP as Host = %d, want 200", res.StatusCode)
+	}
+	if res := do(http.MethodGet, "/asyncmq/queues", "localhost:"+port); res.StatusCode != http.StatusOK {
+		t.Errorf("GET via localhost = %d, want 200", res.StatusCode)
+	}
+
+	listed := f.serve("--auth", "none", "--workers", "0", "--allowed-hosts", "ops.example")
+	req, _ := http.NewRequest(http.MethodGet, listed.url+"/asyncmq/queues", nil)
+	req.Host = "ops.example"
+	res, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("GET with a listed host = %d, want 200", res.StatusCode)
+	}
+}

@@ -54,6 +54,8 @@ type Options struct {
 	ProxyGroupsHeader string   // --proxy-groups-header
 	ProxyAdminHeader  string   // --proxy-admin-header: "" reads no admin flag
 	TrustedProxies    []string // --trusted-proxies
+	// AllowedHosts are the Host names served besides loopback ones (--allowed-hosts); "*" is any.
+	AllowedHosts []string
 
 	// DemoInterval is the pause between two batches of demo jobs; default 2s.
 	DemoInterval time.Duration

@@ -65,9 +65,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		Handler:        dash,
 		URLPrefix:      o.Prefix,
 		TrustedProxies: o.TrustedProxies,
-		Ready:          dash.Ready,
-		Logger:         log,
-		Session:        admin.SessionConfig{Store: auth.sessions},
+		// Never nil: loopback names are always served, other names only when listed.
+		AllowedHosts: append([]string{}, o.AllowedHosts...),
+		Ready:        dash.Ready,
+		Logger:       log,
+		Session:      admin.SessionConfig{Store: auth.sessions},
 	}
 	if auth.backend != nil {
 		cfg.EnableLogin = true
@@ -80,7 +82,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	adm, err := admin.New(cfg)
 	if err != nil {
+		if strings.Contains(err.Error(), "Config.AllowedHosts") {
+			return flagErr("allowed-hosts", "%v", err)
+		}
 		return cli.Usagef("dashboard settings: %w", err)
+	}
+	if host, _, _ := net.SplitHostPort(o.Addr); !isLoopback(host) && len(o.AllowedHosts) == 0 {
+		log.Warn("the dashboard answers only requests addressed to a loopback name; list the names browsers use in --allowed-hosts (ASYNCMQ_ALLOWED_HOSTS), or \"*\" for any",
+			"addr", o.Addr)
 	}
 
 	mux := http.NewServeMux()
