@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -231,5 +232,46 @@ func TestServeRefusesForeignHost(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Errorf("GET with a listed host = %d, want 200", res.StatusCode)
+	}
+}
+
+// TestServePasswordThrottleBehindProxy reproduces issue 11 item 3: with --trusted-proxies every
+// sign-in shared the proxy's throttle bucket, so 20 bad attempts from one client made the
+// admin's correct sign-in answer 429.
+func TestServePasswordThrottleBehindProxy(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.mustRun("users", "add", "olga", "--role", "operator")
+	if r := f.runIn("a long enough password\n", "users", "set-password", "olga"); r.code != 0 {
+		t.Fatalf("set-password: %s", r.stderr)
+	}
+	s := f.serve("--auth", "password", "--workers", "0", "--trusted-proxies", "127.0.0.1")
+	post := func(user, pw, client string) int {
+		form := url.Values{"username": {user}, "password": {pw}}
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/asyncmq/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", s.url)
+		// The client forges the left part; the proxy (this test, on 127.0.0.1) appends the truth.
+		req.Header.Set("X-Forwarded-For", "10.9.9.9, "+client)
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	throttled := false
+	for i := range 25 {
+		if post(fmt.Sprintf("guess%d", i), "wrong", "203.0.113.66") == http.StatusTooManyRequests {
+			throttled = true
+			break
+		}
+	}
+	if !throttled {
+		t.Fatal("25 bad sign-ins from one client were never throttled")
+	}
+	if code := post("olga", "a long enough password", "192.0.2.7"); code != http.StatusSeeOther {
+		t.Fatalf("another client's correct sign-in through the same proxy = %d, want 303", code)
 	}
 }
