@@ -45,10 +45,10 @@ func (a *Admin) expectedOrigin(r *http.Request, st *requestState) string {
 		scheme = "https"
 	}
 	if st.trusted {
-		if v := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); v == "http" || v == "https" {
+		if v := strings.ToLower(forwarded(r, "X-Forwarded-Proto")); v == "http" || v == "https" {
 			scheme = v
 		}
-		if v := firstValue(r.Header.Get("X-Forwarded-Port")); v != "" && isPort(v) {
+		if v := forwarded(r, "X-Forwarded-Port"); v != "" && isPort(v) {
 			if _, port := splitHostPort(host); port == "" {
 				host += ":" + v
 			}
@@ -57,10 +57,11 @@ func (a *Admin) expectedOrigin(r *http.Request, st *requestState) string {
 	return normalOrigin(scheme, host)
 }
 
-// publicHost is the host the browser addressed: a trusted proxy's X-Forwarded-Host, else Host.
+// publicHost is the host the browser addressed: the X-Forwarded-Host value a trusted proxy
+// appended (the right-most), else Host.
 func (a *Admin) publicHost(r *http.Request, st *requestState) string {
 	if st.trusted {
-		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
+		if v := forwarded(r, "X-Forwarded-Host"); v != "" {
 			return v
 		}
 	}
