@@ -188,6 +188,9 @@ func (d *Dashboard) routes() {
 	m.Handle("GET /events", http.HandlerFunc(d.events))
 	m.Handle("GET /events/history", d.page(d.eventHistory))
 	m.Handle("GET /static/{path...}", http.HandlerFunc(d.serveStatic))
+	// Without this, ServeMux answers "/static" with a redirect to "/static/" computed without the
+	// mount prefix, off the dashboard. There is nothing to list there anyway.
+	m.Handle("/static", d.page(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	m.Handle("GET /favicon.ico", http.HandlerFunc(d.serveFavicon))
 	m.Handle("/", d.page(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 }
