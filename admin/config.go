@@ -114,14 +114,22 @@ type SessionConfig struct {
 	// Store holds session data; default an in-memory store, which loses sessions on restart
 	// and is not shared between replicas. Use a SQL store in production.
 	Store scs.Store
-	// CookieName is the cookie's name; default "asyncmq_session". Over TLS the cookie is named
-	// "__Host-" + CookieName, which browsers bind to the exact host, Secure and Path=/.
+	// CookieName is the cookie's name; default "asyncmq_session". The cookie's Path is the
+	// admin's public mount path ("/asyncmq/"), so other applications on the host never see it.
+	// Over TLS the cookie is named "__Host-" + CookieName, which browsers bind to the exact host
+	// and Secure, and which must have Path=/: binding to the host is the stronger guarantee,
+	// since paths do not isolate applications of one origin from each other anyway.
 	CookieName string
 	// IdleTimeout ends a session unused for this long; default 30 minutes.
 	IdleTimeout time.Duration
 	// Lifetime ends every session this long after it began, however active; default 12 hours.
 	Lifetime time.Duration
-	// SameSite is the cookie's SameSite attribute; default http.SameSiteLaxMode.
+	// SameSite is the cookie's SameSite attribute; default http.SameSiteStrictMode, so no
+	// request another site starts, not even a link, carries the session. The cost: following a
+	// link to the dashboard from another site (a chat message, an alert e-mail) shows the
+	// login page or an anonymous view until the next same-site navigation. Choose
+	// http.SameSiteLaxMode if such links must land signed in; the admin's CSRF checks do not
+	// depend on it.
 	SameSite http.SameSite
 	// Secure marks the cookie Secure on plain-HTTP requests too, for deployments whose
 	// TLS-terminating proxy is not in TrustedProxies. Over TLS the cookie is always Secure.

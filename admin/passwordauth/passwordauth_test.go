@@ -226,8 +226,8 @@ func testSignIn(t *testing.T, db userstest.DB) {
 		t.Fatalf("login: %d Location %q, want 303 to the next path", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	c := sessionCookie(t, resp)
-	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
-		t.Errorf("session cookie %+v, want HttpOnly, SameSite=Lax, Path=/", c)
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/asyncmq/" {
+		t.Errorf("session cookie %+v, want HttpOnly, SameSite=Strict, Path=/asyncmq/", c)
 	}
 	resp = f.dashboard(c)
 	if body := readBody(resp); resp.StatusCode != 200 || body != "id=root name=Root admin=true roles=" {
