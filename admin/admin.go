@@ -265,7 +265,7 @@ func (a *Admin) serve(w http.ResponseWriter, r *http.Request) {
 	case "":
 		// "/asyncmq" itself: relative links in the dashboard need the trailing slash.
 		target := st.info.base + "/"
-		if q := st.url.RawQuery; q != "" && isPlainQuery(q) {
+		if q := st.url.RawQuery; q != "" && len(q) <= maxNextLen && isPlainQuery(q) {
 			target += "?" + q
 		}
 		w.Header().Set("Location", target)

@@ -467,6 +467,9 @@ func (d *Dashboard) eventHistory(w http.ResponseWriter, r *http.Request) error {
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil {
 		data.Limit = min(max(n, 1), eventPage)
 	}
+	if err := checkFilters("event", data.Type, "queue", data.Queue, "q", data.Text); err != nil {
+		return err
+	}
 	if data.Type != "" && !slices.Contains(eventTypes, backend.EventType(data.Type)) {
 		return badRequest("Unknown event type %q.", data.Type)
 	}
