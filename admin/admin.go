@@ -43,6 +43,7 @@ type Admin struct {
 	csrf          *http.CrossOriginProtection
 	trusted       map[string]bool
 	hosts         *hostList
+	maxBody       int64
 	ready         func(context.Context) error
 	log           *slog.Logger
 	handler       http.Handler
@@ -131,6 +132,12 @@ func New(cfg Config) (*Admin, error) {
 	var err error
 	if a.proxies, err = ParseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, configError("Config.TrustedProxies: %v", err)
+	}
+	switch a.maxBody = cfg.MaxBodyBytes; {
+	case a.maxBody == 0:
+		a.maxBody = defaultMaxBody
+	case a.maxBody < 0:
+		return nil, configError("Config.MaxBodyBytes %d must not be negative", cfg.MaxBodyBytes)
 	}
 	if cfg.AllowedHosts != nil {
 		var bad string
@@ -283,6 +290,9 @@ func (a *Admin) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+	}
 	if a.cors != nil && a.cors.handle(w, r) {
 		return
 	}

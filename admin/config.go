@@ -78,6 +78,12 @@ type Config struct {
 	// Host, since probes (a kubelet's, for one) address the pod by IP and learn nothing secret.
 	AllowedHosts []string
 
+	// MaxBodyBytes bounds the body of every request the admin serves, the login forms and the
+	// backend's routes included: reading past it fails (http.MaxBytesReader), so a form is
+	// answered 400 and the connection closed. Default 1 MiB; the dashboard's and the login
+	// backends' own form limits are lower still.
+	MaxBodyBytes int64
+
 	// IncludeSecurity sends the security headers (CSP, X-Frame-Options, nosniff,
 	// Referrer-Policy, COOP, and HSTS over TLS); default true. Turn it off only when the host
 	// application sets them.
@@ -171,6 +177,7 @@ const (
 	defaultLifetime    = 12 * time.Hour
 	defaultCORSMaxAge  = 10 * time.Minute
 	readyTimeout       = 5 * time.Second
+	defaultMaxBody     = 1 << 20
 )
 
 var (

@@ -341,6 +341,10 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	defer d.hub.unsubscribe(c)
 
 	rc := http.NewResponseController(w)
+	// The server's read and write timeouts bound ordinary requests; a stream is meant to stay
+	// open. net/http clears the read deadline itself once the (empty) body is read, and
+	// stream.raw replaces the server's write deadline with a fresh writeTimeout before every
+	// frame, so neither ends a healthy stream while a stuck client is still cut off.
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")

@@ -90,6 +90,8 @@ use to reach the dashboard, or "*" to accept any Host. /health and /ready answer
 	f.StringVar(&o.ProxyAdminHeader, "proxy-admin-header", "", `header carrying an admin flag ("true"); off by default: set it only if the proxy sets it on every request and strips it from clients (--auth proxy)`)
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "proxies (IPs, CIDRs) whose identity and X-Forwarded-* headers are believed")
 	f.StringSliceVar(&o.AllowedHosts, "allowed-hosts", nil, `host names (or IPs, "name:port") browsers use to reach the dashboard, besides loopback names; "*" = any Host`)
+	f.DurationVar(&o.ReadTimeout, "read-timeout", 20*time.Second, "longest a client may take to send a request, body included (live-update streams excepted)")
+	f.DurationVar(&o.WriteTimeout, "write-timeout", 60*time.Second, "longest the server may take to send an answer (live-update streams excepted)")
 	f.DurationVar(&o.DemoInterval, "demo-interval", 2*time.Second, "pause between two batches of demo jobs")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -273,5 +274,77 @@ func TestServePasswordThrottleBehindProxy(t *testing.T) {
 	}
 	if code := post("olga", "a long enough password", "192.0.2.7"); code != http.StatusSeeOther {
 		t.Fatalf("another client's correct sign-in through the same proxy = %d, want 303", code)
+	}
+}
+
+// TestServeCutsOffSlowBodies reproduces issue 11 item 6: the server set no ReadTimeout, so an
+// anonymous client that sent a POST's headers and then trickled (or withheld) its body held the
+// connection for as long as it liked.
+func TestServeCutsOffSlowBodies(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	s := f.serve("--auth", "password", "--workers", "0", "--read-timeout", "300ms")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /asyncmq/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nusername=a")
+	// The test's own deadline is the failure case: a server without a read timeout keeps waiting.
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	_, err = io.Copy(io.Discard, conn)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the server still held a stalled POST after %s", time.Since(start))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the stalled POST was cut off only after %s", d)
+	}
+}
+
+// TestServeLiveStreamOutlivesDeadlines checks the other half of item 6: the read and write
+// timeouts must not end a live-update stream, which lifts them for itself.
+func TestServeLiveStreamOutlivesDeadlines(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	s := f.serve("--auth", "none", "--workers", "0", "--read-timeout", "200ms", "--write-timeout", "200ms")
+	res, err := http.Get(s.url + "/asyncmq/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /asyncmq/events = %d", res.StatusCode)
+	}
+	frames := make(chan string, 16)
+	go func() {
+		defer close(frames)
+		buf := make([]byte, 4096)
+		for {
+			n, err := res.Body.Read(buf)
+			if n > 0 {
+				frames <- string(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// Outlast both deadlines: this wait is the point of the test, not a synchronisation.
+	time.Sleep(600 * time.Millisecond)
+	f.mustRun("enqueue", "send_email", "{}", "--queue", "emails")
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case fr, ok := <-frames:
+			if !ok {
+				t.Fatal("the stream ended once the server's deadlines passed")
+			}
+			if strings.Contains(fr, "event: job") {
+				return
+			}
+		case <-timeout:
+			t.Fatal("no job event arrived on the stream")
+		}
 	}
 }

@@ -57,6 +57,12 @@ type Options struct {
 	// AllowedHosts are the Host names served besides loopback ones (--allowed-hosts); "*" is any.
 	AllowedHosts []string
 
+	// ReadTimeout bounds reading a whole request, body included (--read-timeout), so a slow
+	// client cannot hold a connection; WriteTimeout bounds writing the answer (--write-timeout).
+	// Live-update streams lift both for themselves. Defaults 20s and 60s.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+
 	// DemoInterval is the pause between two batches of demo jobs; default 2s.
 	DemoInterval time.Duration
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server; default 10s.
@@ -117,6 +123,12 @@ func (o *Options) Validate() error {
 	case AuthPassword:
 	default:
 		return flagErr("auth", "%q: want one of %s", o.Auth, strings.Join(AuthModes, ", "))
+	}
+	if o.ReadTimeout < 0 {
+		return flagErr("read-timeout", "%s must not be negative", o.ReadTimeout)
+	}
+	if o.WriteTimeout < 0 {
+		return flagErr("write-timeout", "%s must not be negative", o.WriteTimeout)
 	}
 	if o.JWTLeeway < 0 {
 		return flagErr("jwt-leeway", "%s must not be negative", o.JWTLeeway)
