@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Admin is the mountable operations console: the dashboard behind security headers, CORS,
@@ -44,6 +45,8 @@ type Admin struct {
 	trusted       map[string]bool
 	hosts         *hostList
 	maxBody       int64
+	streamRecheck time.Duration
+	streams       streamRegistry
 	ready         func(context.Context) error
 	log           *slog.Logger
 	handler       http.Handler
@@ -132,6 +135,12 @@ func New(cfg Config) (*Admin, error) {
 	var err error
 	if a.proxies, err = ParseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, configError("Config.TrustedProxies: %v", err)
+	}
+	switch a.streamRecheck = cfg.StreamRecheckInterval; {
+	case a.streamRecheck == 0:
+		a.streamRecheck = defaultStreamRecheck
+	case a.streamRecheck < 0:
+		return nil, configError("Config.StreamRecheckInterval %s must not be negative", cfg.StreamRecheckInterval)
 	}
 	switch a.maxBody = cfg.MaxBodyBytes; {
 	case a.maxBody == 0:

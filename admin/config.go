@@ -78,6 +78,11 @@ type Config struct {
 	// Host, since probes (a kubelet's, for one) address the pod by IP and learn nothing secret.
 	AllowedHosts []string
 
+	// StreamRecheckInterval is how often a long-lived response (see StreamContext, used by the
+	// dashboard's live updates) re-authenticates its user; default 30 seconds. Sign-outs in
+	// this process and credential expiry end streams at once regardless.
+	StreamRecheckInterval time.Duration
+
 	// MaxBodyBytes bounds the body of every request the admin serves, the login forms and the
 	// backend's routes included: reading past it fails (http.MaxBytesReader), so a form is
 	// answered 400 and the connection closed. Default 1 MiB; the dashboard's and the login

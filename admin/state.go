@@ -17,6 +17,8 @@ type requestState struct {
 	info    requestInfo
 	url     url.URL
 	trusted bool
+	// admin is the Admin serving the request, for StreamContext and Session.Destroy.
+	admin   *Admin
 	session *scs.SessionManager
 	// user is set by the gate before the request is passed on, and never changed after.
 	user *User
@@ -71,7 +73,7 @@ func (a *Admin) newState(r *http.Request) (*requestState, bool) {
 		}
 	}
 
-	st := &requestState{Context: r.Context(), url: *r.URL}
+	st := &requestState{Context: r.Context(), url: *r.URL, admin: a}
 	st.url.Path, st.url.RawPath = child, rawChild
 	st.info.loginPath = a.loginPath
 	st.trusted = a.proxies.Contains(r.RemoteAddr)

@@ -321,9 +321,12 @@ func parseLastEventID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-// events serves the SSE stream: GET /events[?queue=name][&lastEventId=N].
+// events serves the SSE stream: GET /events[?queue=name][&lastEventId=N]. The stream runs under
+// admin.StreamContext, so it ends when its user signs out, is disabled or their token expires;
+// it then sends a "signout" event, and the browser's reconnection meets the login gate.
 func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, cancel := admin.StreamContext(r)
+	defer cancel()
 	resume, err := parseLastEventID(r)
 	if err != nil {
 		d.writeError(w, r, err)
@@ -373,6 +376,9 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	for s.err == nil {
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), admin.ErrSignedOut) {
+				s.send(message{id: start, event: "signout", data: []byte(`{"reason":"signed out"}`)})
+			}
 			return
 		case m, ok := <-c.ch:
 			if !ok {

@@ -310,7 +310,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (t *Token, until ti
 		t.ExpiresAt = rc.ExpiresAt.Time
 		until = t.ExpiresAt
 	}
-	vt.user = admin.User{ID: t.Subject, Name: t.Name, IsAdmin: t.IsAdmin, Roles: t.Roles, Claims: t.Claims}
+	vt.user = admin.User{ID: t.Subject, Name: t.Name, IsAdmin: t.IsAdmin, Roles: t.Roles, Claims: t.Claims, ExpiresAt: t.ExpiresAt}
 	return t, until, nil
 }
 

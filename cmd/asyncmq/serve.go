@@ -92,6 +92,7 @@ use to reach the dashboard, or "*" to accept any Host. /health and /ready answer
 	f.StringSliceVar(&o.AllowedHosts, "allowed-hosts", nil, `host names (or IPs, "name:port") browsers use to reach the dashboard, besides loopback names; "*" = any Host`)
 	f.DurationVar(&o.ReadTimeout, "read-timeout", 20*time.Second, "longest a client may take to send a request, body included (live-update streams excepted)")
 	f.DurationVar(&o.WriteTimeout, "write-timeout", 60*time.Second, "longest the server may take to send an answer (live-update streams excepted)")
+	f.DurationVar(&o.StreamRecheck, "stream-recheck", 30*time.Second, "how often an open live-update stream re-checks that its user may still sign in (sign-outs end streams at once)")
 	f.DurationVar(&o.DemoInterval, "demo-interval", 2*time.Second, "pause between two batches of demo jobs")
 	return cmd
 }

@@ -348,3 +348,99 @@ func TestServeLiveStreamOutlivesDeadlines(t *testing.T) {
 		}
 	}
 }
+
+// openStream opens the live-update stream with the given cookies or bearer token and returns a
+// channel that is closed when the server ends it.
+func openStream(t *testing.T, url string, jar http.CookieJar, token string) <-chan struct{} {
+	t.Helper()
+	c := &http.Client{Jar: jar}
+	req, _ := http.NewRequest(http.MethodGet, url+"/asyncmq/events", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		res.Body.Close()
+		t.Fatalf("GET /asyncmq/events = %d", res.StatusCode)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		io.Copy(io.Discard, res.Body)
+	}()
+	return ended
+}
+
+func waitEnded(t *testing.T, ended <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the live-update stream was still open 10s after %s", what)
+	}
+}
+
+// TestServeStreamsEndWithTheirUser reproduces issue 11 item 4: an open /events stream kept
+// delivering jobs after logout, after "users disable" and after the JWT's exp.
+func TestServeStreamsEndWithTheirUser(t *testing.T) {
+	t.Parallel()
+	signIn := func(t *testing.T, f *fixture, flags ...string) (*server, http.CookieJar) {
+		t.Helper()
+		f.mustRun("users", "add", "olga", "--role", "operator")
+		if r := f.runIn("a long enough password\n", "users", "set-password", "olga"); r.code != 0 {
+			t.Fatalf("set-password: %s", r.stderr)
+		}
+		s := f.serve(append([]string{"--auth", "password", "--workers", "0"}, flags...)...)
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: noRedirect.CheckRedirect}
+		form := url.Values{"username": {"olga"}, "password": {"a long enough password"}}
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/asyncmq/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", s.url)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in = %d", res.StatusCode)
+		}
+		return s, jar
+	}
+	t.Run("logout", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		// A re-check interval far beyond the test: only the sign-out itself can end the stream.
+		s, jar := signIn(t, f, "--stream-recheck", "1h")
+		ended := openStream(t, s.url, jar, "")
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/asyncmq/logout", nil)
+		req.Header.Set("Origin", s.url)
+		res, err := (&http.Client{Jar: jar, CheckRedirect: noRedirect.CheckRedirect}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		waitEnded(t, ended, "logout")
+	})
+	t.Run("users disable", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		s, jar := signIn(t, f, "--stream-recheck", "100ms")
+		ended := openStream(t, s.url, jar, "")
+		f.mustRun("users", "disable", "olga")
+		waitEnded(t, ended, "users disable")
+	})
+	t.Run("token expiry", func(t *testing.T) {
+		t.Parallel()
+		f := setup(t)
+		f.env["ASYNCMQ_JWT_SECRET"] = testSecret
+		s := f.serve("--workers", "0", "--stream-recheck", "1h")
+		tok := strings.TrimSpace(f.mustRun("token", "issue", "--sub", "alice", "--role", "viewer", "--ttl", "2s", "--raw"))
+		ended := openStream(t, s.url, nil, tok)
+		waitEnded(t, ended, "the token expired")
+	})
+}

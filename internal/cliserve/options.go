@@ -63,6 +63,10 @@ type Options struct {
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 
+	// StreamRecheck is how often an open live-update stream re-checks its user
+	// (--stream-recheck); default 30s.
+	StreamRecheck time.Duration
+
 	// DemoInterval is the pause between two batches of demo jobs; default 2s.
 	DemoInterval time.Duration
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server; default 10s.
@@ -129,6 +133,9 @@ func (o *Options) Validate() error {
 	}
 	if o.WriteTimeout < 0 {
 		return flagErr("write-timeout", "%s must not be negative", o.WriteTimeout)
+	}
+	if o.StreamRecheck < 0 {
+		return flagErr("stream-recheck", "%s must not be negative", o.StreamRecheck)
 	}
 	if o.JWTLeeway < 0 {
 		return flagErr("jwt-leeway", "%s must not be negative", o.JWTLeeway)

@@ -70,6 +70,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		Ready:        dash.Ready,
 		Logger:       log,
 		Session:      admin.SessionConfig{Store: auth.sessions},
+		// Open live-update streams end when their user signs out, is disabled or expires.
+		StreamRecheckInterval: o.StreamRecheck,
 	}
 	if auth.backend != nil {
 		cfg.EnableLogin = true
