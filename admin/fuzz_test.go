@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -122,4 +123,28 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzClientAddr feeds X-Forwarded-For chains to ProxyList.ClientAddr: it must never panic, and
+// must answer a valid address that is either the peer, an address of the chain, or a proxy.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.0.0.10:443", "198.51.100.7")
+	f.Add("10.0.0.10:443", "1.1.1.1, 198.51.100.7, 10.0.0.11")
+	f.Add("[fd00::1]:443", "[2001:db8::5]:9000, junk")
+	f.Add("203.0.113.9:1", "10.0.0.1")
+	f.Add("@", ",,, ::ffff:10.0.0.3 ,")
+	l, err := admin.ParseTrustedProxies([]string{"10.0.0.0/24", "fd00::/8", "unix"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := &http.Request{RemoteAddr: remote, Header: http.Header{"X-Forwarded-For": {xff}}}
+		got := l.ClientAddr(r)
+		if got == remote {
+			return
+		}
+		if _, err := netip.ParseAddr(got); err != nil {
+			t.Fatalf("ClientAddr(%q, %q) = %q: neither the peer nor an address", remote, xff, got)
+		}
+	})
 }

@@ -713,21 +713,32 @@ func TestNewRefusesBadConfig(t *testing.T) {
 // Whatever the form holds, the answer is a sign-in, a refusal or a throttle: never a 5xx, and
 // never a redirect out of the dashboard.
 func FuzzLoginForm(f *testing.F) {
+	proxies, err := admin.ParseTrustedProxies([]string{"10.0.0.0/24"})
+	if err != nil {
+		f.Fatal(err)
+	}
 	fx := setup(f, options{cfg: passwordauth.Config{
 		PerUser:   passwordauth.Throttle{Burst: 1 << 20, Every: time.Nanosecond},
 		PerClient: passwordauth.Throttle{Burst: 1 << 20, Every: time.Nanosecond},
+		ClientKey: passwordauth.ClientFromProxies(proxies),
 	}})
-	f.Add("root", password, "/asyncmq/jobs/1")
-	f.Add("root", password, "//evil.example")
-	f.Add("ghost", "x", "/%2e%2e/x")
-	f.Add("", "", "")
-	f.Add("ro\x00ot", "pw\xff", "/asyncmq/\u202e")
-	f.Fuzz(func(t *testing.T, user, pw, next string) {
-		resp := fx.login(user, pw, next, nil)
+	f.Add("root", password, "/asyncmq/jobs/1", "")
+	f.Add("root", password, "//evil.example", "203.0.113.1")
+	f.Add("ghost", "x", "/%2e%2e/x", "junk, 10.0.0.11")
+	f.Add("", "", "", "")
+	f.Add("ro\x00ot", "pw\xff", "/asyncmq/\u202e", "[2001:db8::1]:80, ::ffff:198.51.100.7")
+	f.Add(" ROOT ", password, "/asyncmq/"+strings.Repeat("a", 3000), "1.1.1.1,,, 10.0.0.12")
+	f.Fuzz(func(t *testing.T, user, pw, next, xff string) {
+		if strings.ContainsAny(xff, "\r\n\x00") {
+			return
+		}
+		resp := fx.do(request{method: "POST", path: "/asyncmq/login", remote: "10.0.0.10:443",
+			header: http.Header{"X-Forwarded-For": {xff}},
+			form:   url.Values{"username": {user}, "password": {pw}, "next": {next}}})
 		switch resp.StatusCode {
 		case http.StatusSeeOther:
 			loc := resp.Header.Get("Location")
-			if !strings.HasPrefix(loc, "/asyncmq/") || strings.HasPrefix(loc, "//") || strings.Contains(loc, "\\") {
+			if !strings.HasPrefix(loc, "/asyncmq/") || strings.HasPrefix(loc, "//") || strings.Contains(loc, "\\") || len(loc) > 2048 {
 				t.Fatalf("redirect to %q", loc)
 			}
 		case http.StatusUnauthorized, http.StatusBadRequest, http.StatusTooManyRequests:
