@@ -149,5 +149,12 @@ func (w *scopedCookieWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController reach the connection (flushes, deadlines).
+// FlushError scopes the cookie before a flush sends the header; http.ResponseController
+// prefers it to unwrapping.
+func (w *scopedCookieWriter) FlushError() error {
+	w.scope()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
 func (w *scopedCookieWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
