@@ -10,5 +10,8 @@
 //
 // The admin is closed by default: security headers on, CSRF protection on every unsafe
 // request, same-origin enforcement for logged-in users, admins only, no CORS, and forwarded
-// headers believed only from Config.TrustedProxies.
+// headers believed only from Config.TrustedProxies (their right-most values). Set
+// Config.AllowedHosts whenever the admin listens on loopback or behind a proxy that does not
+// check Host: it is the defence against DNS rebinding. Long-lived responses should run under
+// StreamContext, which ends them when their user no longer authenticates.
 package admin

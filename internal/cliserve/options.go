@@ -52,7 +52,20 @@ type Options struct {
 	ProxyHeader       string   // --proxy-header
 	ProxyEmailHeader  string   // --proxy-email-header
 	ProxyGroupsHeader string   // --proxy-groups-header
+	ProxyAdminHeader  string   // --proxy-admin-header: "" reads no admin flag
 	TrustedProxies    []string // --trusted-proxies
+	// AllowedHosts are the Host names served besides loopback ones (--allowed-hosts); "*" is any.
+	AllowedHosts []string
+
+	// ReadTimeout bounds reading a whole request, body included (--read-timeout), so a slow
+	// client cannot hold a connection; WriteTimeout bounds writing the answer (--write-timeout).
+	// Live-update streams lift both for themselves. Defaults 20s and 60s.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+
+	// StreamRecheck is how often an open live-update stream re-checks its user
+	// (--stream-recheck); default 30s.
+	StreamRecheck time.Duration
 
 	// DemoInterval is the pause between two batches of demo jobs; default 2s.
 	DemoInterval time.Duration
@@ -114,6 +127,15 @@ func (o *Options) Validate() error {
 	case AuthPassword:
 	default:
 		return flagErr("auth", "%q: want one of %s", o.Auth, strings.Join(AuthModes, ", "))
+	}
+	if o.ReadTimeout < 0 {
+		return flagErr("read-timeout", "%s must not be negative", o.ReadTimeout)
+	}
+	if o.WriteTimeout < 0 {
+		return flagErr("write-timeout", "%s must not be negative", o.WriteTimeout)
+	}
+	if o.StreamRecheck < 0 {
+		return flagErr("stream-recheck", "%s must not be negative", o.StreamRecheck)
 	}
 	if o.JWTLeeway < 0 {
 		return flagErr("jwt-leeway", "%s must not be negative", o.JWTLeeway)
