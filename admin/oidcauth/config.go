@@ -252,3 +252,10 @@ func validPath(p string) bool {
 	}
 	return true
 }
+
+// Validate reports the first problem New would find in c without contacting the provider: a
+// *ConfigError naming the field, or nil.
+func (c Config) Validate() error {
+	_, err := c.settings()
+	return err
+}
