@@ -15,18 +15,23 @@ import (
 func newServeCmd(a *app) *cobra.Command {
 	o := cliserve.Options{}
 	var secretFile string
+	var oidcSecretFile *string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and run workers in one process",
 		Long: `Serve the admin dashboard and run workers in one process, on the store --backend names.
 
 Every flag also reads an ASYNCMQ_<FLAG> variable (--jwt-audience: ASYNCMQ_JWT_AUDIENCE); the
-flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, never a flag.
+flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, and the OpenID
+Connect client secret from ASYNCMQ_OIDC_CLIENT_SECRET or --oidc-client-secret-file, never a flag.
 
   asyncmq serve --demo                          # JWT sign-in; prints a token to paste
   asyncmq serve --auth none                     # no sign-in, loopback only
   asyncmq serve --auth proxy --trusted-proxies 10.0.0.0/8 --addr 0.0.0.0:8000
   asyncmq serve --auth password                 # users from "asyncmq users"
+  asyncmq serve --auth oidc --oidc-issuer https://idp.example --oidc-client-id asyncmq \
+    --oidc-redirect-url https://ops.example/asyncmq/oidc/callback --oidc-role-map ops=operator
+                                                # single sign-on; secret in ASYNCMQ_OIDC_CLIENT_SECRET
   asyncmq serve --workers 0                     # dashboard only, beside "asyncmq worker"`,
 		Args: cobra.NoArgs,
 		RunE: a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
@@ -35,6 +40,9 @@ flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, ne
 			}
 			secret, err := jwtSecret(a.getenv, secretFile)
 			if err != nil {
+				return err
+			}
+			if o.OIDCClientSecret, err = oidcClientSecret(a.getenv, *oidcSecretFile); err != nil {
 				return err
 			}
 			if v, ok := a.getenv("ASYNCMQ_SESSION_SECRET"); ok && v != "" {
@@ -72,6 +80,7 @@ flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, ne
 	f.StringVar(&o.ProxyEmailHeader, "proxy-email-header", proxyauth.AsyncMQ.Email, "header carrying the user's e-mail (--auth proxy)")
 	f.StringVar(&o.ProxyGroupsHeader, "proxy-groups-header", proxyauth.AsyncMQ.Groups, "header carrying comma-separated groups, used as roles (--auth proxy)")
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "proxies (IPs, CIDRs) whose identity and X-Forwarded-* headers are believed")
+	oidcSecretFile = addOIDCFlags(f, &o)
 	f.DurationVar(&o.DemoInterval, "demo-interval", 2*time.Second, "pause between two batches of demo jobs")
 	return cmd
 }
