@@ -6,6 +6,7 @@
 // tokens, revoking refresh tokens, counting logouts).
 //
 // It listens on 127.0.0.1 only and is meant for tests: users, passwords and keys live in memory.
+// The op package logs refused requests through slog.Default.
 package oidctest
 
 import (
@@ -16,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -78,8 +78,6 @@ type Config struct {
 	// Intercept, when set, wraps the provider's whole HTTP handler, so a test can rewrite a
 	// response (an ID token for another client, say) on its way to the relying party.
 	Intercept func(http.Handler) http.Handler
-	// Logger receives the provider's logs; default a logger that drops them.
-	Logger *slog.Logger
 }
 
 // Provider is a running provider. Close it when done.
@@ -102,9 +100,6 @@ func Start(cfg Config) (*Provider, error) {
 	if cfg.IDTokenLifetime == 0 {
 		cfg.IDTokenLifetime = DefaultIDTokenLifetime
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	cfg.Users, cfg.Clients = slices.Clone(cfg.Users), slices.Clone(cfg.Clients)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -118,12 +113,12 @@ func Start(cfg Config) (*Provider, error) {
 	p.store = newStorage(p)
 	var cryptoKey [32]byte
 	_, _ = rand.Read(cryptoKey[:])
-	p.op, err = op.NewOpenIDProvider(p.URL, &op.Config{
+	p.op, err = op.NewProvider(&op.Config{
 		CryptoKey:                cryptoKey,
 		DefaultLogoutRedirectURI: p.URL + loggedOutPath,
 		CodeMethodS256:           true,
 		GrantTypeRefreshToken:    true,
-	}, p.store, op.WithAllowInsecure(), op.WithLogger(cfg.Logger))
+	}, p.store, op.StaticIssuer(p.URL), op.WithAllowInsecure())
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("oidctest: build provider: %w", err)
