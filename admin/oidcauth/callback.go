@@ -82,10 +82,17 @@ func parseCallback(rawQuery string) (callbackParams, error) {
 // malformed query or a state this session did not start (missing, mismatched, expired, or used
 // already, as by a replayed code), 401 when the provider reports an error, refuses the code, or
 // returns an ID token that fails verification or carries another nonce, 503 when the provider
-// cannot be reached. A verified user whom the rules do not admit gets 403 with the gate's body.
+// cannot be reached, 405 for HEAD (which must not spend a state). A verified user whom the
+// rules do not admit gets 403 with the gate's body.
 // An admitted user gets a renewed session and a 303 to where the sign-in started.
 func (b *Backend) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	if r.Method != http.MethodGet {
+		// The route's GET pattern also matches HEAD, which must not spend a sign-in's state.
+		w.Header().Set("Allow", "GET")
+		http.Error(w, "Method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	sess := admin.SessionFromRequest(r)
 	if sess == nil {
 		b.log.ErrorContext(ctx, "oidcauth: callback without a session; enable admin.Config.IncludeSession")

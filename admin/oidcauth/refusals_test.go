@@ -74,6 +74,16 @@ func TestCallbackRefusesReplayedCode(t *testing.T) {
 	expect(t, "first callback", b.get(cb), http.StatusSeeOther, prefix+"/")
 	expect(t, "replayed callback", b.get(cb), http.StatusBadRequest, "")
 	expect(t, "replayed callback in another browser", newBrowser(t).get(cb), http.StatusBadRequest, "")
+
+	// A HEAD (a link scanner, say) must not spend the state of a sign-in in progress.
+	b = newBrowser(t)
+	cb = e.authorize(b, "alice", "")
+	r := b.do(http.MethodHead, cb, nil, nil)
+	expect(t, "HEAD callback", r, http.StatusMethodNotAllowed, "")
+	if got := r.header.Get("Allow"); got != "GET" {
+		t.Errorf("Allow %q, want GET", got)
+	}
+	expect(t, "callback after the HEAD", b.get(cb), http.StatusSeeOther, prefix+"/")
 }
 
 // TestCallbackRefusesMalformedQuery: queries that do not parse are 400, never 500.
