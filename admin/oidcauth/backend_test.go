@@ -274,8 +274,15 @@ func TestLogoutEndsProviderSession(t *testing.T) {
 	expect(t, "still signed in after GET /logout", b.get(e.url+"/"), http.StatusOK, "")
 
 	r = b.post(e.url+"/logout", url.Values{})
-	expect(t, "logout", r, http.StatusSeeOther, e.provider.URL+"/end_session?")
-	end, _ := url.Parse(r.header.Get("Location"))
+	expect(t, "logout", r, http.StatusOK, "")
+	refresh := r.header.Get("Refresh")
+	if !strings.HasPrefix(refresh, "0; url="+e.provider.URL+"/end_session?") {
+		t.Fatalf("logout: Refresh %q, want the provider's end_session_endpoint", refresh)
+	}
+	if !strings.Contains(r.body, "You are signed out of the dashboard.") {
+		t.Errorf("logout page:\n%s", r.body)
+	}
+	end, _ := url.Parse(strings.TrimPrefix(refresh, "0; url="))
 	q := end.Query()
 	if q.Get("client_id") != clientID || q.Get("post_logout_redirect_uri") != e.url+"/login" || q.Get("id_token_hint") == "" {
 		t.Fatalf("end session request %q lacks client_id, post_logout_redirect_uri or id_token_hint", end)

@@ -6,7 +6,7 @@
 //
 //   - GET <login> shows a "Sign in with <provider>" button; pressing it POSTs to the same page
 //     (a same-origin POST, so a foreign page cannot start a sign-in), which stores a fresh
-//     state, nonce and PKCE verifier in the session and redirects to the provider.
+//     state, nonce and PKCE verifier in the session and sends the browser to the provider.
 //   - GET /oidc/callback takes the provider's answer: it refuses a missing or unknown state, a
 //     state already used (so a replayed code goes nowhere), an exchange the provider refuses,
 //     and an ID token that is unsigned, signed by another key or with an algorithm outside the
@@ -22,6 +22,10 @@
 //     session ends.
 //   - POST /logout destroys the session and, when the provider advertises an
 //     end_session_endpoint, continues there (RP-initiated logout) with a return to the login page.
+//
+// Both hand-overs to the provider answer the form with a page carrying a "Refresh: 0; url=…"
+// header rather than a redirect, because the admin's Content-Security-Policy (form-action
+// 'self') makes browsers refuse a form submission that redirects to another origin.
 //
 // The backend needs the admin's sessions (admin.Config.IncludeSession, on by default).
 package oidcauth

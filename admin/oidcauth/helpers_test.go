@@ -294,8 +294,12 @@ func (e *env) authorize(b *browser, user, next string) string {
 		form.Set("next", next)
 	}
 	r := b.post(e.url+"/login", form)
-	expect(e.t, "start sign-in", r, http.StatusSeeOther, e.provider.URL+"/authorize?")
-	auth, _ := url.Parse(r.header.Get("Location"))
+	expect(e.t, "start sign-in", r, http.StatusOK, "")
+	refresh := r.header.Get("Refresh")
+	if !strings.HasPrefix(refresh, "0; url="+e.provider.URL+"/authorize?") {
+		e.t.Fatalf("start sign-in: Refresh %q, want the provider's authorization endpoint", refresh)
+	}
+	auth, _ := url.Parse(strings.TrimPrefix(refresh, "0; url="))
 	q := auth.Query()
 	for k, want := range map[string]string{"response_type": "code", "client_id": clientID, "code_challenge_method": "S256", "redirect_uri": e.url + oidcauth.CallbackPath} {
 		if got := q.Get(k); got != want {

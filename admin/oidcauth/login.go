@@ -45,7 +45,8 @@ type pending struct {
 
 // Login serves the sign-in page (GET, HEAD) with one "Sign in with <ProviderName>" button,
 // and starts a sign-in (POST): it stores a fresh state, nonce and PKCE verifier in the session
-// and redirects with 303 to the provider's authorization endpoint. The admin refuses a
+// and answers 200 with a "Refresh: 0; url=<authorization request>" header that sends the
+// browser on to the provider (see continueTo for why not a redirect). The admin refuses a
 // cross-origin POST before it gets here, so a foreign page cannot start a sign-in for the
 // browser. The form's "next" is kept only when admin.SafeRedirect accepts it.
 func (b *Backend) Login(w http.ResponseWriter, r *http.Request) {
@@ -90,8 +91,19 @@ func (b *Backend) startLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	sess.PutString(sessionPendingKey, string(enc))
 	target := b.oauth.AuthCodeURL(p.State, oauth2.S256ChallengeOption(p.Verifier), oidc.Nonce(p.Nonce))
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	b.continueTo(w, r, target, "Signing in", "Continuing to "+b.s.ProviderName+" to sign in…")
+}
+
+// continueTo answers a form submission with a page that sends the browser on to target, an
+// address at the provider, through a Refresh header. A redirect would not do: the admin's
+// Content-Security-Policy has form-action 'self', which browsers apply to every redirect that
+// follows a form submission, and a Refresh is a new navigation that form-action does not govern.
+func (b *Backend) continueTo(w http.ResponseWriter, r *http.Request, target, title, text string) {
+	w.Header().Set("Refresh", "0; url="+target)
+	admin.WriteLoginPage(w, r, http.StatusOK, admin.LoginPage{
+		Title:      title,
+		Paragraphs: []admin.Paragraph{{admin.Text(text)}},
+	})
 }
 
 // livePending returns the session's unexpired pending sign-ins.
@@ -132,9 +144,10 @@ func takePending(sess *admin.Session, state string) (pending, bool) {
 }
 
 // Logout shows a sign-out form on GET and HEAD, because a GET must not change state. POST
-// destroys the session and redirects with 303 to the provider's end_session_endpoint, when it
-// advertises one, with id_token_hint, client_id and post_logout_redirect_uri (the login page by
-// default); otherwise to the login page. An HTMX request gets 204 with HX-Redirect instead.
+// destroys the session; when the provider advertises an end_session_endpoint, it answers 200
+// with a Refresh header sending the browser there with id_token_hint, client_id and
+// post_logout_redirect_uri (the login page by default), otherwise 303 to the login page. An HTMX
+// request gets 204 with HX-Redirect instead.
 func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -163,12 +176,15 @@ func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
 		target = b.endSessionURL(st.IDToken)
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if r.Header.Get("HX-Request") == "true" {
+	switch {
+	case r.Header.Get("HX-Request") == "true":
 		w.Header().Set("HX-Redirect", target)
 		w.WriteHeader(http.StatusNoContent)
-		return
+	case b.endSession != "":
+		b.continueTo(w, r, target, "Signing out", "You are signed out of the dashboard. Continuing to "+b.s.ProviderName+" to sign out there too…")
+	default:
+		http.Redirect(w, r, target, http.StatusSeeOther)
 	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 // endSessionURL is the provider's end_session_endpoint with the RP-initiated logout parameters.

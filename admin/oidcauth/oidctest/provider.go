@@ -257,7 +257,7 @@ type page struct {
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title><link rel="icon" href="data:,"></head>
 <body><h1>{{.Title}}</h1>
 {{with .Message}}<p id="message">{{.}}</p>{{end}}
 {{if .Form}}<form method="post" action="` + loginPath + `">

@@ -27,10 +27,10 @@ func (p *Provider) SignIn(ctx context.Context, client *http.Client, loginURL, ne
 	if err != nil {
 		return nil, err
 	}
-	// Follow redirects until the provider's sign-in page.
+	// Follow redirects (and the dashboard's Refresh header) until the provider's sign-in page.
 	for i := 0; ; i++ {
-		loc := resp.Header.Get("Location")
-		if i > 5 || resp.StatusCode/100 != 3 || loc == "" {
+		loc := Next(resp)
+		if i > 5 || loc == "" {
 			return nil, fmt.Errorf("oidctest: sign-in did not reach the provider's page: %s %q", resp.Status, loc)
 		}
 		if strings.HasPrefix(loc, p.URL+loginPath+"?") {
@@ -65,6 +65,19 @@ func (p *Provider) SignIn(ctx context.Context, client *http.Client, loginURL, ne
 			return resp, nil
 		}
 	}
+}
+
+// Next returns where resp sends a browser: its Location, or the URL of a "Refresh: 0; url=…"
+// header, which oidcauth answers form submissions with; "" when neither.
+func Next(resp *http.Response) string {
+	if loc := resp.Header.Get("Location"); loc != "" {
+		return loc
+	}
+	_, after, ok := strings.Cut(resp.Header.Get("Refresh"), "url=")
+	if !ok {
+		return ""
+	}
+	return after
 }
 
 func resolve(resp *http.Response, loc string) string {
