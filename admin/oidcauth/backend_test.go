@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -216,6 +217,36 @@ func TestRefreshRenewsSession(t *testing.T) {
 	if n := e.provider.Refreshes(); n != 1 {
 		t.Fatalf("provider saw %d refreshes, want still 1", n)
 	}
+
+	// Requests arriving together after the next expiry share one renewal: the provider rotates
+	// refresh tokens, so a second redemption of the same token would end the session.
+	time.Sleep(3 * time.Second)
+	var wg sync.WaitGroup
+	statuses := make([]int, 4)
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = b.get(e.url + "/").status })
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		if st != http.StatusOK {
+			t.Errorf("concurrent request %d after expiry: status %d, want 200", i, st)
+		}
+	}
+	if n := e.provider.Refreshes(); n != 2 {
+		t.Fatalf("provider saw %d refreshes, want 2", n)
+	}
+	expect(t, "dashboard after the concurrent renewal", b.get(e.url+"/"), http.StatusOK, "")
+}
+
+func TestSessionEndsWhenRenewedTokenNoLongerAdmits(t *testing.T) {
+	t.Parallel()
+	e := setup(t, envOptions{lifetime: 2 * time.Second})
+	b := newBrowser(t)
+	e.signIn(b, "bob")
+	// From now on the provider says bob left the "ops" group.
+	e.rewriteIDToken(func(c map[string]any) { c["groups"] = []string{"former-staff"} }, e.provider.SignIDToken)
+	time.Sleep(3 * time.Second)
+	expect(t, "dashboard after renewal without a role", b.get(e.url+"/"), http.StatusSeeOther, prefix+"/login?next=")
 }
 
 func TestSessionEndsWhenProviderRefusesRenewal(t *testing.T) {
