@@ -1,7 +1,7 @@
 // Package admin is the mountable asyncmq operations console: an http.Handler that puts the
 // dashboard behind an authentication gate, sessions, CORS, CSRF protection and strict security
 // headers. Authentication is pluggable through AuthBackend; the backends shipped with asyncmq live
-// in the subpackages jwtauth, dbauth, proxyauth and passwordauth.
+// in the subpackages jwtauth, dbauth, proxyauth, passwordauth and oidcauth.
 //
 // Build an Admin with New, then Mount it on a ServeMux or serve its Handler. The dashboard
 // (Config.Handler) sees paths relative to the mount point and reads what the admin learnt about

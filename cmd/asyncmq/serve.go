@@ -15,18 +15,23 @@ import (
 func newServeCmd(a *app) *cobra.Command {
 	o := cliserve.Options{}
 	var secretFile string
+	var oidcSecretFile *string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and run workers in one process",
 		Long: `Serve the admin dashboard and run workers in one process, on the store --backend names.
 
 Every flag also reads an ASYNCMQ_<FLAG> variable (--jwt-audience: ASYNCMQ_JWT_AUDIENCE); the
-flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, never a flag.
+flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, and the OpenID
+Connect client secret from ASYNCMQ_OIDC_CLIENT_SECRET or --oidc-client-secret-file, never a flag.
 
   asyncmq serve --demo                          # JWT sign-in; prints a token to paste
   asyncmq serve --auth none                     # no sign-in, loopback only
   asyncmq serve --auth proxy --trusted-proxies 10.0.0.0/8 --addr 0.0.0.0:8000 --allowed-hosts ops.example
   asyncmq serve --auth password                 # users from "asyncmq users"
+  asyncmq serve --auth oidc --oidc-issuer https://idp.example --oidc-client-id asyncmq \
+    --oidc-redirect-url https://ops.example/asyncmq/oidc/callback --oidc-role-map ops=operator
+                                                # single sign-on; secret in ASYNCMQ_OIDC_CLIENT_SECRET
   asyncmq serve --workers 0                     # dashboard only, beside "asyncmq worker"
 
 --auth proxy believes identity headers only from --trusted-proxies, and reads exactly these:
@@ -51,6 +56,9 @@ use to reach the dashboard, or "*" to accept any Host. /health and /ready answer
 			}
 			secret, err := jwtSecret(a.getenv, secretFile)
 			if err != nil {
+				return err
+			}
+			if o.OIDCClientSecret, err = oidcClientSecret(a.getenv, *oidcSecretFile); err != nil {
 				return err
 			}
 			if v, ok := a.getenv("ASYNCMQ_SESSION_SECRET"); ok && v != "" {
@@ -93,6 +101,7 @@ use to reach the dashboard, or "*" to accept any Host. /health and /ready answer
 	f.DurationVar(&o.ReadTimeout, "read-timeout", 20*time.Second, "longest a client may take to send a request, body included (live-update streams excepted)")
 	f.DurationVar(&o.WriteTimeout, "write-timeout", 60*time.Second, "longest the server may take to send an answer (live-update streams excepted)")
 	f.DurationVar(&o.StreamRecheck, "stream-recheck", 30*time.Second, "how often an open live-update stream re-checks that its user may still sign in (sign-outs end streams at once)")
+	oidcSecretFile = addOIDCFlags(f, &o)
 	f.DurationVar(&o.DemoInterval, "demo-interval", 2*time.Second, "pause between two batches of demo jobs")
 	return cmd
 }

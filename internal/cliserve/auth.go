@@ -122,6 +122,13 @@ func newAuth(ctx context.Context, o *Options, log *slog.Logger, closers *closeSt
 		}
 		s.backend = b
 		return s, nil
+	case AuthOIDC:
+		b, err := o.newOIDC(ctx, log, closers)
+		if err != nil {
+			return nil, err
+		}
+		s.backend = b
+		return s, nil
 	}
 	return nil, flagErr("auth", "%q: want one of none, jwt, jwt-db, proxy or password", o.Auth)
 }

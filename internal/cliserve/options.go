@@ -1,6 +1,7 @@
 package cliserve
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/cli"
 )
 
@@ -23,7 +25,7 @@ const (
 )
 
 // AuthModes lists the values --auth accepts.
-var AuthModes = []string{AuthNone, AuthJWT, AuthJWTDB, AuthProxy, AuthPassword}
+var AuthModes = []string{AuthNone, AuthJWT, AuthJWTDB, AuthProxy, AuthPassword, AuthOIDC}
 
 // Options is everything `asyncmq serve` is told. Flag names are given because every validation
 // error names the flag (and its ASYNCMQ_* variable) at fault.
@@ -67,6 +69,20 @@ type Options struct {
 	// (--stream-recheck); default 30s.
 	StreamRecheck time.Duration
 
+	OIDCIssuer         string   // --oidc-issuer
+	OIDCClientID       string   // --oidc-client-id
+	OIDCRedirectURL    string   // --oidc-redirect-url
+	OIDCScopes         []string // --oidc-scopes
+	OIDCRolesClaim     string   // --oidc-roles-claim
+	OIDCRoleMap        []string // --oidc-role-map: GROUP=ROLE entries
+	OIDCAllowedDomains []string // --oidc-allowed-domains
+	OIDCAllowedGroups  []string // --oidc-allowed-groups
+	OIDCRequiredClaim  string   // --oidc-required-claim
+	OIDCProviderName   string   // --oidc-provider-name
+	// OIDCClientSecret is the client secret from ASYNCMQ_OIDC_CLIENT_SECRET or
+	// --oidc-client-secret-file; never logged.
+	OIDCClientSecret []byte
+
 	// DemoInterval is the pause between two batches of demo jobs; default 2s.
 	DemoInterval time.Duration
 	// ShutdownTimeout bounds the graceful shutdown of the HTTP server; default 10s.
@@ -77,6 +93,9 @@ type Options struct {
 	Out io.Writer
 	// OnListen, when set, is told the address the server listens on once it accepts connections.
 	OnListen func(net.Addr)
+
+	// recordAudit stores audit entries (the inspector's RecordAudit); Run sets it.
+	recordAudit func(context.Context, asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error)
 }
 
 func flagErr(flag, format string, args ...any) error {
@@ -125,6 +144,10 @@ func (o *Options) Validate() error {
 			return flagErr("proxy-header", "must name the header carrying the user")
 		}
 	case AuthPassword:
+	case AuthOIDC:
+		if err := o.validateOIDC(); err != nil {
+			return err
+		}
 	default:
 		return flagErr("auth", "%q: want one of %s", o.Auth, strings.Join(AuthModes, ", "))
 	}

@@ -49,6 +49,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	closers.push("backend", b.Close)
 	defer func() { closers.closeAll(log) }()
 	insp := asyncmq.NewInspector(b)
+	o.recordAudit = insp.RecordAudit
 
 	auth, err := newAuth(ctx, &o, log, &closers)
 	if err != nil {
