@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Admin is the mountable operations console: the dashboard behind security headers, CORS,
@@ -15,6 +16,7 @@ import (
 // concurrent use and cannot be reconfigured.
 //
 // For every request under URLPrefix it answers, in this order:
+//   - 421 for a Host that Config.AllowedHosts does not allow (except the probes below);
 //   - GET /health and /ready (exact paths), outside everything else so probes always work, and
 //     GET /assets/admin.css, the stylesheet of the login pages (see WriteLoginPage);
 //   - CORS preflights from allowed origins;
@@ -41,6 +43,10 @@ type Admin struct {
 	cors          *cors
 	csrf          *http.CrossOriginProtection
 	trusted       map[string]bool
+	hosts         *hostList
+	maxBody       int64
+	streamRecheck time.Duration
+	streams       streamRegistry
 	ready         func(context.Context) error
 	log           *slog.Logger
 	handler       http.Handler
@@ -129,6 +135,24 @@ func New(cfg Config) (*Admin, error) {
 	var err error
 	if a.proxies, err = ParseTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, configError("Config.TrustedProxies: %v", err)
+	}
+	switch a.streamRecheck = cfg.StreamRecheckInterval; {
+	case a.streamRecheck == 0:
+		a.streamRecheck = defaultStreamRecheck
+	case a.streamRecheck < 0:
+		return nil, configError("Config.StreamRecheckInterval %s must not be negative", cfg.StreamRecheckInterval)
+	}
+	switch a.maxBody = cfg.MaxBodyBytes; {
+	case a.maxBody == 0:
+		a.maxBody = defaultMaxBody
+	case a.maxBody < 0:
+		return nil, configError("Config.MaxBodyBytes %d must not be negative", cfg.MaxBodyBytes)
+	}
+	if cfg.AllowedHosts != nil {
+		var bad string
+		if a.hosts, bad, ok = parseAllowedHosts(cfg.AllowedHosts); !ok {
+			return nil, configError(`Config.AllowedHosts entry %q must be a host name or IP address, optionally with a port ("ops.example", "10.0.0.5:8000"), or "*"`, bad)
+		}
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := a.trustOrigin(o); err != nil {
@@ -248,11 +272,16 @@ func (a *Admin) serve(w http.ResponseWriter, r *http.Request) {
 		a.setSecurityHeaders(w.Header(), st.info.tls)
 	}
 
+	if a.hosts != nil && st.url.Path != healthPath && st.url.Path != readyPath && !a.hosts.allows(a.publicHost(r, st)) {
+		a.refuse(r, "host not allowed")
+		writeText(w, http.StatusMisdirectedRequest, msgMisdirected)
+		return
+	}
 	switch st.url.Path {
 	case "":
 		// "/asyncmq" itself: relative links in the dashboard need the trailing slash.
 		target := st.info.base + "/"
-		if q := st.url.RawQuery; q != "" && isPlainQuery(q) {
+		if q := st.url.RawQuery; q != "" && len(q) <= maxNextLen && isPlainQuery(q) {
 			target += "?" + q
 		}
 		w.Header().Set("Location", target)
@@ -270,6 +299,9 @@ func (a *Admin) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+	}
 	if a.cors != nil && a.cors.handle(w, r) {
 		return
 	}

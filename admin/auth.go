@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 )
 
 // ErrNoCredentials is what an AuthBackend returns (possibly wrapped) from Authenticate when the
@@ -26,6 +27,9 @@ type User struct {
 	Roles []string
 	// Claims holds the verified token claims for token-based backends, nil otherwise.
 	Claims map[string]any
+	// ExpiresAt is when the user's credentials stop being valid (a token's "exp"), or the zero
+	// time when they do not expire by themselves. StreamContext ends long-lived responses then.
+	ExpiresAt time.Time
 }
 
 // DisplayName returns Name, or ID when Name is empty.

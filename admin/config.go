@@ -65,6 +65,30 @@ type Config struct {
 	// believed. Default none: forwarded headers are ignored.
 	TrustedProxies []string
 
+	// AllowedHosts, when non-nil, limits the Host names the admin answers to: the Host header,
+	// or a trusted proxy's X-Forwarded-Host, must be a loopback name (localhost, *.localhost,
+	// 127.0.0.0/8, ::1) or match an entry, and anything else gets 421 Misdirected Request. An
+	// entry is a host name or IP address, matched without case and on any port, or
+	// "name:port" for that port only; "*" allows every Host. This is the defence against DNS
+	// rebinding, where a page on the attacker's name, re-pointed at 127.0.0.1, talks to a
+	// dashboard on loopback with the attacker's name in Host and Origin: set it (an empty,
+	// non-nil list allows loopback names only) whenever the admin listens on loopback or
+	// behind a proxy that does not check Host. Default nil: no check, for an application that
+	// validates Host itself; asyncmq serve always sets it. GET /health and /ready answer any
+	// Host, since probes (a kubelet's, for one) address the pod by IP and learn nothing secret.
+	AllowedHosts []string
+
+	// StreamRecheckInterval is how often a long-lived response (see StreamContext, used by the
+	// dashboard's live updates) re-authenticates its user; default 30 seconds. Sign-outs in
+	// this process and credential expiry end streams at once regardless.
+	StreamRecheckInterval time.Duration
+
+	// MaxBodyBytes bounds the body of every request the admin serves, the login forms and the
+	// backend's routes included: reading past it fails (http.MaxBytesReader), so a form is
+	// answered 400 and the connection closed. Default 1 MiB; the dashboard's and the login
+	// backends' own form limits are lower still.
+	MaxBodyBytes int64
+
 	// IncludeSecurity sends the security headers (CSP, X-Frame-Options, nosniff,
 	// Referrer-Policy, COOP, and HSTS over TLS); default true. Turn it off only when the host
 	// application sets them.
@@ -101,14 +125,22 @@ type SessionConfig struct {
 	// Store holds session data; default an in-memory store, which loses sessions on restart
 	// and is not shared between replicas. Use a SQL store in production.
 	Store scs.Store
-	// CookieName is the cookie's name; default "asyncmq_session". Over TLS the cookie is named
-	// "__Host-" + CookieName, which browsers bind to the exact host, Secure and Path=/.
+	// CookieName is the cookie's name; default "asyncmq_session". The cookie's Path is the
+	// admin's public mount path ("/asyncmq/"), so other applications on the host never see it.
+	// Over TLS the cookie is named "__Host-" + CookieName, which browsers bind to the exact host
+	// and Secure, and which must have Path=/: binding to the host is the stronger guarantee,
+	// since paths do not isolate applications of one origin from each other anyway.
 	CookieName string
 	// IdleTimeout ends a session unused for this long; default 30 minutes.
 	IdleTimeout time.Duration
 	// Lifetime ends every session this long after it began, however active; default 12 hours.
 	Lifetime time.Duration
-	// SameSite is the cookie's SameSite attribute; default http.SameSiteLaxMode.
+	// SameSite is the cookie's SameSite attribute; default http.SameSiteStrictMode, so no
+	// request another site starts, not even a link, carries the session. The cost: following a
+	// link to the dashboard from another site (a chat message, an alert e-mail) shows the
+	// login page or an anonymous view until the next same-site navigation. Choose
+	// http.SameSiteLaxMode if such links must land signed in; the admin's CSRF checks do not
+	// depend on it.
 	SameSite http.SameSite
 	// Secure marks the cookie Secure on plain-HTTP requests too, for deployments whose
 	// TLS-terminating proxy is not in TrustedProxies. Over TLS the cookie is always Secure.
@@ -150,6 +182,7 @@ const (
 	defaultLifetime    = 12 * time.Hour
 	defaultCORSMaxAge  = 10 * time.Minute
 	readyTimeout       = 5 * time.Second
+	defaultMaxBody     = 1 << 20
 )
 
 var (

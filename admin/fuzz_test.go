@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -26,6 +27,10 @@ func FuzzGate(f *testing.F) {
 	f.Add("GET", "/asyncmq/ready", "", uint8(1))
 	f.Add("PUT", "/asyncmq/x", "X-Test-User: a\nX-Test-Claims: {\"is_admin\": [true]}", uint8(0))
 	f.Add("GET", "http://example.com/asyncmq/%2e%2e/", "", uint8(6))
+	f.Add("POST", "/asyncmq/queues/emails", "Host: attacker.example:8000\nOrigin: http://attacker.example:8000", uint8(8))
+	f.Add("GET", "/asyncmq/", "X-Forwarded-Host: example.com, attacker.example\nX-Forwarded-For: 1.2.3.4, 10.0.0.9", uint8(10))
+	f.Add("GET", "/asyncmq/health", "Host: [::1", uint8(8))
+	f.Add("GET", "/asyncmq/login?next=/asyncmq/"+strings.Repeat("a", 5000), "", uint8(8))
 
 	build := func(backend *fakeBackend) http.Handler {
 		a, err := admin.New(admin.Config{
@@ -41,6 +46,13 @@ func FuzzGate(f *testing.F) {
 	}
 	healthy := build(&fakeBackend{})
 	failing := build(&fakeBackend{err: errors.New("database down")})
+	guarded, err := admin.New(admin.Config{
+		EnableLogin: true, Backend: &fakeBackend{}, Handler: echoHandler,
+		TrustedProxies: []string{"10.0.0.0/8"}, AllowedHosts: []string{"example.com"},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
 
 	f.Fuzz(func(t *testing.T, method, target, headers string, mode uint8) {
 		if !validToken(method) {
@@ -59,6 +71,10 @@ func FuzzGate(f *testing.F) {
 			if !ok || !validToken(k) || strings.ContainsAny(v, "\r\n\x00") {
 				continue
 			}
+			if strings.EqualFold(k, "Host") {
+				r.Host = strings.TrimSpace(v)
+				continue
+			}
 			r.Header.Add(k, strings.TrimSpace(v))
 		}
 		h := healthy
@@ -67,6 +83,9 @@ func FuzzGate(f *testing.F) {
 		}
 		if mode&2 != 0 {
 			r.RemoteAddr = "10.1.2.3:1234"
+		}
+		if mode&8 != 0 {
+			h = guarded.Handler()
 		}
 		if mode&4 != 0 {
 			h = http.StripPrefix("/operations", h)
@@ -104,4 +123,28 @@ func validToken(s string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzClientAddr feeds X-Forwarded-For chains to ProxyList.ClientAddr: it must never panic, and
+// must answer a valid address that is either the peer, an address of the chain, or a proxy.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.0.0.10:443", "198.51.100.7")
+	f.Add("10.0.0.10:443", "1.1.1.1, 198.51.100.7, 10.0.0.11")
+	f.Add("[fd00::1]:443", "[2001:db8::5]:9000, junk")
+	f.Add("203.0.113.9:1", "10.0.0.1")
+	f.Add("@", ",,, ::ffff:10.0.0.3 ,")
+	l, err := admin.ParseTrustedProxies([]string{"10.0.0.0/24", "fd00::/8", "unix"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := &http.Request{RemoteAddr: remote, Header: http.Header{"X-Forwarded-For": {xff}}}
+		got := l.ClientAddr(r)
+		if got == remote {
+			return
+		}
+		if _, err := netip.ParseAddr(got); err != nil {
+			t.Fatalf("ClientAddr(%q, %q) = %q: neither the peer nor an address", remote, xff, got)
+		}
+	})
 }

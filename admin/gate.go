@@ -66,10 +66,17 @@ func (a *Admin) authorized(u *User) bool {
 // redirectToLogin sends the browser to the login page with the public path and query it asked
 // for in next. HTMX requests get 401 and HX-Redirect instead, because a 303 would be followed
 // by the XMLHttpRequest and the login page swapped into a fragment.
+//
+// next is bounded like SafeRedirect bounds what it accepts (2 KiB): a longer query is left out,
+// and a longer path returns to the dashboard root, so a huge request cannot be echoed into a
+// huge Location header.
 func (a *Admin) redirectToLogin(w http.ResponseWriter, r *http.Request, st *requestState) {
 	next := st.info.base + r.URL.EscapedPath()
-	if r.URL.RawQuery != "" {
+	if r.URL.RawQuery != "" && len(next)+1+len(r.URL.RawQuery) <= maxNextLen {
 		next += "?" + r.URL.RawQuery
+	}
+	if len(next) > maxNextLen {
+		next = st.info.base + "/"
 	}
 	target := st.info.base + st.info.loginPath + "?next=" + escapeNext(next)
 	h := w.Header()

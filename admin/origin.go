@@ -39,25 +39,33 @@ func (a *Admin) sameOriginAllowed(r *http.Request, st *requestState) bool {
 // connection's scheme, or X-Forwarded-Host, -Proto and -Port from a trusted proxy. It is
 // normalised like a browser's Origin header.
 func (a *Admin) expectedOrigin(r *http.Request, st *requestState) string {
-	host := r.Host
+	host := a.publicHost(r, st)
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
 	if st.trusted {
-		if v := firstValue(r.Header.Get("X-Forwarded-Host")); v != "" {
-			host = v
-		}
-		if v := strings.ToLower(firstValue(r.Header.Get("X-Forwarded-Proto"))); v == "http" || v == "https" {
+		if v := strings.ToLower(forwarded(r, "X-Forwarded-Proto")); v == "http" || v == "https" {
 			scheme = v
 		}
-		if v := firstValue(r.Header.Get("X-Forwarded-Port")); v != "" && isPort(v) {
+		if v := forwarded(r, "X-Forwarded-Port"); v != "" && isPort(v) {
 			if _, port := splitHostPort(host); port == "" {
 				host += ":" + v
 			}
 		}
 	}
 	return normalOrigin(scheme, host)
+}
+
+// publicHost is the host the browser addressed: the X-Forwarded-Host value a trusted proxy
+// appended (the right-most), else Host.
+func (a *Admin) publicHost(r *http.Request, st *requestState) string {
+	if st.trusted {
+		if v := forwarded(r, "X-Forwarded-Host"); v != "" {
+			return v
+		}
+	}
+	return r.Host
 }
 
 // originHeader parses an Origin header ("https://host[:port]"); "null" and anything with a

@@ -67,12 +67,21 @@ func TestCrossOriginRefusals(t *testing.T) {
 				"Origin", "https://ops.example"),
 			wantCode: http.StatusOK,
 		},
+		// Issue 11 item 10: the proxy appends its value; what lies left of it came from the
+		// client, who could otherwise name its own origin.
 		{
-			name: "trusted proxy first of several forwarded values", method: "POST", cfg: trusted,
+			name: "trusted proxy's right-most forwarded values", method: "POST", cfg: trusted,
 			remote: "10.0.0.10:41000", host: "internal.local",
-			headers: with("X-Forwarded-Host", "ops.example, internal.local", "X-Forwarded-Proto", "https,http",
+			headers: with("X-Forwarded-Host", "evil.example, ops.example", "X-Forwarded-Proto", "http,https",
 				"Origin", "https://ops.example", "Sec-Fetch-Site", "same-origin"),
 			wantCode: http.StatusOK,
+		},
+		{
+			name: "client-written forwarded host left of the proxy's", method: "POST", cfg: trusted,
+			remote: "10.0.0.10:41000", host: "internal.local",
+			headers: with("X-Forwarded-Host", "evil.example, ops.example", "X-Forwarded-Proto", "https",
+				"Origin", "https://evil.example"),
+			wantCode: http.StatusForbidden,
 		},
 		{
 			name: "forged forwarded headers from an untrusted peer", method: "POST", cfg: trusted,

@@ -2,6 +2,8 @@ package admin
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 )
@@ -83,4 +85,67 @@ func (l ProxyList) Contains(remoteAddr string) bool {
 		}
 	}
 	return false
+}
+
+// ClientAddr returns the address of the client a request comes from, as far as the trusted
+// proxies vouch for it. When the connection's peer is not a trusted proxy it is the client, and
+// its address is returned. Otherwise X-Forwarded-For (every line, comma-separated) is read from
+// the right, where each trusted proxy appends the address it received the request from: the
+// first address that is not itself a trusted proxy is the client. Addresses further left were
+// written by the client and are never used, so a client cannot pick its own address. When the
+// chain holds something that is not an address, or only trusted proxies, the last trusted hop
+// stands in for the client.
+//
+// The result is an IP address without port or zone ("203.0.113.9", "2001:db8::1"), or
+// RemoteAddr as given when it is not an IP address (a Unix socket).
+func (l ProxyList) ClientAddr(r *http.Request) string {
+	hop := r.RemoteAddr
+	if peer, ok := parseHostAddr(r.RemoteAddr); ok {
+		hop = peer.String()
+	}
+	if !l.Contains(r.RemoteAddr) {
+		return hop
+	}
+	vs := r.Header.Values("X-Forwarded-For")
+	for i := len(vs) - 1; i >= 0; i-- {
+		v := vs[i]
+		for v != "" {
+			var part string
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				part, v = v[j+1:], v[:j]
+			} else {
+				part, v = v, ""
+			}
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			a, ok := parseHostAddr(part)
+			if !ok {
+				return hop
+			}
+			if !l.Contains(a.String()) {
+				return a.String()
+			}
+			hop = a.String()
+		}
+	}
+	return hop
+}
+
+// parseHostAddr parses "ip", "ip:port", "[ipv6]" or "[ipv6]:port", unmapping IPv4-in-IPv6 and
+// dropping any zone.
+func parseHostAddr(s string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone(""), true
+	}
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap().WithZone(""), true
 }

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -61,5 +62,43 @@ func TestProxyListZeroTrustsNobody(t *testing.T) {
 	var l admin.ProxyList
 	if !l.Empty() || l.Contains("127.0.0.1:1") || l.Contains("") {
 		t.Fatal("zero ProxyList trusts a peer")
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	t.Parallel()
+	l, err := admin.ParseTrustedProxies([]string{"10.0.0.0/24", "fd00::/8", "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"direct client", "203.0.113.9:5000", nil, "203.0.113.9"},
+		{"direct client's forged header is ignored", "203.0.113.9:5000", []string{"10.0.0.1"}, "203.0.113.9"},
+		{"one proxy", "10.0.0.10:443", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"client-written entries on the left are ignored", "10.0.0.10:443", []string{"1.1.1.1, 2.2.2.2, 198.51.100.7"}, "198.51.100.7"},
+		{"two proxies", "10.0.0.10:443", []string{"1.1.1.1, 198.51.100.7, 10.0.0.11"}, "198.51.100.7"},
+		{"several header lines", "10.0.0.10:443", []string{"1.1.1.1", "198.51.100.7, 10.0.0.11"}, "198.51.100.7"},
+		{"addresses with ports and brackets", "[fd00::1]:443", []string{"[2001:db8::5]:9000"}, "2001:db8::5"},
+		{"IPv4-mapped", "10.0.0.10:443", []string{"::ffff:198.51.100.7"}, "198.51.100.7"},
+		{"garbage where the proxy should have written", "10.0.0.10:443", []string{"198.51.100.7, junk"}, "10.0.0.10"},
+		{"only proxies", "10.0.0.10:443", []string{"10.0.0.12, 10.0.0.11"}, "10.0.0.12"},
+		{"no header from a proxy", "10.0.0.10:443", nil, "10.0.0.10"},
+		{"unix socket proxy", "@", []string{"198.51.100.7"}, "198.51.100.7"},
+		{"empty entries are skipped", "10.0.0.10:443", []string{" , 198.51.100.7 ,"}, "198.51.100.7"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tt.remote
+		for _, v := range tt.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := l.ClientAddr(r); got != tt.want {
+			t.Errorf("%s: ClientAddr = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

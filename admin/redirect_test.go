@@ -111,3 +111,39 @@ func TestSafeRedirect(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginRedirectBounded reproduces issue 11 item 8: the login redirect copied the whole
+// request into next, so a 900 KB query became a 2.7 MB Location header.
+func TestLoginRedirectBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	huge := strings.Repeat("%22", 300<<10)
+	tests := []struct {
+		name, target, wantLoc string
+		htmx                  bool
+	}{
+		{"huge query", "/asyncmq/queues?q=" + huge, "/asyncmq/login?next=/asyncmq/queues", false},
+		{"huge query over htmx", "/asyncmq/queues?q=" + huge, "/asyncmq/login?next=/asyncmq/queues", true},
+		{"huge path", "/asyncmq/queues/" + strings.Repeat("a", 5000), "/asyncmq/login?next=/asyncmq/", false},
+		{"query that fits", "/asyncmq/queues?q=" + strings.Repeat("a", 100), "/asyncmq/login?next=/asyncmq/queues%3Fq%3D" + strings.Repeat("a", 100), false},
+	}
+	for _, tt := range tests {
+		var hdr []string
+		if tt.htmx {
+			hdr = []string{"HX-Request", "true"}
+		}
+		res := serve(t, b.handler, request("GET", tt.target, hdr...))
+		got := res.header.Get("Location")
+		if tt.htmx {
+			got = res.header.Get("HX-Redirect")
+		}
+		if got != tt.wantLoc {
+			t.Errorf("%s: redirect %.120q (%d bytes), want %q", tt.name, got, len(got), tt.wantLoc)
+		}
+	}
+	// The bare mount point's slash redirect keeps only a query that fits as well.
+	res := serve(t, b.handler, request("GET", "/asyncmq?q="+huge))
+	if loc := res.header.Get("Location"); loc != "/asyncmq/" {
+		t.Errorf("bare prefix redirect: Location %.120q (%d bytes), want /asyncmq/", loc, len(loc))
+	}
+}

@@ -79,8 +79,9 @@ func TestSessionLoginFlow(t *testing.T) {
 		t.Fatalf("login: %d Location %q", res.code, res.header.Get("Location"))
 	}
 	cookie := sessionCookie(t, res, "asyncmq_session")
-	if !cookie.HttpOnly || cookie.Secure || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/" {
-		t.Errorf("cookie attributes: %+v", cookie)
+	// Issue 11 item 10: the cookie was Path=/ and SameSite=Lax.
+	if !cookie.HttpOnly || cookie.Secure || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/asyncmq/" {
+		t.Errorf("cookie attributes: %+v, want HttpOnly, SameSite=Strict, Path=/asyncmq/", cookie)
 	}
 	if cookie.MaxAge <= 0 || cookie.MaxAge > int((30*60)+1) {
 		t.Errorf("cookie MaxAge = %d, want the 30 minute idle timeout", cookie.MaxAge)
@@ -102,6 +103,29 @@ func TestSessionLoginFlow(t *testing.T) {
 	r.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
 	if res := serve(t, b.handler, r); res.code != http.StatusSeeOther {
 		t.Fatalf("after logout the old cookie still works: %d", res.code)
+	}
+}
+
+// The cookie follows the public mount path, outer prefixes included, and is cleared there too.
+func TestSessionCookieScopedToMount(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *admin.Config) { c.TrustedProxies = []string{"192.0.2.1"} })
+	h := http.StripPrefix("/outer", b.handler)
+	r := withBody(request("POST", "/outer/asyncmq/login", "Content-Type", "application/x-www-form-urlencoded",
+		"X-Forwarded-Prefix", "/ops"), "user=alice")
+	res := serve(t, h, r)
+	cookie := sessionCookie(t, res, "asyncmq_session")
+	if cookie.Path != "/ops/outer/asyncmq/" {
+		t.Fatalf("login cookie Path = %q, want /ops/outer/asyncmq/", cookie.Path)
+	}
+	r = request("POST", "/outer/asyncmq/logout", "X-Forwarded-Prefix", "/ops")
+	r.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+	res = serve(t, h, r)
+	if c := sessionCookie(t, res, "asyncmq_session"); c.Path != "/ops/outer/asyncmq/" || c.MaxAge >= 0 {
+		t.Fatalf("logout cookie %+v, want an expired cookie at /ops/outer/asyncmq/", c)
+	}
+	if got := res.header.Values("Set-Cookie"); len(got) != 1 {
+		t.Fatalf("Set-Cookie = %q, want one", got)
 	}
 }
 

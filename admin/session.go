@@ -11,6 +11,7 @@ import (
 type Session struct {
 	m *scs.SessionManager
 	r *http.Request
+	a *Admin
 }
 
 type sessionKey struct{}
@@ -21,7 +22,11 @@ func SessionFromRequest(r *http.Request) *Session {
 	if !ok || m == nil {
 		return nil
 	}
-	return &Session{m: m, r: r}
+	s := &Session{m: m, r: r}
+	if st := stateFrom(r); st != nil {
+		s.a = st.admin
+	}
+	return s
 }
 
 // GetString returns the string stored under key, or "".
@@ -40,5 +45,15 @@ func (s *Session) Remove(key string) { s.m.Remove(s.r.Context(), key) }
 // privilege change (login) to prevent session fixation.
 func (s *Session) RenewToken() error { return s.m.RenewToken(s.r.Context()) }
 
-// Destroy deletes the session from the store and expires its cookie.
-func (s *Session) Destroy() error { return s.m.Destroy(s.r.Context()) }
+// Destroy deletes the session from the store and expires its cookie. Streams opened under the
+// session (StreamContext) end at once.
+func (s *Session) Destroy() error {
+	token := s.m.Token(s.r.Context())
+	if err := s.m.Destroy(s.r.Context()); err != nil {
+		return err
+	}
+	if s.a != nil && token != "" {
+		s.a.streams.end(token)
+	}
+	return nil
+}

@@ -17,6 +17,8 @@ type requestState struct {
 	info    requestInfo
 	url     url.URL
 	trusted bool
+	// admin is the Admin serving the request, for StreamContext and Session.Destroy.
+	admin   *Admin
 	session *scs.SessionManager
 	// user is set by the gate before the request is passed on, and never changed after.
 	user *User
@@ -71,15 +73,15 @@ func (a *Admin) newState(r *http.Request) (*requestState, bool) {
 		}
 	}
 
-	st := &requestState{Context: r.Context(), url: *r.URL}
+	st := &requestState{Context: r.Context(), url: *r.URL, admin: a}
 	st.url.Path, st.url.RawPath = child, rawChild
 	st.info.loginPath = a.loginPath
 	st.trusted = a.proxies.Contains(r.RemoteAddr)
-	st.info.tls = r.TLS != nil || st.trusted && strings.EqualFold(firstValue(r.Header.Get("X-Forwarded-Proto")), "https")
+	st.info.tls = r.TLS != nil || st.trusted && strings.EqualFold(forwarded(r, "X-Forwarded-Proto"), "https")
 
 	var fwd string
 	if st.trusted {
-		fwd = forwardedPrefix(r.Header.Get("X-Forwarded-Prefix"))
+		fwd = forwardedPrefix(forwarded(r, "X-Forwarded-Prefix"))
 	}
 	outer := outerPrefix(r)
 	if fwd == "" && outer == "" {
@@ -141,7 +143,7 @@ func outerPrefix(r *http.Request) string {
 
 // forwardedPrefix returns a trusted proxy's X-Forwarded-Prefix when it is a plain path.
 func forwardedPrefix(v string) string {
-	v = strings.TrimRight(firstValue(v), "/")
+	v = strings.TrimRight(v, "/")
 	if !isPublicPrefix(v) {
 		return ""
 	}
@@ -171,11 +173,17 @@ func isPublicPrefix(p string) bool {
 	return true
 }
 
-// firstValue returns the first comma-separated element of a header value, trimmed; proxies
-// append, so the first one is what the client sent to the outermost proxy.
-func firstValue(v string) string {
-	if i := strings.IndexByte(v, ','); i >= 0 {
-		v = v[:i]
+// forwarded returns the value a trusted proxy gave header name: the right-most comma-separated
+// element of its last line, trimmed. Proxies append to these headers, so values further left
+// came from whoever talked to the proxy, which may be the client itself.
+func forwarded(r *http.Request, name string) string {
+	vs := r.Header.Values(name)
+	if len(vs) == 0 {
+		return ""
+	}
+	v := vs[len(vs)-1]
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		v = v[i+1:]
 	}
 	return strings.TrimSpace(v)
 }

@@ -241,6 +241,23 @@ func ValidateAudit(e asyncmqtype.AuditEntry) error {
 	return nil
 }
 
+// Validate checks a resignation: a name and a holder.
+func (p ResignParams) Validate() error {
+	if p.Name == "" || p.Holder == "" {
+		return invalid("resign leadership: empty name %q or holder %q", p.Name, p.Holder)
+	}
+	return nil
+}
+
+// Validate checks a pruning: a Before time, so a zero value never reads as "prune nothing" by
+// accident in one store and "prune everything" in another.
+func (p PruneWorkersParams) Validate() error {
+	if p.Before.IsZero() {
+		return invalid("prune workers: no Before time")
+	}
+	return nil
+}
+
 // Validate checks an election: a name, a holder and a positive TTL.
 func (p ElectParams) Validate() error {
 	switch {

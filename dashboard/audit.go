@@ -88,18 +88,39 @@ func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn
 	return nil
 }
 
-// audit records an entry; a failure to record is logged, never shown, since the change itself
-// has already happened (or been refused).
+// Caps on audit fields. The request chooses much of what an entry holds (the queue name in the
+// path, a repeatable's ID in the form), and refused requests are audited too, so without caps
+// anyone allowed to view could fill the log with large entries about queues that do not exist.
+const (
+	// MaxAuditNameBytes caps the actor, action, status, queue, job ID and source of an audit
+	// entry. Real names are shorter: queue names and job IDs at most asyncmq.MaxIDLength, user
+	// IDs 255 bytes.
+	MaxAuditNameBytes = 256
+	// MaxAuditTextBytes caps an audit entry's detail and error text.
+	MaxAuditTextBytes = 1024
+)
+
+// auditClip cuts s to at most n bytes on a rune boundary, marking a cut with "…".
+func auditClip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:runeCut(s, n-len("…"))] + "…"
+}
+
+// audit records an entry, each field cut to MaxAuditNameBytes or MaxAuditTextBytes; a failure
+// to record is logged, never shown, since the change itself has already happened (or been
+// refused).
 func (d *Dashboard) audit(ctx context.Context, r *http.Request, c change, status, errText string) {
 	_, err := d.insp.RecordAudit(ctx, asyncmqtype.AuditEntry{
-		Actor:  actor(r),
-		Action: c.Action,
-		Status: status,
-		Queue:  c.Queue,
-		JobID:  c.JobID,
-		Source: c.Source,
-		Detail: c.Detail,
-		Error:  errText,
+		Actor:  auditClip(actor(r), MaxAuditNameBytes),
+		Action: auditClip(c.Action, MaxAuditNameBytes),
+		Status: auditClip(status, MaxAuditNameBytes),
+		Queue:  auditClip(c.Queue, MaxAuditNameBytes),
+		JobID:  auditClip(c.JobID, MaxAuditNameBytes),
+		Source: auditClip(c.Source, MaxAuditNameBytes),
+		Detail: auditClip(c.Detail, MaxAuditTextBytes),
+		Error:  auditClip(errText, MaxAuditTextBytes),
 	})
 	if err != nil {
 		d.log.ErrorContext(ctx, "dashboard could not record audit entry", "action", c.Action, "status", status, "err", err)
@@ -125,6 +146,9 @@ func (d *Dashboard) auditList(w http.ResponseWriter, r *http.Request) error {
 		Queue:  strings.TrimSpace(q.Get("queue")),
 		Actor:  strings.TrimSpace(q.Get("actor")),
 		Text:   strings.TrimSpace(q.Get("q")),
+	}
+	if err := checkFilters("action", f.Action, "queue", f.Queue, "actor", f.Actor, "q", f.Text); err != nil {
+		return err
 	}
 	switch f.Status {
 	case "", auditSuccess, auditFailed, auditDenied:
@@ -154,6 +178,17 @@ func (d *Dashboard) auditList(w http.ResponseWriter, r *http.Request) error {
 		actRepeatableCreate, actRepeatablePause, actRepeatableResume, actRepeatableRemove}
 	p := d.newPage(w, r, "Audit log", "audit", auditData{Filter: f, Entries: es, Pager: pg, Actions: actions})
 	return d.render(w, r, http.StatusOK, "audit", p)
+}
+
+// checkFilters refuses a filter value (given as name, value pairs) longer than MaxFilterBytes:
+// pages copy filters into many links, so an unbounded one multiplies into an unbounded page.
+func checkFilters(kv ...string) error {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if len(kv[i+1]) > MaxFilterBytes {
+			return badRequest("The %s filter is %d bytes long; filters may hold at most %d bytes.", kv[i], len(kv[i+1]), MaxFilterBytes)
+		}
+	}
+	return nil
 }
 
 // publicPath is the browser-visible path of the request, without its query.

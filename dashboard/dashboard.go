@@ -72,6 +72,16 @@ type Config struct {
 	WorkerStaleAfter time.Duration
 }
 
+// Limits on what a request may ask the dashboard to echo back.
+const (
+	// MaxURLPartBytes bounds a request's escaped path and its raw query, each; longer ones get
+	// 414 URI Too Long.
+	MaxURLPartBytes = 4 << 10
+	// MaxFilterBytes bounds each filter value (q, task, job_id, queue, actor, action), which
+	// pages copy into their links and forms; longer ones get 400.
+	MaxFilterBytes = 512
+)
+
 // Dashboard is the dashboard's http.Handler. Create it with New and stop its background
 // goroutine with Close.
 type Dashboard struct {
@@ -188,13 +198,26 @@ func (d *Dashboard) routes() {
 	m.Handle("GET /events", http.HandlerFunc(d.events))
 	m.Handle("GET /events/history", d.page(d.eventHistory))
 	m.Handle("GET /static/{path...}", http.HandlerFunc(d.serveStatic))
+	// Without this, ServeMux answers "/static" with a redirect to "/static/" computed without the
+	// mount prefix, off the dashboard. There is nothing to list there anyway.
+	m.Handle("/static", d.page(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	m.Handle("GET /favicon.ico", http.HandlerFunc(d.serveFavicon))
 	m.Handle("/", d.page(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 }
 
 // ServeHTTP serves the dashboard. The request path is relative to the dashboard's mount point
 // (the admin handler strips its prefix); links are built from admin.BasePath.
+//
+// Pages copy the path and query into their links, so a request whose escaped path or raw query
+// is longer than MaxURLPartBytes is refused with 414 rather than multiplied into a page many
+// times its size; every filter value (q, task, job_id, queue, actor, ...) is further limited to
+// MaxFilterBytes, over which the page answers 400.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.RawQuery) > MaxURLPartBytes || len(r.URL.EscapedPath()) > MaxURLPartBytes {
+		d.writeError(w, r, &httpError{http.StatusRequestURITooLong,
+			fmt.Sprintf("The address is too long: its path and its query may each hold at most %d bytes.", MaxURLPartBytes)})
+		return
+	}
 	// ServeMux would redirect an unclean path to its cleaned form computed without the mount
 	// prefix; such paths are never linked, so they are simply not found.
 	if p := r.URL.Path; p != "/" && path.Clean(p) != p {

@@ -328,9 +328,12 @@ func parseLastEventID(r *http.Request) (string, error) {
 	return v, nil
 }
 
-// events serves the SSE stream: GET /events[?queue=name][&lastEventId=N].
+// events serves the SSE stream: GET /events[?queue=name][&lastEventId=N]. The stream runs under
+// admin.StreamContext, so it ends when its user signs out, is disabled or their token expires;
+// it then sends a "signout" event, and the browser's reconnection meets the login gate.
 func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+	ctx, cancel := admin.StreamContext(r)
+	defer cancel()
 	resume, err := parseLastEventID(r)
 	if err != nil {
 		d.writeError(w, r, err)
@@ -348,6 +351,10 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	defer d.hub.unsubscribe(c)
 
 	rc := http.NewResponseController(w)
+	// The server's read and write timeouts bound ordinary requests; a stream is meant to stay
+	// open. net/http clears the read deadline itself once the (empty) body is read, and
+	// stream.raw replaces the server's write deadline with a fresh writeTimeout before every
+	// frame, so neither ends a healthy stream while a stuck client is still cut off.
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -376,6 +383,9 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	for s.err == nil {
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), admin.ErrSignedOut) {
+				s.send(message{id: start, event: "signout", data: []byte(`{"reason":"signed out"}`)})
+			}
 			return
 		case m, ok := <-c.ch:
 			if !ok {
@@ -481,6 +491,9 @@ func (d *Dashboard) eventHistory(w http.ResponseWriter, r *http.Request) error {
 		Text: strings.TrimSpace(q.Get("q")), Limit: 200, Types: eventTypes}
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil {
 		data.Limit = min(max(n, 1), eventPage)
+	}
+	if err := checkFilters("event", data.Type, "queue", data.Queue, "q", data.Text); err != nil {
+		return err
 	}
 	if data.Type != "" && !slices.Contains(eventTypes, asyncmqtype.EventType(data.Type)) {
 		return badRequest("Unknown event type %q.", data.Type)

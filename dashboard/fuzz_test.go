@@ -29,6 +29,10 @@ func FuzzHandlers(f *testing.F) {
 		{"GET", "/audit?status=x&page=99999999999999999999", "", ""},
 		{"GET", "/static/../../etc/passwd", "", ""},
 		{"GET", "/events/history?limit=-1&event=job:failed", "", ""},
+		{"GET", "/static", "", ""},
+		{"GET", "/audit?q=" + strings.Repeat("%22", 200) + "&actor=" + strings.Repeat("a", 600), "", ""},
+		{"GET", "/queues/q/jobs?q=" + strings.Repeat("x", 5000), "", "HX-Request"},
+		{"POST", "/queues/" + strings.Repeat("n", 300) + "/repeatables", "action=remove&id=" + strings.Repeat("%C3%A9", 800), ""},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.target, s.body, s.hdr)

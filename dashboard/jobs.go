@@ -34,6 +34,9 @@ func parseJobFilter(q url.Values, defaultState asyncmqtype.State) (jobFilter, er
 		Text:  strings.TrimSpace(q.Get("q")),
 		Sort:  asyncmqtype.Sort(q.Get("sort")),
 	}
+	if err := checkFilters("task", f.Task, "job_id", f.ID, "q", f.Text); err != nil {
+		return f, err
+	}
 	if f.State == "" {
 		f.State = defaultState
 	}

@@ -130,3 +130,19 @@ func TestStaticAssetsAreCached(t *testing.T) {
 	}
 	wantStatus(t, e.get("/favicon.ico"), http.StatusOK)
 }
+
+// TestStaticDirectoryStaysUnderTheMount reproduces issue 11 item 10: GET /asyncmq/static was
+// redirected to "/static/", off the dashboard's prefix.
+func TestStaticDirectoryStaysUnderTheMount(t *testing.T) {
+	t.Parallel()
+	for _, o := range [][]option{nil, {withOuter("/ops")}} {
+		e := setup(t, o...)
+		for _, method := range []string{http.MethodGet, http.MethodPost} {
+			r := e.do(method, "/static", nil)
+			if loc := r.header.Get("Location"); loc != "" && !strings.HasPrefix(loc, e.base+"/") {
+				t.Errorf("%s %s/static: Location %q leaves the mount", method, e.base, loc)
+			}
+			wantStatus(t, r, http.StatusNotFound)
+		}
+	}
+}

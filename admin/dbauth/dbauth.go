@@ -119,6 +119,8 @@ func (b *Backend) Authenticate(r *http.Request) (*admin.User, error) {
 		IsAdmin: u.Admin,
 		Roles:   slices.Clone(u.Roles),
 		Claims:  tu.Claims,
+		// The token's expiry still ends the user's streams.
+		ExpiresAt: tu.ExpiresAt,
 	}
 	if b.requireAdmin && !au.Admin() {
 		b.log.DebugContext(ctx, "dbauth: user is not an admin", "user", tu.ID)

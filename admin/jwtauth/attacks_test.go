@@ -580,13 +580,38 @@ func TestAttackWeakHMACKeys(t *testing.T) {
 	})
 	t.Run("random secret does not warn", func(t *testing.T) {
 		t.Parallel()
-		var logs bytes.Buffer
-		s, _ := GenerateSecret("HS256")
-		setup(t, Config{Secret: s, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-		if logs.Len() != 0 {
-			t.Errorf("unexpected log: %q", logs.String())
+		for range 200 {
+			var logs bytes.Buffer
+			s, _ := GenerateSecret("HS256")
+			setup(t, Config{Secret: s, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if logs.Len() != 0 {
+				t.Fatalf("unexpected log for a random secret: %q", logs.String())
+			}
 		}
 	})
+	// Issue 11 item 10: only short and printable secrets were flagged, so 32 copies of one
+	// binary byte passed silently.
+	lowEntropy := []struct {
+		name   string
+		secret []byte
+	}{
+		{"one repeated binary byte", bytes.Repeat([]byte{0x01}, 32)},
+		{"two alternating bytes", bytes.Repeat([]byte{0xfe, 0xff}, 24)},
+		{"repeated random block", bytes.Repeat(randomBytesN(12), 4)},
+		{"seven distinct bytes", append(bytes.Repeat([]byte{0x80, 0x81, 0x82, 0x83, 0x84, 0x85}, 6), 0x86)},
+		{"mostly one byte", append(bytes.Repeat([]byte{0x90}, 50), 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98)},
+		{"repeated printable character", bytes.Repeat([]byte("a"), 64)},
+	}
+	for _, tt := range lowEntropy {
+		t.Run("low-entropy secret warns: "+tt.name, func(t *testing.T) {
+			t.Parallel()
+			var logs bytes.Buffer
+			setup(t, Config{Secret: tt.secret, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if !strings.Contains(logs.String(), "low-entropy") {
+				t.Errorf("no low-entropy warning; logs: %q", logs.String())
+			}
+		})
+	}
 }
 
 func randomBytesN(n int) []byte {

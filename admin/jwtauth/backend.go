@@ -134,7 +134,30 @@ func (b *Backend) cookie(r *http.Request, value string) *http.Cookie {
 
 // Logout clears the token cookie, when Config.CookieName is set, and redirects with 303 to the
 // login page. Bearer tokens are stateless: one sent in the header stays valid until it expires.
+//
+// A GET that the browser marks as started by another site (Sec-Fetch-Site "cross-site" or
+// "same-site") is not acted on: a link or an image elsewhere must not sign the user out. It gets
+// a confirmation form instead, whose POST the admin's cross-origin protection guards. A GET the
+// user started (the dashboard's own link, a typed URL, or a client that sends no fetch
+// metadata) signs out at once, as before.
 func (b *Backend) Logout(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+			w.Header().Set("Cache-Control", "no-store")
+			admin.WriteLoginPage(w, r, http.StatusOK, admin.LoginPage{
+				Title:      "Sign out",
+				Paragraphs: []admin.Paragraph{{admin.Text("Another site sent you here. Sign out of the dashboard?")}},
+				Form:       &admin.LoginForm{Action: admin.BasePath(r) + "/logout", Submit: "Sign out"},
+			})
+			return
+		}
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
 	if b.v.s.CookieName != "" {
 		c := b.cookie(r, "")
 		c.MaxAge = -1

@@ -318,3 +318,50 @@ func TestGateMountedUnderOuterPrefix(t *testing.T) {
 		t.Errorf("logout cookies %v, want the cookie cleared on /operations/asyncmq/", c)
 	}
 }
+
+// TestLogoutRefusesCrossSiteGET reproduces issue 11 item 7: GET /logout cleared the token cookie
+// even when another site's link or image sent the browser there.
+func TestLogoutRefusesCrossSiteGET(t *testing.T) {
+	t.Parallel()
+	g := setupGate(t, Config{CookieName: "asyncmq_jwt"})
+	logout := func(method string, hdr ...string) *http.Response {
+		r := httptest.NewRequest(method, "/asyncmq/logout", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		r.AddCookie(&http.Cookie{Name: "asyncmq_jwt", Value: adminToken(nil)})
+		return g.do(r)
+	}
+	cleared := func(res *http.Response) bool {
+		for _, c := range res.Cookies() {
+			if c.Name == "asyncmq_jwt" && c.MaxAge < 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, site := range []string{"cross-site", "same-site"} {
+		res := logout(http.MethodGet, "Sec-Fetch-Site", site)
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK || cleared(res) || !strings.Contains(string(body), `action="/asyncmq/logout"`) {
+			t.Errorf("%s GET: %d cleared=%t, want 200 with a confirmation form and the cookie kept", site, res.StatusCode, cleared(res))
+		}
+	}
+	// The confirmation's POST from another site is stopped by the admin's CSRF protection.
+	if res := logout(http.MethodPost, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); res.StatusCode != http.StatusForbidden || cleared(res) {
+		t.Errorf("cross-site POST: %d cleared=%t, want 403 and the cookie kept", res.StatusCode, cleared(res))
+	}
+	for _, hdr := range [][]string{{"Sec-Fetch-Site", "same-origin"}, {"Sec-Fetch-Site", "none"}, nil} {
+		res := logout(http.MethodGet, hdr...)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/asyncmq/login" || !cleared(res) {
+			t.Errorf("GET with %q: %d Location %q cleared=%t, want 303 to the login page and the cookie cleared",
+				hdr, res.StatusCode, res.Header.Get("Location"), cleared(res))
+		}
+	}
+	if res := logout(http.MethodPost, "Sec-Fetch-Site", "same-origin", "Origin", "http://example.com"); res.StatusCode != http.StatusSeeOther || !cleared(res) {
+		t.Errorf("same-origin POST: %d cleared=%t, want 303 and the cookie cleared", res.StatusCode, cleared(res))
+	}
+	if res := logout(http.MethodDelete); res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE: %d, want 405", res.StatusCode)
+	}
+}

@@ -1,11 +1,13 @@
 package jwtauth
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"hash"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -116,6 +118,9 @@ func (v *Verifier) useStaticKey(key any, defaultAlg string) error {
 		if err == nil && isPrintable(secret) {
 			v.log.Warn("jwtauth: the HMAC secret is printable text; if a person chose it, it can be guessed offline from a single token, so prefer random bytes (GenerateSecret)")
 		}
+		if err == nil && lowEntropy(secret) {
+			v.log.Warn("jwtauth: the HMAC secret is low-entropy (few distinct bytes or a repeated pattern); it is long enough but easy to guess, so replace it with random bytes (GenerateSecret)")
+		}
 	} else {
 		bk, err = bindPublicKey(key, alg, "")
 	}
@@ -134,6 +139,46 @@ func isPrintable(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// Thresholds of lowEntropy. Random secrets of the minimum length (32 bytes) hold about 30
+// distinct bytes and measure about 150 bits by the byte-frequency estimate below; a secret under
+// these marks was not drawn at random.
+const (
+	minDistinctSecretBytes = 8
+	minSecretEntropyBits   = 96
+)
+
+// lowEntropy reports whether a secret that passed the length check is still weak: made of few
+// distinct bytes ("aaaa…", "abab…"), a repetition of a shorter pattern, or of low byte-frequency
+// (Shannon) entropy over its whole length. It estimates from the secret alone, so it catches
+// placeholders and patterns, not a long secret a person made up.
+func lowEntropy(b []byte) bool {
+	var counts [256]int
+	distinct := 0
+	for _, c := range b {
+		if counts[c] == 0 {
+			distinct++
+		}
+		counts[c]++
+	}
+	if distinct < minDistinctSecretBytes {
+		return true
+	}
+	for period := 1; period <= len(b)/2; period++ {
+		if bytes.Equal(b[period:], b[:len(b)-period]) {
+			return true
+		}
+	}
+	bits := 0.0
+	n := float64(len(b))
+	for _, k := range counts {
+		if k > 0 {
+			p := float64(k) / n
+			bits -= float64(k) * math.Log2(p)
+		}
+	}
+	return bits < minSecretEntropyBits
 }
 
 type staticKey struct{ k *boundKey }
@@ -265,7 +310,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (t *Token, until ti
 		t.ExpiresAt = rc.ExpiresAt.Time
 		until = t.ExpiresAt
 	}
-	vt.user = admin.User{ID: t.Subject, Name: t.Name, IsAdmin: t.IsAdmin, Roles: t.Roles, Claims: t.Claims}
+	vt.user = admin.User{ID: t.Subject, Name: t.Name, IsAdmin: t.IsAdmin, Roles: t.Roles, Claims: t.Claims, ExpiresAt: t.ExpiresAt}
 	return t, until, nil
 }
 

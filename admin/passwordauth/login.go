@@ -70,7 +70,7 @@ func (b *Backend) loginPost(w http.ResponseWriter, r *http.Request) {
 
 	// Throttle before any store query or hashing: a refused attempt must cost almost nothing.
 	now := b.now()
-	client, userKey := b.clientKey(r), normalizeUsername(username)
+	client, userKey := b.clientKey(r), usernameKey(username)
 	if wait := b.perUser.available(userKey, now); wait > 0 {
 		b.throttled(w, r, "username", username, client, wait, next)
 		return
@@ -88,6 +88,15 @@ func (b *Backend) loginPost(w http.ResponseWriter, r *http.Request) {
 			b.log.ErrorContext(ctx, "passwordauth: sign-in: load user", "user", username, "err", err)
 			w.Header().Set("Retry-After", "5")
 			b.renderLogin(w, r, http.StatusServiceUnavailable, msgUnavailable, next)
+			return
+		}
+	}
+	if u != nil && u.ID != username {
+		// The store matched another spelling (a case-insensitive column): the attempt counts
+		// against the account it reached.
+		userKey = strings.Clone(u.ID)
+		if wait := b.perUser.available(userKey, now); wait > 0 {
+			b.throttled(w, r, "username", username, client, wait, next)
 			return
 		}
 	}

@@ -39,8 +39,9 @@ type Config struct {
 	// Store holds the users and their password hashes. Required.
 	Store users.Store
 
-	// PerUser throttles failed sign-ins per username (compared without case or surrounding
-	// space), whether or not the user exists; successful sign-ins cost nothing. Default
+	// PerUser throttles failed sign-ins per username (exactly as typed, without surrounding
+	// space, or the ID of the account the store matched), whether or not the user exists;
+	// successful sign-ins cost nothing. Default
 	// DefaultPerUser. It slows guessing down rather than locking the account: after the burst,
 	// one attempt per Every stays open to the real user as well as to an attacker.
 	PerUser Throttle
@@ -48,8 +49,8 @@ type Config struct {
 	// DefaultPerClient.
 	PerClient Throttle
 	// ClientKey names the client an attempt comes from; default ClientFromRemoteAddr. Behind a
-	// reverse proxy every request comes from the proxy's address, so give a function that reads
-	// the client address the proxy forwards, or raise PerClient.
+	// reverse proxy every request comes from the proxy's address, so use ClientFromProxies with
+	// the proxies' list (asyncmq serve does with --trusted-proxies).
 	ClientKey func(r *http.Request) string
 	// MaxTracked bounds the number of usernames and of clients whose buckets are remembered,
 	// least recently used first out. Default 10 000 each.

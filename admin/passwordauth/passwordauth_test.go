@@ -226,8 +226,8 @@ func testSignIn(t *testing.T, db userstest.DB) {
 		t.Fatalf("login: %d Location %q, want 303 to the next path", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	c := sessionCookie(t, resp)
-	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
-		t.Errorf("session cookie %+v, want HttpOnly, SameSite=Lax, Path=/", c)
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/asyncmq/" {
+		t.Errorf("session cookie %+v, want HttpOnly, SameSite=Strict, Path=/asyncmq/", c)
 	}
 	resp = f.dashboard(c)
 	if body := readBody(resp); resp.StatusCode != 200 || body != "id=root name=Root admin=true roles=" {
@@ -358,9 +358,9 @@ func TestThrottling(t *testing.T) {
 		wantLookup     bool
 	}{
 		{"1st wrong password", "root", "wrong", "192.0.2.1:1000", 401, "", true},
-		{"2nd wrong password", "ROOT", "wrong", "192.0.2.2:1000", 401, "", true},
+		{"2nd wrong password", " root ", "wrong", "192.0.2.2:1000", 401, "", true},
 		{"user throttled, even with the right password", "root", password, "192.0.2.3:1000", 429, "3600", false},
-		{"user throttled, from any client", " Root", password, "[2001:db8::1]:1000", 429, "3600", false},
+		{"user throttled, from any client", " root", password, "[2001:db8::1]:1000", 429, "3600", false},
 		// Successful sign-ins do not spend the user's budget.
 		{"olga 1", "olga", password, "192.0.2.9:1", 303, "", true},
 		{"olga 2", "olga", password, "192.0.2.9:2", 303, "", true},
@@ -389,6 +389,97 @@ func TestThrottling(t *testing.T) {
 	now = now.Add(time.Hour)
 	if resp := attempt("root", password, "198.51.100.1:1"); resp.StatusCode != 303 {
 		t.Errorf("an hour later: %d, want 303", resp.StatusCode)
+	}
+}
+
+// TestThrottleKeysAreExact reproduces the second half of issue 11 item 3: the per-user bucket
+// was keyed by the lower-cased name, so failures against "alice" locked out "Alice", another
+// account of the case-sensitive store.
+func TestThrottleKeysAreExact(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{cfg: passwordauth.Config{PerUser: passwordauth.Throttle{Burst: 2, Every: time.Hour}}})
+	ctx := context.Background()
+	for _, id := range []string{"alice", "Alice"} {
+		if _, err := f.store.Create(ctx, users.User{ID: id, Active: true, Admin: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.store.SetPassword(ctx, id, passwordHash()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		resp := f.login("alice", "wrong", "", nil)
+		if want := []int{401, 401, 429}[i]; resp.StatusCode != want {
+			t.Fatalf("alice's attempt %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+	if resp := f.login("Alice", password, "", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("Alice after alice was throttled: %d, want 303", resp.StatusCode)
+	}
+	if resp := f.login("alice", password, "", nil); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("alice with the right password while throttled: %d, want 429", resp.StatusCode)
+	}
+}
+
+// caseFoldingStore compares IDs without case, as a mapped table with a case-insensitive
+// collation would.
+type caseFoldingStore struct{ *countingStore }
+
+func (s caseFoldingStore) Get(ctx context.Context, id string) (*users.User, error) {
+	return s.countingStore.Get(ctx, strings.ToLower(id))
+}
+
+// With a store that matches names without case, spelling variants reach the same account, so
+// they must spend that account's bucket rather than one each.
+func TestThrottleFollowsTheMatchedAccount(t *testing.T) {
+	t.Parallel()
+	f := setup(t, options{})
+	b, err := passwordauth.New(passwordauth.Config{Store: caseFoldingStore{f.store}, Hasher: testHasher,
+		PerUser: passwordauth.Throttle{Burst: 2, Every: time.Hour}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := admin.New(admin.Config{EnableLogin: true, Backend: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.handler = a.Handler()
+	for i, name := range []string{"ROOT", "Root", "rOOT"} {
+		resp := f.login(name, "wrong", "", nil)
+		if want := []int{401, 401, 429}[i]; resp.StatusCode != want {
+			t.Fatalf("attempt %d as %q: %d, want %d", i+1, name, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestClientKeyBehindProxies reproduces the first half of issue 11 item 3: behind a trusted
+// proxy every sign-in came from the proxy's address, so one client's failures made everybody's
+// sign-in answer 429. ClientFromProxies keys by the client the proxy appended.
+func TestClientKeyBehindProxies(t *testing.T) {
+	t.Parallel()
+	proxies, err := admin.ParseTrustedProxies([]string{"10.0.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := setup(t, options{cfg: passwordauth.Config{
+		PerClient: passwordauth.Throttle{Burst: 3, Every: time.Hour},
+		ClientKey: passwordauth.ClientFromProxies(proxies),
+	}})
+	attempt := func(user, pw, xff string) int {
+		return f.do(request{method: "POST", path: "/asyncmq/login", remote: "10.0.0.10:443",
+			header: http.Header{"X-Forwarded-For": {xff}},
+			form:   url.Values{"username": {user}, "password": {pw}}}).StatusCode
+	}
+	// The attacker rotates the part of X-Forwarded-For it writes itself; the proxy appends the
+	// real address.
+	for i := range 4 {
+		got := attempt(fmt.Sprintf("guess%d", i), "wrong", fmt.Sprintf("198.51.100.%d, 203.0.113.66", i))
+		if want := []int{401, 401, 401, 429}[i]; got != want {
+			t.Fatalf("attacker's attempt %d: %d, want %d", i+1, got, want)
+		}
+	}
+	if got := attempt("root", password, "192.0.2.7"); got != http.StatusSeeOther {
+		t.Fatalf("the admin's sign-in through the same proxy: %d, want 303", got)
 	}
 }
 
@@ -622,21 +713,32 @@ func TestNewRefusesBadConfig(t *testing.T) {
 // Whatever the form holds, the answer is a sign-in, a refusal or a throttle: never a 5xx, and
 // never a redirect out of the dashboard.
 func FuzzLoginForm(f *testing.F) {
+	proxies, err := admin.ParseTrustedProxies([]string{"10.0.0.0/24"})
+	if err != nil {
+		f.Fatal(err)
+	}
 	fx := setup(f, options{cfg: passwordauth.Config{
 		PerUser:   passwordauth.Throttle{Burst: 1 << 20, Every: time.Nanosecond},
 		PerClient: passwordauth.Throttle{Burst: 1 << 20, Every: time.Nanosecond},
+		ClientKey: passwordauth.ClientFromProxies(proxies),
 	}})
-	f.Add("root", password, "/asyncmq/jobs/1")
-	f.Add("root", password, "//evil.example")
-	f.Add("ghost", "x", "/%2e%2e/x")
-	f.Add("", "", "")
-	f.Add("ro\x00ot", "pw\xff", "/asyncmq/\u202e")
-	f.Fuzz(func(t *testing.T, user, pw, next string) {
-		resp := fx.login(user, pw, next, nil)
+	f.Add("root", password, "/asyncmq/jobs/1", "")
+	f.Add("root", password, "//evil.example", "203.0.113.1")
+	f.Add("ghost", "x", "/%2e%2e/x", "junk, 10.0.0.11")
+	f.Add("", "", "", "")
+	f.Add("ro\x00ot", "pw\xff", "/asyncmq/\u202e", "[2001:db8::1]:80, ::ffff:198.51.100.7")
+	f.Add(" ROOT ", password, "/asyncmq/"+strings.Repeat("a", 3000), "1.1.1.1,,, 10.0.0.12")
+	f.Fuzz(func(t *testing.T, user, pw, next, xff string) {
+		if strings.ContainsAny(xff, "\r\n\x00") {
+			return
+		}
+		resp := fx.do(request{method: "POST", path: "/asyncmq/login", remote: "10.0.0.10:443",
+			header: http.Header{"X-Forwarded-For": {xff}},
+			form:   url.Values{"username": {user}, "password": {pw}, "next": {next}}})
 		switch resp.StatusCode {
 		case http.StatusSeeOther:
 			loc := resp.Header.Get("Location")
-			if !strings.HasPrefix(loc, "/asyncmq/") || strings.HasPrefix(loc, "//") || strings.Contains(loc, "\\") {
+			if !strings.HasPrefix(loc, "/asyncmq/") || strings.HasPrefix(loc, "//") || strings.Contains(loc, "\\") || len(loc) > 2048 {
 				t.Fatalf("redirect to %q", loc)
 			}
 		case http.StatusUnauthorized, http.StatusBadRequest, http.StatusTooManyRequests:

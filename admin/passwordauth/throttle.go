@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/asyncmq/asyncmq/admin"
 )
 
 // Throttle is a token bucket: Burst attempts at once, then one more every Every.
@@ -98,16 +100,20 @@ func (l *limiters) spend(key string, now time.Time) {
 	l.get(key).ReserveN(now, 1)
 }
 
-// normalizeUsername is the throttling key of a username: case and surrounding space do not make
-// a new bucket, so "Admin " and "admin" share one. The key is cut after maxUsername+1 bytes,
-// since longer names cannot exist, and copied: a form value can share the whole request
-// body's memory, which the LRU would otherwise keep alive for every remembered key.
-func normalizeUsername(u string) string {
+// usernameKey is the throttling key of a username: the name exactly as the store compares it,
+// so "alice" and "Alice", two accounts of a case-sensitive store, have their own buckets and one
+// cannot lock the other out. Keying without case would buy nothing: a case variant of a name is
+// another account or none, and guessing against it cannot sign in as the original. (A store
+// that compares without case returns the original's ID, and loginPost then charges that
+// account's bucket.) The key is cut after maxUsername+1 bytes, since longer names cannot exist,
+// and copied: a form value can share the whole request body's memory, which the LRU would
+// otherwise keep alive for every remembered key.
+func usernameKey(u string) string {
 	u = strings.TrimSpace(u)
 	if len(u) > maxUsername+1 {
 		u = u[:maxUsername+1]
 	}
-	return strings.Clone(strings.ToLower(u))
+	return strings.Clone(u)
 }
 
 // ClientFromRemoteAddr is the default Config.ClientKey: the IP address of the connection, with
@@ -117,6 +123,19 @@ func ClientFromRemoteAddr(r *http.Request) string {
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	return clientKey(host)
+}
+
+// ClientFromProxies returns a Config.ClientKey for a server behind the reverse proxies in l: the
+// client address the proxies vouch for in X-Forwarded-For (admin.ProxyList.ClientAddr, the
+// right-most address that is not a trusted proxy), with IPv6 addresses reduced to their /64.
+// Without it every sign-in through a proxy shares the proxy's bucket, and one client's failures
+// lock everybody out.
+func ClientFromProxies(l admin.ProxyList) func(*http.Request) string {
+	return func(r *http.Request) string { return clientKey(l.ClientAddr(r)) }
+}
+
+func clientKey(host string) string {
 	addr, err := netip.ParseAddr(host)
 	if err != nil {
 		return host

@@ -129,19 +129,20 @@ func TestHashSlotsBounded(t *testing.T) {
 }
 
 // The per-user key of a name longer than any stored one is bounded, so a flood of huge
-// usernames costs the LRU a fixed amount of memory per key; real names keep their own keys.
-func TestNormalizeUsernameBounded(t *testing.T) {
+// usernames costs the LRU a fixed amount of memory per key; real names keep their own keys, and
+// case is kept, since the store compares names exactly.
+func TestUsernameKeyBounded(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("A", maxForm)
 	tests := []struct{ in, want string }{
-		{" Admin ", "admin"},
-		{strings.Repeat("B", maxUsername), strings.Repeat("b", maxUsername)},
-		{long, strings.Repeat("a", maxUsername+1)},
-		{long + "x", strings.Repeat("a", maxUsername+1)},
+		{" Admin ", "Admin"},
+		{strings.Repeat("B", maxUsername), strings.Repeat("B", maxUsername)},
+		{long, strings.Repeat("A", maxUsername+1)},
+		{long + "x", strings.Repeat("A", maxUsername+1)},
 	}
 	for _, tt := range tests {
-		if got := normalizeUsername(tt.in); got != tt.want {
-			t.Errorf("normalizeUsername(%d bytes) = %d bytes %.10q..., want %d bytes", len(tt.in), len(got), got, len(tt.want))
+		if got := usernameKey(tt.in); got != tt.want {
+			t.Errorf("usernameKey(%d bytes) = %d bytes %.10q..., want %d bytes", len(tt.in), len(got), got, len(tt.want))
 		}
 	}
 }

@@ -27,13 +27,16 @@ type Headers struct {
 	// Groups carries the user's groups, comma-separated; they become roles (see
 	// Config.GroupRoles).
 	Groups string
-	// Admin carries an admin flag, read with admin.Truthy ("true", "1", "yes", "on").
+	// Admin carries an admin flag, read with admin.Truthy ("true", "1", "yes", "on"). Leave it
+	// empty unless the proxy sets this header on every request and strips it from clients: a
+	// proxy that only sets the headers it knows passes a client's own admin flag through.
 	Admin string
 }
 
 var (
 	// AsyncMQ is the header set of AsyncMQ's header backend: X-Authenticated-User,
-	// X-Authenticated-Roles and X-Authenticated-Admin. It is the default.
+	// X-Authenticated-Roles and X-Authenticated-Admin. It is the default when Config.Headers is
+	// the zero value; asyncmq serve reads X-Authenticated-Admin only with --proxy-admin-header.
 	AsyncMQ = Headers{
 		User:   "X-Authenticated-User",
 		Groups: "X-Authenticated-Roles",
@@ -50,6 +53,13 @@ var (
 
 // DefaultMaxValueLen is the default limit on an identity header's length.
 const DefaultMaxValueLen = 256
+
+// presetAdminHeaders are the admin-flag headers of the presets. A request carrying one that
+// Headers.Admin does not name is refused: the backend would ignore it, so its presence means
+// either a client trying to make itself an administrator through a proxy that passes unknown
+// headers on, or a proxy that sets a flag the operator forgot to configure. Either way the
+// operator should hear about it rather than have the request served as something it is not.
+var presetAdminHeaders = []string{http.CanonicalHeaderKey(AsyncMQ.Admin)}
 
 // Config configures a Backend.
 type Config struct {
@@ -154,13 +164,20 @@ var errRefused = fmt.Errorf("proxy identity headers refused: %w", admin.ErrNoCre
 // Authenticate returns the user named by the identity headers. The request is anonymous
 // (admin.ErrNoCredentials) when the user header is absent or the peer is not a trusted proxy,
 // and refused the same way when any identity header is repeated, longer than MaxValueLen or
-// holds control characters.
+// holds control characters, or when the request carries a preset's admin header
+// (X-Authenticated-Admin) that Headers.Admin does not name.
 func (b *Backend) Authenticate(r *http.Request) (*admin.User, error) {
 	if !b.proxies.Contains(r.RemoteAddr) {
 		if len(r.Header[b.headers.User]) > 0 {
 			b.refuse(r, "identity header from an untrusted peer", b.headers.User)
 		}
 		return nil, admin.ErrNoCredentials
+	}
+	for _, h := range presetAdminHeaders {
+		if h != b.headers.Admin && len(r.Header[h]) > 0 {
+			b.refuse(r, "admin header that is not configured (set Headers.Admin, --proxy-admin-header, only if the proxy sets it and strips it from clients)", h)
+			return nil, errRefused
+		}
 	}
 	id, ok := b.value(r, b.headers.User)
 	if !ok {

@@ -136,8 +136,18 @@ func TestGateWithProxyHeaders(t *testing.T) {
 			wantCode: 200, wantBody: "id=carol email=carol@example.com admin=true roles=dev,platform"},
 		{name: "oauth2-proxy preset ignores the AsyncMQ header", remote: proxyAddr,
 			cfg:      proxyauth.Config{Headers: proxyauth.OAuth2Proxy},
-			headers:  with("X-Authenticated-User", "carol"),
+			headers:  []string{"X-Authenticated-User", "carol"},
 			wantCode: http.StatusSeeOther},
+		// Issue 11 item 1: a proxy that sets only its own headers passes a client's admin flag on.
+		{name: "client admin flag through an oauth2-proxy is refused", remote: proxyAddr,
+			cfg:      proxyauth.Config{Headers: proxyauth.OAuth2Proxy},
+			acfg:     admin.Config{RequireAdmin: new(false), RequiredRoles: []string{"viewer"}},
+			headers:  with("X-Forwarded-User", "mallory", "X-Forwarded-Groups", "viewer"),
+			wantCode: http.StatusSeeOther, wantLog: "admin header that is not configured"},
+		{name: "client admin flag with a custom header set is refused", remote: proxyAddr,
+			cfg:      proxyauth.Config{Headers: proxyauth.Headers{User: "X-User"}},
+			headers:  with("X-User", "mallory"),
+			wantCode: http.StatusSeeOther, wantLog: "admin header that is not configured"},
 		{name: "explicit group mapping", remote: proxyAddr,
 			cfg: proxyauth.Config{Headers: proxyauth.OAuth2Proxy,
 				GroupRoles: map[string][]string{"sre": {"operator", "viewer"}, "support": {"viewer"}}},
@@ -308,6 +318,7 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Add("", "", ",,,", "")
 	f.Add("a\tb", "x", "admin", "yes")
 	f.Add(strings.Repeat("u", 300), "", "", "")
+	f.Add("mallory", "", "viewer", "TRUE")
 	be, err := proxyauth.New(proxyauth.Config{
 		TrustedProxies: []string{trustedSubnet},
 		Headers:        proxyauth.Headers{User: "X-User", Email: "X-Email", Groups: "X-Groups", Admin: "X-Admin"},

@@ -62,6 +62,9 @@ func testLeader(t *testing.T, newBackend factory) {
 			_, err := s.b.Elect(s.ctx, p)
 			requireErrorIs(t, err, asyncmqtype.ErrInvalid, fmt.Sprintf("elect %+v", p))
 		}
+		for _, p := range []backend.ResignParams{{Holder: "a"}, {Name: "m"}} {
+			requireErrorIs(t, s.b.Resign(s.ctx, p), asyncmqtype.ErrInvalid, fmt.Sprintf("resign %+v", p))
+		}
 	})
 }
 
@@ -86,6 +89,8 @@ func testSeam(t *testing.T, newBackend factory) {
 			got = append(got, w.ID)
 		}
 		requireIDs(t, got, []string{"w2", "w1"}, "workers left")
+		_, err = s.b.PruneWorkers(s.ctx, backend.PruneWorkersParams{})
+		requireErrorIs(t, err, asyncmqtype.ErrInvalid, "prune workers without a Before time")
 	})
 
 	t.Run("PromoteDueLimit", func(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
-
 // GetJob returns a copy of one job; asyncmqtype.ErrJobNotFound if unknown.
 func (b *Backend) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, error) {
 	if err := b.lock(ctx, "get job "+id); err != nil {

@@ -176,6 +176,9 @@ func (b *Backend) Elect(ctx context.Context, p backend.ElectParams) (backend.Lea
 
 // Resign gives up the lease on a role if p.Holder holds it; see backend.Elector.
 func (b *Backend) Resign(ctx context.Context, p backend.ResignParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	if err := b.lock(ctx, "resign leadership of "+p.Name); err != nil {
 		return err
 	}

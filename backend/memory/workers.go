@@ -40,6 +40,9 @@ func (b *Backend) RemoveWorker(ctx context.Context, id string) error {
 
 // PruneWorkers deletes the records of workers whose last heartbeat is before p.Before.
 func (b *Backend) PruneWorkers(ctx context.Context, p backend.PruneWorkersParams) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
 	if err := b.lock(ctx, "prune workers"); err != nil {
 		return 0, err
 	}

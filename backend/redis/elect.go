@@ -59,6 +59,9 @@ func (s *Store) Resign(ctx context.Context, p backend.ResignParams) error {
 	if err := s.guard(ctx); err != nil {
 		return err
 	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	if err := resignScript.Run(ctx, s.rdb, []string{s.leaseKey(p.Name)}, p.Holder).Err(); err != nil && err != goredis.Nil {
 		return fmt.Errorf("resign %q from %q: %w", p.Holder, p.Name, err)
 	}
@@ -68,6 +71,9 @@ func (s *Store) Resign(ctx context.Context, p backend.ResignParams) error {
 // PruneWorkers deletes the records of workers whose last heartbeat is before p.Before.
 func (s *Store) PruneWorkers(ctx context.Context, p backend.PruneWorkersParams) (int, error) {
 	if err := s.guard(ctx); err != nil {
+		return 0, err
+	}
+	if err := p.Validate(); err != nil {
 		return 0, err
 	}
 	info, started, hb := s.workerKeys()

@@ -90,7 +90,8 @@ func Logger(l *slog.Logger) Option {
 }
 
 // DefaultWatchInterval is how often a Backend with subscribers looks for the commits of other
-// connections unless WatchInterval says otherwise.
+// connections unless WatchInterval says otherwise, where it cannot be told of them: on Linux the
+// write-ahead log's inotify events wake it instead, and it polls only every 250ms as a safety net.
 const DefaultWatchInterval = 5 * time.Millisecond
 
 // WatchInterval sets how often a Backend that has subscribers (see Subscribe) looks for commits

@@ -51,6 +51,9 @@ func (b *Backend) Elect(ctx context.Context, p backend.ElectParams) (backend.Lea
 
 // Resign deletes the lease on p.Name if p.Holder holds it; see backend.Elector.
 func (b *Backend) Resign(ctx context.Context, p backend.ResignParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		_, err := w.exec(`DELETE FROM asyncmq_leaders WHERE name = ? AND holder = ?`, p.Name, p.Holder)
 		return err
@@ -63,6 +66,9 @@ func (b *Backend) Resign(ctx context.Context, p backend.ResignParams) error {
 
 // PruneWorkers deletes the worker records whose last heartbeat is before p.Before.
 func (b *Backend) PruneWorkers(ctx context.Context, p backend.PruneWorkersParams) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
 	var n int64
 	err := b.write(ctx, b.now(), func(w *wtx) error {
 		res, err := w.exec(`DELETE FROM asyncmq_workers WHERE last_heartbeat < ?`, nanoInt(p.Before))

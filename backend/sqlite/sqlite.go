@@ -88,6 +88,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 
 	b := &Backend{path: abs, cfg: cfg, anchors: newAnchorCache(), now: func() time.Time { return time.Now().UTC() }}
 	b.watch.stop = make(chan struct{})
+	b.watch.kick = make(chan struct{}, 1)
 	wdb, err := sql.Open("sqlite", dsn(abs, cfg, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)

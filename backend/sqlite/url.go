@@ -44,7 +44,7 @@ func PathFromURL(url string) (string, bool) {
 // parseURL returns the file path of a "sqlite://<path>" URL. The path is taken literally (no
 // percent-decoding), as users type file names rather than URLs: "sqlite://asyncmq.db" is
 // relative to the working directory, "sqlite:///var/lib/asyncmq.db" absolute. An empty path, a
-// query string or fragment, or a control character is an error wrapping asyncmqtype.ErrInvalid
+// query string or fragment, a control character, or user information (user:password@) is an error wrapping asyncmqtype.ErrInvalid
 // that names the URL (password hidden).
 func parseURL(url string) (string, error) {
 	invalid := func(problem string) error {
@@ -70,6 +70,11 @@ func parseURL(url string) (string, error) {
 		if r < 0x20 || r == 0x7f {
 			return "", invalid("the path contains a control character")
 		}
+	}
+	// A file has no user or password; "user:secret@" would otherwise become part of the path and
+	// show up, password included, in every error that names the file.
+	if first, _, _ := strings.Cut(rest, "/"); strings.Contains(first, "@") && strings.Contains(first, ":") {
+		return "", invalid("a SQLite URL takes no user or password")
 	}
 	return rest, nil
 }

@@ -136,6 +136,8 @@ func TestOpenByURLHidesPasswords(t *testing.T) {
 	for _, url := range []string{
 		"sqlite://u:hunter2@host/x.db?mode=ro",
 		"sqlite3://u:hunter2@host/x.db#frag",
+		"sqlite://u:hunter2@host/x.db",
+		"sqlite://u:hunter2@/tmp/x.db",
 	} {
 		_, err := backend.Open(t.Context(), url)
 		if err == nil {

@@ -26,6 +26,8 @@ type watcher struct {
 	// signalled them itself already. active tells writers whether to record them.
 	own    [][2]int64
 	active atomic.Bool
+	// kick wakes the goroutine when the last subscriber leaves, so it ends at once.
+	kick chan struct{}
 }
 
 // wrote records the IDs of events this Backend is committing, so the watcher does not signal
@@ -95,6 +97,12 @@ func (b *Backend) watchAdd(n int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.subs += n
+	if w.subs == 0 && w.running {
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
 	if w.subs > 0 && !w.running && !b.closed.Load() {
 		w.running = true
 		w.active.Store(true)
@@ -163,8 +171,22 @@ func (b *Backend) watchLoop(last int64) {
 	} else {
 		last = b.signalSince(ctx, db, last)
 	}
-	tick := time.NewTicker(b.cfg.watchInterval)
-	defer tick.Stop()
+	// On Linux the log's writes wake the loop. A commit writes the log before it becomes
+	// visible (the wal-index is updated after), so after a write the loop polls at the watch
+	// interval for walHotWindow to see it land; otherwise it polls only every walFallbackPoll, a
+	// safety net for file systems without inotify events. Elsewhere it polls at the interval.
+	idle := b.cfg.watchInterval
+	var wal <-chan struct{}
+	if ww, err := newWALWatch(b.path); err == nil {
+		defer ww.close()
+		wal = ww.changed
+		idle = max(idle, walFallbackPoll)
+	} else {
+		b.cfg.logger.Debug("sqlite: polling for writes of other processes", "path", b.path, "every", idle, "reason", err)
+	}
+	var hotUntil time.Time
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
 	for {
 		if b.watchIdle() {
 			return
@@ -173,8 +195,17 @@ func (b *Backend) watchLoop(last int64) {
 		case <-b.watch.stop:
 			b.watchIdle()
 			return
-		case <-tick.C:
+		case <-b.watch.kick:
+			continue
+		case <-timer.C:
+		case <-wal:
+			hotUntil = time.Now().Add(walHotWindow)
 		}
+		next := idle
+		if time.Now().Before(hotUntil) {
+			next = b.cfg.watchInterval
+		}
+		timer.Reset(next)
 		var v int64
 		if err := pragma.QueryRowContext(ctx).Scan(&v); err != nil {
 			continue
@@ -186,6 +217,14 @@ func (b *Backend) watchLoop(last int64) {
 		last = b.signalSince(ctx, db, last)
 	}
 }
+
+// walHotWindow is how long after a write to the log the watcher keeps polling at the watch
+// interval: long enough for a commit's wal-index update to follow its log write.
+const walHotWindow = 50 * time.Millisecond
+
+// walFallbackPoll is how often a watcher woken by the log's inotify events still polls, in case
+// the file system drops them.
+const walFallbackPoll = 250 * time.Millisecond
 
 // signalSince signals the queues of the events after last and returns the newest event's ID.
 func (b *Backend) signalSince(ctx context.Context, db *sql.DB, last int64) int64 {

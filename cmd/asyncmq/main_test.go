@@ -257,6 +257,7 @@ func TestBadSettingsExitNonZero(t *testing.T) {
 		{name: "serve proxy without trusted proxies", args: []string{"serve", "--auth", "proxy", "--addr", "127.0.0.1:0"}, wantCode: 2, wantErr: []string{"--trusted-proxies"}},
 		{name: "serve bad variable", env: map[string]string{"ASYNCMQ_WORKERS": "lots"}, args: []string{"serve"}, wantCode: 2, wantErr: []string{"ASYNCMQ_WORKERS", "lots"}},
 		{name: "serve bad address", args: []string{"serve", "--auth", "none", "--addr", "nowhere"}, wantCode: 2, wantErr: []string{"--addr", "nowhere"}},
+		{name: "serve bad allowed host", args: []string{"serve", "--auth", "none", "--addr", "127.0.0.1:0", "--allowed-hosts", "https://ops.example"}, wantCode: 2, wantErr: []string{"--allowed-hosts", "ASYNCMQ_ALLOWED_HOSTS"}},
 		{name: "token without secret", args: []string{"token", "issue"}, wantCode: 2, wantErr: []string{"ASYNCMQ_JWT_SECRET"}},
 		{name: "token with a short secret", env: map[string]string{"ASYNCMQ_JWT_SECRET": "short"}, args: []string{"token", "issue"}, wantCode: 2, wantErr: []string{"secret"}},
 		{name: "keygen unknown algorithm", args: []string{"token", "keygen", "--alg", "XS1", "--out", t.TempDir()}, wantCode: 2, wantErr: []string{"--alg", "XS1"}},

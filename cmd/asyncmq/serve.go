@@ -15,19 +15,40 @@ import (
 func newServeCmd(a *app) *cobra.Command {
 	o := cliserve.Options{}
 	var secretFile string
+	var oidcSecretFile *string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboard and run workers in one process",
 		Long: `Serve the admin dashboard and run workers in one process, on the store --backend names.
 
 Every flag also reads an ASYNCMQ_<FLAG> variable (--jwt-audience: ASYNCMQ_JWT_AUDIENCE); the
-flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, never a flag.
+flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, and the OpenID
+Connect client secret from ASYNCMQ_OIDC_CLIENT_SECRET or --oidc-client-secret-file, never a flag.
 
   asyncmq serve --demo                          # JWT sign-in; prints a token to paste
   asyncmq serve --auth none                     # no sign-in, loopback only
-  asyncmq serve --auth proxy --trusted-proxies 10.0.0.0/8 --addr 0.0.0.0:8000
+  asyncmq serve --auth proxy --trusted-proxies 10.0.0.0/8 --addr 0.0.0.0:8000 --allowed-hosts ops.example
   asyncmq serve --auth password                 # users from "asyncmq users"
-  asyncmq serve --workers 0                     # dashboard only, beside "asyncmq worker"`,
+  asyncmq serve --auth oidc --oidc-issuer https://idp.example --oidc-client-id asyncmq \
+    --oidc-redirect-url https://ops.example/asyncmq/oidc/callback --oidc-role-map ops=operator
+                                                # single sign-on; secret in ASYNCMQ_OIDC_CLIENT_SECRET
+  asyncmq serve --workers 0                     # dashboard only, beside "asyncmq worker"
+
+--auth proxy believes identity headers only from --trusted-proxies, and reads exactly these:
+  user    --proxy-header         default X-Authenticated-User
+  e-mail  --proxy-email-header   default none
+  groups  --proxy-groups-header  default X-Authenticated-Roles (groups become roles)
+  admin   --proxy-admin-header   default none: no header makes anyone an admin
+For oauth2-proxy (--pass-user-headers) pass --proxy-header X-Forwarded-User
+--proxy-email-header X-Forwarded-Email --proxy-groups-header X-Forwarded-Groups. A request that
+carries X-Authenticated-Admin while --proxy-admin-header does not name it is refused: the proxy
+is passing a client's header through. Behind --trusted-proxies, X-Forwarded-For (right-most
+untrusted address, for sign-in throttling), X-Forwarded-Host, -Proto, -Port and -Prefix
+(right-most value) are believed from those proxies only.
+
+Only requests whose Host is a loopback name (localhost, 127.0.0.1, [::1]) or is listed in
+--allowed-hosts are served; others get 421, which stops DNS rebinding. List the names browsers
+use to reach the dashboard, or "*" to accept any Host. /health and /ready answer any Host.`,
 		Args: cobra.NoArgs,
 		RunE: a.action(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 			if err := cli.BindEnv(cmd.Flags(), a.getenv); err != nil {
@@ -35,6 +56,9 @@ flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, ne
 			}
 			secret, err := jwtSecret(a.getenv, secretFile)
 			if err != nil {
+				return err
+			}
+			if o.OIDCClientSecret, err = oidcClientSecret(a.getenv, *oidcSecretFile); err != nil {
 				return err
 			}
 			if v, ok := a.getenv("ASYNCMQ_SESSION_SECRET"); ok && v != "" {
@@ -71,7 +95,13 @@ flag wins. The JWT secret comes from ASYNCMQ_JWT_SECRET or --jwt-secret-file, ne
 	f.StringVar(&o.ProxyHeader, "proxy-header", proxyauth.AsyncMQ.User, "header carrying the user ID (--auth proxy)")
 	f.StringVar(&o.ProxyEmailHeader, "proxy-email-header", proxyauth.AsyncMQ.Email, "header carrying the user's e-mail (--auth proxy)")
 	f.StringVar(&o.ProxyGroupsHeader, "proxy-groups-header", proxyauth.AsyncMQ.Groups, "header carrying comma-separated groups, used as roles (--auth proxy)")
+	f.StringVar(&o.ProxyAdminHeader, "proxy-admin-header", "", `header carrying an admin flag ("true"); off by default: set it only if the proxy sets it on every request and strips it from clients (--auth proxy)`)
 	f.StringSliceVar(&o.TrustedProxies, "trusted-proxies", nil, "proxies (IPs, CIDRs) whose identity and X-Forwarded-* headers are believed")
+	f.StringSliceVar(&o.AllowedHosts, "allowed-hosts", nil, `host names (or IPs, "name:port") browsers use to reach the dashboard, besides loopback names; "*" = any Host`)
+	f.DurationVar(&o.ReadTimeout, "read-timeout", 20*time.Second, "longest a client may take to send a request, body included (live-update streams excepted)")
+	f.DurationVar(&o.WriteTimeout, "write-timeout", 60*time.Second, "longest the server may take to send an answer (live-update streams excepted)")
+	f.DurationVar(&o.StreamRecheck, "stream-recheck", 30*time.Second, "how often an open live-update stream re-checks that its user may still sign in (sign-outs end streams at once)")
+	oidcSecretFile = addOIDCFlags(f, &o)
 	f.DurationVar(&o.DemoInterval, "demo-interval", 2*time.Second, "pause between two batches of demo jobs")
 	return cmd
 }

@@ -156,6 +156,13 @@
       if (document.getElementById("job-panel")) { refreshPanel(); }
       if (document.getElementById("job-list")) { refreshList(); }
     });
+    // The server ended the stream because the user signed out, was disabled or their token
+    // expired: reloading meets the login gate instead of reconnecting forever.
+    es.addEventListener("signout", function () {
+      es.close();
+      setStatus("offline", "Signed out");
+      window.location.reload();
+    });
     es.addEventListener("error", function () {
       if (es.readyState === EventSource.CLOSED) {
         setStatus("offline", "Reconnecting…");

@@ -100,7 +100,7 @@ func newAuth(ctx context.Context, o *Options, log *slog.Logger, closers *closeSt
 				User:   o.ProxyHeader,
 				Email:  o.ProxyEmailHeader,
 				Groups: o.ProxyGroupsHeader,
-				Admin:  proxyauth.AsyncMQ.Admin,
+				Admin:  o.ProxyAdminHeader,
 			},
 			Logger: log,
 		})
@@ -110,9 +110,22 @@ func newAuth(ctx context.Context, o *Options, log *slog.Logger, closers *closeSt
 		s.backend = b
 		return s, nil
 	case AuthPassword:
-		b, err := passwordauth.New(passwordauth.Config{Store: store, Logger: log})
+		proxies, err := admin.ParseTrustedProxies(o.TrustedProxies)
+		if err != nil {
+			return nil, flagErr("trusted-proxies", "%v", err)
+		}
+		// Behind a proxy every request comes from the proxy's address: throttle sign-ins by the
+		// client the proxies vouch for instead, or one client locks everybody out.
+		b, err := passwordauth.New(passwordauth.Config{Store: store, Logger: log, ClientKey: passwordauth.ClientFromProxies(proxies)})
 		if err != nil {
 			return nil, cli.Usagef("--auth password: %w", err)
+		}
+		s.backend = b
+		return s, nil
+	case AuthOIDC:
+		b, err := o.newOIDC(ctx, log, closers)
+		if err != nil {
+			return nil, err
 		}
 		s.backend = b
 		return s, nil

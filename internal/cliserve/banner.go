@@ -1,9 +1,12 @@
 package cliserve
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/asyncmq/asyncmq/admin/oidcauth"
 )
 
 // printBanner tells a person where the dashboard is and how to get in. It never prints a secret;
@@ -34,6 +37,8 @@ with: asyncmq token issue --sub alice --role operator
 		fmt.Fprintln(w, "No sign-in (--auth none): anyone who can reach this address can manage every queue.")
 	case o.Auth == AuthJWT || o.Auth == AuthJWTDB:
 		fmt.Fprintln(w, "Sign in with a bearer token: asyncmq token issue --sub alice --role operator")
+	case o.Auth == AuthOIDC:
+		fmt.Fprintf(w, "Sign in with %s (OpenID Connect, issuer %s)\n", cmp.Or(o.OIDCProviderName, oidcauth.DefaultProviderName), o.OIDCIssuer)
 	case o.Auth == AuthPassword:
 		fmt.Fprintln(w, "Sign in with a password; add users with: asyncmq users add alice --role operator && asyncmq users set-password alice")
 	}

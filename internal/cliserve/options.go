@@ -1,6 +1,7 @@
 package cliserve
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/cli"
 )
 
@@ -23,7 +25,7 @@ const (
 )
 
 // AuthModes lists the values --auth accepts.
-var AuthModes = []string{AuthNone, AuthJWT, AuthJWTDB, AuthProxy, AuthPassword}
+var AuthModes = []string{AuthNone, AuthJWT, AuthJWTDB, AuthProxy, AuthPassword, AuthOIDC}
 
 // Options is everything `asyncmq serve` is told. Flag names are given because every validation
 // error names the flag (and its ASYNCMQ_* variable) at fault.
@@ -52,7 +54,34 @@ type Options struct {
 	ProxyHeader       string   // --proxy-header
 	ProxyEmailHeader  string   // --proxy-email-header
 	ProxyGroupsHeader string   // --proxy-groups-header
+	ProxyAdminHeader  string   // --proxy-admin-header: "" reads no admin flag
 	TrustedProxies    []string // --trusted-proxies
+	// AllowedHosts are the Host names served besides loopback ones (--allowed-hosts); "*" is any.
+	AllowedHosts []string
+
+	// ReadTimeout bounds reading a whole request, body included (--read-timeout), so a slow
+	// client cannot hold a connection; WriteTimeout bounds writing the answer (--write-timeout).
+	// Live-update streams lift both for themselves. Defaults 20s and 60s.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+
+	// StreamRecheck is how often an open live-update stream re-checks its user
+	// (--stream-recheck); default 30s.
+	StreamRecheck time.Duration
+
+	OIDCIssuer         string   // --oidc-issuer
+	OIDCClientID       string   // --oidc-client-id
+	OIDCRedirectURL    string   // --oidc-redirect-url
+	OIDCScopes         []string // --oidc-scopes
+	OIDCRolesClaim     string   // --oidc-roles-claim
+	OIDCRoleMap        []string // --oidc-role-map: GROUP=ROLE entries
+	OIDCAllowedDomains []string // --oidc-allowed-domains
+	OIDCAllowedGroups  []string // --oidc-allowed-groups
+	OIDCRequiredClaim  string   // --oidc-required-claim
+	OIDCProviderName   string   // --oidc-provider-name
+	// OIDCClientSecret is the client secret from ASYNCMQ_OIDC_CLIENT_SECRET or
+	// --oidc-client-secret-file; never logged.
+	OIDCClientSecret []byte
 
 	// DemoInterval is the pause between two batches of demo jobs; default 2s.
 	DemoInterval time.Duration
@@ -64,6 +93,9 @@ type Options struct {
 	Out io.Writer
 	// OnListen, when set, is told the address the server listens on once it accepts connections.
 	OnListen func(net.Addr)
+
+	// recordAudit stores audit entries (the inspector's RecordAudit); Run sets it.
+	recordAudit func(context.Context, asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error)
 }
 
 func flagErr(flag, format string, args ...any) error {
@@ -112,8 +144,21 @@ func (o *Options) Validate() error {
 			return flagErr("proxy-header", "must name the header carrying the user")
 		}
 	case AuthPassword:
+	case AuthOIDC:
+		if err := o.validateOIDC(); err != nil {
+			return err
+		}
 	default:
 		return flagErr("auth", "%q: want one of %s", o.Auth, strings.Join(AuthModes, ", "))
+	}
+	if o.ReadTimeout < 0 {
+		return flagErr("read-timeout", "%s must not be negative", o.ReadTimeout)
+	}
+	if o.WriteTimeout < 0 {
+		return flagErr("write-timeout", "%s must not be negative", o.WriteTimeout)
+	}
+	if o.StreamRecheck < 0 {
+		return flagErr("stream-recheck", "%s must not be negative", o.StreamRecheck)
 	}
 	if o.JWTLeeway < 0 {
 		return flagErr("jwt-leeway", "%s must not be negative", o.JWTLeeway)

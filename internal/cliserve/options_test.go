@@ -39,6 +39,9 @@ func TestValidate(t *testing.T) {
 		{name: "proxy without trusted proxies", change: func(o *Options) { o.Auth = AuthProxy }, wantErr: "--trusted-proxies"},
 		{name: "proxy with trusted proxies", change: func(o *Options) { o.Auth, o.TrustedProxies = AuthProxy, []string{"10.0.0.1"} }},
 		{name: "unknown auth", change: func(o *Options) { o.Auth = "ldap" }, wantErr: `"ldap"`},
+		{name: "negative read timeout", change: func(o *Options) { o.ReadTimeout = -1 }, wantErr: "--read-timeout (ASYNCMQ_READ_TIMEOUT)"},
+		{name: "negative write timeout", change: func(o *Options) { o.WriteTimeout = -1 }, wantErr: "--write-timeout (ASYNCMQ_WRITE_TIMEOUT)"},
+		{name: "negative stream recheck", change: func(o *Options) { o.StreamRecheck = -1 }, wantErr: "--stream-recheck (ASYNCMQ_STREAM_RECHECK)"},
 		{name: "negative leeway", change: func(o *Options) { o.JWTLeeway = -1 }, wantErr: "--jwt-leeway"},
 	}
 	for _, tt := range tests {

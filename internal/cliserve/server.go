@@ -49,6 +49,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	closers.push("backend", b.Close)
 	defer func() { closers.closeAll(log) }()
 	insp := asyncmq.NewInspector(b)
+	o.recordAudit = insp.RecordAudit
 
 	auth, err := newAuth(ctx, &o, log, &closers)
 	if err != nil {
@@ -65,9 +66,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		Handler:        dash,
 		URLPrefix:      o.Prefix,
 		TrustedProxies: o.TrustedProxies,
-		Ready:          dash.Ready,
-		Logger:         log,
-		Session:        admin.SessionConfig{Store: auth.sessions},
+		// Never nil: loopback names are always served, other names only when listed.
+		AllowedHosts: append([]string{}, o.AllowedHosts...),
+		Ready:        dash.Ready,
+		Logger:       log,
+		Session:      admin.SessionConfig{Store: auth.sessions},
+		// Open live-update streams end when their user signs out, is disabled or expires.
+		StreamRecheckInterval: o.StreamRecheck,
 	}
 	if auth.backend != nil {
 		cfg.EnableLogin = true
@@ -80,7 +85,14 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	adm, err := admin.New(cfg)
 	if err != nil {
+		if strings.Contains(err.Error(), "Config.AllowedHosts") {
+			return flagErr("allowed-hosts", "%v", err)
+		}
 		return cli.Usagef("dashboard settings: %w", err)
+	}
+	if host, _, _ := net.SplitHostPort(o.Addr); !isLoopback(host) && len(o.AllowedHosts) == 0 {
+		log.Warn("the dashboard answers only requests addressed to a loopback name; list the names browsers use in --allowed-hosts (ASYNCMQ_ALLOWED_HOSTS), or \"*\" for any",
+			"addr", o.Addr)
 	}
 
 	mux := http.NewServeMux()
@@ -89,9 +101,21 @@ func Run(ctx context.Context, o Options) (err error) {
 		// A browser pointed at the bare host lands on the dashboard.
 		mux.Handle("GET /{$}", http.RedirectHandler(strings.TrimSuffix(o.Prefix, "/")+"/", http.StatusSeeOther))
 	}
+	readTimeout, writeTimeout := o.ReadTimeout, o.WriteTimeout
+	if readTimeout == 0 {
+		readTimeout = defaultReadTimeout
+	}
+	if writeTimeout == 0 {
+		writeTimeout = defaultWriteTimeout
+	}
 	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler: mux,
+		// A client that trickles its headers or its body is cut off, so an anonymous slow POST
+		// cannot hold a connection for minutes. The dashboard's live-update stream lifts both
+		// deadlines for itself (http.ResponseController) and bounds each write instead.
+		ReadHeaderTimeout: min(10*time.Second, readTimeout),
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -160,6 +184,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	return nil
 }
+
+// Default request deadlines: a form is a few KiB and every page is rendered in well under a
+// second, so these only ever stop clients that stall on purpose or hang.
+const (
+	defaultReadTimeout  = 20 * time.Second
+	defaultWriteTimeout = 60 * time.Second
+)
 
 // queues returns the worker's queues: the configured ones, else the default queue and the demo's,
 // each at Workers concurrency.

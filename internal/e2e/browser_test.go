@@ -97,7 +97,13 @@ func setupBrowser(t *testing.T, h asyncmq.Handler) *browser {
 			t.Error(err)
 		}
 	})
+	return launchBrowser(t, chromium, st)
+}
 
+// launchBrowser starts a headless Chromium for a test, with console capture and the CSP
+// violation listener; st may be nil for a test that serves its own stack.
+func launchBrowser(t *testing.T, chromium string, st *e2e.Stack) *browser {
+	t.Helper()
 	// The user data directory is removed after the browser exits: Cleanup runs last-in
 	// first-out and the allocator's cancel waits for the process.
 	profile := t.TempDir()
