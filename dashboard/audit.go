@@ -50,8 +50,10 @@ func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn
 		return &httpError{http.StatusForbidden, fmt.Sprintf("Your role (%s) does not allow %s.", d.roleOf(r), c.Action)}
 	}
 	msg, err := fn(ctx)
-	// Whatever the outcome, the store may have changed: the overview must not show the past.
+	// Whatever the outcome, the store may have changed: the overview must not show the past,
+	// nor the counts the live updates send.
 	d.overviewCache.invalidate()
+	d.hub.refreshCounts(context.WithoutCancel(ctx))
 	if err != nil {
 		if ctx.Err() != nil {
 			// The client went away mid-change; record what the store may or may not have done.
