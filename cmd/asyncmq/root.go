@@ -33,6 +33,8 @@ type app struct {
 	started bool
 	// onListen, when set, is told the address serve listens on (tests bind 127.0.0.1:0).
 	onListen func(net.Addr)
+	// onMetricsListen, when set, is told the address of serve's --metrics-addr listener.
+	onMetricsListen func(net.Addr)
 	// actor is --actor: who the audit log names for the changes this command makes.
 	actor string
 	// interactive reports whether the command may ask a question on standard input; default
