@@ -43,6 +43,9 @@ type Job struct {
 	Priority   int
 	// CreatedAt is when the job was enqueued.
 	CreatedAt time.Time
+	// RunAt is the earliest time this attempt could start (CreatedAt, or later for a delayed
+	// or retried job); the time from RunAt to the start is the job's wait.
+	RunAt time.Time
 	// RepeatableID names the schedule that created the job, if any.
 	RepeatableID string
 
@@ -64,6 +67,7 @@ func newJob(j *asyncmqtype.JobInfo, b Store, limit int) *Job {
 		MaxRetries:   j.MaxRetries,
 		Priority:     j.Priority,
 		CreatedAt:    j.CreatedAt,
+		RunAt:        j.RunAt,
 		RepeatableID: j.RepeatableID,
 		lease:        backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken},
 		b:            b,
@@ -74,8 +78,9 @@ func newJob(j *asyncmqtype.JobInfo, b Store, limit int) *Job {
 // NewTestJob returns a Job for calling a Handler directly in a unit test. SetResult works on it;
 // ReportProgress returns an error, as it needs a worker.
 func NewTestJob(task string, payload json.RawMessage) *Job {
+	now := time.Now().UTC()
 	return &Job{ID: NewID(), Queue: DefaultQueue, Task: task, Payload: payload, Attempt: 1,
-		MaxRetries: DefaultMaxRetries, Priority: DefaultPriority, CreatedAt: time.Now().UTC(), limit: DefaultMaxPayloadBytes}
+		MaxRetries: DefaultMaxRetries, Priority: DefaultPriority, CreatedAt: now, RunAt: now, limit: DefaultMaxPayloadBytes}
 }
 
 // IsLastAttempt reports whether a failure of this attempt fails the job for good.

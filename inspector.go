@@ -2,6 +2,7 @@ package asyncmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,6 +45,10 @@ func (i *Inspector) Queues(ctx context.Context) ([]asyncmqtype.QueueInfo, error)
 // Queue returns one queue.
 func (i *Inspector) Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo, error) {
 	q, err := i.b.Queue(ctx, name)
+	if errors.Is(err, asyncmqtype.ErrQueueNotFound) {
+		// Stores already name the queue; say it once.
+		return q, fmt.Errorf("get queue %q: %w", name, asyncmqtype.ErrQueueNotFound)
+	}
 	if err != nil {
 		return q, fmt.Errorf("get queue %q: %w", name, err)
 	}

@@ -23,10 +23,15 @@ func (a *Admin) csrfAllowed(r *http.Request, st *requestState) bool {
 // the Origin header must be present and name the dashboard's own origin (or a trusted one).
 // Unlike CrossOriginProtection it refuses a request without Origin, so a request that a
 // browser extension or an old browser sent without one cannot act on a logged-in session.
+//
+// A script or CI job that sends a bearer token is let through without Origin: what makes CSRF
+// possible is a credential the browser adds by itself (a cookie), and no cross-site page can put
+// an Authorization header on a form post, or on a fetch without a CORS preflight, while a
+// browser sends Origin (or Sec-Fetch-Site) with every unsafe request it makes.
 func (a *Admin) sameOriginAllowed(r *http.Request, st *requestState) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
-		return false
+		return bearerClient(r)
 	}
 	got, ok := originHeader(o)
 	if !ok {
@@ -95,4 +100,14 @@ func isPort(v string) bool {
 		}
 	}
 	return true
+}
+
+// bearerClient reports whether r is a non-browser client authenticating with a bearer token:
+// an "Authorization: Bearer ..." header and neither Origin nor Sec-Fetch-Site.
+func bearerClient(r *http.Request) bool {
+	if r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "" {
+		return false
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "bearer") && strings.TrimSpace(token) != ""
 }

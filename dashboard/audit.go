@@ -34,6 +34,9 @@ type change struct {
 	Gone bool
 	// Here is the page the form was on, where a refused change is explained; default Back.
 	Here string
+	// Count, when set, is filled by the change with how many jobs it affected, and a JSON
+	// answer reports it.
+	Count *int
 }
 
 // perform is the one path every change takes: role check, the change itself, an audit entry
@@ -50,8 +53,10 @@ func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn
 		return &httpError{http.StatusForbidden, fmt.Sprintf("Your role (%s) does not allow %s.", d.roleOf(r), c.Action)}
 	}
 	msg, err := fn(ctx)
-	// Whatever the outcome, the store may have changed: the overview must not show the past.
+	// Whatever the outcome, the store may have changed: the overview must not show the past,
+	// nor the counts the live updates send.
 	d.overviewCache.invalidate()
+	d.hub.refreshCounts(context.WithoutCancel(ctx))
 	if err != nil {
 		if ctx.Err() != nil {
 			// The client went away mid-change; record what the store may or may not have done.
@@ -74,7 +79,11 @@ func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn
 	d.audit(ctx, r, c, auditSuccess, "")
 	switch {
 	case wantsJSON(r):
-		return writeJSON(w, http.StatusOK, map[string]any{"ok": true, "message": msg})
+		resp := map[string]any{"ok": true, "message": msg}
+		if c.Count != nil {
+			resp["count"] = *c.Count
+		}
+		return writeJSON(w, http.StatusOK, resp)
 	case isHTMX(r) && c.Gone:
 		d.setFlash(w, r, flash{Level: "success", Text: msg})
 		w.Header().Set("HX-Redirect", back)

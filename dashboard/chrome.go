@@ -21,7 +21,7 @@ type chrome struct {
 func (c *chrome) Sidebar(nav string) template.HTML { return c.sidebars[nav] }
 
 type chromeHead struct {
-	Favicon, UplotCSS, AppCSS, ThemeCSS, HtmxJS, UplotJS, AppJS string
+	Favicon, UplotCSS, AppCSS, ThemeCSS, HtmxJS, UplotJS, AppJS, ThemeJS string
 }
 
 type sidebarData struct {
@@ -81,6 +81,7 @@ func (d *Dashboard) buildChrome(base string) (*chrome, error) {
 		HtmxJS:   asset("vendor/htmx/htmx.min.js"),
 		UplotJS:  asset("vendor/uplot/uPlot.iife.min.js"),
 		AppJS:    asset("app.js"),
+		ThemeJS:  asset("theme.js"),
 	}
 	switch {
 	case head.Favicon == "":

@@ -195,6 +195,7 @@ func (d *Dashboard) routes() {
 	m.Handle("GET /metrics/history", d.api(d.metricsHistory))
 	m.Handle("GET /metrics/prometheus", http.HandlerFunc(d.prometheus))
 	m.Handle("GET /audit", d.page(d.auditList))
+	d.apiRoutes(m)
 	m.Handle("GET /events", http.HandlerFunc(d.events))
 	m.Handle("GET /events/history", d.page(d.eventHistory))
 	m.Handle("GET /static/{path...}", http.HandlerFunc(d.serveStatic))

@@ -230,6 +230,31 @@ func (h *hub) unsubscribe(c *client) {
 	}
 }
 
+// refreshCounts re-reads the counts after the dashboard changed something that writes no job
+// event (pausing a queue, setting its rate limit) and sends them to every open page, so that
+// the counts a page gets on connecting never restore a state the change replaced.
+func (h *hub) refreshCounts(ctx context.Context) {
+	h.pollMu.Lock()
+	defer h.pollMu.Unlock()
+	if h.clientCount() == 0 {
+		h.mu.Lock()
+		h.counts = nil
+		h.mu.Unlock()
+		return
+	}
+	m, err := h.countsMessage(ctx, h.cursor)
+	if err != nil {
+		h.mu.Lock()
+		h.counts = nil
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Lock()
+	h.counts = &m
+	h.mu.Unlock()
+	h.broadcast(m)
+}
+
 // snapshot returns the latest counts message, reading it when the hub has none.
 func (h *hub) snapshot(ctx context.Context, id string) (message, error) {
 	h.mu.Lock()

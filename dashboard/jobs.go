@@ -218,7 +218,10 @@ func quantity(n int, one, many string) string { return formatInt(n) + " " + plur
 
 // attemptView is one failed attempt as the job page shows it, redacted.
 type attemptView struct {
+	// Attempt is the run's place in the job's history, from 1; Stored is the number the store
+	// recorded, counted since the last manual retry.
 	Attempt int
+	Stored  int
 	At      time.Time
 	Error   string
 	Stack   string
@@ -272,9 +275,12 @@ func (d *Dashboard) jobDetail(w http.ResponseWriter, r *http.Request) error {
 		Progress: d.redact.JSON(j.Progress),
 		Actions:  actionsFor(j.State),
 	}
+	// The error history survives a manual retry, which restarts the job's attempt counter, so
+	// the stored numbers repeat ("1", then "1" again after the retry). The page numbers the runs
+	// by their place in the history and keeps the stored number where it differs.
 	for i, e := range j.Errors {
 		data.Attempts = append(data.Attempts, attemptView{
-			Attempt: e.Attempt, At: e.At, Error: d.redact.Text(e.Error), Stack: d.redact.Text(e.Stack),
+			Attempt: i + 1, Stored: e.Attempt, At: e.At, Error: d.redact.Text(e.Error), Stack: d.redact.Text(e.Stack),
 			Panic: e.Panic, Last: i == len(j.Errors)-1,
 		})
 	}

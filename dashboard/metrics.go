@@ -31,9 +31,16 @@ type metricPoint struct {
 	AvgDurationMS float64 `json:"avg_duration_ms"`
 	// AvgWaitMS is the mean enqueue-to-start latency of the minute's started attempts.
 	AvgWaitMS float64 `json:"avg_wait_ms"`
+	// P50MS, P95MS and P99MS are run time percentiles of the minute's finished attempts,
+	// estimated from the store's duration histogram (asyncmqtype.DurationBuckets) by linear
+	// interpolation within a bucket; 0 when nothing finished.
+	P50MS float64 `json:"p50_ms"`
+	P95MS float64 `json:"p95_ms"`
+	P99MS float64 `json:"p99_ms"`
 
 	durationSum time.Duration
 	waitSum     time.Duration
+	histogram   [len(asyncmqtype.DurationBuckets) + 1]int64
 }
 
 func (p *metricPoint) add(b asyncmqtype.MetricBucket) {
@@ -43,6 +50,11 @@ func (p *metricPoint) add(b asyncmqtype.MetricBucket) {
 	p.Started += b.Started
 	p.durationSum += b.DurationSum
 	p.waitSum += b.WaitSum
+	for i, n := range b.DurationCounts {
+		if i < len(p.histogram) {
+			p.histogram[i] += n
+		}
+	}
 }
 
 func (p *metricPoint) finish() {
@@ -52,6 +64,42 @@ func (p *metricPoint) finish() {
 	if p.Started > 0 {
 		p.AvgWaitMS = round2(float64(p.waitSum) / float64(p.Started) / float64(time.Millisecond))
 	}
+	p.P50MS = durationPercentile(p.histogram[:], 0.50)
+	p.P95MS = durationPercentile(p.histogram[:], 0.95)
+	p.P99MS = durationPercentile(p.histogram[:], 0.99)
+}
+
+// durationPercentile estimates the q-quantile (0..1), in milliseconds, of the run times counted
+// per bucket in counts (laid out as MetricBucket.DurationCounts), interpolating linearly within
+// the bucket that holds it. The last bucket has no upper bound, so a quantile falling in it is
+// reported as the last bound: a floor, the honest answer a histogram allows.
+func durationPercentile(counts []int64, q float64) float64 {
+	var total int64
+	for _, n := range counts {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	var seen int64
+	for i, n := range counts {
+		if n == 0 || float64(seen+n) < rank {
+			seen += n
+			continue
+		}
+		if i >= len(asyncmqtype.DurationBuckets) {
+			break
+		}
+		var lo time.Duration
+		if i > 0 {
+			lo = asyncmqtype.DurationBuckets[i-1]
+		}
+		hi := asyncmqtype.DurationBuckets[i]
+		frac := (rank - float64(seen)) / float64(n)
+		return round2((float64(lo) + frac*float64(hi-lo)) / float64(time.Millisecond))
+	}
+	return round2(float64(asyncmqtype.DurationBuckets[len(asyncmqtype.DurationBuckets)-1]) / float64(time.Millisecond))
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
@@ -76,6 +124,19 @@ func (p metricPoint) AvgDuration() string {
 
 func (p metricPoint) AvgWait() string {
 	return formatDuration(time.Duration(p.AvgWaitMS * float64(time.Millisecond)))
+}
+
+// P50, P95 and P99 format the run time percentiles for the page.
+func (p metricPoint) P50() string { return formatMS(p.P50MS) }
+
+// P95 formats the 95th run time percentile.
+func (p metricPoint) P95() string { return formatMS(p.P95MS) }
+
+// P99 formats the 99th run time percentile.
+func (p metricPoint) P99() string { return formatMS(p.P99MS) }
+
+func formatMS(ms float64) string {
+	return formatDuration(time.Duration(ms * float64(time.Millisecond)))
 }
 
 // history reads the per-minute counters of the last minutes (one backend call) and returns

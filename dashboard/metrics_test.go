@@ -89,13 +89,13 @@ func TestPrometheus(t *testing.T) {
 	}
 	wantContains(t, r.body,
 		"# TYPE asyncmq_dashboard_ready gauge\nasyncmq_dashboard_ready 1\n",
-		"asyncmq_queue_total 2\n",
+		"asyncmq_queues 2\n",
 		`asyncmq_queue_jobs{queue="emails",state="completed"} 2`,
 		`asyncmq_queue_jobs{queue="emails",state="failed"} 1`,
 		`asyncmq_queue_jobs{queue="emails",state="waiting"} 0`,
 		`asyncmq_queue_jobs{queue="we\"ird\\q name",state="waiting"} 1`,
 		`asyncmq_queue_paused{queue="emails"} 1`,
-		"asyncmq_worker_total 1\n",
+		"asyncmq_workers 1\n",
 		`asyncmq_worker_concurrency{worker="w1",hostname="h1"} 8`,
 		`asyncmq_worker_active_jobs{worker="w1",hostname="h1"} 3`,
 		"# TYPE asyncmq_jobs_completed_total counter\n",
@@ -274,7 +274,7 @@ func TestBackendFailure(t *testing.T) {
 	p := e.get("/metrics/prometheus")
 	wantStatus(t, p, http.StatusServiceUnavailable)
 	wantContains(t, p.body, "asyncmq_dashboard_ready 0\n")
-	wantNotContains(t, p.body, "swordfish", "asyncmq_queue_total")
+	wantNotContains(t, p.body, "swordfish", "asyncmq_queues")
 	ready := e.get("/ready")
 	wantStatus(t, ready, http.StatusServiceUnavailable)
 	wantNotContains(t, ready.body, "swordfish")

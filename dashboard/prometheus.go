@@ -153,6 +153,11 @@ var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 // and line feed.
 func escapeLabel(s string) string { return labelEscaper.Replace(s) }
 
+// PrometheusHandler serves the Prometheus exposition of /metrics/prometheus on its own, without
+// the admin gate, for a listener that only scrapers reach (asyncmq serve --metrics-addr). It
+// shows queue names, worker host names and counts, never payloads.
+func (d *Dashboard) PrometheusHandler() http.Handler { return http.HandlerFunc(d.prometheus) }
+
 func (d *Dashboard) prometheus(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := time.Now().UTC()
@@ -179,8 +184,10 @@ func (d *Dashboard) prometheus(w http.ResponseWriter, r *http.Request) {
 	}
 	out.sample("asyncmq_dashboard_ready", 1)
 
-	out.family("asyncmq_queue_total", "gauge", "Number of known queues.")
-	out.sample("asyncmq_queue_total", float64(len(qs)))
+	// A gauge must not end in _total (promlint): the names were asyncmq_queue_total and
+	// asyncmq_worker_total before.
+	out.family("asyncmq_queues", "gauge", "Number of known queues.")
+	out.sample("asyncmq_queues", float64(len(qs)))
 	out.family("asyncmq_queue_jobs", "gauge", "Jobs in a queue by state.")
 	for _, q := range qs {
 		for _, s := range asyncmqtype.States {
@@ -193,8 +200,8 @@ func (d *Dashboard) prometheus(w http.ResponseWriter, r *http.Request) {
 	}
 
 	slices.SortFunc(ws, func(a, b asyncmqtype.WorkerInfo) int { return strings.Compare(a.ID, b.ID) })
-	out.family("asyncmq_worker_total", "gauge", "Number of registered workers.")
-	out.sample("asyncmq_worker_total", float64(len(ws)))
+	out.family("asyncmq_workers", "gauge", "Number of registered workers.")
+	out.sample("asyncmq_workers", float64(len(ws)))
 	out.family("asyncmq_worker_concurrency", "gauge", "Jobs a worker may run at once.")
 	for _, wk := range ws {
 		out.sample("asyncmq_worker_concurrency", float64(wk.Concurrency), "worker", wk.ID, "hostname", wk.Hostname)

@@ -45,7 +45,15 @@ type queueDetailData struct {
 	Repeatables int
 	// CleanStates are the states Clean accepts.
 	CleanStates []asyncmqtype.State
+	// Stats sums the queue's last statsWindow minutes: run time percentiles and wait time.
+	Stats         metricPoint
+	StatsWindow   string
+	RateLimitEdit string
+	HistoryURL    string
 }
+
+// statsWindow is how many minutes of metrics the queue page summarises.
+const statsWindow = 60
 
 func (d *Dashboard) queueDetail(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -57,10 +65,22 @@ func (d *Dashboard) queueDetail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := d.newPage(w, r, "Queue "+q.Name, "queues", queueDetailData{
+	_, _, stats, err := d.history(ctx, q.Name, statsWindow)
+	if err != nil {
+		return err
+	}
+	data := queueDetailData{
 		Queue: q, Repeatables: len(reps),
 		CleanStates: []asyncmqtype.State{asyncmqtype.StateCompleted, asyncmqtype.StateFailed, asyncmqtype.StateCancelled},
-	})
+		Stats:       stats, StatsWindow: windowLabel(statsWindow),
+		RateLimitEdit: "1s",
+	}
+	if q.RateLimit > 0 {
+		data.RateLimitEdit = q.RateInterval.String()
+	}
+	p := d.newPage(w, r, "Queue "+q.Name, "queues", nil)
+	data.HistoryURL = withQuery(p.Path("metrics", "history"), nil, "minutes", strconv.Itoa(statsWindow), "queue", q.Name)
+	p.Data = data
 	p.LiveQueue = q.Name
 	return d.render(w, r, http.StatusOK, "queue", p)
 }
@@ -89,6 +109,19 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
 		c.Action = actQueueResume
 		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
 			return fmt.Sprintf("Queue %s resumed.", name), d.insp.ResumeQueue(ctx, name)
+		})
+	case "rate-limit":
+		limit, per, err := parseRateLimit(r.PostFormValue("limit"), r.PostFormValue("per"), r.PostFormValue("off") != "")
+		if err != nil {
+			return err
+		}
+		c.Action, c.Detail = actQueueRateLimit, fmt.Sprintf("limit=%d per=%s", limit, per)
+		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
+			msg := fmt.Sprintf("Queue %s limited to %s %s per %s.", name, formatInt(limit), plural(limit, "job", "jobs"), per)
+			if limit == 0 {
+				msg = fmt.Sprintf("Queue %s has no rate limit now.", name)
+			}
+			return msg, d.insp.SetRateLimit(ctx, name, limit, per)
 		})
 	case "drain":
 		withDelayed := r.PostFormValue("include_delayed") != ""
@@ -156,7 +189,7 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Sprintf("Queue %s obliterated.", name), d.insp.Obliterate(ctx, name, force)
 		})
 	default:
-		return badRequest("Unknown queue action %q: use pause, resume, drain, clean or obliterate.", action)
+		return badRequest("Unknown queue action %q: use pause, resume, rate-limit, drain, clean or obliterate.", action)
 	}
 }
 
@@ -186,4 +219,28 @@ func parseLimit(s string) (int, error) {
 		return 0, badRequest("Limit %q is not a whole number of at least 0.", s)
 	}
 	return n, nil
+}
+
+// maxRateLimit bounds a rate limit's job count; the stores keep it in an int.
+const maxRateLimit = 1_000_000_000
+
+// parseRateLimit reads the queue page's rate limit form: a whole number of jobs and a Go
+// duration ("1s", "1m"); off, or a limit of 0, removes the limit.
+func parseRateLimit(limitText, perText string, off bool) (int, time.Duration, error) {
+	if off {
+		return 0, 0, nil
+	}
+	limitText, perText = strings.TrimSpace(limitText), strings.TrimSpace(perText)
+	limit, err := strconv.Atoi(limitText)
+	if err != nil || limit < 0 || limit > maxRateLimit {
+		return 0, 0, badRequest("Limit %q is not a whole number of jobs from 0 to %s.", limitText, formatInt(maxRateLimit))
+	}
+	if limit == 0 {
+		return 0, 0, nil
+	}
+	per, err := time.ParseDuration(perText)
+	if err != nil || per <= 0 || per > 24*time.Hour {
+		return 0, 0, badRequest("Interval %q is not a positive duration of at most 24h, such as 1s or 1m.", perText)
+	}
+	return limit, per, nil
 }

@@ -64,6 +64,7 @@ func parseTemplates() (*templates, error) {
 
 var templateFuncs = template.FuncMap{
 	"num":      formatInt,
+	"num64":    func(n int64) string { return formatInt(int(n)) },
 	"time":     formatTime,
 	"ago":      formatAgo,
 	"duration": formatDuration,
@@ -77,6 +78,23 @@ var templateFuncs = template.FuncMap{
 	"dict": dict,
 	// quantity 3 "job" "jobs" is "3 jobs".
 	"quantity": quantity,
+	"short":    shortID,
+}
+
+// shortIDRunes is how many trailing characters of a long ID the listings show. Job IDs are
+// UUIDv7s, whose leading characters are a timestamp shared by every job of the same minute, so
+// the tail is the part that tells them apart.
+const shortIDRunes = 8
+
+// shortID is the short form of an ID shown in listings: "…" and its last shortIDRunes
+// characters, or the whole ID when it is barely longer. The full value goes in a title and a
+// copy button beside it.
+func shortID(id string) string {
+	r := []rune(id)
+	if len(r) <= shortIDRunes+4 {
+		return id
+	}
+	return "…" + string(r[len(r)-shortIDRunes:])
 }
 
 // dict builds the argument map of a partial: dict "Page" . "Queue" $q.Name.

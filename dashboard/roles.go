@@ -38,6 +38,7 @@ const (
 	actQueueDrain       = "queue.drain"
 	actQueueClean       = "queue.clean"
 	actQueueObliterate  = "queue.obliterate"
+	actQueueRateLimit   = "queue.rate_limit"
 	actJobRetry         = "job.retry"
 	actJobCancel        = "job.cancel"
 	actJobRemove        = "job.remove"
@@ -54,6 +55,7 @@ const anonymousActor = "anonymous"
 var actionRoles = map[string]role{
 	actQueuePause:       roleOperator,
 	actQueueResume:      roleOperator,
+	actQueueRateLimit:   roleOperator,
 	actJobRetry:         roleOperator,
 	actJobCancel:        roleOperator,
 	actJobRemove:        roleOperator,

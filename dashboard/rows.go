@@ -20,8 +20,9 @@ func jobRowsHTML(rows []jobRow, selectable bool) template.HTML {
 			w.raw(`<td class="col-check"><input type="checkbox" name="job_id" value="`).text(r.ID).
 				raw(`" form="bulk-form" aria-label="Select job `).text(r.ID).raw(`"></td>`, "\n")
 		}
-		w.raw(`<td class="mono clip"><a href="`).text(r.URL).raw(`" title="`).text(r.ID).raw(`">`).text(r.ID).raw("</a></td>\n")
-		w.raw(`<td class="clip" title="`).text(r.Task).raw(`">`).text(r.Task).raw("</td>\n")
+		w.raw(`<td class="id-cell"><a class="mono" href="`).text(r.URL).raw(`" title="`).text(r.ID).raw(`">`).text(shortID(r.ID)).
+			raw(`</a>`).copyButton(r.ID).raw("</td>\n")
+		w.raw(`<td class="wrap">`).text(r.Task).raw("</td>\n")
 		w.raw(`<td><span class="badge state-`).text(string(r.State)).raw(`" data-field="state">`).text(string(r.State)).raw("</span></td>\n")
 		w.raw(`<td class="num">`).text(r.Attempts).raw("</td>\n")
 		w.raw(`<td class="time"><time datetime="`).text(r.CreatedISO).raw(`">`).text(r.Created).raw("</time></td>\n")
@@ -46,4 +47,11 @@ func (w *htmlWriter) raw(markup ...string) *htmlWriter {
 func (w *htmlWriter) text(s string) *htmlWriter {
 	w.WriteString(template.HTMLEscapeString(s))
 	return w
+}
+
+// copyButton writes the button that copies value to the clipboard; app.js handles its click,
+// so the page needs no inline script. It matches the "copy" template in _partials.html.
+func (w *htmlWriter) copyButton(value string) *htmlWriter {
+	return w.raw(`<button type="button" class="copy" data-copy="`).text(value).raw(`" title="Copy `).text(value).
+		raw(`" aria-label="Copy `).text(value).raw(`" data-testid="copy-id">Copy</button>`)
 }

@@ -15,8 +15,8 @@ func TestJobRowsHTML(t *testing.T) {
 	got := string(jobRowsHTML([]jobRow{row}, true))
 	want := `<tr data-job-id="j1" data-testid="job-row">
 <td class="col-check"><input type="checkbox" name="job_id" value="j1" form="bulk-form" aria-label="Select job j1"></td>
-<td class="mono clip"><a href="/asyncmq/queues/q/jobs/j1" title="j1">j1</a></td>
-<td class="clip" title="send">send</td>
+<td class="id-cell"><a class="mono" href="/asyncmq/queues/q/jobs/j1" title="j1">j1</a><button type="button" class="copy" data-copy="j1" title="Copy j1" aria-label="Copy j1" data-testid="copy-id">Copy</button></td>
+<td class="wrap">send</td>
 <td><span class="badge state-failed" data-field="state">failed</span></td>
 <td class="num">1 / 4</td>
 <td class="time"><time datetime="2030-01-01T00:00:00Z">2030-01-01 00:00:00 UTC</time></td>

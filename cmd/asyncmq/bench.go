@@ -41,7 +41,9 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 			defer b.Close()
 			// The worker's own logs are left out: a bench run reports figures, and errors are returned.
 			cfg.BackendName = redact.URL(a.backendURL)
+			spin := cli.StartSpinner(a.errOut, "benchmarking")
 			res, err := bench.Run(ctx, b, cfg)
+			spin.Stop()
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -187,7 +188,10 @@ Give job IDs as arguments, or "-" to read them from standard input, one per line
 				res := jobActionResult{Action: action, Requested: len(ids)}
 				if len(ids) == 1 {
 					// One job: the Inspector says precisely why it did not apply.
-					if err := oneJobAction(ctx, insp, action, ids[0]); err != nil {
+					queue := jobQueue(ctx, insp, ids[0]) // before a remove deletes it
+					err := oneJobAction(ctx, insp, action, ids[0])
+					a.audit(ctx, insp, "job."+string(action), queue, ids[0], "", err)
+					if err != nil {
 						return err
 					}
 					res.Changed = 1
@@ -197,6 +201,8 @@ Give job IDs as arguments, or "-" to read them from standard input, one per line
 						batch := ids[start:min(start+applyBatch, len(ids))]
 						n, err := insp.Apply(ctx, asyncmqtype.ApplyParams{Action: action, IDs: batch})
 						res.Changed += n
+						a.audit(ctx, insp, "job."+string(action), "", "",
+							fmt.Sprintf("jobs=%d changed=%d first=%s", len(batch), n, batch[0]), err)
 						if err != nil {
 							prog.Done()
 							return fmt.Errorf("after %d of %d jobs changed: %w", res.Changed, len(ids), err)
@@ -218,7 +224,39 @@ Give job IDs as arguments, or "-" to read them from standard input, one per line
 	}
 }
 
+// applicableStates says, for an action refused in a job's state, which states it applies to.
+var applicableStates = map[asyncmqtype.Action]string{
+	asyncmqtype.ActionRetry:   "failed, cancelled or completed",
+	asyncmqtype.ActionCancel:  "waiting, delayed or active",
+	asyncmqtype.ActionPromote: "delayed",
+}
+
+// jobQueue returns the queue of a job for its audit entry, "" when it cannot be read.
+func jobQueue(ctx context.Context, insp *asyncmq.Inspector, id string) string {
+	if j, err := insp.Job(ctx, id); err == nil {
+		return j.Queue
+	}
+	return ""
+}
+
+// oneJobAction applies action to one job; when the job's state does not allow it, the error
+// names the state and the states the action applies to.
 func oneJobAction(ctx context.Context, insp *asyncmq.Inspector, action asyncmqtype.Action, id string) error {
+	err := applyOne(ctx, insp, action, id)
+	if err == nil || !errors.Is(err, asyncmqtype.ErrInvalid) {
+		return err
+	}
+	j, gerr := insp.Job(ctx, id)
+	if gerr != nil {
+		return err
+	}
+	if want, ok := applicableStates[action]; ok {
+		return fmt.Errorf("%s job %q: the job is %s; %s applies only to %s jobs", action, id, j.State, action, want)
+	}
+	return fmt.Errorf("%s job %q: not applicable while the job is %s", action, id, j.State)
+}
+
+func applyOne(ctx context.Context, insp *asyncmq.Inspector, action asyncmqtype.Action, id string) error {
 	switch action {
 	case asyncmqtype.ActionRetry:
 		return insp.RetryJob(ctx, id)

@@ -216,7 +216,7 @@ func TestJobBulkActionsFromStdin(t *testing.T) {
 	}
 	// A single ID says exactly why nothing happened.
 	r = f.run("job", "promote", ids[0])
-	if r.code != 1 || !strings.Contains(r.stderr, "not applicable") {
+	if r.code != 1 || !strings.Contains(r.stderr, "the job is cancelled; promote applies only to delayed jobs") {
 		t.Fatalf("promote of a cancelled job: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -63,8 +63,9 @@ func schedule(r asyncmqtype.Repeatable) string {
 
 func newRepeatableCreateCmd(a *app) *cobra.Command {
 	var (
-		spec  asyncmq.RepeatableSpec
-		every time.Duration
+		spec                 asyncmq.RepeatableSpec
+		every                time.Duration
+		priority, maxRetries int
 	)
 	cmd := &cobra.Command{
 		Use:   "create <task> [payload JSON] (--cron EXPR | --every D)",
@@ -75,15 +76,28 @@ A definition with the same ID (by default derived from queue, task and schedule)
   asyncmq repeatable create reports.daily --queue reports --cron "0 6 * * *"
   asyncmq repeatable create cache.warm '{"keys":100}' --every 5m`,
 		Args: cobra.RangeArgs(1, 2),
-		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
+		RunE: a.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			spec.Task = args[0]
+			everySet := cmd.Flags().Changed("every")
+			if everySet && every <= 0 {
+				return cli.Usagef("--every %s: the interval must be positive", every)
+			}
+			if cmd.Flags().Changed("priority") {
+				spec.Priority = &priority
+			}
+			if cmd.Flags().Changed("max-retries") {
+				if maxRetries < 0 {
+					return cli.Usagef("--max-retries %d: must not be negative", maxRetries)
+				}
+				spec.MaxRetries = &maxRetries
+			}
 			if len(args) == 2 {
 				if !json.Valid([]byte(args[1])) {
 					return cli.Usagef("payload %s: not valid JSON", truncate(args[1], 40))
 				}
 				spec.Payload = json.RawMessage(args[1])
 			}
-			if (spec.Cron == "") == (every == 0) {
+			if (spec.Cron == "") == !everySet {
 				return cli.Usagef("give exactly one of --cron and --every")
 			}
 			if spec.Cron != "" {
@@ -110,6 +124,8 @@ A definition with the same ID (by default derived from queue, task and schedule)
 	f.StringVar(&spec.Cron, "cron", "", `cron expression ("*/5 * * * *", "@hourly", "@every 90s"), in UTC`)
 	f.DurationVar(&every, "every", 0, "fixed interval (at least 1s)")
 	f.BoolVar(&spec.Paused, "paused", false, "create it paused")
+	f.IntVar(&priority, "priority", asyncmq.DefaultPriority, "priority of the jobs it creates (lower runs first)")
+	f.IntVar(&maxRetries, "max-retries", asyncmq.DefaultMaxRetries, "retries of each job it creates after a failure")
 	return cmd
 }
 

@@ -33,10 +33,19 @@ type app struct {
 	started bool
 	// onListen, when set, is told the address serve listens on (tests bind 127.0.0.1:0).
 	onListen func(net.Addr)
+	// onMetricsListen, when set, is told the address of serve's --metrics-addr listener.
+	onMetricsListen func(net.Addr)
+	// actor is --actor: who the audit log names for the changes this command makes.
+	actor string
+	// interactive reports whether the command may ask a question on standard input; default
+	// whether it is a terminal. Tests replace it.
+	interactive func() bool
 }
 
 func newApp(in io.Reader, out, errOut io.Writer, getenv func(string) (string, bool)) *app {
-	return &app{in: in, out: out, errOut: errOut, getenv: getenv}
+	a := &app{in: in, out: out, errOut: errOut, getenv: getenv}
+	a.interactive = func() bool { return cli.IsTerminalInput(a.in) }
+	return a
 }
 
 // run executes the command line and returns the process exit code.
@@ -46,14 +55,19 @@ func run(ctx context.Context, a *app, args []string) int {
 	root.SetIn(a.in)
 	root.SetOut(a.out)
 	root.SetErr(a.errOut)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && !a.started {
 		err = cli.AsUsage(err)
 	}
 	if err != nil {
 		fmt.Fprintf(a.errOut, "asyncmq: %v\n", err)
 		if cli.ExitCode(err) == cli.ExitUsage {
-			fmt.Fprintln(a.errOut, "Run 'asyncmq --help' for usage.")
+			// Point at the help of the command that was meant, not the whole tool's.
+			path := "asyncmq"
+			if cmd != nil {
+				path = cmd.CommandPath()
+			}
+			fmt.Fprintf(a.errOut, "Run '%s --help' for usage.\n", path)
 		}
 	}
 	return cli.ExitCode(err)
@@ -70,10 +84,11 @@ Every command works on the store named by --backend or ASYNCMQ_BACKEND:
   memory://                 an in-process store (useful for bench)
 
 Start here:  asyncmq serve --demo`,
+		Version:       readVersion().String(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cli.BindEnv(cmd.Flags(), a.getenv, "backend", "log-level"); err != nil {
+			if err := cli.BindEnv(cmd.Flags(), a.getenv, "backend", "log-level", "actor"); err != nil {
 				return err
 			}
 			l, err := cli.NewLogger(a.errOut, a.logLevel)
@@ -85,10 +100,12 @@ Start here:  asyncmq serve --demo`,
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.AsUsage(err) })
+	root.SetVersionTemplate("asyncmq {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.backendURL, "backend", asyncmq.DefaultBackendURL, "job store URL (env ASYNCMQ_BACKEND): sqlite://PATH or memory://")
 	pf.BoolVar(&a.json, "json", false, "print JSON for scripts instead of tables")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level (env ASYNCMQ_LOG_LEVEL): debug, info, warn or error")
+	pf.StringVar(&a.actor, "actor", "", "who the audit log names for changes made by this command (env ASYNCMQ_ACTOR; default the OS user)")
 
 	root.AddCommand(
 		newWorkerCmd(a),

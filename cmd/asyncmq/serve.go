@@ -70,11 +70,13 @@ use to reach the dashboard, or "*" to accept any Host. /health and /ready answer
 			o.Logger = a.log
 			o.Out = a.out
 			o.OnListen = a.onListen
+			o.OnMetricsListen = a.onMetricsListen
 			return cliserve.Run(ctx, o)
 		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Addr, "addr", "127.0.0.1:8000", "address to listen on (port 0 picks a free port)")
+	f.StringVar(&o.MetricsAddr, "metrics-addr", "", "also serve Prometheus metrics at /metrics on this address, without authentication (e.g. 127.0.0.1:9090)")
 	f.StringVar(&o.Prefix, "prefix", "/asyncmq", "path the dashboard is served under")
 	f.IntVar(&o.Workers, "workers", 10, "concurrency per queue of the in-process worker; 0 serves the dashboard only")
 	f.BoolVar(&o.Demo, "demo", false, "run the demo tasks and keep a trickle of demo jobs flowing")

@@ -42,6 +42,18 @@ func readVersion() versionInfo {
 	return v
 }
 
+// String is the one-line form `asyncmq --version` prints after "asyncmq ".
+func (v versionInfo) String() string {
+	s := fmt.Sprintf("%s (%s, %s)", v.Version, v.Go, v.Platform)
+	if v.Revision != "" {
+		s += " revision " + v.Revision
+		if v.Modified {
+			s += " (modified)"
+		}
+	}
+	return s
+}
+
 func newVersionCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",

@@ -25,6 +25,109 @@
     }
   });
 
+  // Copy buttons: [data-copy] holds the full value. The Clipboard API needs a focused secure
+  // context; elsewhere a hidden textarea and execCommand do it.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () { return legacyCopy(text); });
+    }
+    return legacyCopy(text);
+  }
+  function legacyCopy(text) {
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement("textarea");
+      ta.value = text;
+      ta.setAttribute("readonly", "");
+      ta.className = "visually-hidden";
+      document.body.append(ta);
+      ta.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      ta.remove();
+      if (ok) { resolve(); } else { reject(new Error("copy refused")); }
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var b = e.target && e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!b) { return; }
+    e.preventDefault();
+    var value = b.getAttribute("data-copy");
+    copyText(value).then(function () {
+      b.setAttribute("data-copied", "");
+      b.textContent = "Copied";
+      setTimeout(function () { b.removeAttribute("data-copied"); b.textContent = "Copy"; }, 1500);
+    }, function () { b.textContent = "Select and copy"; });
+  });
+
+  // Theme: the toggle flips light and dark and remembers the choice in this browser; without a
+  // choice the page follows prefers-color-scheme (theme.js applies a stored choice early).
+  var darkQuery = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  function currentTheme() {
+    var t = document.documentElement.getAttribute("data-theme");
+    if (t === "dark" || t === "light") { return t; }
+    return darkQuery && darkQuery.matches ? "dark" : "light";
+  }
+  function showTheme() {
+    var dark = currentTheme() === "dark";
+    $all("[data-theme-toggle]").forEach(function (b) {
+      b.setAttribute("aria-pressed", dark ? "true" : "false");
+      b.textContent = dark ? "Light" : "Dark";
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var b = e.target && e.target.closest ? e.target.closest("[data-theme-toggle]") : null;
+    if (!b) { return; }
+    var next = currentTheme() === "dark" ? "light" : "dark";
+    document.documentElement.setAttribute("data-theme", next);
+    try { window.localStorage.setItem("asyncmq-theme", next); } catch (err) { /* not remembered */ }
+    showTheme();
+    restyleCharts();
+  });
+  if (darkQuery && darkQuery.addEventListener) {
+    darkQuery.addEventListener("change", function () { showTheme(); restyleCharts(); });
+  }
+  showTheme();
+
+  // Toggle forms (pause/resume of queues and repeatables) post through htmx; on success they
+  // become the opposite action, and a queue's badges and other forms follow, without a reload.
+  function setToggle(form, action) {
+    var input = form.querySelector('input[name="action"]');
+    var button = form.querySelector('button[type="submit"]');
+    if (!input || !button) { return; }
+    input.value = action;
+    button.textContent = action === "pause" ? "Pause" : "Resume";
+    var id = button.getAttribute("data-testid");
+    if (id) { button.setAttribute("data-testid", id.replace(/^(pause|resume)-/, action + "-")); }
+  }
+  function setQueuePaused(queue, paused) {
+    $all("[data-paused-queue]").forEach(function (el) {
+      if (el.getAttribute("data-paused-queue") !== queue) { return; }
+      el.textContent = paused ? "paused" : "running";
+      el.classList.toggle("badge-warn", paused);
+      el.classList.toggle("badge-ok", !paused);
+    });
+    $all("form[data-toggle-form][data-pause-queue]").forEach(function (f) {
+      if (f.getAttribute("data-pause-queue") === queue) { setToggle(f, paused ? "resume" : "pause"); }
+    });
+  }
+  body.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail && e.detail.elt;
+    if (!e.detail.successful || !form || !form.matches || !form.matches("form[data-toggle-form]")) { return; }
+    var input = form.querySelector('input[name="action"]');
+    if (!input) { return; }
+    var done = input.value;
+    var queue = form.getAttribute("data-pause-queue");
+    if (queue !== null) { setQueuePaused(queue, done === "pause"); return; }
+    setToggle(form, done === "pause" ? "resume" : "pause");
+    var row = form.closest("tr");
+    var badge = row && row.querySelector("[data-toggle-badge]");
+    if (badge) {
+      badge.textContent = done === "pause" ? "paused" : "active";
+      badge.classList.toggle("badge-warn", done === "pause");
+      badge.classList.toggle("badge-ok", done !== "pause");
+    }
+  });
+
   function selectionActive() {
     return $all('input[type="checkbox"][name="job_id"]').some(function (c) { return c.checked; });
   }
@@ -72,13 +175,7 @@
       else if (k === "paused") { setCount(el, data.paused || 0); }
       else if (data.totals && k in data.totals) { setCount(el, data.totals[k]); }
     });
-    $all("[data-paused-queue]").forEach(function (el) {
-      var q = byQueue[el.getAttribute("data-paused-queue")];
-      if (!q) { return; }
-      el.textContent = q.paused ? "paused" : "running";
-      el.classList.toggle("badge-warn", q.paused);
-      el.classList.toggle("badge-ok", !q.paused);
-    });
+    Object.keys(byQueue).forEach(function (name) { setQueuePaused(name, !!byQueue[name].paused); });
   }
 
   function link(href, text, cls) {
@@ -194,13 +291,46 @@
     if (wait <= 0) { drawCharts(); return; }
     if (!chartTimer) { chartTimer = setTimeout(function () { chartTimer = null; drawCharts(); }, wait); }
   }
+  // Each chart kind: [field of a history point, label, colour variable].
   var seriesByKind = {
     throughput: [["completed", "Completed", "--accent"], ["failed", "Failed", "--danger"]],
     queue: [["completed", "Completed", "--accent"], ["failed", "Failed", "--danger"]],
     failures: [["failed", "Failed", "--danger"], ["retried", "Retried", "--warn"]],
-    latency: [["avg_duration_ms", "Avg duration (ms)", "--accent"], ["avg_wait_ms", "Avg latency (ms)", "--warn"]]
+    latency: [["avg_duration_ms", "Avg duration (ms)", "--accent"], ["avg_wait_ms", "Avg latency (ms)", "--warn"]],
+    percentiles: [["p50_ms", "p50 (ms)", "--accent"], ["p95_ms", "p95 (ms)", "--warn"], ["p99_ms", "p99 (ms)", "--danger"]],
+    wait: [["avg_wait_ms", "Avg wait (ms)", "--warn"]]
   };
   function colour(v) { return getComputedStyle(document.documentElement).getPropertyValue(v).trim() || "#3b5bdb"; }
+
+  // active reports whether anything happened in a minute.
+  function active(p) { return (p.completed || 0) + (p.failed || 0) + (p.retried || 0) + (p.started || 0) > 0; }
+
+  // The history is zero-filled over the whole window; a chart starts at the first minute with
+  // activity (or shows only the current minute), not with an hour of flat zero on a new store.
+  function trimmed(h) {
+    for (var i = 0; i < h.length; i++) { if (active(h[i])) { return h.slice(Math.max(i - 1, 0)); } }
+    return h.slice(-1);
+  }
+
+  // The legend shows the newest values when the pointer is not over the chart.
+  function showLatest(u) {
+    var n = u.data[0] ? u.data[0].length : 0;
+    if (n && u.cursor.idx == null) { u.setLegend({ idx: n - 1 }); }
+  }
+
+  function chartOptions(el, series, width) {
+    var muted = colour("--muted");
+    var grid = colour("--grid");
+    var axis = { stroke: muted, grid: { stroke: grid }, ticks: { stroke: grid } };
+    return {
+      width: width, height: 220,
+      series: [{}].concat(series.map(function (s) { return { label: s[1], stroke: colour(s[2]), width: 2 }; })),
+      axes: [axis, Object.assign({ size: 50 }, axis)],
+      scales: { y: { range: function (u, lo, hi) { return [0, Math.max(hi, 1)]; } } },
+      legend: { live: true },
+      hooks: { ready: [showLatest], setData: [showLatest], setCursor: [showLatest] }
+    };
+  }
 
   function drawChart(el) {
     var kind = el.getAttribute("data-chart");
@@ -209,22 +339,29 @@
     fetch(el.getAttribute("data-history-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { if (!r.ok) { throw new Error("history " + r.status); } return r.json(); })
       .then(function (data) {
-        var h = data.history || [];
+        var h = trimmed(data.history || []);
         var cols = [h.map(function (p) { return p.ts; })];
         series.forEach(function (s) { cols.push(h.map(function (p) { return p[s[0]] || 0; })); });
+        el._cols = cols;
         var width = Math.max(el.clientWidth, 280);
         var existing = el._uplot;
-        if (existing) { existing.setData(cols); existing.setSize({ width: width, height: 220 }); return; }
-        var opts = {
-          width: width, height: 220,
-          series: [{}].concat(series.map(function (s) { return { label: s[1], stroke: colour(s[2]), width: 2 }; })),
-          axes: [{}, { size: 50 }],
-          scales: { y: { range: function (u, lo, hi) { return [0, Math.max(hi, 1)]; } } }
-        };
-        el._uplot = new window.uPlot(opts, cols, el);
+        if (existing) { existing.setData(cols); existing.setSize({ width: width, height: 220 }); showLatest(existing); return; }
+        el._uplot = new window.uPlot(chartOptions(el, series, width), cols, el);
+        el.setAttribute("data-drawn", String(cols[0].length));
         charts.push(el);
       })
       .catch(function () { el.setAttribute("data-error", "unavailable"); });
+  }
+
+  // restyleCharts rebuilds the charts with the current theme's colours (uPlot paints on a
+  // canvas, which CSS variables do not reach).
+  function restyleCharts() {
+    charts.forEach(function (el) {
+      if (!el._uplot || !el._cols) { return; }
+      var series = seriesByKind[el.getAttribute("data-chart")];
+      el._uplot.destroy();
+      el._uplot = new window.uPlot(chartOptions(el, series, Math.max(el.clientWidth, 280)), el._cols, el);
+    });
   }
 
   function drawCharts() { lastDraw = Date.now(); $all("[data-chart]").forEach(drawChart); }

@@ -56,3 +56,54 @@ func (p *Progress) Done() {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
 }
+
+// IsTerminalInput reports whether r is a terminal (an *os.File on a TTY), where a command may
+// ask a question and wait for the answer.
+func IsTerminalInput(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Spinner shows that a long single operation (a drain, a clean, a benchmark) is still running,
+// with the time spent, on one rewritten line of a terminal; elsewhere it prints nothing.
+type Spinner struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+// StartSpinner starts a Spinner labelled label on w when w is a terminal. Call Stop when the
+// operation ends.
+func StartSpinner(w io.Writer, label string) *Spinner {
+	s := &Spinner{stop: make(chan struct{}), done: make(chan struct{})}
+	if !IsTerminal(w) {
+		close(s.done)
+		return s
+	}
+	go func() {
+		defer close(s.done)
+		start := time.Now()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		frames := `|/-\`
+		for i := 0; ; i++ {
+			fmt.Fprintf(w, "\r%c %s %.1fs", frames[i%len(frames)], label, time.Since(start).Seconds())
+			select {
+			case <-s.stop:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+// Stop ends the spinner and clears its line. It is safe to call more than once.
+func (s *Spinner) Stop() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+}

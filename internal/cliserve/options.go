@@ -30,16 +30,19 @@ var AuthModes = []string{AuthNone, AuthJWT, AuthJWTDB, AuthProxy, AuthPassword, 
 // Options is everything `asyncmq serve` is told. Flag names are given because every validation
 // error names the flag (and its ASYNCMQ_* variable) at fault.
 type Options struct {
-	Addr       string // --addr
-	Prefix     string // --prefix
-	BackendURL string // --backend
-	Workers    int    // --workers: concurrency per queue of the in-process worker; 0 = none
-	Queues     map[string]int
-	Demo       bool   // --demo
-	Auth       string // --auth
-	Roles      bool   // --roles
-	Insecure   bool   // --insecure
-	UsersDB    string // --users-db
+	Addr string // --addr
+	// MetricsAddr, when set, is a second listener serving /metrics (the dashboard's Prometheus
+	// exposition) without authentication, for scrapers (--metrics-addr).
+	MetricsAddr string
+	Prefix      string // --prefix
+	BackendURL  string // --backend
+	Workers     int    // --workers: concurrency per queue of the in-process worker; 0 = none
+	Queues      map[string]int
+	Demo        bool   // --demo
+	Auth        string // --auth
+	Roles       bool   // --roles
+	Insecure    bool   // --insecure
+	UsersDB     string // --users-db
 
 	JWTAlgorithms []string      // --jwt-algorithms
 	JWTPublicKey  string        // --jwt-public-key
@@ -93,6 +96,8 @@ type Options struct {
 	Out io.Writer
 	// OnListen, when set, is told the address the server listens on once it accepts connections.
 	OnListen func(net.Addr)
+	// OnMetricsListen, when set, is told the address of the --metrics-addr listener.
+	OnMetricsListen func(net.Addr)
 
 	// recordAudit stores audit entries (the inspector's RecordAudit); Run sets it.
 	recordAudit func(context.Context, asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error)
@@ -111,6 +116,13 @@ func (o *Options) Validate() error {
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return flagErr("addr", "%q: port %q is not a number from 0 to 65535", o.Addr, port)
+	}
+	if o.MetricsAddr != "" {
+		if _, mport, err := net.SplitHostPort(o.MetricsAddr); err != nil {
+			return flagErr("metrics-addr", "%q is not HOST:PORT: %v", o.MetricsAddr, err)
+		} else if p, err := strconv.Atoi(mport); err != nil || p < 0 || p > 65535 {
+			return flagErr("metrics-addr", "%q: port %q is not a number from 0 to 65535", o.MetricsAddr, mport)
+		}
 	}
 	if o.Prefix == "" || o.Prefix[0] != '/' || strings.ContainsAny(o.Prefix, "?#\\ ") || strings.Contains(o.Prefix, "//") {
 		return flagErr("prefix", "%q must be a clean path starting with /, such as /asyncmq or /", o.Prefix)

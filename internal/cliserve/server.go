@@ -155,6 +155,23 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 
 	serveErr := make(chan error, 1)
+	if o.MetricsAddr != "" {
+		msrv, mln, err := metricsServer(o.MetricsAddr, dash, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		defer msrv.Close()
+		log.Info("asyncmq metrics listening without authentication", "url", "http://"+mln.Addr().String()+"/metrics")
+		if o.OnMetricsListen != nil {
+			o.OnMetricsListen(mln.Addr())
+		}
+	}
 	go func() { serveErr <- srv.Serve(ln) }()
 	url := dashboardURL(ln.Addr(), o.Prefix)
 	log.Info("asyncmq dashboard listening", "url", url, "auth", o.Auth, "workers", o.Workers, "demo", o.Demo)
@@ -235,4 +252,22 @@ func (c *closeStack) closeAll(log *slog.Logger) {
 			log.Warn("close "+c.names[i], "err", err)
 		}
 	}
+}
+
+// metricsServer listens on addr and serves the dashboard's Prometheus exposition at /metrics,
+// without authentication: scrapers rarely carry tokens, and the exposition holds counts and
+// names, not payloads. Bind it where only the scraper reaches.
+func metricsServer(addr string, dash *dashboard.Dashboard, log *slog.Logger) (*http.Server, net.Listener, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", dash.PrometheusHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, flagErr("metrics-addr", "listen on %s: %v", addr, err)
+	}
+	if host, _, _ := net.SplitHostPort(addr); !isLoopback(host) {
+		log.Warn("the metrics listener has no authentication and is not on loopback", "addr", addr)
+	}
+	return srv, ln, nil
 }
