@@ -1,0 +1,29 @@
+//go:build asyncmq_postgres_wip
+
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/backendtest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	testURL(t)
+	backendtest.Run(t, func(t *testing.T) backend.Backend {
+		return open(t, freshSchema(t))
+	})
+}
+
+// TestConformanceShared runs the two-handle part of the suite with two Backends on one schema,
+// which stand for two processes.
+func TestConformanceShared(t *testing.T) {
+	t.Parallel()
+	testURL(t)
+	backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+		u := freshSchema(t)
+		return open(t, u), open(t, u)
+	})
+}

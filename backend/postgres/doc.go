@@ -1,0 +1,58 @@
+//go:build asyncmq_postgres_wip
+
+// Package postgres is the asyncmq store for PostgreSQL (13 or later), through pgx v5: jobs,
+// queue settings, schedules, events, metrics and audit entries live in tables named asyncmq_*
+// in one schema of the application's own database, so jobs can be enqueued in the same
+// transaction as the data that caused them (EnqueueTx, EnqueueSQLTx).
+//
+//	b, err := postgres.Open(ctx, "postgres://app@db/app?schema=jobs")
+//
+// # Schema and migrations
+//
+// The schema is versioned; Open refuses one that is missing, behind or newer than this build.
+// Migrate, MigrateDown and Status (the `asyncmq migrate up|down|status` commands) change it in
+// one transaction under an advisory lock per schema, so processes starting together are safe;
+// AutoMigrate (or migrate=auto in the URL) migrates at Open. The schema option of the URL sets
+// the search_path of every connection, so several applications can share a database.
+//
+// # Cost
+//
+// Every hot transition is one statement, one round trip and one transaction, whatever the batch
+// size, and writes its events and metrics in the same statement:
+//
+//   - Claim: the runnable jobs of each queue are read from the front of the claim index with
+//     FOR UPDATE SKIP LOCKED, so concurrent workers take different jobs without waiting; only a
+//     rate-limited queue's row is locked (to count its window).
+//   - Finish: a batch of outcomes goes as parallel arrays (unnest) in one UPDATE, which also
+//     releases the children of completed jobs.
+//   - Enqueue: concurrent calls of a process are grouped into one statement (see enqueuer); a
+//     call of copyThreshold or more plain jobs goes through COPY.
+//
+// No row is written by every transition. There are no counters: per-state counts are index-only
+// scans of the listing index, exact but growing with the number of jobs kept, so keep retention
+// short (Clean) for large volumes. Metrics are appended, one row per transaction and queue, and
+// summed when read; the maintenance pass folds each finished minute into one row. Events are
+// appended to an unnumbered log and numbered in commit order when read (see Events).
+//
+// # Indexes
+//
+//   - asyncmq_jobs_claim (queue, priority, run_at, id) WHERE waiting and unblocked: exactly the
+//     claim's filter and order, and only as large as the backlog.
+//   - asyncmq_jobs_list (queue, state, created_at, id): dashboard listings in both directions,
+//     their totals and the per-state counts, as index-only scans.
+//   - asyncmq_jobs_delayed (run_at, id) WHERE delayed and asyncmq_jobs_lease (lease_expires_at,
+//     id) WHERE active: PromoteDue and RecoverStalled read only due rows.
+//   - asyncmq_jobs_finished (queue, state, finished_at, id) WHERE finished: retention deletes the
+//     oldest finished jobs of a queue and state in bounded batches (1,000 per transaction).
+//   - asyncmq_jobs_unique (queue, unique_key) WHERE a key is set: the unique-key check.
+//
+// The jobs and event tables vacuum and analyze after 2% of their rows changed or were inserted
+// (PostgreSQL's default is 20%), so dead rows of moved and deleted jobs do not pile up in the
+// claim index between vacuums.
+//
+// # Wake-ups
+//
+// Transitions that make jobs runnable NOTIFY the schema's channel at commit; Subscribe listens
+// on one dedicated connection per Backend. Behind a transaction-mode pooler, where LISTEN does
+// not work, workers fall back to polling.
+package postgres

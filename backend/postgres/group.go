@@ -1,0 +1,291 @@
+//go:build asyncmq_postgres_wip
+
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/jackc/pgx/v5"
+)
+
+// enqueuer groups concurrent Enqueue calls. A call queues itself; while fewer than maxLeaders
+// groups are being written, it leads: it takes the queue (itself and whatever queued meanwhile),
+// writes it and hands the lead to the next queued call, if any. So under load each statement
+// carries the calls that arrived while the previous ones ran, and a lone call is written at once.
+type enqueuer struct {
+	mu      sync.Mutex
+	queue   []*enqueueCall
+	leaders int
+}
+
+type enqueueCall struct {
+	jobs []*asyncmqtype.JobInfo
+	now  time.Time
+	err  error
+	done chan struct{}
+	lead chan struct{}
+}
+
+const (
+	// maxLeaders is how many groups one process writes at once: enough to keep a few server
+	// processes busy, few enough that groups grow under load instead of the pool running dry.
+	maxLeaders = 4
+	// maxGroupJobs bounds the jobs one statement of a group takes (one call may be larger).
+	maxGroupJobs = 1000
+	// copyThreshold is the size from which one call's plain jobs go through COPY, which costs
+	// less per row than a statement's JSON parameter once the batch is large.
+	copyThreshold = 500
+	// groupTimeout bounds a group's statement, which runs detached from the leader's context
+	// so that its caller giving up does not fail the others.
+	groupTimeout = 30 * time.Second
+)
+
+func (e *enqueuer) enqueue(ctx context.Context, b *Backend, jobs []*asyncmqtype.JobInfo, now time.Time) error {
+	c := &enqueueCall{jobs: jobs, now: now, done: make(chan struct{}), lead: make(chan struct{})}
+	e.mu.Lock()
+	e.queue = append(e.queue, c)
+	if e.leaders < maxLeaders {
+		e.leaders++
+		close(c.lead)
+	}
+	e.mu.Unlock()
+	gaveUp := ctx.Done()
+	for {
+		select {
+		case <-c.done:
+			return c.err
+		case <-c.lead:
+			e.run(b)
+			<-c.done
+			return c.err
+		case <-gaveUp:
+			e.mu.Lock()
+			i := slices.Index(e.queue, c)
+			if i >= 0 && !isClosed(c.lead) {
+				e.queue = slices.Delete(e.queue, i, i+1)
+				e.mu.Unlock()
+				return fmt.Errorf("wait for the enqueue group: %w", ctx.Err())
+			}
+			e.mu.Unlock()
+			// Taken by a group, or about to lead one: its outcome is being decided.
+			gaveUp = nil
+		}
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// run writes one group taken from the head of the queue and passes the lead on.
+func (e *enqueuer) run(b *Backend) {
+	e.mu.Lock()
+	n, jobs := 0, 0
+	for n < len(e.queue) && (n == 0 || jobs+len(e.queue[n].jobs) <= maxGroupJobs) {
+		jobs += len(e.queue[n].jobs)
+		n++
+	}
+	group := slices.Clone(e.queue[:n])
+	e.queue = slices.Delete(e.queue, 0, n)
+	e.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	b.writeGroup(ctx, group)
+	cancel()
+	for _, c := range group {
+		close(c.done)
+	}
+
+	e.mu.Lock()
+	// The next queued call that has not been given the lead yet leads next.
+	for _, c := range e.queue {
+		if !isClosed(c.lead) {
+			close(c.lead)
+			e.mu.Unlock()
+			return
+		}
+	}
+	e.leaders--
+	e.mu.Unlock()
+}
+
+// writeGroup sets the outcome of every call of the group. The plain calls go in one statement;
+// should it fail on a taken ID, they are written again one by one so that only the call at
+// fault fails. Calls with unique keys or dependencies each take a transaction.
+func (b *Backend) writeGroup(ctx context.Context, group []*enqueueCall) {
+	var plainCalls, others []*enqueueCall
+	for _, c := range group {
+		if plain(c.jobs) {
+			plainCalls = append(plainCalls, c)
+		} else {
+			others = append(others, c)
+		}
+	}
+	db := poolExecer{b.pool}
+	if len(plainCalls) > 1 {
+		var rows []jobRow
+		for _, c := range plainCalls {
+			for _, j := range c.jobs {
+				rows = append(rows, row(j, len(rows), c.now, 0))
+			}
+		}
+		err := insertRows(ctx, db, b.channel(), rows)
+		if err == nil || !errors.Is(err, asyncmqtype.ErrJobExists) {
+			for _, c := range plainCalls {
+				c.err = err
+				if err == nil {
+					b.wakeLocal(c.jobs, c.now)
+				}
+			}
+			plainCalls = nil
+		}
+	}
+	for _, c := range plainCalls {
+		c.err = insert(ctx, db, b.channel(), c.jobs, c.now)
+		if c.err == nil {
+			b.wakeLocal(c.jobs, c.now)
+		}
+	}
+	for _, c := range others {
+		c.err = b.insertTx(ctx, c.jobs, c.now)
+		if c.err == nil {
+			b.wakeLocal(c.jobs, c.now)
+		}
+	}
+}
+
+// insertTx inserts jobs with unique keys or dependencies in a transaction of their own.
+func (b *Backend) insertTx(ctx context.Context, jobs []*asyncmqtype.JobInfo, now time.Time) error {
+	for attempt := 0; ; attempt++ {
+		err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			return insert(ctx, &txExecer{tx}, b.channel(), jobs, now)
+		})
+		if err == nil || !retryable(err) || attempt == 4 {
+			return err
+		}
+	}
+}
+
+// wakeLocal signals this process's subscribers of the queues that got runnable jobs.
+func (b *Backend) wakeLocal(jobs []*asyncmqtype.JobInfo, now time.Time) {
+	var last string
+	for _, j := range jobs {
+		if j.Queue != last && !j.RunAt.After(now) {
+			b.notifier.local(j.Queue)
+			last = j.Queue
+		}
+	}
+}
+
+// copyJobs writes one large call of plain jobs with COPY: the jobs, then their events, in one
+// transaction.
+func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now time.Time) error {
+	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		queues := map[string]bool{}
+		i := 0
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"asyncmq_jobs"}, []string{"id", "queue", "task", "payload", "state",
+			"priority", "max_retries", "backoff_kind", "backoff_base", "backoff_max", "backoff_jitter", "timeout",
+			"run_at", "created_at", "repeatable_id"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(jobs) {
+					return nil, nil
+				}
+				r := row(jobs[i], i, now, 0)
+				i++
+				if r.State == string(asyncmqtype.StateWaiting) {
+					queues[r.Queue] = true
+				} else if !queues[r.Queue] {
+					queues[r.Queue] = false
+				}
+				var payload any
+				if r.Payload != nil {
+					payload = []byte(*r.Payload)
+				}
+				return []any{r.ID, r.Queue, r.Task, payload, r.State, r.Priority, r.MaxRetries, r.BackoffKind,
+					r.BackoffBase, r.BackoffMax, r.BackoffJitter, r.Timeout, r.RunAt, r.CreatedAt, r.RepeatableID}, nil
+			}))
+		if err != nil {
+			return insertError(err)
+		}
+		i = 0
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"asyncmq_event_log"}, []string{"type", "queue", "job_id", "task", "state", "at"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(jobs) {
+					return nil, nil
+				}
+				j := jobs[i]
+				i++
+				state := asyncmqtype.StateWaiting
+				if j.RunAt.After(now) {
+					state = asyncmqtype.StateDelayed
+				}
+				return []any{string(asyncmqtype.EventEnqueued), j.Queue, j.ID, j.Task, string(state), now}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("record events: %w", err)
+		}
+		names, wake := make([]string, 0, len(queues)), []string{}
+		for q, runnable := range queues {
+			names = append(names, q)
+			if runnable {
+				wake = append(wake, q)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO asyncmq_queues (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, names); err != nil {
+			return fmt.Errorf("record queues: %w", err)
+		}
+		if _, err := tx.Exec(ctx, qNotify, b.channel(), wake); err != nil {
+			return fmt.Errorf("notify queues: %w", err)
+		}
+		return nil
+	})
+	if err == nil {
+		b.wakeLocal(jobs, now)
+	}
+	return err
+}
+
+// EnqueueTx stores jobs inside the caller's transaction: they are runnable once tx commits, and
+// never exist if it rolls back. Jobs need their IDs set (asyncmq.NewID makes them); everything
+// else is as for Enqueue, with Now taken from the clock. Workers of every process are notified
+// when tx commits.
+//
+// Jobs with unique keys or dependencies take locks (advisory locks for the keys, row locks on
+// the parents) that tx holds until it ends. As with any statement, an error aborts tx.
+func (b *Backend) EnqueueTx(ctx context.Context, tx pgx.Tx, jobs ...*asyncmqtype.JobInfo) error {
+	return b.enqueueIn(ctx, &txExecer{tx}, jobs)
+}
+
+// EnqueueSQLTx is EnqueueTx for a database/sql transaction, whatever its PostgreSQL driver
+// (pgx's stdlib, lib/pq): the statements send their rows as one JSON text parameter.
+func (b *Backend) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, jobs ...*asyncmqtype.JobInfo) error {
+	return b.enqueueIn(ctx, sqlExecer{tx}, jobs)
+}
+
+func (b *Backend) enqueueIn(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo) error {
+	if err := checkJobs(jobs); err != nil {
+		return fmt.Errorf("enqueue jobs in transaction: %w", err)
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	if err := b.open(ctx); err != nil {
+		return fmt.Errorf("enqueue jobs in transaction: %w", err)
+	}
+	if err := insert(ctx, db, b.channel(), jobs, b.now()); err != nil {
+		return fmt.Errorf("enqueue %d jobs in transaction: %w", len(jobs), err)
+	}
+	return nil
+}

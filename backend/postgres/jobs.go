@@ -1,0 +1,290 @@
+//go:build asyncmq_postgres_wip
+
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/jackc/pgx/v5"
+)
+
+// where builds the condition selecting f's jobs, numbering its parameters after the first
+// skip. The state condition is left out when f.State is empty. Substring filters use strpos,
+// so "%" and "_" match literally.
+func where(f asyncmqtype.JobFilter, skip int) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(skip+len(args))
+	}
+	conds := []string{"queue = " + arg(f.Queue)}
+	if f.State != "" {
+		conds = append(conds, "state = "+arg(string(f.State)))
+	}
+	if f.Task != "" {
+		conds = append(conds, "strpos(lower(task), lower("+arg(f.Task)+")) > 0")
+	}
+	if f.ID != "" {
+		conds = append(conds, "strpos(id, "+arg(f.ID)+") > 0")
+	}
+	if f.Text != "" {
+		conds = append(conds, "strpos(lower(payload::text), lower("+arg(f.Text)+")) > 0")
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func checkFilter(f asyncmqtype.JobFilter, stateRequired bool) error {
+	switch {
+	case f.Queue == "":
+		return fmt.Errorf("filter names no queue: %w", asyncmqtype.ErrInvalid)
+	case f.State == "" && stateRequired:
+		return fmt.Errorf("filter names no state: %w", asyncmqtype.ErrInvalid)
+	case f.State != "" && !f.State.Valid():
+		return fmt.Errorf("unknown state %q: %w", f.State, asyncmqtype.ErrInvalid)
+	}
+	return nil
+}
+
+// ListJobs returns one page of a queue's jobs in one state, newest or oldest first by
+// (CreatedAt, ID), read in one repeatable-read transaction so that the total and the page agree.
+// The page and the total come from the (queue, state, created_at, id) index; an offset steps
+// over index entries, so deep pages cost in proportion to their offset.
+func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
+	if err := checkFilter(p.Filter, true); err != nil {
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: %w", err)
+	}
+	switch p.Sort {
+	case "":
+		p.Sort = asyncmqtype.SortNewest
+	case asyncmqtype.SortNewest, asyncmqtype.SortOldest:
+	default:
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: unknown sort %q: %w", p.Sort, asyncmqtype.ErrInvalid)
+	}
+	switch {
+	case p.Limit < 1 || p.Limit > 1000:
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: limit %d is not between 1 and 1000: %w", p.Limit, asyncmqtype.ErrInvalid)
+	case p.Offset < 0:
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: negative offset %d: %w", p.Offset, asyncmqtype.ErrInvalid)
+	}
+	if err := b.open(ctx); err != nil {
+		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: %w", err)
+	}
+	cond, args := where(p.Filter, 0)
+	dir := ""
+	if p.Sort == asyncmqtype.SortNewest {
+		dir = " DESC"
+	}
+	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}}
+	err := pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM asyncmq_jobs WHERE `+cond, args...).Scan(&page.Total); err != nil {
+			return fmt.Errorf("count jobs: %w", err)
+		}
+		if p.Offset >= page.Total {
+			return nil
+		}
+		n := len(args)
+		rows, err := tx.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE `+cond+` ORDER BY created_at`+dir+`, id`+dir+
+			` LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, p.Limit, p.Offset)...)
+		if err != nil {
+			return err
+		}
+		jobs, err := scanJobs(rows)
+		if err != nil {
+			return err
+		}
+		page.Jobs = append(page.Jobs, jobs...)
+		return nil
+	})
+	if err != nil {
+		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, b.fail(err))
+	}
+	return page, nil
+}
+
+type target struct {
+	id, queue, task string
+	state           asyncmqtype.State
+	cancelRequested bool
+	createdAt       time.Time
+}
+
+const targetCols = `id, queue, task, state, cancel_requested, created_at`
+
+// ApplyJobs applies a bulk action in transactions of at most 1,000 jobs, each job's change with
+// its event in the same transaction; the rows are locked (FOR UPDATE) so that a job claimed or
+// finished meanwhile is acted on in its latest state. With IDs empty the filter must name a
+// queue; an empty Filter.State then means every state. With IDs, only Filter.Queue applies.
+func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, error) {
+	switch p.Action {
+	case asyncmqtype.ActionRetry, asyncmqtype.ActionRemove, asyncmqtype.ActionCancel, asyncmqtype.ActionPromote:
+	default:
+		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, asyncmqtype.ErrInvalid)
+	}
+	now := b.clock(p.Now)
+	total := 0
+	if len(p.IDs) > 0 {
+		ids := uniq(p.IDs)
+		for len(ids) > 0 {
+			part := ids[:min(len(ids), chunk)]
+			ids = ids[len(part):]
+			n := 0
+			err := b.tx(ctx, now, func(w *wtx) error {
+				q := `SELECT ` + targetCols + ` FROM asyncmq_jobs WHERE id = ANY($1::text[])`
+				args := []any{part}
+				if p.Filter.Queue != "" {
+					q += ` AND queue = $2`
+					args = append(args, p.Filter.Queue)
+				}
+				ts, err := w.targets(q+` ORDER BY array_position($1::text[], id) FOR UPDATE`, args...)
+				if err != nil {
+					return err
+				}
+				n, err = w.apply(p.Action, ts)
+				return err
+			})
+			if err != nil {
+				return total, fmt.Errorf("%s jobs: %w", p.Action, err)
+			}
+			total += n
+		}
+		return total, nil
+	}
+
+	if err := checkFilter(p.Filter, false); err != nil {
+		return 0, fmt.Errorf("%s jobs: %w", p.Action, err)
+	}
+	states := []asyncmqtype.State{p.Filter.State}
+	if p.Filter.State == "" {
+		states = asyncmqtype.States
+	}
+	// Each state is walked in (created_at, id) order, the order of the listing index, resuming
+	// after the last job seen; jobs the action moves to another state are not met again.
+	for _, st := range states {
+		f := p.Filter
+		f.State = st
+		cond, args := where(f, 3)
+		q := `SELECT ` + targetCols + ` FROM asyncmq_jobs WHERE ` + cond +
+			` AND ($1::timestamptz IS NULL OR (created_at, id) > ($1, $2)) ORDER BY created_at, id LIMIT $3 FOR UPDATE`
+		var afterAt *time.Time
+		afterID := ""
+		for {
+			var ts []target
+			n := 0
+			err := b.tx(ctx, now, func(w *wtx) error {
+				var err error
+				if ts, err = w.targets(q, append([]any{afterAt, afterID, chunk}, args...)...); err != nil {
+					return err
+				}
+				n, err = w.apply(p.Action, ts)
+				return err
+			})
+			if err != nil {
+				return total, fmt.Errorf("%s jobs of queue %q: %w", p.Action, p.Filter.Queue, err)
+			}
+			total += n
+			if len(ts) < chunk {
+				break
+			}
+			last := ts[len(ts)-1]
+			afterAt, afterID = &last.createdAt, last.id
+		}
+	}
+	return total, nil
+}
+
+func (w *wtx) targets(q string, args ...any) ([]target, error) {
+	rows, err := w.tx.Query(w.ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []target
+	for rows.Next() {
+		var t target
+		var state string
+		if err := rows.Scan(&t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt); err != nil {
+			return nil, fmt.Errorf("select jobs: %w", err)
+		}
+		t.state = asyncmqtype.State(state)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+const (
+	qRetryIDs = `UPDATE asyncmq_jobs SET state = 'waiting', attempts = 0, stalls = 0, run_at = $1,
+	finished_at = NULL, result = NULL, progress = NULL, lease_token = '', lease_expires_at = NULL,
+	cancel_requested = false
+WHERE id = ANY($2::text[])`
+	qCancelIDs        = `UPDATE asyncmq_jobs SET state = 'cancelled', finished_at = $1 WHERE id = ANY($2::text[])`
+	qRequestCancelIDs = `UPDATE asyncmq_jobs SET cancel_requested = true WHERE id = ANY($1::text[])`
+	qPromoteIDs       = `UPDATE asyncmq_jobs SET state = 'waiting', run_at = $1 WHERE id = ANY($2::text[])`
+)
+
+// apply performs action on the selected jobs for which it applies and returns how many changed.
+func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
+	var change, remove, requestCancel []string
+	var changed []target
+	for _, t := range ts {
+		switch {
+		case action == asyncmqtype.ActionRetry && t.state.Terminal(),
+			action == asyncmqtype.ActionCancel && (t.state == asyncmqtype.StateWaiting || t.state == asyncmqtype.StateDelayed),
+			action == asyncmqtype.ActionPromote && t.state == asyncmqtype.StateDelayed:
+			change = append(change, t.id)
+		case action == asyncmqtype.ActionRemove && t.state != asyncmqtype.StateActive:
+			remove = append(remove, t.id)
+		case (action == asyncmqtype.ActionRemove || action == asyncmqtype.ActionCancel) && t.state == asyncmqtype.StateActive && !t.cancelRequested:
+			requestCancel = append(requestCancel, t.id)
+		default:
+			continue
+		}
+		changed = append(changed, t)
+	}
+	if len(changed) == 0 {
+		return 0, nil
+	}
+	var err error
+	if len(change) > 0 {
+		switch action {
+		case asyncmqtype.ActionRetry:
+			err = w.exec(qRetryIDs, w.now, change)
+		case asyncmqtype.ActionCancel:
+			err = w.exec(qCancelIDs, w.now, change)
+		case asyncmqtype.ActionPromote:
+			err = w.exec(qPromoteIDs, w.now, change)
+		}
+	}
+	if err == nil && len(requestCancel) > 0 {
+		err = w.exec(qRequestCancelIDs, requestCancel)
+	}
+	if err == nil && len(remove) > 0 {
+		_, err = w.deleteIDs(remove)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s jobs: %w", action, err)
+	}
+	for _, t := range changed {
+		e := asyncmqtype.Event{Queue: t.queue, JobID: t.id, Task: t.task}
+		switch {
+		case t.state == asyncmqtype.StateActive:
+			e.Type, e.State, e.Detail = asyncmqtype.EventCancelled, asyncmqtype.StateActive, "cancel requested"
+		case action == asyncmqtype.ActionRetry:
+			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "retried"
+			w.wakeQueue(t.queue)
+		case action == asyncmqtype.ActionCancel:
+			e.Type, e.State = asyncmqtype.EventCancelled, asyncmqtype.StateCancelled
+		case action == asyncmqtype.ActionPromote:
+			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "promoted"
+			w.wakeQueue(t.queue)
+		case action == asyncmqtype.ActionRemove:
+			e.Type, e.State = asyncmqtype.EventRemoved, t.state
+		}
+		w.event(e)
+	}
+	return len(changed), nil
+}

@@ -1,0 +1,151 @@
+//go:build asyncmq_postgres_wip
+
+package postgres
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// qNotify sends one notification per queue of $2 on channel $1; PostgreSQL delivers them when
+// the transaction commits and drops repeats within one transaction.
+const qNotify = `SELECT count(pg_notify($1, q)) FROM unnest($2::text[]) AS q`
+
+// channel is the LISTEN/NOTIFY channel of the store's schema: the payload is a queue name.
+func (b *Backend) channel() string { return "asyncmq:" + b.schema }
+
+// Subscribe returns a channel that receives a signal when queue may have runnable jobs: jobs
+// were enqueued, promoted, retried, released or unblocked, or the queue was resumed, by this
+// process or by any other process using the store. Signals are coalesced: the channel holds at
+// most one, so a burst of enqueues wakes a subscriber once, and a slow subscriber never blocks
+// the store. Call the returned function to unsubscribe.
+//
+// Signals from other processes travel by LISTEN/NOTIFY on one dedicated connection per Backend,
+// opened at the first Subscribe and reopened (with backoff) when it breaks; after a reconnect
+// every subscriber is signalled, since notifications sent meanwhile are lost. Behind a
+// transaction-mode connection pooler (PgBouncer's pool_mode=transaction) LISTEN does not work:
+// signals then come from this process only, and workers find other processes' jobs by polling.
+func (b *Backend) Subscribe(queue string) (<-chan struct{}, func()) {
+	return b.notifier.subscribe(queue)
+}
+
+type notifier struct {
+	b   *Backend
+	cfg *pgx.ConnConfig
+
+	mu      sync.Mutex
+	subs    map[string]map[chan struct{}]struct{}
+	started bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func newNotifier(b *Backend, cfg *pgx.ConnConfig) *notifier {
+	return &notifier{b: b, cfg: cfg.Copy(), subs: map[string]map[chan struct{}]struct{}{}, done: make(chan struct{})}
+}
+
+func (n *notifier) subscribe(queue string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.subs[queue] == nil {
+		n.subs[queue] = map[chan struct{}]struct{}{}
+	}
+	n.subs[queue][ch] = struct{}{}
+	if !n.started && !n.b.closed.Load() {
+		n.started = true
+		ctx, cancel := context.WithCancel(context.Background())
+		n.cancel = cancel
+		go n.listen(ctx)
+	}
+	return ch, func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		delete(n.subs[queue], ch)
+		if len(n.subs[queue]) == 0 {
+			delete(n.subs, queue)
+		}
+	}
+}
+
+// local signals the subscribers of queue.
+func (n *notifier) local(queue string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ch := range n.subs[queue] {
+		signal(ch)
+	}
+}
+
+func (n *notifier) all() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, chans := range n.subs {
+		for ch := range chans {
+			signal(ch)
+		}
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (n *notifier) close() {
+	n.mu.Lock()
+	started := n.started
+	n.started = true // no listener may start after Close
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.mu.Unlock()
+	if started {
+		<-n.done
+	}
+}
+
+// listen keeps one LISTEN connection open until ctx ends, reconnecting with backoff.
+func (n *notifier) listen(ctx context.Context) {
+	defer close(n.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := n.listenOnce(ctx, func() { backoff = 100 * time.Millisecond })
+		if ctx.Err() != nil {
+			return
+		}
+		n.b.cfg.logger.Warn("asyncmq postgres listener lost its connection; reconnecting", "url", n.b.url, "error", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (n *notifier) listenOnce(ctx context.Context, connected func()) error {
+	conn, err := pgx.ConnectConfig(ctx, n.cfg)
+	if err != nil {
+		return describe(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{n.b.channel()}.Sanitize()); err != nil {
+		return err
+	}
+	connected()
+	// Whatever was notified while no connection listened is lost: let everyone look.
+	n.all()
+	for {
+		note, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		n.local(note.Payload)
+	}
+}

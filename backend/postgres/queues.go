@@ -1,0 +1,144 @@
+//go:build asyncmq_postgres_wip
+
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/jackc/pgx/v5"
+)
+
+// qQueues counts each known queue's jobs per state. No counter row exists to read (it would be
+// written by every transition); the counts are index-only scans of the (queue, state, ...)
+// listing index, one (queue, state) range at a time, so their cost grows with the number of
+// jobs stored: keep retention short for large volumes.
+const qQueues = `SELECT q.name, q.paused, q.rate_limit, q.rate_interval, s.state,
+	(SELECT count(*) FROM asyncmq_jobs j WHERE j.queue = q.name AND j.state = s.state)
+FROM asyncmq_queues q CROSS JOIN unnest('{waiting,active,delayed,completed,failed,cancelled}'::text[]) AS s(state)
+WHERE $1::text IS NULL OR q.name = $1
+ORDER BY q.name`
+
+func (b *Backend) queues(ctx context.Context, name *string) ([]asyncmqtype.QueueInfo, error) {
+	rows, err := b.pool.Query(ctx, qQueues, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []asyncmqtype.QueueInfo{}
+	for rows.Next() {
+		var (
+			q        asyncmqtype.QueueInfo
+			interval int64
+			state    string
+			n        int
+		)
+		if err := rows.Scan(&q.Name, &q.Paused, &q.RateLimit, &interval, &state, &n); err != nil {
+			return nil, err
+		}
+		if len(out) == 0 || out[len(out)-1].Name != q.Name {
+			q.RateInterval = time.Duration(interval)
+			q.Counts = make(map[asyncmqtype.State]int, asyncmqtype.NumStates)
+			out = append(out, q)
+		}
+		out[len(out)-1].Counts[asyncmqtype.State(state)] = n
+	}
+	return out, rows.Err()
+}
+
+// Queues lists the known queues with their counts, sorted by name. Every state is present in
+// Counts, zero or not.
+func (b *Backend) Queues(ctx context.Context) ([]asyncmqtype.QueueInfo, error) {
+	if err := b.open(ctx); err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	out, err := b.queues(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", b.fail(err))
+	}
+	return out, nil
+}
+
+// Queue returns one queue; asyncmqtype.ErrQueueNotFound if unknown.
+func (b *Backend) Queue(ctx context.Context, name string) (asyncmqtype.QueueInfo, error) {
+	if err := b.open(ctx); err != nil {
+		return asyncmqtype.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, err)
+	}
+	out, err := b.queues(ctx, &name)
+	if err != nil {
+		return asyncmqtype.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, b.fail(err))
+	}
+	if len(out) == 0 {
+		return asyncmqtype.QueueInfo{}, fmt.Errorf("get queue %q: %w", name, asyncmqtype.ErrQueueNotFound)
+	}
+	return out[0], nil
+}
+
+// SetQueuePaused pauses or resumes a queue; an unknown queue becomes known. Claims in every
+// process see the change at their next statement; resuming wakes the queue's workers.
+func (b *Backend) SetQueuePaused(ctx context.Context, queue string, paused bool) error {
+	what := "resume"
+	if paused {
+		what = "pause"
+	}
+	if queue == "" {
+		return fmt.Errorf("%s queue: empty name: %w", what, asyncmqtype.ErrInvalid)
+	}
+	err := b.tx(ctx, b.now(), func(w *wtx) error {
+		if err := w.exec(`INSERT INTO asyncmq_queues (name, paused) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET paused = $2`, queue, paused); err != nil {
+			return err
+		}
+		w.event(asyncmqtype.Event{Type: asyncmqtype.EventQueue, Queue: queue, Detail: what + "d"})
+		if !paused {
+			w.wakeQueue(queue)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s queue %q: %w", what, queue, err)
+	}
+	return nil
+}
+
+// SetRateLimit sets or (Limit 0) removes a queue's rate limit; an unknown queue becomes known.
+func (b *Backend) SetRateLimit(ctx context.Context, p backend.RateLimitParams) error {
+	switch {
+	case p.Queue == "":
+		return fmt.Errorf("set rate limit: empty queue name: %w", asyncmqtype.ErrInvalid)
+	case p.Limit < 0 || p.Limit > 0 && p.Interval <= 0:
+		return fmt.Errorf("set rate limit of queue %q: limit %d per %s: %w", p.Queue, p.Limit, p.Interval, asyncmqtype.ErrInvalid)
+	}
+	if p.Limit == 0 {
+		p.Interval = 0
+	}
+	if err := b.open(ctx); err != nil {
+		return fmt.Errorf("set rate limit of queue %q: %w", p.Queue, err)
+	}
+	_, err := b.pool.Exec(ctx, `INSERT INTO asyncmq_queues (name, rate_limit, rate_interval) VALUES ($1, $2, $3)
+ON CONFLICT (name) DO UPDATE SET rate_limit = $2, rate_interval = $3, rate_window_start = NULL, rate_window_count = 0`,
+		p.Queue, p.Limit, int64(p.Interval))
+	if err != nil {
+		return fmt.Errorf("set rate limit of queue %q: %w", p.Queue, b.fail(err))
+	}
+	return nil
+}
+
+// GetJob returns one job; asyncmqtype.ErrJobNotFound if unknown.
+func (b *Backend) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, error) {
+	if err := b.open(ctx); err != nil {
+		return nil, fmt.Errorf("get job %q: %w", id, err)
+	}
+	j, err := scanJob(b.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get job %q: %w", id, b.fail(err))
+	}
+	return j, nil
+}

@@ -1,0 +1,113 @@
+//go:build asyncmq_postgres_wip
+
+package postgres
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/jackc/pgx/v5"
+)
+
+// jobCols are the columns scanJob reads, in its order.
+const jobCols = `id, queue, task, payload, state, priority, attempts, max_retries,
+	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
+	started_at, finished_at, result, progress, errors, worker_id, lease_token, lease_expires_at,
+	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id`
+
+// scanJob reads one row selected with jobCols.
+func scanJob(row pgx.Row) (*asyncmqtype.JobInfo, error) {
+	var (
+		j                                        asyncmqtype.JobInfo
+		state, bkind                             string
+		bbase, bmax, timeout                     int64
+		runAt, createdAt                         time.Time
+		started, finished, leaseExp, uniqueUntil *time.Time
+		uniqueKey                                *string
+		payload, result, progress, errs          []byte
+	)
+	err := row.Scan(&j.ID, &j.Queue, &j.Task, &payload, &state, &j.Priority, &j.Attempts, &j.MaxRetries,
+		&bkind, &bbase, &bmax, &j.Backoff.Jitter, &timeout, &runAt, &createdAt,
+		&started, &finished, &result, &progress, &errs, &j.WorkerID, &j.LeaseToken, &leaseExp,
+		&j.Stalls, &uniqueKey, &uniqueUntil, &j.DependsOn, &j.PendingDeps, &j.CancelRequested, &j.RepeatableID)
+	if err != nil {
+		return nil, err
+	}
+	j.State = asyncmqtype.State(state)
+	j.Backoff.Kind = asyncmqtype.BackoffKind(bkind)
+	j.Backoff.Base = time.Duration(bbase)
+	j.Backoff.Max = time.Duration(bmax)
+	j.Timeout = time.Duration(timeout)
+	j.RunAt = runAt.UTC()
+	j.CreatedAt = createdAt.UTC()
+	j.StartedAt = utc(started)
+	j.FinishedAt = utc(finished)
+	j.LeaseExpiresAt = utc(leaseExp)
+	j.UniqueUntil = utc(uniqueUntil)
+	if uniqueKey != nil {
+		j.UniqueKey = *uniqueKey
+	}
+	if len(j.DependsOn) == 0 {
+		j.DependsOn = nil
+	}
+	if payload != nil {
+		j.Payload = json.RawMessage(payload)
+	}
+	if result != nil {
+		j.Result = json.RawMessage(result)
+	}
+	if progress != nil {
+		j.Progress = json.RawMessage(progress)
+	}
+	if errs != nil {
+		if err := json.Unmarshal(errs, &j.Errors); err != nil {
+			return nil, fmt.Errorf("decode errors of job %q: %w", j.ID, err)
+		}
+		for i := range j.Errors {
+			j.Errors[i].At = j.Errors[i].At.UTC()
+		}
+	}
+	return &j, nil
+}
+
+// scanJobs reads every row of rows and closes it.
+func scanJobs(rows pgx.Rows) ([]*asyncmqtype.JobInfo, error) {
+	defer rows.Close()
+	var out []*asyncmqtype.JobInfo
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// utc returns a nullable column's time in UTC, the zero time for NULL.
+func utc(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// nullTime encodes the zero time as NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// jsonText returns b as a nullable text parameter cast to jsonb by the statement.
+func jsonText(b []byte) *string {
+	if len(b) == 0 {
+		return nil
+	}
+	s := string(b)
+	return &s
+}
