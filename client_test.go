@@ -138,6 +138,8 @@ func TestEnqueueErrors(t *testing.T) {
 		{name: "bad queue", task: "t", opts: []EnqueueOption{Queue("a\x00b")}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "non-printable"},
 		{name: "negative delay", task: "t", opts: []EnqueueOption{Delay(-time.Second)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "Delay(-1s)"},
 		{name: "negative retries", task: "t", opts: []EnqueueOption{MaxRetries(-1)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "MaxRetries(-1)"},
+		{name: "priority out of range", task: "t", opts: []EnqueueOption{Priority(1 << 40)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "Priority(1099511627776): priority 1099511627776 is outside -1000000..1000000"},
+		{name: "run at after 2262", task: "t", opts: []EnqueueOption{RunAt(time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC))}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "run at 2300-01-01T00:00:00Z is outside the storable range"},
 		{name: "negative timeout", task: "t", opts: []EnqueueOption{Timeout(-1)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "Timeout"},
 		{name: "backoff base above max", task: "t", opts: []EnqueueOption{ExponentialBackoff(time.Hour, time.Second)}, wantIs: asyncmqtype.ErrInvalid, wantMsg: "larger than max"},
 		{name: "backoff unknown kind", task: "t", opts: []EnqueueOption{Backoff(asyncmqtype.Backoff{Kind: "linear"})}, wantIs: asyncmqtype.ErrInvalid, wantMsg: `unknown kind "linear"`},

@@ -23,9 +23,10 @@ const (
 	// handlers wait before freeing their slot, so a slow store slows claiming instead of letting
 	// unsaved outcomes pile up in memory.
 	completerBacklog = 4 * completerMaxBatch
-	// finishAttempts is how many times a failed Finish call is tried before its jobs are left to
-	// stalled recovery.
-	finishAttempts = 5
+	// finishRetryMin and finishRetryMax bound the backoff between attempts to store outcomes
+	// while the store fails; attempts go on while the leases hold (see flush).
+	finishRetryMin = 50 * time.Millisecond
+	finishRetryMax = time.Second
 )
 
 // finishItem is the outcome of one job, waiting to be stored.
@@ -117,42 +118,63 @@ func (c *completer) drain(batch []finishItem) {
 	}
 }
 
-// flush stores one batch of outcomes, retrying a failed call with backoff. Items whose outcome
-// could not be stored are dropped from the held set: their leases lapse and stalled recovery runs
-// them again, which is the at-least-once promise.
+// flush stores one batch of outcomes. A failed Finish call is retried, with a backoff from
+// finishRetryMin doubling to finishRetryMax, for as long as the outcomes' leases hold: the jobs
+// stay in the held set meanwhile, so the heartbeat keeps extending their leases whenever the
+// store answers it, and a store outage shorter than the lease costs no job a second run. An
+// outcome whose lease has lapsed by the next attempt is given up: stalled recovery runs its job
+// again, which is the at-least-once promise.
 func (c *completer) flush(batch []finishItem) {
 	w := c.w
-	items := make([]backend.Finish, len(batch))
-	for i, it := range batch {
-		items[i] = it.fin
-	}
+	pending := batch
 	var errs []error
 	var err error
-	delay := 50 * time.Millisecond
+	delay := finishRetryMin
 	for attempt := 1; ; attempt++ {
+		items := make([]backend.Finish, len(pending))
+		for i, it := range pending {
+			items[i] = it.fin
+		}
 		err = w.call(func(ctx context.Context) error {
 			var err error
 			errs, err = w.b.Finish(ctx, backend.FinishParams{Items: items})
 			return err
 		})
-		if err == nil || attempt == finishAttempts {
+		if err == nil {
 			break
 		}
-		w.log.Warn("store job outcomes; retrying", slog.Int("jobs", len(items)), slog.Int("attempt", attempt), slog.Any("error", err))
+		retryAt := time.Now().Add(delay)
+		var keep, lapsed []finishItem
+		for _, it := range pending {
+			if w.leaseHolds(it.rj, retryAt) {
+				keep = append(keep, it)
+			} else {
+				lapsed = append(lapsed, it)
+			}
+		}
+		if len(lapsed) > 0 {
+			w.log.Error("store job outcomes; their leases lapse before the store answers, so the jobs will run again",
+				slog.Int("jobs", len(lapsed)), slog.Int("attempts", attempt), slog.Any("error", err))
+			for _, it := range lapsed {
+				w.forget(it.rj)
+				w.emit(WorkerEvent{Kind: WorkerJobFinished, Queue: it.queue, JobID: it.fin.JobID, Outcome: it.fin.Outcome, Err: err})
+			}
+		}
+		if len(keep) == 0 {
+			return
+		}
+		pending = keep
+		w.log.Warn("store job outcomes; retrying while their leases hold", slog.Int("jobs", len(pending)), slog.Int("attempt", attempt), slog.Any("error", err))
 		time.Sleep(delay)
-		delay *= 2
+		delay = min(2*delay, finishRetryMax)
 	}
-	if err != nil {
-		w.log.Error("store job outcomes; the jobs will run again after their leases expire",
-			slog.Int("jobs", len(items)), slog.Any("error", err))
-	}
-	for i, it := range batch {
+	for i, it := range pending {
 		w.forget(it.rj)
-		e := err
-		if e == nil && i < len(errs) {
+		var e error
+		if i < len(errs) {
 			e = errs[i]
 		}
-		if e != nil && err == nil {
+		if e != nil {
 			level := slog.LevelError
 			if errors.Is(e, asyncmqtype.ErrLeaseLost) {
 				level = slog.LevelWarn
@@ -162,4 +184,11 @@ func (c *completer) flush(batch []finishItem) {
 		}
 		w.emit(WorkerEvent{Kind: WorkerJobFinished, Queue: it.queue, JobID: it.fin.JobID, Outcome: it.fin.Outcome, Err: e})
 	}
+}
+
+// leaseHolds reports whether the worker still holds rj's lease and it certainly lasts past at.
+func (w *Worker) leaseHolds(rj *runningJob, at time.Time) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running[rj.lease.JobID] == rj && at.Before(rj.leaseUntil)
 }

@@ -66,9 +66,14 @@ func RunAt(t time.Time) EnqueueOption {
 }
 
 // Priority orders the job among the runnable jobs of its queue: lower runs first. Default
-// DefaultPriority (5).
+// DefaultPriority (5); p must lie in asyncmqtype.MinPriority..MaxPriority (±1,000,000).
 func Priority(p int) EnqueueOption {
-	return func(o *jobOptions) { o.priority = p }
+	return func(o *jobOptions) {
+		if err := asyncmqtype.ValidatePriority(p); err != nil && o.err == nil {
+			o.err = fmt.Errorf("Priority(%d): %w", p, err)
+		}
+		o.priority = p
+	}
 }
 
 // MaxRetries is how many times the job is retried after a failed attempt, so it runs at most n+1

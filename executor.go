@@ -20,8 +20,8 @@ const (
 )
 
 // start runs one claimed job in its own goroutine.
-func (w *Worker) start(f *fetcher, j *asyncmqtype.JobInfo) {
-	ctx, rj := w.track(j, f.queue)
+func (w *Worker) start(f *fetcher, j *asyncmqtype.JobInfo, claimStart time.Time) {
+	ctx, rj := w.track(j, f.queue, claimStart)
 	w.jobs.Add(1)
 	go func() {
 		defer w.jobs.Done()

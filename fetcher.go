@@ -105,6 +105,8 @@ func (f *fetcher) run(ctx context.Context) {
 
 		n := min(free, maxClaimBatch)
 		var jobs []*asyncmqtype.JobInfo
+		// The leases of the claimed jobs run from no earlier than this, on the store's clock.
+		claimStart := time.Now()
 		err := w.call(func(cctx context.Context) error {
 			var err error
 			jobs, err = w.b.Claim(cctx, backend.ClaimParams{
@@ -133,7 +135,7 @@ func (f *fetcher) run(ctx context.Context) {
 			f.mu.Lock()
 			f.active++
 			f.mu.Unlock()
-			w.start(f, j)
+			w.start(f, j, claimStart)
 		}
 		if len(jobs) > 0 {
 			idle = firstIdle

@@ -35,6 +35,7 @@ func (w *Worker) heartbeat() error {
 	w.mu.Unlock()
 
 	var res backend.HeartbeatResult
+	start := time.Now()
 	err := w.call(func(ctx context.Context) error {
 		var err error
 		res, err = w.b.Heartbeat(ctx, backend.HeartbeatParams{
@@ -52,9 +53,20 @@ func (w *Worker) heartbeat() error {
 		w.log.Warn("heartbeat", slog.Int("leases", len(leases)), slog.Any("error", err))
 		return err
 	}
+	lost := make(map[string]bool, len(res.Lost))
 	for _, id := range res.Lost {
+		lost[id] = true
 		w.cancelRunning(id, ErrLeaseLost)
 	}
+	// The leases sent and not lost now last from the start of this call.
+	until := start.Add(w.cfg.LeaseDuration - w.leaseMargin())
+	w.mu.Lock()
+	for _, l := range leases {
+		if rj := w.running[l.JobID]; rj != nil && rj.lease == l && !lost[l.JobID] {
+			rj.leaseUntil = until
+		}
+	}
+	w.mu.Unlock()
 	for _, id := range res.Cancelled {
 		w.log.Info("cancelling running job on request", slog.String("job_id", id))
 		w.cancelRunning(id, ErrJobCancelled)

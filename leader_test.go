@@ -183,3 +183,36 @@ func TestWorkerClockSkewUsesStoreClock(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaderPrunesDeadWorkers: a worker killed without a clean shutdown leaves its record; the
+// maintenance leader deletes it once it has been silent for pruneWorkersAfter, and keeps the live.
+func TestLeaderPrunesDeadWorkers(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	ctx := t.Context()
+	cfg := tb.fastConfig(map[string]int{"q": 1})
+	silent := time.Now().Add(-cfg.withDefaultsMust(t).pruneWorkersAfter() - time.Minute)
+	for _, id := range []string{"killed-1", "killed-2"} {
+		if _, err := tb.b.Heartbeat(ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: id}, Now: silent}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.WorkerID = "alive"
+	tb.startWorker(t, cfg)
+	tb.events.waitUntil(t, "the killed workers' records pruned", func([]WorkerEvent) bool {
+		ws, err := tb.b.Workers(ctx)
+		if err != nil || len(ws) != 1 {
+			return false
+		}
+		return ws[0].ID == "alive"
+	})
+}
+
+func (c WorkerConfig) withDefaultsMust(t *testing.T) WorkerConfig {
+	t.Helper()
+	c, err := c.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

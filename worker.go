@@ -66,7 +66,15 @@ type runningJob struct {
 	lease  backend.Lease
 	queue  string
 	cancel context.CancelCauseFunc
+	// leaseUntil is, on this process's monotonic clock, a time by which the lease has certainly
+	// not yet expired in the store: the start of the claim or of the last heartbeat that extended
+	// it, plus LeaseDuration minus a margin. Guarded by Worker.mu.
+	leaseUntil time.Time
 }
+
+// leaseMargin is the part of LeaseDuration not trusted when the worker reckons how long a lease
+// holds, for clock rates and the store's own processing time.
+func (w *Worker) leaseMargin() time.Duration { return w.cfg.LeaseDuration / 10 }
 
 // NewWorker returns a worker that runs the jobs of cfg.Queues in b with h (usually a *ServeMux).
 // An invalid configuration is an error naming the field.
@@ -260,9 +268,10 @@ func (w *Worker) releaseHeld() {
 }
 
 // track records a claimed job as held and returns its handler context.
-func (w *Worker) track(j *asyncmqtype.JobInfo, queue string) (context.Context, *runningJob) {
+func (w *Worker) track(j *asyncmqtype.JobInfo, queue string, claimStart time.Time) (context.Context, *runningJob) {
 	ctx, cancel := context.WithCancelCause(w.jobsCtx)
-	rj := &runningJob{lease: backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken}, queue: queue, cancel: cancel}
+	rj := &runningJob{lease: backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken}, queue: queue, cancel: cancel,
+		leaseUntil: claimStart.Add(w.cfg.LeaseDuration - w.leaseMargin())}
 	w.mu.Lock()
 	w.running[j.ID] = rj
 	w.mu.Unlock()

@@ -18,7 +18,10 @@ type WorkerConfig struct {
 	Queues map[string]int
 
 	// LeaseDuration is how long a claim on a job lasts without a heartbeat. A worker that dies
-	// holds its jobs this long before another worker may recover them. Default 30s.
+	// holds its jobs this long before another worker may recover them. Default 30s; at least
+	// MinLeaseDuration (100ms). Every duration below has a minimum too (HeartbeatInterval and
+	// StalledInterval 10ms, PollInterval and ScheduleInterval 1ms), so a value given without its
+	// unit is refused, naming the field.
 	LeaseDuration time.Duration
 	// HeartbeatInterval is how often the worker extends its leases, and so how quickly a running
 	// job notices that it was cancelled. It must be shorter than LeaseDuration. Default
@@ -95,6 +98,9 @@ const (
 	DefaultPollInterval     = 250 * time.Millisecond
 	DefaultFetchCooldown    = 5 * time.Millisecond
 	DefaultScheduleInterval = time.Second
+	// MinLeaseDuration is the shortest LeaseDuration accepted: a lease must outlast a few store
+	// round trips and a heartbeat at a third of it.
+	MinLeaseDuration = 100 * time.Millisecond
 )
 
 // withDefaults validates c and returns it with every default filled in. Errors name the field.
@@ -114,34 +120,38 @@ func (c WorkerConfig) withDefaults() (WorkerConfig, error) {
 		}
 	}
 	c.Queues = maps.Clone(c.Queues)
+	// A duration below its minimum is a unit mistake (LeaseDuration: 2 meant as seconds is 2ns),
+	// which would otherwise surface later as a misleading timeout or a busy loop on the store.
 	durations := []struct {
 		name string
 		d    *time.Duration
 		def  time.Duration
+		min  time.Duration
 	}{
-		{"LeaseDuration", &c.LeaseDuration, DefaultLeaseDuration},
-		{"ShutdownTimeout", &c.ShutdownTimeout, DefaultShutdownTimeout},
-		{"PollInterval", &c.PollInterval, DefaultPollInterval},
-		{"FetchCooldown", &c.FetchCooldown, DefaultFetchCooldown},
-		{"ScheduleInterval", &c.ScheduleInterval, DefaultScheduleInterval},
-		{"HeartbeatInterval", &c.HeartbeatInterval, 0},
-		{"StalledInterval", &c.StalledInterval, 0},
+		{"LeaseDuration", &c.LeaseDuration, DefaultLeaseDuration, MinLeaseDuration},
+		{"ShutdownTimeout", &c.ShutdownTimeout, DefaultShutdownTimeout, 0},
+		{"PollInterval", &c.PollInterval, DefaultPollInterval, time.Millisecond},
+		{"FetchCooldown", &c.FetchCooldown, DefaultFetchCooldown, 0},
+		{"ScheduleInterval", &c.ScheduleInterval, DefaultScheduleInterval, time.Millisecond},
+		{"HeartbeatInterval", &c.HeartbeatInterval, 0, 10 * time.Millisecond},
+		{"StalledInterval", &c.StalledInterval, 0, 10 * time.Millisecond},
 	}
 	for _, f := range durations {
 		if *f.d < 0 {
 			return c, bad(f.name, "%s is negative", *f.d)
 		}
+		if *f.d > 0 && *f.d < f.min {
+			return c, bad(f.name, "%s is shorter than the minimum %s (is the unit missing?)", *f.d, f.min)
+		}
 		if *f.d == 0 {
 			*f.d = f.def
 		}
 	}
-	// The derived intervals drive tickers, which panic on zero: a lease of a few nanoseconds
-	// (LeaseDuration: 2, meant as seconds) must give an error or a valid ticker, not a crash.
 	if c.HeartbeatInterval == 0 {
-		c.HeartbeatInterval = max(c.LeaseDuration/3, 1)
+		c.HeartbeatInterval = c.LeaseDuration / 3
 	}
 	if c.StalledInterval == 0 {
-		c.StalledInterval = max(c.LeaseDuration/2, 1)
+		c.StalledInterval = c.LeaseDuration / 2
 	}
 	if c.HeartbeatInterval >= c.LeaseDuration {
 		return c, bad("HeartbeatInterval", "%s is not shorter than LeaseDuration %s, so leases would expire between heartbeats", c.HeartbeatInterval, c.LeaseDuration)
@@ -169,6 +179,9 @@ func (c WorkerConfig) withDefaults() (WorkerConfig, error) {
 		}
 		if r.Interval < 0 {
 			return c, bad("Retention.Interval", "%s is negative", r.Interval)
+		}
+		if r.Interval > 0 && r.Interval < 10*time.Millisecond {
+			return c, bad("Retention.Interval", "%s is shorter than the minimum 10ms (is the unit missing?)", r.Interval)
 		}
 		if r.Interval == 0 {
 			r.Interval = time.Minute

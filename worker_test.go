@@ -664,7 +664,12 @@ func TestNewWorkerRejectsBadConfig(t *testing.T) {
 		{name: "bad queue name", b: tb.b, h: noop, cfg: WorkerConfig{Queues: map[string]int{"a b": 1}}, want: "contains whitespace"},
 		{name: "negative lease", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, LeaseDuration: -time.Second}, want: "WorkerConfig.LeaseDuration: -1s is negative"},
 		{name: "heartbeat not shorter than lease", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, LeaseDuration: time.Second, HeartbeatInterval: time.Second}, want: "WorkerConfig.HeartbeatInterval"},
-		{name: "lease too short to heartbeat", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, LeaseDuration: time.Nanosecond}, want: "WorkerConfig.HeartbeatInterval"},
+		{name: "lease without its unit", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, LeaseDuration: 2}, want: "WorkerConfig.LeaseDuration: 2ns is shorter than the minimum 100ms"},
+		{name: "heartbeat below minimum", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, HeartbeatInterval: time.Microsecond}, want: "WorkerConfig.HeartbeatInterval: 1µs is shorter"},
+		{name: "stalled below minimum", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, StalledInterval: 5}, want: "WorkerConfig.StalledInterval"},
+		{name: "poll below minimum", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, PollInterval: 5}, want: "WorkerConfig.PollInterval"},
+		{name: "schedule below minimum", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, ScheduleInterval: 5}, want: "WorkerConfig.ScheduleInterval"},
+		{name: "retention interval below minimum", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, Retention: &Retention{Interval: 5}}, want: "WorkerConfig.Retention.Interval"},
 		{name: "max stalls", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, MaxStalls: -2}, want: "WorkerConfig.MaxStalls"},
 		{name: "retention", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, Retention: &Retention{Failed: RetentionPolicy{MaxCount: -1}}}, want: "WorkerConfig.Retention.Failed"},
 		{name: "worker ID", b: tb.b, h: noop, cfg: WorkerConfig{Queues: one, WorkerID: "my worker"}, want: "WorkerConfig.WorkerID"},
@@ -694,13 +699,13 @@ func TestWorkerConfigDefaults(t *testing.T) {
 		*cfg.Retention != DefaultRetention() || cfg.MaxResultBytes != DefaultMaxPayloadBytes {
 		t.Errorf("defaults = %+v", cfg)
 	}
-	// A tiny lease still derives intervals a ticker accepts.
-	cfg, err = WorkerConfig{Queues: map[string]int{"q": 1}, LeaseDuration: 2}.withDefaults()
+	// The shortest lease accepted derives intervals a ticker accepts.
+	cfg, err = WorkerConfig{Queues: map[string]int{"q": 1}, LeaseDuration: MinLeaseDuration}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.HeartbeatInterval <= 0 || cfg.StalledInterval <= 0 {
-		t.Errorf("with a 2ns lease: heartbeat %s, stalled %s; want both positive", cfg.HeartbeatInterval, cfg.StalledInterval)
+		t.Errorf("with the minimum lease: heartbeat %s, stalled %s; want both positive", cfg.HeartbeatInterval, cfg.StalledInterval)
 	}
 }
 

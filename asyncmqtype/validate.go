@@ -2,7 +2,9 @@ package asyncmqtype
 
 import (
 	"fmt"
+	"math"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -11,6 +13,39 @@ const MaxQueueNameBytes = 200
 
 // MaxPageSize is the largest page a job listing returns.
 const MaxPageSize = 1000
+
+// MinPriority and MaxPriority bound a job's Priority (lower runs first). The range is wide enough
+// for any ordering scheme and small enough that every store keeps it exactly (a Redis sorted-set
+// score is a float64, a PostgreSQL integer is 32 bits).
+const (
+	MinPriority = -1_000_000
+	MaxPriority = 1_000_000
+)
+
+// MinTime and MaxTime bound every time a store keeps (run-at, unique-until, next run): stores
+// keep times as Unix nanoseconds, which cover 1677-09-21 to 2262-04-11. A time outside is
+// refused rather than silently moved to the edge.
+var (
+	MinTime = time.Unix(0, math.MinInt64+1).UTC()
+	MaxTime = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// ValidatePriority refuses a priority outside MinPriority..MaxPriority.
+func ValidatePriority(p int) error {
+	if p < MinPriority || p > MaxPriority {
+		return invalid("priority %d is outside %d..%d", p, MinPriority, MaxPriority)
+	}
+	return nil
+}
+
+// ValidateTime refuses a time, named by what, that is not zero and falls outside
+// MinTime..MaxTime (after the year 2262).
+func ValidateTime(what string, t time.Time) error {
+	if !t.IsZero() && (t.Before(MinTime) || t.After(MaxTime)) {
+		return invalid("%s %s is outside the storable range %s..%s", what, t.Format(time.RFC3339), MinTime.Format(time.RFC3339), MaxTime.Format(time.RFC3339))
+	}
+	return nil
+}
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, ErrInvalid)...)

@@ -3,6 +3,7 @@ package backend
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
@@ -22,7 +23,8 @@ func validJSON(raw json.RawMessage) bool {
 }
 
 // Validate checks the jobs of an enqueue: no nil job, an ID, a valid queue name, a task, no
-// negative MaxRetries, a JSON payload, and dependencies that neither name the job itself nor form
+// negative MaxRetries, a JSON payload, a Priority in asyncmqtype.MinPriority..MaxPriority, times
+// within asyncmqtype.MinTime..MaxTime, and dependencies that neither name the job itself nor form
 // a cycle within the call. Whether parents exist, IDs are free and unique keys are live is the
 // store's to check.
 func (p EnqueueParams) Validate() error {
@@ -52,6 +54,17 @@ func validateJob(j *asyncmqtype.JobInfo, i int) error {
 	}
 	if err := asyncmqtype.ValidateQueueName(j.Queue); err != nil {
 		return fmt.Errorf("enqueue job %q: %w", j.ID, err)
+	}
+	if err := asyncmqtype.ValidatePriority(j.Priority); err != nil {
+		return fmt.Errorf("enqueue job %q: %w", j.ID, err)
+	}
+	for _, t := range []struct {
+		what string
+		t    time.Time
+	}{{"run at", j.RunAt}, {"created at", j.CreatedAt}, {"unique until", j.UniqueUntil}} {
+		if err := asyncmqtype.ValidateTime(t.what, t.t); err != nil {
+			return fmt.Errorf("enqueue job %q: %w", j.ID, err)
+		}
 	}
 	for _, pid := range j.DependsOn {
 		if pid == j.ID {
@@ -215,6 +228,12 @@ func ValidateRepeatable(r asyncmqtype.Repeatable) error {
 	if err := asyncmqtype.ValidateQueueName(r.Queue); err != nil {
 		return fmt.Errorf("upsert repeatable %q: empty queue or task: %w", r.ID, err)
 	}
+	if err := asyncmqtype.ValidatePriority(r.Priority); err != nil {
+		return fmt.Errorf("upsert repeatable %q: %w", r.ID, err)
+	}
+	if err := asyncmqtype.ValidateTime("next run", r.NextRun); err != nil {
+		return fmt.Errorf("upsert repeatable %q: %w", r.ID, err)
+	}
 	return nil
 }
 
@@ -224,6 +243,9 @@ func (p FireParams) Validate() error {
 		return invalid("fire repeatable %q: nil job", p.ID)
 	}
 	if err := validateJob(p.Job, 0); err != nil {
+		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
+	}
+	if err := asyncmqtype.ValidateTime("next run", p.Next); err != nil {
 		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
 	}
 	return nil

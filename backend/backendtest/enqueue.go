@@ -194,6 +194,11 @@ func testEnqueue(t *testing.T, newBackend factory) {
 			{"negative max retries", job("a", func(j *asyncmqtype.JobInfo) { j.MaxRetries = -1 })},
 			{"payload not JSON", job("a", withPayload(`{"a":`))},
 			{"depends on itself", job("a", dependsOn("a"))},
+			{"priority above max", job("a", withPriority(asyncmqtype.MaxPriority+1))},
+			{"priority below min", job("a", withPriority(asyncmqtype.MinPriority-1))},
+			{"run at after 2262", job("a", runAt(time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC)))},
+			{"unique until after 2262", job("a", unique("k", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)))},
+			{"created before 1677", job("a", createdAt(time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)))},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -155,6 +155,8 @@ func testRepeatable(t *testing.T, newBackend factory) {
 			"negative interval":   func(r *asyncmqtype.Repeatable) { r.Interval = -time.Second },
 			"payload not JSON":    func(r *asyncmqtype.Repeatable) { r.Payload = json.RawMessage(`{`) },
 			"negative MaxRetries": func(r *asyncmqtype.Repeatable) { r.MaxRetries = -1 },
+			"priority above max":  func(r *asyncmqtype.Repeatable) { r.Priority = asyncmqtype.MaxPriority + 1 },
+			"next run after 2262": func(r *asyncmqtype.Repeatable) { r.NextRun = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC) },
 		} {
 			r := repeatable("r", "q")
 			mod(&r)

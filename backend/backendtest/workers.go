@@ -56,4 +56,26 @@ func testWorkers(t *testing.T, newBackend factory) {
 		requireIDs(t, workerIDs(), []string{"w2"}, "workers after removing w1")
 		requireNoError(t, s.b.RemoveWorker(s.ctx, "w1"), "remove w1 again")
 	})
+
+	t.Run("PruneWorkers", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		for i, id := range []string{"dead1", "dead2", "edge", "live"} {
+			_, err := s.b.Heartbeat(s.ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: id}, Now: at(time.Duration(i) * time.Minute)})
+			requireNoError(t, err, "heartbeat of "+id)
+		}
+		n, err := s.b.PruneWorkers(s.ctx, backend.PruneWorkersParams{Before: at(2 * time.Minute)})
+		requireNoError(t, err, "prune workers")
+		requireEqual(t, n, 2, "pruned")
+		ws, err := s.b.Workers(s.ctx)
+		requireNoError(t, err, "list workers")
+		ids := make([]string, len(ws))
+		for i, w := range ws {
+			ids[i] = w.ID
+		}
+		requireIDs(t, ids, []string{"live", "edge"}, "workers after pruning those silent before 2m (the one at 2m stays)")
+		n, err = s.b.PruneWorkers(s.ctx, backend.PruneWorkersParams{Before: at(2 * time.Minute)})
+		requireNoError(t, err, "prune again")
+		requireEqual(t, n, 0, "pruned again")
+	})
 }

@@ -41,7 +41,7 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("enqueue jobs: %w", err)
 	}
-	c := &enqueueCall{jobs: p.Jobs, now: b.clock(p.Now), done: make(chan struct{}), lead: make(chan struct{})}
+	c := &enqueueCall{jobs: p.Jobs, now: b.clock(p.Now), lockDeadline: time.Now().Add(b.cfg.busyTimeout), done: make(chan struct{}), lead: make(chan struct{})}
 	if err := b.enq.wait(ctx, b, c); err != nil {
 		if len(p.Jobs) == 1 {
 			return fmt.Errorf("enqueue job %q: %w", p.Jobs[0].ID, err)
@@ -63,6 +63,10 @@ type enqueuer struct {
 type enqueueCall struct {
 	jobs []*asyncmqtype.JobInfo
 	now  time.Time
+	// lockDeadline is when the call's busy timeout, counted from its start, runs out: a call
+	// queued behind a transaction that waits for the lock must not wait that out and then its
+	// own busy timeout again.
+	lockDeadline time.Time
 	// err is the call's outcome, set before done is closed.
 	err  error
 	done chan struct{}
@@ -84,8 +88,15 @@ func (e *enqueuer) wait(ctx context.Context, b *Backend, c *enqueueCall) error {
 	}
 	e.mu.Unlock()
 	gaveUp, lead := ctx.Done(), c.lead
+	busy := time.NewTimer(time.Until(c.lockDeadline))
+	defer busy.Stop()
 	for {
 		select {
+		case <-busy.C:
+			if e.withdraw(c, false) {
+				return fmt.Errorf("database stayed locked for the busy timeout %s while the call waited for a write transaction: %w", b.cfg.busyTimeout, errLockTimeout)
+			}
+			// A transaction has the call; its own lock deadline is no later than c's.
 		case <-c.done:
 			return c.err
 		case <-lead:
@@ -156,7 +167,14 @@ func (e *enqueuer) run(ctx context.Context, b *Backend, leader *enqueueCall) {
 	e.mu.Unlock()
 
 	errs := make([]error, len(group))
-	err := b.write(ctx, leader.now, func(w *wtx) error {
+	// The group waits for the lock no longer than its earliest call may.
+	deadline := leader.lockDeadline
+	for _, c := range group {
+		if c.lockDeadline.Before(deadline) {
+			deadline = c.lockDeadline
+		}
+	}
+	err := b.writeUntil(ctx, leader.now, deadline, func(w *wtx) error {
 		clear(errs)
 		for i, c := range group {
 			w.now = c.now
@@ -166,13 +184,22 @@ func (e *enqueuer) run(ctx context.Context, b *Backend, leader *enqueueCall) {
 		}
 		return nil
 	})
-	if err != nil && ctx.Err() != nil {
-		// The leader's caller gave up, and the transaction was rolled back: the other calls go
-		// back to the head of the queue for a leader of their own.
+	if err != nil && (ctx.Err() != nil || isBusy(err)) {
+		// The leader's caller gave up, or the lock deadline of the group's earliest call passed,
+		// and the transaction was rolled back: the calls that still have time go back to the head
+		// of the queue for a leader of their own; the others fail with the leader.
+		now := time.Now()
 		e.mu.Lock()
-		e.queue = append(slices.DeleteFunc(group, func(c *enqueueCall) bool { return c == leader }), e.queue...)
-		leader.err = err
-		close(leader.done)
+		var back []*enqueueCall
+		for _, c := range group {
+			if c != leader && (ctx.Err() != nil || now.Before(c.lockDeadline)) {
+				back = append(back, c)
+				continue
+			}
+			c.err = err
+			close(c.done)
+		}
+		e.queue = append(back, e.queue...)
 		e.handOff()
 		e.mu.Unlock()
 		return

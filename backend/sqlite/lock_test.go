@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,53 @@ func TestWritePanicEndsTransaction(t *testing.T) {
 	}
 	if _, err := s.b.Queue(ctx, "lost"); !errors.Is(err, asyncmqtype.ErrQueueNotFound) {
 		t.Fatalf("queue written by the panicked transaction: got error %v, want ErrQueueNotFound", err)
+	}
+}
+
+// TestBusyTimeoutHoldsForQueuedEnqueues: while another process holds the lock, Enqueue calls
+// queued behind a group-commit leader that is waiting for it fail within their own busy timeout,
+// not after the leader's wait and then their own.
+func TestBusyTimeoutHoldsForQueuedEnqueues(t *testing.T) {
+	t.Parallel()
+	const timeout = 500 * time.Millisecond
+	s := setup(t, BusyTimeout(timeout))
+	holdLock(t, s.path)
+	leaderDone := make(chan error, 1)
+	go func() {
+		leaderDone <- s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob("leader", "q")}})
+	}()
+	// Wait until the leader's transaction has taken it from the queue and is polling the lock.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.b.enq.mu.Lock()
+		taken := s.b.enq.leading && len(s.b.enq.queue) == 0
+		s.b.enq.mu.Unlock()
+		if taken {
+			break
+		}
+		<-tick.C
+	}
+	const followers = 4
+	waited := make(chan time.Duration, followers)
+	errs := make(chan error, followers)
+	for i := range followers {
+		go func() {
+			start := time.Now()
+			err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{newJob(fmt.Sprintf("f%d", i), "q")}})
+			waited <- time.Since(start)
+			errs <- err
+		}()
+	}
+	for range followers {
+		if d := <-waited; d > timeout+timeout/2 {
+			t.Errorf("a queued Enqueue waited %s with a busy timeout of %s", d, timeout)
+		}
+		if err := <-errs; !isBusy(err) || !strings.Contains(err.Error(), "busy timeout") {
+			t.Errorf("queued Enqueue: %v, want a locked-database error naming the busy timeout", err)
+		}
+	}
+	if err := <-leaderDone; !isBusy(err) {
+		t.Errorf("leader: %v, want a locked-database error", err)
 	}
 }

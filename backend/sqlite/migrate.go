@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 //go:embed migrations/*.sql
@@ -42,7 +43,7 @@ func loadMigrations() []string {
 // migrate applies the missing schema versions in one immediate transaction, so two processes
 // opening a new file at once apply each step exactly once.
 func (b *Backend) migrate(ctx context.Context) error {
-	return b.retryBusy(ctx, func() error { return b.migrateOnce(ctx) })
+	return b.retryBusy(ctx, time.Now().Add(b.cfg.busyTimeout), func() error { return b.migrateOnce(ctx) })
 }
 
 func (b *Backend) migrateOnce(ctx context.Context) error {

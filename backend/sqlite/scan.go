@@ -21,8 +21,9 @@ func stateIndex(s asyncmqtype.State) int {
 	panic(fmt.Sprintf("asyncmq/backend/sqlite: unknown state %q", s))
 }
 
-// Times are stored as Unix nanoseconds, which cover 1678 to 2262; times beyond are clamped so
-// that "forever" stays later than any real time.
+// Times are stored as Unix nanoseconds, which cover 1678 to 2262. Stored times are refused
+// outside that range by the shared validation (asyncmqtype.ValidateTime); query bounds beyond it
+// (a "since" or "before" far away) are clamped, which keeps their meaning.
 var (
 	minNanoTime = time.Unix(0, math.MinInt64+1)
 	maxNanoTime = time.Unix(0, math.MaxInt64)

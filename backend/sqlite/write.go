@@ -132,11 +132,18 @@ func (m *metricDelta) finished(d time.Duration) {
 // connection holds the database lock (see retryBusy). fn may run more than once, so it must keep
 // its effects inside w.
 func (b *Backend) write(ctx context.Context, now time.Time, fn func(w *wtx) error) error {
+	return b.writeUntil(ctx, now, time.Now().Add(b.cfg.busyTimeout), fn)
+}
+
+// writeUntil is write with the time at which waiting for the lock gives up: a call that waited
+// in the process before its transaction began (an Enqueue queued behind a group commit) has less
+// left of its busy timeout.
+func (b *Backend) writeUntil(ctx context.Context, now, lockDeadline time.Time, fn func(w *wtx) error) error {
 	if b.closed.Load() {
 		return asyncmqtype.ErrClosed
 	}
 	var wake []string
-	err := b.retryBusy(ctx, func() (err error) {
+	err := b.retryBusy(ctx, lockDeadline, func() (err error) {
 		wake, err = b.writeOnce(ctx, now, fn)
 		return err
 	})
@@ -158,9 +165,10 @@ const (
 	slowLock = time.Second
 )
 
-// retryBusy runs try until it does not fail with SQLITE_BUSY, the busy timeout passes or ctx
-// ends.
-func (b *Backend) retryBusy(ctx context.Context, try func() error) error {
+// retryBusy runs try until it does not fail with SQLITE_BUSY, the deadline passes or ctx ends.
+// The deadline is the caller's start plus the busy timeout, fixed by the caller, so the time a
+// call spent waiting in the process counts against the same budget as the time it polls.
+func (b *Backend) retryBusy(ctx context.Context, deadline time.Time, try func() error) error {
 	var start time.Time
 	delay := minLockPoll
 	for {
@@ -175,10 +183,12 @@ func (b *Backend) retryBusy(ctx context.Context, try func() error) error {
 		}
 		if start.IsZero() {
 			start = time.Now()
-		} else if time.Since(start) >= b.cfg.busyTimeout {
-			return fmt.Errorf("database stayed locked by another connection for %s: %w", b.cfg.busyTimeout, err)
 		}
-		t := time.NewTimer(delay/2 + rand.N(delay))
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("database stayed locked by another connection for the busy timeout %s: %w", b.cfg.busyTimeout, err)
+		}
+		t := time.NewTimer(min(delay/2+rand.N(delay), left))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -264,7 +274,14 @@ func noTx(err error) bool {
 	return strings.Contains(err.Error(), "no transaction is active")
 }
 
+// errLockTimeout is the cause of a call that gave up waiting, in the process, for a transaction
+// that was itself waiting for the database lock.
+var errLockTimeout = errors.New("database is locked")
+
 func isBusy(err error) bool {
+	if errors.Is(err, errLockTimeout) {
+		return true
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return false
