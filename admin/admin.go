@@ -171,7 +171,14 @@ func New(cfg Config) (*Admin, error) {
 	}
 
 	if on(cfg.IncludeSession) {
-		if a.sessions, err = newSessions(cfg.Session, a.log); err != nil {
+		sc := cfg.Session
+		// A backend whose sign-in comes back from another site (an identity provider's redirect
+		// to the callback) needs the cookie on that top-level navigation, which SameSite=Strict
+		// withholds; it says so, and gets Lax unless the configuration chose.
+		if ss, ok := cfg.Backend.(interface{ SessionSameSite() http.SameSite }); ok && sc.SameSite == 0 {
+			sc.SameSite = ss.SessionSameSite()
+		}
+		if a.sessions, err = newSessions(sc, a.log); err != nil {
 			return nil, err
 		}
 	} else if rs, ok := cfg.Backend.(interface{ RequiresSession() bool }); ok && rs.RequiresSession() {

@@ -118,6 +118,11 @@ func (b *Backend) Close() error { return b.keys.Close() }
 // RequiresSession reports true: admin.New refuses to run this backend without sessions.
 func (b *Backend) RequiresSession() bool { return true }
 
+// SessionSameSite asks admin.New for SameSite=Lax session cookies (unless Config.Session sets
+// SameSite): the provider sends the browser back to the callback from its own site, and a Strict
+// cookie would not come with it, so the callback could not find the sign-in's state.
+func (b *Backend) SessionSameSite() http.SameSite { return http.SameSiteLaxMode }
+
 // Routes returns the callback route, GET CallbackPath.
 func (b *Backend) Routes() []admin.Route {
 	return []admin.Route{{Pattern: "GET " + CallbackPath, Handler: http.HandlerFunc(b.callback)}}

@@ -80,7 +80,7 @@ func TestSignInSessionCookie(t *testing.T) {
 			setCookie = c
 		}
 	}
-	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=/"} {
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Path=" + prefix} {
 		if !strings.Contains(setCookie, want) {
 			t.Errorf("Set-Cookie %q lacks %s", setCookie, want)
 		}
@@ -91,7 +91,7 @@ func TestSignInSessionCookie(t *testing.T) {
 }
 
 func sessionCookie(b *browser, base string) string {
-	u, _ := url.Parse(base)
+	u, _ := url.Parse(base + prefix + "/") // the cookie is scoped to the mount path
 	for _, c := range b.c.Jar.Cookies(u) {
 		if c.Name == "asyncmq_session" {
 			return c.Value
