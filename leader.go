@@ -37,8 +37,12 @@ func (l *leadership) renewEvery() time.Duration { return max(l.ttl/3, time.Milli
 func (l *leadership) leading() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return !l.until.IsZero() && time.Now().Before(l.until)
+	return l.trustedLocked()
 }
+
+// trustedLocked reports whether the lease last won still holds on the worker's monotonic clock;
+// l.mu is held.
+func (l *leadership) trustedLocked() bool { return !l.until.IsZero() && time.Now().Before(l.until) }
 
 // elect takes or renews the lease and reports whether the worker leads.
 func (l *leadership) elect(w *Worker) bool {
@@ -58,7 +62,7 @@ func (l *leadership) elect(w *Worker) bool {
 	default:
 		l.until = time.Time{}
 	}
-	now := !l.until.IsZero() && time.Now().Before(l.until)
+	now := l.trustedLocked()
 	was := l.reported
 	l.reported = now
 	l.mu.Unlock()

@@ -145,7 +145,7 @@ func (w *Worker) clean() {
 					return err
 				})
 				total += n
-				// A queue the worker serves but nobody has enqueued to yet has nothing to clean.
+				// A queue obliterated since it was listed has nothing left to clean.
 				if errors.Is(err, asyncmqtype.ErrQueueNotFound) {
 					err = nil
 				}
