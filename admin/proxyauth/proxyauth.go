@@ -35,8 +35,9 @@ type Headers struct {
 
 var (
 	// AsyncMQ is the header set of AsyncMQ's header backend: X-Authenticated-User,
-	// X-Authenticated-Roles and X-Authenticated-Admin. It is the default when Config.Headers is
-	// the zero value; asyncmq serve reads X-Authenticated-Admin only with --proxy-admin-header.
+	// X-Authenticated-Roles and X-Authenticated-Admin. Name it in Config.Headers to trust the
+	// admin flag; the zero Config.Headers is this set without Admin (see Config.Headers), as
+	// asyncmq serve reads X-Authenticated-Admin only with --proxy-admin-header.
 	AsyncMQ = Headers{
 		User:   "X-Authenticated-User",
 		Groups: "X-Authenticated-Roles",
@@ -68,7 +69,10 @@ type Config struct {
 	// when its connection's peer address (http.Request.RemoteAddr) is listed; X-Forwarded-For
 	// is never consulted.
 	TrustedProxies []string
-	// Headers names the identity headers; default AsyncMQ. An empty User falls back to
+	// Headers names the identity headers. The zero value means AsyncMQ's user and roles
+	// headers without its admin flag: a proxy that does not know X-Authenticated-Admin would
+	// pass a client's own flag through, so trusting it takes Headers: AsyncMQ, written out. A
+	// request carrying the flag unconfigured is refused. An empty User falls back to
 	// "X-Authenticated-User"; other empty names are not read.
 	Headers Headers
 	// GroupRoles maps a group to the roles it grants. When nil, groups are used as roles as
@@ -113,6 +117,7 @@ func New(cfg Config) (*Backend, error) {
 	h := cfg.Headers
 	if h == (Headers{}) {
 		h = AsyncMQ
+		h.Admin = ""
 	}
 	if h.User == "" {
 		h.User = AsyncMQ.User

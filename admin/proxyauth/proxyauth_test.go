@@ -94,6 +94,8 @@ func TestGateWithProxyHeaders(t *testing.T) {
 		wantCode int
 		wantBody string
 		wantLog  string
+		// zeroHeaders keeps cfg.Headers zero; otherwise an unset Headers means AsyncMQ's full set.
+		zeroHeaders bool
 	}{
 		{name: "no header", remote: proxyAddr, wantCode: http.StatusSeeOther},
 		{name: "trusted proxy with header", remote: proxyAddr, headers: with("X-Authenticated-User", "alice"),
@@ -162,12 +164,24 @@ func TestGateWithProxyHeaders(t *testing.T) {
 			cfg:      proxyauth.Config{Headers: proxyauth.Headers{User: "x-user", Admin: "X-Admin"}},
 			headers:  []string{"X-User", "frank", "X-Admin", "yes"},
 			wantCode: 200, wantBody: "id=frank email= admin=true roles="},
+		// The zero Headers reads user and roles but not the admin flag, and refuses a request
+		// carrying it: the proxy in front may not know to strip it.
+		{name: "zero header set does not trust the admin flag", remote: proxyAddr, zeroHeaders: true,
+			headers:  with("X-Authenticated-User", "mallory"),
+			wantCode: http.StatusSeeOther, wantLog: "admin header that is not configured"},
+		{name: "zero header set reads user and roles", remote: proxyAddr, zeroHeaders: true,
+			acfg:     admin.Config{RequireAdmin: new(false), RequiredRoles: []string{"ops"}},
+			headers:  []string{"X-Authenticated-User", "bob", "X-Authenticated-Roles", "ops"},
+			wantCode: 200, wantBody: "id=bob email= admin=false roles=ops"},
 		{name: "unix socket proxy", cfg: proxyauth.Config{TrustedProxies: []string{"unix"}}, remote: "@",
 			headers: with("X-Authenticated-User", "gina"), wantCode: 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			if tt.cfg.Headers == (proxyauth.Headers{}) && !tt.zeroHeaders {
+				tt.cfg.Headers = proxyauth.AsyncMQ
+			}
 			b := setup(t, tt.cfg, tt.acfg)
 			res := httptest.NewRecorder()
 			b.handler.ServeHTTP(res, request("GET", "/asyncmq/queues", tt.remote, tt.headers...))
