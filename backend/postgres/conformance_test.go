@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres_test
 
 import (
@@ -12,7 +10,7 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	testURL(t)
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.Run(t, func(t *testing.T) backend.Store {
 		return open(t, freshSchema(t))
 	})
 }
@@ -22,7 +20,7 @@ func TestConformance(t *testing.T) {
 func TestConformanceShared(t *testing.T) {
 	t.Parallel()
 	testURL(t)
-	backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
+	backendtest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) {
 		u := freshSchema(t)
 		return open(t, u), open(t, u)
 	})

@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 // Package postgres is the asyncmq store for PostgreSQL (13 or later), through pgx v5: jobs,
 // queue settings, schedules, events, metrics and audit entries live in tables named asyncmq_*
 // in one schema of the application's own database, so jobs can be enqueued in the same

@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -78,7 +76,10 @@ func (e sqlExecer) queryRow(ctx context.Context, q string, args ...any) pgx.Row 
 // until the job ends. A job whose parents have not all completed is stored with PendingDeps > 0
 // and is not claimed until they complete.
 func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
-	if err := checkJobs(p.Jobs); err != nil {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := checkIDs(p.Jobs); err != nil {
 		return fmt.Errorf("enqueue jobs: %w", err)
 	}
 	if len(p.Jobs) == 0 {
@@ -115,76 +116,16 @@ func plain(jobs []*asyncmqtype.JobInfo) bool {
 	return true
 }
 
-// checkJobs validates an enqueue. (The same rules as the other stores; they move into package
-// backend with the seam's Params.Validate.)
-func checkJobs(jobs []*asyncmqtype.JobInfo) error {
+// checkIDs refuses a call that names one job ID twice: the second would collide with the first.
+func checkIDs(jobs []*asyncmqtype.JobInfo) error {
 	seen := make(map[string]struct{}, len(jobs))
-	for i, j := range jobs {
-		switch {
-		case j == nil:
-			return fmt.Errorf("job %d is nil: %w", i, asyncmqtype.ErrInvalid)
-		case j.ID == "":
-			return fmt.Errorf("job %d has no ID: %w", i, asyncmqtype.ErrInvalid)
-		case j.Queue == "":
-			return fmt.Errorf("job %q has no queue: %w", j.ID, asyncmqtype.ErrInvalid)
-		case j.Task == "":
-			return fmt.Errorf("job %q has no task: %w", j.ID, asyncmqtype.ErrInvalid)
-		case j.MaxRetries < 0:
-			return fmt.Errorf("job %q has negative max retries %d: %w", j.ID, j.MaxRetries, asyncmqtype.ErrInvalid)
-		case len(j.Payload) > 0 && !json.Valid(j.Payload):
-			return fmt.Errorf("job %q: payload is not valid JSON: %w", j.ID, asyncmqtype.ErrInvalid)
-		case slices.Contains(j.DependsOn, j.ID):
-			return fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
-		}
+	for _, j := range jobs {
 		if _, dup := seen[j.ID]; dup {
 			return fmt.Errorf("job %q appears twice: %w", j.ID, asyncmqtype.ErrJobExists)
 		}
 		seen[j.ID] = struct{}{}
 	}
-	if id := cycle(jobs); id != "" {
-		return fmt.Errorf("job %q: its dependencies form a cycle: %w", id, asyncmqtype.ErrInvalid)
-	}
 	return nil
-}
-
-// cycle returns the ID of a job of the batch that takes part in a dependency cycle, or "". Only
-// jobs of one batch can form one: a stored job cannot depend on a job that did not exist yet.
-func cycle(jobs []*asyncmqtype.JobInfo) string {
-	byID := make(map[string]*asyncmqtype.JobInfo, len(jobs))
-	for _, j := range jobs {
-		byID[j.ID] = j
-	}
-	const (
-		unseen = iota
-		visiting
-		done
-	)
-	mark := make(map[string]int, len(jobs))
-	var visit func(j *asyncmqtype.JobInfo) string
-	visit = func(j *asyncmqtype.JobInfo) string {
-		switch mark[j.ID] {
-		case visiting:
-			return j.ID
-		case done:
-			return ""
-		}
-		mark[j.ID] = visiting
-		for _, p := range j.DependsOn {
-			if parent := byID[p]; parent != nil {
-				if id := visit(parent); id != "" {
-					return id
-				}
-			}
-		}
-		mark[j.ID] = done
-		return ""
-	}
-	for _, j := range jobs {
-		if id := visit(j); id != "" {
-			return id
-		}
-	}
-	return ""
 }
 
 // jobRow is one job as the insert statement reads it from its JSON parameter; the field names

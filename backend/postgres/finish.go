@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -92,19 +90,19 @@ const qReleaseChildren = `WITH deps AS (
 SELECT count(pg_notify($2, q)) FROM (SELECT DISTINCT queue AS q FROM kids) s`
 
 // outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
-var outcomeState = map[backend.Outcome]asyncmqtype.State{
-	backend.OutcomeCompleted: asyncmqtype.StateCompleted,
-	backend.OutcomeRetry:     asyncmqtype.StateDelayed,
-	backend.OutcomeFailed:    asyncmqtype.StateFailed,
-	backend.OutcomeCancelled: asyncmqtype.StateCancelled,
+var outcomeState = map[asyncmqtype.Outcome]asyncmqtype.State{
+	asyncmqtype.OutcomeCompleted: asyncmqtype.StateCompleted,
+	asyncmqtype.OutcomeRetry:     asyncmqtype.StateDelayed,
+	asyncmqtype.OutcomeFailed:    asyncmqtype.StateFailed,
+	asyncmqtype.OutcomeCancelled: asyncmqtype.StateCancelled,
 }
 
 // Finish applies every outcome of p with one statement (one round trip, one transaction), then
 // releases the dependents of the jobs that completed.
 //
-// A retry whose RetryAt is not after Now makes the job waiting rather than delayed. A recorded
-// AttemptError gets the job's attempt number, and Now when its At is zero. An item whose Outcome
-// is unknown or whose Result is not JSON gets an error wrapping asyncmqtype.ErrInvalid; an item
+// A retry without a positive RetryDelay makes the job waiting rather than delayed. A recorded
+// AttemptError gets the job's attempt number, and Now when its At is zero. An item that
+// Finish.Validate refuses gets its error (wrapping asyncmqtype.ErrInvalid); an item
 // naming a job twice in one call gets asyncmqtype.ErrLeaseLost for the second.
 func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, error) {
 	if len(p.Items) == 0 {
@@ -125,15 +123,11 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 	)
 	index := make(map[string]int, n)
 	for i, it := range p.Items {
-		state, ok := outcomeState[it.Outcome]
-		switch {
-		case !ok:
-			errs[i] = fmt.Errorf("finish job %q: unknown outcome %q: %w", it.JobID, it.Outcome, asyncmqtype.ErrInvalid)
-			continue
-		case len(it.Result) > 0 && !json.Valid(it.Result):
-			errs[i] = fmt.Errorf("finish job %q: result is not valid JSON: %w", it.JobID, asyncmqtype.ErrInvalid)
+		if err := it.Validate(); err != nil {
+			errs[i] = err
 			continue
 		}
+		state := outcomeState[it.Outcome]
 		if _, dup := index[it.JobID]; dup || it.LeaseToken == "" {
 			errs[i] = fmt.Errorf("finish job %q: %w", it.JobID, asyncmqtype.ErrLeaseLost)
 			continue
@@ -141,7 +135,7 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 		index[it.JobID] = i
 		var attemptErr *string
 		detail := ""
-		if it.Error != nil && it.Outcome != backend.OutcomeCompleted {
+		if it.Error != nil && it.Outcome != asyncmqtype.OutcomeCompleted {
 			e := *it.Error
 			e.At = e.At.UTC()
 			if e.At.IsZero() {
@@ -155,14 +149,14 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 			attemptErr, detail = &s, short(it.Error.Error)
 		}
 		var result *string
-		if it.Outcome == backend.OutcomeCompleted {
+		if it.Outcome == asyncmqtype.OutcomeCompleted {
 			result = jsonText(it.Result)
 		}
 		var retryAt *time.Time
-		if it.Outcome == backend.OutcomeRetry {
+		if it.Outcome == asyncmqtype.OutcomeRetry {
 			t := now
-			if it.RetryAt.After(now) {
-				t = it.RetryAt.UTC()
+			if it.RetryDelay > 0 {
+				t = now.Add(it.RetryDelay)
 			} else {
 				state = asyncmqtype.StateWaiting
 			}
@@ -230,11 +224,8 @@ SELECT id, cancel_requested FROM ext`
 // Heartbeat refreshes the worker record and extends its leases in one statement. A zero
 // Worker.StartedAt keeps the recorded start time (Now for a new worker).
 func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
-	if p.Worker.ID == "" {
-		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat: worker has no ID: %w", asyncmqtype.ErrInvalid)
-	}
-	if p.LeaseDuration <= 0 && len(p.Leases) > 0 {
-		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: lease duration %s, want more than 0: %w", p.Worker.ID, p.LeaseDuration, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return backend.HeartbeatResult{}, err
 	}
 	if err := b.open(ctx); err != nil {
 		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: %w", p.Worker.ID, err)
@@ -333,8 +324,8 @@ SELECT count(*) FROM upd`
 
 // SetProgress stores a progress report; a stale lease gets asyncmqtype.ErrLeaseLost.
 func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) error {
-	if len(p.Progress) > 0 && !json.Valid(p.Progress) {
-		return fmt.Errorf("set progress of job %q: progress is not valid JSON: %w", p.Lease.JobID, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	if err := b.open(ctx); err != nil {
 		return fmt.Errorf("set progress of job %q: %w", p.Lease.JobID, err)

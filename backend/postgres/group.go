@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -275,7 +274,10 @@ func (b *Backend) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, jobs ...*asyncmq
 }
 
 func (b *Backend) enqueueIn(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo) error {
-	if err := checkJobs(jobs); err != nil {
+	if err := (backend.EnqueueParams{Jobs: jobs}).Validate(); err != nil {
+		return fmt.Errorf("enqueue jobs in transaction: %w", err)
+	}
+	if err := checkIDs(jobs); err != nil {
 		return fmt.Errorf("enqueue jobs in transaction: %w", err)
 	}
 	if len(jobs) == 0 {

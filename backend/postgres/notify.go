@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -32,6 +30,9 @@ func (b *Backend) Subscribe(queue string) (<-chan struct{}, func()) {
 	return b.notifier.subscribe(queue)
 }
 
+// firstListenWait bounds how long the first Subscribe waits for the listener to connect.
+const firstListenWait = 2 * time.Second
+
 type notifier struct {
 	b   *Backend
 	cfg *pgx.ConnConfig
@@ -41,16 +42,22 @@ type notifier struct {
 	started bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+	// ready is closed once the first LISTEN succeeded or failed.
+	ready     chan struct{}
+	readyOnce sync.Once
+	// connected is set once the listener has connected for the first time; only its goroutine
+	// touches it.
+	connected bool
 }
 
 func newNotifier(b *Backend, cfg *pgx.ConnConfig) *notifier {
-	return &notifier{b: b, cfg: cfg.Copy(), subs: map[string]map[chan struct{}]struct{}{}, done: make(chan struct{})}
+	return &notifier{b: b, cfg: cfg.Copy(), subs: map[string]map[chan struct{}]struct{}{},
+		done: make(chan struct{}), ready: make(chan struct{})}
 }
 
 func (n *notifier) subscribe(queue string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.subs[queue] == nil {
 		n.subs[queue] = map[chan struct{}]struct{}{}
 	}
@@ -60,6 +67,17 @@ func (n *notifier) subscribe(queue string) (<-chan struct{}, func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		n.cancel = cancel
 		go n.listen(ctx)
+	}
+	started := n.cancel != nil
+	n.mu.Unlock()
+	// Subscribe returns once the LISTEN is in place, so a job another process enqueues right after
+	// is signalled; a server that does not answer delays it by at most firstListenWait, after
+	// which workers poll until the listener connects.
+	if started {
+		select {
+		case <-n.ready:
+		case <-time.After(firstListenWait):
+		}
 	}
 	return ch, func() {
 		n.mu.Lock()
@@ -116,6 +134,7 @@ func (n *notifier) listen(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := n.listenOnce(ctx, func() { backoff = 100 * time.Millisecond })
+		n.readyOnce.Do(func() { close(n.ready) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -138,9 +157,15 @@ func (n *notifier) listenOnce(ctx context.Context, connected func()) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{n.b.channel()}.Sanitize()); err != nil {
 		return err
 	}
+	// Whatever was notified while the connection was down is lost: let everyone look. Not on the
+	// first connection, which only misses what was sent between Subscribe and LISTEN: workers
+	// claim when they start and poll anyway, and a signal then would reach queues that had none.
+	if n.connected {
+		n.all()
+	}
+	n.connected = true
 	connected()
-	// Whatever was notified while no connection listened is lost: let everyone look.
-	n.all()
+	n.readyOnce.Do(func() { close(n.ready) })
 	for {
 		note, err := conn.WaitForNotification(ctx)
 		if err != nil {

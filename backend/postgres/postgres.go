@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -36,10 +34,14 @@ type Backend struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
-	now func() time.Time
+	// skew is the server's clock minus this host's, in nanoseconds (see now).
+	skew atomic.Int64
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Store    = (*Backend)(nil)
+	_ backend.Notifier = (*Backend)(nil)
+)
 
 // MinServerVersion is the oldest PostgreSQL release the store supports (server_version_num).
 // The schema uses gen_random_uuid and autovacuum settings for inserts, both from PostgreSQL 13.
@@ -78,9 +80,12 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Backend, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open postgres backend %q: %w", shown, describe(err))
 	}
-	b := &Backend{pool: pool, cfg: cfg, schema: schema, url: shown, stop: make(chan struct{}),
-		now: func() time.Time { return time.Now().UTC() }}
-	if err := b.check(ctx); err != nil {
+	b := &Backend{pool: pool, cfg: cfg, schema: schema, url: shown, stop: make(chan struct{})}
+	err = b.check(ctx)
+	if err == nil {
+		err = b.measureSkew(ctx)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres backend %q: %w", shown, err)
 	}
@@ -88,6 +93,12 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Backend, error) 
 	b.wg.Add(1)
 	go b.maintain()
 	return b, nil
+}
+
+func init() {
+	open := func(ctx context.Context, url string) (backend.Store, error) { return Open(ctx, url) }
+	backend.Register("postgres", open)
+	backend.Register("postgresql", open)
 }
 
 // parseURL turns a backend URL into a pool configuration, taking out asyncmq's own parameters.
@@ -238,6 +249,34 @@ func (b *Backend) fail(err error) error {
 		return fmt.Errorf("%w (%v)", asyncmqtype.ErrClosed, err)
 	}
 	return err
+}
+
+// now is the store's clock: the server's, as this host's clock plus the skew measured at Open
+// and again by every maintenance pass. Reading the server's clock in every statement instead
+// (now() in SQL) would make each statement compute its own lease expiries, retry times and metric
+// minutes; the estimate is off by at most half a round trip, far below any lease or poll.
+func (b *Backend) now() time.Time {
+	return time.Now().Add(time.Duration(b.skew.Load())).UTC()
+}
+
+// measureSkew reads the server's clock a few times and keeps the reading with the shortest
+// round trip, taking the server's time to be at its middle.
+func (b *Backend) measureSkew(ctx context.Context) error {
+	best := time.Duration(-1)
+	var skew time.Duration
+	for range 3 {
+		start := time.Now()
+		var server time.Time
+		if err := b.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&server); err != nil {
+			return fmt.Errorf("read the server's clock: %w", describe(err))
+		}
+		rtt := time.Since(start)
+		if best < 0 || rtt < best {
+			best, skew = rtt, server.Sub(start.Add(rtt/2))
+		}
+	}
+	b.skew.Store(int64(skew))
+	return nil
 }
 
 func (b *Backend) clock(t time.Time) time.Time {
