@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,6 +137,30 @@ func parseURL(raw string) (*pgxpool.Config, string, bool, error) {
 	}
 	pc.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{schema}.Sanitize()
 	return pc, schema, auto, nil
+}
+
+// SQLDSN turns a store URL into a connection string for database/sql with pgx's driver
+// (github.com/jackc/pgx/v5/stdlib, driver name "pgx"), for tables that live beside the store's,
+// such as the dashboard's users and sessions: asyncmq's own options (schema, migrate) are taken
+// out, and the schema becomes the connection's search_path. Errors never show the password.
+func SQLDSN(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("postgres URL %q: malformed: %w", redact.URL(rawURL), asyncmqtype.ErrInvalid)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "postgres", "postgresql":
+	default:
+		return "", fmt.Errorf("postgres URL %q: scheme %q is not postgres or postgresql: %w", redact.URL(rawURL), u.Scheme, asyncmqtype.ErrInvalid)
+	}
+	q := u.Query()
+	if schema := q.Get("schema"); schema != "" {
+		q.Set("search_path", pgx.Identifier{schema}.Sanitize())
+	}
+	q.Del("schema")
+	q.Del("migrate")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // check verifies the server version and the schema version, migrating when configured to.
