@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,12 +166,16 @@ func SQLDSN(rawURL string) (string, error) {
 
 // check verifies the server version and the schema version, migrating when configured to.
 func (b *Backend) check(ctx context.Context) error {
-	var version int
-	if err := b.pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+	// The server reports its version when a connection starts, before any statement: a server too
+	// old for the statements below is named as such rather than by a syntax error.
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
 		return describe(err)
 	}
-	if version < MinServerVersion {
-		return fmt.Errorf("PostgreSQL server version %d.%d is too old: asyncmq needs %d or later", version/10000, version%10000, MinServerVersion/10000)
+	shown := conn.Conn().PgConn().ParameterStatus("server_version")
+	conn.Release()
+	if v := versionNum(shown); v < MinServerVersion {
+		return fmt.Errorf("PostgreSQL server version %q is too old: asyncmq needs %d or later", shown, MinServerVersion/10000)
 	}
 	var exists bool
 	if err := b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, b.schema).Scan(&exists); err != nil {
@@ -208,6 +213,29 @@ func (b *Backend) check(ctx context.Context) error {
 		return fmt.Errorf("role %q may not write asyncmq's tables in schema %q: grant it INSERT, UPDATE, DELETE", b.pool.Config().ConnConfig.User, b.schema)
 	}
 	return nil
+}
+
+// versionNum reads a server_version such as "15.4 (Debian 15.4-1)", "17beta1" or "9.6.24" as a
+// server_version_num (150004, 170000, 90624); 0 when it cannot.
+func versionNum(v string) int {
+	v, _, _ = strings.Cut(v, " ")
+	parts := strings.Split(v, ".")
+	num := func(i int) int {
+		if i >= len(parts) {
+			return 0
+		}
+		s := parts[i]
+		end := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+		if end >= 0 {
+			s = s[:end]
+		}
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	if major := num(0); major >= 10 {
+		return major*10000 + num(1)
+	}
+	return num(0)*10000 + num(1)*100 + num(2)
 }
 
 func errNewerSchema(schema string, v int) error {

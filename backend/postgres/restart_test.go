@@ -30,7 +30,9 @@ type privateServer struct {
 	started bool
 }
 
-func startPrivateServer(t *testing.T) *privateServer {
+// startPrivateServer initialises and starts a server; initdbArgs replace the default "-A trust"
+// (every connection trusted).
+func startPrivateServer(t *testing.T, initdbArgs ...string) *privateServer {
 	t.Helper()
 	testURL(t) // the PostgreSQL tests are opted into with ASYNCMQ_TEST_POSTGRES
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
@@ -62,7 +64,10 @@ func startPrivateServer(t *testing.T) *privateServer {
 	}
 	s.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s.run("initdb", "-D", filepath.Join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync")
+	if len(initdbArgs) == 0 {
+		initdbArgs = []string{"-A", "trust"}
+	}
+	s.run("initdb", append([]string{"-D", filepath.Join(dir, "data"), "-U", "postgres", "--no-sync"}, initdbArgs...)...)
 	s.run("pg_ctl", "-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "log"), "-w", "-o",
 		fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", s.port, dir), "start")
 	s.started = true
@@ -91,6 +96,11 @@ func (s *privateServer) run(name string, args ...string) {
 
 func (s *privateServer) url() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
+}
+
+// socketURL reaches the server through its Unix socket, which initdb's --auth-local governs.
+func (s *privateServer) socketURL() string {
+	return fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=%d", s.dir, s.port)
 }
 
 // restart stops the server the fast way (connections are cut) and starts it again.
