@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,11 +117,18 @@ func TestServerRestart(t *testing.T) {
 	t.Parallel()
 	srv := startPrivateServer(t)
 	ctx := t.Context()
-	b, err := postgres.Open(ctx, srv.url(), postgres.AutoMigrate())
+	// The server trusts every connection, so the password is never checked: it is there to show
+	// that the listener's reconnection warnings do not log it.
+	var logs bytes.Buffer
+	b, err := postgres.Open(ctx, withPassword(t, srv.url(), "postgres"), postgres.AutoMigrate(),
+		postgres.Logger(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
+	if _, stop := b.Subscribe("restart"); stop != nil {
+		defer stop()
+	}
 
 	var mu sync.Mutex
 	runs := map[string]int{}
@@ -178,6 +187,12 @@ func TestServerRestart(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("worker Run: %v", err)
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("the logs show the password:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "reconnecting") {
+		t.Errorf("the listener did not log its reconnection:\n%s", logs.String())
 	}
 	mu.Lock()
 	defer mu.Unlock()

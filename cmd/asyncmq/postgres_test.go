@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,40 +13,11 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/backend/postgres"
+	"github.com/asyncmq/asyncmq/internal/pgtest"
 )
 
-// pgSchema creates an empty schema of its own on the test server, dropped when the test ends,
-// and returns the store URL naming it. It needs ASYNCMQ_TEST_POSTGRES; CI sets it.
-func pgSchema(t *testing.T, opts ...string) string {
-	t.Helper()
-	dsn := os.Getenv("ASYNCMQ_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("ASYNCMQ_TEST_POSTGRES is not set")
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "asyncmq_cli_" + hex.EncodeToString(b[:])
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() { db.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("schema", schema)
-	for i := 0; i+1 < len(opts); i += 2 {
-		q.Set(opts[i], opts[i+1])
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// pgSchema returns the URL of an empty schema of the test's own on the PostgreSQL test server.
+func pgSchema(t *testing.T, opts ...string) string { return pgtest.FreshSchema(t, opts...) }
 
 func sqlDSN(t *testing.T, storeURL string) string {
 	t.Helper()

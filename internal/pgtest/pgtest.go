@@ -1,0 +1,68 @@
+// Package pgtest gives tests of the PostgreSQL store an empty schema of their own on the server
+// ASYNCMQ_TEST_POSTGRES names, so tests run in parallel without seeing each other's jobs.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL is the variable naming the test server, such as
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable; CI sets it.
+const EnvURL = "ASYNCMQ_TEST_POSTGRES"
+
+// URL returns the test server's URL, skipping the test when EnvURL is unset.
+func URL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(EnvURL)
+	if u == "" {
+		t.Skip(EnvURL + " is not set")
+	}
+	return u
+}
+
+// FreshSchema creates an empty schema (no asyncmq tables) for one test, dropped with everything
+// in it when the test ends, and returns the store URL naming it with the given extra options
+// (key, value pairs such as "migrate", "auto").
+func FreshSchema(t testing.TB, opts ...string) string {
+	t.Helper()
+	base := URL(t)
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "amqtest_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	run := func(stmt string) error {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, stmt)
+		return err
+	}
+	if err := run("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("create schema %s on the test server: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		if err := run("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", EnvURL, err)
+	}
+	q := u.Query()
+	q.Set("schema", schema)
+	for i := 0; i+1 < len(opts); i += 2 {
+		q.Set(opts[i], opts[i+1])
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
