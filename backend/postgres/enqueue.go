@@ -182,8 +182,8 @@ func row(j *asyncmqtype.JobInfo, n int, now time.Time, pending int) jobRow {
 	return r
 }
 
-// qInsert inserts the jobs of $1, makes their queues known, records their job:enqueued events
-// and notifies the queues that got runnable jobs ($3 is the channel), in one statement.
+// qInsert inserts the jobs of $1, makes their queues known and records their job:enqueued
+// events, in one statement. It notifies nobody: see wakeJobs.
 const qInsert = `WITH r AS (
 	SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(n int, id text, queue text, task text, payload text,
 		state text, priority int, max_retries int, backoff_kind text, backoff_base bigint, backoff_max bigint,
@@ -199,11 +199,9 @@ const qInsert = `WITH r AS (
 	FROM r ORDER BY n
 ), qs AS (
 	INSERT INTO asyncmq_queues (name) SELECT DISTINCT queue FROM r ON CONFLICT DO NOTHING
-), ev AS (
-	INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at)
-	SELECT 'job:enqueued', queue, id, task, state, at FROM r ORDER BY n
 )
-SELECT count(pg_notify($2, queue)) FROM (SELECT DISTINCT queue FROM r WHERE state = 'waiting' AND pending_deps = 0) s`
+INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at)
+SELECT 'job:enqueued', queue, id, task, state, at FROM r ORDER BY n`
 
 // qLockKeys takes the transaction advisory locks of unique keys ($1, a JSON array of texts), in
 // one order, so two enqueues of one key wait for each other instead of both passing the check.
@@ -229,7 +227,7 @@ SELECT e->>0, e->>1 FROM jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOT
 
 // insert stores checked jobs through db, which must be a transaction when any job has a unique
 // key or dependencies (their checks hold locks until it ends); plain jobs need no transaction.
-func insert(ctx context.Context, db execer, channel string, jobs []*asyncmqtype.JobInfo, now time.Time) error {
+func insert(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo, now time.Time) error {
 	if err := checkUnique(ctx, db, jobs, now); err != nil {
 		return err
 	}
@@ -249,7 +247,7 @@ func insert(ctx context.Context, db execer, channel string, jobs []*asyncmqtype.
 		}
 		rows[i] = row(j, i, now, pending)
 	}
-	if err := insertRows(ctx, db, channel, rows); err != nil {
+	if err := insertRows(ctx, db, rows); err != nil {
 		return err
 	}
 	if len(edges) > 0 {
@@ -357,12 +355,12 @@ func parents(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo) (map[s
 }
 
 // insertRows runs qInsert.
-func insertRows(ctx context.Context, db execer, channel string, rows []jobRow) error {
+func insertRows(ctx context.Context, db execer, rows []jobRow) error {
 	arg, err := json.Marshal(rows)
 	if err != nil {
 		return fmt.Errorf("encode jobs: %w", err)
 	}
-	if err := db.exec(ctx, qInsert, string(arg), channel); err != nil {
+	if err := db.exec(ctx, qInsert, string(arg)); err != nil {
 		return insertError(err)
 	}
 	return nil

@@ -25,7 +25,8 @@ import (
 // for and so sees; for those parents the caller runs qReleaseChildren, with a fresh snapshot.
 //
 // $1 id, $2 new state, $3 token, $4 result, $5 attempt error, $6 retry time, $7 position,
-// $8 outcome, $9 duration, $10 duration bucket, $11 event detail; $12 now, $13 minute.
+// $8 outcome, $9 duration, $10 duration bucket, $11 event detail; $12 now, $13 minute. It returns
+// with each row the queues the statement made runnable.
 var qFinish = `WITH v AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
 		$7::int[], $8::text[], $9::bigint[], $10::int[], $11::text[])
@@ -64,7 +65,7 @@ var qFinish = `WITH v AS (
 	SELECT DISTINCT queue FROM upd WHERE state = 'waiting'
 	UNION SELECT queue FROM kids
 )
-SELECT id, outcome = 'completed' AND has_children, (SELECT count(pg_notify($14, queue)) FROM wake) FROM upd`
+SELECT id, outcome = 'completed' AND has_children, (SELECT array_agg(queue) FROM wake) FROM upd`
 
 // durationHistogram sums the bucket column of a finished-attempts relation into the array of
 // asyncmq_metrics.durations.
@@ -87,7 +88,17 @@ const qReleaseChildren = `WITH deps AS (
 	FROM (SELECT child, count(*) AS n FROM deps GROUP BY child) k WHERE c.id = k.child
 	RETURNING c.queue
 )
-SELECT count(pg_notify($2, q)) FROM (SELECT DISTINCT queue AS q FROM kids) s`
+SELECT coalesce(array_agg(DISTINCT queue), '{}') FROM kids`
+
+// releaseChildren runs qReleaseChildren and signals the queues of the jobs it released.
+func (b *Backend) releaseChildren(ctx context.Context, parents []string) error {
+	var wake []string
+	if err := b.pool.QueryRow(ctx, qReleaseChildren, parents).Scan(&wake); err != nil {
+		return err
+	}
+	b.notifier.wake(wake...)
+	return nil
+}
 
 // outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
 var outcomeState = map[asyncmqtype.Outcome]asyncmqtype.State{
@@ -173,14 +184,13 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 		return errs, nil
 	}
 	batch := b.transitionBatch()
-	var late, applied []string
+	var late, applied, wake []string
 	batch.Queue(qFinish, ids, states, tokens, results, attemptErrs, retryAts, pos, outcomes, durs,
-		buckets, details, now, now.Truncate(time.Minute), b.channel()).Query(func(rows pgx.Rows) error {
+		buckets, details, now, now.Truncate(time.Minute)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
 			var children bool
-			var notified int64
-			if err := rows.Scan(&id, &children, &notified); err != nil {
+			if err := rows.Scan(&id, &children, &wake); err != nil {
 				return err
 			}
 			applied = append(applied, id)
@@ -196,9 +206,10 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 	for _, id := range applied {
 		errs[index[id]] = nil
 	}
+	b.notifier.wake(wake...)
 	if len(late) > 0 {
 		// The outcomes are committed; should this fail, the maintenance pass releases them.
-		if _, err := b.pool.Exec(ctx, qReleaseChildren, late, b.channel()); err != nil {
+		if err := b.releaseChildren(ctx, late); err != nil {
 			b.cfg.logger.WarnContext(ctx, "release dependent jobs", "error", err)
 		}
 	}
@@ -293,7 +304,7 @@ const qRelease = `WITH l AS (
 		CASE state WHEN 'cancelled' THEN '' ELSE 'released' END
 	FROM upd ORDER BY pos
 )
-SELECT count(pg_notify($4, q)) FROM (SELECT DISTINCT queue AS q FROM upd WHERE state = 'waiting') s`
+SELECT coalesce(array_agg(DISTINCT queue) FILTER (WHERE state = 'waiting'), '{}') FROM upd`
 
 // Release returns the named active jobs to waiting without counting the attempt, in one
 // statement. Jobs no longer held under the given tokens are skipped. A job whose cancellation
@@ -306,9 +317,11 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), err)
 	}
 	ids, tokens := leaseArrays(p.Leases)
-	if _, err := b.pool.Exec(ctx, qRelease, ids, tokens, b.clock(p.Now), b.channel()); err != nil {
+	var wake []string
+	if err := b.pool.QueryRow(ctx, qRelease, ids, tokens, b.clock(p.Now)).Scan(&wake); err != nil {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), b.fail(err))
 	}
+	b.notifier.wake(wake...)
 	return nil
 }
 

@@ -26,7 +26,7 @@ const qPromote = `WITH p AS (
 	INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at, detail)
 	SELECT 'job:enqueued', queue, id, task, 'waiting', $1, 'promoted' FROM u ORDER BY run_at, id
 )
-SELECT count(*), (SELECT count(pg_notify($3, q)) FROM (SELECT DISTINCT queue AS q FROM u WHERE pending_deps = 0) s) FROM u`
+SELECT count(*), coalesce(array_agg(DISTINCT queue) FILTER (WHERE pending_deps = 0), '{}') FROM u`
 
 // PromoteDue moves due delayed jobs to waiting, earliest first, at most p.Limit (0 = all), in
 // statements of at most 1,000 jobs, recording a job:enqueued event (detail "promoted") for each
@@ -45,10 +45,12 @@ func (b *Backend) PromoteDue(ctx context.Context, p backend.PromoteParams) (int,
 		if p.Limit > 0 {
 			want = min(chunk, p.Limit-total)
 		}
-		var n, woken int
-		if err := b.pool.QueryRow(ctx, qPromote, now, want, b.channel()).Scan(&n, &woken); err != nil {
+		var n int
+		var wake []string
+		if err := b.pool.QueryRow(ctx, qPromote, now, want).Scan(&n, &wake); err != nil {
 			return total, fmt.Errorf("promote due delayed jobs: %w", b.fail(err))
 		}
+		b.notifier.wake(wake...)
 		total += n
 		if n < want || p.Limit > 0 && total >= p.Limit {
 			return total, nil
@@ -464,7 +466,7 @@ func (b *Backend) maintainOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := b.pool.Exec(ctx, qReleaseChildren, parents, b.channel()); err != nil {
+		if err := b.releaseChildren(ctx, parents); err != nil {
 			return fmt.Errorf("release dependent jobs: %w", err)
 		}
 	}

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +13,68 @@ import (
 // qNotify sends one notification per queue of $2 on channel $1; PostgreSQL delivers them when
 // the transaction commits and drops repeats within one transaction.
 const qNotify = `SELECT count(pg_notify($1, q)) FROM unnest($2::text[]) AS q`
+
+// payloadSep separates the sending Backend's id from the queue in a notification's payload; a
+// payload without it (from EnqueueTx) is a queue name alone. Queue names hold no control
+// character.
+const payloadSep = "\x1f"
+
+// Notifications leave a store's own transactions after they commit, from one goroutine per
+// Backend, rather than inside them: PostgreSQL serialises the commits of every transaction that
+// notifies (a database-wide lock held through the commit's disk flush), so a NOTIFY in each
+// enqueue would make concurrent enqueues wait for each other's flushes. The sender coalesces:
+// while one NOTIFY statement is on its way, the queues signalled meanwhile wait for the next, so
+// a busy process sends about one per round trip and an idle one sends at once. A process that
+// dies between a commit and its NOTIFY costs the other processes one poll interval.
+// Transactional enqueue (EnqueueTx) is the exception: only the caller knows when it commits, so
+// it notifies inside the caller's transaction.
+
+// wake signals this process's subscribers of queues at once and has the sender notify the other
+// processes. Call it after the transaction that made jobs runnable committed.
+func (n *notifier) wake(queues ...string) {
+	if len(queues) == 0 {
+		return
+	}
+	n.mu.Lock()
+	for _, q := range queues {
+		for ch := range n.subs[q] {
+			signal(ch)
+		}
+		n.pending[q] = struct{}{}
+	}
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// send runs until stop closes, sending the pending notifications.
+func (n *notifier) send(stop <-chan struct{}) {
+	defer n.b.wg.Done()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-n.kick:
+		}
+		n.mu.Lock()
+		queues := make([]string, 0, len(n.pending))
+		for q := range n.pending {
+			queues = append(queues, n.id+payloadSep+q)
+		}
+		clear(n.pending)
+		n.mu.Unlock()
+		if len(queues) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := n.b.pool.Exec(ctx, qNotify, n.b.channel(), queues); err != nil && !n.b.closed.Load() {
+			n.b.cfg.logger.DebugContext(ctx, "asyncmq postgres: notify other processes; they will poll", "queues", queues, "error", err)
+		}
+		cancel()
+	}
+}
 
 // channel is the LISTEN/NOTIFY channel of the store's schema: the payload is a queue name.
 func (b *Backend) channel() string { return "asyncmq:" + b.schema }
@@ -48,11 +112,18 @@ type notifier struct {
 	// connected is set once the listener has connected for the first time; only its goroutine
 	// touches it.
 	connected bool
+
+	// id marks the notifications this Backend sends, so its listener skips them.
+	id string
+	// pending holds the queues whose NOTIFY the sender has yet to send; kick wakes the sender.
+	pending map[string]struct{}
+	kick    chan struct{}
 }
 
 func newNotifier(b *Backend, cfg *pgx.ConnConfig) *notifier {
 	return &notifier{b: b, cfg: cfg.Copy(), subs: map[string]map[chan struct{}]struct{}{},
-		done: make(chan struct{}), ready: make(chan struct{})}
+		done: make(chan struct{}), ready: make(chan struct{}),
+		pending: map[string]struct{}{}, kick: make(chan struct{}, 1), id: rand.Text()[:12]}
 }
 
 func (n *notifier) subscribe(queue string) (<-chan struct{}, func()) {
@@ -171,6 +242,11 @@ func (n *notifier) listenOnce(ctx context.Context, connected func()) error {
 		if err != nil {
 			return err
 		}
-		n.local(note.Payload)
+		// The sender has signalled this process's own subscribers already.
+		if from, queue, ok := strings.Cut(note.Payload, payloadSep); !ok {
+			n.local(note.Payload)
+		} else if from != n.id {
+			n.local(queue)
+		}
 	}
 }

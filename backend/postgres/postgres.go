@@ -92,8 +92,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Backend, error) 
 		return nil, fmt.Errorf("open postgres backend %q: %w", shown, err)
 	}
 	b.notifier = newNotifier(b, pc.ConnConfig)
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go b.maintain()
+	go b.notifier.send(b.stop)
 	return b, nil
 }
 

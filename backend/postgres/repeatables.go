@@ -183,14 +183,16 @@ func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) erro
 		if !utc(next).Equal(p.Expected) {
 			return fmt.Errorf("next run is %s, not %s: %w", utc(next).Format(time.RFC3339Nano), p.Expected.UTC().Format(time.RFC3339Nano), asyncmqtype.ErrConflict)
 		}
-		if err := insert(ctx, &txExecer{w.tx}, b.channel(), []*asyncmqtype.JobInfo{&job}, now); err != nil {
+		if err := insert(ctx, &txExecer{w.tx}, []*asyncmqtype.JobInfo{&job}, now); err != nil {
 			return err
+		}
+		for _, q := range runnableQueues([]*asyncmqtype.JobInfo{&job}, now) {
+			w.wakeQueue(q)
 		}
 		return w.exec(`UPDATE asyncmq_repeatables SET next_run = $1, last_run = $2 WHERE id = $3`, nullTime(p.Next), now, p.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
 	}
-	b.wakeLocal([]*asyncmqtype.JobInfo{&job}, now)
 	return nil
 }
