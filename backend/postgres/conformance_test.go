@@ -11,7 +11,7 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	testURL(t)
 	backendtest.Run(t, func(t *testing.T) backend.Store {
-		return open(t, freshSchema(t))
+		return open(t, pooledSchema(t))
 	})
 }
 
@@ -21,7 +21,7 @@ func TestConformanceShared(t *testing.T) {
 	t.Parallel()
 	testURL(t)
 	backendtest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) {
-		u := freshSchema(t)
+		u := pooledSchema(t)
 		return open(t, u), open(t, u)
 	})
 }

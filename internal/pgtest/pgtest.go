@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -65,4 +66,60 @@ func FreshSchema(t testing.TB, opts ...string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+var persistent struct {
+	sync.Mutex
+	base    string
+	schemas []string
+}
+
+// PersistentSchema is FreshSchema for a schema that outlives the test, for a pool of schemas
+// reused by several tests in turn; DropPersistentSchemas (from TestMain) drops them all.
+func PersistentSchema(t testing.TB) string {
+	t.Helper()
+	base := URL(t)
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "amqpool_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to the test server: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema %s on the test server: %v", schema, err)
+	}
+	persistent.Lock()
+	persistent.base = base
+	persistent.schemas = append(persistent.schemas, schema)
+	persistent.Unlock()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", EnvURL, err)
+	}
+	q := u.Query()
+	q.Set("schema", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// DropPersistentSchemas drops the schemas PersistentSchema created.
+func DropPersistentSchemas() {
+	persistent.Lock()
+	defer persistent.Unlock()
+	if len(persistent.schemas) == 0 {
+		return
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, persistent.base)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	for _, s := range persistent.schemas {
+		conn.Exec(ctx, "DROP SCHEMA "+s+" CASCADE")
+	}
+	persistent.schemas = nil
 }
