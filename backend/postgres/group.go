@@ -210,11 +210,7 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 				}
 				r := row(jobs[i], i, now, 0)
 				i++
-				if r.State == string(asyncmqtype.StateWaiting) {
-					queues[r.Queue] = true
-				} else if !queues[r.Queue] {
-					queues[r.Queue] = false
-				}
+				queues[r.Queue] = true
 				var payload any
 				if r.Payload != nil {
 					payload = []byte(*r.Payload)
@@ -242,12 +238,9 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 		if err != nil {
 			return fmt.Errorf("record events: %w", err)
 		}
-		names, wake := make([]string, 0, len(queues)), []string{}
-		for q, runnable := range queues {
+		names := make([]string, 0, len(queues))
+		for q := range queues {
 			names = append(names, q)
-			if runnable {
-				wake = append(wake, q)
-			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO asyncmq_queues (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, names); err != nil {
 			return fmt.Errorf("record queues: %w", err)
