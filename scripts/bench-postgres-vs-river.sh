@@ -26,8 +26,9 @@ for round in $(seq "$ROUNDS"); do
 		/tmp/riverbench -url "$RIVER" -jobs "$JOBS" -producers 50 -concurrency "$c"
 	done
 	echo "== round $round, bulk ($(uptime | sed 's/.*load/load/'))"
-	/tmp/amq bench --backend "$AMQ" --jobs "$BULK_JOBS" --bulk --concurrency 50 --fetch-cooldown 2ms --json
-	/tmp/riverbench -url "$RIVER" -jobs "$BULK_JOBS" -bulk -concurrency 50
+	# Bulk: 4 producers each, inserting batches of 1,000.
+	/tmp/amq bench --backend "$AMQ" --jobs "$BULK_JOBS" --bulk --producers 4 --concurrency 50 --fetch-cooldown 2ms --json
+	/tmp/riverbench -url "$RIVER" -jobs "$BULK_JOBS" -bulk -producers 4 -concurrency 50
 	# Each asyncmq run leaves its jobs in a queue of its own: empty the store between rounds.
 	psql "$BASE/amqbench?sslmode=disable" -qc "TRUNCATE asyncmq_jobs, asyncmq_job_deps, asyncmq_event_log, asyncmq_events, asyncmq_metrics, asyncmq_queues" >/dev/null
 done
