@@ -15,7 +15,9 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
+	_ "github.com/asyncmq/asyncmq/backend/postgres"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
+	"github.com/asyncmq/asyncmq/internal/pgtest"
 	"github.com/asyncmq/asyncmq/internal/redistest"
 )
 
@@ -107,6 +109,19 @@ func TestRedisCrashedWorkerJobsAreRecovered(t *testing.T) {
 	b, err := Open(context.Background(), url)
 	if err != nil {
 		t.Fatalf("open redis: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	testCrashRecovery(t, b, helperURLEnv+"="+url)
+}
+
+// TestPostgresCrashedWorkerJobsAreRecovered is the same crash on the PostgreSQL store
+// (ASYNCMQ_TEST_POSTGRES), in a schema of its own.
+func TestPostgresCrashedWorkerJobsAreRecovered(t *testing.T) {
+	t.Parallel()
+	url := pgtest.FreshSchema(t, "migrate", "auto")
+	b, err := Open(context.Background(), url)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	testCrashRecovery(t, b, helperURLEnv+"="+url)

@@ -25,7 +25,6 @@ func TestOpen(t *testing.T) {
 		{name: "memory", url: "memory://"},
 		{name: "sqlite absolute", url: "sqlite://" + filepath.Join(dir, "jobs.db")},
 		{name: "sqlite in a missing folder", url: "sqlite://" + filepath.Join(dir, "missing", "jobs.db"), wantErr: "missing"},
-		{name: "unlinked store", url: "postgres://user:hunter2@localhost/db", wantErr: "backend/postgres"},
 		{name: "unknown scheme", url: "mysql://x", wantErr: `unknown scheme "mysql"`},
 		{name: "no scheme", url: "asyncmq.db", wantErr: "no scheme"},
 	}

@@ -9,6 +9,8 @@ package all
 import (
 	// memory:// — in-process, for tests and demos.
 	_ "github.com/asyncmq/asyncmq/backend/memory"
+	// postgres://, postgresql:// — PostgreSQL 13 or later.
+	_ "github.com/asyncmq/asyncmq/backend/postgres"
 	// redis://, rediss://, redis+cluster://, redis+sentinel:// — Redis 7 or later.
 	_ "github.com/asyncmq/asyncmq/backend/redis"
 	// sqlite:// — the embedded default.

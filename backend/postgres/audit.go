@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -10,17 +8,15 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 // AppendAudit stores an audit entry and returns it with its ID set, and At set to now when zero.
 // Action is required and Status must be "success", "failed" or "denied". Entries are kept until
 // deleted by hand: an audit trail is not pruned.
 func (b *Backend) AppendAudit(ctx context.Context, e asyncmqtype.AuditEntry) (asyncmqtype.AuditEntry, error) {
-	switch {
-	case e.Action == "":
-		return e, fmt.Errorf("append audit entry: empty action: %w", asyncmqtype.ErrInvalid)
-	case e.Status != "success" && e.Status != "failed" && e.Status != "denied":
-		return e, fmt.Errorf("append audit entry %q: status %q is not success, failed or denied: %w", e.Action, e.Status, asyncmqtype.ErrInvalid)
+	if err := backend.ValidateAudit(e); err != nil {
+		return e, err
 	}
 	if err := b.open(ctx); err != nil {
 		return e, fmt.Errorf("append audit entry %q: %w", e.Action, err)
@@ -41,8 +37,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, at`, e.At, e.Actor, e.
 // Audit lists audit entries, newest first. Action, Status, Queue and Actor match exactly; Text
 // is a substring of any text field, case-insensitive. A zero Limit means all.
 func (b *Backend) Audit(ctx context.Context, p asyncmqtype.AuditParams) ([]asyncmqtype.AuditEntry, error) {
-	if p.Limit < 0 || p.Offset < 0 {
-		return nil, fmt.Errorf("list audit entries: negative limit %d or offset %d: %w", p.Limit, p.Offset, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
 	if err := b.open(ctx); err != nil {
 		return nil, fmt.Errorf("list audit entries: %w", err)

@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -100,22 +98,17 @@ func splitCols(cols string) []string {
 // transaction that locks their row to count the window: a fixed window opens at the first claim
 // after the previous one closed, and gives at most the limit.
 func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqtype.JobInfo, error) {
-	switch {
-	case len(p.Queues) == 0:
-		return nil, fmt.Errorf("claim jobs: no queues: %w", asyncmqtype.ErrInvalid)
-	case p.Limit < 1:
-		return nil, fmt.Errorf("claim jobs: limit %d is below 1: %w", p.Limit, asyncmqtype.ErrInvalid)
-	case p.LeaseDuration <= 0:
-		return nil, fmt.Errorf("claim jobs: lease duration %s is not positive: %w", p.LeaseDuration, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
-	queues := uniq(p.Queues)
+	queues := []string{p.Queue}
 	if err := b.open(ctx); err != nil {
-		return nil, fmt.Errorf("claim jobs from queues %q: %w", queues, err)
+		return nil, fmt.Errorf("claim jobs of queue %q: %w", p.Queue, err)
 	}
 	now := b.clock(p.Now)
 	jobs, err := b.claim(ctx, queues, p, now)
 	if err != nil {
-		return nil, fmt.Errorf("claim jobs from queues %q: %w", queues, b.fail(err))
+		return nil, fmt.Errorf("claim jobs of queue %q: %w", p.Queue, b.fail(err))
 	}
 	return jobs, nil
 }

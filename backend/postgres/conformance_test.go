@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres_test
 
 import (
@@ -12,8 +10,8 @@ import (
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	testURL(t)
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
-		return open(t, freshSchema(t))
+	backendtest.Run(t, func(t *testing.T) backend.Store {
+		return open(t, pooledSchema(t))
 	})
 }
 
@@ -22,8 +20,8 @@ func TestConformance(t *testing.T) {
 func TestConformanceShared(t *testing.T) {
 	t.Parallel()
 	testURL(t)
-	backendtest.RunShared(t, func(t *testing.T) (backend.Backend, backend.Backend) {
-		u := freshSchema(t)
+	backendtest.RunShared(t, func(t *testing.T) (backend.Store, backend.Store) {
+		u := pooledSchema(t)
 		return open(t, u), open(t, u)
 	})
 }

@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 // Package postgres is the asyncmq store for PostgreSQL (13 or later), through pgx v5: jobs,
 // queue settings, schedules, events, metrics and audit entries live in tables named asyncmq_*
 // in one schema of the application's own database, so jobs can be enqueued in the same
@@ -50,9 +48,29 @@
 // (PostgreSQL's default is 20%), so dead rows of moved and deleted jobs do not pile up in the
 // claim index between vacuums.
 //
+// # Clock, leaders, events
+//
+// A zero Now in any call is the server's clock: the Backend measures its skew from the host's
+// clock at Open and every maintenance pass (see Backend.now), so workers on hosts whose clocks
+// disagree still agree on lease expiry and due times. Elect keeps one row per role in
+// asyncmq_leaders, taken by an upsert whose row lock orders concurrent candidates. Event cursors
+// are sequence numbers assigned when events are read, under an advisory lock, in the order their
+// transactions committed (see Events), so a reader resuming from a cursor sees every event once
+// even while many processes write.
+//
 // # Wake-ups
 //
-// Transitions that make jobs runnable NOTIFY the schema's channel at commit; Subscribe listens
-// on one dedicated connection per Backend. Behind a transaction-mode pooler, where LISTEN does
-// not work, workers fall back to polling.
+// Transitions that make jobs runnable signal this process's subscribers at once and, after
+// they commit, NOTIFY the schema's channel from one sender per Backend that coalesces what is
+// signalled while a NOTIFY is under way (a NOTIFY inside each transaction would serialise
+// their commits). Subscribe listens on one dedicated connection per Backend, reconnecting on
+// its own. Behind a transaction-mode pooler, where LISTEN does not work, workers fall back to
+// polling.
+//
+// # Queue counts
+//
+// Queues and Queue count each known queue's jobs per state from the listing index when called
+// (exact, CountsLag 0). That costs in proportion to the jobs kept: a dashboard polling a store
+// that keeps millions of jobs pays for it, and so does the worker's retention pass, which lists
+// queues through Queues only for their names.
 package postgres

@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -78,7 +76,10 @@ func (e sqlExecer) queryRow(ctx context.Context, q string, args ...any) pgx.Row 
 // until the job ends. A job whose parents have not all completed is stored with PendingDeps > 0
 // and is not claimed until they complete.
 func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
-	if err := checkJobs(p.Jobs); err != nil {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if err := checkIDs(p.Jobs); err != nil {
 		return fmt.Errorf("enqueue jobs: %w", err)
 	}
 	if len(p.Jobs) == 0 {
@@ -115,76 +116,16 @@ func plain(jobs []*asyncmqtype.JobInfo) bool {
 	return true
 }
 
-// checkJobs validates an enqueue. (The same rules as the other stores; they move into package
-// backend with the seam's Params.Validate.)
-func checkJobs(jobs []*asyncmqtype.JobInfo) error {
+// checkIDs refuses a call that names one job ID twice: the second would collide with the first.
+func checkIDs(jobs []*asyncmqtype.JobInfo) error {
 	seen := make(map[string]struct{}, len(jobs))
-	for i, j := range jobs {
-		switch {
-		case j == nil:
-			return fmt.Errorf("job %d is nil: %w", i, asyncmqtype.ErrInvalid)
-		case j.ID == "":
-			return fmt.Errorf("job %d has no ID: %w", i, asyncmqtype.ErrInvalid)
-		case j.Queue == "":
-			return fmt.Errorf("job %q has no queue: %w", j.ID, asyncmqtype.ErrInvalid)
-		case j.Task == "":
-			return fmt.Errorf("job %q has no task: %w", j.ID, asyncmqtype.ErrInvalid)
-		case j.MaxRetries < 0:
-			return fmt.Errorf("job %q has negative max retries %d: %w", j.ID, j.MaxRetries, asyncmqtype.ErrInvalid)
-		case len(j.Payload) > 0 && !json.Valid(j.Payload):
-			return fmt.Errorf("job %q: payload is not valid JSON: %w", j.ID, asyncmqtype.ErrInvalid)
-		case slices.Contains(j.DependsOn, j.ID):
-			return fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
-		}
+	for _, j := range jobs {
 		if _, dup := seen[j.ID]; dup {
 			return fmt.Errorf("job %q appears twice: %w", j.ID, asyncmqtype.ErrJobExists)
 		}
 		seen[j.ID] = struct{}{}
 	}
-	if id := cycle(jobs); id != "" {
-		return fmt.Errorf("job %q: its dependencies form a cycle: %w", id, asyncmqtype.ErrInvalid)
-	}
 	return nil
-}
-
-// cycle returns the ID of a job of the batch that takes part in a dependency cycle, or "". Only
-// jobs of one batch can form one: a stored job cannot depend on a job that did not exist yet.
-func cycle(jobs []*asyncmqtype.JobInfo) string {
-	byID := make(map[string]*asyncmqtype.JobInfo, len(jobs))
-	for _, j := range jobs {
-		byID[j.ID] = j
-	}
-	const (
-		unseen = iota
-		visiting
-		done
-	)
-	mark := make(map[string]int, len(jobs))
-	var visit func(j *asyncmqtype.JobInfo) string
-	visit = func(j *asyncmqtype.JobInfo) string {
-		switch mark[j.ID] {
-		case visiting:
-			return j.ID
-		case done:
-			return ""
-		}
-		mark[j.ID] = visiting
-		for _, p := range j.DependsOn {
-			if parent := byID[p]; parent != nil {
-				if id := visit(parent); id != "" {
-					return id
-				}
-			}
-		}
-		mark[j.ID] = done
-		return ""
-	}
-	for _, j := range jobs {
-		if id := visit(j); id != "" {
-			return id
-		}
-	}
-	return ""
 }
 
 // jobRow is one job as the insert statement reads it from its JSON parameter; the field names
@@ -241,8 +182,8 @@ func row(j *asyncmqtype.JobInfo, n int, now time.Time, pending int) jobRow {
 	return r
 }
 
-// qInsert inserts the jobs of $1, makes their queues known, records their job:enqueued events
-// and notifies the queues that got runnable jobs ($3 is the channel), in one statement.
+// qInsert inserts the jobs of $1, makes their queues known and records their job:enqueued
+// events, in one statement. It notifies nobody: see wakeJobs.
 const qInsert = `WITH r AS (
 	SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(n int, id text, queue text, task text, payload text,
 		state text, priority int, max_retries int, backoff_kind text, backoff_base bigint, backoff_max bigint,
@@ -258,11 +199,9 @@ const qInsert = `WITH r AS (
 	FROM r ORDER BY n
 ), qs AS (
 	INSERT INTO asyncmq_queues (name) SELECT DISTINCT queue FROM r ON CONFLICT DO NOTHING
-), ev AS (
-	INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at)
-	SELECT 'job:enqueued', queue, id, task, state, at FROM r ORDER BY n
 )
-SELECT count(pg_notify($2, queue)) FROM (SELECT DISTINCT queue FROM r WHERE state = 'waiting' AND pending_deps = 0) s`
+INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at)
+SELECT 'job:enqueued', queue, id, task, state, at FROM r ORDER BY n`
 
 // qLockKeys takes the transaction advisory locks of unique keys ($1, a JSON array of texts), in
 // one order, so two enqueues of one key wait for each other instead of both passing the check.
@@ -288,7 +227,7 @@ SELECT e->>0, e->>1 FROM jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOT
 
 // insert stores checked jobs through db, which must be a transaction when any job has a unique
 // key or dependencies (their checks hold locks until it ends); plain jobs need no transaction.
-func insert(ctx context.Context, db execer, channel string, jobs []*asyncmqtype.JobInfo, now time.Time) error {
+func insert(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo, now time.Time) error {
 	if err := checkUnique(ctx, db, jobs, now); err != nil {
 		return err
 	}
@@ -308,7 +247,7 @@ func insert(ctx context.Context, db execer, channel string, jobs []*asyncmqtype.
 		}
 		rows[i] = row(j, i, now, pending)
 	}
-	if err := insertRows(ctx, db, channel, rows); err != nil {
+	if err := insertRows(ctx, db, rows); err != nil {
 		return err
 	}
 	if len(edges) > 0 {
@@ -416,12 +355,12 @@ func parents(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo) (map[s
 }
 
 // insertRows runs qInsert.
-func insertRows(ctx context.Context, db execer, channel string, rows []jobRow) error {
+func insertRows(ctx context.Context, db execer, rows []jobRow) error {
 	arg, err := json.Marshal(rows)
 	if err != nil {
 		return fmt.Errorf("encode jobs: %w", err)
 	}
-	if err := db.exec(ctx, qInsert, string(arg), channel); err != nil {
+	if err := db.exec(ctx, qInsert, string(arg)); err != nil {
 		return insertError(err)
 	}
 	return nil

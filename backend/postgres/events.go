@@ -1,13 +1,13 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/jackc/pgx/v5"
 )
 
 // metricSums defines the CTE "sums": the rows of rel (asyncmq_metrics rows) summed per queue and
@@ -34,67 +34,125 @@ func (b *Backend) sequence(ctx context.Context) error {
 	return err
 }
 
-const qEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
+const (
+	qEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
 WHERE id > $1 AND ($2 = '' OR queue = $2) ORDER BY id LIMIT $3`
+	qRecentEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
+WHERE $1 = '' OR queue = $1 ORDER BY id DESC LIMIT $2`
+)
 
-// Events returns the events with ID > p.AfterID, oldest first, at most p.Limit (0 means all).
+// Events returns the events after the cursor p.After, oldest first, at most p.Limit (0 means
+// all). A cursor is the event's sequence number in decimal.
 //
-// Writers append to an unnumbered log without sharing any lock; Events first numbers, in one
-// statement under an advisory lock, every log row committed so far, after the newest numbered
-// event. So IDs follow commit order and a reader resuming after an ID never misses an event
-// whose transaction committed late. Only the newest events are kept (see EventRetention), so a
-// reader that falls further behind finds a gap in the IDs.
+// Writers append to an unnumbered log without sharing any lock, so concurrent transactions
+// never wait for each other to record their events. Events first numbers, in one statement under
+// an advisory lock, every log row committed so far, after the newest numbered event: a number is
+// assigned only once its row is committed, and every row committed later gets a higher one, so a
+// reader resuming after a cursor never misses an event whose transaction committed late and
+// never reads one twice. (A sequence or identity column assigned at insert would not do: a
+// transaction that took number 7 may commit after another that took 8 was read.) Only the newest
+// events are kept (see EventRetention), so a reader that falls further behind finds a gap.
 func (b *Backend) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]asyncmqtype.Event, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	after, err := parseCursor(p.After)
+	if err != nil {
+		return nil, err
+	}
 	if err := b.open(ctx); err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	limit := int64(p.Limit)
-	switch {
-	case p.Limit < 0:
-		return nil, fmt.Errorf("read events: negative limit %d: %w", p.Limit, asyncmqtype.ErrInvalid)
-	case p.Limit == 0:
+	if p.Limit == 0 {
 		limit = 1 << 62
 	}
 	if err := b.sequence(ctx); err != nil {
-		return nil, fmt.Errorf("read events after %d: number new events: %w", p.AfterID, b.fail(err))
+		return nil, fmt.Errorf("read events after cursor %q: number new events: %w", p.After, b.fail(err))
 	}
-	rows, err := b.pool.Query(ctx, qEvents, p.AfterID, p.Queue, limit)
+	rows, err := b.pool.Query(ctx, qEvents, after, p.Queue, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", p.AfterID, b.fail(err))
+		return nil, fmt.Errorf("read events after cursor %q: %w", p.After, b.fail(err))
 	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read events after cursor %q: %w", p.After, b.fail(err))
+	}
+	return out, nil
+}
+
+// RecentEvents returns the newest events, newest first, at most p.Limit, of p.Queue when set;
+// see backend.EventLog.
+func (b *Backend) RecentEvents(ctx context.Context, p asyncmqtype.RecentEventsParams) ([]asyncmqtype.Event, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if err := b.open(ctx); err != nil {
+		return nil, fmt.Errorf("read recent events: %w", err)
+	}
+	if err := b.sequence(ctx); err != nil {
+		return nil, fmt.Errorf("read recent events: number new events: %w", b.fail(err))
+	}
+	rows, err := b.pool.Query(ctx, qRecentEvents, p.Queue, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("read recent events: %w", b.fail(err))
+	}
+	out, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read recent events: %w", b.fail(err))
+	}
+	return out, nil
+}
+
+// scanEvents reads the rows of qEvents or qRecentEvents and closes them.
+func scanEvents(rows pgx.Rows) ([]asyncmqtype.Event, error) {
 	defer rows.Close()
 	out := []asyncmqtype.Event{}
 	for rows.Next() {
 		var (
 			e          asyncmqtype.Event
+			id         int64
 			typ, state string
 			at         time.Time
 		)
-		if err := rows.Scan(&e.ID, &typ, &e.Queue, &e.JobID, &e.Task, &state, &at, &e.Detail); err != nil {
-			return nil, fmt.Errorf("read events after %d: %w", p.AfterID, err)
+		if err := rows.Scan(&id, &typ, &e.Queue, &e.JobID, &e.Task, &state, &at, &e.Detail); err != nil {
+			return nil, err
 		}
+		e.Cursor = strconv.FormatInt(id, 10)
 		e.Type, e.State, e.At = asyncmqtype.EventType(typ), asyncmqtype.State(state), at.UTC()
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", p.AfterID, b.fail(err))
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
-// LastEventID returns the ID of the newest event, 0 when there is none.
-func (b *Backend) LastEventID(ctx context.Context) (int64, error) {
+// parseCursor reads an event cursor: "" (before every event) or a sequence number in decimal.
+func parseCursor(c string) (int64, error) {
+	if c == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(c, 10, 64)
+	if err != nil || n < 0 || (len(c) > 1 && c[0] == '0') || c[0] == '+' {
+		return 0, fmt.Errorf("read events after cursor %q: not a cursor of this store: %w", c, asyncmqtype.ErrInvalid)
+	}
+	return n, nil
+}
+
+// LastEventCursor returns the cursor of the newest event, "" when there is none.
+func (b *Backend) LastEventCursor(ctx context.Context) (string, error) {
 	if err := b.open(ctx); err != nil {
-		return 0, fmt.Errorf("read last event ID: %w", err)
+		return "", fmt.Errorf("read last event cursor: %w", err)
 	}
 	if err := b.sequence(ctx); err != nil {
-		return 0, fmt.Errorf("read last event ID: number new events: %w", b.fail(err))
+		return "", fmt.Errorf("read last event cursor: number new events: %w", b.fail(err))
 	}
 	var id int64
 	if err := b.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM asyncmq_events`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("read last event ID: %w", b.fail(err))
+		return "", fmt.Errorf("read last event cursor: %w", b.fail(err))
 	}
-	return id, nil
+	if id == 0 {
+		return "", nil
+	}
+	return strconv.FormatInt(id, 10), nil
 }
 
 var qMetrics = `WITH sel AS (

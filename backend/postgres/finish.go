@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -27,7 +25,8 @@ import (
 // for and so sees; for those parents the caller runs qReleaseChildren, with a fresh snapshot.
 //
 // $1 id, $2 new state, $3 token, $4 result, $5 attempt error, $6 retry time, $7 position,
-// $8 outcome, $9 duration, $10 duration bucket, $11 event detail; $12 now, $13 minute.
+// $8 outcome, $9 duration, $10 duration bucket, $11 event detail; $12 now, $13 minute. It returns
+// with each row the queues the statement made runnable.
 var qFinish = `WITH v AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
 		$7::int[], $8::text[], $9::bigint[], $10::int[], $11::text[])
@@ -66,7 +65,7 @@ var qFinish = `WITH v AS (
 	SELECT DISTINCT queue FROM upd WHERE state = 'waiting'
 	UNION SELECT queue FROM kids
 )
-SELECT id, outcome = 'completed' AND has_children, (SELECT count(pg_notify($14, queue)) FROM wake) FROM upd`
+SELECT id, outcome = 'completed' AND has_children, (SELECT array_agg(queue) FROM wake) FROM upd`
 
 // durationHistogram sums the bucket column of a finished-attempts relation into the array of
 // asyncmq_metrics.durations.
@@ -89,22 +88,32 @@ const qReleaseChildren = `WITH deps AS (
 	FROM (SELECT child, count(*) AS n FROM deps GROUP BY child) k WHERE c.id = k.child
 	RETURNING c.queue
 )
-SELECT count(pg_notify($2, q)) FROM (SELECT DISTINCT queue AS q FROM kids) s`
+SELECT coalesce(array_agg(DISTINCT queue), '{}') FROM kids`
+
+// releaseChildren runs qReleaseChildren and signals the queues of the jobs it released.
+func (b *Backend) releaseChildren(ctx context.Context, parents []string) error {
+	var wake []string
+	if err := b.pool.QueryRow(ctx, qReleaseChildren, parents).Scan(&wake); err != nil {
+		return err
+	}
+	b.notifier.wake(wake...)
+	return nil
+}
 
 // outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
-var outcomeState = map[backend.Outcome]asyncmqtype.State{
-	backend.OutcomeCompleted: asyncmqtype.StateCompleted,
-	backend.OutcomeRetry:     asyncmqtype.StateDelayed,
-	backend.OutcomeFailed:    asyncmqtype.StateFailed,
-	backend.OutcomeCancelled: asyncmqtype.StateCancelled,
+var outcomeState = map[asyncmqtype.Outcome]asyncmqtype.State{
+	asyncmqtype.OutcomeCompleted: asyncmqtype.StateCompleted,
+	asyncmqtype.OutcomeRetry:     asyncmqtype.StateDelayed,
+	asyncmqtype.OutcomeFailed:    asyncmqtype.StateFailed,
+	asyncmqtype.OutcomeCancelled: asyncmqtype.StateCancelled,
 }
 
 // Finish applies every outcome of p with one statement (one round trip, one transaction), then
 // releases the dependents of the jobs that completed.
 //
-// A retry whose RetryAt is not after Now makes the job waiting rather than delayed. A recorded
-// AttemptError gets the job's attempt number, and Now when its At is zero. An item whose Outcome
-// is unknown or whose Result is not JSON gets an error wrapping asyncmqtype.ErrInvalid; an item
+// A retry without a positive RetryDelay makes the job waiting rather than delayed. A recorded
+// AttemptError gets the job's attempt number, and Now when its At is zero. An item that
+// Finish.Validate refuses gets its error (wrapping asyncmqtype.ErrInvalid); an item
 // naming a job twice in one call gets asyncmqtype.ErrLeaseLost for the second.
 func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, error) {
 	if len(p.Items) == 0 {
@@ -125,15 +134,11 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 	)
 	index := make(map[string]int, n)
 	for i, it := range p.Items {
-		state, ok := outcomeState[it.Outcome]
-		switch {
-		case !ok:
-			errs[i] = fmt.Errorf("finish job %q: unknown outcome %q: %w", it.JobID, it.Outcome, asyncmqtype.ErrInvalid)
-			continue
-		case len(it.Result) > 0 && !json.Valid(it.Result):
-			errs[i] = fmt.Errorf("finish job %q: result is not valid JSON: %w", it.JobID, asyncmqtype.ErrInvalid)
+		if err := it.Validate(); err != nil {
+			errs[i] = err
 			continue
 		}
+		state := outcomeState[it.Outcome]
 		if _, dup := index[it.JobID]; dup || it.LeaseToken == "" {
 			errs[i] = fmt.Errorf("finish job %q: %w", it.JobID, asyncmqtype.ErrLeaseLost)
 			continue
@@ -141,7 +146,7 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 		index[it.JobID] = i
 		var attemptErr *string
 		detail := ""
-		if it.Error != nil && it.Outcome != backend.OutcomeCompleted {
+		if it.Error != nil && it.Outcome != asyncmqtype.OutcomeCompleted {
 			e := *it.Error
 			e.At = e.At.UTC()
 			if e.At.IsZero() {
@@ -155,14 +160,14 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 			attemptErr, detail = &s, short(it.Error.Error)
 		}
 		var result *string
-		if it.Outcome == backend.OutcomeCompleted {
+		if it.Outcome == asyncmqtype.OutcomeCompleted {
 			result = jsonText(it.Result)
 		}
 		var retryAt *time.Time
-		if it.Outcome == backend.OutcomeRetry {
+		if it.Outcome == asyncmqtype.OutcomeRetry {
 			t := now
-			if it.RetryAt.After(now) {
-				t = it.RetryAt.UTC()
+			if it.RetryDelay > 0 {
+				t = now.Add(it.RetryDelay)
 			} else {
 				state = asyncmqtype.StateWaiting
 			}
@@ -179,14 +184,13 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 		return errs, nil
 	}
 	batch := b.transitionBatch()
-	var late, applied []string
+	var late, applied, wake []string
 	batch.Queue(qFinish, ids, states, tokens, results, attemptErrs, retryAts, pos, outcomes, durs,
-		buckets, details, now, now.Truncate(time.Minute), b.channel()).Query(func(rows pgx.Rows) error {
+		buckets, details, now, now.Truncate(time.Minute)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var id string
 			var children bool
-			var notified int64
-			if err := rows.Scan(&id, &children, &notified); err != nil {
+			if err := rows.Scan(&id, &children, &wake); err != nil {
 				return err
 			}
 			applied = append(applied, id)
@@ -202,9 +206,10 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 	for _, id := range applied {
 		errs[index[id]] = nil
 	}
+	b.notifier.wake(wake...)
 	if len(late) > 0 {
 		// The outcomes are committed; should this fail, the maintenance pass releases them.
-		if _, err := b.pool.Exec(ctx, qReleaseChildren, late, b.channel()); err != nil {
+		if err := b.releaseChildren(ctx, late); err != nil {
 			b.cfg.logger.WarnContext(ctx, "release dependent jobs", "error", err)
 		}
 	}
@@ -230,11 +235,8 @@ SELECT id, cancel_requested FROM ext`
 // Heartbeat refreshes the worker record and extends its leases in one statement. A zero
 // Worker.StartedAt keeps the recorded start time (Now for a new worker).
 func (b *Backend) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
-	if p.Worker.ID == "" {
-		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat: worker has no ID: %w", asyncmqtype.ErrInvalid)
-	}
-	if p.LeaseDuration <= 0 && len(p.Leases) > 0 {
-		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: lease duration %s, want more than 0: %w", p.Worker.ID, p.LeaseDuration, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return backend.HeartbeatResult{}, err
 	}
 	if err := b.open(ctx); err != nil {
 		return backend.HeartbeatResult{}, fmt.Errorf("heartbeat of worker %q: %w", p.Worker.ID, err)
@@ -302,7 +304,7 @@ const qRelease = `WITH l AS (
 		CASE state WHEN 'cancelled' THEN '' ELSE 'released' END
 	FROM upd ORDER BY pos
 )
-SELECT count(pg_notify($4, q)) FROM (SELECT DISTINCT queue AS q FROM upd WHERE state = 'waiting') s`
+SELECT coalesce(array_agg(DISTINCT queue) FILTER (WHERE state = 'waiting'), '{}') FROM upd`
 
 // Release returns the named active jobs to waiting without counting the attempt, in one
 // statement. Jobs no longer held under the given tokens are skipped. A job whose cancellation
@@ -315,9 +317,11 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), err)
 	}
 	ids, tokens := leaseArrays(p.Leases)
-	if _, err := b.pool.Exec(ctx, qRelease, ids, tokens, b.clock(p.Now), b.channel()); err != nil {
+	var wake []string
+	if err := b.pool.QueryRow(ctx, qRelease, ids, tokens, b.clock(p.Now)).Scan(&wake); err != nil {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), b.fail(err))
 	}
+	b.notifier.wake(wake...)
 	return nil
 }
 
@@ -333,8 +337,8 @@ SELECT count(*) FROM upd`
 
 // SetProgress stores a progress report; a stale lease gets asyncmqtype.ErrLeaseLost.
 func (b *Backend) SetProgress(ctx context.Context, p backend.ProgressParams) error {
-	if len(p.Progress) > 0 && !json.Valid(p.Progress) {
-		return fmt.Errorf("set progress of job %q: progress is not valid JSON: %w", p.Lease.JobID, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	if err := b.open(ctx); err != nil {
 		return fmt.Errorf("set progress of job %q: %w", p.Lease.JobID, err)

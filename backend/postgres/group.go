@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -141,27 +140,27 @@ func (b *Backend) writeGroup(ctx context.Context, group []*enqueueCall) {
 				rows = append(rows, row(j, len(rows), c.now, 0))
 			}
 		}
-		err := insertRows(ctx, db, b.channel(), rows)
+		err := insertRows(ctx, db, rows)
 		if err == nil || !errors.Is(err, asyncmqtype.ErrJobExists) {
 			for _, c := range plainCalls {
 				c.err = err
 				if err == nil {
-					b.wakeLocal(c.jobs, c.now)
+					b.wakeJobs(c.jobs, c.now)
 				}
 			}
 			plainCalls = nil
 		}
 	}
 	for _, c := range plainCalls {
-		c.err = insert(ctx, db, b.channel(), c.jobs, c.now)
+		c.err = insert(ctx, db, c.jobs, c.now)
 		if c.err == nil {
-			b.wakeLocal(c.jobs, c.now)
+			b.wakeJobs(c.jobs, c.now)
 		}
 	}
 	for _, c := range others {
 		c.err = b.insertTx(ctx, c.jobs, c.now)
 		if c.err == nil {
-			b.wakeLocal(c.jobs, c.now)
+			b.wakeJobs(c.jobs, c.now)
 		}
 	}
 }
@@ -170,7 +169,7 @@ func (b *Backend) writeGroup(ctx context.Context, group []*enqueueCall) {
 func (b *Backend) insertTx(ctx context.Context, jobs []*asyncmqtype.JobInfo, now time.Time) error {
 	for attempt := 0; ; attempt++ {
 		err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			return insert(ctx, &txExecer{tx}, b.channel(), jobs, now)
+			return insert(ctx, &txExecer{tx}, jobs, now)
 		})
 		if err == nil || !retryable(err) || attempt == 4 {
 			return err
@@ -178,15 +177,22 @@ func (b *Backend) insertTx(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 	}
 }
 
-// wakeLocal signals this process's subscribers of the queues that got runnable jobs.
-func (b *Backend) wakeLocal(jobs []*asyncmqtype.JobInfo, now time.Time) {
-	var last string
+// wakeJobs signals, once their enqueue committed, the queues that got runnable jobs (see
+// notifier.wake). A job with dependencies may be signalled for nothing: a spurious signal costs
+// one claim.
+func (b *Backend) wakeJobs(jobs []*asyncmqtype.JobInfo, now time.Time) {
+	b.notifier.wake(runnableQueues(jobs, now)...)
+}
+
+// runnableQueues lists the queues of jobs that are due at now, each once.
+func runnableQueues(jobs []*asyncmqtype.JobInfo, now time.Time) []string {
+	var out []string
 	for _, j := range jobs {
-		if j.Queue != last && !j.RunAt.After(now) {
-			b.notifier.local(j.Queue)
-			last = j.Queue
+		if !j.RunAt.After(now) && !slices.Contains(out, j.Queue) {
+			out = append(out, j.Queue)
 		}
 	}
+	return out
 }
 
 // copyJobs writes one large call of plain jobs with COPY: the jobs, then their events, in one
@@ -204,11 +210,7 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 				}
 				r := row(jobs[i], i, now, 0)
 				i++
-				if r.State == string(asyncmqtype.StateWaiting) {
-					queues[r.Queue] = true
-				} else if !queues[r.Queue] {
-					queues[r.Queue] = false
-				}
+				queues[r.Queue] = true
 				var payload any
 				if r.Payload != nil {
 					payload = []byte(*r.Payload)
@@ -236,23 +238,17 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 		if err != nil {
 			return fmt.Errorf("record events: %w", err)
 		}
-		names, wake := make([]string, 0, len(queues)), []string{}
-		for q, runnable := range queues {
+		names := make([]string, 0, len(queues))
+		for q := range queues {
 			names = append(names, q)
-			if runnable {
-				wake = append(wake, q)
-			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO asyncmq_queues (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, names); err != nil {
 			return fmt.Errorf("record queues: %w", err)
 		}
-		if _, err := tx.Exec(ctx, qNotify, b.channel(), wake); err != nil {
-			return fmt.Errorf("notify queues: %w", err)
-		}
 		return nil
 	})
 	if err == nil {
-		b.wakeLocal(jobs, now)
+		b.wakeJobs(jobs, now)
 	}
 	return err
 }
@@ -275,7 +271,10 @@ func (b *Backend) EnqueueSQLTx(ctx context.Context, tx *sql.Tx, jobs ...*asyncmq
 }
 
 func (b *Backend) enqueueIn(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo) error {
-	if err := checkJobs(jobs); err != nil {
+	if err := (backend.EnqueueParams{Jobs: jobs}).Validate(); err != nil {
+		return fmt.Errorf("enqueue jobs in transaction: %w", err)
+	}
+	if err := checkIDs(jobs); err != nil {
 		return fmt.Errorf("enqueue jobs in transaction: %w", err)
 	}
 	if len(jobs) == 0 {
@@ -284,8 +283,16 @@ func (b *Backend) enqueueIn(ctx context.Context, db execer, jobs []*asyncmqtype.
 	if err := b.open(ctx); err != nil {
 		return fmt.Errorf("enqueue jobs in transaction: %w", err)
 	}
-	if err := insert(ctx, db, b.channel(), jobs, b.now()); err != nil {
+	now := b.now()
+	if err := insert(ctx, db, jobs, now); err != nil {
 		return fmt.Errorf("enqueue %d jobs in transaction: %w", len(jobs), err)
+	}
+	// The caller commits, when it likes: the notification goes with its transaction, which
+	// PostgreSQL delivers at commit and drops at rollback.
+	if wake := runnableQueues(jobs, now); len(wake) > 0 {
+		if err := db.exec(ctx, qNotify, b.channel(), wake); err != nil {
+			return fmt.Errorf("enqueue %d jobs in transaction: notify their queues: %w", len(jobs), err)
+		}
 	}
 	return nil
 }

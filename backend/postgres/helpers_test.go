@@ -1,66 +1,19 @@
-//go:build asyncmq_postgres_wip
-
 package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/asyncmq/asyncmq/backend/postgres"
+	"github.com/asyncmq/asyncmq/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
-// testURL returns the test server's URL, skipping the test when ASYNCMQ_TEST_POSTGRES is unset.
-func testURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("ASYNCMQ_TEST_POSTGRES")
-	if u == "" {
-		t.Skip("ASYNCMQ_TEST_POSTGRES is not set")
-	}
-	return u
-}
+func testURL(t testing.TB) string { return pgtest.URL(t) }
 
-// freshSchema creates an empty schema for one test, dropped when it ends, and returns the URL
-// naming it (without migrations applied).
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := testURL(t)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "amqtest_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to the test server: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("connect to drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("schema", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func freshSchema(t testing.TB) string { return pgtest.FreshSchema(t) }
 
 // open opens a migrated store on url and closes it when the test ends.
 func open(t testing.TB, url string, opts ...postgres.Option) *postgres.Backend {
@@ -71,4 +24,64 @@ func open(t testing.TB, url string, opts ...postgres.Option) *postgres.Backend {
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+// The conformance suite runs over a hundred subtests, each on an empty store. Migrating a new
+// schema for each costs more than the subtest; instead a subtest takes a migrated schema from
+// this pool, and when it ends (its stores closed) the schema's tables are emptied and it goes
+// back. Only one test uses a schema at a time, so tests stay isolated and run in parallel.
+var schemas struct {
+	sync.Mutex
+	idle []string
+}
+
+// emptyTables empties every table of a store's schema between two tests.
+const emptyTables = `TRUNCATE asyncmq_jobs, asyncmq_job_deps, asyncmq_queues, asyncmq_event_log, asyncmq_events,
+	asyncmq_metrics, asyncmq_repeatables, asyncmq_workers, asyncmq_audit, asyncmq_leaders RESTART IDENTITY`
+
+// pooledSchema returns the URL of a migrated, empty schema that only t uses, returned to the
+// pool (emptied) when t ends. Register it before opening stores on it, so they close first.
+func pooledSchema(t *testing.T) string {
+	t.Helper()
+	schemas.Lock()
+	var u string
+	if n := len(schemas.idle); n > 0 {
+		u, schemas.idle = schemas.idle[n-1], schemas.idle[:n-1]
+	}
+	schemas.Unlock()
+	if u == "" {
+		u = pgtest.PersistentSchema(t)
+		b, err := postgres.Open(context.Background(), u, postgres.AutoMigrate())
+		if err != nil {
+			t.Fatalf("migrate a pooled schema: %v", err)
+		}
+		b.Close()
+	}
+	t.Cleanup(func() {
+		dsn, err := postgres.SQLDSN(u)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		conn, err := pgx.Connect(context.Background(), dsn)
+		if err != nil {
+			t.Errorf("empty a pooled schema: %v", err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), emptyTables); err != nil {
+			t.Errorf("empty a pooled schema: %v", err)
+			return
+		}
+		schemas.Lock()
+		schemas.idle = append(schemas.idle, u)
+		schemas.Unlock()
+	})
+	return u
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.DropPersistentSchemas()
+	os.Exit(code)
 }

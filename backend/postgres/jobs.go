@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -38,38 +36,16 @@ func where(f asyncmqtype.JobFilter, skip int) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-func checkFilter(f asyncmqtype.JobFilter, stateRequired bool) error {
-	switch {
-	case f.Queue == "":
-		return fmt.Errorf("filter names no queue: %w", asyncmqtype.ErrInvalid)
-	case f.State == "" && stateRequired:
-		return fmt.Errorf("filter names no state: %w", asyncmqtype.ErrInvalid)
-	case f.State != "" && !f.State.Valid():
-		return fmt.Errorf("unknown state %q: %w", f.State, asyncmqtype.ErrInvalid)
-	}
-	return nil
-}
-
 // ListJobs returns one page of a queue's jobs in one state, newest or oldest first by
 // (CreatedAt, ID), read in one repeatable-read transaction so that the total and the page agree.
 // The page and the total come from the (queue, state, created_at, id) index; an offset steps
 // over index entries, so deep pages cost in proportion to their offset.
 func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
-	if err := checkFilter(p.Filter, true); err != nil {
-		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: %w", err)
+	if err := p.Validate(); err != nil {
+		return asyncmqtype.JobPage{}, err
 	}
-	switch p.Sort {
-	case "":
+	if p.Sort == "" {
 		p.Sort = asyncmqtype.SortNewest
-	case asyncmqtype.SortNewest, asyncmqtype.SortOldest:
-	default:
-		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: unknown sort %q: %w", p.Sort, asyncmqtype.ErrInvalid)
-	}
-	switch {
-	case p.Limit < 1 || p.Limit > 1000:
-		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: limit %d is not between 1 and 1000: %w", p.Limit, asyncmqtype.ErrInvalid)
-	case p.Offset < 0:
-		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: negative offset %d: %w", p.Offset, asyncmqtype.ErrInvalid)
 	}
 	if err := b.open(ctx); err != nil {
 		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: %w", err)
@@ -120,10 +96,8 @@ const targetCols = `id, queue, task, state, cancel_requested, created_at`
 // finished meanwhile is acted on in its latest state. With IDs empty the filter must name a
 // queue; an empty Filter.State then means every state. With IDs, only Filter.Queue applies.
 func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, error) {
-	switch p.Action {
-	case asyncmqtype.ActionRetry, asyncmqtype.ActionRemove, asyncmqtype.ActionCancel, asyncmqtype.ActionPromote:
-	default:
-		return 0, fmt.Errorf("apply job action: unknown action %q: %w", p.Action, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return 0, err
 	}
 	now := b.clock(p.Now)
 	total := 0
@@ -155,9 +129,6 @@ func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int
 		return total, nil
 	}
 
-	if err := checkFilter(p.Filter, false); err != nil {
-		return 0, fmt.Errorf("%s jobs: %w", p.Action, err)
-	}
 	states := []asyncmqtype.State{p.Filter.State}
 	if p.Filter.State == "" {
 		states = asyncmqtype.States

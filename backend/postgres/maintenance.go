@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -28,23 +26,33 @@ const qPromote = `WITH p AS (
 	INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at, detail)
 	SELECT 'job:enqueued', queue, id, task, 'waiting', $1, 'promoted' FROM u ORDER BY run_at, id
 )
-SELECT count(*), (SELECT count(pg_notify($3, q)) FROM (SELECT DISTINCT queue AS q FROM u WHERE pending_deps = 0) s) FROM u`
+SELECT count(*), coalesce(array_agg(DISTINCT queue) FILTER (WHERE pending_deps = 0), '{}') FROM u`
 
-// PromoteDue moves due delayed jobs to waiting, in statements of at most 1,000 jobs, recording
-// a job:enqueued event (detail "promoted") for each and waking their queues.
-func (b *Backend) PromoteDue(ctx context.Context, now time.Time) (int, error) {
+// PromoteDue moves due delayed jobs to waiting, earliest first, at most p.Limit (0 = all), in
+// statements of at most 1,000 jobs, recording a job:enqueued event (detail "promoted") for each
+// and waking their queues.
+func (b *Backend) PromoteDue(ctx context.Context, p backend.PromoteParams) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
 	if err := b.open(ctx); err != nil {
 		return 0, fmt.Errorf("promote due delayed jobs: %w", err)
 	}
-	now = b.clock(now)
+	now := b.clock(p.Now)
 	total := 0
 	for {
-		var n, woken int
-		if err := b.pool.QueryRow(ctx, qPromote, now, chunk, b.channel()).Scan(&n, &woken); err != nil {
+		want := chunk
+		if p.Limit > 0 {
+			want = min(chunk, p.Limit-total)
+		}
+		var n int
+		var wake []string
+		if err := b.pool.QueryRow(ctx, qPromote, now, want).Scan(&n, &wake); err != nil {
 			return total, fmt.Errorf("promote due delayed jobs: %w", b.fail(err))
 		}
+		b.notifier.wake(wake...)
 		total += n
-		if n < chunk {
+		if n < want || p.Limit > 0 && total >= p.Limit {
 			return total, nil
 		}
 	}
@@ -71,8 +79,8 @@ WHERE id = ANY($1::text[])`
 // cancellation was requested ends cancelled (and is in neither list of the result). A re-queued
 // job gets a job:stalled event, a failed one a job:failed event.
 func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (backend.RecoverResult, error) {
-	if p.MaxStalls < 0 || p.Limit < 0 {
-		return backend.RecoverResult{}, fmt.Errorf("recover stalled jobs: negative max stalls %d or limit %d: %w", p.MaxStalls, p.Limit, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return backend.RecoverResult{}, err
 	}
 	now := b.clock(p.Now)
 	var res backend.RecoverResult
@@ -264,11 +272,8 @@ ORDER BY finished_at, id LIMIT $6 FOR UPDATE SKIP LOCKED`
 // jobs read from the (queue, state, finished_at, id) index, and records one queue:changed event
 // when it deleted any. A zero OlderThan means no age condition.
 func (b *Backend) Clean(ctx context.Context, p backend.CleanParams) (int, error) {
-	switch {
-	case !p.State.Terminal():
-		return 0, fmt.Errorf("clean queue %q: state %q is not completed, failed or cancelled: %w", p.Queue, p.State, asyncmqtype.ErrInvalid)
-	case p.Limit < 0 || p.Keep < 0:
-		return 0, fmt.Errorf("clean queue %q: negative limit %d or keep %d: %w", p.Queue, p.Limit, p.Keep, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return 0, err
 	}
 	before := nullTime(p.OlderThan)
 	// The kept jobs are fixed in the first transaction: nothing at or after the Keep-th newest
@@ -436,6 +441,9 @@ SELECT * FROM sums`
 )
 
 func (b *Backend) maintainOnce(ctx context.Context) error {
+	if err := b.measureSkew(ctx); err != nil {
+		return err
+	}
 	if _, err := b.pool.Exec(ctx, qPruneLog, b.cfg.eventRetention); err != nil {
 		return fmt.Errorf("prune event log: %w", err)
 	}
@@ -458,7 +466,7 @@ func (b *Backend) maintainOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := b.pool.Exec(ctx, qReleaseChildren, parents, b.channel()); err != nil {
+		if err := b.releaseChildren(ctx, parents); err != nil {
 			return fmt.Errorf("release dependent jobs: %w", err)
 		}
 	}

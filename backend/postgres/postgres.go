@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -8,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,10 +36,14 @@ type Backend struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
-	now func() time.Time
+	// skew is the server's clock minus this host's, in nanoseconds (see now).
+	skew atomic.Int64
 }
 
-var _ backend.Backend = (*Backend)(nil)
+var (
+	_ backend.Store    = (*Backend)(nil)
+	_ backend.Notifier = (*Backend)(nil)
+)
 
 // MinServerVersion is the oldest PostgreSQL release the store supports (server_version_num).
 // The schema uses gen_random_uuid and autovacuum settings for inserts, both from PostgreSQL 13.
@@ -78,16 +82,26 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Backend, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open postgres backend %q: %w", shown, describe(err))
 	}
-	b := &Backend{pool: pool, cfg: cfg, schema: schema, url: shown, stop: make(chan struct{}),
-		now: func() time.Time { return time.Now().UTC() }}
-	if err := b.check(ctx); err != nil {
+	b := &Backend{pool: pool, cfg: cfg, schema: schema, url: shown, stop: make(chan struct{})}
+	err = b.check(ctx)
+	if err == nil {
+		err = b.measureSkew(ctx)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres backend %q: %w", shown, err)
 	}
 	b.notifier = newNotifier(b, pc.ConnConfig)
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go b.maintain()
+	go b.notifier.send(b.stop)
 	return b, nil
+}
+
+func init() {
+	open := func(ctx context.Context, url string) (backend.Store, error) { return Open(ctx, url) }
+	backend.Register("postgres", open)
+	backend.Register("postgresql", open)
 }
 
 // parseURL turns a backend URL into a pool configuration, taking out asyncmq's own parameters.
@@ -127,14 +141,42 @@ func parseURL(raw string) (*pgxpool.Config, string, bool, error) {
 	return pc, schema, auto, nil
 }
 
+// SQLDSN turns a store URL into a connection string for database/sql with pgx's driver
+// (github.com/jackc/pgx/v5/stdlib, driver name "pgx"), for tables that live beside the store's,
+// such as the dashboard's users and sessions: asyncmq's own options (schema, migrate) are taken
+// out, and the schema becomes the connection's search_path. Errors never show the password.
+func SQLDSN(rawURL string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", fmt.Errorf("postgres URL %q: malformed: %w", redact.URL(rawURL), asyncmqtype.ErrInvalid)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "postgres", "postgresql":
+	default:
+		return "", fmt.Errorf("postgres URL %q: scheme %q is not postgres or postgresql: %w", redact.URL(rawURL), u.Scheme, asyncmqtype.ErrInvalid)
+	}
+	q := u.Query()
+	if schema := q.Get("schema"); schema != "" {
+		q.Set("search_path", pgx.Identifier{schema}.Sanitize())
+	}
+	q.Del("schema")
+	q.Del("migrate")
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
 // check verifies the server version and the schema version, migrating when configured to.
 func (b *Backend) check(ctx context.Context) error {
-	var version int
-	if err := b.pool.QueryRow(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
+	// The server reports its version when a connection starts, before any statement: a server too
+	// old for the statements below is named as such rather than by a syntax error.
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
 		return describe(err)
 	}
-	if version < MinServerVersion {
-		return fmt.Errorf("PostgreSQL server version %d.%d is too old: asyncmq needs %d or later", version/10000, version%10000, MinServerVersion/10000)
+	shown := conn.Conn().PgConn().ParameterStatus("server_version")
+	conn.Release()
+	if v := versionNum(shown); v < MinServerVersion {
+		return fmt.Errorf("PostgreSQL server version %q is too old: asyncmq needs %d or later", shown, MinServerVersion/10000)
 	}
 	var exists bool
 	if err := b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, b.schema).Scan(&exists); err != nil {
@@ -172,6 +214,29 @@ func (b *Backend) check(ctx context.Context) error {
 		return fmt.Errorf("role %q may not write asyncmq's tables in schema %q: grant it INSERT, UPDATE, DELETE", b.pool.Config().ConnConfig.User, b.schema)
 	}
 	return nil
+}
+
+// versionNum reads a server_version such as "15.4 (Debian 15.4-1)", "17beta1" or "9.6.24" as a
+// server_version_num (150004, 170000, 90624); 0 when it cannot.
+func versionNum(v string) int {
+	v, _, _ = strings.Cut(v, " ")
+	parts := strings.Split(v, ".")
+	num := func(i int) int {
+		if i >= len(parts) {
+			return 0
+		}
+		s := parts[i]
+		end := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+		if end >= 0 {
+			s = s[:end]
+		}
+		n, _ := strconv.Atoi(s)
+		return n
+	}
+	if major := num(0); major >= 10 {
+		return major*10000 + num(1)
+	}
+	return num(0)*10000 + num(1)*100 + num(2)
 }
 
 func errNewerSchema(schema string, v int) error {
@@ -238,6 +303,34 @@ func (b *Backend) fail(err error) error {
 		return fmt.Errorf("%w (%v)", asyncmqtype.ErrClosed, err)
 	}
 	return err
+}
+
+// now is the store's clock: the server's, as this host's clock plus the skew measured at Open
+// and again by every maintenance pass. Reading the server's clock in every statement instead
+// (now() in SQL) would make each statement compute its own lease expiries, retry times and metric
+// minutes; the estimate is off by at most half a round trip, far below any lease or poll.
+func (b *Backend) now() time.Time {
+	return time.Now().Add(time.Duration(b.skew.Load())).UTC()
+}
+
+// measureSkew reads the server's clock a few times and keeps the reading with the shortest
+// round trip, taking the server's time to be at its middle.
+func (b *Backend) measureSkew(ctx context.Context) error {
+	best := time.Duration(-1)
+	var skew time.Duration
+	for range 3 {
+		start := time.Now()
+		var server time.Time
+		if err := b.pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&server); err != nil {
+			return fmt.Errorf("read the server's clock: %w", describe(err))
+		}
+		rtt := time.Since(start)
+		if best < 0 || rtt < best {
+			best, skew = rtt, server.Sub(start.Add(rtt/2))
+		}
+	}
+	b.skew.Store(int64(skew))
+	return nil
 }
 
 func (b *Backend) clock(t time.Time) time.Time {

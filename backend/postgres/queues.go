@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -85,8 +83,8 @@ func (b *Backend) SetQueuePaused(ctx context.Context, queue string, paused bool)
 	if paused {
 		what = "pause"
 	}
-	if queue == "" {
-		return fmt.Errorf("%s queue: empty name: %w", what, asyncmqtype.ErrInvalid)
+	if err := backend.ValidatePause(queue); err != nil {
+		return err
 	}
 	err := b.tx(ctx, b.now(), func(w *wtx) error {
 		if err := w.exec(`INSERT INTO asyncmq_queues (name, paused) VALUES ($1, $2)
@@ -107,11 +105,8 @@ ON CONFLICT (name) DO UPDATE SET paused = $2`, queue, paused); err != nil {
 
 // SetRateLimit sets or (Limit 0) removes a queue's rate limit; an unknown queue becomes known.
 func (b *Backend) SetRateLimit(ctx context.Context, p backend.RateLimitParams) error {
-	switch {
-	case p.Queue == "":
-		return fmt.Errorf("set rate limit: empty queue name: %w", asyncmqtype.ErrInvalid)
-	case p.Limit < 0 || p.Limit > 0 && p.Interval <= 0:
-		return fmt.Errorf("set rate limit of queue %q: limit %d per %s: %w", p.Queue, p.Limit, p.Interval, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	if p.Limit == 0 {
 		p.Interval = 0

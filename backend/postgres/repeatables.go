@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -38,17 +36,8 @@ func scanRepeatable(s pgx.Row) (asyncmqtype.Repeatable, error) {
 // UpsertRepeatable creates or replaces a definition by ID; its queue becomes known. Replacing
 // keeps the original CreatedAt; a zero CreatedAt on a new definition means now.
 func (b *Backend) UpsertRepeatable(ctx context.Context, r asyncmqtype.Repeatable) error {
-	switch {
-	case r.ID == "" || r.Queue == "" || r.Task == "":
-		return fmt.Errorf("upsert repeatable %q: ID, queue and task are required: %w", r.ID, asyncmqtype.ErrInvalid)
-	case r.Interval < 0:
-		return fmt.Errorf("upsert repeatable %q: negative interval %s: %w", r.ID, r.Interval, asyncmqtype.ErrInvalid)
-	case r.Interval == 0 && r.Cron == "":
-		return fmt.Errorf("upsert repeatable %q: neither a cron expression nor an interval: %w", r.ID, asyncmqtype.ErrInvalid)
-	case r.MaxRetries < 0:
-		return fmt.Errorf("upsert repeatable %q: negative max retries %d: %w", r.ID, r.MaxRetries, asyncmqtype.ErrInvalid)
-	case len(r.Payload) > 0 && !json.Valid(r.Payload):
-		return fmt.Errorf("upsert repeatable %q: payload is not valid JSON: %w", r.ID, asyncmqtype.ErrInvalid)
+	if err := backend.ValidateRepeatable(r); err != nil {
+		return err
 	}
 	if err := b.open(ctx); err != nil {
 		return fmt.Errorf("upsert repeatable %q: %w", r.ID, err)
@@ -170,15 +159,12 @@ WHERE NOT paused AND next_run <= $1 ORDER BY next_run, id`, b.clock(now))
 // defaults to p.ID. If the job cannot be enqueued (a live unique key, say), nothing changes and
 // the enqueue error is returned.
 func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) error {
-	if p.Job == nil {
-		return fmt.Errorf("fire repeatable %q: no job: %w", p.ID, asyncmqtype.ErrInvalid)
+	if err := p.Validate(); err != nil {
+		return err
 	}
 	job := *p.Job
 	if job.RepeatableID == "" {
 		job.RepeatableID = p.ID
-	}
-	if err := checkJobs([]*asyncmqtype.JobInfo{&job}); err != nil {
-		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
 	}
 	now := b.clock(p.Now)
 	err := b.tx(ctx, now, func(w *wtx) error {
@@ -197,14 +183,16 @@ func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) erro
 		if !utc(next).Equal(p.Expected) {
 			return fmt.Errorf("next run is %s, not %s: %w", utc(next).Format(time.RFC3339Nano), p.Expected.UTC().Format(time.RFC3339Nano), asyncmqtype.ErrConflict)
 		}
-		if err := insert(ctx, &txExecer{w.tx}, b.channel(), []*asyncmqtype.JobInfo{&job}, now); err != nil {
+		if err := insert(ctx, &txExecer{w.tx}, []*asyncmqtype.JobInfo{&job}, now); err != nil {
 			return err
+		}
+		for _, q := range runnableQueues([]*asyncmqtype.JobInfo{&job}, now) {
+			w.wakeQueue(q)
 		}
 		return w.exec(`UPDATE asyncmq_repeatables SET next_run = $1, last_run = $2 WHERE id = $3`, nullTime(p.Next), now, p.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
 	}
-	b.wakeLocal([]*asyncmqtype.JobInfo{&job}, now)
 	return nil
 }

@@ -1,8 +1,7 @@
-//go:build asyncmq_postgres_wip
-
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -32,7 +32,9 @@ type privateServer struct {
 	started bool
 }
 
-func startPrivateServer(t *testing.T) *privateServer {
+// startPrivateServer initialises and starts a server; initdbArgs replace the default "-A trust"
+// (every connection trusted).
+func startPrivateServer(t *testing.T, initdbArgs ...string) *privateServer {
 	t.Helper()
 	testURL(t) // the PostgreSQL tests are opted into with ASYNCMQ_TEST_POSTGRES
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
@@ -64,7 +66,10 @@ func startPrivateServer(t *testing.T) *privateServer {
 	}
 	s.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s.run("initdb", "-D", filepath.Join(dir, "data"), "-A", "trust", "-U", "postgres", "--no-sync")
+	if len(initdbArgs) == 0 {
+		initdbArgs = []string{"-A", "trust"}
+	}
+	s.run("initdb", append([]string{"-D", filepath.Join(dir, "data"), "-U", "postgres", "--no-sync"}, initdbArgs...)...)
 	s.run("pg_ctl", "-D", filepath.Join(dir, "data"), "-l", filepath.Join(dir, "log"), "-w", "-o",
 		fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", s.port, dir), "start")
 	s.started = true
@@ -95,6 +100,11 @@ func (s *privateServer) url() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
 }
 
+// socketURL reaches the server through its Unix socket, which initdb's --auth-local governs.
+func (s *privateServer) socketURL() string {
+	return fmt.Sprintf("postgres://postgres@/postgres?host=%s&port=%d", s.dir, s.port)
+}
+
 // restart stops the server the fast way (connections are cut) and starts it again.
 func (s *privateServer) restart() {
 	s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w", "restart", "-o",
@@ -107,11 +117,18 @@ func TestServerRestart(t *testing.T) {
 	t.Parallel()
 	srv := startPrivateServer(t)
 	ctx := t.Context()
-	b, err := postgres.Open(ctx, srv.url(), postgres.AutoMigrate())
+	// The server trusts every connection, so the password is never checked: it is there to show
+	// that the listener's reconnection warnings do not log it.
+	var logs bytes.Buffer
+	b, err := postgres.Open(ctx, withPassword(t, srv.url(), "postgres"), postgres.AutoMigrate(),
+		postgres.Logger(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
+	if _, stop := b.Subscribe("restart"); stop != nil {
+		defer stop()
+	}
 
 	var mu sync.Mutex
 	runs := map[string]int{}
@@ -170,6 +187,12 @@ func TestServerRestart(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("worker Run: %v", err)
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("the logs show the password:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "reconnecting") {
+		t.Errorf("the listener did not log its reconnection:\n%s", logs.String())
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -1,17 +1,19 @@
-//go:build asyncmq_postgres_wip
-
 package postgres_test
 
 import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/postgres"
 	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 )
@@ -21,9 +23,9 @@ func txJob(id string) *asyncmqtype.JobInfo {
 }
 
 // claimAll claims what the queue "tx" holds.
-func claimAll(t *testing.T, b backend.Backend) []string {
+func claimAll(t *testing.T, b backend.Store) []string {
 	t.Helper()
-	jobs, err := b.Claim(t.Context(), backend.ClaimParams{Queues: []string{"tx"}, WorkerID: "w", Limit: 100, LeaseDuration: time.Minute})
+	jobs, err := b.Claim(t.Context(), backend.ClaimParams{Queue: "tx", WorkerID: "w", Limit: 100, LeaseDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +178,11 @@ func TestNotifyAcrossBackends(t *testing.T) {
 	defer unsub()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	// The listener connects in the background and signals once when it is ready.
+	// Subscribe returned once the listener was in place: nothing is pending yet.
 	select {
 	case <-sub:
-	case <-ctx.Done():
-		t.Fatal("listener never connected")
+		t.Fatal("a signal before anything was enqueued")
+	default:
 	}
 	start := time.Now()
 	if err := a.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{txJob("n1")}}); err != nil {
@@ -191,5 +193,120 @@ func TestNotifyAcrossBackends(t *testing.T) {
 		t.Logf("woken %s after the enqueue began", time.Since(start))
 	case <-ctx.Done():
 		t.Fatal("no wake-up from the other backend")
+	}
+}
+
+// TestTransactionalEnqueueRunsOnce runs a worker while jobs are enqueued in the caller's
+// transaction, through pgx and through database/sql: a job whose transaction rolled back never
+// runs nor exists, and one whose transaction committed runs exactly once.
+func TestTransactionalEnqueueRunsOnce(t *testing.T) {
+	t.Parallel()
+	u := freshSchema(t)
+	b := open(t, u)
+	ctx := t.Context()
+	sqlDSN, err := postgres.SQLDSN(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", sqlDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	var mu sync.Mutex
+	runs := map[string]int{}
+	ran := make(chan string, 16)
+	mux := asyncmq.NewServeMux()
+	mux.HandleFunc("t", func(ctx context.Context, job *asyncmq.Job) error {
+		mu.Lock()
+		runs[job.ID]++
+		mu.Unlock()
+		ran <- job.ID
+		return nil
+	})
+	w, err := asyncmq.NewWorker(b, mux, asyncmq.WorkerConfig{Queues: map[string]int{"tx": 4}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(runCtx) }()
+
+	enqueues := []struct {
+		name string
+		// enqueue runs one transaction that enqueues job and commits it or rolls it back.
+		enqueue func(job *asyncmqtype.JobInfo, commit bool) error
+	}{
+		{"pgx.Tx", func(job *asyncmqtype.JobInfo, commit bool) error {
+			tx, err := b.Pool().Begin(ctx)
+			if err != nil {
+				return err
+			}
+			if err := b.EnqueueTx(ctx, tx, job); err != nil {
+				return err
+			}
+			if commit {
+				return tx.Commit(ctx)
+			}
+			return tx.Rollback(ctx)
+		}},
+		{"*sql.Tx", func(job *asyncmqtype.JobInfo, commit bool) error {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if err := b.EnqueueSQLTx(ctx, tx, job); err != nil {
+				return err
+			}
+			if commit {
+				return tx.Commit()
+			}
+			return tx.Rollback()
+		}},
+	}
+	job := func(id string) *asyncmqtype.JobInfo {
+		return &asyncmqtype.JobInfo{ID: id, Queue: "tx", Task: "t", Payload: []byte(`{}`)}
+	}
+	for _, e := range enqueues {
+		rolled, committed := "rolled-back via "+e.name, "committed via "+e.name
+		if err := e.enqueue(job(rolled), false); err != nil {
+			t.Fatalf("%s: enqueue and roll back: %v", e.name, err)
+		}
+		if err := e.enqueue(job(committed), true); err != nil {
+			t.Fatalf("%s: enqueue and commit: %v", e.name, err)
+		}
+		select {
+		case id := <-ran:
+			if id != committed {
+				t.Fatalf("%s: ran %q, want %q", e.name, id, committed)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the committed job did not run within 10s", e.name)
+		}
+	}
+	// Give a wrongly visible or repeated job every chance to run: several poll intervals and a
+	// stalled-job check.
+	time.Sleep(2 * time.Second)
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("worker Run: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range enqueues {
+		if n := runs["committed via "+e.name]; n != 1 {
+			t.Errorf("%s: the committed job ran %d times, want once", e.name, n)
+		}
+		if n := runs["rolled-back via "+e.name]; n != 0 {
+			t.Errorf("%s: the rolled-back job ran %d times", e.name, n)
+		}
+		if _, err := b.GetJob(ctx, "rolled-back via "+e.name); !errors.Is(err, asyncmqtype.ErrJobNotFound) {
+			t.Errorf("%s: the rolled-back job: %v, want ErrJobNotFound", e.name, err)
+		}
+		j, err := b.GetJob(ctx, "committed via "+e.name)
+		if err != nil || j.State != asyncmqtype.StateCompleted || j.Attempts != 1 {
+			t.Errorf("%s: the committed job: %+v, %v; want completed after one attempt", e.name, j, err)
+		}
 	}
 }

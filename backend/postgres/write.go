@@ -1,5 +1,3 @@
-//go:build asyncmq_postgres_wip
-
 package postgres
 
 import (
@@ -71,8 +69,7 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 )
 
-// flush writes the gathered events and metrics and queues the notifications, which PostgreSQL
-// delivers at commit.
+// flush writes the gathered events and metrics.
 func (w *wtx) flush() error {
 	if n := len(w.events); n > 0 {
 		cols := make([][]string, 6)
@@ -94,23 +91,14 @@ func (w *wtx) flush() error {
 			return fmt.Errorf("record metrics of queue %q: %w", q, err)
 		}
 	}
-	if len(w.wake) > 0 {
-		queues := make([]string, 0, len(w.wake))
-		for q := range w.wake {
-			queues = append(queues, q)
-		}
-		if err := w.exec(qNotify, w.b.channel(), queues); err != nil {
-			return fmt.Errorf("notify queues: %w", err)
-		}
-	}
 	return nil
 }
 
-// committed runs after a successful commit: wake this process's subscribers at once, without
-// waiting for the notification to come back.
+// committed runs after a successful commit: it signals the queues the transaction made
+// runnable (see notifier.wake).
 func (w *wtx) committed() {
 	for q := range w.wake {
-		w.b.notifier.local(q)
+		w.b.notifier.wake(q)
 	}
 }
 

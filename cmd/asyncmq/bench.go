@@ -33,6 +33,8 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 				return cli.Usagef("--concurrency %d: must be at least 1", cfg.Concurrency)
 			case cfg.BatchSize < 1:
 				return cli.Usagef("--batch-size %d: must be at least 1", cfg.BatchSize)
+			case cfg.FetchCooldown < 0:
+				return cli.Usagef("--fetch-cooldown %s: must not be negative", cfg.FetchCooldown)
 			}
 			b, err := a.openBackend(ctx)
 			if err != nil {
@@ -69,6 +71,7 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 	f.IntVar(&cfg.Concurrency, "concurrency", 50, "worker concurrency")
 	f.BoolVar(&cfg.Bulk, "bulk", false, "enqueue in batches with EnqueueMany instead of one job per call")
 	f.IntVar(&cfg.BatchSize, "batch-size", bench.DefaultBatchSize, "jobs per EnqueueMany call with --bulk")
+	f.DurationVar(&cfg.FetchCooldown, "fetch-cooldown", 0, "shortest time between two claims on a busy queue (WorkerConfig.FetchCooldown; default the worker's)")
 	f.BoolVar(&cfg.Overlap, "overlap", false, "start the worker before enqueueing, so latency excludes the backlog")
 	return cmd
 }

@@ -81,6 +81,8 @@ func newRootCmd(a *app) *cobra.Command {
 
 Every command works on the store named by --backend or ASYNCMQ_BACKEND:
   sqlite://asyncmq.db       a SQLite file (relative path; sqlite:///abs/path.db for absolute)
+  postgres://USER@HOST/DB   a PostgreSQL database (?schema=NAME, ?migrate=auto; see asyncmq migrate)
+  redis://HOST:6379/0       a Redis server (redis+cluster://, redis+sentinel:// too)
   memory://                 an in-process store (useful for bench)
 
 Start here:  asyncmq serve --demo`,
@@ -102,7 +104,7 @@ Start here:  asyncmq serve --demo`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cli.AsUsage(err) })
 	root.SetVersionTemplate("asyncmq {{.Version}}\n")
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.backendURL, "backend", asyncmq.DefaultBackendURL, "job store URL (env ASYNCMQ_BACKEND): sqlite://PATH or memory://")
+	pf.StringVar(&a.backendURL, "backend", asyncmq.DefaultBackendURL, "job store URL (env ASYNCMQ_BACKEND): sqlite://PATH, postgres://..., redis://... or memory://")
 	pf.BoolVar(&a.json, "json", false, "print JSON for scripts instead of tables")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level (env ASYNCMQ_LOG_LEVEL): debug, info, warn or error")
 	pf.StringVar(&a.actor, "actor", "", "who the audit log names for changes made by this command (env ASYNCMQ_ACTOR; default the OS user)")
@@ -118,6 +120,7 @@ Start here:  asyncmq serve --demo`,
 		newServeCmd(a),
 		newTokenCmd(a),
 		newUsersCmd(a),
+		newMigrateCmd(a),
 	)
 	return root
 }

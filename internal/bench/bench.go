@@ -43,6 +43,8 @@ type Config struct {
 	// Without it (the default) all jobs are enqueued first and then burnt down, and the latency
 	// mostly measures how long a job waited behind the backlog.
 	Overlap bool
+	// FetchCooldown is the worker's WorkerConfig.FetchCooldown; zero keeps the worker's default.
+	FetchCooldown time.Duration
 	// BackendName is reported in the Result (the store's URL, say).
 	BackendName string
 	// Logger receives the worker's logs. Default: discarded.
@@ -116,10 +118,11 @@ func Run(ctx context.Context, b asyncmq.Store, cfg Config) (Result, error) {
 	mux := asyncmq.NewServeMux()
 	mux.HandleFunc(task, r.handle)
 	w, err := asyncmq.NewWorker(b, mux, asyncmq.WorkerConfig{
-		Queues:    map[string]int{queue: cfg.Concurrency},
-		Logger:    cfg.Logger,
-		Retention: &asyncmq.Retention{}, // keep every job, so the counts can be checked
-		OnEvent:   r.observe,
+		Queues:        map[string]int{queue: cfg.Concurrency},
+		FetchCooldown: cfg.FetchCooldown,
+		Logger:        cfg.Logger,
+		Retention:     &asyncmq.Retention{}, // keep every job, so the counts can be checked
+		OnEvent:       r.observe,
 	})
 	if err != nil {
 		return res, fmt.Errorf("bench: %w", err)

@@ -265,6 +265,7 @@ func TestUsersDB(t *testing.T) {
 		{backend: "memory://", usersDB: "sqlite://users.db", wantDriver: "sqlite", wantDSN: "users.db"},
 		{backend: "memory://", usersDB: "postgres://u@h/db", wantDriver: "pgx", wantDSN: "postgres://u@h/db"},
 		{backend: "memory://", wantErr: "--users-db"},
+		{backend: "postgres://u:secret@h/db?schema=jobs&migrate=auto", wantDriver: "pgx", wantDSN: "postgres://u:secret@h/db?search_path=%22jobs%22"},
 		{backend: "sqlite://q.db", usersDB: "mysql://u:secret@h/db", wantErr: `"mysql://u:xxxxx@h/db"`},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/asyncmq/asyncmq/backend/postgres"
 	"github.com/asyncmq/asyncmq/backend/sqlite"
 
 	// The users store runs on SQLite (the queue's own file by default) or PostgreSQL.
@@ -29,17 +30,40 @@ func UsersDB(backendURL, usersDB string) (driver, dsn string, err error) {
 	if path, ok := sqlite.PathFromURL(backendURL); ok {
 		return "sqlite", path, nil
 	}
-	return "", "", Usagef("the users database defaults to the queue's SQLite file, but --backend is not sqlite://: pass --users-db (%s) sqlite://PATH or postgres://...", EnvName("users-db"))
+	if isPostgres(backendURL) {
+		dsn, err := postgres.SQLDSN(backendURL)
+		if err != nil {
+			return "", "", Usagef("--backend: %w", err)
+		}
+		return "pgx", dsn, nil
+	}
+	return "", "", Usagef("the users database defaults to the queue's own database, but --backend is neither sqlite:// nor postgres://: pass --users-db (%s) sqlite://PATH or postgres://...", EnvName("users-db"))
 }
 
 func parseDBURL(u string) (driver, dsn string, ok bool) {
 	if path, ok := sqlite.PathFromURL(u); ok {
 		return "sqlite", path, true
 	}
-	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+	if isPostgres(u) {
 		return "pgx", u, true
 	}
 	return "", "", false
+}
+
+// isPostgres reports a postgres:// or postgresql:// URL, in any case.
+func isPostgres(u string) bool {
+	l := strings.ToLower(u)
+	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+}
+
+// PostgresSQLDSN returns the database/sql DSN of the PostgreSQL database a --backend URL names,
+// and false when it names another store: the dashboard keeps its sessions there.
+func PostgresSQLDSN(backendURL string) (string, bool) {
+	if !isPostgres(backendURL) {
+		return "", false
+	}
+	dsn, err := postgres.SQLDSN(backendURL)
+	return dsn, err == nil
 }
 
 // OpenUsers opens the users store that UsersDB names, creating its tables if needed.

@@ -40,7 +40,8 @@ const demoTokenTTL = 12 * time.Hour
 // pushed on closers.
 func newAuth(ctx context.Context, o *Options, log *slog.Logger, closers *closeStack) (*authSetup, error) {
 	s := &authSetup{}
-	var db *sql.DB // the users database, also home of the sessions when it is SQLite
+	var db *sql.DB // the users database, also home of the sessions
+	dialect := users.SQLite
 	var store *users.SQLStore
 	if o.Auth == AuthJWTDB || o.Auth == AuthPassword {
 		var err error
@@ -49,11 +50,9 @@ func newAuth(ctx context.Context, o *Options, log *slog.Logger, closers *closeSt
 			return nil, err
 		}
 		closers.push("users database", store.Close)
-		if store.Dialect() == users.SQLite {
-			db = store.DB()
-		}
+		db, dialect = store.DB(), store.Dialect()
 	}
-	if err := s.openSessions(ctx, o, db, log, closers); err != nil {
+	if err := s.openSessions(ctx, o, db, dialect, log, closers); err != nil {
 		return nil, err
 	}
 
@@ -153,23 +152,28 @@ func jwtFlagErr(err error) error {
 	return cli.Usagef("JWT settings (ASYNCMQ_JWT_SECRET, --jwt-secret-file, --jwt-public-key, --jwt-jwks-url, --jwt-algorithms, --jwt-leeway): %w", err)
 }
 
-// openSessions keeps admin sessions in the queue's SQLite file (or the SQLite users database),
-// so they survive a restart and are shared by every serve process on that file. Other backends
-// keep the admin's in-memory default.
-func (s *authSetup) openSessions(ctx context.Context, o *Options, db *sql.DB, log *slog.Logger, closers *closeStack) error {
+// openSessions keeps admin sessions in the users database when there is one, else in the
+// queue's own database (its SQLite file, or its PostgreSQL schema), so they survive a restart and
+// are shared by every serve process on that store. Other backends keep the admin's in-memory
+// default.
+func (s *authSetup) openSessions(ctx context.Context, o *Options, db *sql.DB, dialect users.Dialect, log *slog.Logger, closers *closeStack) error {
 	if db == nil {
-		path, ok := sqlite.PathFromURL(o.BackendURL)
-		if !ok {
+		var err error
+		if path, ok := sqlite.PathFromURL(o.BackendURL); ok {
+			db, err = cli.OpenSQLite(ctx, path)
+		} else if dsn, ok := cli.PostgresSQLDSN(o.BackendURL); ok {
+			// The pgx driver is registered by package cli.
+			db, err = sql.Open("pgx", dsn)
+			dialect = users.Postgres
+		} else {
 			return nil
 		}
-		var err error
-		db, err = cli.OpenSQLite(ctx, path)
 		if err != nil {
 			return fmt.Errorf("open session store: %w", err)
 		}
 		closers.push("session database", db.Close)
 	}
-	store, err := users.NewSessionStore(ctx, db, users.SQLite, users.SessionLogger(log))
+	store, err := users.NewSessionStore(ctx, db, dialect, users.SessionLogger(log))
 	if err != nil {
 		return fmt.Errorf("open session store: %w", err)
 	}
