@@ -50,6 +50,8 @@ type Backend struct {
 	signals backend.Signals
 	// watch signals the writes of other connections; see watch.go.
 	watch watcher
+	// health notices a replaced or damaged file; see health.go.
+	health health
 }
 
 var (
@@ -86,6 +88,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 		}
 	}
 
+	if fresh {
+		// Create the file here, once: every connection opens it with mode=rw, so that a
+		// connection opened after the file was deleted fails instead of creating a new, empty
+		// database beside the one this Backend works on (see health.go).
+		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite database %q: create the file: %w", path, err)
+		}
+		f.Close()
+	}
+
 	b := &Backend{path: abs, cfg: cfg, anchors: newAnchorCache(), now: func() time.Time { return time.Now().UTC() }}
 	b.watch.stop = make(chan struct{})
 	b.watch.kick = make(chan struct{}, 1)
@@ -100,6 +113,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 	if err := b.migrate(ctx); err != nil {
 		b.w.close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, describe(err))
+	}
+	if err := b.health.remember(abs); err != nil {
+		b.w.close()
+		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
 	b.r, err = sql.Open("sqlite", dsn(abs, cfg, true))
 	if err != nil {
@@ -228,7 +245,9 @@ func errNewerSchema(v int) error {
 }
 
 func dsn(abs string, cfg config, readOnly bool) string {
-	q := url.Values{}
+	// mode=rw never creates the file: Open did, and a connection opened later must not
+	// recreate one that was deleted.
+	q := url.Values{"mode": {"rw"}}
 	ms := strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)
 	cache := cfg.cacheKiB
 	if readOnly {

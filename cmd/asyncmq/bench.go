@@ -34,7 +34,7 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 			case cfg.BatchSize < 1:
 				return cli.Usagef("--batch-size %d: must be at least 1", cfg.BatchSize)
 			}
-			b, err := a.openBackend(ctx)
+			b, err := a.openBackend(ctx, true)
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/asyncmq/asyncmq/admin/jwtauth"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend/sqlite"
 )
 
 // quiet drops the verifier's warning that testSecret is printable text.
@@ -34,10 +35,26 @@ type fixture struct {
 	env        map[string]string
 }
 
+// setup returns a fixture over a new, empty SQLite store: the file exists, as read-only
+// commands and serve without --demo refuse to create one.
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	return &fixture{t: t, dir: dir, backendURL: "sqlite://" + filepath.Join(dir, "asyncmq.db"), env: map[string]string{}}
+	path := filepath.Join(dir, "asyncmq.db")
+	createStore(t, path)
+	return &fixture{t: t, dir: dir, backendURL: "sqlite://" + path, env: map[string]string{}}
+}
+
+// createStore creates an empty, migrated SQLite store at path.
+func createStore(t *testing.T, path string) {
+	t.Helper()
+	b, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // result is what one command printed and returned.
