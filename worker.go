@@ -49,7 +49,7 @@ type Worker struct {
 
 	badRepeatables map[string]bool // invalid definitions already logged; maintenance goroutine only
 
-	started  atomic.Bool
+	started atomic.Bool
 	// unusable is the store error that stopped the worker (see storeUnusable); Run returns it.
 	unusable atomic.Pointer[error]
 	stopOnce sync.Once
