@@ -29,9 +29,10 @@ import (
 // checks at once.
 const identityCheckEvery = 250 * time.Millisecond
 
-// corruptLimit is how many write transactions in a row may fail with SQLITE_CORRUPT before the
-// Backend gives up. One failure may be a page read through a torn cache; three in a row are a
-// damaged file, which no retry repairs.
+// corruptLimit is how many write transactions may fail with SQLITE_CORRUPT before the Backend
+// gives up. The count is never reset by a success: a damaged file fails only the writes that
+// touch its damaged pages (a claim, say), while others (heartbeats) still succeed, and no retry
+// repairs it.
 const corruptLimit = 3
 
 // health is the state behind those two checks.
@@ -41,7 +42,7 @@ type health struct {
 	opened fs.FileInfo
 	// checkedAt is the monotonic time of the last identity check, in nanoseconds since start.
 	checkedAt atomic.Int64
-	// corrupt counts the write transactions in a row that failed with SQLITE_CORRUPT.
+	// corrupt counts the write transactions that failed with SQLITE_CORRUPT.
 	corrupt atomic.Int32
 	// broken, once set, is the error every later write returns.
 	broken atomic.Pointer[error]
@@ -109,7 +110,6 @@ func (b *Backend) checkIdentity(ctx context.Context, force bool) error {
 // error to give the caller: err itself, or the reason the Backend is now unusable.
 func (b *Backend) afterWrite(ctx context.Context, err error) error {
 	if err == nil {
-		b.health.corrupt.Store(0)
 		return nil
 	}
 	if errors.Is(err, asyncmqtype.ErrStoreUnusable) || errors.Is(err, asyncmqtype.ErrClosed) || ctx.Err() != nil {
@@ -119,11 +119,10 @@ func (b *Backend) afterWrite(ctx context.Context, err error) error {
 		return fmt.Errorf("%w (the write failed with: %v)", ierr, err)
 	}
 	if !isCorrupt(err) {
-		b.health.corrupt.Store(0)
 		return err
 	}
 	if n := b.health.corrupt.Add(1); n >= corruptLimit {
-		return b.breakWith(ctx, fmt.Errorf("database file %s is damaged: %d writes in a row failed with SQLITE_CORRUPT; restore it from a backup, or recover it with the sqlite3 shell's .recover into a new file (last error: %v): %w",
+		return b.breakWith(ctx, fmt.Errorf("database file %s is damaged: %d writes failed with SQLITE_CORRUPT; restore it from a backup, or recover it with the sqlite3 shell's .recover into a new file (last error: %v): %w",
 			b.path, n, err, asyncmqtype.ErrStoreUnusable))
 	}
 	return err

@@ -1,7 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -70,5 +73,88 @@ func TestUnchangedFileKeepsWorking(t *testing.T) {
 	}
 	if _, err := s.b.Heartbeat(s.ctx, backend.HeartbeatParams{Worker: asyncmqtype.WorkerInfo{ID: "w"}, LeaseDuration: time.Second, Now: t0}); err != nil {
 		t.Fatalf("heartbeat on an unchanged file: %v", err)
+	}
+}
+
+// damagedDB returns the path of a closed database of a few thousand jobs whose header is intact
+// and whose middle pages are overwritten with noise.
+func damagedDB(t *testing.T) string {
+	t.Helper()
+	s := setup(t)
+	s.enqueueN("q", "j", 3000, t0)
+	if err := s.b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	pages := len(data) / page
+	if pages < 20 {
+		t.Fatalf("the database has %d pages, too few to damage its middle", pages)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for p := pages / 4; p < pages*3/4; p++ {
+		for i := p * page; i < (p+1)*page; i++ {
+			data[i] = byte(rng.Uint32())
+		}
+	}
+	if err := os.WriteFile(s.path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s.path
+}
+
+// TestOpenRefusesDamagedPages opens a file whose header is valid and whose pages are damaged:
+// Open must refuse it, naming the path and the damage, and change nothing.
+func TestOpenRefusesDamagedPages(t *testing.T) {
+	t.Parallel()
+	path := damagedDB(t)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(t.Context(), path)
+	if err == nil {
+		b.Close()
+		t.Fatal("Open accepted a file with damaged pages")
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("Open of a damaged file: %v, want an error naming %s and the damage", err, path)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("Open changed a damaged file")
+	}
+}
+
+// TestDamagedPagesStopWrites skips the check at Open: the writes that then meet the damage must
+// stop, after a few, with ErrStoreUnusable saying the file is damaged, instead of failing the
+// same way forever.
+func TestDamagedPagesStopWrites(t *testing.T) {
+	t.Parallel()
+	path := damagedDB(t)
+	b, err := Open(t.Context(), path, IntegrityCheck(0))
+	if err != nil {
+		t.Fatalf("Open without the integrity check: %v", err)
+	}
+	defer b.Close()
+	var last error
+	for i := range 10 {
+		jobs := []*asyncmqtype.JobInfo{newJob(fmt.Sprintf("new-%d", i), "q")}
+		last = b.Enqueue(t.Context(), backend.EnqueueParams{Jobs: jobs, Now: t0})
+		if last == nil {
+			_, last = b.Claim(t.Context(), backend.ClaimParams{Queue: "q", WorkerID: "w", Limit: 100, LeaseDuration: time.Minute, Now: t0})
+		}
+		if errors.Is(last, asyncmqtype.ErrStoreUnusable) {
+			break
+		}
+	}
+	if !errors.Is(last, asyncmqtype.ErrStoreUnusable) || !strings.Contains(last.Error(), "damaged") || !strings.Contains(last.Error(), path) {
+		t.Fatalf("writes to a damaged file end with %v, want ErrStoreUnusable naming %s as damaged", last, path)
 	}
 }

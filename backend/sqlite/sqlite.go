@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -83,7 +84,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 	if !fresh {
 		// Validate the file read-only before anything may write to it: switching to WAL
 		// rewrites the header, which must not happen to a file that is not ours to fix.
-		if err := probe(ctx, abs); err != nil {
+		if err := probe(ctx, abs, cfg); err != nil {
 			return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 		}
 	}
@@ -151,6 +152,8 @@ func (c config) validate() error {
 		return fmt.Errorf("nil logger: %w", asyncmqtype.ErrInvalid)
 	case c.watchInterval < 0:
 		return fmt.Errorf("negative watch interval %s: %w", c.watchInterval, asyncmqtype.ErrInvalid)
+	case c.integrityCheck < 0:
+		return fmt.Errorf("negative integrity check limit %s: %w", c.integrityCheck, asyncmqtype.ErrInvalid)
 	}
 	return nil
 }
@@ -207,17 +210,17 @@ func checkPath(path string) (abs string, fresh bool, err error) {
 // missing, and cannot delete them again; so while there is no -wal file, which means that no
 // process has the database open, the file is read as immutable. If that read fails because a
 // process opened the database meanwhile, the probe is repeated read-only.
-func probe(ctx context.Context, abs string) error {
+func probe(ctx context.Context, abs string, cfg config) error {
 	if _, err := os.Stat(abs + "-wal"); errors.Is(err, fs.ErrNotExist) {
-		err := probeWith(ctx, abs, "immutable=1")
+		err := probeWith(ctx, abs, "immutable=1", cfg)
 		if _, werr := os.Stat(abs + "-wal"); err == nil || werr != nil {
 			return err
 		}
 	}
-	return probeWith(ctx, abs, "mode=ro&_pragma=busy_timeout(5000)")
+	return probeWith(ctx, abs, "mode=ro&_pragma=busy_timeout(5000)", cfg)
 }
 
-func probeWith(ctx context.Context, abs, query string) error {
+func probeWith(ctx context.Context, abs, query string, cfg config) error {
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: query}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
@@ -237,7 +240,47 @@ func probeWith(ctx context.Context, abs, query string) error {
 	if v > len(migrations) {
 		return errNewerSchema(v)
 	}
-	return nil
+	return quickCheck(ctx, db, cfg)
+}
+
+// quickCheck runs PRAGMA quick_check, which reads every page and checks the b-trees' structure
+// (not the indexes' contents), for at most cfg.integrityCheck: SQLite is interrupted when the
+// time is up, and a check that ran out of time counts as passed. It reads about 300 MB/s on a
+// warm cache, so the default 1s covers most files whole; larger ones are guarded at run time,
+// where repeated SQLITE_CORRUPT errors make the Backend unusable (see health.go).
+func quickCheck(ctx context.Context, db *sql.DB, cfg config) error {
+	if cfg.integrityCheck <= 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, cfg.integrityCheck)
+	defer cancel()
+	rows, err := db.QueryContext(cctx, "PRAGMA quick_check(5)")
+	var found []string
+	if err == nil {
+		for rows.Next() {
+			var line string
+			if err = rows.Scan(&line); err != nil {
+				break
+			}
+			found = append(found, line)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+	}
+	switch {
+	case cctx.Err() != nil && ctx.Err() == nil:
+		cfg.logger.InfoContext(ctx, "sqlite integrity check ran out of time; the rest of the file is checked by use", "limit", cfg.integrityCheck)
+		return nil
+	case err != nil && isCorrupt(err):
+		return fmt.Errorf("database file is damaged (quick_check: %v); restore it from a backup, or recover it with the sqlite3 shell's .recover into a new file", err)
+	case err != nil:
+		return fmt.Errorf("check database integrity: %w", err)
+	case len(found) == 1 && found[0] == "ok":
+		return nil
+	}
+	return fmt.Errorf("database file is damaged (quick_check: %s); restore it from a backup, or recover it with the sqlite3 shell's .recover into a new file", strings.Join(found, "; "))
 }
 
 func errNewerSchema(v int) error {
