@@ -115,6 +115,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 		b.w.close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, describe(err))
 	}
+	b.convertAutoVacuum(ctx)
 	if err := b.health.remember(abs); err != nil {
 		b.w.close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
@@ -302,6 +303,9 @@ func dsn(abs string, cfg config, readOnly bool) string {
 		// has no busy handler; Backend.retryBusy polls for the lock instead.
 		ms = "0"
 		q.Add("_txlock", "immediate")
+		// Takes effect in a new file only, before its first table; older files are converted
+		// once by convertAutoVacuum.
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+string(cfg.sync)+")")
 		q.Add("_pragma", "journal_size_limit(67108864)")
