@@ -246,8 +246,8 @@ func probeWith(ctx context.Context, abs, query string, cfg config) error {
 
 // quickCheck runs PRAGMA quick_check, which reads every page and checks the b-trees' structure
 // (not the indexes' contents), for at most cfg.integrityCheck: SQLite is interrupted when the
-// time is up, and a check that ran out of time counts as passed. It reads about 300 MB/s on a
-// warm cache, so the default 1s covers most files whole; larger ones are guarded at run time,
+// time is up (the driver calls sqlite3_interrupt when the context ends), and a check that ran
+// out of time counts as passed: a file too large to read in 1s is guarded at run time instead,
 // where repeated SQLITE_CORRUPT errors make the Backend unusable (see health.go).
 func quickCheck(ctx context.Context, db *sql.DB, cfg config) error {
 	if cfg.integrityCheck <= 0 {
