@@ -64,14 +64,16 @@ type Report struct {
 	// MaxStalls allows (killed while running again and again): finished, by the stall policy.
 	StallFailed  int
 	Kills, Locks int
+	// StuckStates counts the stuck jobs by state ("error" when reading one failed).
+	StuckStates map[string]int
 }
 
 // Failed reports whether any job was lost, completed twice or stuck.
 func (r Report) Failed() bool { return r.Lost > 0 || r.Doubled > 0 || r.Stuck > 0 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("accepted %d, completed %d, failed after repeated stalls %d, lost %d, completed twice %d, stuck %d (kills %d, lock holds %d)",
-		r.Accepted, r.Completed, r.StallFailed, r.Lost, r.Doubled, r.Stuck, r.Kills, r.Locks)
+	return fmt.Sprintf("accepted %d, completed %d, failed after repeated stalls %d, lost %d, completed twice %d, stuck %d %v (kills %d, lock holds %d)",
+		r.Accepted, r.Completed, r.StallFailed, r.Lost, r.Doubled, r.Stuck, r.StuckStates, r.Kills, r.Locks)
 }
 
 // MaybeWorker runs the process as a chaos worker when WorkerEnv is set, and never returns then.
@@ -251,6 +253,7 @@ func holdLocks(ctx context.Context, path string, cfg Config, log io.Writer) int 
 // account classifies every accepted job, and counts the job:completed events per job.
 func account(ctx context.Context, b asyncmq.Store, accepted []string, rep Report) Report {
 	rep.Accepted, rep.Completed, rep.StallFailed, rep.Lost, rep.Stuck, rep.Doubled = len(accepted), 0, 0, 0, 0, 0
+	rep.StuckStates = map[string]int{}
 	for _, id := range accepted {
 		j, err := b.GetJob(ctx, id)
 		switch {
@@ -258,12 +261,14 @@ func account(ctx context.Context, b asyncmq.Store, accepted []string, rep Report
 			rep.Lost++
 		case err != nil:
 			rep.Stuck++
+			rep.StuckStates["error"]++
 		case j.State == asyncmqtype.StateCompleted:
 			rep.Completed++
 		case j.State == asyncmqtype.StateFailed:
 			rep.StallFailed++
 		default:
 			rep.Stuck++
+			rep.StuckStates[string(j.State)]++
 		}
 	}
 	completions := map[string]int{}
