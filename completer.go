@@ -144,6 +144,10 @@ func (c *completer) flush(batch []finishItem) {
 			break
 		}
 		retryAt := time.Now().Add(delay)
+		if w.storeUnusable(err) {
+			// No retry can succeed: give every outcome up now.
+			retryAt = time.Now().Add(w.cfg.LeaseDuration)
+		}
 		var keep, lapsed []finishItem
 		for _, it := range pending {
 			if w.leaseHolds(it.rj, retryAt) {

@@ -118,6 +118,9 @@ func (f *fetcher) run(ctx context.Context) {
 		// the next claim should collect.
 		last = time.Now()
 		w.emit(WorkerEvent{Kind: WorkerFetched, Queue: f.queue, Count: len(jobs), Err: err})
+		if w.storeUnusable(err) {
+			return
+		}
 		if err != nil {
 			// A store that is down fails every poll; say so once, then every errorLogEvery.
 			if failures == 0 || time.Since(loggedAt) >= errorLogEvery {

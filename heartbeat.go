@@ -49,6 +49,9 @@ func (w *Worker) heartbeat() error {
 		return err
 	})
 	w.emit(WorkerEvent{Kind: WorkerHeartbeat, Count: len(leases), Err: err})
+	if w.storeUnusable(err) {
+		return err
+	}
 	if err != nil {
 		w.log.Warn("heartbeat", slog.Int("leases", len(leases)), slog.Any("error", err))
 		return err

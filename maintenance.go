@@ -39,6 +39,7 @@ func (w *Worker) maintain(ctx context.Context) {
 		if w.cfg.Retention.active() {
 			w.clean()
 		}
+		w.compact()
 		w.recoverStalled()
 		w.pruneWorkers()
 		w.schedule()
@@ -67,6 +68,7 @@ func (w *Worker) maintain(ctx context.Context) {
 		case <-retention:
 			if w.leader.leading() {
 				w.clean()
+				w.compact()
 			}
 		}
 	}
@@ -162,6 +164,29 @@ func (w *Worker) clean() {
 		w.log.Debug("cleaned finished jobs", slog.Int("deleted", total))
 	}
 	w.emit(WorkerEvent{Kind: WorkerCleaned, Count: total, Err: firstErr})
+}
+
+// compact has a store that implements backend.Compactor drop the events of jobs retention
+// deleted and give freed space back, in bounded steps; see the store's Compact.
+func (w *Worker) compact() {
+	c, ok := w.b.(backend.Compactor)
+	if !ok {
+		return
+	}
+	var res backend.CompactResult
+	err := w.call(func(ctx context.Context) error {
+		var err error
+		res, err = c.Compact(ctx, backend.CompactParams{})
+		return err
+	})
+	if w.storeUnusable(err) {
+		return
+	}
+	if err != nil {
+		w.log.Warn("compact the store", slog.Any("error", err))
+	} else if res.Events > 0 || res.Bytes > 0 {
+		w.log.Debug("compacted the store", slog.Int("events", res.Events), slog.Int64("bytes", res.Bytes))
+	}
 }
 
 // pruneWorkers deletes the records of workers that stopped heartbeating long ago (killed without

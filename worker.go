@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -48,7 +49,9 @@ type Worker struct {
 
 	badRepeatables map[string]bool // invalid definitions already logged; maintenance goroutine only
 
-	started  atomic.Bool
+	started atomic.Bool
+	// unusable is the store error that stopped the worker (see storeUnusable); Run returns it.
+	unusable atomic.Pointer[error]
 	stopOnce sync.Once
 	stop     chan struct{} // closed by Shutdown
 	stopCtx  context.Context
@@ -185,8 +188,35 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.b.RemoveWorker(rctx, w.id); err != nil {
 		w.log.Warn("remove worker record", slog.Any("error", err))
 	}
+	if p := w.unusable.Load(); p != nil {
+		w.log.Error("worker stopped: the store is unusable", slog.Any("error", *p))
+		return fmt.Errorf("run worker %q: %w", w.id, *p)
+	}
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// storeUnusable reports whether err says the store can no longer be used
+// (asyncmqtype.ErrStoreUnusable: a replaced or damaged SQLite file). The first such error stops
+// the worker at once, without a grace period: no outcome can be stored any more, and working on
+// would only run jobs whose results are lost. Run then returns the error.
+func (w *Worker) storeUnusable(err error) bool {
+	if err == nil || !errors.Is(err, asyncmqtype.ErrStoreUnusable) {
+		return false
+	}
+	if w.unusable.CompareAndSwap(nil, &err) {
+		w.log.Error("store unusable; stopping the worker", slog.Any("error", err))
+		w.stopOnce.Do(func() {
+			// A done context ends the grace period at once.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			w.mu.Lock()
+			w.stopCtx = ctx
+			w.mu.Unlock()
+			close(w.stop)
+		})
+	}
+	return true
 }
 
 // Shutdown stops the worker gracefully, as cancelling Run's context does, and waits until Run

@@ -24,4 +24,9 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrStoreUnusable: the store can no longer be used safely, and retrying will not help: a
+	// SQLite file that was deleted or replaced after it was opened, or one whose pages are
+	// damaged. A worker that meets it stops, and Worker.Run returns it; reopen the store (after
+	// restoring or repairing the file) to carry on.
+	ErrStoreUnusable = errors.New("store unusable")
 )

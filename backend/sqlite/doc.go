@@ -50,7 +50,19 @@
 // 0), so Queues and Queue never count the jobs, and ListJobs reads a page through an index
 // without touching the rows before it. Filtered listings (Task, ID, Text) and bulk actions by filter do read each job of
 // the state. Events beyond EventRetention (100,000) and metrics older than MetricsRetention
-// (7 days) are deleted as new ones are written; audit entries are kept.
+// (7 days) are deleted as new ones are written; audit entries are kept. Compact, which the
+// maintenance leader calls after each retention pass, also deletes the events older than the
+// oldest stored job, so the log spans what retention keeps, and returns free pages to the file
+// system in 4 MiB steps (auto_vacuum=INCREMENTAL; files from before schema version 4 are
+// converted by one VACUUM at the first Open).
+//
+// # A replaced or damaged file
+//
+// Open runs PRAGMA quick_check for at most IntegrityCheck (1s) and refuses a damaged file.
+// Writes check, at most every 250ms and after any failure, that the file at the path is still
+// the one opened (os.SameFile: device and inode); a deleted or replaced file, or three writes
+// failing with SQLITE_CORRUPT, make every later write fail with asyncmqtype.ErrStoreUnusable,
+// on which a worker stops.
 //
 // # Schema
 //

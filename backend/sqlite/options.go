@@ -17,6 +17,7 @@ type config struct {
 	cacheKiB        int
 	logger          *slog.Logger
 	watchInterval   time.Duration
+	integrityCheck  time.Duration
 }
 
 func defaultConfig() config {
@@ -29,6 +30,7 @@ func defaultConfig() config {
 		cacheKiB:        16 << 10,
 		logger:          slog.New(slog.DiscardHandler),
 		watchInterval:   DefaultWatchInterval,
+		integrityCheck:  time.Second,
 	}
 }
 
@@ -102,4 +104,13 @@ const DefaultWatchInterval = 5 * time.Millisecond
 // other processes when they poll.
 func WatchInterval(d time.Duration) Option {
 	return func(c *config) { c.watchInterval = d }
+}
+
+// IntegrityCheck bounds the quick integrity check (PRAGMA quick_check) Open runs on an existing
+// file: a damaged file is refused, naming the problem, before anything writes to it. The check
+// reads the whole file; past d (default 1s) it is interrupted and the file accepted, and a
+// Backend whose writes then fail three times with SQLITE_CORRUPT stops with
+// asyncmqtype.ErrStoreUnusable instead of failing forever. 0 skips the check at Open.
+func IntegrityCheck(d time.Duration) Option {
+	return func(c *config) { c.integrityCheck = d }
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -50,6 +51,8 @@ type Backend struct {
 	signals backend.Signals
 	// watch signals the writes of other connections; see watch.go.
 	watch watcher
+	// health notices a replaced or damaged file; see health.go.
+	health health
 }
 
 var (
@@ -81,9 +84,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 	if !fresh {
 		// Validate the file read-only before anything may write to it: switching to WAL
 		// rewrites the header, which must not happen to a file that is not ours to fix.
-		if err := probe(ctx, abs); err != nil {
+		if err := probe(ctx, abs, cfg); err != nil {
 			return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 		}
+	}
+
+	if fresh {
+		// Create the file here, once: every connection opens it with mode=rw, so that a
+		// connection opened after the file was deleted fails instead of creating a new, empty
+		// database beside the one this Backend works on (see health.go).
+		f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite database %q: create the file: %w", path, err)
+		}
+		f.Close()
 	}
 
 	b := &Backend{path: abs, cfg: cfg, anchors: newAnchorCache(), now: func() time.Time { return time.Now().UTC() }}
@@ -100,6 +114,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 	if err := b.migrate(ctx); err != nil {
 		b.w.close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, describe(err))
+	}
+	b.convertAutoVacuum(ctx)
+	if err := b.health.remember(abs); err != nil {
+		b.w.close()
+		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
 	b.r, err = sql.Open("sqlite", dsn(abs, cfg, true))
 	if err != nil {
@@ -134,6 +153,8 @@ func (c config) validate() error {
 		return fmt.Errorf("nil logger: %w", asyncmqtype.ErrInvalid)
 	case c.watchInterval < 0:
 		return fmt.Errorf("negative watch interval %s: %w", c.watchInterval, asyncmqtype.ErrInvalid)
+	case c.integrityCheck < 0:
+		return fmt.Errorf("negative integrity check limit %s: %w", c.integrityCheck, asyncmqtype.ErrInvalid)
 	}
 	return nil
 }
@@ -190,17 +211,17 @@ func checkPath(path string) (abs string, fresh bool, err error) {
 // missing, and cannot delete them again; so while there is no -wal file, which means that no
 // process has the database open, the file is read as immutable. If that read fails because a
 // process opened the database meanwhile, the probe is repeated read-only.
-func probe(ctx context.Context, abs string) error {
+func probe(ctx context.Context, abs string, cfg config) error {
 	if _, err := os.Stat(abs + "-wal"); errors.Is(err, fs.ErrNotExist) {
-		err := probeWith(ctx, abs, "immutable=1")
+		err := probeWith(ctx, abs, "immutable=1", cfg)
 		if _, werr := os.Stat(abs + "-wal"); err == nil || werr != nil {
 			return err
 		}
 	}
-	return probeWith(ctx, abs, "mode=ro&_pragma=busy_timeout(5000)")
+	return probeWith(ctx, abs, "mode=ro&_pragma=busy_timeout(5000)", cfg)
 }
 
-func probeWith(ctx context.Context, abs, query string) error {
+func probeWith(ctx context.Context, abs, query string, cfg config) error {
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: query}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
@@ -220,7 +241,47 @@ func probeWith(ctx context.Context, abs, query string) error {
 	if v > len(migrations) {
 		return errNewerSchema(v)
 	}
-	return nil
+	return quickCheck(ctx, db, cfg)
+}
+
+// quickCheck runs PRAGMA quick_check, which reads every page and checks the b-trees' structure
+// (not the indexes' contents), for at most cfg.integrityCheck: SQLite is interrupted when the
+// time is up (the driver calls sqlite3_interrupt when the context ends), and a check that ran
+// out of time counts as passed: a file too large to read in 1s is guarded at run time instead,
+// where repeated SQLITE_CORRUPT errors make the Backend unusable (see health.go).
+func quickCheck(ctx context.Context, db *sql.DB, cfg config) error {
+	if cfg.integrityCheck <= 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, cfg.integrityCheck)
+	defer cancel()
+	rows, err := db.QueryContext(cctx, "PRAGMA quick_check(5)")
+	var found []string
+	if err == nil {
+		for rows.Next() {
+			var line string
+			if err = rows.Scan(&line); err != nil {
+				break
+			}
+			found = append(found, line)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+	}
+	switch {
+	case cctx.Err() != nil && ctx.Err() == nil:
+		cfg.logger.InfoContext(ctx, "sqlite integrity check ran out of time; the rest of the file is checked by use", "limit", cfg.integrityCheck)
+		return nil
+	case err != nil && isCorrupt(err):
+		return fmt.Errorf("database file is damaged (quick_check: %v); restore it from a backup, or recover it with the sqlite3 shell's .recover into a new file", err)
+	case err != nil:
+		return fmt.Errorf("check database integrity: %w", err)
+	case len(found) == 1 && found[0] == "ok":
+		return nil
+	}
+	return fmt.Errorf("database file is damaged (quick_check: %s); restore it from a backup, or recover it with the sqlite3 shell's .recover into a new file", strings.Join(found, "; "))
 }
 
 func errNewerSchema(v int) error {
@@ -228,7 +289,9 @@ func errNewerSchema(v int) error {
 }
 
 func dsn(abs string, cfg config, readOnly bool) string {
-	q := url.Values{}
+	// mode=rw never creates the file: Open did, and a connection opened later must not
+	// recreate one that was deleted.
+	q := url.Values{"mode": {"rw"}}
 	ms := strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)
 	cache := cfg.cacheKiB
 	if readOnly {
@@ -240,6 +303,9 @@ func dsn(abs string, cfg config, readOnly bool) string {
 		// has no busy handler; Backend.retryBusy polls for the lock instead.
 		ms = "0"
 		q.Add("_txlock", "immediate")
+		// Takes effect in a new file only, before its first table; older files are converted
+		// once by convertAutoVacuum.
+		q.Add("_pragma", "auto_vacuum(INCREMENTAL)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+string(cfg.sync)+")")
 		q.Add("_pragma", "journal_size_limit(67108864)")

@@ -142,12 +142,15 @@ func (b *Backend) writeUntil(ctx context.Context, now, lockDeadline time.Time, f
 	if b.closed.Load() {
 		return asyncmqtype.ErrClosed
 	}
+	if err := b.checkIdentity(ctx, false); err != nil {
+		return err
+	}
 	var wake []string
 	err := b.retryBusy(ctx, lockDeadline, func() (err error) {
 		wake, err = b.writeOnce(ctx, now, fn)
 		return err
 	})
-	if err != nil {
+	if err = b.afterWrite(ctx, err); err != nil {
 		return b.fail(err)
 	}
 	// Signals go out once the transaction committed and the write connection is free.

@@ -36,7 +36,7 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 			case cfg.FetchCooldown < 0:
 				return cli.Usagef("--fetch-cooldown %s: must not be negative", cfg.FetchCooldown)
 			}
-			b, err := a.openBackend(ctx)
+			b, err := a.openBackend(ctx, true)
 			if err != nil {
 				return err
 			}

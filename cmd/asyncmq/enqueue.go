@@ -77,7 +77,7 @@ The payload is a JSON value; "-" reads it from standard input. Without one the p
 			} else if f.Changed("unique-ttl") {
 				return cli.Usagef("--unique-ttl needs --unique")
 			}
-			b, err := a.openBackend(ctx)
+			b, err := a.openBackend(ctx, true)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/asyncmq/asyncmq/admin/jwtauth"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend/sqlite"
 )
 
 // quiet drops the verifier's warning that testSecret is printable text.
@@ -33,10 +35,26 @@ type fixture struct {
 	env        map[string]string
 }
 
+// setup returns a fixture over a new, empty SQLite store: the file exists, as read-only
+// commands and serve without --demo refuse to create one.
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	return &fixture{t: t, dir: dir, backendURL: "sqlite://" + filepath.Join(dir, "asyncmq.db"), env: map[string]string{}}
+	path := filepath.Join(dir, "asyncmq.db")
+	createStore(t, path)
+	return &fixture{t: t, dir: dir, backendURL: "sqlite://" + path, env: map[string]string{}}
+}
+
+// createStore creates an empty, migrated SQLite store at path.
+func createStore(t *testing.T, path string) {
+	t.Helper()
+	b, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // result is what one command printed and returned.
@@ -481,6 +499,17 @@ type server struct {
 // serve starts `asyncmq serve` with args on a free port and stops it at the end of the test.
 func (f *fixture) serve(args ...string) *server {
 	f.t.Helper()
+	s, err := f.startServe(args...)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+// startServe starts `asyncmq serve` with args on a free port, registers its stop with the test's
+// cleanup, and returns an error when it exits or stays silent instead of listening. Stopping a
+// server that already exited returns its exit code at once.
+func (f *fixture) startServe(args ...string) (*server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	a := newApp(strings.NewReader(""), out, errOut, f.getenv)
@@ -493,6 +522,9 @@ func (f *fixture) serve(args ...string) *server {
 	s := &server{out: out, errOut: errOut}
 	var once sync.Once
 	code := 0
+	// exited records the exit code the first receive from done saw, so no path waits on done
+	// twice (a second receive would block forever).
+	exited := func(c int) { once.Do(func() { cancel(); code = c }) }
 	s.stop = func() int {
 		once.Do(func() { cancel(); code = <-done })
 		return code
@@ -501,12 +533,13 @@ func (f *fixture) serve(args ...string) *server {
 	select {
 	case ad := <-addr:
 		s.url = "http://" + ad.String()
+		return s, nil
 	case c := <-done:
-		f.t.Fatalf("serve exited with %d before listening\nstderr: %s", c, errOut.String())
+		exited(c)
+		return s, fmt.Errorf("serve exited with %d before listening\nstderr: %s", c, errOut.String())
 	case <-time.After(30 * time.Second):
-		f.t.Fatalf("serve did not listen within 30s\nstderr: %s", errOut.String())
+		return s, fmt.Errorf("serve did not listen within 30s\nstderr: %s", errOut.String())
 	}
-	return s
 }
 
 // noRedirect is a client that shows redirects instead of following them.
@@ -648,5 +681,27 @@ func TestServeAuthNoneOnLoopback(t *testing.T) {
 	}
 	if !strings.Contains(s.out.String(), "No sign-in") {
 		t.Fatalf("banner does not warn about --auth none:\n%s", s.out.String())
+	}
+}
+
+// TestServeFixtureReportsEarlyExit checks the fixture itself: a serve that exits before it
+// listens is reported as an error, and stopping it afterwards returns its exit code instead of
+// waiting forever for a second exit.
+func TestServeFixtureReportsEarlyExit(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	s, err := f.startServe("--auth", "no-such-mode")
+	if err == nil || !strings.Contains(err.Error(), "before listening") {
+		t.Fatalf("serve with a bad --auth: err %v, want it to exit before listening", err)
+	}
+	stopped := make(chan int, 1)
+	go func() { stopped <- s.stop() }()
+	select {
+	case code := <-stopped:
+		if code != 2 {
+			t.Fatalf("serve with a bad --auth exited %d, want 2 (usage error)", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("stopping a serve that already exited hangs")
 	}
 }

@@ -28,7 +28,15 @@ func TestServeMetricsAddr(t *testing.T) {
 	go func() {
 		done <- run(ctx, a, []string{"--backend", f.backendURL, "serve", "--addr", "127.0.0.1:0", "--workers", "0", "--metrics-addr", "127.0.0.1:0"})
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	// exitCode is set when the loop below already received serve's exit, so the cleanup does not
+	// wait for a second value that never comes.
+	exitCode := -1
+	t.Cleanup(func() {
+		cancel()
+		if exitCode < 0 {
+			<-done
+		}
+	})
 	var dash, metrics string
 	for dash == "" || metrics == "" {
 		select {
@@ -37,6 +45,7 @@ func TestServeMetricsAddr(t *testing.T) {
 		case ad := <-maddr:
 			metrics = "http://" + ad.String()
 		case c := <-done:
+			exitCode = c
 			t.Fatalf("serve exited with %d", c)
 		case <-time.After(30 * time.Second):
 			t.Fatal("serve did not listen within 30s")

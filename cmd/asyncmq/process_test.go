@@ -98,8 +98,9 @@ func TestSignalsShutDownGracefully(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			db := "sqlite://" + filepath.Join(t.TempDir(), "asyncmq.db")
-			cmd := exec.Command(bin, append([]string{"--backend", db}, tt.args...)...)
+			path := filepath.Join(t.TempDir(), "asyncmq.db")
+			createStore(t, path)
+			cmd := exec.Command(bin, append([]string{"--backend", "sqlite://" + path}, tt.args...)...)
 			cmd.Env = append(os.Environ(), "ASYNCMQ_BACKEND=", "ASYNCMQ_AUTH=")
 			stderr, err := cmd.StderrPipe()
 			if err != nil {

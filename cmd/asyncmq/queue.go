@@ -102,7 +102,7 @@ func queueToggleCmd(a *app, verb, short string, fn func(*asyncmq.Inspector, cont
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
-			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+			return a.withStore(ctx, create, func(insp *asyncmq.Inspector) error {
 				// A store creates a queue it is told to pause; a typo must not leave a phantom
 				// paused queue behind.
 				if !create {

@@ -106,7 +106,7 @@ A definition with the same ID (by default derived from queue, task and schedule)
 				}
 			}
 			spec.Interval = every
-			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
+			return a.withStore(ctx, true, func(insp *asyncmq.Inspector) error {
 				r, err := insp.CreateRepeatable(ctx, spec)
 				if err != nil {
 					return cli.AsUsage(err)

@@ -145,8 +145,15 @@ func group(cmd *cobra.Command, args []string) error {
 
 // openBackend opens the store named by --backend. A URL Open refuses as malformed or unsupported
 // is a usage error; a store that cannot be opened (an unreadable file) is a runtime error. The
-// URL is shown without its password.
-func (a *app) openBackend(ctx context.Context) (asyncmq.Store, error) {
+// URL is shown without its password. Unless create is set, a missing SQLite file is an error
+// rather than a new empty database: only the commands that add work (enqueue, worker, repeatable
+// create, queue pause --create, bench) create one.
+func (a *app) openBackend(ctx context.Context, create bool) (asyncmq.Store, error) {
+	if !create {
+		if err := cli.RequireExistingStore(a.backendURL); err != nil {
+			return nil, err
+		}
+	}
 	b, err := asyncmq.Open(ctx, a.backendURL)
 	if err != nil {
 		err = fmt.Errorf("--backend (%s) %q: %w", cli.EnvName("backend"), redact.URL(a.backendURL), err)
@@ -158,9 +165,15 @@ func (a *app) openBackend(ctx context.Context) (asyncmq.Store, error) {
 	return b, nil
 }
 
-// withInspector opens the store, runs fn with an Inspector over it and closes the store.
+// withInspector opens the existing store, runs fn with an Inspector over it and closes the
+// store.
 func (a *app) withInspector(ctx context.Context, fn func(*asyncmq.Inspector) error) error {
-	b, err := a.openBackend(ctx)
+	return a.withStore(ctx, false, fn)
+}
+
+// withStore is withInspector that creates a missing SQLite file when create is set.
+func (a *app) withStore(ctx context.Context, create bool, fn func(*asyncmq.Inspector) error) error {
+	b, err := a.openBackend(ctx, create)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ with "no handler". Applications run their own tasks with asyncmq.NewWorker in th
 			if err != nil {
 				return cli.Usagef("--queues (%s): %w", cli.EnvName("queues"), err)
 			}
-			b, err := a.openBackend(ctx)
+			b, err := a.openBackend(ctx, true)
 			if err != nil {
 				return err
 			}

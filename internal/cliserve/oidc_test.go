@@ -16,6 +16,7 @@ import (
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin/oidcauth/oidctest"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend/sqlite"
 	"github.com/asyncmq/asyncmq/internal/cli"
 )
 
@@ -98,7 +99,14 @@ func TestRunOIDC(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Close() })
 
-	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "q.db")
+	dbPath := filepath.Join(t.TempDir(), "q.db")
+	// serve without the demo works on an existing store only.
+	if b, err := sqlite.Open(t.Context(), dbPath); err != nil {
+		t.Fatal(err)
+	} else if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dbURL := "sqlite://" + dbPath
 	var logs syncWriter
 	o := Options{
 		Addr: addr, Prefix: "/asyncmq", BackendURL: dbURL, Auth: AuthOIDC, Roles: true,

@@ -37,6 +37,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		out = io.Discard
 	}
 
+	if !o.Demo {
+		// Only the demo adds work; a dashboard over a missing file would show an empty store
+		// that nobody else uses.
+		if err := cli.RequireExistingStore(o.BackendURL); err != nil {
+			return err
+		}
+	}
 	b, err := asyncmq.Open(ctx, o.BackendURL)
 	if err != nil {
 		err = fmt.Errorf("--backend (%s): %w", cli.EnvName("backend"), err)
