@@ -109,6 +109,11 @@ func TestMigrateOnPostgres(t *testing.T) {
 func TestServeOnPostgresKeepsUsersAndSessions(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
+	// setup made a SQLite store in f.dir; remove it, so the check below sees whether serve
+	// creates one beside the PostgreSQL store.
+	if err := os.Remove(f.dir + "/asyncmq.db"); err != nil {
+		t.Fatal(err)
+	}
 	f.backendURL = pgSchema(t, "migrate", "auto")
 	f.mustRun("users", "add", "olga", "--role", "operator")
 	if r := f.runIn("a long enough password\n", "users", "set-password", "olga"); r.code != 0 {
