@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -126,16 +127,7 @@ func scanEvents(rows pgx.Rows) ([]asyncmqtype.Event, error) {
 }
 
 // parseCursor reads an event cursor: "" (before every event) or a sequence number in decimal.
-func parseCursor(c string) (int64, error) {
-	if c == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(c, 10, 64)
-	if err != nil || n < 0 || (len(c) > 1 && c[0] == '0') || c[0] == '+' {
-		return 0, fmt.Errorf("read events after cursor %q: not a cursor of this store: %w", c, asyncmqtype.ErrInvalid)
-	}
-	return n, nil
-}
+func parseCursor(c string) (int64, error) { return backend.ParseSequenceCursor(c) }
 
 // LastEventCursor returns the cursor of the newest event, "" when there is none.
 func (b *Backend) LastEventCursor(ctx context.Context) (string, error) {
