@@ -237,11 +237,20 @@
   var eventsURL = body.getAttribute("data-events-url");
   var lastId = "";
   var delay = 1000;
+  var signingOut = false;
+  var stream = null;
+  document.addEventListener("submit", function (e) {
+    if (e.target && e.target.hasAttribute && e.target.hasAttribute("data-logout")) {
+      signingOut = true;
+      if (stream) { stream.close(); }
+    }
+  });
   function connect() {
     if (!eventsURL || !window.EventSource) { setStatus("offline", "Live updates off"); return; }
     var url = eventsURL;
     if (lastId) { url += (url.indexOf("?") < 0 ? "?" : "&") + "lastEventId=" + encodeURIComponent(lastId); }
     var es = new EventSource(url);
+    stream = es;
     function track(e) { if (e.lastEventId) { lastId = e.lastEventId; } }
     function parse(e) { track(e); try { return JSON.parse(e.data); } catch (err) { return null; } }
     es.addEventListener("open", function () { delay = 1000; setStatus("live", "Live"); });
@@ -255,11 +264,14 @@
     });
     // The server ended the stream because the user signed out, was disabled or their token
     // expired: reloading meets the login gate instead of reconnecting forever.
+    // When this page's own sign-out form ended the session, the form's response (which may
+    // continue to the identity provider's sign-out) decides where the browser goes.
     es.addEventListener("signout", function () {
       es.close();
       setStatus("offline", "Signed out");
-      window.location.reload();
+      if (!signingOut) { window.location.reload(); }
     });
+
     es.addEventListener("error", function () {
       if (es.readyState === EventSource.CLOSED) {
         setStatus("offline", "Reconnecting…");

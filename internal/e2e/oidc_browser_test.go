@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin/oidcauth/oidctest"
 	"github.com/asyncmq/asyncmq/internal/cliserve"
 )
@@ -53,12 +54,26 @@ func TestBrowserOIDCSignIn(t *testing.T) {
 	}
 	t.Cleanup(func() { idp.Close() })
 
+	// serve without --demo reads an existing store and refuses to create one, as a user's
+	// would be there already.
+	storeURL := "sqlite://" + filepath.Join(t.TempDir(), "asyncmq.db")
+	store, err := asyncmq.Open(context.Background(), storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan struct{})
-	done := make(chan error, 1)
+	// done is closed once serve has returned; serveErr holds what it returned.
+	done := make(chan struct{})
+	var serveErr error
 	go func() {
-		done <- cliserve.Run(ctx, cliserve.Options{
-			Addr: addr, Prefix: "/asyncmq", BackendURL: "sqlite://" + filepath.Join(t.TempDir(), "asyncmq.db"),
+		defer close(done)
+		serveErr = cliserve.Run(ctx, cliserve.Options{
+			Addr: addr, Prefix: "/asyncmq", BackendURL: storeURL,
 			Auth: cliserve.AuthOIDC, Roles: true,
 			OIDCIssuer: idp.URL, OIDCClientID: "asyncmq-dashboard", OIDCClientSecret: []byte("e2e-client-secret"),
 			OIDCRedirectURL: base + "/oidc/callback", OIDCScopes: []string{"openid", "profile", "email", "offline_access"},
@@ -69,20 +84,27 @@ func TestBrowserOIDCSignIn(t *testing.T) {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+		select {
+		case <-done:
+			if serveErr != nil && ctx.Err() == nil {
+				t.Errorf("serve: %v", serveErr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30s of its context ending")
 		}
 	})
 	select {
 	case <-listening:
-	case err := <-done:
-		t.Fatalf("serve stopped before listening: %v", err)
+	case <-done:
+		t.Fatalf("serve stopped before listening: %v", serveErr)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not listen within 30s")
 	}
 
 	b := launchBrowser(t, chromium, nil)
-	signIn := `form button[type="submit"]`
+	// The login form's button; the dashboard's sign-out form has a submit button too, so the
+	// selector names the form's target.
+	signIn := `form[action^="/asyncmq/login"] button[type="submit"]`
 	b.do("open the dashboard", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(signIn)))
 	if got := b.location(); got.Path != "/asyncmq/login" || got.Query().Get("next") != "/asyncmq/" {
 		t.Errorf("anonymous visit landed on %s, want /asyncmq/login?next=/asyncmq/", got)
