@@ -1,7 +1,10 @@
 package chaos
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,6 +49,32 @@ func TestSmallRun(t *testing.T) {
 	}
 	if rep.Faults[FaultReplace] > 0 && rep.Stopped == 0 {
 		t.Error("the file was replaced, yet no worker stopped")
+	}
+}
+
+// TestReplacedFileCarriedOn checks that the harness fails a run in which a worker keeps running
+// after its database file was replaced: its worker is a script that says it is ready and then
+// ignores everything, as a worker that misses the replacement would.
+func TestReplacedFileCarriedOn(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	deaf := filepath.Join(dir, "deaf-worker")
+	if err := os.WriteFile(deaf, []byte("#!/bin/sh\necho '"+readyLine+"'\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(t.Context(), Config{
+		Dir: dir, Command: deaf, Workers: 1, Duration: 3 * time.Second, Rate: 20, Settle: time.Second,
+		ReplaceEvery: time.Second, StopWait: time.Second, Log: testLog{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%v", rep)
+	if rep.Faults[FaultReplace] == 0 || rep.CarriedOn == 0 || rep.Stopped != 0 || !rep.Failed() {
+		t.Fatalf("want the file replaced, the worker counted as carrying on, and the run failed; got:\n%v", rep)
+	}
+	if !strings.Contains(rep.String(), fmt.Sprintf("carried on %d", rep.CarriedOn)) {
+		t.Errorf("summary does not say a worker carried on:\n%v", rep)
 	}
 }
 
