@@ -7,7 +7,8 @@
 //	go run ./internal/chaos/cmd/chaos --duration 60s --workers 3 --kill-every 2s \
 //		--lock-every 10s --disk-full-every 15s --disk-full-for 2s --replace-every 20s
 //
-// The store faults need the harness's own SQLite file (no --store):
+// The store faults need a SQLite store, and the disk-full fault the harness's own SQLite file
+// (no --store):
 //
 //   - held lock: a connection of the harness holds the database's write lock for --lock-for;
 //   - disk full: the file lives on a tmpfs of --disk-size, mounted by the harness (root only),

@@ -193,7 +193,7 @@ func (h *harness) supervise(i int) {
 	}
 }
 
-// killLoop SIGKILLs a random worker every cfg.KillEvery (on average) until ctx ends.
+// killLoop SIGKILLs a random running worker every cfg.KillEvery (on average) until ctx ends.
 func (h *harness) killLoop(ctx context.Context) {
 	if h.cfg.KillEvery <= 0 {
 		return
@@ -205,11 +205,20 @@ func (h *harness) killLoop(ctx context.Context) {
 		case <-time.After(jitter(h.cfg.KillEvery)):
 		}
 		h.pause.RLock()
-		i := rand.N(h.cfg.Workers)
+		var live []int
 		h.mu.Lock()
-		p := h.procs[i]
+		for i, p := range h.procs {
+			if p != nil && !isDone(p.exited) {
+				live = append(live, i)
+			}
+		}
+		i, p := -1, (*proc)(nil)
+		if len(live) > 0 {
+			i = live[rand.N(len(live))]
+			p = h.procs[i]
+		}
 		h.mu.Unlock()
-		if p != nil && !isDone(p.exited) {
+		if p != nil {
 			p.killed.Store(true)
 			if err := p.cmd.Process.Kill(); err == nil {
 				h.count(func(r *Report) { r.Faults[FaultKill]++ })
