@@ -2,6 +2,9 @@ package backendtest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,6 +153,49 @@ func testEnqueue(t *testing.T, newBackend factory) {
 				s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1})
 			})
 		}
+	})
+
+	// Many producers enqueueing one ID at the same moment: a store that batches concurrent calls
+	// must still give every call after the first the same ErrJobExists as a later call gets. Many
+	// IDs race at once so that a store's batches hold the first call of some ID with later ones.
+	t.Run("ConcurrentSameID", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		const ids, callers = 16, 16
+		errs := make([][]error, ids)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range ids {
+			errs[i] = make([]error, callers)
+			for c := range callers {
+				wg.Go(func() {
+					<-start
+					j := job(fmt.Sprintf("same-%d", i), withTask(fmt.Sprintf("task-%d", c)))
+					errs[i][c] = s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: t0})
+				})
+			}
+		}
+		close(start)
+		wg.Wait()
+		for i := range ids {
+			id, winner := fmt.Sprintf("same-%d", i), -1
+			for c, err := range errs[i] {
+				switch {
+				case err == nil && winner >= 0:
+					t.Fatalf("callers %d and %d were both told job %s was stored", winner, c, id)
+				case err == nil:
+					winner = c
+				case !errors.Is(err, asyncmqtype.ErrJobExists):
+					t.Fatalf("caller %d of job %s: %v, want nil or ErrJobExists", c, id, err)
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("no caller stored job %s", id)
+			}
+			requireEqual(t, s.get(id).Task, fmt.Sprintf("task-%d", winner), "stored job's task (the accepted caller's)")
+		}
+		s.requireCounts("default", counts{asyncmqtype.StateWaiting: ids})
+		requireEqual(t, len(s.claim(t0, ids*callers)), ids, "jobs claimable")
 	})
 
 	t.Run("AllOrNothing", func(t *testing.T) {

@@ -174,8 +174,16 @@ end
 
 -- Enqueue: each job is 13 arguments starting at base.
 local NF = 13
+-- WRITTEN holds the IDs this script call has stored: one call carries the Enqueue calls of many
+-- producers, and the ID index is written only by done(), so a later group with the same ID must
+-- find it here to get the same 'exists' as a later call would.
+local WRITTEN = {}
 local function enqueue_check(base, n, batch)
   local ukeys = {}
+  for i = 0, n - 1 do
+    local id = ARGV[base + i * NF]
+    if WRITTEN[id] then return {'exists', id} end
+  end
   if GLOBAL then
     local ids = {}
     for i = 0, n - 1 do ids[#ids + 1] = ARGV[base + i * NF] end
@@ -217,6 +225,7 @@ local function enqueue_write(base, n, batch)
     local b = base + i * NF
     local id = ARGV[b]
     local jk = JP .. id
+    WRITTEN[id] = true
     local ra = ARGV[b + 7] == '0' and NOW or tonumber(ARGV[b + 7])
     local ca = ARGV[b + 8] == '0' and NOW or tonumber(ARGV[b + 8])
     local pd = 0
