@@ -80,6 +80,14 @@ func testParentDependencies(t *testing.T, newBackend factory) {
 		}
 	})
 
+	t.Run("ParentInSameCallFails", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"), job("c", dependsOn("p")))
+		s.finishOK(t0, s.claimOne(t0, "p"), asyncmqtype.OutcomeFailed)
+		s.requireState("c", asyncmqtype.StateFailed)
+	})
+
 	t.Run("WaitChildRunsAfterParentRetried", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

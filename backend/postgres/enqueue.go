@@ -151,6 +151,7 @@ type jobRow struct {
 	DependsOn     []string   `json:"depends_on"`
 	PendingDeps   int        `json:"pending_deps"`
 	RepeatableID  string     `json:"repeatable_id"`
+	OnParent      string     `json:"on_parent_failure"`
 	// At is the enqueue's Now, the time of its event.
 	At time.Time `json:"at"`
 }
@@ -170,11 +171,15 @@ func row(j *asyncmqtype.JobInfo, n int, now time.Time, pending int) jobRow {
 	if runAt.After(now) {
 		state = asyncmqtype.StateDelayed
 	}
+	if pending > 0 {
+		state = asyncmqtype.StateWaitingChildren
+	}
 	r := jobRow{N: n, ID: j.ID, Queue: j.Queue, Task: j.Task, Payload: jsonText(j.Payload), State: string(state),
 		Priority: j.Priority, MaxRetries: j.MaxRetries, BackoffKind: string(j.Backoff.Kind),
 		BackoffBase: int64(j.Backoff.Base), BackoffMax: int64(j.Backoff.Max), BackoffJitter: j.Backoff.Jitter,
 		Timeout: int64(j.Timeout), RunAt: runAt.UTC(), CreatedAt: created.UTC(), UniqueUntil: nullTime(j.UniqueUntil),
-		DependsOn: j.DependsOn, PendingDeps: pending, RepeatableID: j.RepeatableID, At: now.UTC()}
+		DependsOn: j.DependsOn, PendingDeps: pending, RepeatableID: j.RepeatableID, At: now.UTC(),
+		OnParent: string(j.OnParentFailure)}
 	if j.UniqueKey != "" {
 		k := j.UniqueKey
 		r.UniqueKey = &k
@@ -188,14 +193,15 @@ const qInsert = `WITH r AS (
 	SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(n int, id text, queue text, task text, payload text,
 		state text, priority int, max_retries int, backoff_kind text, backoff_base bigint, backoff_max bigint,
 		backoff_jitter float8, timeout bigint, run_at timestamptz, created_at timestamptz, unique_key text,
-		unique_until timestamptz, depends_on text[], pending_deps int, repeatable_id text, at timestamptz)
+		unique_until timestamptz, depends_on text[], pending_deps int, repeatable_id text, at timestamptz,
+		on_parent_failure text)
 ), ins AS (
 	INSERT INTO asyncmq_jobs (id, queue, task, payload, state, priority, max_retries, backoff_kind,
 		backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at, unique_key, unique_until,
-		depends_on, pending_deps, repeatable_id)
+		depends_on, pending_deps, repeatable_id, on_parent_failure)
 	SELECT id, queue, task, payload::jsonb, state, priority, max_retries, backoff_kind, backoff_base,
 		backoff_max, backoff_jitter, timeout, run_at, created_at, unique_key, unique_until, depends_on,
-		pending_deps, repeatable_id
+		pending_deps, repeatable_id, on_parent_failure
 	FROM r ORDER BY n
 ), qs AS (
 	INSERT INTO asyncmq_queues (name) SELECT DISTINCT queue FROM r ON CONFLICT DO NOTHING
@@ -222,8 +228,15 @@ const qParents = `WITH p AS (
 	RETURNING id, state)
 SELECT coalesce(jsonb_object_agg(id, state), '{}')::text FROM p`
 
-const qDepInsert = `INSERT INTO asyncmq_job_deps (parent, child)
-SELECT e->>0, e->>1 FROM jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOTHING`
+// qDepInsert inserts the dependency rows ($1, [parent, child] pairs) and marks the parents as
+// having children; qParents marked those stored before, this marks those of the same call, so
+// that a Finish failing one of them applies its children's parent-failure policies.
+const qDepInsert = `WITH e AS (
+	SELECT e->>0 AS parent, e->>1 AS child FROM jsonb_array_elements($1::jsonb) AS e
+), ins AS (
+	INSERT INTO asyncmq_job_deps (parent, child) SELECT parent, child FROM e ON CONFLICT DO NOTHING
+)
+UPDATE asyncmq_jobs SET has_children = true WHERE id IN (SELECT parent FROM e) AND NOT has_children`
 
 // insert stores checked jobs through db, which must be a transaction when any job has a unique
 // key or dependencies (their checks hold locks until it ends); plain jobs need no transaction.

@@ -58,14 +58,16 @@ var qFinish = `WITH v AS (
 	DELETE FROM asyncmq_job_deps d USING upd WHERE d.parent = upd.id AND upd.outcome = 'completed'
 	RETURNING d.child
 ), kids AS (
-	UPDATE asyncmq_jobs c SET pending_deps = c.pending_deps - k.n
+	UPDATE asyncmq_jobs c SET pending_deps = c.pending_deps - k.n,
+		state = CASE WHEN c.state <> 'waiting-children' OR c.pending_deps > k.n THEN c.state
+			WHEN c.run_at > $12 THEN 'delayed' ELSE 'waiting' END
 	FROM (SELECT child, count(*) AS n FROM deps GROUP BY child) k WHERE c.id = k.child
 	RETURNING c.queue
 ), wake AS (
 	SELECT DISTINCT queue FROM upd WHERE state = 'waiting'
 	UNION SELECT queue FROM kids
 )
-SELECT id, outcome = 'completed' AND has_children, (SELECT array_agg(queue) FROM wake) FROM upd`
+SELECT id, has_children, (SELECT array_agg(queue) FROM wake), state FROM upd`
 
 // durationHistogram sums the bucket column of a finished-attempts relation into the array of
 // asyncmq_metrics.durations.
@@ -78,26 +80,86 @@ func durationHistogram(rel string) string {
 }
 
 // qReleaseChildren releases the children of completed parents ($1) whose dependency rows the
-// finishing statement could not see; it is idempotent, as each row it deletes counts once.
+// finishing statement could not see; it is idempotent, as each row it deletes counts once. A
+// child with no pending parent left leaves waiting-children for waiting, or delayed before its
+// RunAt ($2 is now).
 const qReleaseChildren = `WITH deps AS (
 	DELETE FROM asyncmq_job_deps d USING asyncmq_jobs p
 	WHERE d.parent = ANY($1::text[]) AND p.id = d.parent AND p.state = 'completed'
 	RETURNING d.child
 ), kids AS (
-	UPDATE asyncmq_jobs c SET pending_deps = c.pending_deps - k.n
+	UPDATE asyncmq_jobs c SET pending_deps = c.pending_deps - k.n,
+		state = CASE WHEN c.state <> 'waiting-children' OR c.pending_deps > k.n THEN c.state
+			WHEN c.run_at > $2 THEN 'delayed' ELSE 'waiting' END
 	FROM (SELECT child, count(*) AS n FROM deps GROUP BY child) k WHERE c.id = k.child
 	RETURNING c.queue
 )
 SELECT coalesce(array_agg(DISTINCT queue), '{}') FROM kids`
 
 // releaseChildren runs qReleaseChildren and signals the queues of the jobs it released.
-func (b *Backend) releaseChildren(ctx context.Context, parents []string) error {
+func (b *Backend) releaseChildren(ctx context.Context, parents []string, now time.Time) error {
 	var wake []string
-	if err := b.pool.QueryRow(ctx, qReleaseChildren, parents).Scan(&wake); err != nil {
+	if err := b.pool.QueryRow(ctx, qReleaseChildren, parents, now).Scan(&wake); err != nil {
 		return err
 	}
 	b.notifier.wake(wake...)
 	return nil
+}
+
+// qParentsEnded applies the OnParentFailure policy of the waiting-children jobs of parents ($1)
+// that are failed or cancelled: cancel cancels them, anything but wait fails them with an error
+// naming the parent, each with its event ($2 is now, $3 now as text for the attempt error). A
+// child enqueued after its parent ended waits for the parent's retry, as the other stores do
+// (there the policy applies only at the moment the parent ends), hence the created_at check. The
+// dependency rows stay, so a job kept waiting is released when the parent is retried and
+// completes. It returns the jobs it ended, whose own children come next.
+const qParentsEnded = `WITH e AS (
+	SELECT DISTINCT ON (d.child) d.child, p.finished_at,
+		'parent job ' || to_json(p.id)::text || CASE p.state WHEN 'cancelled' THEN ' was cancelled' ELSE ' failed' END AS msg
+	FROM asyncmq_job_deps d JOIN asyncmq_jobs p ON p.id = d.parent
+	WHERE d.parent = ANY($1::text[]) AND p.state IN ('failed', 'cancelled')
+	ORDER BY d.child, d.parent
+), upd AS (
+	UPDATE asyncmq_jobs c SET
+		state = CASE WHEN c.on_parent_failure = 'cancel' THEN 'cancelled' ELSE 'failed' END,
+		finished_at = $2,
+		errors = CASE WHEN c.on_parent_failure = 'cancel' THEN c.errors
+			ELSE coalesce(c.errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+				'attempt', c.attempts, 'at', $3::text, 'error', e.msg)) END
+	FROM e WHERE c.id = e.child AND c.state = 'waiting-children' AND c.on_parent_failure <> 'wait'
+		AND c.created_at <= e.finished_at
+	RETURNING c.id, c.queue, c.task, c.state, e.msg
+), ev AS (
+	INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at, detail)
+	SELECT CASE state WHEN 'cancelled' THEN 'job:cancelled' ELSE 'job:failed' END, queue, id, task, state, $2, msg
+	FROM upd ORDER BY id
+)
+SELECT coalesce(array_agg(id), '{}') FROM upd`
+
+// parentsEnded applies the parent-failure policies of the children of jobs that just failed or
+// were cancelled, and then of the children of the jobs that ended, level by level. It runs after
+// the transition that ended the parents committed, each level in a statement of its own; should
+// it fail, the maintenance pass applies the policies (see endedParents).
+func (b *Backend) parentsEnded(ctx context.Context, parents []string, now time.Time) error {
+	for len(parents) > 0 {
+		var ended []string
+		if err := b.pool.QueryRow(ctx, qParentsEnded, parents, now, now.Format(time.RFC3339Nano)).Scan(&ended); err != nil {
+			return fmt.Errorf("apply the parent-failure policies of the children of %d jobs: %w", len(parents), err)
+		}
+		parents = ended
+	}
+	return nil
+}
+
+// afterEnded runs parentsEnded after a committed transition and logs its failure: the transition
+// stands, and the maintenance pass applies the policies later.
+func (b *Backend) afterEnded(ctx context.Context, parents []string, now time.Time) {
+	if len(parents) == 0 {
+		return
+	}
+	if err := b.parentsEnded(ctx, parents, now); err != nil {
+		b.cfg.logger.WarnContext(ctx, "apply parent-failure policies", "error", err)
+	}
 }
 
 // outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
@@ -184,18 +246,22 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 		return errs, nil
 	}
 	batch := b.transitionBatch()
-	var late, applied, wake []string
+	var late, ended, applied, wake []string
 	batch.Queue(qFinish, ids, states, tokens, results, attemptErrs, retryAts, pos, outcomes, durs,
 		buckets, details, now, now.Truncate(time.Minute)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			var id string
+			var id, state string
 			var children bool
-			if err := rows.Scan(&id, &children, &wake); err != nil {
+			if err := rows.Scan(&id, &children, &wake, &state); err != nil {
 				return err
 			}
 			applied = append(applied, id)
-			if children {
+			switch {
+			case !children:
+			case state == string(asyncmqtype.StateCompleted):
 				late = append(late, id)
+			case state == string(asyncmqtype.StateFailed) || state == string(asyncmqtype.StateCancelled):
+				ended = append(ended, id)
 			}
 		}
 		return rows.Err()
@@ -209,10 +275,11 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 	b.notifier.wake(wake...)
 	if len(late) > 0 {
 		// The outcomes are committed; should this fail, the maintenance pass releases them.
-		if err := b.releaseChildren(ctx, late); err != nil {
+		if err := b.releaseChildren(ctx, late, now); err != nil {
 			b.cfg.logger.WarnContext(ctx, "release dependent jobs", "error", err)
 		}
 	}
+	b.afterEnded(ctx, ended, now)
 	return errs, nil
 }
 
@@ -304,7 +371,8 @@ const qRelease = `WITH l AS (
 		CASE state WHEN 'cancelled' THEN '' ELSE 'released' END
 	FROM upd ORDER BY pos
 )
-SELECT coalesce(array_agg(DISTINCT queue) FILTER (WHERE state = 'waiting'), '{}') FROM upd`
+SELECT coalesce(array_agg(DISTINCT queue) FILTER (WHERE state = 'waiting'), '{}'),
+	coalesce(array_agg(id) FILTER (WHERE state = 'cancelled'), '{}') FROM upd`
 
 // Release returns the named active jobs to waiting without counting the attempt, in one
 // statement. Jobs no longer held under the given tokens are skipped. A job whose cancellation
@@ -317,11 +385,13 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), err)
 	}
 	ids, tokens := leaseArrays(p.Leases)
-	var wake []string
-	if err := b.pool.QueryRow(ctx, qRelease, ids, tokens, b.clock(p.Now)).Scan(&wake); err != nil {
+	var wake, cancelled []string
+	now := b.clock(p.Now)
+	if err := b.pool.QueryRow(ctx, qRelease, ids, tokens, now).Scan(&wake, &cancelled); err != nil {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), b.fail(err))
 	}
 	b.notifier.wake(wake...)
+	b.afterEnded(ctx, cancelled, now)
 	return nil
 }
 

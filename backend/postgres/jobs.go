@@ -87,9 +87,10 @@ type target struct {
 	state           asyncmqtype.State
 	cancelRequested bool
 	createdAt       time.Time
+	pendingDeps     int
 }
 
-const targetCols = `id, queue, task, state, cancel_requested, created_at`
+const targetCols = `id, queue, task, state, cancel_requested, created_at, pending_deps`
 
 // ApplyJobs applies a bulk action in transactions of at most 1,000 jobs, each job's change with
 // its event in the same transaction; the rows are locked (FOR UPDATE) so that a job claimed or
@@ -107,6 +108,7 @@ func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int
 			part := ids[:min(len(ids), chunk)]
 			ids = ids[len(part):]
 			n := 0
+			var ended []string
 			err := b.tx(ctx, now, func(w *wtx) error {
 				q := `SELECT ` + targetCols + ` FROM asyncmq_jobs WHERE id = ANY($1::text[])`
 				args := []any{part}
@@ -118,12 +120,13 @@ func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int
 				if err != nil {
 					return err
 				}
-				n, err = w.apply(p.Action, ts)
+				n, ended, err = w.apply(p.Action, ts)
 				return err
 			})
 			if err != nil {
 				return total, fmt.Errorf("%s jobs: %w", p.Action, err)
 			}
+			b.afterEnded(ctx, ended, now)
 			total += n
 		}
 		return total, nil
@@ -145,18 +148,20 @@ func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int
 		afterID := ""
 		for {
 			var ts []target
+			var ended []string
 			n := 0
 			err := b.tx(ctx, now, func(w *wtx) error {
 				var err error
 				if ts, err = w.targets(q, append([]any{afterAt, afterID, chunk}, args...)...); err != nil {
 					return err
 				}
-				n, err = w.apply(p.Action, ts)
+				n, ended, err = w.apply(p.Action, ts)
 				return err
 			})
 			if err != nil {
 				return total, fmt.Errorf("%s jobs of queue %q: %w", p.Action, p.Filter.Queue, err)
 			}
+			b.afterEnded(ctx, ended, now)
 			total += n
 			if len(ts) < chunk {
 				break
@@ -178,7 +183,7 @@ func (w *wtx) targets(q string, args ...any) ([]target, error) {
 	for rows.Next() {
 		var t target
 		var state string
-		if err := rows.Scan(&t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt); err != nil {
+		if err := rows.Scan(&t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt, &t.pendingDeps); err != nil {
 			return nil, fmt.Errorf("select jobs: %w", err)
 		}
 		t.state = asyncmqtype.State(state)
@@ -188,7 +193,8 @@ func (w *wtx) targets(q string, args ...any) ([]target, error) {
 }
 
 const (
-	qRetryIDs = `UPDATE asyncmq_jobs SET state = 'waiting', attempts = 0, stalls = 0, run_at = $1,
+	qRetryIDs = `UPDATE asyncmq_jobs SET state = CASE WHEN pending_deps > 0 THEN 'waiting-children' ELSE 'waiting' END,
+	attempts = 0, stalls = 0, run_at = $1,
 	finished_at = NULL, result = NULL, progress = NULL, lease_token = '', lease_expires_at = NULL,
 	cancel_requested = false
 WHERE id = ANY($2::text[])`
@@ -197,14 +203,16 @@ WHERE id = ANY($2::text[])`
 	qPromoteIDs       = `UPDATE asyncmq_jobs SET state = 'waiting', run_at = $1 WHERE id = ANY($2::text[])`
 )
 
-// apply performs action on the selected jobs for which it applies and returns how many changed.
-func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
+// apply performs action on the selected jobs for which it applies and returns how many changed,
+// and the IDs of the jobs it cancelled, whose children's parent-failure policies apply next.
+func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, []string, error) {
 	var change, remove, requestCancel []string
 	var changed []target
 	for _, t := range ts {
 		switch {
 		case action == asyncmqtype.ActionRetry && t.state.Terminal(),
-			action == asyncmqtype.ActionCancel && (t.state == asyncmqtype.StateWaiting || t.state == asyncmqtype.StateDelayed),
+			action == asyncmqtype.ActionCancel && (t.state == asyncmqtype.StateWaiting || t.state == asyncmqtype.StateWaitingChildren ||
+				t.state == asyncmqtype.StateDelayed),
 			action == asyncmqtype.ActionPromote && t.state == asyncmqtype.StateDelayed:
 			change = append(change, t.id)
 		case action == asyncmqtype.ActionRemove && t.state != asyncmqtype.StateActive:
@@ -217,7 +225,7 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 		changed = append(changed, t)
 	}
 	if len(changed) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	var err error
 	if len(change) > 0 {
@@ -237,8 +245,9 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 		_, err = w.deleteIDs(remove)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s jobs: %w", action, err)
+		return 0, nil, fmt.Errorf("%s jobs: %w", action, err)
 	}
+	var cancelled []string
 	for _, t := range changed {
 		e := asyncmqtype.Event{Queue: t.queue, JobID: t.id, Task: t.task}
 		switch {
@@ -246,9 +255,13 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 			e.Type, e.State, e.Detail = asyncmqtype.EventCancelled, asyncmqtype.StateActive, "cancel requested"
 		case action == asyncmqtype.ActionRetry:
 			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "retried"
+			if t.pendingDeps > 0 {
+				e.State = asyncmqtype.StateWaitingChildren
+			}
 			w.wakeQueue(t.queue)
 		case action == asyncmqtype.ActionCancel:
 			e.Type, e.State = asyncmqtype.EventCancelled, asyncmqtype.StateCancelled
+			cancelled = append(cancelled, t.id)
 		case action == asyncmqtype.ActionPromote:
 			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "promoted"
 			w.wakeQueue(t.queue)
@@ -257,5 +270,5 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 		}
 		w.event(e)
 	}
-	return len(changed), nil
+	return len(changed), cancelled, nil
 }

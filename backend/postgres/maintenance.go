@@ -90,16 +90,18 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 			want = min(chunk, p.Limit-len(res.Requeued)-len(res.Failed))
 		}
 		var part backend.RecoverResult
+		var ended []string
 		n := 0
 		err := b.tx(ctx, now, func(w *wtx) error {
-			part, n = backend.RecoverResult{}, 0
+			part, n, ended = backend.RecoverResult{}, 0, nil
 			var err error
-			n, err = w.recoverStalled(want, p.MaxStalls, &part)
+			n, err = w.recoverStalled(want, p.MaxStalls, &part, &ended)
 			return err
 		})
 		if err != nil {
 			return res, fmt.Errorf("recover stalled jobs: %w", err)
 		}
+		b.afterEnded(ctx, ended, now)
 		res.Requeued = append(res.Requeued, part.Requeued...)
 		res.Failed = append(res.Failed, part.Failed...)
 		if n < want || p.Limit > 0 && len(res.Requeued)+len(res.Failed) >= p.Limit {
@@ -108,7 +110,9 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 	}
 }
 
-func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (int, error) {
+// recoverStalled recovers up to limit stalled jobs and adds the IDs of those it failed or
+// cancelled to ended.
+func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult, ended *[]string) (int, error) {
 	rows, err := w.tx.Query(w.ctx, qStalled, w.now, limit)
 	if err != nil {
 		return 0, err
@@ -170,8 +174,10 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		case asyncmqtype.StateFailed:
 			e.Type, e.Detail = asyncmqtype.EventFailed, fmt.Sprintf("job stalled: its lease expired %d times", s.stalls+1)
 			w.metric(s.queue).failed++
+			*ended = append(*ended, s.id)
 		case asyncmqtype.StateCancelled:
 			e.Type = asyncmqtype.EventCancelled
+			*ended = append(*ended, s.id)
 		case asyncmqtype.StateWaiting:
 			w.wakeQueue(s.queue)
 		}
@@ -215,9 +221,9 @@ func (w *wtx) ids(q string, args ...any) ([]string, error) {
 // transactions of at most 1,000 jobs, and records one queue:changed event when it deleted any.
 // Jobs enqueued while it runs may survive. An unknown queue gets asyncmqtype.ErrQueueNotFound.
 func (b *Backend) Drain(ctx context.Context, queue string, includeDelayed bool) (int, error) {
-	q := `SELECT id FROM asyncmq_jobs WHERE queue = $1 AND state = 'waiting' LIMIT $2 FOR UPDATE SKIP LOCKED`
+	q := `SELECT id FROM asyncmq_jobs WHERE queue = $1 AND state IN ('waiting', 'waiting-children') LIMIT $2 FOR UPDATE SKIP LOCKED`
 	if includeDelayed {
-		q = `SELECT id FROM asyncmq_jobs WHERE queue = $1 AND state IN ('waiting', 'delayed') LIMIT $2 FOR UPDATE SKIP LOCKED`
+		q = `SELECT id FROM asyncmq_jobs WHERE queue = $1 AND state IN ('waiting', 'waiting-children', 'delayed') LIMIT $2 FOR UPDATE SKIP LOCKED`
 	}
 	total := 0
 	for first := true; ; first = false {
@@ -438,6 +444,14 @@ SELECT * FROM sums`
 	// between Finish and its follow-up statement).
 	qOrphanDeps = `SELECT count(*) FROM (SELECT 1 FROM asyncmq_job_deps d JOIN asyncmq_jobs p ON p.id = d.parent
 	WHERE p.state = 'completed' LIMIT 1) s`
+	// qEndedParents finds parents that failed or were cancelled while children waited for them
+	// whose OnParentFailure policy was not applied (a crash, or a failed statement, after the
+	// transition that ended the parent: see parentsEnded).
+	qEndedParents = `SELECT DISTINCT d.parent FROM asyncmq_job_deps d
+	JOIN asyncmq_jobs p ON p.id = d.parent AND p.state IN ('failed', 'cancelled')
+	JOIN asyncmq_jobs c ON c.id = d.child AND c.state = 'waiting-children' AND c.on_parent_failure <> 'wait'
+		AND c.created_at <= p.finished_at
+	LIMIT 1000`
 )
 
 func (b *Backend) maintainOnce(ctx context.Context) error {
@@ -466,11 +480,19 @@ func (b *Backend) maintainOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := b.releaseChildren(ctx, parents); err != nil {
+		if err := b.releaseChildren(ctx, parents, now); err != nil {
 			return fmt.Errorf("release dependent jobs: %w", err)
 		}
 	}
-	return nil
+	rows, err := b.pool.Query(ctx, qEndedParents)
+	if err != nil {
+		return fmt.Errorf("look for unapplied parent-failure policies: %w", err)
+	}
+	ended, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("look for unapplied parent-failure policies: %w", err)
+	}
+	return b.parentsEnded(ctx, ended, now)
 }
 
 func (b *Backend) completedParents(ctx context.Context) ([]string, error) {
