@@ -17,7 +17,7 @@ import (
 //	at attempts, bo backoff JSON, to timeout ns, sa started-at, fa finished-at, r result,
 //	pg progress, er errors (JSON array, times in µs), w worker, lt lease token, le lease expiry,
 //	sl stalls, uk/uu unique key/until, dep parents (\x1f-separated), pd pending parents,
-//	cr cancel requested, rep repeatable ID, ch children (\x1f-separated).
+//	cr cancel requested, rep repeatable ID, ch children (\x1f-separated), op parent-failure policy.
 const depSep = "\x1f"
 
 // storedError is an AttemptError as the scripts append it.
