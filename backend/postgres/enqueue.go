@@ -228,15 +228,8 @@ const qParents = `WITH p AS (
 	RETURNING id, state)
 SELECT coalesce(jsonb_object_agg(id, state), '{}')::text FROM p`
 
-// qDepInsert inserts the dependency rows ($1, [parent, child] pairs) and marks the parents as
-// having children; qParents marked those stored before, this marks those of the same call, so
-// that a Finish failing one of them applies its children's parent-failure policies.
-const qDepInsert = `WITH e AS (
-	SELECT e->>0 AS parent, e->>1 AS child FROM jsonb_array_elements($1::jsonb) AS e
-), ins AS (
-	INSERT INTO asyncmq_job_deps (parent, child) SELECT parent, child FROM e ON CONFLICT DO NOTHING
-)
-UPDATE asyncmq_jobs SET has_children = true WHERE id IN (SELECT parent FROM e) AND NOT has_children`
+const qDepInsert = `INSERT INTO asyncmq_job_deps (parent, child)
+SELECT e->>0, e->>1 FROM jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOTHING`
 
 // insert stores checked jobs through db, which must be a transaction when any job has a unique
 // key or dependencies (their checks hold locks until it ends); plain jobs need no transaction.

@@ -67,7 +67,7 @@ var qFinish = `WITH v AS (
 	SELECT DISTINCT queue FROM upd WHERE state = 'waiting'
 	UNION SELECT queue FROM kids
 )
-SELECT id, has_children, (SELECT array_agg(queue) FROM wake), state FROM upd`
+SELECT id, outcome = 'completed' AND has_children, (SELECT array_agg(queue) FROM wake) FROM upd`
 
 // durationHistogram sums the bucket column of a finished-attempts relation into the array of
 // asyncmq_metrics.durations.
@@ -106,60 +106,45 @@ func (b *Backend) releaseChildren(ctx context.Context, parents []string, now tim
 	return nil
 }
 
-// qParentsEnded applies the OnParentFailure policy of the waiting-children jobs of parents ($1)
-// that are failed or cancelled: cancel cancels them, anything but wait fails them with an error
-// naming the parent, each with its event ($2 is now, $3 now as text for the attempt error). A
-// child enqueued after its parent ended waits for the parent's retry, as the other stores do
-// (there the policy applies only at the moment the parent ends), hence the created_at check. The
-// dependency rows stay, so a job kept waiting is released when the parent is retried and
-// completes. It returns the jobs it ended, whose own children come next.
-const qParentsEnded = `WITH e AS (
-	SELECT DISTINCT ON (d.child) d.child, p.finished_at,
-		'parent job ' || to_json(p.id)::text || CASE p.state WHEN 'cancelled' THEN ' was cancelled' ELSE ' failed' END AS msg
-	FROM asyncmq_job_deps d JOIN asyncmq_jobs p ON p.id = d.parent
-	WHERE d.parent = ANY($1::text[]) AND p.state IN ('failed', 'cancelled')
-	ORDER BY d.child, d.parent
+// qParentsEnded applies the OnParentFailure policy of the waiting-children jobs of the jobs of
+// $1 that the current transaction failed or cancelled (state failed or cancelled with finished_at
+// $2, its Now), and of the children of the jobs it fails or cancels in turn: cancel cancels
+// them, wait leaves them, anything else fails them with an error naming the parent ($3 is Now as
+// text, for the attempt error), each with its event. It runs in the transaction that ended the
+// parents, after the statement that did, so it sees their new state and every dependency row
+// committed before it. The dependency rows stay, so a job kept waiting is released when the
+// parent is retried and completes.
+const qParentsEnded = `WITH RECURSIVE ended (id, state, msg) AS (
+	SELECT id, state, NULL::text FROM asyncmq_jobs
+	WHERE id = ANY($1::text[]) AND state IN ('failed', 'cancelled') AND finished_at = $2
+	UNION
+	SELECT c.id, CASE WHEN c.on_parent_failure = 'cancel' THEN 'cancelled' ELSE 'failed' END,
+		'parent job ' || to_json(e.id)::text || CASE e.state WHEN 'cancelled' THEN ' was cancelled' ELSE ' failed' END
+	FROM ended e JOIN asyncmq_job_deps d ON d.parent = e.id JOIN asyncmq_jobs c ON c.id = d.child
+	WHERE c.state = 'waiting-children' AND c.on_parent_failure <> 'wait'
+), kids AS (
+	SELECT DISTINCT ON (id) id, state, msg FROM ended WHERE msg IS NOT NULL ORDER BY id, msg
 ), upd AS (
-	UPDATE asyncmq_jobs c SET
-		state = CASE WHEN c.on_parent_failure = 'cancel' THEN 'cancelled' ELSE 'failed' END,
-		finished_at = $2,
-		errors = CASE WHEN c.on_parent_failure = 'cancel' THEN c.errors
+	UPDATE asyncmq_jobs c SET state = k.state, finished_at = $2,
+		errors = CASE WHEN k.state = 'cancelled' THEN c.errors
 			ELSE coalesce(c.errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
-				'attempt', c.attempts, 'at', $3::text, 'error', e.msg)) END
-	FROM e WHERE c.id = e.child AND c.state = 'waiting-children' AND c.on_parent_failure <> 'wait'
-		AND c.created_at <= e.finished_at
-	RETURNING c.id, c.queue, c.task, c.state, e.msg
-), ev AS (
-	INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at, detail)
-	SELECT CASE state WHEN 'cancelled' THEN 'job:cancelled' ELSE 'job:failed' END, queue, id, task, state, $2, msg
-	FROM upd ORDER BY id
+				'attempt', c.attempts, 'at', $3::text, 'error', k.msg)) END
+	FROM kids k WHERE c.id = k.id AND c.state = 'waiting-children'
+	RETURNING c.id, c.queue, c.task, c.state, k.msg
 )
-SELECT coalesce(array_agg(id), '{}') FROM upd`
+INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at, detail)
+SELECT CASE state WHEN 'cancelled' THEN 'job:cancelled' ELSE 'job:failed' END, queue, id, task, state, $2, msg
+FROM upd ORDER BY id`
 
-// parentsEnded applies the parent-failure policies of the children of jobs that just failed or
-// were cancelled, and then of the children of the jobs that ended, level by level. It runs after
-// the transition that ended the parents committed, each level in a statement of its own; should
-// it fail, the maintenance pass applies the policies (see endedParents).
-func (b *Backend) parentsEnded(ctx context.Context, parents []string, now time.Time) error {
-	for len(parents) > 0 {
-		var ended []string
-		if err := b.pool.QueryRow(ctx, qParentsEnded, parents, now, now.Format(time.RFC3339Nano)).Scan(&ended); err != nil {
-			return fmt.Errorf("apply the parent-failure policies of the children of %d jobs: %w", len(parents), err)
-		}
-		parents = ended
+// parentsEnded runs qParentsEnded in the transaction w for the jobs of ids it ended.
+func (w *wtx) parentsEnded(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := w.exec(qParentsEnded, ids, w.now, w.now.Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("apply the parent-failure policies of the children of %d jobs: %w", len(ids), err)
 	}
 	return nil
-}
-
-// afterEnded runs parentsEnded after a committed transition and logs its failure: the transition
-// stands, and the maintenance pass applies the policies later.
-func (b *Backend) afterEnded(ctx context.Context, parents []string, now time.Time) {
-	if len(parents) == 0 {
-		return
-	}
-	if err := b.parentsEnded(ctx, parents, now); err != nil {
-		b.cfg.logger.WarnContext(ctx, "apply parent-failure policies", "error", err)
-	}
 }
 
 // outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
@@ -246,26 +231,32 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 		return errs, nil
 	}
 	batch := b.transitionBatch()
-	var late, ended, applied, wake []string
+	var late, applied, wake []string
 	batch.Queue(qFinish, ids, states, tokens, results, attemptErrs, retryAts, pos, outcomes, durs,
 		buckets, details, now, now.Truncate(time.Minute)).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			var id, state string
+			var id string
 			var children bool
-			if err := rows.Scan(&id, &children, &wake, &state); err != nil {
+			if err := rows.Scan(&id, &children, &wake); err != nil {
 				return err
 			}
 			applied = append(applied, id)
-			switch {
-			case !children:
-			case state == string(asyncmqtype.StateCompleted):
+			if children {
 				late = append(late, id)
-			case state == string(asyncmqtype.StateFailed) || state == string(asyncmqtype.StateCancelled):
-				ended = append(ended, id)
 			}
 		}
 		return rows.Err()
 	})
+	// Failed and cancelled jobs end their waiting children in the same transaction.
+	var ended []string
+	for i, o := range outcomes {
+		if o == string(asyncmqtype.OutcomeFailed) || o == string(asyncmqtype.OutcomeCancelled) {
+			ended = append(ended, ids[i])
+		}
+	}
+	if len(ended) > 0 {
+		batch.Queue(qParentsEnded, ended, now, now.Format(time.RFC3339Nano))
+	}
 	if err := b.sendTransition(ctx, batch); err != nil {
 		return nil, fmt.Errorf("finish %d jobs: %w", len(p.Items), b.fail(err))
 	}
@@ -279,7 +270,6 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 			b.cfg.logger.WarnContext(ctx, "release dependent jobs", "error", err)
 		}
 	}
-	b.afterEnded(ctx, ended, now)
 	return errs, nil
 }
 
@@ -371,8 +361,7 @@ const qRelease = `WITH l AS (
 		CASE state WHEN 'cancelled' THEN '' ELSE 'released' END
 	FROM upd ORDER BY pos
 )
-SELECT coalesce(array_agg(DISTINCT queue) FILTER (WHERE state = 'waiting'), '{}'),
-	coalesce(array_agg(id) FILTER (WHERE state = 'cancelled'), '{}') FROM upd`
+SELECT coalesce(array_agg(DISTINCT queue) FILTER (WHERE state = 'waiting'), '{}') FROM upd`
 
 // Release returns the named active jobs to waiting without counting the attempt, in one
 // statement. Jobs no longer held under the given tokens are skipped. A job whose cancellation
@@ -385,13 +374,18 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), err)
 	}
 	ids, tokens := leaseArrays(p.Leases)
-	var wake, cancelled []string
+	var wake []string
 	now := b.clock(p.Now)
-	if err := b.pool.QueryRow(ctx, qRelease, ids, tokens, now).Scan(&wake, &cancelled); err != nil {
+	// A job cancelled here ends its waiting children in the same transaction.
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue(qRelease, ids, tokens, now).QueryRow(func(row pgx.Row) error { return row.Scan(&wake) })
+	batch.Queue(qParentsEnded, ids, now, now.Format(time.RFC3339Nano))
+	batch.Queue("COMMIT")
+	if err := b.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), b.fail(err))
 	}
 	b.notifier.wake(wake...)
-	b.afterEnded(ctx, cancelled, now)
 	return nil
 }
 

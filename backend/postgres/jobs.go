@@ -108,7 +108,6 @@ func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int
 			part := ids[:min(len(ids), chunk)]
 			ids = ids[len(part):]
 			n := 0
-			var ended []string
 			err := b.tx(ctx, now, func(w *wtx) error {
 				q := `SELECT ` + targetCols + ` FROM asyncmq_jobs WHERE id = ANY($1::text[])`
 				args := []any{part}
@@ -120,13 +119,12 @@ func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int
 				if err != nil {
 					return err
 				}
-				n, ended, err = w.apply(p.Action, ts)
+				n, err = w.apply(p.Action, ts)
 				return err
 			})
 			if err != nil {
 				return total, fmt.Errorf("%s jobs: %w", p.Action, err)
 			}
-			b.afterEnded(ctx, ended, now)
 			total += n
 		}
 		return total, nil
@@ -148,20 +146,18 @@ func (b *Backend) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int
 		afterID := ""
 		for {
 			var ts []target
-			var ended []string
 			n := 0
 			err := b.tx(ctx, now, func(w *wtx) error {
 				var err error
 				if ts, err = w.targets(q, append([]any{afterAt, afterID, chunk}, args...)...); err != nil {
 					return err
 				}
-				n, ended, err = w.apply(p.Action, ts)
+				n, err = w.apply(p.Action, ts)
 				return err
 			})
 			if err != nil {
 				return total, fmt.Errorf("%s jobs of queue %q: %w", p.Action, p.Filter.Queue, err)
 			}
-			b.afterEnded(ctx, ended, now)
 			total += n
 			if len(ts) < chunk {
 				break
@@ -203,9 +199,9 @@ WHERE id = ANY($2::text[])`
 	qPromoteIDs       = `UPDATE asyncmq_jobs SET state = 'waiting', run_at = $1 WHERE id = ANY($2::text[])`
 )
 
-// apply performs action on the selected jobs for which it applies and returns how many changed,
-// and the IDs of the jobs it cancelled, whose children's parent-failure policies apply next.
-func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, []string, error) {
+// apply performs action on the selected jobs for which it applies and returns how many changed.
+// The jobs it cancels end their waiting children in the same transaction.
+func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 	var change, remove, requestCancel []string
 	var changed []target
 	for _, t := range ts {
@@ -225,7 +221,7 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, []string, erro
 		changed = append(changed, t)
 	}
 	if len(changed) == 0 {
-		return 0, nil, nil
+		return 0, nil
 	}
 	var err error
 	if len(change) > 0 {
@@ -245,7 +241,7 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, []string, erro
 		_, err = w.deleteIDs(remove)
 	}
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s jobs: %w", action, err)
+		return 0, fmt.Errorf("%s jobs: %w", action, err)
 	}
 	var cancelled []string
 	for _, t := range changed {
@@ -270,5 +266,5 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, []string, erro
 		}
 		w.event(e)
 	}
-	return len(changed), cancelled, nil
+	return len(changed), w.parentsEnded(cancelled)
 }

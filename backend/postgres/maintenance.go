@@ -90,18 +90,16 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 			want = min(chunk, p.Limit-len(res.Requeued)-len(res.Failed))
 		}
 		var part backend.RecoverResult
-		var ended []string
 		n := 0
 		err := b.tx(ctx, now, func(w *wtx) error {
-			part, n, ended = backend.RecoverResult{}, 0, nil
+			part, n = backend.RecoverResult{}, 0
 			var err error
-			n, err = w.recoverStalled(want, p.MaxStalls, &part, &ended)
+			n, err = w.recoverStalled(want, p.MaxStalls, &part)
 			return err
 		})
 		if err != nil {
 			return res, fmt.Errorf("recover stalled jobs: %w", err)
 		}
-		b.afterEnded(ctx, ended, now)
 		res.Requeued = append(res.Requeued, part.Requeued...)
 		res.Failed = append(res.Failed, part.Failed...)
 		if n < want || p.Limit > 0 && len(res.Requeued)+len(res.Failed) >= p.Limit {
@@ -110,9 +108,9 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 	}
 }
 
-// recoverStalled recovers up to limit stalled jobs and adds the IDs of those it failed or
-// cancelled to ended.
-func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult, ended *[]string) (int, error) {
+// recoverStalled recovers up to limit stalled jobs; those it fails or cancels end their waiting
+// children in the same transaction.
+func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (int, error) {
 	rows, err := w.tx.Query(w.ctx, qStalled, w.now, limit)
 	if err != nil {
 		return 0, err
@@ -174,16 +172,14 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult, e
 		case asyncmqtype.StateFailed:
 			e.Type, e.Detail = asyncmqtype.EventFailed, fmt.Sprintf("job stalled: its lease expired %d times", s.stalls+1)
 			w.metric(s.queue).failed++
-			*ended = append(*ended, s.id)
 		case asyncmqtype.StateCancelled:
 			e.Type = asyncmqtype.EventCancelled
-			*ended = append(*ended, s.id)
 		case asyncmqtype.StateWaiting:
 			w.wakeQueue(s.queue)
 		}
 		w.event(e)
 	}
-	return len(found), nil
+	return len(found), w.parentsEnded(append(fail, cancel...))
 }
 
 // known locks a queue's row for the transaction and reports whether it exists.
@@ -444,14 +440,6 @@ SELECT * FROM sums`
 	// between Finish and its follow-up statement).
 	qOrphanDeps = `SELECT count(*) FROM (SELECT 1 FROM asyncmq_job_deps d JOIN asyncmq_jobs p ON p.id = d.parent
 	WHERE p.state = 'completed' LIMIT 1) s`
-	// qEndedParents finds parents that failed or were cancelled while children waited for them
-	// whose OnParentFailure policy was not applied (a crash, or a failed statement, after the
-	// transition that ended the parent: see parentsEnded).
-	qEndedParents = `SELECT DISTINCT d.parent FROM asyncmq_job_deps d
-	JOIN asyncmq_jobs p ON p.id = d.parent AND p.state IN ('failed', 'cancelled')
-	JOIN asyncmq_jobs c ON c.id = d.child AND c.state = 'waiting-children' AND c.on_parent_failure <> 'wait'
-		AND c.created_at <= p.finished_at
-	LIMIT 1000`
 )
 
 func (b *Backend) maintainOnce(ctx context.Context) error {
@@ -484,15 +472,7 @@ func (b *Backend) maintainOnce(ctx context.Context) error {
 			return fmt.Errorf("release dependent jobs: %w", err)
 		}
 	}
-	rows, err := b.pool.Query(ctx, qEndedParents)
-	if err != nil {
-		return fmt.Errorf("look for unapplied parent-failure policies: %w", err)
-	}
-	ended, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("look for unapplied parent-failure policies: %w", err)
-	}
-	return b.parentsEnded(ctx, ended, now)
+	return nil
 }
 
 func (b *Backend) completedParents(ctx context.Context) ([]string, error) {
