@@ -81,9 +81,9 @@ func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...
 }
 
 // readBackDeps sets State and PendingDeps of stored jobs with parents as the store decided them
-// (waiting-children, or waiting when every parent had completed). The jobs are stored already, so
-// a failed read is no reason to report the enqueue as failed: such a job keeps the state build
-// guessed, waiting-children.
+// (waiting-children, or waiting when every parent had completed), at the cost of one read per
+// such job. The jobs are stored already, so a failed read is no reason to report the enqueue as
+// failed: such a job keeps the state build guessed, waiting-children.
 func (c *Client) readBackDeps(ctx context.Context, jobs []*asyncmqtype.JobInfo) {
 	for _, j := range jobs {
 		if len(j.DependsOn) == 0 {
@@ -143,20 +143,20 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 	}
 
 	j := &asyncmqtype.JobInfo{
-		ID:              o.id,
-		Queue:           o.queue,
-		Task:            task,
-		Payload:         raw,
-		State:           asyncmqtype.StateWaiting,
-		Priority:        o.priority,
-		MaxRetries:      o.maxRetries,
-		Backoff:         o.backoff,
-		Timeout:         o.timeout,
-		RunAt:           now,
-		CreatedAt:       now,
-		DependsOn:       uniqueIDs(o.dependsOn),
-		OnParentFailure: o.onParent,
+		ID:         o.id,
+		Queue:      o.queue,
+		Task:       task,
+		Payload:    raw,
+		State:      asyncmqtype.StateWaiting,
+		Priority:   o.priority,
+		MaxRetries: o.maxRetries,
+		Backoff:    o.backoff,
+		Timeout:    o.timeout,
+		RunAt:      now,
+		CreatedAt:  now,
+		DependsOn:  uniqueIDs(o.dependsOn),
 	}
+	j.OnParentFailure = o.onParent
 	if j.ID == "" {
 		j.ID = NewID()
 	}
