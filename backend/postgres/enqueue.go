@@ -106,10 +106,12 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 }
 
 // plain reports jobs with neither unique keys nor dependencies: their insert needs no check
-// before it, so a batch of them is one statement.
+// before it, so a batch of them is one statement. (A parent-failure policy without parents means
+// nothing, but such a job is not plain either, so that COPY, which leaves the column out, never
+// drops it.)
 func plain(jobs []*asyncmqtype.JobInfo) bool {
 	for _, j := range jobs {
-		if j.UniqueKey != "" || len(j.DependsOn) > 0 {
+		if j.UniqueKey != "" || len(j.DependsOn) > 0 || j.OnParentFailure != "" {
 			return false
 		}
 	}
