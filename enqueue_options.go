@@ -35,6 +35,7 @@ type jobOptions struct {
 	uniqueKey  string
 	uniqueTTL  time.Duration
 	dependsOn  []string
+	onParent   asyncmqtype.ParentFailure
 	err        error
 }
 
@@ -148,7 +149,8 @@ func Unique(key string, ttl time.Duration) EnqueueOption {
 }
 
 // DependsOn makes the job wait until every job named by ids has completed. The parents must
-// exist (or be enqueued in the same EnqueueMany call, before the child).
+// exist (or be enqueued in the same EnqueueMany call, before the child). Until then the job is in
+// state waiting-children; OnParentFailure says what happens if a parent fails or is cancelled.
 func DependsOn(ids ...string) EnqueueOption {
 	return func(o *jobOptions) {
 		for _, id := range ids {
@@ -157,5 +159,20 @@ func DependsOn(ids ...string) EnqueueOption {
 			}
 		}
 		o.dependsOn = append(o.dependsOn, ids...)
+	}
+}
+
+// OnParentFailure says what happens to a job enqueued with DependsOn when one of its parents fails
+// for good (no retries left) or is cancelled while the job waits for it: ParentFailureFail (the
+// default) fails the job with an error naming the parent, ParentFailureCancel cancels it, and
+// ParentFailureWait keeps it waiting until the parent is retried and completes. Failing and
+// cancelling cascade to the job's own children, by their own policies. Any other policy makes
+// Enqueue fail with an error wrapping asyncmqtype.ErrInvalid.
+func OnParentFailure(p asyncmqtype.ParentFailure) EnqueueOption {
+	return func(o *jobOptions) {
+		if err := asyncmqtype.ValidateParentFailure(p); err != nil && o.err == nil {
+			o.err = fmt.Errorf("OnParentFailure: %w", err)
+		}
+		o.onParent = p
 	}
 }

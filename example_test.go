@@ -89,3 +89,25 @@ func ExampleClient_Enqueue_options() {
 	// true true
 	// enqueue job of task "report.bild": task "report.bild" is not one of the client's KnownTasks ("report.build"): unknown task
 }
+
+func ExampleOnParentFailure() {
+	ctx := context.Background()
+	b, _ := asyncmq.Open(ctx, "memory://")
+	defer b.Close()
+	client := asyncmq.NewClient(b)
+	insp := asyncmq.NewInspector(b)
+
+	extract, _ := client.Enqueue(ctx, "etl.extract", nil)
+	// The load waits for the extract; should the extract fail for good or be cancelled, the load
+	// is cancelled too rather than failed (the default).
+	load, _ := client.Enqueue(ctx, "etl.load", nil,
+		asyncmq.DependsOn(extract.ID), asyncmq.OnParentFailure(asyncmqtype.ParentFailureCancel))
+	fmt.Println(load.State)
+
+	_ = insp.CancelJob(ctx, extract.ID)
+	load, _ = insp.Job(ctx, load.ID)
+	fmt.Println(load.State)
+	// Output:
+	// waiting-children
+	// cancelled
+}

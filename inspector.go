@@ -117,6 +117,32 @@ func (i *Inspector) Job(ctx context.Context, id string) (*asyncmqtype.JobInfo, e
 	return j, nil
 }
 
+// Parents returns the parents job id still waits for (those named in its DependsOn that have not
+// completed), with their states, in DependsOn order. It is empty for a job with no pending parent.
+// A parent that no longer exists is listed with an empty State.
+func (i *Inspector) Parents(ctx context.Context, id string) ([]asyncmqtype.ParentInfo, error) {
+	j, err := i.b.GetJob(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get parents of job %q: %w", id, err)
+	}
+	if j.PendingDeps == 0 {
+		return nil, nil
+	}
+	var out []asyncmqtype.ParentInfo
+	for _, pid := range uniqueIDs(j.DependsOn) {
+		p, err := i.b.GetJob(ctx, pid)
+		switch {
+		case errors.Is(err, asyncmqtype.ErrJobNotFound):
+			out = append(out, asyncmqtype.ParentInfo{ID: pid})
+		case err != nil:
+			return nil, fmt.Errorf("get parent %q of job %q: %w", pid, id, err)
+		case p.State != asyncmqtype.StateCompleted:
+			out = append(out, asyncmqtype.ParentInfo{ID: pid, State: p.State})
+		}
+	}
+	return out, nil
+}
+
 // Apply performs a bulk action on named jobs, or on every job matching the filter when IDs is
 // empty, and returns how many jobs changed.
 func (i *Inspector) Apply(ctx context.Context, p asyncmqtype.ApplyParams) (int, error) {

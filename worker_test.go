@@ -481,8 +481,8 @@ func TestWorkerRunsDependentsAfterParents(t *testing.T) {
 	tb.startWorker(t, tb.fastConfig(map[string]int{DefaultQueue: 4}))
 
 	tb.events.waitUntil(t, "a few claims", func(evs []WorkerEvent) bool { return count(evs, isKind(WorkerFetched)) >= 3 })
-	if got := tb.job(t, c.ID); got.State != asyncmqtype.StateWaiting || got.PendingDeps != 1 {
-		t.Fatalf("child while parent runs: state %s pending %d, want waiting and 1", got.State, got.PendingDeps)
+	if got := tb.job(t, c.ID); got.State != asyncmqtype.StateWaitingChildren || got.PendingDeps != 1 {
+		t.Fatalf("child while parent runs: state %s pending %d, want waiting-children and 1", got.State, got.PendingDeps)
 	}
 	close(release)
 	tb.waitState(t, c.ID, asyncmqtype.StateCompleted)

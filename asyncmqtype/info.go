@@ -81,11 +81,13 @@ type Action string
 
 // The job actions.
 const (
-	// ActionRetry moves failed, cancelled or completed jobs back to waiting (attempts reset to 0).
+	// ActionRetry moves failed, cancelled or completed jobs back to waiting (attempts reset to 0),
+	// or to waiting-children when parents they depend on have not completed.
 	ActionRetry Action = "retry"
 	// ActionRemove deletes non-active jobs; active jobs are cancelled instead.
 	ActionRemove Action = "remove"
-	// ActionCancel cancels waiting and delayed jobs at once, and requests cancellation of active ones.
+	// ActionCancel cancels waiting, waiting-children and delayed jobs at once, and requests
+	// cancellation of active ones.
 	ActionCancel Action = "cancel"
 	// ActionPromote makes delayed jobs run now.
 	ActionPromote Action = "promote"
@@ -128,8 +130,10 @@ type EventType string
 //   - Claim: started. Finish: completed, retrying (delayed or waiting), failed or cancelled; the
 //     error message is the Detail.
 //   - RecoverStalled: stalled (waiting), failed or cancelled.
-//   - Cancel of a waiting or delayed job: cancelled. Cancel or remove of an active job: cancelled
-//     with State active and Detail "cancel requested".
+//   - Cancel of a waiting, waiting-children or delayed job: cancelled. Cancel or remove of an
+//     active job: cancelled with State active and Detail "cancel requested".
+//   - A parent failing or cancelled: failed or cancelled for each waiting-children job its
+//     OnParentFailure policy fails or cancels, with a Detail naming the parent.
 //   - Remove: removed, with the state the job had. SetProgress: progress.
 //   - Pause, resume, drain, clean and obliterate: queue:changed (drain and clean only when they
 //     deleted something), with Detail "paused", "resumed", "drained", "cleaned" or "obliterated".

@@ -2,6 +2,7 @@ package asyncmqtype
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -10,24 +11,32 @@ type State string
 
 // The job states. A job is created waiting (or delayed when its run-at is in the future), becomes
 // active when a worker claims it, and ends completed, failed or cancelled. A failed attempt with
-// retries left moves the job back to delayed until its backoff has passed.
+// retries left moves the job back to delayed until its backoff has passed. A job with parents
+// (DependsOn) that have not all completed is created waiting-children instead, and moves to waiting
+// (or delayed) when its last parent completes.
 const (
-	StateWaiting   State = "waiting"
-	StateActive    State = "active"
-	StateDelayed   State = "delayed"
-	StateCompleted State = "completed"
-	StateFailed    State = "failed"
-	StateCancelled State = "cancelled"
+	StateWaiting State = "waiting"
+	// StateWaitingChildren is a job blocked on parents that have not completed yet: it is not
+	// runnable, and its OnParentFailure policy says what happens when a parent fails or is
+	// cancelled. (AsyncMQ and BullMQ use the same name for the state.)
+	StateWaitingChildren State = "waiting-children"
+	StateActive          State = "active"
+	StateDelayed         State = "delayed"
+	StateCompleted       State = "completed"
+	StateFailed          State = "failed"
+	StateCancelled       State = "cancelled"
 )
 
 // States lists every state in display order.
-var States = []State{StateWaiting, StateActive, StateDelayed, StateCompleted, StateFailed, StateCancelled}
+var States = []State{StateWaiting, StateWaitingChildren, StateActive, StateDelayed, StateCompleted, StateFailed, StateCancelled}
 
 // NumStates is len(States), as a constant so that stores can size per-state arrays.
-const NumStates = 6
+const NumStates = 7
 
-// Index returns the position of s in States, or -1 for an unknown state. Stores use it to keep
-// per-state counters in arrays.
+// Index returns a fixed position of s, in 0..NumStates-1, or -1 for an unknown state. Stores use
+// it to keep per-state counters in arrays. Positions are not the display order of States: a state
+// added later takes the next free position, so arrays indexed by older positions keep their
+// meaning.
 func (s State) Index() int {
 	switch s {
 	case StateWaiting:
@@ -42,6 +51,8 @@ func (s State) Index() int {
 		return 4
 	case StateCancelled:
 		return 5
+	case StateWaitingChildren:
+		return 6
 	}
 	return -1
 }
@@ -59,6 +70,45 @@ func (s State) Valid() bool {
 // Terminal reports whether a job in state s will never run again without an explicit retry.
 func (s State) Terminal() bool {
 	return s == StateCompleted || s == StateFailed || s == StateCancelled
+}
+
+// ParentFailure is what happens to a job in StateWaitingChildren when one of its parents fails
+// for good (no retries left) or is cancelled. The zero value means ParentFailureFail.
+type ParentFailure string
+
+// The parent-failure policies.
+const (
+	// ParentFailureFail, the default, fails the job with an error naming the parent. A child whose
+	// input never came should surface as failed, where an operator sees it, is alerted on it and can
+	// retry it (after retrying the parent), rather than wait silently for a parent that will not
+	// complete.
+	ParentFailureFail ParentFailure = "fail"
+	// ParentFailureCancel cancels the job: for a child that is pointless without its parent and
+	// need not draw attention.
+	ParentFailureCancel ParentFailure = "cancel"
+	// ParentFailureWait keeps the job waiting-children, for instance until an operator retries the
+	// parent: when the parent then completes, the job runs.
+	ParentFailureWait ParentFailure = "wait"
+)
+
+// ParentFailures lists the policies.
+var ParentFailures = []ParentFailure{ParentFailureFail, ParentFailureCancel, ParentFailureWait}
+
+// ValidateParentFailure returns an error wrapping ErrInvalid when p is neither empty nor one of
+// ParentFailures.
+func ValidateParentFailure(p ParentFailure) error {
+	switch p {
+	case "", ParentFailureFail, ParentFailureCancel, ParentFailureWait:
+		return nil
+	}
+	return fmt.Errorf("unknown parent-failure policy %q (want fail, cancel or wait): %w", p, ErrInvalid)
+}
+
+// ParentInfo is one parent a job waits for, as asyncmq.Inspector.Parents reports it.
+type ParentInfo struct {
+	ID string `json:"id"`
+	// State is the parent's state, or empty when the parent no longer exists (it was removed).
+	State State `json:"state,omitempty"`
 }
 
 // BackoffKind names a retry backoff policy.
@@ -132,6 +182,9 @@ type JobInfo struct {
 	DependsOn []string `json:"depends_on,omitempty"`
 	// PendingDeps counts the parents in DependsOn that have not completed yet.
 	PendingDeps int `json:"pending_deps,omitempty"`
+	// OnParentFailure is what happens to the job while it waits for its parents and one of them
+	// fails for good or is cancelled; empty means ParentFailureFail.
+	OnParentFailure ParentFailure `json:"on_parent_failure,omitempty"`
 	// CancelRequested is set when an active job is cancelled; the worker running it sees the flag on
 	// its next heartbeat and cancels the handler's context.
 	CancelRequested bool `json:"cancel_requested,omitempty"`

@@ -64,15 +64,22 @@ type Core interface {
 	//
 	// The store sets State and PendingDeps itself, defaults a zero CreatedAt and RunAt to Now, and
 	// does not modify the given jobs. Parents may be earlier or later in the same call. A job with
-	// parents that have not completed is waiting (or delayed) with PendingDeps > 0 and is not
-	// claimable; a parent that fails or is cancelled leaves it blocked. A unique key is live while
+	// parents that have not completed is waiting-children with PendingDeps > 0 and is not
+	// claimable; when its last parent completes it becomes waiting, or delayed when its RunAt is
+	// after Now. When a parent fails for good (Finish with OutcomeFailed, RecoverStalled) or is
+	// cancelled (by any transition) while a child is waiting-children, the child's
+	// OnParentFailure policy applies in the same call: fail (the default; an AttemptError naming
+	// the parent), cancel, or wait. A child failed or cancelled that way applies the policy to its
+	// own waiting-children children in turn. A retry of a job with pending parents makes it
+	// waiting-children again. A parent that is already failed or cancelled when the child is
+	// enqueued counts as pending: the child waits for its retry. A unique key is live while
 	// its job's UniqueUntil is after Now or, when UniqueUntil is zero, while that job is not
 	// terminal; two jobs of one call with the same key and queue conflict. EnqueueParams.Validate
 	// lists what is ErrInvalid.
 	Enqueue(ctx context.Context, p EnqueueParams) error
 
 	// Claim atomically takes up to Limit runnable jobs of one queue for one worker: state waiting,
-	// RunAt <= Now, no pending dependencies, queue not paused, within the queue's rate limit. Jobs
+	// RunAt <= Now, queue not paused, within the queue's rate limit. Jobs
 	// are taken by priority (lower first), then RunAt, then ID, and returned in that order. Each
 	// claimed job becomes active with a fresh LeaseToken, LeaseExpiresAt = Now+LeaseDuration,
 	// Attempts+1, StartedAt, WorkerID.
@@ -160,7 +167,8 @@ type JobAdmin interface {
 	// "Before" is strict and a zero OlderThan means any age; Keep counts the newest jobs of the
 	// state by FinishedAt whatever their age.
 	Clean(ctx context.Context, p CleanParams) (int, error)
-	// Drain deletes a queue's waiting jobs (and delayed ones when includeDelayed).
+	// Drain deletes a queue's waiting and waiting-children jobs (and delayed ones when
+	// includeDelayed).
 	Drain(ctx context.Context, queue string, includeDelayed bool) (int, error)
 	// Obliterate deletes a queue: its jobs, settings and repeatables. It refuses with ErrQueueActive
 	// while jobs are active unless force is set. Its events and metrics stay, as history.

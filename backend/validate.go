@@ -24,9 +24,9 @@ func validJSON(raw json.RawMessage) bool {
 
 // Validate checks the jobs of an enqueue: no nil job, an ID, a valid queue name, a task, no
 // negative MaxRetries, a JSON payload, a Priority in asyncmqtype.MinPriority..MaxPriority, times
-// within asyncmqtype.MinTime..MaxTime, and dependencies that neither name the job itself nor form
-// a cycle within the call. Whether parents exist, IDs are free and unique keys are live is the
-// store's to check.
+// within asyncmqtype.MinTime..MaxTime, a known OnParentFailure policy, and dependencies that
+// neither name the job itself nor form a cycle within the call. Whether parents exist, IDs are
+// free and unique keys are live is the store's to check.
 func (p EnqueueParams) Validate() error {
 	for i, j := range p.Jobs {
 		if err := validateJob(j, i); err != nil {
@@ -51,6 +51,9 @@ func validateJob(j *asyncmqtype.JobInfo, i int) error {
 		return invalid("enqueue job %q: negative max retries %d", j.ID, j.MaxRetries)
 	case !validJSON(j.Payload):
 		return invalid("enqueue job %q: payload is not JSON", j.ID)
+	}
+	if err := asyncmqtype.ValidateParentFailure(j.OnParentFailure); err != nil {
+		return fmt.Errorf("enqueue job %q: %w", j.ID, err)
 	}
 	if err := asyncmqtype.ValidateQueueName(j.Queue); err != nil {
 		return fmt.Errorf("enqueue job %q: %w", j.ID, err)
@@ -289,4 +292,13 @@ func (p ElectParams) Validate() error {
 		return invalid("elect leader of %q: TTL %s is not positive", p.Name, p.TTL)
 	}
 	return nil
+}
+
+// ParentFailureMessage is the error a store records on a job that its OnParentFailure policy
+// fails because parent ended in state (failed or cancelled), so every store words it the same.
+func ParentFailureMessage(parent string, state asyncmqtype.State) string {
+	if state == asyncmqtype.StateCancelled {
+		return fmt.Sprintf("parent job %q was cancelled", parent)
+	}
+	return fmt.Sprintf("parent job %q failed", parent)
 }

@@ -269,6 +269,8 @@ type apiJobView struct {
 	Progress        json.RawMessage   `json:"progress,omitempty"`
 	Errors          []apiAttemptError `json:"errors"`
 	DependsOn       []string          `json:"depends_on"`
+	PendingDeps     int               `json:"pending_deps,omitempty"`
+	OnParentFailure string            `json:"on_parent_failure,omitempty"`
 	CancelRequested bool              `json:"cancel_requested"`
 	RepeatableID    string            `json:"repeatable_id,omitempty"`
 }
@@ -306,7 +308,8 @@ func (d *Dashboard) newAPIJob(j *asyncmqtype.JobInfo, full bool) apiJobView {
 	v := apiJobView{ID: j.ID, Queue: j.Queue, Task: j.Task, State: string(j.State), Priority: j.Priority,
 		Attempts: j.Attempts, MaxRetries: j.MaxRetries, CreatedAt: j.CreatedAt, RunAt: j.RunAt,
 		StartedAt: optTime(j.StartedAt), FinishedAt: optTime(j.FinishedAt), WorkerID: j.WorkerID,
-		Errors: []apiAttemptError{}, DependsOn: j.DependsOn, CancelRequested: j.CancelRequested, RepeatableID: j.RepeatableID}
+		Errors: []apiAttemptError{}, DependsOn: j.DependsOn, CancelRequested: j.CancelRequested, RepeatableID: j.RepeatableID,
+		PendingDeps: j.PendingDeps, OnParentFailure: string(j.OnParentFailure)}
 	if v.DependsOn == nil {
 		v.DependsOn = []string{}
 	}

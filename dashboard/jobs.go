@@ -41,7 +41,11 @@ func parseJobFilter(q url.Values, defaultState asyncmqtype.State) (jobFilter, er
 		f.State = defaultState
 	}
 	if !f.State.Valid() {
-		return f, badRequest("Unknown job state %q: use one of waiting, active, delayed, completed, failed, cancelled.", f.State)
+		names := make([]string, len(asyncmqtype.States))
+		for i, s := range asyncmqtype.States {
+			names[i] = string(s)
+		}
+		return f, badRequest("Unknown job state %q: use one of %s.", f.State, strings.Join(names, ", "))
 	}
 	if f.Sort != asyncmqtype.SortOldest {
 		f.Sort = asyncmqtype.SortNewest
@@ -107,7 +111,7 @@ type jobListData struct {
 // actionsFor lists the job actions that apply in a state, in the order buttons show them.
 func actionsFor(s asyncmqtype.State) []string {
 	switch s {
-	case asyncmqtype.StateWaiting:
+	case asyncmqtype.StateWaiting, asyncmqtype.StateWaitingChildren:
 		return []string{"cancel", "remove"}
 	case asyncmqtype.StateActive:
 		return []string{"cancel"}

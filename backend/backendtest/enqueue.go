@@ -70,6 +70,8 @@ func testEnqueue(t *testing.T, newBackend factory) {
 			UniqueUntil:  at(time.Hour).In(zone),
 			DependsOn:    []string{"parent"},
 			RepeatableID: "rep-1",
+			// The parent completed, so the policy never applies; it is stored all the same.
+			OnParentFailure: asyncmqtype.ParentFailureCancel,
 		}
 		s.enqueueAt(at(time.Second), in)
 
@@ -127,6 +129,7 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		requireTime(t, j.UniqueUntil, at(time.Hour), "UniqueUntil")
 		requireEqual(t, j.DependsOn, []string{"parent"}, "DependsOn")
 		requireEqual(t, j.PendingDeps, 0, "PendingDeps")
+		requireEqual(t, j.OnParentFailure, asyncmqtype.ParentFailureCancel, "OnParentFailure")
 		requireEqual(t, j.CancelRequested, false, "CancelRequested")
 		requireEqual(t, j.RepeatableID, "rep-1", "RepeatableID")
 	})
@@ -240,6 +243,7 @@ func testEnqueue(t *testing.T, newBackend factory) {
 			{"negative max retries", job("a", func(j *asyncmqtype.JobInfo) { j.MaxRetries = -1 })},
 			{"payload not JSON", job("a", withPayload(`{"a":`))},
 			{"depends on itself", job("a", dependsOn("a"))},
+			{"unknown parent-failure policy", job("a", onParentFailure("ignore"))},
 			{"priority above max", job("a", withPriority(asyncmqtype.MaxPriority+1))},
 			{"priority below min", job("a", withPriority(asyncmqtype.MinPriority-1))},
 			{"run at after 2262", job("a", runAt(time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC)))},
@@ -291,7 +295,7 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		requireJSON(t, j.Payload, `{"n":1}`, "Payload")
 		requireEqual(t, j.Task, "email.send", "Task")
 		requireEqual(t, j.DependsOn, []string{"p"}, "DependsOn")
-		requireEqual(t, j.State, asyncmqtype.StateWaiting, "State")
+		requireEqual(t, j.State, asyncmqtype.StateWaitingChildren, "State")
 		requireEqual(t, in.State, asyncmqtype.State(""), "caller's job State (Enqueue must not modify it)")
 	})
 
@@ -377,25 +381,25 @@ func testDependencies(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("p1", withPriority(1)), job("p2", withPriority(2)))
 		s.enqueue(job("c", withPriority(0), dependsOn("p1", "p2")))
-		c := s.requireState("c", asyncmqtype.StateWaiting)
+		c := s.requireState("c", asyncmqtype.StateWaitingChildren)
 		requireEqual(t, c.PendingDeps, 2, "PendingDeps")
 
 		jobs := s.claim(t0, 10)
 		requireIDs(t, ids(jobs), []string{"p1", "p2"}, "claimed (the child must wait)")
 		s.finishOK(at(time.Second), jobs[0], asyncmqtype.OutcomeCompleted)
-		requireEqual(t, s.get("c").PendingDeps, 1, "PendingDeps after one parent completed")
+		requireEqual(t, s.requireState("c", asyncmqtype.StateWaitingChildren).PendingDeps, 1, "PendingDeps after one parent completed")
 		requireEqual(t, len(s.claim(at(time.Second), 10)), 0, "claimable with one parent left")
 
 		s.finishOK(at(2*time.Second), jobs[1], asyncmqtype.OutcomeCompleted)
-		requireEqual(t, s.get("c").PendingDeps, 0, "PendingDeps after both parents completed")
+		requireEqual(t, s.requireState("c", asyncmqtype.StateWaiting).PendingDeps, 0, "PendingDeps after both parents completed")
 		s.claimOne(at(2*time.Second), "c")
 	})
 
-	t.Run("FailedParentBlocks", func(t *testing.T) {
+	t.Run("FailedParentBlocksWaitingChild", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)
 		s.enqueue(job("p"))
-		s.enqueue(job("c", dependsOn("p")))
+		s.enqueue(job("c", dependsOn("p"), onParentFailure(asyncmqtype.ParentFailureWait)))
 		s.finishOK(t0, s.claimOne(t0, "p"), asyncmqtype.OutcomeFailed)
 		requireEqual(t, len(s.claim(t0, 10)), 0, "claimable after the parent failed")
 		requireEqual(t, s.get("c").PendingDeps, 1, "PendingDeps")
@@ -439,10 +443,10 @@ func testDependencies(t *testing.T, newBackend factory) {
 		s := setup(t, newBackend)
 		s.enqueue(job("p"))
 		s.enqueue(job("c", runAt(at(time.Minute)), dependsOn("p")))
-		s.requireState("c", asyncmqtype.StateDelayed)
-		requireEqual(t, s.promote(at(time.Minute)), 1, "promoted")
+		s.requireState("c", asyncmqtype.StateWaitingChildren)
+		requireEqual(t, s.promote(at(time.Minute)), 0, "promoted")
 		requireIDs(t, ids(s.claim(at(time.Minute), 10)), []string{"p"}, "claimed")
-		s.requireCounts("default", counts{asyncmqtype.StateWaiting: 1, asyncmqtype.StateActive: 1})
+		s.requireCounts("default", counts{asyncmqtype.StateWaitingChildren: 1, asyncmqtype.StateActive: 1})
 	})
 
 	t.Run("Cycle", func(t *testing.T) {

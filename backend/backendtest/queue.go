@@ -17,6 +17,7 @@ func testQueue(t *testing.T, newBackend factory) {
 		C  = asyncmqtype.StateCompleted
 		F  = asyncmqtype.StateFailed
 		X  = asyncmqtype.StateCancelled
+		WC = asyncmqtype.StateWaitingChildren
 		q  = "default"
 		q2 = "other"
 	)
@@ -27,10 +28,10 @@ func testQueue(t *testing.T, newBackend factory) {
 		s.enqueue(job("a", withPriority(1)), job("b", withPriority(2)), job("c", withPriority(3)), job("d", runAt(at(time.Minute))))
 		s.requireCounts(q, counts{W: 3, D: 1})
 		s.enqueue(job("child", withPriority(0), dependsOn("a")))
-		s.requireCounts(q, counts{W: 4, D: 1})
+		s.requireCounts(q, counts{W: 3, WC: 1, D: 1})
 
 		jobs := s.claim(t0, 2) // a, b
-		s.requireCounts(q, counts{W: 2, A: 2, D: 1})
+		s.requireCounts(q, counts{W: 1, WC: 1, A: 2, D: 1})
 		s.finishOK(t0, jobs[0], asyncmqtype.OutcomeCompleted) // child becomes claimable
 		s.requireCounts(q, counts{W: 2, A: 1, D: 1, C: 1})
 		s.finishOK(t0, jobs[1], asyncmqtype.OutcomeRetry, func(f *backend.Finish) { f.RetryDelay = time.Minute })

@@ -43,6 +43,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Store) {
 		run  func(*testing.T, factory)
 	}{
 		{"Enqueue", testEnqueue},
+		{"Dependencies", testParentDependencies},
 		{"Claim", testClaim},
 		{"Finish", testFinish},
 		{"Lease", testLease},
@@ -125,6 +126,9 @@ func withPayload(p string) func(*asyncmqtype.JobInfo) {
 }
 func dependsOn(ids ...string) func(*asyncmqtype.JobInfo) {
 	return func(j *asyncmqtype.JobInfo) { j.DependsOn = ids }
+}
+func onParentFailure(p asyncmqtype.ParentFailure) func(*asyncmqtype.JobInfo) {
+	return func(j *asyncmqtype.JobInfo) { j.OnParentFailure = p }
 }
 func unique(key string, until time.Time) func(*asyncmqtype.JobInfo) {
 	return func(j *asyncmqtype.JobInfo) { j.UniqueKey, j.UniqueUntil = key, until }

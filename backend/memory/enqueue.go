@@ -81,6 +81,9 @@ func (b *Backend) enqueueLocked(in []*asyncmqtype.JobInfo, now time.Time) error 
 			j.PendingDeps++
 			b.children[pid] = append(b.children[pid], j.ID)
 		}
+		if j.PendingDeps > 0 {
+			j.State = asyncmqtype.StateWaitingChildren
+		}
 	}
 	for _, j := range jobs {
 		b.jobs[j.ID] = j

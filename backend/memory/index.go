@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 // Every job is in exactly one listing tree of its queue (by state) and in at most one work tree:
 //
-//	waiting, no pending parents  -> queue.ready     (claim order)
-//	waiting, pending parents     -> none            (reached through Backend.children)
+//	waiting                      -> queue.ready     (claim order)
+//	waiting-children             -> none            (reached through Backend.children)
 //	delayed                      -> Backend.delayed (RunAt order, for PromoteDue)
 //	active                       -> Backend.leases  (lease expiry order, for RecoverStalled)
 //	completed, failed, cancelled -> queue.finished  (FinishedAt order, for Clean)
@@ -34,6 +35,7 @@ func stateIndex(s asyncmqtype.State) int {
 var indexStates = [numStates]asyncmqtype.State{
 	asyncmqtype.StateWaiting, asyncmqtype.StateActive, asyncmqtype.StateDelayed,
 	asyncmqtype.StateCompleted, asyncmqtype.StateFailed, asyncmqtype.StateCancelled,
+	asyncmqtype.StateWaitingChildren,
 }
 
 type queue struct {
@@ -92,9 +94,8 @@ func (b *Backend) index(j *asyncmqtype.JobInfo) {
 	q.jobs[i].insert(j)
 	switch j.State {
 	case asyncmqtype.StateWaiting:
-		if j.PendingDeps == 0 {
-			q.ready.insert(j)
-		}
+		q.ready.insert(j)
+	case asyncmqtype.StateWaitingChildren:
 	case asyncmqtype.StateDelayed:
 		b.delayed.insert(j)
 	case asyncmqtype.StateActive:
@@ -110,9 +111,8 @@ func (b *Backend) unindex(j *asyncmqtype.JobInfo) {
 	q.jobs[i].remove(j)
 	switch j.State {
 	case asyncmqtype.StateWaiting:
-		if j.PendingDeps == 0 {
-			q.ready.remove(j)
-		}
+		q.ready.remove(j)
+	case asyncmqtype.StateWaitingChildren:
 	case asyncmqtype.StateDelayed:
 		b.delayed.remove(j)
 	case asyncmqtype.StateActive:
@@ -152,17 +152,59 @@ func (b *Backend) deleteJob(j *asyncmqtype.JobInfo) {
 	delete(b.children, j.ID)
 }
 
-// unblockChildren counts a completed parent off the jobs that wait for it. The edges go with it,
-// so a parent that completes again after a retry is not counted twice.
-func (b *Backend) unblockChildren(parentID string) {
+// unblockChildren counts a completed parent off the jobs that wait for it; a job with no pending
+// parent left leaves waiting-children for waiting (or delayed, before its RunAt). The edges go
+// with the parent, so a parent that completes again after a retry is not counted twice.
+func (b *Backend) unblockChildren(parentID string, now time.Time) {
 	ids := b.children[parentID]
 	delete(b.children, parentID)
 	for _, id := range ids {
 		if c := b.jobs[id]; c != nil && c.PendingDeps > 0 {
-			b.update(c, func(c *asyncmqtype.JobInfo) { c.PendingDeps-- })
-			if c.PendingDeps == 0 && c.State == asyncmqtype.StateWaiting {
+			b.update(c, func(c *asyncmqtype.JobInfo) {
+				c.PendingDeps--
+				if c.PendingDeps == 0 && c.State == asyncmqtype.StateWaitingChildren {
+					c.State = asyncmqtype.StateWaiting
+					if c.RunAt.After(now) {
+						c.State = asyncmqtype.StateDelayed
+					}
+				}
+			})
+			if c.State == asyncmqtype.StateWaiting {
 				b.notify(c.Queue)
 			}
+		}
+	}
+}
+
+// parentEnded applies the OnParentFailure policy of the waiting-children jobs of a parent that
+// has just failed or been cancelled, and cascades to the children of the jobs it ends. The edges
+// stay, so a child kept waiting still runs when the parent is retried and completes.
+func (b *Backend) parentEnded(parent *asyncmqtype.JobInfo, now time.Time) {
+	ended := []*asyncmqtype.JobInfo{parent}
+	for len(ended) > 0 {
+		p := ended[0]
+		ended = ended[1:]
+		msg := backend.ParentFailureMessage(p.ID, p.State)
+		for _, id := range b.children[p.ID] {
+			c := b.jobs[id]
+			if c == nil || c.State != asyncmqtype.StateWaitingChildren || c.OnParentFailure == asyncmqtype.ParentFailureWait {
+				continue
+			}
+			b.update(c, func(c *asyncmqtype.JobInfo) {
+				c.FinishedAt = now
+				if c.OnParentFailure == asyncmqtype.ParentFailureCancel {
+					c.State = asyncmqtype.StateCancelled
+					return
+				}
+				c.State = asyncmqtype.StateFailed
+				c.Errors = append(c.Errors, asyncmqtype.AttemptError{Attempt: c.Attempts, At: now, Error: msg})
+			})
+			if c.State == asyncmqtype.StateCancelled {
+				b.emitJob(asyncmqtype.EventCancelled, c, now, msg)
+			} else {
+				b.emitJob(asyncmqtype.EventFailed, c, now, msg)
+			}
+			ended = append(ended, c)
 		}
 	}
 }

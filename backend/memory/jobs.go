@@ -87,7 +87,7 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 var actionStates = map[asyncmqtype.Action][]asyncmqtype.State{
 	asyncmqtype.ActionRetry:   {asyncmqtype.StateCompleted, asyncmqtype.StateFailed, asyncmqtype.StateCancelled},
 	asyncmqtype.ActionRemove:  indexStates[:],
-	asyncmqtype.ActionCancel:  {asyncmqtype.StateWaiting, asyncmqtype.StateDelayed, asyncmqtype.StateActive},
+	asyncmqtype.ActionCancel:  {asyncmqtype.StateWaiting, asyncmqtype.StateWaitingChildren, asyncmqtype.StateDelayed, asyncmqtype.StateActive},
 	asyncmqtype.ActionPromote: {asyncmqtype.StateDelayed},
 }
 
@@ -140,6 +140,9 @@ func (b *Backend) apply(a asyncmqtype.Action, j *asyncmqtype.JobInfo, now time.T
 		b.update(j, func(j *asyncmqtype.JobInfo) {
 			clearLease(j)
 			j.State, j.RunAt, j.FinishedAt = asyncmqtype.StateWaiting, now, time.Time{}
+			if j.PendingDeps > 0 {
+				j.State = asyncmqtype.StateWaitingChildren
+			}
 			j.Attempts, j.Stalls, j.Result, j.Progress = 0, 0, nil, nil
 		})
 		b.emitJob(asyncmqtype.EventEnqueued, j, now, "retried")
@@ -153,9 +156,10 @@ func (b *Backend) apply(a asyncmqtype.Action, j *asyncmqtype.JobInfo, now time.T
 	case a == asyncmqtype.ActionRemove:
 		b.deleteJob(j)
 		b.emitJob(asyncmqtype.EventRemoved, j, now, "")
-	case a == asyncmqtype.ActionCancel && (j.State == asyncmqtype.StateWaiting || j.State == asyncmqtype.StateDelayed):
+	case a == asyncmqtype.ActionCancel && (j.State == asyncmqtype.StateWaiting || j.State == asyncmqtype.StateWaitingChildren || j.State == asyncmqtype.StateDelayed):
 		b.update(j, func(j *asyncmqtype.JobInfo) { j.State, j.FinishedAt = asyncmqtype.StateCancelled, now })
 		b.emitJob(asyncmqtype.EventCancelled, j, now, "")
+		b.parentEnded(j, now)
 	case a == asyncmqtype.ActionPromote && j.State == asyncmqtype.StateDelayed:
 		b.update(j, func(j *asyncmqtype.JobInfo) { j.State, j.RunAt = asyncmqtype.StateWaiting, now })
 		b.emitJob(asyncmqtype.EventEnqueued, j, now, "promoted")

@@ -114,8 +114,11 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 		}
 	})
 	b.emitJob(event, j, now, detail)
-	if j.State == asyncmqtype.StateCompleted {
-		b.unblockChildren(j.ID)
+	switch j.State {
+	case asyncmqtype.StateCompleted:
+		b.unblockChildren(j.ID, now)
+	case asyncmqtype.StateFailed, asyncmqtype.StateCancelled:
+		b.parentEnded(j, now)
 	}
 	return nil
 }
@@ -174,6 +177,7 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 				j.State, j.FinishedAt = asyncmqtype.StateCancelled, now
 			})
 			b.emitJob(asyncmqtype.EventCancelled, j, now, "")
+			b.parentEnded(j, now)
 			continue
 		}
 		b.update(j, func(j *asyncmqtype.JobInfo) {
@@ -269,10 +273,12 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 		switch j.State {
 		case asyncmqtype.StateCancelled:
 			b.emitJob(asyncmqtype.EventCancelled, j, now, "")
+			b.parentEnded(j, now)
 		case asyncmqtype.StateFailed:
 			res.Failed = append(res.Failed, j.ID)
 			b.bucket(j.Queue, now).Failed++
 			b.emitJob(asyncmqtype.EventFailed, j, now, detail)
+			b.parentEnded(j, now)
 		default:
 			res.Requeued = append(res.Requeued, j.ID)
 			b.emitJob(asyncmqtype.EventStalled, j, now, "")

@@ -89,7 +89,8 @@ func (b *Backend) SetRateLimit(ctx context.Context, p backend.RateLimitParams) e
 	return nil
 }
 
-// Drain deletes a queue's waiting jobs, and its delayed ones when includeDelayed.
+// Drain deletes a queue's waiting and waiting-children jobs, and its delayed ones when
+// includeDelayed.
 func (b *Backend) Drain(ctx context.Context, name string, includeDelayed bool) (int, error) {
 	if err := b.lock(ctx, "drain queue "+name); err != nil {
 		return 0, err
@@ -99,7 +100,7 @@ func (b *Backend) Drain(ctx context.Context, name string, includeDelayed bool) (
 	if q == nil {
 		return 0, fmt.Errorf("drain queue %q: %w", name, asyncmqtype.ErrQueueNotFound)
 	}
-	states := []asyncmqtype.State{asyncmqtype.StateWaiting}
+	states := []asyncmqtype.State{asyncmqtype.StateWaiting, asyncmqtype.StateWaitingChildren}
 	if includeDelayed {
 		states = append(states, asyncmqtype.StateDelayed)
 	}

@@ -22,7 +22,9 @@
 //     FOR UPDATE SKIP LOCKED, so concurrent workers take different jobs without waiting; only a
 //     rate-limited queue's row is locked (to count its window).
 //   - Finish: a batch of outcomes goes as parallel arrays (unnest) in one UPDATE, which also
-//     releases the children of completed jobs.
+//     releases the children of completed jobs; failed and cancelled jobs apply their
+//     waiting-children jobs' parent-failure policies in a second statement of the same
+//     transaction (qParentsEnded).
 //   - Enqueue: concurrent calls of a process are grouped into one statement (see enqueuer); a
 //     call of copyThreshold or more plain jobs goes through COPY.
 //

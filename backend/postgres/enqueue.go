@@ -106,10 +106,12 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 }
 
 // plain reports jobs with neither unique keys nor dependencies: their insert needs no check
-// before it, so a batch of them is one statement.
+// before it, so a batch of them is one statement. (A parent-failure policy without parents means
+// nothing, but such a job is not plain either, so that COPY, which leaves the column out, never
+// drops it.)
 func plain(jobs []*asyncmqtype.JobInfo) bool {
 	for _, j := range jobs {
-		if j.UniqueKey != "" || len(j.DependsOn) > 0 {
+		if j.UniqueKey != "" || len(j.DependsOn) > 0 || j.OnParentFailure != "" {
 			return false
 		}
 	}
@@ -151,6 +153,7 @@ type jobRow struct {
 	DependsOn     []string   `json:"depends_on"`
 	PendingDeps   int        `json:"pending_deps"`
 	RepeatableID  string     `json:"repeatable_id"`
+	OnParent      string     `json:"on_parent_failure"`
 	// At is the enqueue's Now, the time of its event.
 	At time.Time `json:"at"`
 }
@@ -170,11 +173,15 @@ func row(j *asyncmqtype.JobInfo, n int, now time.Time, pending int) jobRow {
 	if runAt.After(now) {
 		state = asyncmqtype.StateDelayed
 	}
+	if pending > 0 {
+		state = asyncmqtype.StateWaitingChildren
+	}
 	r := jobRow{N: n, ID: j.ID, Queue: j.Queue, Task: j.Task, Payload: jsonText(j.Payload), State: string(state),
 		Priority: j.Priority, MaxRetries: j.MaxRetries, BackoffKind: string(j.Backoff.Kind),
 		BackoffBase: int64(j.Backoff.Base), BackoffMax: int64(j.Backoff.Max), BackoffJitter: j.Backoff.Jitter,
 		Timeout: int64(j.Timeout), RunAt: runAt.UTC(), CreatedAt: created.UTC(), UniqueUntil: nullTime(j.UniqueUntil),
-		DependsOn: j.DependsOn, PendingDeps: pending, RepeatableID: j.RepeatableID, At: now.UTC()}
+		DependsOn: j.DependsOn, PendingDeps: pending, RepeatableID: j.RepeatableID, At: now.UTC(),
+		OnParent: string(j.OnParentFailure)}
 	if j.UniqueKey != "" {
 		k := j.UniqueKey
 		r.UniqueKey = &k
@@ -188,14 +195,15 @@ const qInsert = `WITH r AS (
 	SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(n int, id text, queue text, task text, payload text,
 		state text, priority int, max_retries int, backoff_kind text, backoff_base bigint, backoff_max bigint,
 		backoff_jitter float8, timeout bigint, run_at timestamptz, created_at timestamptz, unique_key text,
-		unique_until timestamptz, depends_on text[], pending_deps int, repeatable_id text, at timestamptz)
+		unique_until timestamptz, depends_on text[], pending_deps int, repeatable_id text, at timestamptz,
+		on_parent_failure text)
 ), ins AS (
 	INSERT INTO asyncmq_jobs (id, queue, task, payload, state, priority, max_retries, backoff_kind,
 		backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at, unique_key, unique_until,
-		depends_on, pending_deps, repeatable_id)
+		depends_on, pending_deps, repeatable_id, on_parent_failure)
 	SELECT id, queue, task, payload::jsonb, state, priority, max_retries, backoff_kind, backoff_base,
 		backoff_max, backoff_jitter, timeout, run_at, created_at, unique_key, unique_until, depends_on,
-		pending_deps, repeatable_id
+		pending_deps, repeatable_id, on_parent_failure
 	FROM r ORDER BY n
 ), qs AS (
 	INSERT INTO asyncmq_queues (name) SELECT DISTINCT queue FROM r ON CONFLICT DO NOTHING

@@ -58,7 +58,9 @@ var qFinish = `WITH v AS (
 	DELETE FROM asyncmq_job_deps d USING upd WHERE d.parent = upd.id AND upd.outcome = 'completed'
 	RETURNING d.child
 ), kids AS (
-	UPDATE asyncmq_jobs c SET pending_deps = c.pending_deps - k.n
+	UPDATE asyncmq_jobs c SET pending_deps = c.pending_deps - k.n,
+		state = CASE WHEN c.state <> 'waiting-children' OR c.pending_deps > k.n THEN c.state
+			WHEN c.run_at > $12 THEN 'delayed' ELSE 'waiting' END
 	FROM (SELECT child, count(*) AS n FROM deps GROUP BY child) k WHERE c.id = k.child
 	RETURNING c.queue
 ), wake AS (
@@ -78,25 +80,70 @@ func durationHistogram(rel string) string {
 }
 
 // qReleaseChildren releases the children of completed parents ($1) whose dependency rows the
-// finishing statement could not see; it is idempotent, as each row it deletes counts once.
+// finishing statement could not see; it is idempotent, as each row it deletes counts once. A
+// child with no pending parent left leaves waiting-children for waiting, or delayed before its
+// RunAt ($2 is now).
 const qReleaseChildren = `WITH deps AS (
 	DELETE FROM asyncmq_job_deps d USING asyncmq_jobs p
 	WHERE d.parent = ANY($1::text[]) AND p.id = d.parent AND p.state = 'completed'
 	RETURNING d.child
 ), kids AS (
-	UPDATE asyncmq_jobs c SET pending_deps = c.pending_deps - k.n
+	UPDATE asyncmq_jobs c SET pending_deps = c.pending_deps - k.n,
+		state = CASE WHEN c.state <> 'waiting-children' OR c.pending_deps > k.n THEN c.state
+			WHEN c.run_at > $2 THEN 'delayed' ELSE 'waiting' END
 	FROM (SELECT child, count(*) AS n FROM deps GROUP BY child) k WHERE c.id = k.child
 	RETURNING c.queue
 )
 SELECT coalesce(array_agg(DISTINCT queue), '{}') FROM kids`
 
 // releaseChildren runs qReleaseChildren and signals the queues of the jobs it released.
-func (b *Backend) releaseChildren(ctx context.Context, parents []string) error {
+func (b *Backend) releaseChildren(ctx context.Context, parents []string, now time.Time) error {
 	var wake []string
-	if err := b.pool.QueryRow(ctx, qReleaseChildren, parents).Scan(&wake); err != nil {
+	if err := b.pool.QueryRow(ctx, qReleaseChildren, parents, now).Scan(&wake); err != nil {
 		return err
 	}
 	b.notifier.wake(wake...)
+	return nil
+}
+
+// qParentsEnded applies the OnParentFailure policy of the waiting-children jobs of the jobs of
+// $1 that the current transaction failed or cancelled (state failed or cancelled with finished_at
+// $2, its Now), and of the children of the jobs it fails or cancels in turn: cancel cancels
+// them, wait leaves them, anything else fails them with an error naming the parent ($3 is Now as
+// text, for the attempt error), each with its event. It runs in the transaction that ended the
+// parents, after the statement that did, so it sees their new state and every dependency row
+// committed before it. The dependency rows stay, so a job kept waiting is released when the
+// parent is retried and completes.
+const qParentsEnded = `WITH RECURSIVE ended (id, state, msg) AS (
+	SELECT id, state, NULL::text FROM asyncmq_jobs
+	WHERE id = ANY($1::text[]) AND state IN ('failed', 'cancelled') AND finished_at = $2
+	UNION
+	SELECT c.id, CASE WHEN c.on_parent_failure = 'cancel' THEN 'cancelled' ELSE 'failed' END,
+		'parent job ' || to_json(e.id)::text || CASE e.state WHEN 'cancelled' THEN ' was cancelled' ELSE ' failed' END
+	FROM ended e JOIN asyncmq_job_deps d ON d.parent = e.id JOIN asyncmq_jobs c ON c.id = d.child
+	WHERE c.state = 'waiting-children' AND c.on_parent_failure <> 'wait'
+), kids AS (
+	SELECT DISTINCT ON (id) id, state, msg FROM ended WHERE msg IS NOT NULL ORDER BY id, msg
+), upd AS (
+	UPDATE asyncmq_jobs c SET state = k.state, finished_at = $2,
+		errors = CASE WHEN k.state = 'cancelled' THEN c.errors
+			ELSE coalesce(c.errors, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+				'attempt', c.attempts, 'at', $3::text, 'error', k.msg)) END
+	FROM kids k WHERE c.id = k.id AND c.state = 'waiting-children'
+	RETURNING c.id, c.queue, c.task, c.state, k.msg
+)
+INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at, detail)
+SELECT CASE state WHEN 'cancelled' THEN 'job:cancelled' ELSE 'job:failed' END, queue, id, task, state, $2, msg
+FROM upd ORDER BY id`
+
+// parentsEnded runs qParentsEnded in the transaction w for the jobs of ids it ended.
+func (w *wtx) parentsEnded(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := w.exec(qParentsEnded, ids, w.now, w.now.Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("apply the parent-failure policies of the children of %d jobs: %w", len(ids), err)
+	}
 	return nil
 }
 
@@ -200,6 +247,16 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 		}
 		return rows.Err()
 	})
+	// Failed and cancelled jobs end their waiting children in the same transaction.
+	var ended []string
+	for i, o := range outcomes {
+		if o == string(asyncmqtype.OutcomeFailed) || o == string(asyncmqtype.OutcomeCancelled) {
+			ended = append(ended, ids[i])
+		}
+	}
+	if len(ended) > 0 {
+		batch.Queue(qParentsEnded, ended, now, now.Format(time.RFC3339Nano))
+	}
 	if err := b.sendTransition(ctx, batch); err != nil {
 		return nil, fmt.Errorf("finish %d jobs: %w", len(p.Items), b.fail(err))
 	}
@@ -209,7 +266,7 @@ func (b *Backend) Finish(ctx context.Context, p backend.FinishParams) ([]error, 
 	b.notifier.wake(wake...)
 	if len(late) > 0 {
 		// The outcomes are committed; should this fail, the maintenance pass releases them.
-		if err := b.releaseChildren(ctx, late); err != nil {
+		if err := b.releaseChildren(ctx, late, now); err != nil {
 			b.cfg.logger.WarnContext(ctx, "release dependent jobs", "error", err)
 		}
 	}
@@ -318,7 +375,14 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 	}
 	ids, tokens := leaseArrays(p.Leases)
 	var wake []string
-	if err := b.pool.QueryRow(ctx, qRelease, ids, tokens, b.clock(p.Now)).Scan(&wake); err != nil {
+	now := b.clock(p.Now)
+	// A job cancelled here ends its waiting children in the same transaction.
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue(qRelease, ids, tokens, now).QueryRow(func(row pgx.Row) error { return row.Scan(&wake) })
+	batch.Queue(qParentsEnded, ids, now, now.Format(time.RFC3339Nano))
+	batch.Queue("COMMIT")
+	if err := b.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), b.fail(err))
 	}
 	b.notifier.wake(wake...)

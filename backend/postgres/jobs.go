@@ -87,9 +87,10 @@ type target struct {
 	state           asyncmqtype.State
 	cancelRequested bool
 	createdAt       time.Time
+	pendingDeps     int
 }
 
-const targetCols = `id, queue, task, state, cancel_requested, created_at`
+const targetCols = `id, queue, task, state, cancel_requested, created_at, pending_deps`
 
 // ApplyJobs applies a bulk action in transactions of at most 1,000 jobs, each job's change with
 // its event in the same transaction; the rows are locked (FOR UPDATE) so that a job claimed or
@@ -178,7 +179,7 @@ func (w *wtx) targets(q string, args ...any) ([]target, error) {
 	for rows.Next() {
 		var t target
 		var state string
-		if err := rows.Scan(&t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt); err != nil {
+		if err := rows.Scan(&t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt, &t.pendingDeps); err != nil {
 			return nil, fmt.Errorf("select jobs: %w", err)
 		}
 		t.state = asyncmqtype.State(state)
@@ -188,7 +189,8 @@ func (w *wtx) targets(q string, args ...any) ([]target, error) {
 }
 
 const (
-	qRetryIDs = `UPDATE asyncmq_jobs SET state = 'waiting', attempts = 0, stalls = 0, run_at = $1,
+	qRetryIDs = `UPDATE asyncmq_jobs SET state = CASE WHEN pending_deps > 0 THEN 'waiting-children' ELSE 'waiting' END,
+	attempts = 0, stalls = 0, run_at = $1,
 	finished_at = NULL, result = NULL, progress = NULL, lease_token = '', lease_expires_at = NULL,
 	cancel_requested = false
 WHERE id = ANY($2::text[])`
@@ -198,13 +200,15 @@ WHERE id = ANY($2::text[])`
 )
 
 // apply performs action on the selected jobs for which it applies and returns how many changed.
+// The jobs it cancels end their waiting children in the same transaction.
 func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 	var change, remove, requestCancel []string
 	var changed []target
 	for _, t := range ts {
 		switch {
 		case action == asyncmqtype.ActionRetry && t.state.Terminal(),
-			action == asyncmqtype.ActionCancel && (t.state == asyncmqtype.StateWaiting || t.state == asyncmqtype.StateDelayed),
+			action == asyncmqtype.ActionCancel && (t.state == asyncmqtype.StateWaiting || t.state == asyncmqtype.StateWaitingChildren ||
+				t.state == asyncmqtype.StateDelayed),
 			action == asyncmqtype.ActionPromote && t.state == asyncmqtype.StateDelayed:
 			change = append(change, t.id)
 		case action == asyncmqtype.ActionRemove && t.state != asyncmqtype.StateActive:
@@ -239,6 +243,7 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s jobs: %w", action, err)
 	}
+	var cancelled []string
 	for _, t := range changed {
 		e := asyncmqtype.Event{Queue: t.queue, JobID: t.id, Task: t.task}
 		switch {
@@ -246,9 +251,13 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 			e.Type, e.State, e.Detail = asyncmqtype.EventCancelled, asyncmqtype.StateActive, "cancel requested"
 		case action == asyncmqtype.ActionRetry:
 			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "retried"
+			if t.pendingDeps > 0 {
+				e.State = asyncmqtype.StateWaitingChildren
+			}
 			w.wakeQueue(t.queue)
 		case action == asyncmqtype.ActionCancel:
 			e.Type, e.State = asyncmqtype.EventCancelled, asyncmqtype.StateCancelled
+			cancelled = append(cancelled, t.id)
 		case action == asyncmqtype.ActionPromote:
 			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "promoted"
 			w.wakeQueue(t.queue)
@@ -257,5 +266,5 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 		}
 		w.event(e)
 	}
-	return len(changed), nil
+	return len(changed), w.parentsEnded(cancelled)
 }

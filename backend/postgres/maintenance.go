@@ -108,6 +108,8 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 	}
 }
 
+// recoverStalled recovers up to limit stalled jobs; those it fails or cancels end their waiting
+// children in the same transaction.
 func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (int, error) {
 	rows, err := w.tx.Query(w.ctx, qStalled, w.now, limit)
 	if err != nil {
@@ -177,7 +179,7 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		}
 		w.event(e)
 	}
-	return len(found), nil
+	return len(found), w.parentsEnded(append(fail, cancel...))
 }
 
 // known locks a queue's row for the transaction and reports whether it exists.
@@ -215,9 +217,9 @@ func (w *wtx) ids(q string, args ...any) ([]string, error) {
 // transactions of at most 1,000 jobs, and records one queue:changed event when it deleted any.
 // Jobs enqueued while it runs may survive. An unknown queue gets asyncmqtype.ErrQueueNotFound.
 func (b *Backend) Drain(ctx context.Context, queue string, includeDelayed bool) (int, error) {
-	q := `SELECT id FROM asyncmq_jobs WHERE queue = $1 AND state = 'waiting' LIMIT $2 FOR UPDATE SKIP LOCKED`
+	q := `SELECT id FROM asyncmq_jobs WHERE queue = $1 AND state IN ('waiting', 'waiting-children') LIMIT $2 FOR UPDATE SKIP LOCKED`
 	if includeDelayed {
-		q = `SELECT id FROM asyncmq_jobs WHERE queue = $1 AND state IN ('waiting', 'delayed') LIMIT $2 FOR UPDATE SKIP LOCKED`
+		q = `SELECT id FROM asyncmq_jobs WHERE queue = $1 AND state IN ('waiting', 'waiting-children', 'delayed') LIMIT $2 FOR UPDATE SKIP LOCKED`
 	}
 	total := 0
 	for first := true; ; first = false {
@@ -466,7 +468,7 @@ func (b *Backend) maintainOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if err := b.releaseChildren(ctx, parents); err != nil {
+		if err := b.releaseChildren(ctx, parents, now); err != nil {
 			return fmt.Errorf("release dependent jobs: %w", err)
 		}
 	}

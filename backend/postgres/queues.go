@@ -17,7 +17,7 @@ import (
 // jobs stored: keep retention short for large volumes.
 const qQueues = `SELECT q.name, q.paused, q.rate_limit, q.rate_interval, s.state,
 	(SELECT count(*) FROM asyncmq_jobs j WHERE j.queue = q.name AND j.state = s.state)
-FROM asyncmq_queues q CROSS JOIN unnest('{waiting,active,delayed,completed,failed,cancelled}'::text[]) AS s(state)
+FROM asyncmq_queues q CROSS JOIN unnest('{waiting,waiting-children,active,delayed,completed,failed,cancelled}'::text[]) AS s(state)
 WHERE $1::text IS NULL OR q.name = $1
 ORDER BY q.name`
 

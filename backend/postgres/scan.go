@@ -13,13 +13,13 @@ import (
 const jobCols = `id, queue, task, payload, state, priority, attempts, max_retries,
 	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
 	started_at, finished_at, result, progress, errors, worker_id, lease_token, lease_expires_at,
-	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id`
+	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id, on_parent_failure`
 
 // scanJob reads one row selected with jobCols.
 func scanJob(row pgx.Row) (*asyncmqtype.JobInfo, error) {
 	var (
 		j                                        asyncmqtype.JobInfo
-		state, bkind                             string
+		state, bkind, onParent                   string
 		bbase, bmax, timeout                     int64
 		runAt, createdAt                         time.Time
 		started, finished, leaseExp, uniqueUntil *time.Time
@@ -29,11 +29,12 @@ func scanJob(row pgx.Row) (*asyncmqtype.JobInfo, error) {
 	err := row.Scan(&j.ID, &j.Queue, &j.Task, &payload, &state, &j.Priority, &j.Attempts, &j.MaxRetries,
 		&bkind, &bbase, &bmax, &j.Backoff.Jitter, &timeout, &runAt, &createdAt,
 		&started, &finished, &result, &progress, &errs, &j.WorkerID, &j.LeaseToken, &leaseExp,
-		&j.Stalls, &uniqueKey, &uniqueUntil, &j.DependsOn, &j.PendingDeps, &j.CancelRequested, &j.RepeatableID)
+		&j.Stalls, &uniqueKey, &uniqueUntil, &j.DependsOn, &j.PendingDeps, &j.CancelRequested, &j.RepeatableID, &onParent)
 	if err != nil {
 		return nil, err
 	}
 	j.State = asyncmqtype.State(state)
+	j.OnParentFailure = asyncmqtype.ParentFailure(onParent)
 	j.Backoff.Kind = asyncmqtype.BackoffKind(bkind)
 	j.Backoff.Base = time.Duration(bbase)
 	j.Backoff.Max = time.Duration(bmax)

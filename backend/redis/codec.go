@@ -17,7 +17,7 @@ import (
 //	at attempts, bo backoff JSON, to timeout ns, sa started-at, fa finished-at, r result,
 //	pg progress, er errors (JSON array, times in µs), w worker, lt lease token, le lease expiry,
 //	sl stalls, uk/uu unique key/until, dep parents (\x1f-separated), pd pending parents,
-//	cr cancel requested, rep repeatable ID, ch children (\x1f-separated).
+//	cr cancel requested, rep repeatable ID, ch children (\x1f-separated), op parent-failure policy.
 const depSep = "\x1f"
 
 // storedError is an AttemptError as the scripts append it.
@@ -65,7 +65,7 @@ func decodeJob(id, queue string, f map[string]string) (*asyncmqtype.JobInfo, err
 		FinishedAt: fromMicros(f["fa"]), WorkerID: f["w"], LeaseToken: f["lt"],
 		LeaseExpiresAt: fromMicros(f["le"]), Stalls: atoi(f["sl"]), UniqueKey: f["uk"],
 		UniqueUntil: fromMicros(f["uu"]), PendingDeps: atoi(f["pd"]), CancelRequested: f["cr"] == "1",
-		RepeatableID: f["rep"],
+		RepeatableID: f["rep"], OnParentFailure: asyncmqtype.ParentFailure(f["op"]),
 	}
 	if v := f["p"]; v != "" {
 		j.Payload = json.RawMessage(v)
@@ -114,7 +114,7 @@ func pairs(v any) map[string]string {
 	return m
 }
 
-// jobArgs encodes one job as the 13 script arguments of the enqueue prelude.
+// jobArgs encodes one job as the 14 script arguments of the enqueue prelude.
 func jobArgs(j *asyncmqtype.JobInfo) []any {
 	bo := ""
 	if j.Backoff != (asyncmqtype.Backoff{}) {
@@ -143,6 +143,6 @@ func jobArgs(j *asyncmqtype.JobInfo) []any {
 	}
 	return []any{
 		j.ID, j.Task, string(j.Payload), strconv.Itoa(j.Priority), strconv.Itoa(j.MaxRetries), bo, to,
-		micros(j.RunAt), micros(j.CreatedAt), j.UniqueKey, uu, deps, j.RepeatableID,
+		micros(j.RunAt), micros(j.CreatedAt), j.UniqueKey, uu, deps, j.RepeatableID, string(j.OnParentFailure),
 	}
 }

@@ -1,5 +1,7 @@
 package redis
 
+import "github.com/asyncmq/asyncmq/asyncmqtype"
+
 // Key layout. Every key of one queue starts with "<prefix>:{<queue>}:", so the queue's hash tag
 // puts all of them in one Cluster slot and a script may touch any of them. The few keys shared
 // by every queue carry no queue tag:
@@ -7,7 +9,8 @@ package redis
 //	<prefix>:{<q>}:meta        HASH   k (known), pz (paused), rl/ri/rs/rc (rate limit window)
 //	<prefix>:{<q>}:j:<id>      HASH   one job (fields in codec.go); the only copy of its payload
 //	<prefix>:{<q>}:ready       ZSET   claimable jobs, score 0, member priority|run-at|id (lexical)
-//	<prefix>:{<q>}:s:<state>   ZSET   jobs of a state by CreatedAt µs (listings, counts, pages)
+//	<prefix>:{<q>}:s:<state>   ZSET   jobs of a state by CreatedAt µs (listings, counts, pages);
+//	                                  waiting-children holds the jobs blocked on parents
 //	<prefix>:{<q>}:due         ZSET   delayed jobs by RunAt µs
 //	<prefix>:{<q>}:lease       ZSET   active jobs by lease expiry µs
 //	<prefix>:{<q>}:f:<state>   ZSET   terminal jobs by FinishedAt µs (Clean, retention)
@@ -45,12 +48,13 @@ func (s *Store) queueKeys(queue string) qkeys {
 		base + "f:completed", base + "f:failed", base + "f:cancelled",
 		base + "uniq", ev, base + "mi", jobq, queues, allq,
 		base + "rids", base + "rdue",
+		// Added after the others so the positions of the keys before it stay.
+		base + "s:waiting-children",
 	}
 	return k
 }
 
 func (k qkeys) meta() string                { return k.list[0] }
-func (k qkeys) state(i int) string          { return k.list[2+i] }
 func (k qkeys) job(id string) string        { return k.base + "j:" + id }
 func (k qkeys) repeatable(id string) string { return k.base + "r:" + id }
 func (k qkeys) metric(minute string) string { return k.base + "m:" + minute }
@@ -58,6 +62,14 @@ func (k qkeys) metricIndex() string         { return k.list[15] }
 func (k qkeys) events() string              { return k.list[14] }
 func (k qkeys) rdue() string                { return k.list[20] }
 func (k qkeys) wake() string                { return k.base + "wake" }
+
+// state returns the key of the state of index i (asyncmqtype.State.Index).
+func (k qkeys) state(i int) string {
+	if i == asyncmqtype.StateWaitingChildren.Index() {
+		return k.list[21]
+	}
+	return k.list[2+i]
+}
 
 func (s *Store) jobqKey() string   { return s.prefix + ":jobq" }
 func (s *Store) queuesKey() string { return s.prefix + ":queues" }

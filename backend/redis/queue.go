@@ -36,8 +36,8 @@ func (s *Store) queueInfos(ctx context.Context, names []string) ([]asyncmqtype.Q
 		str := func(j int) string { v, _ := m[j].(string); return v }
 		ok[i] = str(0) == "1"
 		qi := asyncmqtype.QueueInfo{Name: q, Paused: str(1) == "1", Counts: make(map[asyncmqtype.State]int, asyncmqtype.NumStates)}
-		for st, state := range asyncmqtype.States {
-			qi.Counts[state] = int(counts[i][st].Val())
+		for _, state := range asyncmqtype.States {
+			qi.Counts[state] = int(counts[i][state.Index()].Val())
 		}
 		if rl := atoi(str(2)); rl > 0 {
 			qi.RateLimit = rl

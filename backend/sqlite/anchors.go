@@ -144,7 +144,8 @@ func (c *anchorCache) moved(counts map[string]*[numStates]int64) {
 		return
 	}
 	for q, d := range counts {
-		for i, s := range asyncmqtype.States {
+		for _, s := range asyncmqtype.States {
+			i := stateIndex(s)
 			if d[i] == 0 {
 				continue
 			}

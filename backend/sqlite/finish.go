@@ -32,8 +32,24 @@ RETURNING id, queue, task`
 	SELECT count(*) FROM asyncmq_job_deps AS d
 	WHERE d.child = asyncmq_jobs.id AND d.parent IN (SELECT value FROM json_each(?1)))
 WHERE id IN (SELECT child FROM asyncmq_job_deps WHERE parent IN (SELECT value FROM json_each(?1)))
-RETURNING queue, pending_deps = 0 AND state = 'waiting'`
+RETURNING id`
+	// qDepsReady moves the children with no pending parent left out of waiting-children.
+	qDepsReady = `UPDATE asyncmq_jobs SET state = CASE WHEN run_at > ?2 THEN 'delayed' ELSE 'waiting' END
+WHERE id IN (SELECT value FROM json_each(?1)) AND state = 'waiting-children' AND pending_deps = 0
+RETURNING queue, state`
 	qDepsDelete = `DELETE FROM asyncmq_job_deps WHERE parent IN (SELECT value FROM json_each(?))`
+	// qParentEnded applies the OnParentFailure policy of the waiting-children jobs of one parent
+	// (?2) that failed or was cancelled: cancel cancels them, anything but wait fails them with
+	// the attempt error ?3. The dependency rows stay, so a job kept waiting is still released
+	// when the parent is retried and completes.
+	qParentEnded = `UPDATE asyncmq_jobs AS j SET
+	state = CASE WHEN j.on_parent_failure = 'cancel' THEN 'cancelled' ELSE 'failed' END,
+	finished_at = ?1,
+	errors = CASE WHEN j.on_parent_failure = 'cancel' THEN j.errors
+		ELSE json_insert(coalesce(j.errors, '[]'), '$[#]', json_set(?3, '$.attempt', j.attempts)) END
+FROM asyncmq_job_deps AS d
+WHERE d.parent = ?2 AND j.id = d.child AND j.state = 'waiting-children' AND j.on_parent_failure != 'wait'
+RETURNING id, queue, task, state`
 )
 
 // outcomeState maps an outcome to the state it leads to; a retry due already is waiting.
@@ -147,6 +163,7 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 	// The events go in the order the worker reported the outcomes.
 	slices.SortFunc(done, func(a, b applied) int { return cmp.Compare(index[a.id], index[b.id]) })
 	var completed []string
+	var ended []endedJob
 	for _, a := range done {
 		i := index[a.id]
 		it := items[i]
@@ -170,8 +187,63 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 			m.failed++
 			m.finished(it.Duration)
 		}
+		if states[i] == asyncmqtype.StateFailed || states[i] == asyncmqtype.StateCancelled {
+			ended = append(ended, endedJob{a.id, states[i]})
+		}
 	}
-	return w.resolveDeps(completed)
+	if err := w.resolveDeps(completed); err != nil {
+		return err
+	}
+	return w.parentsEnded(ended)
+}
+
+// endedJob is a job that just failed or was cancelled.
+type endedJob struct {
+	id    string
+	state asyncmqtype.State
+}
+
+// parentsEnded applies the OnParentFailure policy of the waiting-children jobs of parents that
+// just failed or were cancelled, and then of the children of the jobs it ended, in turn.
+func (w *wtx) parentsEnded(ended []endedJob) error {
+	for len(ended) > 0 {
+		p := ended[0]
+		ended = ended[1:]
+		msg := backend.ParentFailureMessage(p.id, p.state)
+		attemptErr, err := jsonArg(asyncmqtype.AttemptError{At: w.now, Error: msg})
+		if err != nil {
+			return err
+		}
+		rows, err := w.query(qParentEnded, nanoInt(w.now), p.id, attemptErr)
+		if err != nil {
+			return fmt.Errorf("apply the parent-failure policies of the children of job %q: %w", p.id, err)
+		}
+		var evs []asyncmqtype.Event
+		for rows.Next() {
+			var e asyncmqtype.Event
+			var state string
+			if err := rows.Scan(&e.JobID, &e.Queue, &e.Task, &state); err != nil {
+				rows.Close()
+				return fmt.Errorf("apply the parent-failure policies of the children of job %q: %w", p.id, err)
+			}
+			e.State, e.Type, e.Detail = asyncmqtype.State(state), asyncmqtype.EventFailed, msg
+			if e.State == asyncmqtype.StateCancelled {
+				e.Type = asyncmqtype.EventCancelled
+			}
+			evs = append(evs, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("apply the parent-failure policies of the children of job %q: %w", p.id, err)
+		}
+		slices.SortFunc(evs, func(a, b asyncmqtype.Event) int { return cmp.Compare(a.JobID, b.JobID) })
+		for _, e := range evs {
+			w.count(e.Queue, asyncmqtype.StateWaitingChildren, e.State)
+			w.event(e)
+			ended = append(ended, endedJob{e.JobID, e.State})
+		}
+	}
+	return nil
 }
 
 // resolveDeps counts the completion of parents down in their children.
@@ -187,23 +259,54 @@ func (w *wtx) resolveDeps(parents []string) error {
 	if err != nil {
 		return fmt.Errorf("release dependent jobs: %w", err)
 	}
+	var children []string
 	for rows.Next() {
-		var queue string
-		var runnable bool
-		if err := rows.Scan(&queue, &runnable); err != nil {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
 			return fmt.Errorf("release dependent jobs: %w", err)
 		}
-		if runnable {
-			// The child's last pending parent completed.
-			w.wakeQueue(queue)
-		}
+		children = append(children, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("release dependent jobs: %w", err)
 	}
+	if len(children) > 0 {
+		if err := w.releaseReady(children); err != nil {
+			return err
+		}
+	}
 	if _, err := w.exec(qDepsDelete, arg); err != nil {
+		return fmt.Errorf("release dependent jobs: %w", err)
+	}
+	return nil
+}
+
+// releaseReady moves the jobs of ids that have no pending parent left from waiting-children to
+// waiting, or to delayed before their RunAt.
+func (w *wtx) releaseReady(ids []string) error {
+	arg, err := jsonArg(ids)
+	if err != nil {
+		return err
+	}
+	rows, err := w.query(qDepsReady, arg, nanoInt(w.now))
+	if err != nil {
+		return fmt.Errorf("release dependent jobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var queue, state string
+		if err := rows.Scan(&queue, &state); err != nil {
+			return fmt.Errorf("release dependent jobs: %w", err)
+		}
+		w.count(queue, asyncmqtype.StateWaitingChildren, asyncmqtype.State(state))
+		if state == string(asyncmqtype.StateWaiting) {
+			// The child's last pending parent completed.
+			w.wakeQueue(queue)
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("release dependent jobs: %w", err)
 	}
 	return nil
@@ -328,6 +431,7 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 	}
 	err := b.write(ctx, b.clock(p.Now), func(w *wtx) error {
 		var evs []asyncmqtype.Event
+		var cancelled []endedJob
 		_, err := w.eachRun(qRelease, []any{nanoInt(w.now)}, leaseRows(p.Leases), func(rows *sql.Rows) error {
 			for rows.Next() {
 				var id, queue, task, state string
@@ -336,6 +440,9 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 				}
 				st := asyncmqtype.State(state)
 				w.count(queue, asyncmqtype.StateActive, st)
+				if st == asyncmqtype.StateCancelled {
+					cancelled = append(cancelled, endedJob{id, st})
+				}
 				e := asyncmqtype.Event{Type: asyncmqtype.EventEnqueued, Queue: queue, JobID: id, Task: task, State: st, Detail: "released"}
 				if st == asyncmqtype.StateCancelled {
 					e.Type, e.Detail = asyncmqtype.EventCancelled, ""
@@ -348,7 +455,10 @@ func (b *Backend) Release(ctx context.Context, p backend.ReleaseParams) error {
 		for _, e := range evs {
 			w.event(e)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return w.parentsEnded(cancelled)
 	})
 	if err != nil {
 		return fmt.Errorf("release %d jobs: %w", len(p.Leases), err)

@@ -55,7 +55,7 @@ func where(f asyncmqtype.JobFilter) (string, []any) {
 }
 
 const (
-	targetCols   = `seq, id, queue, task, state, cancel_requested, created_at`
+	targetCols   = `seq, id, queue, task, state, cancel_requested, created_at, pending_deps`
 	qTargetsByID = `SELECT ` + targetCols + ` FROM asyncmq_jobs WHERE id IN (SELECT value FROM json_each(?))`
 )
 
@@ -70,6 +70,7 @@ type target struct {
 	state           asyncmqtype.State
 	cancelRequested bool
 	createdAt       int64
+	pendingDeps     int
 }
 
 // ApplyJobs applies a bulk action in transactions of at most 1,000 jobs, each job's change with
@@ -170,7 +171,7 @@ func (w *wtx) targets(q string, args ...any) ([]target, error) {
 	for rows.Next() {
 		var t target
 		var state string
-		if err := rows.Scan(&t.seq, &t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt); err != nil {
+		if err := rows.Scan(&t.seq, &t.id, &t.queue, &t.task, &state, &t.cancelRequested, &t.createdAt, &t.pendingDeps); err != nil {
 			return nil, fmt.Errorf("select jobs: %w", err)
 		}
 		t.state = asyncmqtype.State(state)
@@ -180,7 +181,8 @@ func (w *wtx) targets(q string, args ...any) ([]target, error) {
 }
 
 const (
-	qRetrySeqs = `UPDATE asyncmq_jobs SET state = 'waiting', attempts = 0, stalls = 0, run_at = ?,
+	qRetrySeqs = `UPDATE asyncmq_jobs SET state = CASE WHEN pending_deps > 0 THEN 'waiting-children' ELSE 'waiting' END,
+	attempts = 0, stalls = 0, run_at = ?,
 	finished_at = NULL, result = NULL, progress = NULL, lease_token = '', lease_expires_at = NULL,
 	cancel_requested = 0
 WHERE seq IN (SELECT value FROM json_each(?))`
@@ -211,7 +213,8 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 	for _, t := range ts {
 		switch {
 		case action == asyncmqtype.ActionRetry && t.state.Terminal(),
-			action == asyncmqtype.ActionCancel && (t.state == asyncmqtype.StateWaiting || t.state == asyncmqtype.StateDelayed),
+			action == asyncmqtype.ActionCancel && (t.state == asyncmqtype.StateWaiting || t.state == asyncmqtype.StateWaitingChildren ||
+				t.state == asyncmqtype.StateDelayed),
 			action == asyncmqtype.ActionPromote && t.state == asyncmqtype.StateDelayed:
 			change = append(change, t.seq)
 		case action == asyncmqtype.ActionRemove && t.state != asyncmqtype.StateActive:
@@ -246,6 +249,7 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 			return 0, err
 		}
 	}
+	var cancelled []endedJob
 	for _, t := range changed {
 		e := asyncmqtype.Event{Queue: t.queue, JobID: t.id, Task: t.task}
 		switch {
@@ -253,10 +257,14 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 			e.Type, e.State, e.Detail = asyncmqtype.EventCancelled, asyncmqtype.StateActive, "cancel requested"
 		case action == asyncmqtype.ActionRetry:
 			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "retried"
-			w.count(t.queue, t.state, asyncmqtype.StateWaiting)
+			if t.pendingDeps > 0 {
+				e.State = asyncmqtype.StateWaitingChildren
+			}
+			w.count(t.queue, t.state, e.State)
 		case action == asyncmqtype.ActionCancel:
 			e.Type, e.State = asyncmqtype.EventCancelled, asyncmqtype.StateCancelled
 			w.count(t.queue, t.state, asyncmqtype.StateCancelled)
+			cancelled = append(cancelled, endedJob{t.id, asyncmqtype.StateCancelled})
 		case action == asyncmqtype.ActionPromote:
 			e.Type, e.State, e.Detail = asyncmqtype.EventEnqueued, asyncmqtype.StateWaiting, "promoted"
 			w.count(t.queue, t.state, asyncmqtype.StateWaiting)
@@ -266,5 +274,5 @@ func (w *wtx) apply(action asyncmqtype.Action, ts []target) (int, error) {
 		}
 		w.event(e)
 	}
-	return len(changed), nil
+	return len(changed), w.parentsEnded(cancelled)
 }

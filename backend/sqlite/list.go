@@ -41,7 +41,8 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	return page, nil
 }
 
-const qQueueCounts = `SELECT waiting, active, delayed, completed, failed, cancelled FROM asyncmq_queues WHERE name = ?`
+const qQueueCounts = `SELECT waiting, active, delayed, completed, failed, cancelled, waiting_children
+FROM asyncmq_queues WHERE name = ?`
 
 func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	filtered := p.Filter.Task != "" || p.Filter.ID != "" || p.Filter.Text != ""
@@ -96,7 +97,7 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	var scan pageScan
 	if !filtered {
 		var c [numStates]int
-		err := row(qQueueCounts, p.Filter.Queue).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5])
+		err := row(qQueueCounts, p.Filter.Queue).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
 		if errors.Is(err, sql.ErrNoRows) {
 			return page, nil
 		}

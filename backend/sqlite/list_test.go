@@ -30,6 +30,13 @@ func listFixture(t *testing.T) *bundle {
 		}
 		jobs = append(jobs, j)
 	}
+	// Jobs waiting for a delayed parent stay waiting-children whatever the claims do.
+	for i := range 8 {
+		j := newJob(fmt.Sprintf("b-w%02d", i), "b")
+		j.CreatedAt = t0.Add(time.Duration(i*2) * time.Second)
+		j.DependsOn = []string{jobs[0].ID}
+		jobs = append(jobs, j)
+	}
 	for _, q := range []string{"a", "c"} {
 		for i := range 10 {
 			jobs = append(jobs, newJob(fmt.Sprintf("%s-%03d", q, i), q))

@@ -219,5 +219,11 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		}
 		w.event(e)
 	}
-	return len(found), nil
+	var ended []endedJob
+	for _, s := range found {
+		if s.state != asyncmqtype.StateWaiting {
+			ended = append(ended, endedJob{s.id, s.state})
+		}
+	}
+	return len(found), w.parentsEnded(ended)
 }

@@ -12,7 +12,8 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-const queueCols = `name, paused, rate_limit, rate_interval, waiting, active, delayed, completed, failed, cancelled`
+const queueCols = `name, paused, rate_limit, rate_interval, waiting, active, delayed, completed, failed, cancelled,
+	waiting_children`
 
 func scanQueue(s scanner) (asyncmqtype.QueueInfo, error) {
 	var (
@@ -20,7 +21,7 @@ func scanQueue(s scanner) (asyncmqtype.QueueInfo, error) {
 		interval int64
 		c        [numStates]int
 	)
-	if err := s.Scan(&q.Name, &q.Paused, &q.RateLimit, &interval, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]); err != nil {
+	if err := s.Scan(&q.Name, &q.Paused, &q.RateLimit, &interval, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6]); err != nil {
 		return q, err
 	}
 	q.RateInterval = time.Duration(interval)
@@ -127,8 +128,8 @@ func (w *wtx) known(queue string) (bool, error) {
 
 var (
 	qDeleteSeqs   = `DELETE FROM asyncmq_jobs WHERE seq IN (SELECT value FROM json_each(?)) RETURNING queue, state`
-	qDrainPick    = `SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state = 'waiting' LIMIT ?`
-	qDrainPickAll = `SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state IN ('waiting', 'delayed') LIMIT ?`
+	qDrainPick    = `SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state IN ('waiting', 'waiting-children') LIMIT ?`
+	qDrainPickAll = `SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state IN ('waiting', 'waiting-children', 'delayed') LIMIT ?`
 	// qCleanKept finds the oldest of the jobs Clean keeps.
 	qCleanKept = `SELECT finished_at, id FROM asyncmq_jobs
 WHERE queue = ? AND state = ? AND finished_at IS NOT NULL

@@ -13,7 +13,7 @@ import (
 const numStates = asyncmqtype.NumStates
 
 // stateIndex orders the states as the counter columns of asyncmq_queues, which follow
-// asyncmqtype.States.
+// asyncmqtype.State.Index.
 func stateIndex(s asyncmqtype.State) int {
 	if i := s.Index(); i >= 0 {
 		return i
@@ -76,7 +76,7 @@ func jsonArg(v any) (string, error) {
 const jobCols = `id, queue, task, payload, state, priority, attempts, max_retries,
 	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
 	started_at, finished_at, result, progress, errors, worker_id, lease_token, lease_expires_at,
-	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id`
+	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id, on_parent_failure`
 
 // scanner is what *sql.Row and *sql.Rows share, so one scan function reads either.
 type scanner interface {
@@ -93,11 +93,12 @@ func scanJob(s scanner) (*asyncmqtype.JobInfo, error) {
 		uniqueKey                                  sql.NullString
 		payload, result, progress, errs, dependsOn []byte
 		cancel                                     int
+		onParent                                   string
 	)
 	err := s.Scan(&j.ID, &j.Queue, &j.Task, &payload, &state, &j.Priority, &j.Attempts, &j.MaxRetries,
 		&bkind, &bbase, &bmax, &j.Backoff.Jitter, &timeout, &runAt, &createdAt,
 		&started, &finished, &result, &progress, &errs, &j.WorkerID, &j.LeaseToken, &leaseExp,
-		&j.Stalls, &uniqueKey, &uniqueUntil, &dependsOn, &j.PendingDeps, &cancel, &j.RepeatableID)
+		&j.Stalls, &uniqueKey, &uniqueUntil, &dependsOn, &j.PendingDeps, &cancel, &j.RepeatableID, &onParent)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +115,7 @@ func scanJob(s scanner) (*asyncmqtype.JobInfo, error) {
 	j.UniqueKey = uniqueKey.String
 	j.UniqueUntil = fromNull(uniqueUntil)
 	j.CancelRequested = cancel != 0
+	j.OnParentFailure = asyncmqtype.ParentFailure(onParent)
 	if payload != nil {
 		j.Payload = json.RawMessage(payload)
 	}

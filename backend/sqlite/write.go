@@ -408,9 +408,11 @@ func (w *wtx) metric(queue string) *metricDelta {
 }
 
 var (
-	qCountUpsert = `INSERT INTO asyncmq_queues (name, waiting, active, delayed, completed, failed, cancelled)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+	qCountUpsert = `INSERT INTO asyncmq_queues (name, waiting, active, delayed, completed, failed, cancelled,
+	waiting_children)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET
+	waiting_children = waiting_children + excluded.waiting_children,
 	waiting = waiting + excluded.waiting,
 	active = active + excluded.active,
 	delayed = delayed + excluded.delayed,
@@ -438,7 +440,7 @@ ON CONFLICT (queue, minute) DO UPDATE SET ` + strings.Join(sets, ", ")
 // flush writes the gathered counters, events and metrics.
 func (w *wtx) flush() error {
 	for q, c := range w.counts {
-		if _, err := w.exec(qCountUpsert, q, c[0], c[1], c[2], c[3], c[4], c[5]); err != nil {
+		if _, err := w.exec(qCountUpsert, q, c[0], c[1], c[2], c[3], c[4], c[5], c[6]); err != nil {
 			return fmt.Errorf("update counters of queue %q: %w", q, err)
 		}
 	}

@@ -23,6 +23,8 @@ func newEnqueueCmd(a *app) *cobra.Command {
 		maxRetries int
 		unique     string
 		uniqueTTL  time.Duration
+		dependsOn  []string
+		onParent   string
 	)
 	cmd := &cobra.Command{
 		Use:   "enqueue <task> [payload JSON]",
@@ -30,7 +32,12 @@ func newEnqueueCmd(a *app) *cobra.Command {
 		Long: `Add a job for a task and print its ID (with --json, the stored job).
 
 The payload is a JSON value; "-" reads it from standard input. Without one the payload is null.
-  asyncmq enqueue email.send '{"to":"a@example.com"}' --queue mail --delay 10s`,
+  asyncmq enqueue email.send '{"to":"a@example.com"}' --queue mail --delay 10s
+
+With --depends-on the job waits (state waiting-children) until those jobs complete; should one of
+them fail or be cancelled, --on-parent-failure says what happens to it: fail (the default), cancel,
+or wait for the parent's retry.
+  asyncmq enqueue report.send --depends-on 01J... --on-parent-failure cancel`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: a.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			task := args[0]
@@ -77,6 +84,18 @@ The payload is a JSON value; "-" reads it from standard input. Without one the p
 			} else if f.Changed("unique-ttl") {
 				return cli.Usagef("--unique-ttl needs --unique")
 			}
+			if len(dependsOn) > 0 {
+				opts = append(opts, asyncmq.DependsOn(dependsOn...))
+			}
+			if f.Changed("on-parent-failure") {
+				if len(dependsOn) == 0 {
+					return cli.Usagef("--on-parent-failure needs --depends-on")
+				}
+				if err := asyncmqtype.ValidateParentFailure(asyncmqtype.ParentFailure(onParent)); err != nil {
+					return cli.Usagef("--on-parent-failure %q: want fail, cancel or wait", onParent)
+				}
+				opts = append(opts, asyncmq.OnParentFailure(asyncmqtype.ParentFailure(onParent)))
+			}
 			b, err := a.openBackend(ctx, true)
 			if err != nil {
 				return err
@@ -103,5 +122,8 @@ The payload is a JSON value; "-" reads it from standard input. Without one the p
 	f.IntVar(&maxRetries, "max-retries", 3, "times a failed job is retried")
 	f.StringVar(&unique, "unique", "", "unique key: refuse another job with this key in the queue until --unique-ttl passes")
 	f.DurationVar(&uniqueTTL, "unique-ttl", time.Hour, "how long --unique holds")
+	f.StringSliceVar(&dependsOn, "depends-on", nil, "IDs of jobs (of the same queue) that must complete first; repeat or separate with commas")
+	f.StringVar(&onParent, "on-parent-failure", string(asyncmqtype.ParentFailureFail),
+		"when a --depends-on job fails or is cancelled: fail, cancel or wait (for its retry)")
 	return cmd
 }

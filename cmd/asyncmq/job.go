@@ -125,13 +125,25 @@ func newJobInspectCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.print(j, func(w io.Writer) error { return writeJob(w, j) })
+				parents, err := insp.Parents(ctx, j.ID)
+				if err != nil {
+					return err
+				}
+				out := jobDetail{JobInfo: j, Parents: parents}
+				return a.print(out, func(w io.Writer) error { return writeJob(w, j, parents) })
 			})
 		}),
 	}
 }
 
-func writeJob(w io.Writer, j *asyncmqtype.JobInfo) error {
+// jobDetail is the --json answer of job inspect: the stored job and the parents it still waits
+// for, with their states.
+type jobDetail struct {
+	*asyncmqtype.JobInfo
+	Parents []asyncmqtype.ParentInfo `json:"parents,omitempty"`
+}
+
+func writeJob(w io.Writer, j *asyncmqtype.JobInfo, parents []asyncmqtype.ParentInfo) error {
 	pairs := []any{
 		"id", j.ID, "queue", j.Queue, "task", j.Task, "state", j.State,
 		"priority", j.Priority, "attempts", fmt.Sprintf("%d of %d", j.Attempts, j.MaxRetries+1),
@@ -139,6 +151,21 @@ func writeJob(w io.Writer, j *asyncmqtype.JobInfo) error {
 		"worker", j.WorkerID, "timeout", j.Timeout, "unique key", j.UniqueKey,
 		"depends on", j.DependsOn, "repeatable", j.RepeatableID,
 		"payload", compactJSON(j.Payload), "result", compactJSON(j.Result), "progress", compactJSON(j.Progress),
+	}
+	if len(j.DependsOn) > 0 {
+		policy := j.OnParentFailure
+		if policy == "" {
+			policy = asyncmqtype.ParentFailureFail
+		}
+		pending := make([]string, len(parents))
+		for i, p := range parents {
+			state := string(p.State)
+			if state == "" {
+				state = "removed"
+			}
+			pending[i] = p.ID + " (" + state + ")"
+		}
+		pairs = append(pairs, "pending parents", strings.Join(pending, ", "), "on parent failure", policy)
 	}
 	if j.CancelRequested {
 		pairs = append(pairs, "cancel requested", true)

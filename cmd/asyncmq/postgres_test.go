@@ -70,7 +70,8 @@ func TestMigrateOnPostgres(t *testing.T) {
 	}
 
 	down := f.mustRun("migrate", "down", "--dry-run")
-	if !strings.Contains(down, "would apply down") || !strings.Contains(down, "DROP TABLE") {
+	// The last step's SQL undoes it; whatever it is, it drops something.
+	if !strings.Contains(down, "would apply down") || !strings.Contains(down, "DROP ") {
 		t.Fatalf("migrate down --dry-run printed %q", down)
 	}
 	f.mustRun("migrate", "down")

@@ -46,8 +46,10 @@ for b = 8, #ARGV, 10 do
       elseif outcome == 'failed' then
         metric('f', 1, 'ds', dur, bucket, 1)
         event('job:failed', id, v[5], outcome, msg)
+        parent_ended(id, outcome)
       else
         event('job:cancelled', id, v[5], outcome, msg)
+        parent_ended(id, outcome)
       end
     end
   end

@@ -8,6 +8,7 @@ local K_DUE, K_LEASE = KEYS[9], KEYS[10]
 local FKEY = {completed = KEYS[11], failed = KEYS[12], cancelled = KEYS[13]}
 local K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ = KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]
 local K_RIDS, K_RDUE = KEYS[20], KEYS[21]
+SKEY['waiting-children'] = KEYS[22]
 local JP, QNAME, MP, WAKE, EVMAX = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
 local GLOBAL = ARGV[7] == '1'
 local TERMINAL = {completed = true, failed = true, cancelled = true}
@@ -102,17 +103,26 @@ local function move(id, from, to, ca)
   zset(SKEY[to], id, ca)
 end
 
--- release_children counts one completed parent off each child's pending dependencies.
+-- release_children counts one completed parent off each child's pending dependencies; a child
+-- with none left leaves waiting-children for waiting, or delayed before its run-at. (A job
+-- blocked before the waiting-children state existed is still waiting, and only becomes ready.)
 local function release_children(ch)
   if not ch then return end
   for cid in string.gmatch(ch, '[^' .. SEP .. ']+') do
     local ck = JP .. cid
-    local v = redis.call('HMGET', ck, 'pd', 'st', 'pr', 'ra')
+    local v = redis.call('HMGET', ck, 'pd', 'st', 'pr', 'ra', 'ca')
     if v[1] then
       local pd = tonumber(v[1]) - 1
       if pd <= 0 then
         redis.call('HDEL', ck, 'pd')
         if v[2] == 'waiting' then ready(cid, v[3], v[4]) end
+        if v[2] == 'waiting-children' then
+          local ra = tonumber(v[4])
+          local st = ra > NOW and 'delayed' or 'waiting'
+          redis.call('HSET', ck, 'st', st)
+          move(cid, 'waiting-children', st, v[5])
+          if st == 'delayed' then zset(K_DUE, cid, ra) else ready(cid, v[3], v[4]) end
+        end
       else
         redis.call('HSET', ck, 'pd', pd)
       end
@@ -158,6 +168,40 @@ local function with_error(er, attempt, at, tail)
   return '[' .. obj .. ']'
 end
 
+-- parent_ended applies the parent-failure policy (field 'op') of the waiting-children jobs of a
+-- job that just failed or was cancelled (state st): 'cancel' cancels them, 'wait' leaves them,
+-- anything else fails them with an error naming the parent; then the same for the children of
+-- the jobs it ended. The parent keeps its children list, so a job left waiting is still released
+-- when the parent is retried and completes.
+local function parent_ended(id, st)
+  local queue = {{id, st}}
+  local i = 1
+  while queue[i] do
+    local pid, pst = queue[i][1], queue[i][2]
+    i = i + 1
+    local ch = redis.call('HGET', JP .. pid, 'ch')
+    if ch then
+      local msg = 'parent job ' .. cjson.encode(pid) .. (pst == 'cancelled' and ' was cancelled' or ' failed')
+      for cid in string.gmatch(ch, '[^' .. SEP .. ']+') do
+        local ck = JP .. cid
+        local v = redis.call('HMGET', ck, 'st', 'op', 'ca', 't', 'at', 'er')
+        if v[1] == 'waiting-children' and v[2] ~= 'wait' then
+          local to = v[2] == 'cancel' and 'cancelled' or 'failed'
+          if to == 'failed' then
+            redis.call('HSET', ck, 'st', to, 'fa', fmt(NOW), 'er', with_error(v[6], v[5] or '0', NOW, '"error":' .. cjson.encode(msg)))
+          else
+            redis.call('HSET', ck, 'st', to, 'fa', fmt(NOW))
+          end
+          move(cid, 'waiting-children', to, v[3])
+          zset(FKEY[to], cid, NOW)
+          event('job:' .. to, cid, v[4], to, msg)
+          queue[#queue + 1] = {cid, to}
+        end
+      end
+    end
+  end
+end
+
 -- JOBQ gathers ID index entries for one HSET in done().
 local JOBQ = {}
 
@@ -172,8 +216,10 @@ local function done()
   woke = false
 end
 
--- Enqueue: each job is 13 arguments starting at base.
-local NF = 13
+-- Enqueue: each job is 14 arguments starting at base: ID, task, payload, priority, max retries,
+-- backoff, timeout, run-at, created-at, unique key, unique until, parents, repeatable ID,
+-- parent-failure policy.
+local NF = 14
 -- WRITTEN holds the IDs this script call has stored: one call carries the Enqueue calls of many
 -- producers, and the ID index is written only by done(), so a later group with the same ID must
 -- find it here to get the same 'exists' as a later call would.
@@ -239,8 +285,9 @@ local function enqueue_write(base, n, batch)
       end
     end
     local st = ra > NOW and 'delayed' or 'waiting'
+    if pd > 0 then st = 'waiting-children' end
     local f = {'t', ARGV[b + 1], 'st', st, 'pr', ARGV[b + 3], 'mr', ARGV[b + 4], 'ra', fmt(ra), 'ca', fmt(ca)}
-    local opt = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}}
+    local opt = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}}
     for _, o in ipairs(opt) do
       local v = ARGV[b + o[2]]
       if v ~= '' then f[#f + 1] = o[1]; f[#f + 1] = v end
@@ -250,7 +297,7 @@ local function enqueue_write(base, n, batch)
     zset(SKEY[st], id, ca)
     if st == 'delayed' then
       zset(K_DUE, id, ra)
-    elseif pd == 0 then
+    elseif st == 'waiting' then
       ready(id, ARGV[b + 3], ra)
     end
     if ARGV[b + 9] ~= '' then redis.call('HSET', K_UNIQ, ARGV[b + 9], id) end

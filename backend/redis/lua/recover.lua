@@ -14,6 +14,7 @@ for b = 10, #ARGV do
       move(id, 'active', 'cancelled', v[6])
       zset(FKEY.cancelled, id, NOW)
       event('job:cancelled', id, v[7], 'cancelled', '')
+      parent_ended(id, 'cancelled')
     else
       local sl = tonumber(v[5] or '0') + 1
       if sl > maxStalls then
@@ -23,6 +24,7 @@ for b = 10, #ARGV do
         metric('f', 1)
         event('job:failed', id, v[7], 'failed', 'job stalled: lease expired')
         failed[#failed + 1] = id
+        parent_ended(id, 'failed')
       else
         redis.call('HSET', jk, 'st', 'waiting', 'sl', sl)
         local ra = redis.call('HGET', jk, 'ra')

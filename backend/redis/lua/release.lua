@@ -11,6 +11,7 @@ for b = 8, #ARGV, 2 do
       move(id, 'active', 'cancelled', v[4])
       zset(FKEY.cancelled, id, NOW)
       event('job:cancelled', id, v[5], 'cancelled', '')
+      parent_ended(id, 'cancelled')
     else
       redis.call('HSET', jk, 'st', 'waiting', 'at', math.max(tonumber(v[8] or '1') - 1, 0))
       move(id, 'active', 'waiting', v[4])
