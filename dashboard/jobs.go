@@ -173,7 +173,7 @@ func (d *Dashboard) listJobs(r *http.Request, name string, fixed asyncmqtype.Sta
 		return jobListData{}, asyncmqtype.QueueInfo{}, err
 	}
 	pg := newPager(q, publicPath(r))
-	params := asyncmqtype.ListJobsParams{Filter: f.backend(name), Sort: f.Sort, Offset: pg.offset(), Limit: pg.Size}
+	params := asyncmqtype.ListJobsParams{Filter: f.backend(name), Sort: f.Sort, Offset: pg.offset(), Limit: pg.Size, Brief: true}
 	page, err := d.insp.Jobs(ctx, params)
 	if err != nil {
 		return jobListData{}, asyncmqtype.QueueInfo{}, err
