@@ -86,3 +86,14 @@ func TestMarkupEscapesAsTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestTextEscapesAsHTMLEscapeString checks the rows' escaping against the standard library's.
+func TestTextEscapesAsHTMLEscapeString(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "plain", `<b a="1">'x' & y+z</b>`, "nul\x00", "é\xff"} {
+		var w htmlWriter
+		if got, want := w.text(s).String(), template.HTMLEscapeString(s); got != want {
+			t.Errorf("text(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
