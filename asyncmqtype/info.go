@@ -67,6 +67,10 @@ type ListJobsParams struct {
 	Offset int
 	// Limit is the page size (1..1000).
 	Limit int
+	// Brief asks only for what a listing shows: each job's ID, Queue, Task, State, Priority,
+	// Attempts, MaxRetries, CreatedAt, RunAt, Payload and Errors. A store may leave the other
+	// fields zero, which spares it reading them; it may also fill them.
+	Brief bool
 }
 
 // JobPage is one page of a listing.

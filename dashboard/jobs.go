@@ -87,12 +87,17 @@ type jobListData struct {
 	Filter jobFilter
 	// StateField keeps the state in the filter form; the dead-letter page has only one.
 	StateField bool
-	// States are the state tabs of the jobs page, each keeping the other filters.
-	States []stateCount
-	Rows   []jobRow
-	// RowsHTML is Rows rendered (see jobRowsHTML); bulkActions sets it.
-	RowsHTML template.HTML
-	Pager    pager
+	// States are the state tabs of the jobs page, each keeping the other filters, and
+	// StateTabsHTML the tabs rendered.
+	States        []stateCount
+	StateTabsHTML template.HTML
+	Rows          []jobRow
+	// RowsHTML is Rows rendered (see jobRowsHTML), and BulkSelectedHTML and BulkMatchingHTML
+	// the bulk forms when Selectable; bulkActions sets them.
+	RowsHTML         template.HTML
+	BulkSelectedHTML template.HTML
+	BulkMatchingHTML template.HTML
+	Pager            pager
 	// Clamped is set when the requested page was past the end and the last page is shown.
 	Clamped bool
 	// Found is the count line above the table: "1 failed job found."
@@ -136,6 +141,7 @@ func (d *Dashboard) jobList(w http.ResponseWriter, r *http.Request) error {
 		data.States = append(data.States, stateCount{State: s, Count: formatInt(qi.Counts[s]), Current: s == data.Filter.State,
 			URL: withQuery(path, q, "state", string(s), "page", "")})
 	}
+	data.StateTabsHTML = stateTabsHTML(data.Name, data.States)
 	d.bulkActions(r, &data, actionsFor(data.Filter.State), joinPath(base, "queues", qi.Name, "jobs"))
 	p := d.newPage(w, r, fmt.Sprintf("Jobs — %s", qi.Name), "queues", data)
 	p.LiveQueue = qi.Name
@@ -155,6 +161,9 @@ func (d *Dashboard) bulkActions(r *http.Request, data *jobListData, actions []st
 	data.BulkURL = url
 	n := data.Pager.Total
 	data.Matching = fmt.Sprintf("All %s:", quantity(n, "matching job", "matching jobs"))
+	if data.Selectable {
+		data.BulkSelectedHTML, data.BulkMatchingHTML = bulkFormHTML(data, "selected"), bulkFormHTML(data, "matching")
+	}
 }
 
 // listJobs loads one page of a queue's jobs; the backend filters, sorts and pages, so a page
@@ -177,7 +186,7 @@ func (d *Dashboard) listJobs(r *http.Request, name string, fixed asyncmqtype.Sta
 		return jobListData{}, asyncmqtype.QueueInfo{}, err
 	}
 	pg := newPager(q, publicPath(r))
-	params := asyncmqtype.ListJobsParams{Filter: f.backend(name), Sort: f.Sort, Offset: pg.offset(), Limit: pg.Size}
+	params := asyncmqtype.ListJobsParams{Filter: f.backend(name), Sort: f.Sort, Offset: pg.offset(), Limit: pg.Size, Brief: true}
 	page, err := d.insp.Jobs(ctx, params)
 	if err != nil {
 		return jobListData{}, asyncmqtype.QueueInfo{}, err

@@ -265,3 +265,53 @@ func FuzzRedactPreview(f *testing.F) {
 		}
 	})
 }
+
+// previewCorpus is valid JSON of every shape a preview walks: nesting past the depth limit,
+// sensitive keys over containers, escapes, non-ASCII and invalid UTF-8, numbers and literals,
+// white space everywhere, long strings and inline secrets.
+var previewCorpus = []string{
+	`{"order":1,"customer":"customer-1"}`, ` {} `, `[]`, ` [ ] `, `[1,2,{"a":null,"b":true}]`, `false`, `-1.5e+3`, `"x"`,
+	`{"credentials":{"user":"a","pass":"p1"},"x":1}`, `{"pass\u0077ord":"p2"}`, `{"log":"retry token=p3 now"}`,
+	`{"h":"<b>&"}`, `[12345678901234567890,1.50]`, `{"a\"b":"c\\d\n\u2028é"}`, "{\"bad\":\"\xff\xfe\"}",
+	strings.Repeat(`[`, 10) + `"bottom"` + strings.Repeat(`]`, 10),
+	strings.Repeat(`{"k":`, 9) + `{"deep":[1,{"x":"y"}]}` + strings.Repeat(`}`, 9),
+	strings.Repeat(`[`, 8) + `"leaf"` + strings.Repeat(`]`, 8),
+	" {\n \"a\" : [ 1 , \"two\" , { } ] ,\t\"token\" : { \"n\" : [ \"}\" , \"]\" ] } , \"z\" : 0 }",
+	`{"secret":[1,[2,"]"],{"a":"}"}],"after":true,"api_key":-0.5,"next":null}`,
+	`{"a":"` + strings.Repeat("x", 300) + `","password":"p11"}`, `"ééééé"`,
+	`{"log":` + jsonString(`password="`+strings.Repeat("s3cretvalue ", 40)+`"`) + `}`,
+}
+
+// TestPreviewValidMatchesStream checks that the byte walk of small valid payloads previews
+// every payload exactly as the decoder does, at every length.
+func TestPreviewValidMatchesStream(t *testing.T) {
+	t.Parallel()
+	rd, _ := newRedactor([]string{"pass"})
+	for _, in := range previewCorpus {
+		if !json.Valid([]byte(in)) {
+			t.Fatalf("corpus entry %q is not valid JSON", in)
+		}
+		for _, n := range []int{0, 1, 3, 4, 10, 20, 40, 80, 160, 1000} {
+			if got, want := rd.previewValid([]byte(in), n), rd.previewStream([]byte(in), n); got != want {
+				t.Errorf("previewValid(%q, %d) = %q, want %q as previewStream gives", in, n, got, want)
+			}
+		}
+	}
+}
+
+// FuzzPreviewValid checks the byte walk against the decoder on any valid JSON.
+func FuzzPreviewValid(f *testing.F) {
+	for _, in := range previewCorpus {
+		f.Add(in, 160)
+		f.Add(in, 7)
+	}
+	rd, _ := newRedactor(nil)
+	f.Fuzz(func(t *testing.T, in string, n int) {
+		if n < 0 || n > 5000 || !json.Valid([]byte(in)) {
+			return
+		}
+		if got, want := rd.previewValid([]byte(in), n), rd.previewStream([]byte(in), n); got != want {
+			t.Fatalf("previewValid(%q, %d) = %q, want %q as previewStream gives", in, n, got, want)
+		}
+	})
+}

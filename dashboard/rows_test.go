@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"html"
+	"html/template"
 	"strings"
 	"testing"
 
@@ -63,4 +64,36 @@ func markup(s string) string {
 		}
 		return -1
 	}, s)
+}
+
+// TestMarkupEscapesAsTemplates checks that markup built in Go escapes text, attributes and URLs
+// exactly as html/template does, so pages do not change when a part moves out of a template.
+func TestMarkupEscapesAsTemplates(t *testing.T) {
+	t.Parallel()
+	tpl := template.Must(template.New("").Parse(`<a href="{{.}}" title="{{.}}">{{.}}</a>`))
+	for _, s := range []string{
+		"", "plain", "/queues/q/jobs?q=a+b%26c&state=waiting", `<script>"x" & 'y'</script>`, "nul\x00byte",
+		"/queues/é ü/jobs?x=1#frag", "a(b)c!*~;,@[]$", "tab\tnew\nline", "\xff\xfe", "%zz%2F",
+	} {
+		var want strings.Builder
+		if err := tpl.Execute(&want, s); err != nil {
+			t.Fatal(err)
+		}
+		var w htmlWriter
+		w.raw(`<a href="`).url(s).raw(`" title="`).esc(s).raw(`">`).esc(s).raw(`</a>`)
+		if got := w.String(); got != want.String() {
+			t.Errorf("markup of %q = %s, want %s as html/template writes", s, got, want.String())
+		}
+	}
+}
+
+// TestTextEscapesAsHTMLEscapeString checks the rows' escaping against the standard library's.
+func TestTextEscapesAsHTMLEscapeString(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "plain", `<b a="1">'x' & y+z</b>`, "nul\x00", "é\xff"} {
+		var w htmlWriter
+		if got, want := w.text(s).String(), template.HTMLEscapeString(s); got != want {
+			t.Errorf("text(%q) = %q, want %q", s, got, want)
+		}
+	}
 }

@@ -56,6 +56,42 @@ func testListing(t *testing.T, newBackend factory) {
 		}
 	})
 
+	t.Run("Brief", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("failing", withPayload(`{"n":2}`)))
+		s.finishOK(t0, s.claimOne(t0, "failing"), asyncmqtype.OutcomeFailed)
+		s.enqueue(
+			job("plain", createdAt(at(time.Second))),
+			job("rich", withTask("report.build"), withPayload(`{"n":1}`), createdAt(at(2*time.Second))),
+		)
+		// A brief page lists the same jobs, with the same listed fields, in every state, from
+		// either end, filtered or not.
+		for _, p := range []asyncmqtype.ListJobsParams{
+			{Filter: waiting, Sort: asyncmqtype.SortOldest},
+			{Filter: waiting, Sort: asyncmqtype.SortNewest, Offset: 1, Limit: 1},
+			{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateWaiting, Text: "n"}},
+			{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateFailed}},
+		} {
+			full := s.list(p)
+			p.Brief = true
+			brief := s.list(p)
+			name := fmt.Sprintf("brief %+v", p)
+			requireIDs(t, ids(brief.Jobs), ids(full.Jobs), name)
+			requireEqual(t, brief.Total, full.Total, name+": Total")
+			for i, b := range brief.Jobs {
+				f := full.Jobs[i]
+				requireEqual(t, [...]any{b.Queue, b.Task, b.State, b.Priority, b.Attempts, b.MaxRetries, string(b.Payload)},
+					[...]any{f.Queue, f.Task, f.State, f.Priority, f.Attempts, f.MaxRetries, string(f.Payload)}, name+": "+b.ID)
+				requireEqual(t, b.CreatedAt.Equal(f.CreatedAt) && b.RunAt.Equal(f.RunAt), true, name+": times of "+b.ID)
+				requireEqual(t, fmt.Sprint(b.Errors), fmt.Sprint(f.Errors), name+": errors of "+b.ID)
+			}
+		}
+		if failed := s.list(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateFailed}, Brief: true}).Jobs; len(failed) != 1 || failed[0].LastError() == nil {
+			t.Fatalf("a brief page of failed jobs = %v, want job failing with its last error", failed)
+		}
+	})
+
 	t.Run("TiesBreakByID", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

@@ -190,8 +190,9 @@ var (
 	}
 )
 
-// anchorQueries are the statements anchoredPage may run, prepared before its transaction.
-var anchorQueries = []string{qAnchorFirst[0], qAnchorFirst[1], qAnchorNext[0], qAnchorNext[1], pageQuery(qAnchoredPage[0]), pageQuery(qAnchoredPage[1])}
+// anchorQueries are the statements anchoredPage may run, prepared before its transaction,
+// besides the page reads of qAnchoredPage.
+var anchorQueries = []string{qAnchorFirst[0], qAnchorFirst[1], qAnchorNext[0], qAnchorNext[1]}
 
 // anchoredPage plans the page p of a state that holds n jobs from the anchors nearest to it,
 // walking the listing index in tx as far as needed. It reports false when the page is nearer

@@ -55,12 +55,14 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	// Every statement the transaction may run is prepared before it starts: preparing on the
 	// pool inside it would wait for a second connection, and with every connection held by a
 	// listing the pool would deadlock.
-	queries := []string{qQueueCounts, `SELECT count(*) FROM asyncmq_jobs WHERE ` + cond, pageQuery(filteredPage)}
+	cols, scan := jobCols, scanJob
+	if p.Brief {
+		cols, scan = briefCols, scanBriefJob
+	}
+	queries := []string{qQueueCounts, `SELECT count(*) FROM asyncmq_jobs WHERE ` + cond, pageQuery(filteredPage, cols)}
 	if !filtered {
 		queries = queries[:1]
-		for _, q := range planQueries {
-			queries = append(queries, pageQuery(q))
-		}
+		queries = append(queries, unfilteredPageQueries[cols]...)
 		queries = append(queries, anchorQueries...)
 	}
 	stmts := make(map[string]*sql.Stmt, len(queries))
@@ -94,7 +96,7 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	}
 
 	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}}
-	var scan pageScan
+	var plan pageScan
 	if !filtered {
 		var c [numStates]int
 		err := row(qQueueCounts, p.Filter.Queue).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
@@ -109,12 +111,12 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 			return page, nil
 		}
 		var ok bool
-		scan, ok, err = b.anchoredPage(ctx, stmt, p, page.Total)
+		plan, ok, err = b.anchoredPage(ctx, stmt, p, page.Total)
 		if err != nil {
 			return asyncmqtype.JobPage{}, fmt.Errorf("find the page's anchor: %w", err)
 		}
 		if !ok {
-			scan, _ = planPage(p, c)
+			plan, _ = planPage(p, c)
 		}
 	} else {
 		if err := row(queries[1], args...).Scan(&page.Total); err != nil {
@@ -123,14 +125,14 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 		if p.Offset >= page.Total {
 			return page, nil
 		}
-		scan = pageScan{seqs: filteredPage, args: append(args, p.Limit, p.Offset)}
+		plan = pageScan{seqs: filteredPage, args: append(args, p.Limit, p.Offset)}
 	}
 
-	rows, err := stmt(pageQuery(scan.seqs)).QueryContext(ctx, scan.args...)
+	rows, err := stmt(pageQuery(plan.seqs, cols)).QueryContext(ctx, plan.args...)
 	if err != nil {
 		return asyncmqtype.JobPage{}, err
 	}
-	jobs, err := scanJobs(rows)
+	jobs, err := scanRows(rows, scan)
 	if err != nil {
 		return asyncmqtype.JobPage{}, err
 	}
@@ -156,10 +158,25 @@ type pageScan struct {
 	args []any
 }
 
-// pageQuery reads the jobs whose seqs q selects.
-func pageQuery(q string) string {
-	return `SELECT ` + jobCols + ` FROM asyncmq_jobs WHERE seq IN (` + q + `)`
+// pageQuery reads the cols of the jobs whose seqs q selects.
+func pageQuery(q, cols string) string {
+	return `SELECT ` + cols + ` FROM asyncmq_jobs WHERE seq IN (` + q + `)`
 }
+
+// unfilteredPageQueries are the page reads an unfiltered listing may run, by the columns it
+// reads: built once, since a listing prepares them all before its transaction.
+var unfilteredPageQueries = func() map[string][]string {
+	m := make(map[string][]string)
+	for _, cols := range []string{jobCols, briefCols} {
+		for _, q := range planQueries {
+			m[cols] = append(m[cols], pageQuery(q, cols))
+		}
+		for _, q := range qAnchoredPage {
+			m[cols] = append(m[cols], pageQuery(q, cols))
+		}
+	}
+	return m
+}()
 
 // pageRange returns the positions [lo, hi), in ascending (created_at, id) order, of the page p
 // of a state that holds n jobs, p.Offset being below n.
