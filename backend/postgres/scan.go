@@ -2,10 +2,10 @@ package postgres
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -60,13 +60,8 @@ func scanJob(row pgx.Row) (*asyncmqtype.JobInfo, error) {
 	if progress != nil {
 		j.Progress = json.RawMessage(progress)
 	}
-	if errs != nil {
-		if err := json.Unmarshal(errs, &j.Errors); err != nil {
-			return nil, fmt.Errorf("decode errors of job %q: %w", j.ID, err)
-		}
-		for i := range j.Errors {
-			j.Errors[i].At = j.Errors[i].At.UTC()
-		}
+	if j.Errors, err = backend.DecodeAttemptErrors(j.ID, errs); err != nil {
+		return nil, err
 	}
 	return &j, nil
 }

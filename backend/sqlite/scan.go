@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 const numStates = asyncmqtype.NumStates
@@ -129,13 +130,8 @@ func scanJob(s scanner) (*asyncmqtype.JobInfo, error) {
 	if progress != nil {
 		j.Progress = json.RawMessage(progress)
 	}
-	if errs != nil {
-		if err := json.Unmarshal(errs, &j.Errors); err != nil {
-			return nil, fmt.Errorf("decode errors of job %q: %w", j.ID, err)
-		}
-		for i := range j.Errors {
-			j.Errors[i].At = j.Errors[i].At.UTC()
-		}
+	if j.Errors, err = backend.DecodeAttemptErrors(j.ID, errs); err != nil {
+		return nil, err
 	}
 	if dependsOn != nil {
 		if err := json.Unmarshal(dependsOn, &j.DependsOn); err != nil {
@@ -164,13 +160,9 @@ func scanBriefJob(s scanner) (*asyncmqtype.JobInfo, error) {
 	if payload != nil {
 		j.Payload = json.RawMessage(payload)
 	}
-	if errs != nil {
-		if err := json.Unmarshal(errs, &j.Errors); err != nil {
-			return nil, fmt.Errorf("decode errors of job %q: %w", j.ID, err)
-		}
-		for i := range j.Errors {
-			j.Errors[i].At = j.Errors[i].At.UTC()
-		}
+	var err error
+	if j.Errors, err = backend.DecodeAttemptErrors(j.ID, errs); err != nil {
+		return nil, err
 	}
 	return &j, nil
 }
