@@ -3,6 +3,7 @@ package asyncmq
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,5 +93,88 @@ func TestStoreOutageCausesNoReruns(t *testing.T) {
 		if runs[id] != 1 || j.Attempts != 1 || j.Stalls != 0 {
 			t.Errorf("job %s: ran %d times, attempts %d, stalls %d; want 1, 1, 0", id, runs[id], j.Attempts, j.Stalls)
 		}
+	}
+}
+
+// downAtStart is a store whose writes fail until up is set: a worker started during an outage.
+type downAtStart struct {
+	Store
+	up         atomic.Bool
+	heartbeats atomic.Int32
+}
+
+func (d *downAtStart) Heartbeat(ctx context.Context, p backend.HeartbeatParams) (backend.HeartbeatResult, error) {
+	d.heartbeats.Add(1)
+	if !d.up.Load() {
+		return backend.HeartbeatResult{}, errOutage
+	}
+	return d.Store.Heartbeat(ctx, p)
+}
+
+// TestWorkerStartedDuringOutageRegistersLater: the first heartbeat fails (a full disk, a server
+// restarting); Run keeps retrying instead of exiting, and once the store answers the worker
+// registers and runs the waiting job.
+func TestWorkerStartedDuringOutageRegistersLater(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	d := &downAtStart{Store: tb.b}
+	tb.b = d
+	ran := make(chan string, 1)
+	tb.mux.HandleFunc("t", func(ctx context.Context, j *Job) error { ran <- j.ID; return nil })
+	id := tb.enqueue(t, "t", nil, Queue("q")).ID
+	_, done := tb.startWorker(t, tb.fastConfig(map[string]int{"q": 1}))
+
+	deadline := time.Now().Add(waitTimeout)
+	for d.heartbeats.Load() < 3 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v during the outage; want it to keep retrying", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d registration attempts in %s", d.heartbeats.Load(), waitTimeout)
+		}
+	}
+	d.up.Store(true)
+	select {
+	case got := <-ran:
+		if got != id {
+			t.Errorf("ran job %s, want %s", got, id)
+		}
+	case err := <-done:
+		t.Fatalf("Run returned %v after the store came back", err)
+	case <-time.After(waitTimeout):
+		t.Fatal("the job did not run after the store came back")
+	}
+	if j := tb.waitState(t, id, asyncmqtype.StateCompleted); j.Attempts != 1 {
+		t.Errorf("attempts = %d, want 1", j.Attempts)
+	}
+}
+
+// TestWorkerShutdownWhileRegistering: Shutdown during the outage ends Run with the store's error.
+func TestWorkerShutdownWhileRegistering(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	d := &downAtStart{Store: tb.b}
+	cfg := tb.fastConfig(map[string]int{"q": 1})
+	w, err := NewWorker(d, tb.mux, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	for d.heartbeats.Load() < 2 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	_ = w.Shutdown(ctx)
+	select {
+	case err := <-done:
+		if !errors.Is(err, errOutage) || !strings.Contains(err.Error(), "gave up: worker shut down") {
+			t.Errorf("Run = %v, want the outage error and that it gave up on shutdown", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Run did not return after Shutdown")
 	}
 }

@@ -134,8 +134,10 @@ func defaultWorkerID(host string) string {
 func (w *Worker) ID() string { return w.id }
 
 // Run registers the worker, claims and runs jobs until ctx is cancelled or Shutdown is called,
-// then shuts down gracefully (see WorkerConfig.ShutdownTimeout) and returns nil. It returns an
-// error if the worker cannot register with the backend, or if Run was already called.
+// then shuts down gracefully (see WorkerConfig.ShutdownTimeout) and returns nil. A store that
+// cannot take the registration yet (an outage, a full disk) is retried until ctx is cancelled or
+// Shutdown is called; Run returns an error if it gives up then, if the store is closed or
+// unusable, or if Run was already called.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("run worker %q: already started", w.id)
@@ -149,7 +151,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.cancelJobs(ErrWorkerShutdown)
 	w.startedAt = w.now()
 
-	if err := w.heartbeat(); err != nil {
+	if err := w.register(ctx); err != nil {
 		return fmt.Errorf("run worker %q: register with the backend: %w", w.id, err)
 	}
 	w.log.Info("worker started", slog.String("queues", formatQueues(w.cfg.Queues)))
@@ -194,6 +196,40 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// register sends the first heartbeat. A store that is briefly unable to write (a full disk, a
+// restarting server, a network blip) is retried with backoff, 100 ms doubling to 5 s, so a worker
+// started during an outage comes up when the store does instead of exiting; each failure is
+// logged. Errors that retrying cannot fix are returned at once: a closed store, an unusable
+// store, an invalid worker record. Cancelling ctx or calling Shutdown gives up with the last
+// error.
+func (w *Worker) register(ctx context.Context) error {
+	delay := 100 * time.Millisecond
+	for {
+		err := w.heartbeat()
+		if err == nil || !retryableRegistration(err) {
+			return err
+		}
+		w.log.Warn("worker not registered yet; retrying", slog.Duration("in", delay), slog.Any("error", err))
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (gave up: %w)", err, context.Cause(ctx))
+		case <-w.stop:
+			t.Stop()
+			return fmt.Errorf("%w (gave up: worker shut down)", err)
+		case <-t.C:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// retryableRegistration reports whether a failed first heartbeat may succeed later.
+func retryableRegistration(err error) bool {
+	return !errors.Is(err, asyncmqtype.ErrClosed) && !errors.Is(err, asyncmqtype.ErrStoreUnusable) &&
+		!errors.Is(err, asyncmqtype.ErrInvalid) && !errors.Is(err, context.Canceled)
 }
 
 // storeUnusable reports whether err says the store can no longer be used

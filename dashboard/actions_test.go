@@ -254,14 +254,14 @@ func TestQueueActions(t *testing.T) {
 		e.add(w, d)
 		r := e.post("/queues/q", url.Values{"action": {"drain"}})
 		wantStatus(t, r, http.StatusOK)
-		wantContains(t, r.body, `data-testid="confirm-page"`, "Drain queue q?", "every waiting job", `name="confirm" value="yes"`, `name="action" value="drain"`)
+		wantContains(t, r.body, `data-testid="confirm-page"`, "Drain queue q?", "every waiting and waiting-children job", `name="confirm" value="yes"`, `name="action" value="drain"`)
 		wantCSPSafe(t, r.body)
 		if e.state(w.ID) != asyncmqtype.StateWaiting {
 			t.Fatal("drained before confirmation")
 		}
 		r = e.post("/queues/q", url.Values{"action": {"drain"}, "confirm": {"yes"}})
 		wantStatus(t, r, http.StatusSeeOther)
-		wantContains(t, e.follow(r).body, "Drained 1 waiting job from queue q.")
+		wantContains(t, e.follow(r).body, "Drained queue q: 1 job deleted.")
 		if e.state(w.ID) != "gone" || e.state(d.ID) != asyncmqtype.StateDelayed {
 			t.Errorf("after drain: waiting job %s, delayed job %s", e.state(w.ID), e.state(d.ID))
 		}

@@ -126,9 +126,9 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
 	case "drain":
 		withDelayed := r.PostFormValue("include_delayed") != ""
 		c.Action, c.Detail = actQueueDrain, "include_delayed="+strconv.FormatBool(withDelayed)
-		what := "waiting"
+		what := "waiting and waiting-children"
 		if withDelayed {
-			what = "waiting and delayed"
+			what = "waiting, waiting-children and delayed"
 		}
 		if d.needsConfirm(r, c.Action) {
 			return d.confirm(w, r, confirmData{
@@ -141,7 +141,7 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request) error {
 		}
 		return d.perform(w, r, c, func(ctx context.Context) (string, error) {
 			n, err := d.insp.Drain(ctx, name, withDelayed)
-			return fmt.Sprintf("Drained %s %s %s from queue %s.", formatInt(n), what, plural(n, "job", "jobs"), name), err
+			return fmt.Sprintf("Drained queue %s: %s %s deleted.", name, formatInt(n), plural(n, "job", "jobs")), err
 		})
 	case "clean":
 		state := asyncmqtype.State(r.PostFormValue("state"))

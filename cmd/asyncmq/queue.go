@@ -203,12 +203,12 @@ func newQueueDrainCmd(a *app) *cobra.Command {
 	var includeDelayed, yes bool
 	cmd := &cobra.Command{
 		Use:   "drain <queue>",
-		Short: "Delete the queue's waiting jobs (and delayed ones with --include-delayed)",
+		Short: "Delete the queue's waiting and waiting-children jobs (and delayed ones with --include-delayed)",
 		Args:  cobra.ExactArgs(1),
 		RunE: a.action(func(ctx context.Context, _ *cobra.Command, args []string) error {
-			what := "waiting"
+			what := "waiting and waiting-children"
 			if includeDelayed {
-				what = "waiting and delayed"
+				what = "waiting, waiting-children and delayed"
 			}
 			if err := a.confirm(yes, fmt.Sprintf("Delete every %s job of queue %q?", what, args[0])); err != nil {
 				return err

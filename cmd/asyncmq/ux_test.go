@@ -108,7 +108,7 @@ func TestDestructiveCommandsConfirmOnTTY(t *testing.T) {
 	f := setup(t)
 	f.mustRun("enqueue", "t", "--queue", "d")
 	r := f.runTTY("n\n", "queue", "drain", "d")
-	checkFailure(t, r, 1, []string{`Delete every waiting job of queue "d"? [y/N]`, "not confirmed"})
+	checkFailure(t, r, 1, []string{`Delete every waiting and waiting-children job of queue "d"? [y/N]`, "not confirmed"})
 	if q := decode[asyncmqtype.QueueInfo](t, f.mustRun("queue", "info", "d", "--json")); q.Counts[asyncmqtype.StateWaiting] != 1 {
 		t.Fatalf("a declined drain deleted jobs: %+v", q.Counts)
 	}
