@@ -209,14 +209,47 @@ func (i *Inspector) Drain(ctx context.Context, queue string, includeDelayed bool
 
 // Clean deletes terminal jobs in state finished more than grace ago, at most limit (0 = all).
 func (i *Inspector) Clean(ctx context.Context, queue string, state asyncmqtype.State, grace time.Duration, limit int) (int, error) {
+	return i.CleanInBatches(ctx, queue, state, grace, limit, nil)
+}
+
+// CleanBatch is how many jobs one store call of CleanInBatches deletes at most, so that a clean
+// of a large backlog never holds the store's write lock (SQLite) or one transaction's row locks
+// (PostgreSQL) for long, and workers keep running meanwhile.
+const CleanBatch = 10_000
+
+// CleanInBatches is Clean in store calls of at most CleanBatch jobs, all with the cutoff taken at
+// the start (jobs finishing meanwhile are not included). progress, when not nil, receives the
+// running total after each call. Cancelling ctx stops between calls; the total deleted so far is
+// returned with the error.
+func (i *Inspector) CleanInBatches(ctx context.Context, queue string, state asyncmqtype.State, grace time.Duration, limit int, progress func(deleted int)) (int, error) {
 	if !state.Terminal() {
 		return 0, fmt.Errorf("clean queue %q: state %q is not completed, failed or cancelled: %w", queue, state, asyncmqtype.ErrInvalid)
 	}
-	n, err := i.b.Clean(ctx, backend.CleanParams{Queue: queue, State: state, OlderThan: i.now().Add(-grace), Limit: limit})
-	if err != nil {
-		return n, fmt.Errorf("clean %s jobs of queue %q: %w", state, queue, err)
+	if limit < 0 {
+		return 0, fmt.Errorf("clean queue %q: limit %d is negative: %w", queue, limit, asyncmqtype.ErrInvalid)
 	}
-	return n, nil
+	cutoff := i.now().Add(-grace)
+	total := 0
+	for {
+		batch := CleanBatch
+		if limit > 0 {
+			batch = min(batch, limit-total)
+		}
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("clean %s jobs of queue %q after %d deleted: %w", state, queue, total, err)
+		}
+		n, err := i.b.Clean(ctx, backend.CleanParams{Queue: queue, State: state, OlderThan: cutoff, Limit: batch})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("clean %s jobs of queue %q: %w", state, queue, err)
+		}
+		if progress != nil {
+			progress(total)
+		}
+		if n < batch || (limit > 0 && total >= limit) {
+			return total, nil
+		}
+	}
 }
 
 // Obliterate deletes a queue with its jobs and repeatables; with active jobs it needs force.

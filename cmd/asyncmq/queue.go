@@ -256,7 +256,9 @@ func newQueueCleanCmd(a *app) *cobra.Command {
 			}
 			return a.withInspector(ctx, func(insp *asyncmq.Inspector) error {
 				spin := cli.StartSpinner(a.errOut, "cleaning queue "+args[0])
-				n, err := insp.Clean(ctx, args[0], s, grace, limit)
+				n, err := insp.CleanInBatches(ctx, args[0], s, grace, limit, func(deleted int) {
+					spin.SetDetail(fmt.Sprintf("%d deleted", deleted))
+				})
 				spin.Stop()
 				a.audit(ctx, insp, "queue.clean", args[0], "", fmt.Sprintf("state=%s grace=%s limit=%d deleted=%d", s, grace, limit, n), err)
 				if err != nil {
@@ -272,7 +274,7 @@ func newQueueCleanCmd(a *app) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&state, "state", "", "state of the jobs to delete: completed, failed or cancelled (required)")
 	f.DurationVar(&grace, "grace", 0, "only delete jobs finished longer ago than this")
-	f.IntVar(&limit, "limit", 1000, "delete at most this many jobs, oldest first (0 = no limit)")
+	f.IntVar(&limit, "limit", 0, "delete at most this many jobs, oldest first (0 = every matching job, in batches of 10,000)")
 	return cmd
 }
 

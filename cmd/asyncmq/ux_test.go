@@ -169,3 +169,37 @@ func TestRepeatableCreatePriorityAndRetries(t *testing.T) {
 	checkFailure(t, f.run("repeatable", "create", "report", "--every", "-1s"), 2, []string{"the interval must be positive"})
 	checkFailure(t, f.run("repeatable", "create", "report", "--every", "1m", "--max-retries", "-1"), 2, []string{"--max-retries -1"})
 }
+
+// TestCleanDeletesEveryMatchingJobByDefault: without --limit, clean deletes the whole backlog
+// (earlier it stopped at 1,000 and looked done).
+func TestCleanDeletesEveryMatchingJobByDefault(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	const jobs = 1500
+	ctx := context.Background()
+	b, err := asyncmq.Open(ctx, f.backendURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := make([]asyncmq.Request, jobs)
+	for i := range reqs {
+		reqs[i] = asyncmq.Request{Task: "t", Options: []asyncmq.EnqueueOption{asyncmq.Queue("big")}}
+	}
+	if _, err := asyncmq.NewClient(b).EnqueueMany(ctx, reqs); err != nil {
+		t.Fatal(err)
+	}
+	insp := asyncmq.NewInspector(b)
+	if n, err := insp.Apply(ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, Filter: asyncmqtype.JobFilter{Queue: "big", State: asyncmqtype.StateWaiting}}); err != nil || n != jobs {
+		t.Fatalf("cancel = %d, %v", n, err)
+	}
+	_ = b.Close()
+
+	out := f.mustRun("queue", "clean", "big", "--state", "cancelled")
+	if !strings.Contains(out, `cleaned queue "big": 1500 cancelled jobs deleted`) {
+		t.Fatalf("clean printed %q", out)
+	}
+	out = f.mustRun("queue", "clean", "big", "--state", "cancelled")
+	if !strings.Contains(out, "0 cancelled jobs deleted") {
+		t.Fatalf("second clean printed %q", out)
+	}
+}

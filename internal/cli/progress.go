@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/term"
@@ -67,9 +68,13 @@ func IsTerminalInput(r io.Reader) bool {
 // Spinner shows that a long single operation (a drain, a clean, a benchmark) is still running,
 // with the time spent, on one rewritten line of a terminal; elsewhere it prints nothing.
 type Spinner struct {
-	stop chan struct{}
-	done chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	detail atomic.Pointer[string]
 }
+
+// SetDetail shows detail (say, a running count) after the label from the next redraw on.
+func (s *Spinner) SetDetail(detail string) { s.detail.Store(&detail) }
 
 // StartSpinner starts a Spinner labelled label on w when w is a terminal. Call Stop when the
 // operation ends.
@@ -86,7 +91,11 @@ func StartSpinner(w io.Writer, label string) *Spinner {
 		defer t.Stop()
 		frames := `|/-\`
 		for i := 0; ; i++ {
-			fmt.Fprintf(w, "\r%c %s %.1fs", frames[i%len(frames)], label, time.Since(start).Seconds())
+			detail := ""
+			if d := s.detail.Load(); d != nil {
+				detail = ", " + *d
+			}
+			fmt.Fprintf(w, "\r%c %s %.1fs%s\033[K", frames[i%len(frames)], label, time.Since(start).Seconds(), detail)
 			select {
 			case <-s.stop:
 				fmt.Fprint(w, "\r\033[K")
