@@ -3,6 +3,7 @@ package asyncmq
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ type Client struct {
 	maxPayload int
 	known      map[string]bool
 	now        func() time.Time
+	headerFns  []func(ctx context.Context) map[string]string
 }
 
 // A ClientOption configures a Client.
@@ -39,6 +41,19 @@ func KnownTasks(tasks ...string) ClientOption {
 		}
 		for _, t := range tasks {
 			c.known[t] = true
+		}
+	}
+}
+
+// HeadersFromContext makes the client call f with the context of every Enqueue and EnqueueMany
+// and store the headers it returns with each job, so that middleware can carry something of the
+// producer's context to the handler; asyncmqotel uses it for the trace context. A job's own
+// Headers option wins over f for a header both set; with several HeadersFromContext options, a
+// later one wins over an earlier. f may return nil.
+func HeadersFromContext(f func(ctx context.Context) map[string]string) ClientOption {
+	return func(c *Client) {
+		if f != nil {
+			c.headerFns = append(c.headerFns, f)
 		}
 	}
 }
@@ -69,7 +84,7 @@ type Request struct {
 // asyncmqtype.ErrInvalid (a malformed option).
 func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...EnqueueOption) (*asyncmqtype.JobInfo, error) {
 	now := c.now()
-	j, err := c.build(task, payload, opts, now)
+	j, err := c.build(task, payload, opts, now, c.contextHeaders(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("enqueue job of task %q: %w", task, err)
 	}
@@ -102,9 +117,10 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*asyncmqtyp
 		return nil, nil
 	}
 	now := c.now()
+	fromCtx := c.contextHeaders(ctx)
 	jobs := make([]*asyncmqtype.JobInfo, len(reqs))
 	for i, r := range reqs {
-		j, err := c.build(r.Task, r.Payload, r.Options, now)
+		j, err := c.build(r.Task, r.Payload, r.Options, now, fromCtx)
 		if err != nil {
 			return nil, fmt.Errorf("enqueue %d jobs: job %d of task %q: %w", len(reqs), i, r.Task, err)
 		}
@@ -117,8 +133,25 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*asyncmqtyp
 	return jobs, nil
 }
 
-// build validates one request and turns it into the job to store.
-func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.Time) (*asyncmqtype.JobInfo, error) {
+// contextHeaders returns the headers the HeadersFromContext functions give for ctx, nil when none.
+func (c *Client) contextHeaders(ctx context.Context) map[string]string {
+	var out map[string]string
+	for _, f := range c.headerFns {
+		h := f(ctx)
+		if len(h) == 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(h))
+		}
+		maps.Copy(out, h)
+	}
+	return out
+}
+
+// build validates one request and turns it into the job to store; fromCtx are the headers of
+// HeadersFromContext, which the request's own Headers options override.
+func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.Time, fromCtx map[string]string) (*asyncmqtype.JobInfo, error) {
 	if err := validateName("task name", task); err != nil {
 		return nil, err
 	}
@@ -126,6 +159,9 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 		return nil, fmt.Errorf("task %q is not one of the client's KnownTasks (%s): %w", task, c.knownList(), ErrUnknownTask)
 	}
 	o := jobOptions{queue: DefaultQueue, priority: DefaultPriority, maxRetries: DefaultMaxRetries}
+	if len(fromCtx) > 0 {
+		o.headers = maps.Clone(fromCtx)
+	}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -136,6 +172,9 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 	}
 	if err := validateName("queue name", o.queue); err != nil {
 		return nil, err
+	}
+	if err := backend.ValidateHeaders(o.headers); err != nil {
+		return nil, fmt.Errorf("Headers: %w", err)
 	}
 	raw, err := encodePayload(payload, c.maxPayload)
 	if err != nil {
@@ -157,6 +196,7 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 		DependsOn:  uniqueIDs(o.dependsOn),
 	}
 	j.OnParentFailure = o.onParent
+	j.Headers = o.headers
 	if j.ID == "" {
 		j.ID = NewID()
 	}

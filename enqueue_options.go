@@ -2,6 +2,7 @@ package asyncmq
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
@@ -36,6 +37,7 @@ type jobOptions struct {
 	uniqueTTL  time.Duration
 	dependsOn  []string
 	onParent   asyncmqtype.ParentFailure
+	headers    map[string]string
 	err        error
 }
 
@@ -174,5 +176,23 @@ func OnParentFailure(p asyncmqtype.ParentFailure) EnqueueOption {
 			o.err = fmt.Errorf("OnParentFailure: %w", err)
 		}
 		o.onParent = p
+	}
+}
+
+// Headers stores h with the job, for its handler to read with Job.Headers and Job.Header: string
+// metadata such as a trace context or a tenant, apart from the payload. Several Headers options
+// add up, a later value replacing an earlier one of the same name, and they replace what a
+// client's HeadersFromContext gives. backend.ValidateHeaders lists the limits (32 headers, names
+// of letters, digits, '-', '_' and '.', 16 KiB in all); headers beyond them make Enqueue fail with
+// an error wrapping asyncmqtype.ErrInvalid. Default none.
+func Headers(h map[string]string) EnqueueOption {
+	return func(o *jobOptions) {
+		if len(h) == 0 {
+			return
+		}
+		if o.headers == nil {
+			o.headers = make(map[string]string, len(h))
+		}
+		maps.Copy(o.headers, h)
 	}
 }

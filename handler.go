@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -49,11 +50,12 @@ type Job struct {
 	// RepeatableID names the schedule that created the job, if any.
 	RepeatableID string
 
-	lease  backend.Lease
-	b      Store
-	limit  int
-	mu     sync.Mutex
-	result json.RawMessage
+	headers map[string]string
+	lease   backend.Lease
+	b       Store
+	limit   int
+	mu      sync.Mutex
+	result  json.RawMessage
 }
 
 // newJob returns the handler's view of a claimed job.
@@ -69,6 +71,7 @@ func newJob(j *asyncmqtype.JobInfo, b Store, limit int) *Job {
 		CreatedAt:    j.CreatedAt,
 		RunAt:        j.RunAt,
 		RepeatableID: j.RepeatableID,
+		headers:      j.Headers,
 		lease:        backend.Lease{JobID: j.ID, LeaseToken: j.LeaseToken},
 		b:            b,
 		limit:        limit,
@@ -82,6 +85,19 @@ func NewTestJob(task string, payload json.RawMessage) *Job {
 	return &Job{ID: NewID(), Queue: DefaultQueue, Task: task, Payload: payload, Attempt: 1,
 		MaxRetries: DefaultMaxRetries, Priority: DefaultPriority, CreatedAt: now, RunAt: now, limit: DefaultMaxPayloadBytes}
 }
+
+// Headers returns a copy of the headers stored with the job at enqueue (the Headers option, and
+// the client's HeadersFromContext), or nil when it has none.
+func (j *Job) Headers() map[string]string {
+	if len(j.headers) == 0 {
+		return nil
+	}
+	return maps.Clone(j.headers)
+}
+
+// Header returns the value of the job's header key, or "" when it has none. Names are
+// case-sensitive.
+func (j *Job) Header(key string) string { return j.headers[key] }
 
 // IsLastAttempt reports whether a failure of this attempt fails the job for good.
 func (j *Job) IsLastAttempt() bool { return j.Attempt > j.MaxRetries }

@@ -190,6 +190,10 @@ type JobInfo struct {
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 	// RepeatableID names the repeatable definition that created the job, if any.
 	RepeatableID string `json:"repeatable_id,omitempty"`
+	// Headers are string metadata stored with the job at enqueue and handed to its handler on
+	// every attempt, such as a trace context; nil when the job has none. Retries and moves keep
+	// them. backend.ValidateHeaders lists the limits.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // LastError returns the most recent attempt error, or nil.

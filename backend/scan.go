@@ -22,3 +22,32 @@ func DecodeAttemptErrors(id string, raw []byte) ([]asyncmqtype.AttemptError, err
 	}
 	return errs, nil
 }
+
+// EncodeHeaders encodes a job's headers as the JSON object every store keeps them as: nil when
+// the job has none, so a store stores NULL (or nothing) rather than "{}".
+func EncodeHeaders(h map[string]string) ([]byte, error) {
+	if len(h) == 0 {
+		return nil, nil
+	}
+	raw, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("encode headers: %w", err)
+	}
+	return raw, nil
+}
+
+// DecodeHeaders decodes the headers EncodeHeaders made for job id's row. An empty column, "null"
+// and "{}" decode to nil.
+func DecodeHeaders(id string, raw []byte) (map[string]string, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var h map[string]string
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, fmt.Errorf("decode headers of job %q: %w", id, err)
+	}
+	if len(h) == 0 {
+		return nil, nil
+	}
+	return h, nil
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
@@ -24,7 +26,8 @@ func validJSON(raw json.RawMessage) bool {
 
 // Validate checks the jobs of an enqueue: no nil job, an ID, a valid queue name, a task, no
 // negative MaxRetries, a JSON payload, a Priority in asyncmqtype.MinPriority..MaxPriority, times
-// within asyncmqtype.MinTime..MaxTime, a known OnParentFailure policy, and dependencies that
+// within asyncmqtype.MinTime..MaxTime, a known OnParentFailure policy, headers within
+// ValidateHeaders' limits, and dependencies that
 // neither name the job itself nor form a cycle within the call. Whether parents exist, IDs are
 // free and unique keys are live is the store's to check.
 func (p EnqueueParams) Validate() error {
@@ -55,6 +58,9 @@ func validateJob(j *asyncmqtype.JobInfo, i int) error {
 	if err := asyncmqtype.ValidateParentFailure(j.OnParentFailure); err != nil {
 		return fmt.Errorf("enqueue job %q: %w", j.ID, err)
 	}
+	if err := ValidateHeaders(j.Headers); err != nil {
+		return fmt.Errorf("enqueue job %q: %w", j.ID, err)
+	}
 	if err := asyncmqtype.ValidateQueueName(j.Queue); err != nil {
 		return fmt.Errorf("enqueue job %q: %w", j.ID, err)
 	}
@@ -75,6 +81,70 @@ func validateJob(j *asyncmqtype.JobInfo, i int) error {
 		}
 	}
 	return nil
+}
+
+// Limits of a job's headers, so every store can keep them in one small text column or hash field.
+const (
+	// MaxHeaders is the most headers one job may carry.
+	MaxHeaders = 32
+	// MaxHeaderKey is the longest header name, in bytes.
+	MaxHeaderKey = 128
+	// MaxHeaderValue is the longest header value, in bytes.
+	MaxHeaderValue = 8192
+	// MaxHeadersSize is the most bytes of names and values one job's headers may hold in total.
+	MaxHeadersSize = 16 << 10
+)
+
+// ValidateHeaders checks a job's headers: at most MaxHeaders; each name 1..MaxHeaderKey bytes
+// of ASCII letters, digits, '-', '_' and '.'; each value at most MaxHeaderValue bytes of valid
+// UTF-8 without control characters; names and values together at most MaxHeadersSize bytes. Its
+// error wraps asyncmqtype.ErrInvalid and names the offending header. Nil or empty headers are
+// valid.
+func ValidateHeaders(h map[string]string) error {
+	if len(h) > MaxHeaders {
+		return invalid("%d headers, more than the %d allowed", len(h), MaxHeaders)
+	}
+	total := 0
+	for k, v := range h {
+		if err := validateHeader(k, v); err != nil {
+			return err
+		}
+		total += len(k) + len(v)
+	}
+	if total > MaxHeadersSize {
+		return invalid("headers hold %d bytes, more than the %d allowed", total, MaxHeadersSize)
+	}
+	return nil
+}
+
+func validateHeader(k, v string) error {
+	switch {
+	case k == "":
+		return invalid("header with an empty name")
+	case len(k) > MaxHeaderKey:
+		return invalid("header %.32q...: name longer than %d bytes", k, MaxHeaderKey)
+	}
+	for i := 0; i < len(k); i++ {
+		if !headerNameByte(k[i]) {
+			return invalid("header %q: name has %q; only letters, digits, '-', '_' and '.' are allowed", k, k[i])
+		}
+	}
+	if len(v) > MaxHeaderValue {
+		return invalid("header %q: value of %d bytes, longer than %d", k, len(v), MaxHeaderValue)
+	}
+	if !utf8.ValidString(v) {
+		return invalid("header %q: value is not valid UTF-8", k)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return invalid("header %q: value has control character %U", k, r)
+		}
+	}
+	return nil
+}
+
+func headerNameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 }
 
 // dependencyCycle returns the ID of a job of jobs whose parents, followed within jobs, lead back

@@ -10,6 +10,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -221,6 +222,11 @@ func cloneJob(j *asyncmqtype.JobInfo) *asyncmqtype.JobInfo {
 	c.Progress = cloneBytes(j.Progress)
 	c.Errors = slices.Clone(j.Errors)
 	c.DependsOn = slices.Clone(j.DependsOn)
+	if len(j.Headers) > 0 {
+		c.Headers = maps.Clone(j.Headers)
+	} else {
+		c.Headers = nil
+	}
 	return &c
 }
 

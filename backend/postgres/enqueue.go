@@ -106,7 +106,7 @@ func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 }
 
 // plain reports jobs with neither unique keys nor dependencies: their insert needs no check
-// before it, so a batch of them is one statement. (A parent-failure policy without parents means
+// before it, so a batch of them is one statement (headers go through COPY with the rest). (A parent-failure policy without parents means
 // nothing, but such a job is not plain either, so that COPY, which leaves the column out, never
 // drops it.)
 func plain(jobs []*asyncmqtype.JobInfo) bool {
@@ -154,6 +154,8 @@ type jobRow struct {
 	PendingDeps   int        `json:"pending_deps"`
 	RepeatableID  string     `json:"repeatable_id"`
 	OnParent      string     `json:"on_parent_failure"`
+	// Headers is left out when the job has none, which the statement reads as NULL.
+	Headers map[string]string `json:"headers,omitempty"`
 	// At is the enqueue's Now, the time of its event.
 	At time.Time `json:"at"`
 }
@@ -181,7 +183,7 @@ func row(j *asyncmqtype.JobInfo, n int, now time.Time, pending int) jobRow {
 		BackoffBase: int64(j.Backoff.Base), BackoffMax: int64(j.Backoff.Max), BackoffJitter: j.Backoff.Jitter,
 		Timeout: int64(j.Timeout), RunAt: runAt.UTC(), CreatedAt: created.UTC(), UniqueUntil: nullTime(j.UniqueUntil),
 		DependsOn: j.DependsOn, PendingDeps: pending, RepeatableID: j.RepeatableID, At: now.UTC(),
-		OnParent: string(j.OnParentFailure)}
+		OnParent: string(j.OnParentFailure), Headers: j.Headers}
 	if j.UniqueKey != "" {
 		k := j.UniqueKey
 		r.UniqueKey = &k
@@ -196,14 +198,14 @@ const qInsert = `WITH r AS (
 		state text, priority int, max_retries int, backoff_kind text, backoff_base bigint, backoff_max bigint,
 		backoff_jitter float8, timeout bigint, run_at timestamptz, created_at timestamptz, unique_key text,
 		unique_until timestamptz, depends_on text[], pending_deps int, repeatable_id text, at timestamptz,
-		on_parent_failure text)
+		on_parent_failure text, headers jsonb)
 ), ins AS (
 	INSERT INTO asyncmq_jobs (id, queue, task, payload, state, priority, max_retries, backoff_kind,
 		backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at, unique_key, unique_until,
-		depends_on, pending_deps, repeatable_id, on_parent_failure)
+		depends_on, pending_deps, repeatable_id, on_parent_failure, headers)
 	SELECT id, queue, task, payload::jsonb, state, priority, max_retries, backoff_kind, backoff_base,
 		backoff_max, backoff_jitter, timeout, run_at, created_at, unique_key, unique_until, depends_on,
-		pending_deps, repeatable_id, on_parent_failure
+		pending_deps, repeatable_id, on_parent_failure, headers
 	FROM r ORDER BY n
 ), qs AS (
 	INSERT INTO asyncmq_queues (name) SELECT DISTINCT queue FROM r ON CONFLICT DO NOTHING

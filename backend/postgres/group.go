@@ -203,7 +203,7 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 		i := 0
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"asyncmq_jobs"}, []string{"id", "queue", "task", "payload", "state",
 			"priority", "max_retries", "backoff_kind", "backoff_base", "backoff_max", "backoff_jitter", "timeout",
-			"run_at", "created_at", "repeatable_id"},
+			"run_at", "created_at", "repeatable_id", "headers"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				if i == len(jobs) {
 					return nil, nil
@@ -211,12 +211,20 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 				r := row(jobs[i], i, now, 0)
 				i++
 				queues[r.Queue] = true
-				var payload any
+				var payload, headers any
 				if r.Payload != nil {
 					payload = []byte(*r.Payload)
 				}
+				h, err := backend.EncodeHeaders(r.Headers)
+				if err != nil {
+					return nil, err
+				}
+				if h != nil {
+					headers = h
+				}
 				return []any{r.ID, r.Queue, r.Task, payload, r.State, r.Priority, r.MaxRetries, r.BackoffKind,
-					r.BackoffBase, r.BackoffMax, r.BackoffJitter, r.Timeout, r.RunAt, r.CreatedAt, r.RepeatableID}, nil
+					r.BackoffBase, r.BackoffMax, r.BackoffJitter, r.Timeout, r.RunAt, r.CreatedAt, r.RepeatableID,
+					headers}, nil
 			}))
 		if err != nil {
 			return insertError(err)

@@ -13,7 +13,8 @@ import (
 const jobCols = `id, queue, task, payload, state, priority, attempts, max_retries,
 	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
 	started_at, finished_at, result, progress, errors, worker_id, lease_token, lease_expires_at,
-	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id, on_parent_failure`
+	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id, on_parent_failure,
+	headers`
 
 // scanJob reads one row selected with jobCols.
 func scanJob(row pgx.Row) (*asyncmqtype.JobInfo, error) {
@@ -24,12 +25,13 @@ func scanJob(row pgx.Row) (*asyncmqtype.JobInfo, error) {
 		runAt, createdAt                         time.Time
 		started, finished, leaseExp, uniqueUntil *time.Time
 		uniqueKey                                *string
-		payload, result, progress, errs          []byte
+		payload, result, progress, errs, headers []byte
 	)
 	err := row.Scan(&j.ID, &j.Queue, &j.Task, &payload, &state, &j.Priority, &j.Attempts, &j.MaxRetries,
 		&bkind, &bbase, &bmax, &j.Backoff.Jitter, &timeout, &runAt, &createdAt,
 		&started, &finished, &result, &progress, &errs, &j.WorkerID, &j.LeaseToken, &leaseExp,
-		&j.Stalls, &uniqueKey, &uniqueUntil, &j.DependsOn, &j.PendingDeps, &j.CancelRequested, &j.RepeatableID, &onParent)
+		&j.Stalls, &uniqueKey, &uniqueUntil, &j.DependsOn, &j.PendingDeps, &j.CancelRequested, &j.RepeatableID, &onParent,
+		&headers)
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +63,9 @@ func scanJob(row pgx.Row) (*asyncmqtype.JobInfo, error) {
 		j.Progress = json.RawMessage(progress)
 	}
 	if j.Errors, err = backend.DecodeAttemptErrors(j.ID, errs); err != nil {
+		return nil, err
+	}
+	if j.Headers, err = backend.DecodeHeaders(j.ID, headers); err != nil {
 		return nil, err
 	}
 	return &j, nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 // Job hash fields. Optional fields are absent when empty, so a waiting job without options holds
@@ -17,7 +18,8 @@ import (
 //	at attempts, bo backoff JSON, to timeout ns, sa started-at, fa finished-at, r result,
 //	pg progress, er errors (JSON array, times in µs), w worker, lt lease token, le lease expiry,
 //	sl stalls, uk/uu unique key/until, dep parents (\x1f-separated), pd pending parents,
-//	cr cancel requested, rep repeatable ID, ch children (\x1f-separated), op parent-failure policy.
+//	cr cancel requested, rep repeatable ID, ch children (\x1f-separated), op parent-failure policy,
+//	hd headers (JSON object).
 const depSep = "\x1f"
 
 // storedError is an AttemptError as the scripts append it.
@@ -67,6 +69,10 @@ func decodeJob(id, queue string, f map[string]string) (*asyncmqtype.JobInfo, err
 		UniqueUntil: fromMicros(f["uu"]), PendingDeps: atoi(f["pd"]), CancelRequested: f["cr"] == "1",
 		RepeatableID: f["rep"], OnParentFailure: asyncmqtype.ParentFailure(f["op"]),
 	}
+	var err error
+	if j.Headers, err = backend.DecodeHeaders(id, []byte(f["hd"])); err != nil {
+		return nil, err
+	}
 	if v := f["p"]; v != "" {
 		j.Payload = json.RawMessage(v)
 	}
@@ -114,8 +120,10 @@ func pairs(v any) map[string]string {
 	return m
 }
 
-// jobArgs encodes one job as the 14 script arguments of the enqueue prelude.
+// jobArgs encodes one job as the 15 script arguments of the enqueue prelude.
 func jobArgs(j *asyncmqtype.JobInfo) []any {
+	// Headers passed ValidateHeaders, so they encode; '' stores no field.
+	hd, _ := backend.EncodeHeaders(j.Headers)
 	bo := ""
 	if j.Backoff != (asyncmqtype.Backoff{}) {
 		b, _ := json.Marshal(j.Backoff)
@@ -144,5 +152,6 @@ func jobArgs(j *asyncmqtype.JobInfo) []any {
 	return []any{
 		j.ID, j.Task, string(j.Payload), strconv.Itoa(j.Priority), strconv.Itoa(j.MaxRetries), bo, to,
 		micros(j.RunAt), micros(j.CreatedAt), j.UniqueKey, uu, deps, j.RepeatableID, string(j.OnParentFailure),
+		string(hd),
 	}
 }

@@ -266,7 +266,7 @@ WHERE j.unique_until > ?2 OR (j.unique_until IS NULL AND j.state NOT IN ('comple
 LIMIT 1`
 	qJobInsert = `INSERT INTO asyncmq_jobs (id, queue, task, payload, state, priority, max_retries,
 	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
-	unique_key, unique_until, depends_on, pending_deps, repeatable_id, on_parent_failure)
+	unique_key, unique_until, depends_on, pending_deps, repeatable_id, on_parent_failure, headers)
 VALUES %s`
 	qExistingIDs = `SELECT id FROM asyncmq_jobs WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1`
 	qDepInsert   = `INSERT OR IGNORE INTO asyncmq_job_deps (parent, child) VALUES %s`
@@ -323,10 +323,14 @@ func (w *wtx) enqueue(jobs []*asyncmqtype.JobInfo) error {
 		if j.UniqueKey != "" {
 			uniqueKey = j.UniqueKey
 		}
+		headers, err := backend.EncodeHeaders(j.Headers)
+		if err != nil {
+			return err
+		}
 		rows[i] = []any{j.ID, j.Queue, j.Task, text(j.Payload), string(state), j.Priority, j.MaxRetries,
 			string(j.Backoff.Kind), int64(j.Backoff.Base), int64(j.Backoff.Max), j.Backoff.Jitter, int64(j.Timeout),
 			nanoInt(runAt), nanoInt(created), uniqueKey, nanos(j.UniqueUntil), dependsOn, pending, j.RepeatableID,
-			string(j.OnParentFailure)}
+			string(j.OnParentFailure), text(headers)}
 		w.count(j.Queue, "", state)
 		w.event(asyncmqtype.Event{Type: asyncmqtype.EventEnqueued, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: state})
 	}

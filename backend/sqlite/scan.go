@@ -77,7 +77,8 @@ func jsonArg(v any) (string, error) {
 const jobCols = `id, queue, task, payload, state, priority, attempts, max_retries,
 	backoff_kind, backoff_base, backoff_max, backoff_jitter, timeout, run_at, created_at,
 	started_at, finished_at, result, progress, errors, worker_id, lease_token, lease_expires_at,
-	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id, on_parent_failure`
+	stalls, unique_key, unique_until, depends_on, pending_deps, cancel_requested, repeatable_id, on_parent_failure,
+	headers`
 
 // briefCols are the columns of a brief listing (asyncmqtype.ListJobsParams.Brief): what the
 // dashboard's job lists show, a third of jobCols, whose reading is most of a page's cost.
@@ -97,13 +98,15 @@ func scanJob(s scanner) (*asyncmqtype.JobInfo, error) {
 		started, finished, leaseExp, uniqueUntil   sql.NullInt64
 		uniqueKey                                  sql.NullString
 		payload, result, progress, errs, dependsOn []byte
+		headers                                    []byte
 		cancel                                     int
 		onParent                                   string
 	)
 	err := s.Scan(&j.ID, &j.Queue, &j.Task, &payload, &state, &j.Priority, &j.Attempts, &j.MaxRetries,
 		&bkind, &bbase, &bmax, &j.Backoff.Jitter, &timeout, &runAt, &createdAt,
 		&started, &finished, &result, &progress, &errs, &j.WorkerID, &j.LeaseToken, &leaseExp,
-		&j.Stalls, &uniqueKey, &uniqueUntil, &dependsOn, &j.PendingDeps, &cancel, &j.RepeatableID, &onParent)
+		&j.Stalls, &uniqueKey, &uniqueUntil, &dependsOn, &j.PendingDeps, &cancel, &j.RepeatableID, &onParent,
+		&headers)
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +140,9 @@ func scanJob(s scanner) (*asyncmqtype.JobInfo, error) {
 		if err := json.Unmarshal(dependsOn, &j.DependsOn); err != nil {
 			return nil, fmt.Errorf("decode dependencies of job %q: %w", j.ID, err)
 		}
+	}
+	if j.Headers, err = backend.DecodeHeaders(j.ID, headers); err != nil {
+		return nil, err
 	}
 	return &j, nil
 }

@@ -1,5 +1,5 @@
 -- enqueue: ARGV[8] = number of groups; each group is its Now (µs, '0' for the server clock),
--- its number of jobs, then 14 arguments per job (see NF in the prelude). Each group is one Enqueue call, stored
+-- its number of jobs, then 15 arguments per job (see NF in the prelude). Each group is one Enqueue call, stored
 -- all-or-nothing on its own; the reply has one entry per group: {'ok', created} or a refusal.
 local out = {}
 local b = 9

@@ -216,10 +216,10 @@ local function done()
   woke = false
 end
 
--- Enqueue: each job is 14 arguments starting at base: ID, task, payload, priority, max retries,
+-- Enqueue: each job is 15 arguments starting at base: ID, task, payload, priority, max retries,
 -- backoff, timeout, run-at, created-at, unique key, unique until, parents, repeatable ID,
--- parent-failure policy.
-local NF = 14
+-- parent-failure policy, headers JSON.
+local NF = 15
 -- WRITTEN holds the IDs this script call has stored: one call carries the Enqueue calls of many
 -- producers, and the ID index is written only by done(), so a later group with the same ID must
 -- find it here to get the same 'exists' as a later call would.
@@ -287,7 +287,7 @@ local function enqueue_write(base, n, batch)
     local st = ra > NOW and 'delayed' or 'waiting'
     if pd > 0 then st = 'waiting-children' end
     local f = {'t', ARGV[b + 1], 'st', st, 'pr', ARGV[b + 3], 'mr', ARGV[b + 4], 'ra', fmt(ra), 'ca', fmt(ca)}
-    local opt = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}}
+    local opt = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}, {'hd', 14}}
     for _, o in ipairs(opt) do
       local v = ARGV[b + o[2]]
       if v ~= '' then f[#f + 1] = o[1]; f[#f + 1] = v end

@@ -1,0 +1,1 @@
+ALTER TABLE asyncmq_jobs DROP COLUMN headers;
