@@ -448,8 +448,8 @@ ON CONFLICT (name) DO UPDATE SET
 	qTaskMetricUpsert = metricUpsert("asyncmq_task_metrics", "queue, minute, task")
 	qMetricPrune      = `DELETE FROM asyncmq_metrics WHERE minute < ?`
 	qTaskMetricPrune  = `DELETE FROM asyncmq_task_metrics WHERE minute < ?`
-	qEventInsert  = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
-	qEventPrune   = `DELETE FROM asyncmq_events WHERE id <= ?`
+	qEventInsert      = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
+	qEventPrune       = `DELETE FROM asyncmq_events WHERE id <= ?`
 )
 
 // metricUpsert adds one metricDelta to its bucket of table, keyed by the columns of key,
