@@ -266,7 +266,10 @@ type MetricsParams struct {
 }
 
 // MetricTasksLimit is how many (queue, task) pairs a ByTask read of MetricsParams returns at
-// most, so that a queue with many task names costs a bounded answer.
+// most, so that a queue with many task names costs a bounded answer. Stores still write one
+// per-task bucket per task name and minute that counted something: task names are meant to be
+// the handler names, a small set; a name per job (an ID in the name) would grow the metrics by
+// a bucket per job until retention removes them.
 const MetricTasksLimit = 100
 
 // PerTask reports whether a read returns per-task buckets: ByTask or Task is set.
