@@ -361,7 +361,7 @@ func TestQueuePageTaskPercentiles(t *testing.T) {
 	// Choosing a task points the charts at its history.
 	r = e.get("/queues/q?task=slow")
 	wantStatus(t, r, http.StatusOK)
-	wantContains(t, r.body, `data-testid="queue-charts" data-task="slow"`, `data-chart="percentiles" data-history-url="/asyncmq/metrics/history?minutes=60&amp;queue=q&amp;task=slow"`)
+	wantContains(t, r.body, `<option value="slow" selected>task slow</option>`, `data-testid="queue-charts" data-task="slow"`, `data-chart="percentiles" data-history-url="/asyncmq/metrics/history?minutes=60&amp;queue=q&amp;task=slow"`)
 	r = e.get("/metrics/history?minutes=60&queue=q&task=slow")
 	wantStatus(t, r, http.StatusOK)
 	var h struct {
