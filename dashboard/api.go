@@ -130,7 +130,7 @@ func (d *Dashboard) apiQueue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, err := d.taskStats(ctx, q.Name, statsWindow)
+	ts, err := d.taskStats(ctx, q.Name, "", statsWindow)
 	if err != nil {
 		return err
 	}

@@ -295,12 +295,12 @@ func (t taskMetrics) json() taskMetricsJSON {
 // Runs is how many attempts of the task finished (completed or failed) in the window.
 func (t taskMetrics) Runs() int64 { return t.Completed + t.Failed }
 
-// taskStats sums the last minutes of each task of queue (of every queue when ""), busiest
-// first (most started then finished attempts), then by queue and name. The store answers for
-// at most asyncmqtype.MetricTasksLimit tasks.
-func (d *Dashboard) taskStats(ctx context.Context, queue string, minutes int) ([]taskMetrics, error) {
+// taskStats sums the last minutes of each task of queue (of every queue when ""; only task when
+// set), busiest first (most attempts: started, completed, failed and retried), then by queue
+// and name. The store answers for at most asyncmqtype.MetricTasksLimit tasks.
+func (d *Dashboard) taskStats(ctx context.Context, queue, task string, minutes int) ([]taskMetrics, error) {
 	start, now := window(minutes)
-	buckets, err := d.insp.Metrics(ctx, asyncmqtype.MetricsParams{Queue: queue, ByTask: true, Since: start, Until: now})
+	buckets, err := d.insp.Metrics(ctx, asyncmqtype.MetricsParams{Queue: queue, Task: task, ByTask: true, Since: start, Until: now})
 	if err != nil {
 		return nil, err
 	}
@@ -365,15 +365,13 @@ func (d *Dashboard) metricsHistory(w http.ResponseWriter, r *http.Request) error
 	}
 	var tasks *[]taskMetricsJSON
 	if byTask {
-		ts, err := d.taskStats(ctx, queue, minutes)
+		ts, err := d.taskStats(ctx, queue, task, minutes)
 		if err != nil {
 			return err
 		}
 		list := []taskMetricsJSON{}
 		for _, t := range ts {
-			if task == "" || t.Task == task {
-				list = append(list, t.json())
-			}
+			list = append(list, t.json())
 		}
 		tasks = &list
 	}

@@ -80,7 +80,7 @@ func (d *Dashboard) queueDetail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tasks, err := d.taskStats(ctx, q.Name, statsWindow)
+	tasks, err := d.taskStats(ctx, q.Name, "", statsWindow)
 	if err != nil {
 		return err
 	}
