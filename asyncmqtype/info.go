@@ -202,9 +202,12 @@ type RecentEventsParams struct {
 	Queue string
 }
 
-// MetricBucket is one minute of counters for one queue.
+// MetricBucket is one minute of counters for one queue, or for one task of one queue when read
+// with MetricsParams.ByTask.
 type MetricBucket struct {
-	Queue     string    `json:"queue"`
+	Queue string `json:"queue"`
+	// Task is the task name the counters are for; empty in per-queue buckets.
+	Task      string    `json:"task,omitempty"`
 	Minute    time.Time `json:"minute"`
 	Completed int64     `json:"completed"`
 	Failed    int64     `json:"failed"`
@@ -251,9 +254,26 @@ func DurationBucket(d time.Duration) int {
 type MetricsParams struct {
 	// Queue filters to one queue when set.
 	Queue string
+	// Task filters to one task name when set; it implies ByTask.
+	Task  string
 	Since time.Time
 	Until time.Time
+	// ByTask returns one bucket per queue, task and minute instead of one per queue and minute.
+	// A store returns the buckets of at most MetricTasksLimit (queue, task) pairs: those with
+	// the most attempts (Started+Completed+Failed+Retried) over the selected minutes, ties by
+	// queue then task name. The default (false) returns per-queue buckets, Task empty.
+	ByTask bool
 }
+
+// MetricTasksLimit is how many (queue, task) pairs a ByTask read of MetricsParams returns at
+// most, so that a queue with many task names costs a bounded answer. Stores still write one
+// per-task bucket per task name and minute that counted something: task names are meant to be
+// the handler names, a small set; a name per job (an ID in the name) would grow the metrics by
+// a bucket per job until retention removes them.
+const MetricTasksLimit = 100
+
+// PerTask reports whether a read returns per-task buckets: ByTask or Task is set.
+func (p MetricsParams) PerTask() bool { return p.ByTask || p.Task != "" }
 
 // AuditEntry is one recorded administrative action.
 type AuditEntry struct {

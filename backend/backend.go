@@ -265,13 +265,18 @@ type EventLog interface {
 	RecentEvents(ctx context.Context, p asyncmqtype.RecentEventsParams) ([]asyncmqtype.Event, error)
 }
 
-// MetricsLog keeps per-minute counters per queue.
+// MetricsLog keeps per-minute counters per queue and per task of a queue.
 type MetricsLog interface {
 	// Metrics returns per-minute counter buckets between Since and Until.
 	//
 	// A bucket is returned when its Minute is in [Since truncated to the minute, Until] (a zero
-	// Until has no bound) and something happened in it; buckets are sorted by Minute then Queue.
-	// Each counter lands in the minute of the Now of the call that caused it.
+	// Until has no bound) and something happened in it; buckets are sorted by Minute then Queue
+	// (then Task). Each counter lands in the minute of the Now of the call that caused it.
+	//
+	// Without ByTask or Task a bucket counts a whole queue and Task is empty. With them a bucket
+	// counts one task of a queue, for at most asyncmqtype.MetricTasksLimit (queue, task) pairs
+	// (see TopTaskBuckets); summed over tasks, the per-task buckets of a queue and minute equal
+	// its per-queue bucket.
 	Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error)
 }
 

@@ -115,6 +115,9 @@ type apiQueueStats struct {
 	P99MS         float64 `json:"p99_ms"`
 	AvgDurationMS float64 `json:"avg_duration_ms"`
 	AvgWaitMS     float64 `json:"avg_wait_ms"`
+	// Tasks are the same figures per task of the queue, busiest first (at most
+	// asyncmqtype.MetricTasksLimit).
+	Tasks []taskMetricsJSON `json:"tasks"`
 }
 
 func (d *Dashboard) apiQueue(w http.ResponseWriter, r *http.Request) error {
@@ -123,13 +126,22 @@ func (d *Dashboard) apiQueue(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, _, s, err := d.history(ctx, q.Name, statsWindow)
+	_, _, s, err := d.history(ctx, q.Name, "", statsWindow)
 	if err != nil {
 		return err
+	}
+	ts, err := d.taskStats(ctx, q.Name, "", statsWindow)
+	if err != nil {
+		return err
+	}
+	tasks := make([]taskMetricsJSON, len(ts))
+	for i, t := range ts {
+		tasks[i] = t.json()
 	}
 	return writeJSON(w, http.StatusOK, apiQueueDetail{apiQueueView: newAPIQueue(q), Stats: apiQueueStats{
 		WindowMinutes: statsWindow, Completed: s.Completed, Failed: s.Failed, Retried: s.Retried,
 		P50MS: s.P50MS, P95MS: s.P95MS, P99MS: s.P99MS, AvgDurationMS: s.AvgDurationMS, AvgWaitMS: s.AvgWaitMS,
+		Tasks: tasks,
 	}})
 }
 

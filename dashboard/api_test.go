@@ -240,6 +240,15 @@ func TestAPIResponsesMatchOpenAPI(t *testing.T) {
 	}
 	call("GET", "/api/v1/metrics?minutes=15&queue=emails", "", 200, viewer...)
 	call("GET", "/api/v1/metrics?minutes=0", "", 400, viewer...)
+	body = call("GET", "/api/v1/metrics?queue=emails&by=task", "", 200, viewer...)
+	if !strings.Contains(body, `"tasks":[{"queue":"emails","task":"email.send","completed":0,"failed":1,`) {
+		t.Errorf("metrics by task lack email.send: %s", body)
+	}
+	body = call("GET", "/api/v1/metrics?queue=emails&task=nope&by=task", "", 200, viewer...)
+	if !strings.Contains(body, `"task":"nope","tasks":[]`) {
+		t.Errorf("metrics of an unknown task: %s", body)
+	}
+	call("GET", "/api/v1/metrics?by=queue", "", 400, viewer...)
 
 	// Changes: roles, audit, stored state, malformed bodies.
 	call("POST", "/api/v1/queues/emails/pause", "", 403, viewer...)

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
@@ -139,13 +140,19 @@ func formatMS(ms float64) string {
 	return formatDuration(time.Duration(ms * float64(time.Millisecond)))
 }
 
-// history reads the per-minute counters of the last minutes (one backend call) and returns
-// one point per minute, oldest first, zero-filled, plus per-queue and overall sums.
-func (d *Dashboard) history(ctx context.Context, queue string, minutes int) ([]metricPoint, map[string]*metricPoint, metricPoint, error) {
-	now := time.Now().UTC()
-	end := now.Truncate(time.Minute)
-	start := end.Add(-time.Duration(minutes-1) * time.Minute)
-	buckets, err := d.insp.Metrics(ctx, asyncmqtype.MetricsParams{Queue: queue, Since: start, Until: now})
+// window returns the first minute and the end of the last minutes, the window every metrics
+// view reads.
+func window(minutes int) (start, now time.Time) {
+	now = time.Now().UTC()
+	return now.Truncate(time.Minute).Add(-time.Duration(minutes-1) * time.Minute), now
+}
+
+// history reads the per-minute counters of the last minutes (one backend call), of one task
+// when task is set, and returns one point per minute, oldest first, zero-filled, plus per-queue
+// and overall sums.
+func (d *Dashboard) history(ctx context.Context, queue, task string, minutes int) ([]metricPoint, map[string]*metricPoint, metricPoint, error) {
+	start, now := window(minutes)
+	buckets, err := d.insp.Metrics(ctx, asyncmqtype.MetricsParams{Queue: queue, Task: task, Since: start, Until: now})
 	if err != nil {
 		return nil, nil, metricPoint{}, err
 	}
@@ -231,7 +238,7 @@ func (d *Dashboard) metricsPage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	minutes := parseWindow(r)
 	queue := strings.TrimSpace(r.URL.Query().Get("queue"))
-	_, perQueue, total, err := d.history(ctx, queue, minutes)
+	_, perQueue, total, err := d.history(ctx, queue, "", minutes)
 	if err != nil {
 		return err
 	}
@@ -258,9 +265,75 @@ func (d *Dashboard) metricsPage(w http.ResponseWriter, r *http.Request) error {
 	return d.render(w, r, http.StatusOK, "metrics", p)
 }
 
+// taskMetrics is one task's counters summed over a window.
+type taskMetrics struct {
+	Queue string
+	Task  string
+	metricPoint
+}
+
+// taskMetricsJSON is a taskMetrics as the history endpoint and the API show it.
+type taskMetricsJSON struct {
+	Queue         string  `json:"queue"`
+	Task          string  `json:"task"`
+	Completed     int64   `json:"completed"`
+	Failed        int64   `json:"failed"`
+	Retried       int64   `json:"retried"`
+	Started       int64   `json:"started"`
+	AvgDurationMS float64 `json:"avg_duration_ms"`
+	AvgWaitMS     float64 `json:"avg_wait_ms"`
+	P50MS         float64 `json:"p50_ms"`
+	P95MS         float64 `json:"p95_ms"`
+	P99MS         float64 `json:"p99_ms"`
+}
+
+func (t taskMetrics) json() taskMetricsJSON {
+	return taskMetricsJSON{Queue: t.Queue, Task: t.Task, Completed: t.Completed, Failed: t.Failed, Retried: t.Retried,
+		Started: t.Started, AvgDurationMS: t.AvgDurationMS, AvgWaitMS: t.AvgWaitMS, P50MS: t.P50MS, P95MS: t.P95MS, P99MS: t.P99MS}
+}
+
+// Runs is how many attempts of the task finished (completed or failed) in the window.
+func (t taskMetrics) Runs() int64 { return t.Completed + t.Failed }
+
+// taskStats sums the last minutes of each task of queue (of every queue when ""; only task when
+// set), busiest first (most attempts: started, completed, failed and retried), then by queue
+// and name. The store answers for at most asyncmqtype.MetricTasksLimit tasks.
+func (d *Dashboard) taskStats(ctx context.Context, queue, task string, minutes int) ([]taskMetrics, error) {
+	start, now := window(minutes)
+	buckets, err := d.insp.Metrics(ctx, asyncmqtype.MetricsParams{Queue: queue, Task: task, ByTask: true, Since: start, Until: now})
+	if err != nil {
+		return nil, err
+	}
+	type key struct{ queue, task string }
+	sums := make(map[key]*metricPoint)
+	for _, b := range buckets {
+		if b.Minute.Before(start) {
+			continue
+		}
+		k := key{b.Queue, b.Task}
+		if sums[k] == nil {
+			sums[k] = &metricPoint{}
+		}
+		sums[k].add(b)
+	}
+	out := make([]taskMetrics, 0, len(sums))
+	for k, p := range sums {
+		p.finish()
+		out = append(out, taskMetrics{Queue: k.queue, Task: k.task, metricPoint: *p})
+	}
+	slices.SortFunc(out, func(a, b taskMetrics) int {
+		n := func(t taskMetrics) int64 { return t.Started + t.Completed + t.Failed + t.Retried }
+		return cmp.Or(cmp.Compare(n(b), n(a)), strings.Compare(a.Queue, b.Queue), strings.Compare(a.Task, b.Task))
+	})
+	return out, nil
+}
+
 type historyResponse struct {
-	Minutes int                       `json:"minutes"`
-	Queue   string                    `json:"queue,omitempty"`
+	Minutes int    `json:"minutes"`
+	Queue   string `json:"queue,omitempty"`
+	Task    string `json:"task,omitempty"`
+	// Tasks are the window's per-task sums, with ?by=task only.
+	Tasks   *[]taskMetricsJSON        `json:"tasks,omitempty"`
 	History []metricPoint             `json:"history"`
 	Totals  metricPoint               `json:"totals"`
 	Current map[asyncmqtype.State]int `json:"current"`
@@ -268,14 +341,39 @@ type historyResponse struct {
 	Queues  int                       `json:"total_queues"`
 }
 
-// metricsHistory serves the charts' data: ?minutes= (1..1440, default 60) and ?queue=.
+// metricsHistory serves the charts' data: ?minutes= (1..1440, default 60), ?queue=, ?task= (the
+// history of one task) and ?by=task (adds the window's per-task sums).
 func (d *Dashboard) metricsHistory(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	minutes := parseWindow(r)
-	queue := strings.TrimSpace(r.URL.Query().Get("queue"))
-	points, _, total, err := d.history(ctx, queue, minutes)
+	q := r.URL.Query()
+	queue, task := strings.TrimSpace(q.Get("queue")), strings.TrimSpace(q.Get("task"))
+	if err := checkFilters("queue", queue, "task", task); err != nil {
+		return err
+	}
+	var byTask bool
+	switch by := q.Get("by"); by {
+	case "":
+	case "task":
+		byTask = true
+	default:
+		return badRequest("by %q is not supported: the only grouping is by=task.", by)
+	}
+	points, _, total, err := d.history(ctx, queue, task, minutes)
 	if err != nil {
 		return err
+	}
+	var tasks *[]taskMetricsJSON
+	if byTask {
+		ts, err := d.taskStats(ctx, queue, task, minutes)
+		if err != nil {
+			return err
+		}
+		list := []taskMetricsJSON{}
+		for _, t := range ts {
+			list = append(list, t.json())
+		}
+		tasks = &list
 	}
 	qs, err := d.insp.Queues(ctx)
 	if err != nil {
@@ -285,7 +383,7 @@ func (d *Dashboard) metricsHistory(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	resp := historyResponse{Minutes: minutes, Queue: queue, History: points, Totals: total,
+	resp := historyResponse{Minutes: minutes, Queue: queue, Task: task, Tasks: tasks, History: points, Totals: total,
 		Current: currentCounts(qs, queue), Workers: len(ws), Queues: len(qs)}
 	return writeJSON(w, http.StatusOK, resp)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +296,105 @@ func TestReadyAndHealthThroughAdmin(t *testing.T) {
 	wantStatus(t, e.get("/health"), http.StatusOK)
 	if err := e.d.Ready(context.Background()); err != nil {
 		t.Errorf("Ready = %v", err)
+	}
+}
+
+// runTask enqueues one job of task in queue whose RunAt is base, claims it wait later and
+// finishes it with outcome after a run of dur, all in one past minute of the stats window.
+func runTask(t *testing.T, e *env, queue, task string, base time.Time, wait, dur time.Duration, outcome asyncmqtype.Outcome) {
+	t.Helper()
+	ctx := context.Background()
+	j := job(queue, task, "")
+	j.RunAt = base
+	e.add(j)
+	jobs, err := e.b.Claim(ctx, backend.ClaimParams{Queue: queue, WorkerID: "w", Limit: 1, LeaseDuration: time.Hour, Now: base.Add(wait)})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v, %v", jobs, err)
+	}
+	f := backend.Finish{JobID: jobs[0].ID, LeaseToken: jobs[0].LeaseToken, Outcome: outcome, Duration: dur}
+	if outcome == asyncmqtype.OutcomeFailed {
+		f.Error = &asyncmqtype.AttemptError{Error: "boom"}
+	}
+	if _, err := e.b.Finish(ctx, backend.FinishParams{Now: base.Add(wait + dur), Items: []backend.Finish{f}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQueuePageTaskPercentiles seeds two tasks of one queue with known run times and waits and
+// reads their rows on the queue page and in the API. "fast": four runs of 60ms, each in the
+// (50ms, 100ms] bucket, waits of 1.5s. "slow": 300ms and 700ms (one in (250ms, 500ms], one in
+// (500ms, 1s]), waits of 4s and 6s. Interpolating within the bucket, fast's p50 is 75ms, p95
+// 97.5ms and p99 99.5ms; slow's p50 500ms, p95 950ms and p99 990ms.
+func TestQueuePageTaskPercentiles(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	base := time.Now().Add(-10 * time.Minute).Truncate(time.Minute)
+	for range 3 {
+		runTask(t, e, "q", "fast", base, 1500*time.Millisecond, 60*time.Millisecond, asyncmqtype.OutcomeCompleted)
+	}
+	runTask(t, e, "q", "fast", base, 1500*time.Millisecond, 60*time.Millisecond, asyncmqtype.OutcomeFailed)
+	runTask(t, e, "q", "slow", base, 4*time.Second, 300*time.Millisecond, asyncmqtype.OutcomeCompleted)
+	runTask(t, e, "q", "slow", base, 6*time.Second, 700*time.Millisecond, asyncmqtype.OutcomeFailed)
+	runTask(t, e, "other", "elsewhere", base, time.Second, time.Second, asyncmqtype.OutcomeCompleted)
+
+	r := e.get("/queues/q")
+	wantStatus(t, r, http.StatusOK)
+	wantCSPSafe(t, r.body)
+	row := func(task string) string {
+		i := strings.Index(r.body, `<tr data-task="`+task+`">`)
+		if i < 0 {
+			t.Fatalf("queue page has no row for task %s:\n%s", task, r.body)
+		}
+		return r.body[i : i+strings.Index(r.body[i:], "</tr>")]
+	}
+	for task, cells := range map[string][]string{
+		"fast": {`data-col="runs">4<`, `data-col="failed">1<`, `data-col="p50">75ms<`, `data-col="p95">97ms<`, `data-col="p99">99ms<`, `data-col="wait">1.5s<`},
+		"slow": {`data-col="runs">2<`, `data-col="failed">1<`, `data-col="p50">500ms<`, `data-col="p95">950ms<`, `data-col="p99">990ms<`, `data-col="wait">5.0s<`},
+	} {
+		wantContains(t, row(task), cells...)
+	}
+	if strings.Index(r.body, `data-task="fast"`) > strings.Index(r.body, `data-task="slow"`) {
+		t.Error("task rows are not busiest first: fast (4 runs) should come before slow (2)")
+	}
+	wantNotContains(t, r.body, `data-task="elsewhere"`)
+
+	// Choosing a task points the charts at its history.
+	r = e.get("/queues/q?task=slow")
+	wantStatus(t, r, http.StatusOK)
+	wantContains(t, r.body, `<option value="slow" selected>task slow</option>`, `data-testid="queue-charts" data-task="slow"`, `data-chart="percentiles" data-history-url="/asyncmq/metrics/history?minutes=60&amp;queue=q&amp;task=slow"`)
+	r = e.get("/metrics/history?minutes=60&queue=q&task=slow")
+	wantStatus(t, r, http.StatusOK)
+	var h struct {
+		Totals struct {
+			Completed, Failed, Started int64
+			P50MS                      float64 `json:"p50_ms"`
+			P99MS                      float64 `json:"p99_ms"`
+			AvgWaitMS                  float64 `json:"avg_wait_ms"`
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Totals.Completed != 1 || h.Totals.Failed != 1 || h.Totals.Started != 2 || h.Totals.P50MS != 500 || h.Totals.P99MS != 990 || h.Totals.AvgWaitMS != 5000 {
+		t.Errorf("history of task slow: totals %+v, want 1 completed, 1 failed, 2 started, p50 500, p99 990, wait 5000", h.Totals)
+	}
+
+	// The API gives the same figures, per task, in the queue's stats.
+	r = e.get("/api/v1/queues/q")
+	wantStatus(t, r, http.StatusOK)
+	var q struct {
+		Stats struct {
+			Tasks []map[string]any `json:"tasks"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &q); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]any{
+		{"queue": "q", "task": "fast", "completed": 3.0, "failed": 1.0, "retried": 0.0, "started": 4.0, "avg_duration_ms": 60.0, "avg_wait_ms": 1500.0, "p50_ms": 75.0, "p95_ms": 97.5, "p99_ms": 99.5},
+		{"queue": "q", "task": "slow", "completed": 1.0, "failed": 1.0, "retried": 0.0, "started": 2.0, "avg_duration_ms": 500.0, "avg_wait_ms": 5000.0, "p50_ms": 500.0, "p95_ms": 950.0, "p99_ms": 990.0},
+	}
+	if !reflect.DeepEqual(q.Stats.Tasks, want) {
+		t.Errorf("API task stats:\n got %v\nwant %v", q.Stats.Tasks, want)
 	}
 }

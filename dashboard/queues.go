@@ -49,7 +49,14 @@ type queueDetailData struct {
 	Stats         metricPoint
 	StatsWindow   string
 	RateLimitEdit string
-	HistoryURL    string
+	// HistoryURL feeds the charts: of the whole queue, or of ChartTask when set (?task=).
+	HistoryURL string
+	// Tasks are the per-task sums of the same window, busiest first; at most TaskLimit.
+	Tasks     []taskMetrics
+	ChartTask string
+	TaskLimit int
+	// PageURL is the queue page without a query, for the task links.
+	PageURL string
 }
 
 // statsWindow is how many minutes of metrics the queue page summarises.
@@ -65,7 +72,15 @@ func (d *Dashboard) queueDetail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, _, stats, err := d.history(ctx, q.Name, statsWindow)
+	task := strings.TrimSpace(r.URL.Query().Get("task"))
+	if err := checkFilters("task", task); err != nil {
+		return err
+	}
+	_, _, stats, err := d.history(ctx, q.Name, "", statsWindow)
+	if err != nil {
+		return err
+	}
+	tasks, err := d.taskStats(ctx, q.Name, "", statsWindow)
 	if err != nil {
 		return err
 	}
@@ -73,13 +88,15 @@ func (d *Dashboard) queueDetail(w http.ResponseWriter, r *http.Request) error {
 		Queue: q, Repeatables: len(reps),
 		CleanStates: []asyncmqtype.State{asyncmqtype.StateCompleted, asyncmqtype.StateFailed, asyncmqtype.StateCancelled},
 		Stats:       stats, StatsWindow: windowLabel(statsWindow),
+		Tasks: tasks, ChartTask: task, TaskLimit: asyncmqtype.MetricTasksLimit,
 		RateLimitEdit: "1s",
 	}
 	if q.RateLimit > 0 {
 		data.RateLimitEdit = q.RateInterval.String()
 	}
 	p := d.newPage(w, r, "Queue "+q.Name, "queues", nil)
-	data.HistoryURL = withQuery(p.Path("metrics", "history"), nil, "minutes", strconv.Itoa(statsWindow), "queue", q.Name)
+	data.HistoryURL = withQuery(p.Path("metrics", "history"), nil, "minutes", strconv.Itoa(statsWindow), "queue", q.Name, "task", task)
+	data.PageURL = p.Path("queues", q.Name)
 	p.Data = data
 	p.LiveQueue = q.Name
 	return d.render(w, r, http.StatusOK, "queue", p)

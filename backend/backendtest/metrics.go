@@ -125,6 +125,109 @@ func testMetrics(t *testing.T, newBackend factory) {
 		}
 		requireBuckets(t, got, []asyncmqtype.MetricBucket{{Queue: "default", Minute: minute(0), Completed: 3, Failed: 3, Started: 6, DurationSum: sum, DurationCounts: want}}, "after runs on the bounds")
 	})
+	// Two tasks of one queue, and one of them in a second queue: each counter lands in its
+	// task's bucket, and the per-task buckets of a queue and minute add up to its bucket.
+	t.Run("ByTask", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("a1", withTask("fast"), withPriority(1)), job("a2", withTask("fast"), withPriority(2)),
+			job("b1", withTask("slow"), withPriority(3)), job("b2", withTask("slow"), withPriority(4)),
+			job("b3", withTask("slow"), withPriority(5)), job("c1", withTask("fast"), inQueue("q2")))
+		jobs := s.claim(at(10*time.Second), 5, "default") // waited 10s each
+		c1 := s.claim(at(20*time.Second), 1, "q2")[0]
+		dur := func(d time.Duration) func(*backend.Finish) { return func(f *backend.Finish) { f.Duration = d } }
+		s.finishOK(at(30*time.Second), jobs[0], asyncmqtype.OutcomeCompleted, dur(3*time.Millisecond))
+		s.finishOK(at(30*time.Second), jobs[1], asyncmqtype.OutcomeFailed, dur(40*time.Millisecond))
+		s.finishOK(at(30*time.Second), jobs[2], asyncmqtype.OutcomeCompleted, dur(2*time.Second))
+		s.finishOK(at(30*time.Second), jobs[3], asyncmqtype.OutcomeRetry, func(f *backend.Finish) {
+			f.Duration, f.RetryDelay = time.Second, time.Hour
+		})
+		s.finishOK(at(30*time.Second), c1, asyncmqtype.OutcomeCompleted, dur(7*time.Millisecond))
+		s.recover(at(70*time.Second), 0) // b3's lease ran out: a failure of "slow" in minute 1
+
+		fast := asyncmqtype.MetricBucket{Queue: "default", Task: "fast", Minute: minute(0), Started: 2, WaitSum: 20 * time.Second,
+			Completed: 1, Failed: 1, DurationSum: 43 * time.Millisecond, DurationCounts: hist(3*time.Millisecond, 40*time.Millisecond)}
+		slow := asyncmqtype.MetricBucket{Queue: "default", Task: "slow", Minute: minute(0), Started: 3, WaitSum: 30 * time.Second,
+			Completed: 1, Retried: 1, DurationSum: 2 * time.Second, DurationCounts: hist(2 * time.Second)}
+		q2fast := asyncmqtype.MetricBucket{Queue: "q2", Task: "fast", Minute: minute(0), Started: 1, WaitSum: 20 * time.Second,
+			Completed: 1, DurationSum: 7 * time.Millisecond, DurationCounts: hist(7 * time.Millisecond)}
+		stalled := asyncmqtype.MetricBucket{Queue: "default", Task: "slow", Minute: minute(1), Failed: 1, DurationCounts: hist()}
+		tests := []struct {
+			name string
+			p    asyncmqtype.MetricsParams
+			want []asyncmqtype.MetricBucket
+		}{
+			{"every queue", asyncmqtype.MetricsParams{ByTask: true}, []asyncmqtype.MetricBucket{fast, slow, q2fast, stalled}},
+			{"one queue", asyncmqtype.MetricsParams{ByTask: true, Queue: "default"}, []asyncmqtype.MetricBucket{fast, slow, stalled}},
+			{"since", asyncmqtype.MetricsParams{ByTask: true, Since: minute(1)}, []asyncmqtype.MetricBucket{stalled}},
+			{"task implies by task", asyncmqtype.MetricsParams{Task: "fast"}, []asyncmqtype.MetricBucket{fast, q2fast}},
+			{"task and queue", asyncmqtype.MetricsParams{Task: "fast", Queue: "q2"}, []asyncmqtype.MetricBucket{q2fast}},
+			{"task until", asyncmqtype.MetricsParams{Task: "slow", Until: minute(0)}, []asyncmqtype.MetricBucket{slow}},
+			{"unknown task", asyncmqtype.MetricsParams{Task: "nope"}, nil},
+		}
+		for _, tt := range tests {
+			got, err := s.b.Metrics(s.ctx, tt.p)
+			requireNoError(t, err, "read metrics by task")
+			requireBuckets(t, got, tt.want, tt.name)
+		}
+
+		perQueue, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{})
+		requireNoError(t, err, "read metrics")
+		byTask, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{ByTask: true})
+		requireNoError(t, err, "read metrics by task")
+		var summed []asyncmqtype.MetricBucket
+		for _, b := range byTask {
+			n := len(summed)
+			if n == 0 || !summed[n-1].Minute.Equal(b.Minute) || summed[n-1].Queue != b.Queue {
+				summed = append(summed, asyncmqtype.MetricBucket{Queue: b.Queue, Minute: b.Minute, DurationCounts: hist()})
+				n++
+			}
+			sum := &summed[n-1]
+			sum.Started += b.Started
+			sum.WaitSum += b.WaitSum
+			sum.Completed += b.Completed
+			sum.Failed += b.Failed
+			sum.Retried += b.Retried
+			sum.DurationSum += b.DurationSum
+			for i, c := range b.DurationCounts {
+				sum.DurationCounts[i] += c
+			}
+		}
+		requireBuckets(t, perQueue, summed, "per-queue buckets against the sum of their tasks")
+	})
+
+	// A queue with more task names than MetricTasksLimit answers for the busiest ones only.
+	t.Run("ByTaskKeepsTheBusiestTasks", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		n := asyncmqtype.MetricTasksLimit + 1
+		var jobs []*asyncmqtype.JobInfo
+		for i := range n {
+			jobs = append(jobs, job(fmt.Sprintf("j%03d", i), withTask(fmt.Sprintf("t%03d", i))))
+		}
+		// The last task runs twice, so it ranks first; of the rest, ties go by name and the
+		// last name is left out.
+		jobs = append(jobs, job("again", withTask(fmt.Sprintf("t%03d", n-1))))
+		s.enqueue(jobs...)
+		if got := s.claim(t0, n+1); len(got) != n+1 {
+			t.Fatalf("claimed %d jobs, want %d", len(got), n+1)
+		}
+		got, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{ByTask: true, Queue: "default"})
+		requireNoError(t, err, "read metrics by task")
+		if len(got) != asyncmqtype.MetricTasksLimit {
+			t.Fatalf("got %d buckets, want %d", len(got), asyncmqtype.MetricTasksLimit)
+		}
+		seen := make(map[string]int64)
+		for _, b := range got {
+			seen[b.Task] = b.Started
+		}
+		if seen[fmt.Sprintf("t%03d", n-1)] != 2 {
+			t.Errorf("busiest task: started %d, want 2 (buckets %+v)", seen[fmt.Sprintf("t%03d", n-1)], got)
+		}
+		if _, ok := seen[fmt.Sprintf("t%03d", n-2)]; ok {
+			t.Errorf("task t%03d is in the answer, want it left out as the last of the ties", n-2)
+		}
+	})
 }
 
 func requireBuckets(t *testing.T, got, want []asyncmqtype.MetricBucket, what string) {

@@ -1,15 +1,14 @@
 package memory
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 )
 
 // ring keeps the newest limit values. It grows on demand, so an idle backend with a large limit
@@ -130,21 +129,25 @@ func (b *Backend) RecentEvents(ctx context.Context, p asyncmqtype.RecentEventsPa
 	return out, nil
 }
 
+// metricKey names a bucket: task is empty in the per-queue buckets. Both kinds are kept, each
+// counter added to its queue's bucket and its task's, so that a per-queue read (the dashboard
+// overview, Prometheus) costs the same whatever the number of task names.
 type metricKey struct {
-	queue  string
-	minute int64
+	queue, task string
+	minute      int64
 }
 
-// bucket returns the metrics bucket of a queue for the minute of at.
-func (b *Backend) bucket(queue string, at time.Time) *asyncmqtype.MetricBucket {
+// count adds counters, by fn, to the per-queue and the per-task bucket of the minute of at.
+func (b *Backend) count(queue, task string, at time.Time, fn func(m *asyncmqtype.MetricBucket)) {
 	m := at.UTC().Truncate(time.Minute)
-	k := metricKey{queue, m.Unix()}
-	if mb := b.metrics[k]; mb != nil {
-		return mb
+	for _, k := range [2]metricKey{{queue, "", m.Unix()}, {queue, task, m.Unix()}} {
+		mb := b.metrics[k]
+		if mb == nil {
+			mb = &asyncmqtype.MetricBucket{Queue: queue, Task: k.task, Minute: m, DurationCounts: make([]int64, len(asyncmqtype.DurationBuckets)+1)}
+			b.metrics[k] = mb
+		}
+		fn(mb)
 	}
-	mb := &asyncmqtype.MetricBucket{Queue: queue, Minute: m, DurationCounts: make([]int64, len(asyncmqtype.DurationBuckets)+1)}
-	b.metrics[k] = mb
-	return mb
 }
 
 // Metrics returns the per-minute counters; see backend.Store.
@@ -154,17 +157,20 @@ func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]a
 	}
 	defer b.mu.Unlock()
 	since := p.Since.UTC().Truncate(time.Minute)
+	perTask := p.PerTask()
 	var out []asyncmqtype.MetricBucket
-	for _, mb := range b.metrics {
-		if (p.Queue != "" && mb.Queue != p.Queue) || mb.Minute.Before(since) || (!p.Until.IsZero() && mb.Minute.After(p.Until)) {
+	for k, mb := range b.metrics {
+		if (k.task != "") != perTask || (p.Queue != "" && mb.Queue != p.Queue) || (p.Task != "" && mb.Task != p.Task) ||
+			mb.Minute.Before(since) || (!p.Until.IsZero() && mb.Minute.After(p.Until)) {
 			continue
 		}
 		c := *mb
 		c.DurationCounts = slices.Clone(mb.DurationCounts)
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(x, y asyncmqtype.MetricBucket) int {
-		return cmp.Or(x.Minute.Compare(y.Minute), strings.Compare(x.Queue, y.Queue))
-	})
+	if perTask {
+		return backend.TopTaskBuckets(out, asyncmqtype.MetricTasksLimit), nil
+	}
+	slices.SortFunc(out, backend.CompareBuckets)
 	return out, nil
 }

@@ -44,9 +44,10 @@ func (b *Backend) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqt
 			j.LeaseExpiresAt = now.Add(p.LeaseDuration)
 			j.CancelRequested = false
 		})
-		m := b.bucket(best.Queue, now)
-		m.Started++
-		m.WaitSum += max(0, now.Sub(best.RunAt))
+		b.count(best.Queue, best.Task, now, func(m *asyncmqtype.MetricBucket) {
+			m.Started++
+			m.WaitSum += max(0, now.Sub(best.RunAt))
+		})
 		b.emitJob(asyncmqtype.EventStarted, best, now, "")
 		out = append(out, cloneJob(best))
 	}
@@ -93,22 +94,24 @@ func (b *Backend) finish(it backend.Finish, now time.Time) error {
 		case asyncmqtype.OutcomeCompleted:
 			j.State, j.FinishedAt, event = asyncmqtype.StateCompleted, now, asyncmqtype.EventCompleted
 			j.Result = cloneBytes(it.Result)
-			m := b.bucket(j.Queue, now)
-			m.Completed++
-			m.DurationSum += it.Duration
-			m.DurationCounts[asyncmqtype.DurationBucket(it.Duration)]++
+			b.count(j.Queue, j.Task, now, func(m *asyncmqtype.MetricBucket) {
+				m.Completed++
+				m.DurationSum += it.Duration
+				m.DurationCounts[asyncmqtype.DurationBucket(it.Duration)]++
+			})
 		case asyncmqtype.OutcomeRetry:
 			j.State, j.RunAt, event = asyncmqtype.StateWaiting, now, asyncmqtype.EventRetrying
 			if it.RetryDelay > 0 {
 				j.State, j.RunAt = asyncmqtype.StateDelayed, now.Add(it.RetryDelay)
 			}
-			b.bucket(j.Queue, now).Retried++
+			b.count(j.Queue, j.Task, now, func(m *asyncmqtype.MetricBucket) { m.Retried++ })
 		case asyncmqtype.OutcomeFailed:
 			j.State, j.FinishedAt, event = asyncmqtype.StateFailed, now, asyncmqtype.EventFailed
-			m := b.bucket(j.Queue, now)
-			m.Failed++
-			m.DurationSum += it.Duration
-			m.DurationCounts[asyncmqtype.DurationBucket(it.Duration)]++
+			b.count(j.Queue, j.Task, now, func(m *asyncmqtype.MetricBucket) {
+				m.Failed++
+				m.DurationSum += it.Duration
+				m.DurationCounts[asyncmqtype.DurationBucket(it.Duration)]++
+			})
 		case asyncmqtype.OutcomeCancelled:
 			j.State, j.FinishedAt, event = asyncmqtype.StateCancelled, now, asyncmqtype.EventCancelled
 		}
@@ -276,7 +279,7 @@ func (b *Backend) RecoverStalled(ctx context.Context, p backend.RecoverParams) (
 			b.parentEnded(j, now)
 		case asyncmqtype.StateFailed:
 			res.Failed = append(res.Failed, j.ID)
-			b.bucket(j.Queue, now).Failed++
+			b.count(j.Queue, j.Task, now, func(m *asyncmqtype.MetricBucket) { m.Failed++ })
 			b.emitJob(asyncmqtype.EventFailed, j, now, detail)
 			b.parentEnded(j, now)
 		default:

@@ -16,7 +16,7 @@ import (
 // from and how many jobs each may give. Each queue's runnable jobs are read from the front of
 // the claim index with FOR UPDATE SKIP LOCKED, so concurrent claims take different jobs without
 // waiting for each other; the best $3 of all queues are claimed, and their job:started events
-// and metrics are written in the same statement.
+// and metrics (per queue and per task, see migration 0005) are written in the same statement.
 //
 // $1 queues, $2 now, $3 limit, $4 lease expiry, $5 worker, $6 metrics minute.
 func claimSQL(gate string) string {
@@ -38,6 +38,10 @@ func claimSQL(gate string) string {
 	INSERT INTO asyncmq_metrics (queue, minute, started, wait_sum, durations)
 	SELECT queue, $6, count(*), sum(greatest((extract(epoch FROM $2::timestamptz - run_at) * 1e9)::bigint, 0)), ` + zeroDurations + `
 	FROM upd GROUP BY queue
+), mt AS (
+	INSERT INTO asyncmq_task_metrics (queue, task, minute, started, wait_sum, durations)
+	SELECT queue, task, $6, count(*), sum(greatest((extract(epoch FROM $2::timestamptz - run_at) * 1e9)::bigint, 0)), ` + zeroDurations + `
+	FROM upd GROUP BY queue, task
 )
 SELECT ` + jobCols + ` FROM upd`
 }

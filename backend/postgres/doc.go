@@ -30,8 +30,10 @@
 //
 // No row is written by every transition. There are no counters: per-state counts are index-only
 // scans of the listing index, exact but growing with the number of jobs kept, so keep retention
-// short (Clean) for large volumes. Metrics are appended, one row per transaction and queue, and
-// summed when read; the maintenance pass folds each finished minute into one row. Events are
+// short (Clean) for large volumes. Metrics are appended, one row per transaction and queue into
+// asyncmq_metrics and one per transaction, queue and task into asyncmq_task_metrics (by the same
+// statement), and summed when read; the maintenance pass folds each finished minute into one row
+// per queue, and per task. Per-queue reads never touch the task rows. Events are
 // appended to an unnumbered log and numbered in commit order when read (see Events).
 //
 // # Indexes

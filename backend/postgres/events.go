@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
@@ -11,20 +12,26 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// metricSums defines the CTE "sums": the rows of rel (asyncmq_metrics rows) summed per queue and
-// minute, the duration histogram element by element.
-func metricSums(rel string) string {
+// metricSums defines the CTE "sums": the rows of rel (asyncmq_metrics or asyncmq_task_metrics
+// rows) summed per key (queue, minute or queue, task, minute), the duration histogram element
+// by element. The columns of sums are the key's, then the counters in table order.
+func metricSums(rel string, key ...string) string {
+	d, a, on := make([]string, len(key)), make([]string, len(key)), make([]string, len(key))
+	for i, k := range key {
+		d[i], a[i], on[i] = "d."+k, "a."+k, "durs."+k+" = a."+k
+	}
+	keys := strings.Join(key, ", ")
 	return `dur AS (
-	SELECT d.queue, d.minute, u.i, sum(u.v) AS s FROM ` + rel + ` d, unnest(d.durations) WITH ORDINALITY AS u(v, i)
-	GROUP BY d.queue, d.minute, u.i
+	SELECT ` + strings.Join(d, ", ") + `, u.i, sum(u.v) AS s FROM ` + rel + ` d, unnest(d.durations) WITH ORDINALITY AS u(v, i)
+	GROUP BY ` + strings.Join(d, ", ") + `, u.i
 ), durs AS (
-	SELECT queue, minute, array_agg(s ORDER BY i)::bigint[] AS ds FROM dur GROUP BY queue, minute
+	SELECT ` + keys + `, array_agg(s ORDER BY i)::bigint[] AS ds FROM dur GROUP BY ` + keys + `
 ), sums AS (
-	SELECT a.queue, a.minute, sum(a.completed)::bigint AS completed, sum(a.failed)::bigint AS failed,
+	SELECT ` + strings.Join(a, ", ") + `, sum(a.completed)::bigint AS completed, sum(a.failed)::bigint AS failed,
 		sum(a.retried)::bigint AS retried, sum(a.started)::bigint AS started,
 		sum(a.duration_sum)::bigint AS duration_sum, sum(a.wait_sum)::bigint AS wait_sum, min(durs.ds) AS durations
-	FROM ` + rel + ` a JOIN durs ON durs.queue = a.queue AND durs.minute = a.minute
-	GROUP BY a.queue, a.minute
+	FROM ` + rel + ` a JOIN durs ON ` + strings.Join(on, " AND ") + `
+	GROUP BY ` + strings.Join(a, ", ") + `
 )`
 }
 
@@ -147,10 +154,25 @@ func (b *Backend) LastEventCursor(ctx context.Context) (string, error) {
 	return strconv.FormatInt(id, 10), nil
 }
 
-var qMetrics = `WITH sel AS (
+var (
+	qMetrics = `WITH sel AS (
 	SELECT * FROM asyncmq_metrics WHERE minute >= $1 AND ($2::timestamptz IS NULL OR minute <= $2) AND ($3 = '' OR queue = $3)
-), ` + metricSums("sel") + `
-SELECT queue, minute, completed, failed, retried, duration_sum, wait_sum, started, durations FROM sums ORDER BY minute, queue`
+), ` + metricSums("sel", "queue", "minute") + `
+SELECT queue, '', minute, completed, failed, retried, duration_sum, wait_sum, started, durations FROM sums ORDER BY minute, queue`
+	// qTaskMetrics ranks the (queue, task) pairs of the window by attempts and sums the rows
+	// of the $5 busiest only.
+	qTaskMetrics = `WITH win AS (
+	SELECT * FROM asyncmq_task_metrics WHERE minute >= $1 AND ($2::timestamptz IS NULL OR minute <= $2)
+		AND ($3 = '' OR queue = $3) AND ($4 = '' OR task = $4)
+), top AS (
+	SELECT queue, task FROM win GROUP BY queue, task
+	ORDER BY sum(started + completed + failed + retried) DESC, queue COLLATE "C", task COLLATE "C" LIMIT $5
+), sel AS (
+	SELECT win.* FROM win JOIN top ON win.queue = top.queue AND win.task = top.task
+), ` + metricSums("sel", "queue", "task", "minute") + `
+SELECT queue, task, minute, completed, failed, retried, duration_sum, wait_sum, started, durations FROM sums
+ORDER BY minute, queue COLLATE "C", task COLLATE "C"`
+)
 
 // Metrics returns the per-minute buckets whose minute lies in [Since truncated to the minute,
 // Until], sorted by minute then queue; a zero Until means no upper bound. A bucket is the sum of
@@ -160,7 +182,15 @@ func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]a
 		return nil, fmt.Errorf("read metrics: %w", err)
 	}
 	since := p.Since.Truncate(time.Minute).UTC()
-	rows, err := b.pool.Query(ctx, qMetrics, since, nullTime(p.Until), p.Queue)
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if p.PerTask() {
+		rows, err = b.pool.Query(ctx, qTaskMetrics, since, nullTime(p.Until), p.Queue, p.Task, asyncmqtype.MetricTasksLimit)
+	} else {
+		rows, err = b.pool.Query(ctx, qMetrics, since, nullTime(p.Until), p.Queue)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read metrics: %w", b.fail(err))
 	}
@@ -172,7 +202,7 @@ func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]a
 			minute    time.Time
 			dur, wait int64
 		)
-		if err := rows.Scan(&m.Queue, &minute, &m.Completed, &m.Failed, &m.Retried, &dur, &wait, &m.Started, &m.DurationCounts); err != nil {
+		if err := rows.Scan(&m.Queue, &m.Task, &minute, &m.Completed, &m.Failed, &m.Retried, &dur, &wait, &m.Started, &m.DurationCounts); err != nil {
 			return nil, fmt.Errorf("read metrics: %w", err)
 		}
 		m.Minute, m.DurationSum, m.WaitSum = minute.UTC(), time.Duration(dur), time.Duration(wait)

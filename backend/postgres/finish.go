@@ -54,6 +54,13 @@ var qFinish = `WITH v AS (
 		coalesce(sum(dur) FILTER (WHERE outcome IN ('completed', 'failed')), 0),
 		` + durationHistogram("upd") + `
 	FROM upd WHERE outcome <> 'cancelled' GROUP BY queue
+), mt AS (
+	INSERT INTO asyncmq_task_metrics (queue, task, minute, completed, failed, retried, duration_sum, durations)
+	SELECT queue, task, $13, count(*) FILTER (WHERE outcome = 'completed'), count(*) FILTER (WHERE outcome = 'failed'),
+		count(*) FILTER (WHERE outcome = 'retry'),
+		coalesce(sum(dur) FILTER (WHERE outcome IN ('completed', 'failed')), 0),
+		` + durationHistogram("upd") + `
+	FROM upd WHERE outcome <> 'cancelled' GROUP BY queue, task
 ), deps AS (
 	DELETE FROM asyncmq_job_deps d USING upd WHERE d.parent = upd.id AND upd.outcome = 'completed'
 	RETURNING d.child

@@ -37,7 +37,7 @@ var schemas struct {
 
 // emptyTables empties every table of a store's schema between two tests.
 const emptyTables = `TRUNCATE asyncmq_jobs, asyncmq_job_deps, asyncmq_queues, asyncmq_event_log, asyncmq_events,
-	asyncmq_metrics, asyncmq_repeatables, asyncmq_workers, asyncmq_audit, asyncmq_leaders RESTART IDENTITY`
+	asyncmq_metrics, asyncmq_task_metrics, asyncmq_repeatables, asyncmq_workers, asyncmq_audit, asyncmq_leaders RESTART IDENTITY`
 
 // pooledSchema returns the URL of a migrated, empty schema that only t uses, returned to the
 // pool (emptied) when t ends. Register it before opening stores on it, so they close first.

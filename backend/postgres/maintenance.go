@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
@@ -171,7 +172,7 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		switch s.state {
 		case asyncmqtype.StateFailed:
 			e.Type, e.Detail = asyncmqtype.EventFailed, fmt.Sprintf("job stalled: its lease expired %d times", s.stalls+1)
-			w.metric(s.queue).failed++
+			w.metric(s.queue, s.task).failed++
 		case asyncmqtype.StateCancelled:
 			e.Type = asyncmqtype.EventCancelled
 		case asyncmqtype.StateWaiting:
@@ -421,26 +422,38 @@ func (b *Backend) maintain() {
 var (
 	// qPruneLog deletes the oldest unnumbered events beyond retention: nobody read them in time,
 	// and numbering them first would only cost writes.
-	qPruneLog     = `DELETE FROM asyncmq_event_log WHERE id < (SELECT max(id) FROM asyncmq_event_log) - $1`
-	qPruneEvents  = `DELETE FROM asyncmq_events WHERE id <= (SELECT max(id) FROM asyncmq_events) - $1`
-	qPruneMetrics = `DELETE FROM asyncmq_metrics WHERE minute < $1`
-	// qFoldMetrics replaces the rows of each (queue, minute) older than $1 that has several by
-	// their sum, under an advisory lock so that two processes do not fold the same rows.
-	qFoldMetrics = `WITH lock AS (
-	SELECT pg_try_advisory_xact_lock(hashtextextended('asyncmq.metrics.' || current_schema(), 0)) AS ok
-), keys AS (
-	SELECT queue, minute FROM asyncmq_metrics, lock WHERE lock.ok AND minute < $1
-	GROUP BY queue, minute HAVING count(*) > 1 LIMIT 1000
-), del AS (
-	DELETE FROM asyncmq_metrics m USING keys k WHERE m.queue = k.queue AND m.minute = k.minute RETURNING m.*
-), ` + metricSums("del") + `
-INSERT INTO asyncmq_metrics (queue, minute, completed, failed, retried, started, duration_sum, wait_sum, durations)
-SELECT * FROM sums`
+	qPruneLog         = `DELETE FROM asyncmq_event_log WHERE id < (SELECT max(id) FROM asyncmq_event_log) - $1`
+	qPruneEvents      = `DELETE FROM asyncmq_events WHERE id <= (SELECT max(id) FROM asyncmq_events) - $1`
+	qPruneMetrics     = `DELETE FROM asyncmq_metrics WHERE minute < $1`
+	qPruneTaskMetrics = `DELETE FROM asyncmq_task_metrics WHERE minute < $1`
+	qFoldMetrics      = foldMetrics("asyncmq_metrics", "queue", "minute")
+	qFoldTaskMetrics  = foldMetrics("asyncmq_task_metrics", "queue", "task", "minute")
 	// qOrphanDeps releases children whose parent completed without releasing them (a crash
 	// between Finish and its follow-up statement).
 	qOrphanDeps = `SELECT count(*) FROM (SELECT 1 FROM asyncmq_job_deps d JOIN asyncmq_jobs p ON p.id = d.parent
 	WHERE p.state = 'completed' LIMIT 1) s`
 )
+
+// foldMetrics builds the statement that replaces the rows of each key of table older than $1
+// that has several by their sum, under an advisory lock per table so that two processes do not
+// fold the same rows.
+func foldMetrics(table string, key ...string) string {
+	keys := strings.Join(key, ", ")
+	on := make([]string, len(key))
+	for i, k := range key {
+		on[i] = "m." + k + " = k." + k
+	}
+	return `WITH lock AS (
+	SELECT pg_try_advisory_xact_lock(hashtextextended('` + strings.Replace(table, "asyncmq_", "asyncmq.", 1) + `.' || current_schema(), 0)) AS ok
+), keys AS (
+	SELECT ` + keys + ` FROM ` + table + `, lock WHERE lock.ok AND minute < $1
+	GROUP BY ` + keys + ` HAVING count(*) > 1 LIMIT 1000
+), del AS (
+	DELETE FROM ` + table + ` m USING keys k WHERE ` + strings.Join(on, " AND ") + ` RETURNING m.*
+), ` + metricSums("del", key...) + `
+INSERT INTO ` + table + ` (` + keys + `, completed, failed, retried, started, duration_sum, wait_sum, durations)
+SELECT * FROM sums`
+}
 
 func (b *Backend) maintainOnce(ctx context.Context) error {
 	if err := b.measureSkew(ctx); err != nil {
@@ -453,11 +466,15 @@ func (b *Backend) maintainOnce(ctx context.Context) error {
 		return fmt.Errorf("prune events: %w", err)
 	}
 	now := b.now()
-	if _, err := b.pool.Exec(ctx, qPruneMetrics, now.Add(-b.cfg.metricRetention)); err != nil {
-		return fmt.Errorf("prune metrics: %w", err)
+	for _, q := range [...]string{qPruneMetrics, qPruneTaskMetrics} {
+		if _, err := b.pool.Exec(ctx, q, now.Add(-b.cfg.metricRetention)); err != nil {
+			return fmt.Errorf("prune metrics: %w", err)
+		}
 	}
-	if _, err := b.pool.Exec(ctx, qFoldMetrics, now.Truncate(time.Minute).Add(-time.Minute)); err != nil {
-		return fmt.Errorf("fold metrics: %w", err)
+	for _, q := range [...]string{qFoldMetrics, qFoldTaskMetrics} {
+		if _, err := b.pool.Exec(ctx, q, now.Truncate(time.Minute).Add(-time.Minute)); err != nil {
+			return fmt.Errorf("fold metrics: %w", err)
+		}
 	}
 	var orphans int
 	if err := b.pool.QueryRow(ctx, qOrphanDeps).Scan(&orphans); err != nil {

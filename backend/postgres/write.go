@@ -20,7 +20,7 @@ type wtx struct {
 	now time.Time
 
 	events  []asyncmqtype.Event
-	metrics map[string]*metricDelta
+	metrics map[metricKey]*metricDelta
 	wake    map[string]bool
 }
 
@@ -42,14 +42,19 @@ func (w *wtx) event(e asyncmqtype.Event) {
 	w.events = append(w.events, e)
 }
 
-func (w *wtx) metric(queue string) *metricDelta {
+// metricKey names a transaction's metric delta; flush appends it to asyncmq_task_metrics and
+// to asyncmq_metrics.
+type metricKey struct{ queue, task string }
+
+func (w *wtx) metric(queue, task string) *metricDelta {
 	if w.metrics == nil {
-		w.metrics = make(map[string]*metricDelta)
+		w.metrics = make(map[metricKey]*metricDelta)
 	}
-	d := w.metrics[queue]
+	k := metricKey{queue, task}
+	d := w.metrics[k]
 	if d == nil {
 		d = new(metricDelta)
-		w.metrics[queue] = d
+		w.metrics[k] = d
 	}
 	return d
 }
@@ -67,6 +72,8 @@ const (
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[])`
 	qMetricInsert = `INSERT INTO asyncmq_metrics (queue, minute, completed, failed, retried, started, duration_sum, wait_sum, durations)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	qTaskMetricInsert = `INSERT INTO asyncmq_task_metrics (queue, task, minute, completed, failed, retried, started, duration_sum, wait_sum, durations)
+VALUES ($1, $10, $2, $3, $4, $5, $6, $7, $8, $9)`
 )
 
 // flush writes the gathered events and metrics.
@@ -86,9 +93,15 @@ func (w *wtx) flush() error {
 		}
 	}
 	minute := w.now.Truncate(time.Minute)
-	for q, d := range w.metrics {
-		if err := w.exec(qMetricInsert, q, minute, d.completed, d.failed, d.retried, d.started, d.durationSum, d.waitSum, d.durations[:]); err != nil {
-			return fmt.Errorf("record metrics of queue %q: %w", q, err)
+	// Only maintenance writes metrics here (stalled failures, a few per pass): a pair of rows per
+	// queue and task is not worth folding into one statement.
+	for k, d := range w.metrics {
+		args := []any{k.queue, minute, d.completed, d.failed, d.retried, d.started, d.durationSum, d.waitSum, d.durations[:]}
+		if err := w.exec(qMetricInsert, args...); err != nil {
+			return fmt.Errorf("record metrics of queue %q: %w", k.queue, err)
+		}
+		if err := w.exec(qTaskMetricInsert, append(args, k.task)...); err != nil {
+			return fmt.Errorf("record metrics of task %q of queue %q: %w", k.task, k.queue, err)
 		}
 	}
 	return nil

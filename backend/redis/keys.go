@@ -58,10 +58,13 @@ func (k qkeys) meta() string                { return k.list[0] }
 func (k qkeys) job(id string) string        { return k.base + "j:" + id }
 func (k qkeys) repeatable(id string) string { return k.base + "r:" + id }
 func (k qkeys) metric(minute string) string { return k.base + "m:" + minute }
-func (k qkeys) metricIndex() string         { return k.list[15] }
-func (k qkeys) events() string              { return k.list[14] }
-func (k qkeys) rdue() string                { return k.list[20] }
-func (k qkeys) wake() string                { return k.base + "wake" }
+
+// metricTasks is the per-task bucket beside metric(minute); its fields are task SEP counter.
+func (k qkeys) metricTasks(minute string) string { return k.metric(minute) + ":t" }
+func (k qkeys) metricIndex() string              { return k.list[15] }
+func (k qkeys) events() string                   { return k.list[14] }
+func (k qkeys) rdue() string                     { return k.list[20] }
+func (k qkeys) wake() string                     { return k.base + "wake" }
 
 // state returns the key of the state of index i (asyncmqtype.State.Index).
 func (k qkeys) state(i int) string {

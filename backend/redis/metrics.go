@@ -9,13 +9,16 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 	goredis "github.com/redis/go-redis/v9"
 )
 
 // Metrics are per-queue, per-minute hashes (s started, ws wait ns, c completed, f failed, r
 // retried, ds duration ns, d0..d13 the run time histogram), written by the transition scripts
-// and listed in the queue's minute index. Each bucket expires eight days after its minute first
-// counted something, and the index keeps at most eight days of minutes.
+// and listed in the queue's minute index. Beside each, a per-task hash of the same minute holds
+// the same counters under fields named task, \x1f, counter: one more HINCRBY per counter and
+// task in the script, and a per-queue read never reads it. Each bucket expires eight days after
+// its minute first counted something, and the index keeps at most eight days of minutes.
 
 // Metrics returns per-minute counter buckets between Since and Until.
 func (s *Store) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error) {
@@ -62,10 +65,15 @@ func (s *Store) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asy
 			refs = append(refs, ref{queues[i], m})
 		}
 	}
+	perTask := p.PerTask()
 	cmds := make([]*goredis.MapStringStringCmd, len(refs))
 	_, err = s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
 		for i, r := range refs {
-			cmds[i] = pl.HGetAll(ctx, s.queueKeys(r.queue).metric(r.minute))
+			key := s.queueKeys(r.queue).metric(r.minute)
+			if perTask {
+				key = s.queueKeys(r.queue).metricTasks(r.minute)
+			}
+			cmds[i] = pl.HGetAll(ctx, key)
 		}
 		return nil
 	})
@@ -75,25 +83,50 @@ func (s *Store) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asy
 	var out []asyncmqtype.MetricBucket
 	for i, r := range refs {
 		f := cmds[i].Val()
-		if len(f) == 0 {
-			continue // expired
+		if !perTask {
+			if len(f) > 0 { // else expired
+				out = append(out, metricBucket(r.queue, "", r.minute, f))
+			}
+			continue
 		}
-		n := func(k string) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
-		b := asyncmqtype.MetricBucket{
-			Queue: r.queue, Minute: fromMicros(r.minute), Completed: n("c"), Failed: n("f"), Retried: n("r"),
-			DurationSum: time.Duration(n("ds")), WaitSum: time.Duration(n("ws")), Started: n("s"),
-			DurationCounts: make([]int64, len(asyncmqtype.DurationBuckets)+1),
+		// Split task SEP counter fields into one field map per task.
+		tasks := make(map[string]map[string]string)
+		for k, v := range f {
+			// Counter names never hold the separator; a task name might.
+			cut := strings.LastIndexByte(k, 0x1f)
+			if cut < 0 {
+				continue
+			}
+			task, counter := k[:cut], k[cut+1:]
+			if p.Task != "" && task != p.Task {
+				continue
+			}
+			if tasks[task] == nil {
+				tasks[task] = make(map[string]string)
+			}
+			tasks[task][counter] = v
 		}
-		for k := range b.DurationCounts {
-			b.DurationCounts[k] = n("d" + strconv.Itoa(k))
+		for task, tf := range tasks {
+			out = append(out, metricBucket(r.queue, task, r.minute, tf))
 		}
-		out = append(out, b)
 	}
-	slices.SortFunc(out, func(a, b asyncmqtype.MetricBucket) int {
-		if c := a.Minute.Compare(b.Minute); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Queue, b.Queue)
-	})
+	if perTask {
+		return backend.TopTaskBuckets(out, asyncmqtype.MetricTasksLimit), nil
+	}
+	slices.SortFunc(out, backend.CompareBuckets)
 	return out, nil
+}
+
+// metricBucket decodes the counters of one bucket hash (or one task's fields of it).
+func metricBucket(queue, task, minute string, f map[string]string) asyncmqtype.MetricBucket {
+	n := func(k string) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
+	b := asyncmqtype.MetricBucket{
+		Queue: queue, Task: task, Minute: fromMicros(minute), Completed: n("c"), Failed: n("f"), Retried: n("r"),
+		DurationSum: time.Duration(n("ds")), WaitSum: time.Duration(n("ws")), Started: n("s"),
+		DurationCounts: make([]int64, len(asyncmqtype.DurationBuckets)+1),
+	}
+	for k := range b.DurationCounts {
+		b.DurationCounts[k] = n("d" + strconv.Itoa(k))
+	}
+	return b
 }

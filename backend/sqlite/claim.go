@@ -115,7 +115,7 @@ func (w *wtx) claim(p backend.ClaimParams) ([]*asyncmqtype.JobInfo, error) {
 	for _, j := range jobs {
 		w.count(j.Queue, asyncmqtype.StateWaiting, asyncmqtype.StateActive)
 		w.event(asyncmqtype.Event{Type: asyncmqtype.EventStarted, Queue: j.Queue, JobID: j.ID, Task: j.Task, State: asyncmqtype.StateActive})
-		m := w.metric(j.Queue)
+		m := w.metric(j.Queue, j.Task)
 		m.started++
 		m.waitSum += max(int64(w.now.Sub(j.RunAt)), 0)
 	}

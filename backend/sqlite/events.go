@@ -18,8 +18,19 @@ WHERE id > ?1 AND (?2 = '' OR queue = ?2) ORDER BY id LIMIT ?3`
 const qRecentEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
 WHERE ?1 = '' OR queue = ?1 ORDER BY id DESC LIMIT ?2`
 
-var qMetrics = `SELECT queue, minute, completed, failed, retried, duration_sum, wait_sum, started, ` + strings.Join(durationCols[:], ", ") + `
+var qMetrics = `SELECT queue, '', minute, completed, failed, retried, duration_sum, wait_sum, started, ` + strings.Join(durationCols[:], ", ") + `
 FROM asyncmq_metrics WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) ORDER BY minute, queue`
+
+// qTaskMetrics reads per-task buckets of the ?5 (queue, task) pairs with the most attempts in
+// the window: the ranking reads one row per pair and minute, the answer only the kept pairs'.
+var qTaskMetrics = `WITH top AS (
+	SELECT queue, task FROM asyncmq_task_metrics
+	WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) AND (?4 = '' OR task = ?4)
+	GROUP BY queue, task ORDER BY sum(started + completed + failed + retried) DESC, queue, task LIMIT ?5
+)
+SELECT m.queue, m.task, m.minute, completed, failed, retried, duration_sum, wait_sum, started, ` + strings.Join(durationCols[:], ", ") + `
+FROM asyncmq_task_metrics m JOIN top ON m.queue = top.queue AND m.task = top.task
+WHERE m.minute >= ?1 AND m.minute <= ?2 ORDER BY m.minute, m.queue, m.task`
 
 // Events returns the events after the cursor p.After, oldest first, at most p.Limit (0 means
 // all). A cursor is the event's row ID in decimal: SQLite's single writer assigns IDs in commit
@@ -109,7 +120,8 @@ func (b *Backend) LastEventCursor(ctx context.Context) (string, error) {
 }
 
 // Metrics returns the per-minute buckets whose minute lies in [Since truncated to the minute,
-// Until], sorted by minute then queue. A zero Until means no upper bound.
+// Until], sorted by minute then queue (then task). A zero Until means no upper bound. Per-queue
+// buckets come from asyncmq_metrics, per-task ones from asyncmq_task_metrics (migration 0007).
 func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error) {
 	if b.closed.Load() {
 		return nil, fmt.Errorf("read metrics: %w", asyncmqtype.ErrClosed)
@@ -122,7 +134,15 @@ func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]a
 	if !p.Until.IsZero() {
 		until = nanoInt(p.Until)
 	}
-	rows, err := b.query(ctx, qMetrics, since, until, p.Queue)
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if p.PerTask() {
+		rows, err = b.query(ctx, qTaskMetrics, since, until, p.Queue, p.Task, asyncmqtype.MetricTasksLimit)
+	} else {
+		rows, err = b.query(ctx, qMetrics, since, until, p.Queue)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read metrics: %w", b.fail(err))
 	}
@@ -134,7 +154,7 @@ func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]a
 			minute, dur, wait int64
 		)
 		m.DurationCounts = make([]int64, len(durationCols))
-		dest := []any{&m.Queue, &minute, &m.Completed, &m.Failed, &m.Retried, &dur, &wait, &m.Started}
+		dest := []any{&m.Queue, &m.Task, &minute, &m.Completed, &m.Failed, &m.Retried, &dur, &wait, &m.Started}
 		for i := range m.DurationCounts {
 			dest = append(dest, &m.DurationCounts[i])
 		}

@@ -176,14 +176,14 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 		w.event(e)
 		switch it.Outcome {
 		case asyncmqtype.OutcomeCompleted:
-			m := w.metric(a.queue)
+			m := w.metric(a.queue, a.task)
 			m.completed++
 			m.finished(it.Duration)
 			completed = append(completed, a.id)
 		case asyncmqtype.OutcomeRetry:
-			w.metric(a.queue).retried++
+			w.metric(a.queue, a.task).retried++
 		case asyncmqtype.OutcomeFailed:
-			m := w.metric(a.queue)
+			m := w.metric(a.queue, a.task)
 			m.failed++
 			m.finished(it.Duration)
 		}

@@ -213,7 +213,7 @@ func (w *wtx) recoverStalled(limit, maxStalls int, res *backend.RecoverResult) (
 		switch s.state {
 		case asyncmqtype.StateFailed:
 			e.Type, e.Detail = asyncmqtype.EventFailed, fmt.Sprintf("job stalled: its lease expired %d times", s.stalls+1)
-			w.metric(s.queue).failed++
+			w.metric(s.queue, s.task).failed++
 		case asyncmqtype.StateCancelled:
 			e.Type = asyncmqtype.EventCancelled
 		}

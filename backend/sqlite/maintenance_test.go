@@ -143,12 +143,14 @@ func TestMetricsRetention(t *testing.T) {
 	s.finishAll(t0, s.claim(t0, 2, "q"), asyncmqtype.OutcomeCompleted)
 	later := t0.Add(3 * time.Hour)
 	s.finishAll(later, s.claim(later, 2, "q"), asyncmqtype.OutcomeCompleted)
-	ms, err := s.b.Metrics(s.ctx, asyncmqtype.MetricsParams{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) != 1 || !ms[0].Minute.Equal(later) || ms[0].Completed != 2 {
-		t.Errorf("buckets %+v, want only the one of %s", ms, later)
+	for _, p := range []asyncmqtype.MetricsParams{{}, {ByTask: true}} {
+		ms, err := s.b.Metrics(s.ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 1 || !ms[0].Minute.Equal(later) || ms[0].Completed != 2 {
+			t.Errorf("by task %v: buckets %+v, want only the one of %s", p.ByTask, ms, later)
+		}
 	}
 }
 

@@ -104,9 +104,11 @@ type wtx struct {
 	eventIDs [2]int64
 }
 
+// metricKey names a transaction's metric delta per queue, task and minute; flush writes each
+// delta to asyncmq_task_metrics and their sum per queue to asyncmq_metrics (see migration 0007).
 type metricKey struct {
-	queue  string
-	minute int64
+	queue, task string
+	minute      int64
 }
 
 type metricDelta struct {
@@ -120,6 +122,29 @@ type metricDelta struct {
 var durationCols = [len(asyncmqtype.DurationBuckets) + 1]string{
 	"d_5ms", "d_10ms", "d_25ms", "d_50ms", "d_100ms", "d_250ms", "d_500ms",
 	"d_1s", "d_2500ms", "d_5s", "d_10s", "d_30s", "d_60s", "d_inf",
+}
+
+// add adds the counters of o.
+func (m *metricDelta) add(o *metricDelta) {
+	m.completed += o.completed
+	m.failed += o.failed
+	m.retried += o.retried
+	m.started += o.started
+	m.durationSum += o.durationSum
+	m.waitSum += o.waitSum
+	for i, n := range o.durations {
+		m.durations[i] += n
+	}
+}
+
+// args are the upsert arguments of the delta after its key columns.
+func (m *metricDelta) args(key ...any) []any {
+	args := append(make([]any, 0, len(key)+6+len(m.durations)), key...)
+	args = append(args, m.completed, m.failed, m.retried, m.durationSum, m.waitSum, m.started)
+	for _, n := range m.durations {
+		args = append(args, n)
+	}
+	return args
 }
 
 // finished adds one handler run of d to the duration sum and histogram.
@@ -394,11 +419,11 @@ func (w *wtx) wakeQueue(queue string) {
 	w.wake = append(w.wake, queue)
 }
 
-func (w *wtx) metric(queue string) *metricDelta {
+func (w *wtx) metric(queue, task string) *metricDelta {
 	if w.metrics == nil {
 		w.metrics = make(map[metricKey]*metricDelta)
 	}
-	k := metricKey{queue, w.now.Truncate(time.Minute).UnixNano()}
+	k := metricKey{queue, task, w.now.Truncate(time.Minute).UnixNano()}
 	d := w.metrics[k]
 	if d == nil {
 		d = new(metricDelta)
@@ -419,22 +444,25 @@ ON CONFLICT (name) DO UPDATE SET
 	completed = completed + excluded.completed,
 	failed = failed + excluded.failed,
 	cancelled = cancelled + excluded.cancelled`
-	qMetricUpsert = metricUpsert()
-	qMetricPrune  = `DELETE FROM asyncmq_metrics WHERE minute < ?`
-	qEventInsert  = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
-	qEventPrune   = `DELETE FROM asyncmq_events WHERE id <= ?`
+	qMetricUpsert     = metricUpsert("asyncmq_metrics", "queue, minute")
+	qTaskMetricUpsert = metricUpsert("asyncmq_task_metrics", "queue, minute, task")
+	qMetricPrune      = `DELETE FROM asyncmq_metrics WHERE minute < ?`
+	qTaskMetricPrune  = `DELETE FROM asyncmq_task_metrics WHERE minute < ?`
+	qEventInsert      = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
+	qEventPrune       = `DELETE FROM asyncmq_events WHERE id <= ?`
 )
 
-// metricUpsert adds one metricDelta to its bucket, creating it if needed.
-func metricUpsert() string {
+// metricUpsert adds one metricDelta to its bucket of table, keyed by the columns of key,
+// creating it if needed.
+func metricUpsert(table, key string) string {
 	cols := append([]string{"completed", "failed", "retried", "duration_sum", "wait_sum", "started"}, durationCols[:]...)
 	sets := make([]string, len(cols))
 	for i, c := range cols {
 		sets[i] = c + " = " + c + " + excluded." + c
 	}
-	return `INSERT INTO asyncmq_metrics (queue, minute, ` + strings.Join(cols, ", ") + `)
-VALUES (?, ?` + strings.Repeat(", ?", len(cols)) + `)
-ON CONFLICT (queue, minute) DO UPDATE SET ` + strings.Join(sets, ", ")
+	return `INSERT INTO ` + table + ` (` + key + `, ` + strings.Join(cols, ", ") + `)
+VALUES (` + strings.Repeat("?, ", strings.Count(key, ",")) + `?` + strings.Repeat(", ?", len(cols)) + `)
+ON CONFLICT (` + key + `) DO UPDATE SET ` + strings.Join(sets, ", ")
 }
 
 // flush writes the gathered counters, events and metrics.
@@ -445,20 +473,33 @@ func (w *wtx) flush() error {
 		}
 	}
 	if len(w.metrics) > 0 {
+		type queueMinute struct {
+			queue  string
+			minute int64
+		}
+		perQueue := make(map[queueMinute]*metricDelta, len(w.metrics))
 		for k, d := range w.metrics {
-			args := append(make([]any, 0, 8+len(d.durations)), k.queue, k.minute, d.completed, d.failed, d.retried, d.durationSum, d.waitSum, d.started)
-			for _, n := range d.durations {
-				args = append(args, n)
+			if _, err := w.exec(qTaskMetricUpsert, d.args(k.queue, k.minute, k.task)...); err != nil {
+				return fmt.Errorf("update metrics of task %q of queue %q: %w", k.task, k.queue, err)
 			}
-			if _, err := w.exec(qMetricUpsert, args...); err != nil {
+			qm := queueMinute{k.queue, k.minute}
+			if perQueue[qm] == nil {
+				perQueue[qm] = new(metricDelta)
+			}
+			perQueue[qm].add(d)
+		}
+		for k, d := range perQueue {
+			if _, err := w.exec(qMetricUpsert, d.args(k.queue, k.minute)...); err != nil {
 				return fmt.Errorf("update metrics of queue %q: %w", k.queue, err)
 			}
 		}
 		// Prune at most once a minute per process; the minute index makes it a range delete.
 		sec := w.now.Unix()
 		if sec-w.b.metricsPrunedAt.Load() >= 60 {
-			if _, err := w.exec(qMetricPrune, w.now.Add(-w.b.cfg.metricRetention).UnixNano()); err != nil {
-				return fmt.Errorf("prune metrics: %w", err)
+			for _, q := range [...]string{qMetricPrune, qTaskMetricPrune} {
+				if _, err := w.exec(q, w.now.Add(-w.b.cfg.metricRetention).UnixNano()); err != nil {
+					return fmt.Errorf("prune metrics: %w", err)
+				}
 			}
 			w.committed = append(w.committed, func() { w.b.metricsPrunedAt.Store(sec) })
 		}

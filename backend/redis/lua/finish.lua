@@ -29,7 +29,7 @@ for b = 8, #ARGV, 10 do
       move(id, 'active', st, v[4])
       if st == 'delayed' then zset(K_DUE, id, ra) else ready(id, v[6], ra) end
       event('job:retrying', id, v[5], st, msg)
-      metric('r', 1)
+      metric(v[5], 'r', 1)
     else
       f[#f + 1] = 'st'; f[#f + 1] = outcome
       f[#f + 1] = 'fa'; f[#f + 1] = now
@@ -41,10 +41,10 @@ for b = 8, #ARGV, 10 do
       zset(FKEY[outcome], id, NOW)
       if outcome == 'completed' then
         release_children(v[7])
-        metric('c', 1, 'ds', dur, bucket, 1)
+        metric(v[5], 'c', 1, 'ds', dur, bucket, 1)
         event('job:completed', id, v[5], outcome, '')
       elseif outcome == 'failed' then
-        metric('f', 1, 'ds', dur, bucket, 1)
+        metric(v[5], 'f', 1, 'ds', dur, bucket, 1)
         event('job:failed', id, v[5], outcome, msg)
         parent_ended(id, outcome)
       else

@@ -74,28 +74,41 @@ local function event(typ, id, task, state, detail)
   redis.call('XADD', K_EV, 'MAXLEN', '~', EVMAX, '*', 't', typ, 'q', QNAME, 'j', id or '', 'k', task or '', 's', state or '', 'a', fmt(NOW), 'd', detail or '')
 end
 
--- metric adds counters to the bucket of NOW's minute. Counters are summed in the script and
--- written by flush_metrics, one HINCRBY per counter and minute whatever the number of jobs.
-local MET = {}
-local function metric(...)
+-- metric adds counters of a task to the bucket of NOW's minute, both the queue's and the task's.
+-- Counters are summed in the script and written by flush_metrics, one HINCRBY per counter,
+-- minute (and task) whatever the number of jobs.
+local MET, TMET = {}, {}
+local function metric(task, ...)
+  task = task or ''
   local minute = NOW - (NOW % 60000000)
-  local m = MET[minute]
-  if not m then m = {}; MET[minute] = m end
+  local m, tm = MET[minute], TMET[minute]
+  if not m then m = {}; MET[minute] = m; tm = {}; TMET[minute] = tm end
   local f = {...}
-  for i = 1, #f, 2 do m[f[i]] = (m[f[i]] or 0) + tonumber(f[i + 1]) end
+  for i = 1, #f, 2 do
+    local v, tk = tonumber(f[i + 1]), task .. SEP .. f[i]
+    m[f[i]] = (m[f[i]] or 0) + v
+    tm[tk] = (tm[tk] or 0) + v
+  end
 end
 
--- flush_metrics writes the summed counters; buckets expire after eight days.
+-- flush_metrics writes the summed counters: the queue's bucket, and beside it (key suffix :t)
+-- the per-task bucket whose fields are task SEP counter. Both are written together, so they
+-- share the minute index and expire eight days after the minute first counted something
+-- (EXPIRE after the first write: on a missing key it would do nothing).
 local function flush_metrics()
   for minute, m in pairs(MET) do
     local key = MP .. fmt(minute)
-    if redis.call('EXISTS', key) == 0 then
+    local new = redis.call('EXISTS', key) == 0
+    for k, v in pairs(m) do redis.call('HINCRBY', key, k, fmt(v)) end
+    for k, v in pairs(TMET[minute]) do redis.call('HINCRBY', key .. ':t', k, fmt(v)) end
+    if new then
       redis.call('ZADD', K_MI, minute, fmt(minute))
       redis.call('EXPIRE', key, 691200)
+      redis.call('EXPIRE', key .. ':t', 691200)
       redis.call('ZREMRANGEBYRANK', K_MI, 0, -11521)
     end
-    for k, v in pairs(m) do redis.call('HINCRBY', key, k, fmt(v)) end
   end
+  MET, TMET = {}, {}
 end
 
 local function move(id, from, to, ca)

@@ -21,7 +21,7 @@ for b = 10, #ARGV do
         redis.call('HSET', jk, 'st', 'failed', 'fa', fmt(NOW), 'sl', sl, 'er', with_error(v[9], v[4] or '0', NOW, ARGV[9]))
         move(id, 'active', 'failed', v[6])
         zset(FKEY.failed, id, NOW)
-        metric('f', 1)
+        metric(v[7], 'f', 1)
         event('job:failed', id, v[7], 'failed', 'job stalled: lease expired')
         failed[#failed + 1] = id
         parent_ended(id, 'failed')

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS asyncmq_task_metrics;
