@@ -74,8 +74,9 @@ type Core interface {
 	// waiting-children again. A parent that is already failed or cancelled when the child is
 	// enqueued counts as pending: the child waits for its retry. A unique key is live while
 	// its job's UniqueUntil is after Now or, when UniqueUntil is zero, while that job is not
-	// terminal; two jobs of one call with the same key and queue conflict. EnqueueParams.Validate
-	// lists what is ErrInvalid.
+	// terminal; two jobs of one call with the same key and queue conflict. Headers are stored as
+	// given, empty ones as nil, and returned by GetJob, full listings and Claim; no transition
+	// changes them. EnqueueParams.Validate lists what is ErrInvalid.
 	Enqueue(ctx context.Context, p EnqueueParams) error
 
 	// Claim atomically takes up to Limit runnable jobs of one queue for one worker: state waiting,

@@ -285,6 +285,8 @@ type apiJobView struct {
 	OnParentFailure string            `json:"on_parent_failure,omitempty"`
 	CancelRequested bool              `json:"cancel_requested"`
 	RepeatableID    string            `json:"repeatable_id,omitempty"`
+	// Headers are shown with the values of secret-looking names hidden.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 type apiAttemptError struct {
@@ -326,6 +328,7 @@ func (d *Dashboard) newAPIJob(j *asyncmqtype.JobInfo, full bool) apiJobView {
 		v.DependsOn = []string{}
 	}
 	if full {
+		v.Headers = d.redact.HeaderMap(j.Headers)
 		v.Payload, v.Result, v.Progress = d.redactedRaw(j.Payload), d.redactedRaw(j.Result), d.redactedRaw(j.Progress)
 		for i, e := range j.Errors {
 			v.Errors = append(v.Errors, apiAttemptError{Attempt: i + 1, At: e.At, Error: d.redact.Text(e.Error), Panic: e.Panic})

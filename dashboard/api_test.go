@@ -164,6 +164,7 @@ func TestAPIResponsesMatchOpenAPI(t *testing.T) {
 
 	// Fixtures: a failed job with a secret in its payload, a waiting one, a repeatable, a worker.
 	failed := job("emails", "email.send", `{"to":"ada@example.com","password":"hunter2"}`)
+	failed.Headers = map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "Authorization": "Bearer hunter3"}
 	e.add(failed)
 	e.finishAll("emails", asyncmqtype.OutcomeFailed, "boom", "stack")
 	waiting := job("emails", "email.send", `{}`)
@@ -231,6 +232,9 @@ func TestAPIResponsesMatchOpenAPI(t *testing.T) {
 	body = call("GET", "/api/v1/jobs/"+failed.ID, "", 200, viewer...)
 	if strings.Contains(body, "hunter2") || !strings.Contains(body, "[redacted]") || strings.Contains(body, "lease") {
 		t.Errorf("job is not redacted: %s", body)
+	}
+	if strings.Contains(body, "hunter3") || !strings.Contains(body, `"headers":{"Authorization":"[redacted]","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`) {
+		t.Errorf("job's headers are missing or not redacted: %s", body)
 	}
 	call("GET", "/api/v1/jobs/missing", "", 404, viewer...)
 	call("GET", "/api/v1/repeatables?queue=emails", "", 200, viewer...)

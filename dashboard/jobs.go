@@ -255,6 +255,7 @@ type jobDetailData struct {
 	Payload  string
 	Result   string
 	Progress string
+	Headers  []headerView
 	Attempts []attemptView
 	Deps     []depView
 	Actions  []string
@@ -286,6 +287,7 @@ func (d *Dashboard) jobDetail(w http.ResponseWriter, r *http.Request) error {
 		Payload:  d.redact.JSON(j.Payload),
 		Result:   d.redact.JSON(j.Result),
 		Progress: d.redact.JSON(j.Progress),
+		Headers:  d.redact.Headers(j.Headers),
 		Actions:  actionsFor(j.State),
 	}
 	// The error history survives a manual retry, which restarts the job's attempt counter, so

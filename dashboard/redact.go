@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/asyncmq/asyncmq/internal/redact"
 )
 
 // defaultRedactKeys are hidden in every dashboard: the keys AsyncMQ redacts, plus passwd.
@@ -650,4 +654,36 @@ func (p *validPreviewer) write(s string) error {
 		return errPreviewFull
 	}
 	return nil
+}
+
+// headerView is one job header as the job page shows it.
+type headerView struct {
+	Name, Value string
+}
+
+// Headers returns a job's headers sorted by name, each value hidden when its name looks like a
+// credential (redact.IsSecretHeader, or one of the dashboard's redact keys) and redacted as text
+// otherwise.
+func (rd *redactor) Headers(h map[string]string) []headerView {
+	out := make([]headerView, 0, len(h))
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		v := rd.Text(h[k])
+		if redact.IsSecretHeader(k) || rd.sensitive(k) {
+			v = redactedValue
+		}
+		out = append(out, headerView{Name: k, Value: v})
+	}
+	return out
+}
+
+// HeaderMap is Headers as the JSON API shows them: an object, nil when the job has no headers.
+func (rd *redactor) HeaderMap(h map[string]string) map[string]string {
+	if len(h) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(h))
+	for _, hv := range rd.Headers(h) {
+		out[hv.Name] = hv.Value
+	}
+	return out
 }

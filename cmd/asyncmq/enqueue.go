@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/internal/cli"
 )
 
@@ -25,6 +27,7 @@ func newEnqueueCmd(a *app) *cobra.Command {
 		uniqueTTL  time.Duration
 		dependsOn  []string
 		onParent   string
+		headers    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "enqueue <task> [payload JSON]",
@@ -37,7 +40,11 @@ The payload is a JSON value; "-" reads it from standard input. Without one the p
 With --depends-on the job waits (state waiting-children) until those jobs complete; should one of
 them fail or be cancelled, --on-parent-failure says what happens to it: fail (the default), cancel,
 or wait for the parent's retry.
-  asyncmq enqueue report.send --depends-on 01J... --on-parent-failure cancel`,
+  asyncmq enqueue report.send --depends-on 01J... --on-parent-failure cancel
+
+--header NAME=VALUE stores a header with the job, for its handler (Job.Header); repeat it for
+more. Names are letters, digits, '-', '_' and '.'; the value is everything after the first '='.
+  asyncmq enqueue report.send --header tenant=acme --header traceparent=00-...`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: a.action(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 			task := args[0]
@@ -96,6 +103,13 @@ or wait for the parent's retry.
 				}
 				opts = append(opts, asyncmq.OnParentFailure(asyncmqtype.ParentFailure(onParent)))
 			}
+			if len(headers) > 0 {
+				h, err := parseHeaders(headers)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, asyncmq.Headers(h))
+			}
 			b, err := a.openBackend(ctx, true)
 			if err != nil {
 				return err
@@ -109,7 +123,7 @@ or wait for the parent's retry.
 			if err != nil {
 				return err
 			}
-			return a.print(job, func(w io.Writer) error {
+			return a.print(redactedJob(job), func(w io.Writer) error {
 				_, err := fmt.Fprintln(w, job.ID)
 				return err
 			})
@@ -125,5 +139,30 @@ or wait for the parent's retry.
 	f.StringSliceVar(&dependsOn, "depends-on", nil, "IDs of jobs (of the same queue) that must complete first; repeat or separate with commas")
 	f.StringVar(&onParent, "on-parent-failure", string(asyncmqtype.ParentFailureFail),
 		"when a --depends-on job fails or is cancelled: fail, cancel or wait (for its retry)")
+	f.StringArrayVar(&headers, "header", nil, "header NAME=VALUE stored with the job; repeat for more")
 	return cmd
+}
+
+// parseHeaders reads --header NAME=VALUE flags; a malformed one or a name given twice is a usage
+// error naming the flag.
+func parseHeaders(flags []string) (map[string]string, error) {
+	h := make(map[string]string, len(flags))
+	for _, kv := range flags {
+		// Errors name the header, never its value, which may be a credential.
+		k, v, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok:
+			return nil, cli.Usagef("--header %q: want NAME=VALUE", truncate(kv, 40))
+		case k == "":
+			return nil, cli.Usagef("--header with an empty name: want NAME=VALUE")
+		}
+		if _, dup := h[k]; dup {
+			return nil, cli.Usagef("--header %q given twice", k)
+		}
+		h[k] = v
+	}
+	if err := backend.ValidateHeaders(h); err != nil {
+		return nil, cli.Usagef("--header: %v", err)
+	}
+	return h, nil
 }

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/cli"
+	"github.com/asyncmq/asyncmq/internal/redact"
 )
 
 func newJobCmd(a *app) *cobra.Command {
@@ -79,9 +82,10 @@ func newJobListCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := jobPage{Queue: p.Filter.Queue, State: p.Filter.State, Page: page, Size: size, Total: res.Total, Jobs: res.Jobs}
-				if out.Jobs == nil {
-					out.Jobs = []*asyncmqtype.JobInfo{}
+				out := jobPage{Queue: p.Filter.Queue, State: p.Filter.State, Page: page, Size: size, Total: res.Total,
+					Jobs: make([]*asyncmqtype.JobInfo, len(res.Jobs))}
+				for i, j := range res.Jobs {
+					out.Jobs[i] = redactedJob(j)
 				}
 				return a.print(out, func(w io.Writer) error {
 					t := &cli.Table{Header: []string{"ID", "TASK", "STATE", "PRIORITY", "ATTEMPTS", "CREATED", "RUN AT", "LAST ERROR"}}
@@ -129,11 +133,23 @@ func newJobInspectCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				j = redactedJob(j)
 				out := jobDetail{JobInfo: j, Parents: parents}
 				return a.print(out, func(w io.Writer) error { return writeJob(w, j, parents) })
 			})
 		}),
 	}
+}
+
+// redactedJob returns j, or a copy of it whose secret-looking headers (redact.IsSecretHeader) are
+// hidden, for printing.
+func redactedJob(j *asyncmqtype.JobInfo) *asyncmqtype.JobInfo {
+	if len(j.Headers) == 0 {
+		return j
+	}
+	c := *j
+	c.Headers = redact.Headers(j.Headers)
+	return &c
 }
 
 // jobDetail is the --json answer of job inspect: the stored job and the parents it still waits
@@ -169,6 +185,9 @@ func writeJob(w io.Writer, j *asyncmqtype.JobInfo, parents []asyncmqtype.ParentI
 	}
 	if j.CancelRequested {
 		pairs = append(pairs, "cancel requested", true)
+	}
+	for _, k := range slices.Sorted(maps.Keys(j.Headers)) {
+		pairs = append(pairs, "header "+cli.PlainText(k), j.Headers[k])
 	}
 	if err := cli.KeyValues(w, pairs...); err != nil {
 		return err

@@ -1,5 +1,6 @@
 // Package linkcheck checks which stores a program links: the root package must link none, so an
-// application pays only for the stores it imports.
+// application pays only for the stores it imports. OpenTelemetry is checked the same way: only a
+// program that imports asyncmqotel links it.
 package linkcheck
 
 import (
@@ -8,11 +9,12 @@ import (
 	"testing"
 )
 
-// storeDeps are the packages that would show a store's driver being linked.
+// storeDeps are the packages that would show a store's driver, or OpenTelemetry, being linked.
 var storeDeps = map[string]string{
 	"sqlite":   "modernc.org/sqlite",
 	"redis":    "github.com/redis/go-redis/v9",
 	"postgres": "github.com/jackc/pgx/v5",
+	"otel":     "go.opentelemetry.io/otel",
 }
 
 func deps(t *testing.T, pkg string) map[string]bool {
@@ -35,9 +37,10 @@ func TestLinkedStores(t *testing.T) {
 		linked  []string
 		avoided []string
 	}{
-		{"github.com/asyncmq/asyncmq/internal/linkcheck/sqliteonly", []string{"sqlite"}, []string{"redis", "postgres"}},
-		{"github.com/asyncmq/asyncmq/internal/linkcheck/memoryonly", nil, []string{"sqlite", "redis", "postgres"}},
-		{"github.com/asyncmq/asyncmq", nil, []string{"sqlite", "redis", "postgres"}},
+		{"github.com/asyncmq/asyncmq/internal/linkcheck/sqliteonly", []string{"sqlite"}, []string{"redis", "postgres", "otel"}},
+		{"github.com/asyncmq/asyncmq/internal/linkcheck/memoryonly", nil, []string{"sqlite", "redis", "postgres", "otel"}},
+		{"github.com/asyncmq/asyncmq", nil, []string{"sqlite", "redis", "postgres", "otel"}},
+		{"github.com/asyncmq/asyncmq/asyncmqotel", []string{"otel"}, []string{"sqlite", "redis", "postgres"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {
