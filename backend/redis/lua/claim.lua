@@ -19,6 +19,8 @@ local out, n = {fmt(NOW)}, 0
 local le = fmt(NOW + tonumber(ARGV[9]))
 local now = fmt(NOW)
 local taken = {}
+-- The wait times are summed here and counted once: one metric call per claim, not per job.
+local ws = 0
 for _, m in ipairs(cands) do
   if n >= limit then break end
   local ra = tonumber(string.sub(m, 12, 28))
@@ -39,7 +41,7 @@ for _, m in ipairs(cands) do
       redis.call('HSET', jk, 'st', 'active', 'at', at + 1, 'lt', ARGV[11] .. n .. ':' .. QNAME, 'le', le, 'sa', now, 'w', ARGV[10])
       move(id, 'waiting', 'active', ca)
       zset(K_LEASE, id, le)
-      metric('s', 1, 'ws', fmt((NOW - ra) * 1000))
+      ws = ws + (NOW - ra) * 1000
       event('job:started', id, task, 'active', '')
       out[#out + 1] = id
       out[#out + 1] = h
@@ -47,6 +49,7 @@ for _, m in ipairs(cands) do
   end
 end
 for i = 1, #taken, 1000 do redis.call('ZREM', K_READY, unpack(taken, i, math.min(i + 999, #taken))) end
+if n > 0 then metric('s', n, 'ws', fmt(ws)) end
 if rl > 0 and n > 0 then
   redis.call('HSET', K_META, 'rs', fmt(rs or NOW), 'rc', rc + n)
 end

@@ -3,6 +3,10 @@
 -- or 'lost' for each.
 local out = {}
 local now = fmt(NOW)
+-- Counters are summed over the outcomes and counted once per call: each metric call costs more
+-- Lua than the sum.
+local nc, nf, nr, ds = 0, 0, 0, 0
+local buckets = {}
 for b = 8, #ARGV, 10 do
   local id, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local jk = JP .. id
@@ -29,7 +33,7 @@ for b = 8, #ARGV, 10 do
       move(id, 'active', st, v[4])
       if st == 'delayed' then zset(K_DUE, id, ra) else ready(id, v[6], ra) end
       event('job:retrying', id, v[5], st, msg)
-      metric('r', 1)
+      nr = nr + 1
     else
       f[#f + 1] = 'st'; f[#f + 1] = outcome
       f[#f + 1] = 'fa'; f[#f + 1] = now
@@ -38,13 +42,17 @@ for b = 8, #ARGV, 10 do
       end
       redis.call('HSET', jk, unpack(f))
       move(id, 'active', outcome, v[4])
-      zset(FKEY[outcome], id, NOW)
+      zset(FKEY[outcome], id, now)
       if outcome == 'completed' then
         release_children(v[7])
-        metric('c', 1, 'ds', dur, bucket, 1)
+        nc = nc + 1
+        ds = ds + tonumber(dur)
+        buckets[bucket] = (buckets[bucket] or 0) + 1
         event('job:completed', id, v[5], outcome, '')
       elseif outcome == 'failed' then
-        metric('f', 1, 'ds', dur, bucket, 1)
+        nf = nf + 1
+        ds = ds + tonumber(dur)
+        buckets[bucket] = (buckets[bucket] or 0) + 1
         event('job:failed', id, v[5], outcome, msg)
         parent_ended(id, outcome)
       else
@@ -54,5 +62,10 @@ for b = 8, #ARGV, 10 do
     end
   end
 end
+if nc > 0 then metric('c', nc) end
+if nf > 0 then metric('f', nf) end
+if nr > 0 then metric('r', nr) end
+if nc + nf > 0 then metric('ds', fmt(ds)) end
+for k, v in pairs(buckets) do metric(k, v) end
 done()
 return out
