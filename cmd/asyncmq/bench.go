@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +16,7 @@ import (
 
 func newBenchCmd(a *app) *cobra.Command {
 	var cfg bench.Config
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure enqueue and processing throughput and latency on a backend",
@@ -43,6 +46,17 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 			defer b.Close()
 			// The worker's own logs are left out: a bench run reports figures, and errors are returned.
 			cfg.BackendName = redact.URL(a.backendURL)
+			if cpuProfile != "" {
+				pf, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			spin := cli.StartSpinner(a.errOut, "benchmarking")
 			res, err := bench.Run(ctx, b, cfg)
 			spin.Stop()
@@ -72,6 +86,7 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 	f.BoolVar(&cfg.Bulk, "bulk", false, "enqueue in batches with EnqueueMany instead of one job per call")
 	f.IntVar(&cfg.BatchSize, "batch-size", bench.DefaultBatchSize, "jobs per EnqueueMany call with --bulk")
 	f.DurationVar(&cfg.FetchCooldown, "fetch-cooldown", 0, "shortest time between two claims on a busy queue (WorkerConfig.FetchCooldown; default the worker's)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	f.BoolVar(&cfg.Overlap, "overlap", false, "start the worker before enqueueing, so latency excludes the backlog")
 	return cmd
 }

@@ -39,7 +39,7 @@ for _, m in ipairs(cands) do
       redis.call('HSET', jk, 'st', 'active', 'at', at + 1, 'lt', ARGV[11] .. n .. ':' .. QNAME, 'le', le, 'sa', now, 'w', ARGV[10])
       move(id, 'waiting', 'active', ca)
       zset(K_LEASE, id, le)
-      metric(task, 's', 1, 'ws', fmt((NOW - ra) * 1000))
+      metric(task, 's', 1, 'ws', (NOW - ra) * 1000)
       event('job:started', id, task, 'active', '')
       out[#out + 1] = id
       out[#out + 1] = h

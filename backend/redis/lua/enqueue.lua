@@ -4,6 +4,16 @@
 local out = {}
 local b = 9
 local clock = NOW
+if GLOBAL then
+  local ids = {}
+  for g = 1, tonumber(ARGV[8]) do
+    local n = tonumber(ARGV[b + 1])
+    for i = 0, n - 1 do ids[#ids + 1] = ARGV[b + 2 + i * NF] end
+    b = b + 2 + n * NF
+  end
+  enqueue_prefetch(ids)
+  b = 9
+end
 for g = 1, tonumber(ARGV[8]) do
   NOW = ARGV[b] == '0' and clock or tonumber(ARGV[b])
   local n = tonumber(ARGV[b + 1])

@@ -12,8 +12,9 @@ for b = 8, #ARGV, 10 do
   else
     out[#out + 1] = 'ok'
     zset(K_LEASE, id, false)
-    redis.call('HDEL', jk, 'lt', 'le', 'cr')
-    local f = {}
+    -- The lease fields are emptied in the job's one HSET rather than deleted by an HDEL of
+    -- their own: every script and the decoder read an empty field as an absent one.
+    local f = {'lt', '', 'le', '', 'cr', ''}
     if ARGV[b + 4] ~= '' then
       local eat = ARGV[b + 5] == '0' and NOW or tonumber(ARGV[b + 5])
       f[#f + 1] = 'er'
@@ -38,7 +39,7 @@ for b = 8, #ARGV, 10 do
       end
       redis.call('HSET', jk, unpack(f))
       move(id, 'active', outcome, v[4])
-      zset(FKEY[outcome], id, NOW)
+      zset(FKEY[outcome], id, now)
       if outcome == 'completed' then
         release_children(v[7])
         metric(v[5], 'c', 1, 'ds', dur, bucket, 1)

@@ -70,8 +70,12 @@ local function ready(id, pr, ra)
 end
 
 
+-- event appends one event. NOW's text is kept between events: formatting a number costs more
+-- than the rest of the call's Lua.
+local EV_NOW, EV_NOWS
 local function event(typ, id, task, state, detail)
-  redis.call('XADD', K_EV, 'MAXLEN', '~', EVMAX, '*', 't', typ, 'q', QNAME, 'j', id or '', 'k', task or '', 's', state or '', 'a', fmt(NOW), 'd', detail or '')
+  if EV_NOW ~= NOW then EV_NOW, EV_NOWS = NOW, fmt(NOW) end
+  redis.call('XADD', K_EV, 'MAXLEN', '~', EVMAX, '*', 't', typ, 'q', QNAME, 'j', id or '', 'k', task or '', 's', state or '', 'a', EV_NOWS, 'd', detail or '')
 end
 
 -- metric adds counters of a task to the bucket of NOW's minute, both the queue's and the task's.
@@ -160,7 +164,12 @@ local function deljob(id)
   DELETED[#DELETED + 1] = id
 end
 
+-- known marks the queue known and returns 1 if it was not. Once per script call: the calls
+-- after the first would find the mark set.
+local KNOWN = false
 local function known()
+  if KNOWN then return 0 end
+  KNOWN = true
   if redis.call('HSETNX', K_META, 'k', '1') == 1 then
     if GLOBAL then
       redis.call('SADD', K_QUEUES, QNAME)
@@ -237,13 +246,27 @@ local NF = 15
 -- producers, and the ID index is written only by done(), so a later group with the same ID must
 -- find it here to get the same 'exists' as a later call would.
 local WRITTEN = {}
+-- TAKEN, when set (by enqueue_prefetch), holds the IDs of the call's jobs that the ID index held
+-- when the script began: one HMGET for every group instead of one per group.
+local TAKEN
+local function enqueue_prefetch(ids)
+  TAKEN = {}
+  for i = 1, #ids, 1000 do
+    local part = {unpack(ids, i, math.min(i + 999, #ids))}
+    local q = redis.call('HMGET', K_JOBQ, unpack(part))
+    for k = 1, #part do
+      if q[k] then TAKEN[part[k]] = true end
+    end
+  end
+end
 local function enqueue_check(base, n, batch)
   local ukeys = {}
   for i = 0, n - 1 do
     local id = ARGV[base + i * NF]
     if WRITTEN[id] then return {'exists', id} end
+    if TAKEN and TAKEN[id] then return {'exists', id} end
   end
-  if GLOBAL then
+  if GLOBAL and not TAKEN then
     local ids = {}
     for i = 0, n - 1 do ids[#ids + 1] = ARGV[base + i * NF] end
     local taken = redis.call('HMGET', K_JOBQ, unpack(ids))
@@ -279,14 +302,22 @@ local function enqueue_check(base, n, batch)
   return nil
 end
 
+-- The optional job fields: hash field and argument offset.
+local OPT_FIELDS = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}, {'hd', 14}}
+-- The ready member's priority and run-at text, kept between jobs that share both.
+local RM_PR, RM_RA, RM_HEAD
 local function enqueue_write(base, n, batch)
+  local nows = fmt(NOW)
   for i = 0, n - 1 do
     local b = base + i * NF
     local id = ARGV[b]
     local jk = JP .. id
     WRITTEN[id] = true
-    local ra = ARGV[b + 7] == '0' and NOW or tonumber(ARGV[b + 7])
-    local ca = ARGV[b + 8] == '0' and NOW or tonumber(ARGV[b + 8])
+    -- Times stay text when the client gave them: converting back costs more than the write.
+    local ras, cas = ARGV[b + 7], ARGV[b + 8]
+    if ras == '0' then ras = nows end
+    if cas == '0' then cas = nows end
+    local ra = tonumber(ras)
     local pd = 0
     local deps = ARGV[b + 11]
     if deps ~= '' then
@@ -299,19 +330,24 @@ local function enqueue_write(base, n, batch)
     end
     local st = ra > NOW and 'delayed' or 'waiting'
     if pd > 0 then st = 'waiting-children' end
-    local f = {'t', ARGV[b + 1], 'st', st, 'pr', ARGV[b + 3], 'mr', ARGV[b + 4], 'ra', fmt(ra), 'ca', fmt(ca)}
-    local opt = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}, {'hd', 14}}
-    for _, o in ipairs(opt) do
+    local pr = ARGV[b + 3]
+    local f = {'t', ARGV[b + 1], 'st', st, 'pr', pr, 'mr', ARGV[b + 4], 'ra', ras, 'ca', cas}
+    for k = 1, #OPT_FIELDS do
+      local o = OPT_FIELDS[k]
       local v = ARGV[b + o[2]]
       if v ~= '' then f[#f + 1] = o[1]; f[#f + 1] = v end
     end
     if pd > 0 then f[#f + 1] = 'pd'; f[#f + 1] = pd end
     redis.call('HSET', jk, unpack(f))
-    zset(SKEY[st], id, ca)
+    zset(SKEY[st], id, cas)
     if st == 'delayed' then
-      zset(K_DUE, id, ra)
+      zset(K_DUE, id, ras)
     elseif st == 'waiting' then
-      ready(id, ARGV[b + 3], ra)
+      if pr ~= RM_PR or ras ~= RM_RA then
+        RM_PR, RM_RA, RM_HEAD = pr, ras, rmember(pr, ra, '')
+      end
+      zset(K_READY, RM_HEAD .. id, 0)
+      woke = true
     end
     if ARGV[b + 9] ~= '' then redis.call('HSET', K_UNIQ, ARGV[b + 9], id) end
     if GLOBAL then

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Runs asyncmq's bench on Redis and the asynq peer (bench/peers/asynq) alternately, ROUNDS times,
+# so both see the same machine load; compare ratios within a round. Each program gets a Redis
+# database of its own (AMQ_DB, ASYNQ_DB), flushed before every round: never point them at a
+# database holding anything else (the tests use 9). Prints the load, then one JSON line per run.
+#
+#   ROUNDS=3 JOBS=20000 scripts/bench-redis-vs-asynq.sh
+#
+# BASE_BIN=<an older asyncmq binary> also runs it after asyncmq in every step (same database), for
+# a before/after ratio measured under the same load.
+set -eu
+HOSTPORT=${REDIS_HOSTPORT:-127.0.0.1:6379}
+AMQ_DB=${AMQ_DB:-11}
+ASYNQ_DB=${ASYNQ_DB:-12}
+JOBS=${JOBS:-20000}
+BULK_JOBS=${BULK_JOBS:-100000}
+ROUNDS=${ROUNDS:-2}
+BASE_BIN=${BASE_BIN:-}
+for db in "$AMQ_DB" "$ASYNQ_DB"; do
+	case $db in 0 | 9) echo "refusing to use (and flush) Redis database $db" >&2; exit 2 ;; esac
+done
+go build -o /tmp/amq-redis ./cmd/asyncmq
+(cd bench/peers/asynq && go build -o /tmp/asynqbench .)
+AMQ="redis://$HOSTPORT/$AMQ_DB"
+ASYNQ="redis://$HOSTPORT/$ASYNQ_DB"
+# base runs the BASE_BIN asyncmq, when given, with the arguments of the asyncmq run.
+base() {
+	if [ -n "$BASE_BIN" ]; then
+		printf 'base: '
+		"$BASE_BIN" bench --backend "$AMQ" "$@" --json | tr -d '\n '
+		echo
+	fi
+}
+flush() {
+	redis-cli -u "$AMQ" FLUSHDB >/dev/null
+	redis-cli -u "$ASYNQ" FLUSHDB >/dev/null
+}
+load() { uptime | sed 's/.*load/load/'; }
+for round in $(seq "$ROUNDS"); do
+	flush
+	for c in 50 1000; do
+		echo "== round $round, concurrency $c, 50 producers ($(load))"
+		/tmp/amq-redis bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency "$c" --json | tr -d '\n '; echo
+		base --jobs "$JOBS" --producers 50 --concurrency "$c"
+		/tmp/asynqbench -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency "$c" | tr -d '\n '; echo
+	done
+	echo "== round $round, concurrency 50, 50 producers, --overlap ($(load))"
+	/tmp/amq-redis bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency 50 --overlap --json | tr -d '\n '; echo
+	base --jobs "$JOBS" --producers 50 --concurrency 50 --overlap
+	/tmp/asynqbench -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency 50 -overlap | tr -d '\n '; echo
+	# Bulk: 4 producers, batches of 1,000 jobs. The asynq peer has no bulk mode (asynq enqueues one
+	# task per call), so this line has no peer.
+	echo "== round $round, bulk ($(load))"
+	/tmp/amq-redis bench --backend "$AMQ" --jobs "$BULK_JOBS" --bulk --producers 4 --concurrency 50 --json | tr -d '\n '; echo
+	base --jobs "$BULK_JOBS" --bulk --producers 4 --concurrency 50
+done
+flush
