@@ -32,7 +32,9 @@
 // scans of the listing index, exact but growing with the number of jobs kept, so keep retention
 // short (Clean) for large volumes. Metrics are appended, one row per transaction and queue, and
 // summed when read; the maintenance pass folds each finished minute into one row. Events are
-// appended to an unnumbered log and numbered in commit order when read (see Events).
+// appended to an unnumbered log and numbered in commit order when read (see Events); a claim, a
+// batch of outcomes or an enqueue writes its events as one log row of parallel arrays, which the
+// numbering expands.
 //
 // # Indexes
 //
