@@ -1,3 +1,5 @@
+DROP INDEX asyncmq_jobs_lease;
+CREATE INDEX asyncmq_jobs_lease ON asyncmq_jobs (lease_expires_at, id) WHERE state = 'active';
 -- Batch rows are numbered first, so that no event is lost with the array columns.
 SELECT asyncmq_sequence_events(true);
 CREATE OR REPLACE FUNCTION asyncmq_sequence_events(wait boolean) RETURNS bigint LANGUAGE plpgsql AS $$

@@ -42,3 +42,11 @@ BEGIN
 	RETURN moved;
 END
 $$;
+
+-- The lease index holds the jobs with a lease rather than the active ones (the same jobs: every
+-- transition out of active clears the lease). With state = 'active' as its predicate, the planner
+-- took it for the outcome statements, which find active jobs by ID: when the statistics were
+-- taken with no job active, it estimated one row and scanned every active job for each outcome
+-- in the batch. RecoverStalled's lease_expires_at < $1 still implies the new predicate.
+DROP INDEX asyncmq_jobs_lease;
+CREATE INDEX asyncmq_jobs_lease ON asyncmq_jobs (lease_expires_at, id) WHERE lease_expires_at IS NOT NULL;
