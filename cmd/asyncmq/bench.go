@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +16,7 @@ import (
 
 func newBenchCmd(a *app) *cobra.Command {
 	var cfg bench.Config
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure enqueue and processing throughput and latency on a backend",
@@ -43,9 +46,22 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 			defer b.Close()
 			// The worker's own logs are left out: a bench run reports figures, and errors are returned.
 			cfg.BackendName = redact.URL(a.backendURL)
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: start the profile: %w", err)
+				}
+			}
 			spin := cli.StartSpinner(a.errOut, "benchmarking")
 			res, err := bench.Run(ctx, b, cfg)
 			spin.Stop()
+			if cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				return err
 			}
@@ -73,5 +89,6 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 	f.IntVar(&cfg.BatchSize, "batch-size", bench.DefaultBatchSize, "jobs per EnqueueMany call with --bulk")
 	f.DurationVar(&cfg.FetchCooldown, "fetch-cooldown", 0, "shortest time between two claims on a busy queue (WorkerConfig.FetchCooldown; default the worker's)")
 	f.BoolVar(&cfg.Overlap, "overlap", false, "start the worker before enqueueing, so latency excludes the backlog")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (this process: client, worker and driver) to this file, for go tool pprof")
 	return cmd
 }
