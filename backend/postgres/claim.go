@@ -32,8 +32,10 @@ func claimSQL(gate string) string {
 	FROM picked WHERE j.id = picked.id
 	RETURNING ` + prefixed("j", jobCols) + `
 ), ev AS (
-	INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at)
-	SELECT 'job:started', queue, id, task, 'active', $2 FROM upd ORDER BY priority, run_at, id
+	INSERT INTO asyncmq_event_log (type, queue, state, at, queues, job_ids, tasks)
+	SELECT 'job:started', '', 'active', $2, array_agg(queue ORDER BY priority, run_at, id),
+		array_agg(id ORDER BY priority, run_at, id), array_agg(task ORDER BY priority, run_at, id)
+	FROM upd HAVING count(*) > 0
 ), m AS (
 	INSERT INTO asyncmq_metrics (queue, minute, started, wait_sum, durations)
 	SELECT queue, $6, count(*), sum(greatest((extract(epoch FROM $2::timestamptz - run_at) * 1e9)::bigint, 0)), ` + zeroDurations + `

@@ -34,7 +34,9 @@
 // asyncmq_metrics and one per transaction, queue and task into asyncmq_task_metrics (by the same
 // statement), and summed when read; the maintenance pass folds each finished minute into one row
 // per queue, and per task. Per-queue reads never touch the task rows. Events are
-// appended to an unnumbered log and numbered in commit order when read (see Events).
+// appended to an unnumbered log and numbered in commit order when read (see Events); a claim, a
+// batch of outcomes or an enqueue writes its events as one log row of parallel arrays, which the
+// numbering expands.
 //
 // # Indexes
 //
@@ -43,7 +45,7 @@
 //   - asyncmq_jobs_list (queue, state, created_at, id): dashboard listings in both directions,
 //     their totals and the per-state counts, as index-only scans.
 //   - asyncmq_jobs_delayed (run_at, id) WHERE delayed and asyncmq_jobs_lease (lease_expires_at,
-//     id) WHERE active: PromoteDue and RecoverStalled read only due rows.
+//     id) WHERE leased: PromoteDue and RecoverStalled read only due rows.
 //   - asyncmq_jobs_finished (queue, state, finished_at, id) WHERE finished: retention deletes the
 //     oldest finished jobs of a queue and state in bounded batches (1,000 per transaction).
 //   - asyncmq_jobs_unique (queue, unique_key) WHERE a key is set: the unique-key check.

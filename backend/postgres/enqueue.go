@@ -192,7 +192,8 @@ func row(j *asyncmqtype.JobInfo, n int, now time.Time, pending int) jobRow {
 }
 
 // qInsert inserts the jobs of $1, makes their queues known and records their job:enqueued
-// events, in one statement. It notifies nobody: see wakeJobs.
+// events, in one statement: one log row per enqueue time (a group of calls may have several).
+// It notifies nobody: see wakeJobs.
 const qInsert = `WITH r AS (
 	SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(n int, id text, queue text, task text, payload text,
 		state text, priority int, max_retries int, backoff_kind text, backoff_base bigint, backoff_max bigint,
@@ -210,8 +211,10 @@ const qInsert = `WITH r AS (
 ), qs AS (
 	INSERT INTO asyncmq_queues (name) SELECT DISTINCT queue FROM r ON CONFLICT DO NOTHING
 )
-INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at)
-SELECT 'job:enqueued', queue, id, task, state, at FROM r ORDER BY n`
+INSERT INTO asyncmq_event_log (type, queue, at, queues, job_ids, tasks, states)
+SELECT 'job:enqueued', '', at, array_agg(queue ORDER BY n), array_agg(id ORDER BY n), array_agg(task ORDER BY n),
+	array_agg(state ORDER BY n)
+FROM r GROUP BY at ORDER BY min(n)`
 
 // qLockKeys takes the transaction advisory locks of unique keys ($1, a JSON array of texts), in
 // one order, so two enqueues of one key wait for each other instead of both passing the check.

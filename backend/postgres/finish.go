@@ -16,8 +16,8 @@ import (
 
 // qFinish applies a batch of outcomes, given as parallel arrays, in one statement: a row is only
 // touched while it is still active under the token the worker holds. The same statement records
-// the events (in the order the worker reported the outcomes) and the metrics, and releases the
-// children of completed jobs whose dependency rows it can see.
+// the events (one log row, in the order the worker reported the outcomes) and the metrics, and
+// releases the children of completed jobs whose dependency rows it can see.
 //
 // A child enqueued while its parent was completing is the exception: its dependency row was
 // committed after this statement's snapshot, so the release here misses it. Such an enqueue set
@@ -43,10 +43,12 @@ var qFinish = `WITH v AS (
 	FROM v WHERE j.id = v.id AND j.state = 'active' AND j.lease_token = v.token
 	RETURNING j.id, j.queue, j.task, j.has_children, v.state, v.pos, v.outcome, v.dur, v.bucket, v.detail
 ), ev AS (
-	INSERT INTO asyncmq_event_log (type, queue, job_id, task, state, at, detail)
-	SELECT CASE outcome WHEN 'completed' THEN 'job:completed' WHEN 'retry' THEN 'job:retrying'
-		WHEN 'failed' THEN 'job:failed' ELSE 'job:cancelled' END, queue, id, task, state, $12, detail
-	FROM upd ORDER BY pos
+	INSERT INTO asyncmq_event_log (type, queue, at, types, queues, job_ids, tasks, states, details)
+	SELECT '', '', $12, array_agg(CASE outcome WHEN 'completed' THEN 'job:completed' WHEN 'retry' THEN 'job:retrying'
+			WHEN 'failed' THEN 'job:failed' ELSE 'job:cancelled' END ORDER BY pos),
+		array_agg(queue ORDER BY pos), array_agg(id ORDER BY pos), array_agg(task ORDER BY pos),
+		array_agg(state ORDER BY pos), array_agg(detail ORDER BY pos)
+	FROM upd HAVING count(*) > 0
 ), m AS (
 	INSERT INTO asyncmq_metrics (queue, minute, completed, failed, retried, duration_sum, durations)
 	SELECT queue, $13, count(*) FILTER (WHERE outcome = 'completed'), count(*) FILTER (WHERE outcome = 'failed'),

@@ -195,7 +195,11 @@ func runnableQueues(jobs []*asyncmqtype.JobInfo, now time.Time) []string {
 	return out
 }
 
-// copyJobs writes one large call of plain jobs with COPY: the jobs, then their events, in one
+// qEventBatch records events of one type and time as one log row: $3 queues, $4 job IDs, $5 tasks,
+// $6 states.
+const qEventBatch = `INSERT INTO asyncmq_event_log (type, queue, at, queues, job_ids, tasks, states) VALUES ($1, '', $2, $3, $4, $5, $6)`
+
+// copyJobs writes one large call of plain jobs with COPY, then their events as one log row, in one
 // transaction.
 func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now time.Time) error {
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
@@ -229,21 +233,16 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 		if err != nil {
 			return insertError(err)
 		}
-		i = 0
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"asyncmq_event_log"}, []string{"type", "queue", "job_id", "task", "state", "at"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == len(jobs) {
-					return nil, nil
-				}
-				j := jobs[i]
-				i++
-				state := asyncmqtype.StateWaiting
-				if j.RunAt.After(now) {
-					state = asyncmqtype.StateDelayed
-				}
-				return []any{string(asyncmqtype.EventEnqueued), j.Queue, j.ID, j.Task, string(state), now}, nil
-			}))
-		if err != nil {
+		// The job:enqueued events go as one log row.
+		qs, ids, tasks, states := make([]string, len(jobs)), make([]string, len(jobs)), make([]string, len(jobs)), make([]string, len(jobs))
+		for i, j := range jobs {
+			state := asyncmqtype.StateWaiting
+			if j.RunAt.After(now) {
+				state = asyncmqtype.StateDelayed
+			}
+			qs[i], ids[i], tasks[i], states[i] = j.Queue, j.ID, j.Task, string(state)
+		}
+		if _, err := tx.Exec(ctx, qEventBatch, string(asyncmqtype.EventEnqueued), now, qs, ids, tasks, states); err != nil {
 			return fmt.Errorf("record events: %w", err)
 		}
 		names := make([]string, 0, len(queues))

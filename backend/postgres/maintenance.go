@@ -421,8 +421,11 @@ func (b *Backend) maintain() {
 
 var (
 	// qPruneLog deletes the oldest unnumbered events beyond retention: nobody read them in time,
-	// and numbering them first would only cost writes.
-	qPruneLog         = `DELETE FROM asyncmq_event_log WHERE id < (SELECT max(id) FROM asyncmq_event_log) - $1`
+	// and numbering them first would only cost writes. A row of a batch holds one event per job
+	// ID; a row goes once the newer rows hold at least $1 events.
+	qPruneLog = `DELETE FROM asyncmq_event_log WHERE id IN (SELECT id FROM (
+	SELECT id, sum(coalesce(cardinality(job_ids), 1)) OVER (ORDER BY id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS newer
+	FROM asyncmq_event_log) s WHERE newer >= $1)`
 	qPruneEvents      = `DELETE FROM asyncmq_events WHERE id <= (SELECT max(id) FROM asyncmq_events) - $1`
 	qPruneMetrics     = `DELETE FROM asyncmq_metrics WHERE minute < $1`
 	qPruneTaskMetrics = `DELETE FROM asyncmq_task_metrics WHERE minute < $1`

@@ -55,11 +55,14 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 				if err := pprof.StartCPUProfile(pf); err != nil {
 					return fmt.Errorf("--cpuprofile: %w", err)
 				}
-				defer pprof.StopCPUProfile()
 			}
 			spin := cli.StartSpinner(a.errOut, "benchmarking")
 			res, err := bench.Run(ctx, b, cfg)
 			spin.Stop()
+			if cpuProfile != "" {
+				// Stopped before printing, so the profile holds the run only.
+				pprof.StopCPUProfile()
+			}
 			if err != nil {
 				return err
 			}

@@ -486,6 +486,16 @@ func TestBenchJSONOnMemory(t *testing.T) {
 			t.Fatalf("bench output lacks %q:\n%s", w, human)
 		}
 	}
+	// --cpuprofile writes a profile that go tool pprof reads: a gzip stream.
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	f.mustRun("bench", "--backend", "memory://", "--jobs", "100", "--cpuprofile", prof)
+	data, err := os.ReadFile(prof)
+	if err != nil {
+		t.Fatalf("bench --cpuprofile: %v", err)
+	}
+	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		t.Fatalf("bench --cpuprofile wrote %d bytes, not a gzipped profile", len(data))
+	}
 }
 
 // server is an `asyncmq serve` running in-process.
