@@ -56,17 +56,32 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	plain := f.State != "" && f.Task == "" && f.ID == "" && f.Text == ""
 	total := -1
 	if plain && len(b.lc.cachedQueues(&f.Queue)) > 0 {
-		// The same counts Queue shows, so that the two agree.
-		qs, err := b.queues(ctx, &f.Queue)
+		// The same counts Queue shows, so that the two agree: from the cache when it may
+		// answer, else counted as Queue counts.
+		counts, count, err := b.lc.countPlan(ctx, f.Queue)
 		if err != nil {
-			return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
+			return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, err)
 		}
-		if len(qs) == 1 {
-			total = qs[0].Counts[f.State]
+		if count {
+			b.lc.releaseCounts([]string{f.Queue})
+			qs, err := b.queues(ctx, &f.Queue)
+			if err != nil {
+				return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
+			}
+			if len(qs) == 1 {
+				counts = qs[0].Counts
+			}
+		}
+		if counts != nil {
+			total = counts[f.State]
 		}
 	}
 	if plain && total >= 0 && p.Offset >= anchorMinOffset {
 		return b.listFromAnchor(ctx, p, total)
+	}
+	if total >= 0 {
+		// The total is known: the page is one index range read, with no transaction to agree with.
+		return b.listPage(ctx, p, total)
 	}
 	cond, args := where(f, 0)
 	dir := ""
@@ -75,9 +90,7 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	}
 	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}}
 	err := pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if total >= 0 {
-			page.Total = total
-		} else if err := tx.QueryRow(ctx, `SELECT count(*) FROM asyncmq_jobs WHERE `+cond, args...).Scan(&page.Total); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM asyncmq_jobs WHERE `+cond, args...).Scan(&page.Total); err != nil {
 			return fmt.Errorf("count jobs: %w", err)
 		}
 		if p.Offset >= page.Total {
@@ -105,6 +118,31 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 		if _, err := b.queues(ctx, &f.Queue); err != nil {
 			return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
 		}
+	}
+	return page, nil
+}
+
+// listPage reads the page at p.Offset of an unfiltered listing whose total is known.
+func (b *Backend) listPage(ctx context.Context, p asyncmqtype.ListJobsParams, total int) (asyncmqtype.JobPage, error) {
+	f := p.Filter
+	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}, Total: total}
+	if p.Offset >= total {
+		return page, nil
+	}
+	dir := ""
+	if p.Sort == asyncmqtype.SortNewest {
+		dir = " DESC"
+	}
+	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+ORDER BY created_at`+dir+`, id`+dir+` LIMIT $3 OFFSET $4`, f.Queue, string(f.State), p.Limit, p.Offset)
+	if err == nil {
+		var jobs []*asyncmqtype.JobInfo
+		if jobs, err = scanJobs(rows); err == nil {
+			page.Jobs = append(page.Jobs, jobs...)
+		}
+	}
+	if err != nil {
+		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
 	}
 	return page, nil
 }

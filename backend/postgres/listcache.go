@@ -16,8 +16,8 @@ import (
 // conformance suite) never use, keeping their counts and pages exact:
 //
 //   - counts: a queue whose last count reached bigCount jobs has its per-state counts served
-//     from that count for countsFresh, or four times as long as counting took, up to half of
-//     countsLag (so that counting takes at most a fifth of one server process); after that one
+//     from that count for countsFresh, or ten times as long as counting took, up to half of
+//     countsLag (so that counting takes about a tenth of one server process); after that one
 //     caller counts again while the others are still served the cached counts, up to
 //     countsLag, after which they wait for that count. Queue settings are always read fresh.
 //   - anchors: a page at an offset of at least anchorMinOffset in an unfiltered listing seeks
@@ -28,7 +28,7 @@ import (
 const (
 	bigCount        = 10_000
 	countsFresh     = time.Second
-	countsLag       = 5 * time.Second
+	countsLag       = 10 * time.Second
 	anchorMinOffset = 1_000
 	anchorFresh     = 2 * time.Second
 	anchorStale     = 10 * time.Second
@@ -191,7 +191,7 @@ func (c *listCache) storeCounts(queue string, counts map[asyncmqtype.State]int, 
 		c.counts[queue] = e
 	}
 	if !e.at.After(at) {
-		e.counts, e.at, e.fresh = maps.Clone(counts), at, min(max(countsFresh, 4*took), countsLag/2)
+		e.counts, e.at, e.fresh = maps.Clone(counts), at, min(max(countsFresh, 10*took), countsLag/2)
 	}
 	e.finish()
 }
