@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -38,8 +39,9 @@ func where(f asyncmqtype.JobFilter, skip int) (string, []any) {
 
 // ListJobs returns one page of a queue's jobs in one state, newest or oldest first by
 // (CreatedAt, ID), read in one repeatable-read transaction so that the total and the page agree.
-// The page and the total come from the (queue, state, created_at, id) index; an offset steps
-// over index entries, so deep pages cost in proportion to their offset.
+// The page and the total come from the (queue, state, created_at, id) index. For a large queue
+// (listcache.go) an unfiltered listing's total is the queue's cached count, and a deep page
+// seeks to a cached anchor instead of stepping over its offset.
 func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	if err := p.Validate(); err != nil {
 		return asyncmqtype.JobPage{}, err
@@ -50,7 +52,38 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	if err := b.open(ctx); err != nil {
 		return asyncmqtype.JobPage{}, fmt.Errorf("list jobs: %w", err)
 	}
-	cond, args := where(p.Filter, 0)
+	f := p.Filter
+	plain := f.State != "" && f.Task == "" && f.ID == "" && f.Text == ""
+	total := -1
+	if plain && len(b.lc.cachedQueues(&f.Queue)) > 0 {
+		// The same counts Queue shows, so that the two agree: from the cache when it may
+		// answer, else counted as Queue counts.
+		counts, count, err := b.lc.countPlan(ctx, f.Queue)
+		if err != nil {
+			return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, err)
+		}
+		if count {
+			b.lc.releaseCounts([]string{f.Queue})
+			qs, err := b.queues(ctx, &f.Queue)
+			if err != nil {
+				return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
+			}
+			if len(qs) == 1 {
+				counts = qs[0].Counts
+			}
+		}
+		if counts != nil {
+			total = counts[f.State]
+		}
+	}
+	if plain && total >= 0 && p.Offset >= anchorMinOffset {
+		return b.listFromAnchor(ctx, p, total)
+	}
+	if total >= 0 {
+		// The total is known: the page is one index range read, with no transaction to agree with.
+		return b.listPage(ctx, p, total)
+	}
+	cond, args := where(f, 0)
 	dir := ""
 	if p.Sort == asyncmqtype.SortNewest {
 		dir = " DESC"
@@ -77,7 +110,89 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 		return nil
 	})
 	if err != nil {
-		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", p.Filter.State, p.Filter.Queue, b.fail(err))
+		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
+	}
+	if plain && total < 0 && page.Total >= bigCount {
+		// A large queue not counted lately: count it for the cache, so that the next pages
+		// need not.
+		if _, err := b.queues(ctx, &f.Queue); err != nil {
+			return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
+		}
+	}
+	return page, nil
+}
+
+// listPage reads the page at p.Offset of an unfiltered listing whose total is known.
+func (b *Backend) listPage(ctx context.Context, p asyncmqtype.ListJobsParams, total int) (asyncmqtype.JobPage, error) {
+	f := p.Filter
+	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}, Total: total}
+	if p.Offset >= total {
+		return page, nil
+	}
+	dir := ""
+	if p.Sort == asyncmqtype.SortNewest {
+		dir = " DESC"
+	}
+	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+ORDER BY created_at`+dir+`, id`+dir+` LIMIT $3 OFFSET $4`, f.Queue, string(f.State), p.Limit, p.Offset)
+	if err == nil {
+		var jobs []*asyncmqtype.JobInfo
+		if jobs, err = scanJobs(rows); err == nil {
+			page.Jobs = append(page.Jobs, jobs...)
+		}
+	}
+	if err != nil {
+		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
+	}
+	return page, nil
+}
+
+// listFromAnchor reads a deep page of an unfiltered listing of a large queue from the index key
+// at its offset, cached (listcache.go) or found by an index-only walk, then from there by
+// keyset: the walk costs what OFFSET would but is shared by the requests of a few seconds.
+func (b *Backend) listFromAnchor(ctx context.Context, p asyncmqtype.ListJobsParams, total int) (asyncmqtype.JobPage, error) {
+	f := p.Filter
+	desc := p.Sort == asyncmqtype.SortNewest
+	dir, cmp := "", ">="
+	if desc {
+		dir, cmp = " DESC", "<="
+	}
+	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}, Total: total}
+	k := anchorKey{queue: f.Queue, state: f.State, desc: desc, offset: p.Offset}
+	a, find, err := b.lc.anchorPlan(ctx, k)
+	if err != nil {
+		return page, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, err)
+	}
+	if find {
+		at := time.Now()
+		err := b.pool.QueryRow(ctx, `SELECT created_at, id FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+ORDER BY created_at`+dir+`, id`+dir+` OFFSET $3 LIMIT 1`, f.Queue, string(f.State), p.Offset).Scan(&a.createdAt, &a.id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			a = anchor{}
+		case err != nil:
+			b.lc.releaseAnchor(k)
+			return page, fmt.Errorf("list %s jobs of queue %q: find the job at offset %d: %w", f.State, f.Queue, p.Offset, b.fail(err))
+		default:
+			a.ok = true
+		}
+		a.at = at
+		b.lc.storeAnchor(k, a)
+	}
+	if !a.ok {
+		return page, nil
+	}
+	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+AND (created_at, id) `+cmp+` ($3, $4) ORDER BY created_at`+dir+`, id`+dir+` LIMIT $5`,
+		f.Queue, string(f.State), a.createdAt, a.id, p.Limit)
+	if err == nil {
+		var jobs []*asyncmqtype.JobInfo
+		if jobs, err = scanJobs(rows); err == nil {
+			page.Jobs = append(page.Jobs, jobs...)
+		}
+	}
+	if err != nil {
+		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
 	}
 	return page, nil
 }

@@ -390,6 +390,7 @@ func (b *Backend) Obliterate(ctx context.Context, queue string, force bool) erro
 			return fmt.Errorf("obliterate queue %q: %w", queue, err)
 		}
 		if done {
+			b.lc.forget(queue)
 			return nil
 		}
 	}

@@ -11,18 +11,66 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// qQueues counts each known queue's jobs per state. No counter row exists to read (it would be
-// written by every transition); the counts are index-only scans of the (queue, state, ...)
-// listing index, one (queue, state) range at a time, so their cost grows with the number of
-// jobs stored: keep retention short for large volumes.
+// qQueues counts each known queue's jobs per state, except for the queues named in $2, whose
+// counts come from the cache (listcache.go) and read as -1. No counter row exists to read (it
+// would be written by every transition); the counts are index-only scans of the (queue, state,
+// ...) listing index, one (queue, state) range at a time, so their cost grows with the number
+// of jobs stored: large queues are counted at most about once a second (listcache.go).
 const qQueues = `SELECT q.name, q.paused, q.rate_limit, q.rate_interval, s.state,
-	(SELECT count(*) FROM asyncmq_jobs j WHERE j.queue = q.name AND j.state = s.state)
+	CASE WHEN q.name = ANY($2::text[]) THEN -1 ELSE
+	(SELECT count(*) FROM asyncmq_jobs j WHERE j.queue = q.name AND j.state = s.state) END
 FROM asyncmq_queues q CROSS JOIN unnest('{waiting,waiting-children,active,delayed,completed,failed,cancelled}'::text[]) AS s(state)
 WHERE $1::text IS NULL OR q.name = $1
 ORDER BY q.name`
 
 func (b *Backend) queues(ctx context.Context, name *string) ([]asyncmqtype.QueueInfo, error) {
-	rows, err := b.pool.Query(ctx, qQueues, name)
+	// The queues the cache answers for, and those this caller claimed to count again. The
+	// cache only knows queues counted before, so its list is short.
+	if b.lc.coldStart(name) {
+		release, err := b.lc.acquireCold(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	now := time.Now()
+	var skip, claimed []string
+	cached := map[string]map[asyncmqtype.State]int{}
+	for _, q := range b.lc.cachedQueues(name) {
+		counts, count, err := b.lc.countPlan(ctx, q)
+		if err != nil {
+			b.lc.releaseCounts(claimed)
+			return nil, err
+		}
+		if count {
+			claimed = append(claimed, q)
+			continue
+		}
+		skip = append(skip, q)
+		cached[q] = counts
+	}
+	out, err := b.queryQueues(ctx, name, skip)
+	if err != nil {
+		b.lc.releaseCounts(claimed)
+		return nil, err
+	}
+	for i := range out {
+		if counts, ok := cached[out[i].Name]; ok {
+			out[i].Counts = counts
+			continue
+		}
+		b.lc.storeCounts(out[i].Name, out[i].Counts, now, time.Since(now))
+	}
+	// A claimed queue that is gone (obliterated meanwhile) must not keep others waiting.
+	b.lc.releaseCounts(claimed)
+	return out, nil
+}
+
+func (b *Backend) queryQueues(ctx context.Context, name *string, skip []string) ([]asyncmqtype.QueueInfo, error) {
+	if skip == nil {
+		skip = []string{}
+	}
+	rows, err := b.pool.Query(ctx, qQueues, name, skip)
 	if err != nil {
 		return nil, err
 	}

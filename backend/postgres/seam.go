@@ -8,9 +8,9 @@ import (
 	"github.com/asyncmq/asyncmq/backend"
 )
 
-// CountsLag is 0: per-state counts are read from the jobs' listing index when asked for, so
-// they are exact.
-func (b *Backend) CountsLag() time.Duration { return 0 }
+// CountsLag is how old the cached counts of a large queue may be (listcache.go); a queue of
+// fewer than 10,000 jobs is counted from the jobs' listing index when asked for, exactly.
+func (b *Backend) CountsLag() time.Duration { return countsLag }
 
 // AcrossProcesses is true: signals travel between processes by LISTEN/NOTIFY (see Subscribe).
 func (b *Backend) AcrossProcesses() bool { return true }

@@ -1,6 +1,6 @@
 // Package e2e serves asyncmq's whole dashboard stack in-process, as `asyncmq serve` wires it, for
 // the browser tests in this package and the load benchmark in internal/loadtest: the SQLite
-// backend, an optional asyncmq.Worker, JWT authentication with the paste-a-token login form,
+// backend (or any store by URL), an optional asyncmq.Worker, JWT authentication with the paste-a-token login form,
 // the admin handler (login, sessions, strict security headers) and the dashboard with roles,
 // mounted at /asyncmq on a loopback port.
 package e2e
@@ -18,6 +18,7 @@ import (
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/admin"
 	"github.com/asyncmq/asyncmq/admin/jwtauth"
+	_ "github.com/asyncmq/asyncmq/backend/all" // Config.BackendURL opens any store
 	"github.com/asyncmq/asyncmq/backend/sqlite"
 	"github.com/asyncmq/asyncmq/dashboard"
 )
@@ -29,10 +30,14 @@ const Prefix = "/asyncmq"
 // default, and setting it is what makes jwtauth offer the form.
 const CookieName = "asyncmq_token"
 
-// Config configures Start. Only DBPath is required.
+// Config configures Start. One of DBPath and BackendURL is required.
 type Config struct {
-	// DBPath is the SQLite file of the queue; it is created if missing.
+	// DBPath is the SQLite file of the queue; it is created if missing. Ignored when BackendURL
+	// is set.
 	DBPath string
+	// BackendURL opens the store by URL instead, as `asyncmq serve --backend` does: such as
+	// redis://127.0.0.1:6379/13 or postgres://…?migrate=auto. Every store asyncmq ships is linked.
+	BackendURL string
 	// Handler runs the jobs of Queues in an in-process asyncmq.Worker. Nil runs no worker, as a
 	// dashboard-only `asyncmq serve --workers 0` does.
 	Handler asyncmq.Handler
@@ -51,7 +56,7 @@ type Config struct {
 type Stack struct {
 	// URL is the dashboard's root without the trailing slash: http://127.0.0.1:<port>/asyncmq.
 	URL string
-	// Backend is the SQLite store the dashboard reads and the worker works on.
+	// Backend is the store the dashboard reads and the worker works on.
 	Backend asyncmq.Store
 	// Client enqueues into Backend.
 	Client *asyncmq.Client
@@ -74,8 +79,8 @@ type Stack struct {
 // Start opens the store, builds the stack with a freshly generated HS256 secret, and serves it
 // on 127.0.0.1 at a free port. Bearer tokens for it come from Token.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
-	if cfg.DBPath == "" {
-		return nil, errors.New("e2e: Config.DBPath is required")
+	if cfg.DBPath == "" && cfg.BackendURL == "" {
+		return nil, errors.New("e2e: Config.DBPath or Config.BackendURL is required")
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -89,8 +94,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}()
 
-	b, err := sqlite.Open(ctx, cfg.DBPath, sqlite.Logger(log))
-	if err != nil {
+	var b asyncmq.Store
+	if cfg.BackendURL != "" {
+		// asyncmq.Open's errors name the URL with its password hidden.
+		if b, err = asyncmq.Open(ctx, cfg.BackendURL); err != nil {
+			return nil, fmt.Errorf("e2e: %w", err)
+		}
+	} else if b, err = sqlite.Open(ctx, cfg.DBPath, sqlite.Logger(log)); err != nil {
 		return nil, fmt.Errorf("e2e: open SQLite store %s: %w", cfg.DBPath, err)
 	}
 	s.Backend = b

@@ -111,3 +111,46 @@ func TestStackGate(t *testing.T) {
 		})
 	}
 }
+
+// TestStackOnBackendURL checks that Config.BackendURL serves the store it names: a job enqueued
+// through the stack's client shows on the overview, and a bad URL is an error naming it.
+func TestStackOnBackendURL(t *testing.T) {
+	t.Parallel()
+	st, err := e2e.Start(t.Context(), e2e.Config{BackendURL: "memory://"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := st.Client.Enqueue(t.Context(), "mail.send", map[string]string{"to": "a@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := st.Token(e2e.TokenParams{Subject: "v", Roles: []string{"viewer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, st.URL+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `data-total="jobs">1<`) {
+		t.Errorf("overview: status %d, want 200 with a job total of 1:\n%s", resp.StatusCode, body)
+	}
+
+	if _, err := e2e.Start(t.Context(), e2e.Config{BackendURL: "nosuch://x"}); err == nil || !strings.Contains(err.Error(), "nosuch://x") {
+		t.Errorf("Start with an unknown scheme: error %v, want one naming the URL", err)
+	}
+}

@@ -10,7 +10,8 @@
 //	go test -run '^$' -bench DashboardLoadMillion ./internal/loadtest
 //
 // The first run builds the fixture in ASYNCMQ_LOADTEST_DB (about half a minute); later runs
-// reuse it. Each page's CPU profile lands in ASYNCMQ_LOADTEST_PROFILE; read it with
+// reuse it. ASYNCMQ_LOADTEST_BACKEND=redis://127.0.0.1:6379/13 (or a postgres:// URL) runs it
+// on that store instead, reusing the fixture the same way. Each page's CPU profile lands in ASYNCMQ_LOADTEST_PROFILE; read it with
 // go tool pprof. A small version (10,000 jobs, 10 clients) runs with
 // the other tests to keep the harness working.
 package loadtest

@@ -1,0 +1,285 @@
+package postgres
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+)
+
+// PostgreSQL keeps no counter row (every transition would write it), so a count is an
+// index-only scan whose cost grows with the jobs counted, and OFFSET n steps over n index
+// entries. For a queue of a million jobs that is tens of milliseconds per dashboard request.
+// Large queues therefore get two short-lived caches, which small queues (and so the
+// conformance suite) never use, keeping their counts and pages exact:
+//
+//   - counts: a queue whose last count reached bigCount jobs has its per-state counts served
+//     from that count for countsFresh, or ten times as long as counting took, up to half of
+//     countsLag (so that counting takes about a tenth of one server process); after that one
+//     caller counts again while the others are still served the cached counts, up to
+//     countsLag, after which they wait for that count. Queue settings are always read fresh.
+//   - anchors: a page at an offset of at least anchorMinOffset in an unfiltered listing seeks
+//     to the index key (created_at, id) found at that offset, kept for anchorFresh (refreshed
+//     by one caller while the others use it, up to anchorStale, or wait for it), and reads its
+//     rows live from there. Under concurrent change the page starts as many positions early or late as jobs
+//     entered or left the state since, as an OFFSET page does between two requests.
+const (
+	bigCount        = 10_000
+	countsFresh     = time.Second
+	countsLag       = 10 * time.Second
+	anchorMinOffset = 1_000
+	anchorFresh     = 2 * time.Second
+	anchorStale     = 10 * time.Second
+	// maxAnchors bounds the anchors kept; when full, they are all dropped.
+	maxAnchors = 1024
+	// coldCounts bounds the callers counting a queue not counted before at once, so that 50
+	// dashboard clients arriving together at a large queue count it a few times, not 50.
+	coldCounts = 2
+)
+
+// cachedCounts is the last count of one large queue. refresh is open while a caller counts
+// it again; it is closed when that count is stored or given up.
+type cachedCounts struct {
+	// small marks a queue of fewer than bigCount jobs at its last count: always counted.
+	small   bool
+	counts  map[asyncmqtype.State]int
+	at      time.Time
+	fresh   time.Duration
+	refresh chan struct{}
+}
+
+func (e *cachedCounts) finish() {
+	if e.refresh != nil {
+		close(e.refresh)
+		e.refresh = nil
+	}
+}
+
+// anchorKey names one page start of an unfiltered listing.
+type anchorKey struct {
+	queue  string
+	state  asyncmqtype.State
+	desc   bool
+	offset int
+}
+
+// anchor is the index key of the job at a listing offset; ok is false when the offset was past
+// the end or the key is still being found (at is then zero). refresh is as in cachedCounts.
+type anchor struct {
+	createdAt time.Time
+	id        string
+	ok        bool
+	at        time.Time
+	refresh   chan struct{}
+}
+
+func (a *anchor) finish() {
+	if a.refresh != nil {
+		close(a.refresh)
+		a.refresh = nil
+	}
+}
+
+// listCache holds both caches; its zero value is ready.
+type listCache struct {
+	mu      sync.Mutex
+	counts  map[string]*cachedCounts
+	anchors map[anchorKey]*anchor
+	// cold holds a token per caller counting queues not counted before (see coldCounts).
+	coldOnce sync.Once
+	cold     chan struct{}
+}
+
+// coldStart reports whether counting name (nil: every queue) may count a large queue not
+// counted before: name was never counted, or no queue was.
+func (c *listCache) coldStart(name *string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if name != nil {
+		return c.counts[*name] == nil
+	}
+	return len(c.counts) == 0
+}
+
+// acquireCold takes a cold-count token, waiting for one (or ctx); release gives it back.
+func (c *listCache) acquireCold(ctx context.Context) (release func(), err error) {
+	c.coldOnce.Do(func() { c.cold = make(chan struct{}, coldCounts) })
+	select {
+	case c.cold <- struct{}{}:
+		return func() { <-c.cold }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// cachedQueues returns the queues with cached counts: all of them, or only *name if cached.
+func (c *listCache) cachedQueues(name *string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if name != nil {
+		if e := c.counts[*name]; e != nil && !e.small {
+			return []string{*name}
+		}
+		return nil
+	}
+	var out []string
+	for q, e := range c.counts {
+		if !e.small {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// countPlan says, for a queue, whether the caller must count it (true) or may use the cached
+// counts (false, with them). A caller told to count has claimed the refresh, which it ends with
+// storeCounts or releaseCounts. Past countsLag, while another caller counts, it waits for that
+// count (or ctx).
+func (c *listCache) countPlan(ctx context.Context, queue string) (map[asyncmqtype.State]int, bool, error) {
+	for {
+		c.mu.Lock()
+		e := c.counts[queue]
+		if e == nil || e.small {
+			c.mu.Unlock()
+			return nil, true, nil
+		}
+		age := time.Since(e.at)
+		switch {
+		case age < e.fresh || (age < countsLag && e.refresh != nil):
+			counts := maps.Clone(e.counts)
+			c.mu.Unlock()
+			return counts, false, nil
+		case e.refresh == nil:
+			e.refresh = make(chan struct{})
+			c.mu.Unlock()
+			return nil, true, nil
+		}
+		wait := e.refresh
+		c.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
+}
+
+// storeCounts records the counts of a queue taken at at, which took so long: cached when the
+// queue is large, forgotten otherwise. It ends any refresh under way.
+func (c *listCache) storeCounts(queue string, counts map[asyncmqtype.State]int, at time.Time, took time.Duration) {
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts == nil {
+		c.counts = make(map[string]*cachedCounts)
+	}
+	e := c.counts[queue]
+	if total < bigCount {
+		if e != nil {
+			e.finish()
+		}
+		c.counts[queue] = &cachedCounts{small: true}
+		return
+	}
+	if e == nil || e.small {
+		e = &cachedCounts{}
+		c.counts[queue] = e
+	}
+	if !e.at.After(at) {
+		e.counts, e.at, e.fresh = maps.Clone(counts), at, min(max(countsFresh, 10*took), countsLag/2)
+	}
+	e.finish()
+}
+
+// releaseCounts ends the refreshes of queues whose count failed.
+func (c *listCache) releaseCounts(queues []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, q := range queues {
+		if e := c.counts[q]; e != nil {
+			e.finish()
+		}
+	}
+}
+
+// forget drops what is cached of a queue, when it is obliterated.
+func (c *listCache) forget(queue string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.counts[queue]; e != nil {
+		e.finish()
+		delete(c.counts, queue)
+	}
+	for k, a := range c.anchors {
+		if k.queue == queue {
+			a.finish()
+			delete(c.anchors, k)
+		}
+	}
+}
+
+// anchorPlan returns the cached anchor for k when it may be used, or true when the caller must
+// find it, having claimed that (ended with storeAnchor or releaseAnchor). While another caller
+// finds an anchor that is missing or older than anchorStale, it waits for it (or ctx).
+func (c *listCache) anchorPlan(ctx context.Context, k anchorKey) (anchor, bool, error) {
+	for {
+		c.mu.Lock()
+		if c.anchors == nil || len(c.anchors) >= maxAnchors {
+			for _, a := range c.anchors {
+				a.finish()
+			}
+			c.anchors = make(map[anchorKey]*anchor)
+		}
+		a := c.anchors[k]
+		if a == nil {
+			c.anchors[k] = &anchor{refresh: make(chan struct{})}
+			c.mu.Unlock()
+			return anchor{}, true, nil
+		}
+		age := time.Since(a.at)
+		switch {
+		case age < anchorFresh || (age < anchorStale && a.refresh != nil):
+			found := *a
+			c.mu.Unlock()
+			return found, false, nil
+		case a.refresh == nil:
+			a.refresh = make(chan struct{})
+			c.mu.Unlock()
+			return anchor{}, true, nil
+		}
+		wait := a.refresh
+		c.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return anchor{}, false, ctx.Err()
+		}
+	}
+}
+
+// storeAnchor records the anchor found for k and ends its refresh.
+func (c *listCache) storeAnchor(k anchorKey, found anchor) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a := c.anchors[k]
+	if a == nil {
+		a = &anchor{}
+		c.anchors[k] = a
+	}
+	a.createdAt, a.id, a.ok, a.at = found.createdAt, found.id, found.ok, found.at
+	a.finish()
+}
+
+// releaseAnchor ends the refresh of k after a failed lookup.
+func (c *listCache) releaseAnchor(k anchorKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a := c.anchors[k]; a != nil {
+		a.finish()
+	}
+}
