@@ -91,23 +91,7 @@ func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...
 	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now}); err != nil {
 		return nil, fmt.Errorf("enqueue job %q of task %q: %w", j.ID, task, err)
 	}
-	c.readBackDeps(ctx, []*asyncmqtype.JobInfo{j})
 	return j, nil
-}
-
-// readBackDeps sets State and PendingDeps of stored jobs with parents as the store decided them
-// (waiting-children, or waiting when every parent had completed), at the cost of one read per
-// such job. The jobs are stored already, so a failed read is no reason to report the enqueue as
-// failed: such a job keeps the state build guessed, waiting-children.
-func (c *Client) readBackDeps(ctx context.Context, jobs []*asyncmqtype.JobInfo) {
-	for _, j := range jobs {
-		if len(j.DependsOn) == 0 {
-			continue
-		}
-		if got, err := c.b.GetJob(ctx, j.ID); err == nil {
-			j.State, j.PendingDeps = got.State, got.PendingDeps
-		}
-	}
 }
 
 // EnqueueMany stores several jobs in one backend call: either all are stored or none is. A job may
@@ -129,7 +113,6 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*asyncmqtyp
 	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now}); err != nil {
 		return nil, fmt.Errorf("enqueue %d jobs: %w", len(reqs), err)
 	}
-	c.readBackDeps(ctx, jobs)
 	return jobs, nil
 }
 

@@ -62,10 +62,13 @@ type Core interface {
 	// unique key, and ErrJobNotFound (wrapped, naming the ID) for a DependsOn parent that does not
 	// exist. A job whose parents have all completed is waiting; RunAt after Now makes it delayed.
 	//
-	// The store sets State and PendingDeps itself, defaults a zero CreatedAt and RunAt to Now, and
-	// does not modify the given jobs. Parents may be earlier or later in the same call. A job with
-	// parents that have not completed is waiting-children with PendingDeps > 0 and is not
-	// claimable; when its last parent completes it becomes waiting, or delayed when its RunAt is
+	// The store sets State and PendingDeps itself and defaults a zero CreatedAt and RunAt to Now.
+	// When Enqueue returns nil, it has set State and PendingDeps of each job of p.Jobs to what it
+	// stored (waiting, delayed, or waiting-children with PendingDeps the number of parents not
+	// completed), so the caller needs no read back; it modifies no other field of them, and none
+	// when it fails. Parents may be earlier or later in the same call (a parent in the call counts
+	// as not completed). A job with parents that have not completed is waiting-children with
+	// PendingDeps > 0 and is not claimable; when its last parent completes it becomes waiting, or delayed when its RunAt is
 	// after Now. When a parent fails for good (Finish with OutcomeFailed, RecoverStalled) or is
 	// cancelled (by any transition) while a child is waiting-children, the child's
 	// OnParentFailure policy applies in the same call: fail (the default; an AttemptError naming

@@ -1,6 +1,8 @@
 package backendtest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,6 +197,120 @@ func testParentDependencies(t *testing.T, newBackend factory) {
 		requireEqual(t, n, 2, "drained (p and c2)")
 		s.requireGone("c2")
 		s.requireCounts("default", counts{asyncmqtype.StateCancelled: 1, asyncmqtype.StateFailed: 1})
+	})
+}
+
+// testEnqueueReportsState checks that Enqueue sets State and PendingDeps of the jobs it was given
+// to what it stored, on every path a store may take (one job, a batch with parents in and out of
+// the call, a batch over two queues, concurrent calls, a large plain batch), that GetJob agrees,
+// and that a refused call leaves its jobs alone.
+func testEnqueueReportsState(t *testing.T, newBackend factory) {
+	type want struct {
+		state   asyncmqtype.State
+		pending int
+	}
+	check := func(s *bundle, j *asyncmqtype.JobInfo, w want) {
+		s.t.Helper()
+		if j.State != w.state || j.PendingDeps != w.pending {
+			s.t.Fatalf("Enqueue reported job %s as %s with %d pending parents, want %s with %d", j.ID, j.State, j.PendingDeps, w.state, w.pending)
+		}
+		got := s.get(j.ID)
+		if got.State != j.State || got.PendingDeps != j.PendingDeps {
+			s.t.Fatalf("GetJob has job %s as %s with %d pending parents, Enqueue reported %s with %d", j.ID, got.State, got.PendingDeps, j.State, j.PendingDeps)
+		}
+	}
+	wait := want{asyncmqtype.StateWaiting, 0}
+	delayed := want{asyncmqtype.StateDelayed, 0}
+	blocked := func(n int) want { return want{asyncmqtype.StateWaitingChildren, n} }
+	now, later := at(2*time.Second), runAt(at(time.Hour))
+
+	t.Run("ParentsInAndOutOfTheCall", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("done"), job("open"))
+		s.complete(at(time.Second), "done")
+
+		single := job("single", dependsOn("done"))
+		s.enqueueAt(now, single)
+		check(s, single, wait)
+		singleBlocked := job("single-blocked", dependsOn("open", "done"))
+		s.enqueueAt(now, singleBlocked)
+		check(s, singleBlocked, blocked(1))
+
+		batch := []*asyncmqtype.JobInfo{
+			job("ready", dependsOn("done")),
+			job("ready-later", later, dependsOn("done")),
+			job("one-open", dependsOn("done", "open")),
+			job("on-batch", dependsOn("open", "ready")),
+			job("on-later-in-batch", later, dependsOn("plain")),
+			job("plain"),
+			job("plain-later", later),
+			job("other-later", inQueue("other"), later),
+			job("other-child", inQueue("other"), dependsOn("other-later")),
+		}
+		s.enqueueAt(now, batch...)
+		wants := []want{wait, delayed, blocked(1), blocked(2), blocked(1), wait, delayed, delayed, blocked(1)}
+		for i, j := range batch {
+			check(s, j, wants[i])
+		}
+	})
+
+	t.Run("RefusedCallLeavesJobsAlone", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"))
+		jobs := []*asyncmqtype.JobInfo{job("c", dependsOn("p")), job("orphan", dependsOn("ghost-parent"))}
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: now, Jobs: jobs})
+		requireErrorIs(t, err, asyncmqtype.ErrJobNotFound, "enqueue")
+		for _, j := range jobs {
+			if j.State != "" || j.PendingDeps != 0 {
+				t.Fatalf("refused Enqueue set job %s to %s with %d pending parents", j.ID, j.State, j.PendingDeps)
+			}
+		}
+	})
+
+	t.Run("ConcurrentAndLargeCalls", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("p"))
+		// Calls at the same time may be written together (group commit, combined scripts).
+		calls := make([][]*asyncmqtype.JobInfo, 8)
+		var wg sync.WaitGroup
+		errs := make([]error, len(calls))
+		for i := range calls {
+			id := fmt.Sprintf("c%d", i)
+			switch i % 3 {
+			case 0:
+				calls[i] = []*asyncmqtype.JobInfo{job(id)}
+			case 1:
+				calls[i] = []*asyncmqtype.JobInfo{job(id, later)}
+			default:
+				calls[i] = []*asyncmqtype.JobInfo{job(id, dependsOn("p"))}
+			}
+			wg.Go(func() { errs[i] = s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: now, Jobs: calls[i]}) })
+		}
+		wg.Wait()
+		for i, c := range calls {
+			requireNoError(t, errs[i], "enqueue "+c[0].ID)
+			check(s, c[0], []want{wait, delayed, blocked(1)}[i%3])
+		}
+		// A large call of plain jobs may take a bulk path (COPY on PostgreSQL).
+		big := make([]*asyncmqtype.JobInfo, 600)
+		for i := range big {
+			if i%2 == 0 {
+				big[i] = job(fmt.Sprintf("big%03d", i))
+			} else {
+				big[i] = job(fmt.Sprintf("big%03d", i), later)
+			}
+		}
+		s.enqueueAt(now, big...)
+		for i, j := range big {
+			if i%50 < 2 { // a sample: every GetJob is a round trip
+				check(s, j, []want{wait, delayed}[i%2])
+			} else if w := []want{wait, delayed}[i%2]; j.State != w.state || j.PendingDeps != 0 {
+				t.Fatalf("Enqueue reported job %s as %s with %d pending parents, want %s", j.ID, j.State, j.PendingDeps, w.state)
+			}
+		}
 	})
 }
 

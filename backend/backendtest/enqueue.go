@@ -282,9 +282,15 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		s.enqueue(job("p"))
 		in := job("a", withPayload(`{"n":1}`), dependsOn("p"))
 		s.enqueue(in)
+		// Enqueue reports the state it stored and sets no other field of the caller's job.
+		requireEqual(t, in.State, asyncmqtype.StateWaitingChildren, "caller's job State")
+		requireEqual(t, in.PendingDeps, 1, "caller's job PendingDeps")
+		requireEqual(t, in.CreatedAt, time.Time{}, "caller's job CreatedAt (Enqueue must not modify it)")
+		requireEqual(t, in.RunAt, time.Time{}, "caller's job RunAt (Enqueue must not modify it)")
 		in.Payload[1] = 'X'
 		in.Task = "changed"
 		in.DependsOn[0] = "changed"
+		in.State = asyncmqtype.StateFailed
 
 		out := s.get("a")
 		out.Payload[1] = 'Y'
@@ -296,7 +302,6 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		requireEqual(t, j.Task, "email.send", "Task")
 		requireEqual(t, j.DependsOn, []string{"p"}, "DependsOn")
 		requireEqual(t, j.State, asyncmqtype.StateWaitingChildren, "State")
-		requireEqual(t, in.State, asyncmqtype.State(""), "caller's job State (Enqueue must not modify it)")
 	})
 
 	t.Run("UniqueKey", func(t *testing.T) { testUniqueKey(t, newBackend) })

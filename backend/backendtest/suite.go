@@ -44,6 +44,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Store) {
 	}{
 		{"Enqueue", testEnqueue},
 		{"Dependencies", testParentDependencies},
+		{"EnqueueReportsState", testEnqueueReportsState},
 		{"Headers", testHeaders},
 		{"Claim", testClaim},
 		{"Finish", testFinish},

@@ -94,6 +94,10 @@ func (b *Backend) enqueueLocked(in []*asyncmqtype.JobInfo, now time.Time) error 
 		}
 		b.emitJob(asyncmqtype.EventEnqueued, j, now, "")
 	}
+	// The caller learns the state each job was stored in without reading it back.
+	for i, j := range in {
+		j.State, j.PendingDeps = jobs[i].State, jobs[i].PendingDeps
+	}
 	return nil
 }
 

@@ -73,8 +73,9 @@ func (e sqlExecer) queryRow(ctx context.Context, q string, args ...any) pgx.Row 
 // than copyThreshold jobs without unique keys or dependencies goes through COPY.
 //
 // A job's UniqueKey is live while its UniqueUntil is in the future or, when UniqueUntil is zero,
-// until the job ends. A job whose parents have not all completed is stored with PendingDeps > 0
-// and is not claimed until they complete.
+// until the job ends. A job whose parents have not all completed is stored waiting-children with
+// PendingDeps > 0 and is not claimed until they complete. Once the call succeeds, each job of
+// p.Jobs has State and PendingDeps as stored, with no read back.
 func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -240,13 +241,15 @@ SELECT e->>0, e->>1 FROM jsonb_array_elements($1::jsonb) AS e ON CONFLICT DO NOT
 
 // insert stores checked jobs through db, which must be a transaction when any job has a unique
 // key or dependencies (their checks hold locks until it ends); plain jobs need no transaction.
-func insert(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo, now time.Time) error {
+// It returns the rows written, in the order of jobs, for report once they are committed; jobs
+// are left as they are.
+func insert(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo, now time.Time) ([]jobRow, error) {
 	if err := checkUnique(ctx, db, jobs, now); err != nil {
-		return err
+		return nil, err
 	}
 	parentDone, err := parents(ctx, db, jobs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rows := make([]jobRow, len(jobs))
 	var edges [][2]string
@@ -261,18 +264,26 @@ func insert(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo, now tim
 		rows[i] = row(j, i, now, pending)
 	}
 	if err := insertRows(ctx, db, rows); err != nil {
-		return err
+		return nil, err
 	}
 	if len(edges) > 0 {
 		arg, err := json.Marshal(edges)
 		if err != nil {
-			return fmt.Errorf("encode job dependencies: %w", err)
+			return nil, fmt.Errorf("encode job dependencies: %w", err)
 		}
 		if err := db.exec(ctx, qDepInsert, string(arg)); err != nil {
-			return fmt.Errorf("insert job dependencies: %w", err)
+			return nil, fmt.Errorf("insert job dependencies: %w", err)
 		}
 	}
-	return nil
+	return rows, nil
+}
+
+// report sets State and PendingDeps of jobs to those of rows, the rows written for them in order:
+// the caller learns what was stored without reading it back.
+func report(jobs []*asyncmqtype.JobInfo, rows []jobRow) {
+	for i, j := range jobs {
+		j.State, j.PendingDeps = asyncmqtype.State(rows[i].State), rows[i].PendingDeps
+	}
 }
 
 func checkUnique(ctx context.Context, db execer, jobs []*asyncmqtype.JobInfo, now time.Time) error {

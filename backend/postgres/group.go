@@ -142,37 +142,48 @@ func (b *Backend) writeGroup(ctx context.Context, group []*enqueueCall) {
 		}
 		err := insertRows(ctx, db, rows)
 		if err == nil || !errors.Is(err, asyncmqtype.ErrJobExists) {
+			at := 0
 			for _, c := range plainCalls {
 				c.err = err
 				if err == nil {
+					report(c.jobs, rows[at:at+len(c.jobs)])
 					b.wakeJobs(c.jobs, c.now)
 				}
+				at += len(c.jobs)
 			}
 			plainCalls = nil
 		}
 	}
+	// A call's jobs are reported before its done is closed (see run), so its caller reads them
+	// only then.
 	for _, c := range plainCalls {
-		c.err = insert(ctx, db, c.jobs, c.now)
-		if c.err == nil {
+		var rows []jobRow
+		if rows, c.err = insert(ctx, db, c.jobs, c.now); c.err == nil {
+			report(c.jobs, rows)
 			b.wakeJobs(c.jobs, c.now)
 		}
 	}
 	for _, c := range others {
-		c.err = b.insertTx(ctx, c.jobs, c.now)
-		if c.err == nil {
+		var rows []jobRow
+		if rows, c.err = b.insertTx(ctx, c.jobs, c.now); c.err == nil {
+			report(c.jobs, rows)
 			b.wakeJobs(c.jobs, c.now)
 		}
 	}
 }
 
-// insertTx inserts jobs with unique keys or dependencies in a transaction of their own.
-func (b *Backend) insertTx(ctx context.Context, jobs []*asyncmqtype.JobInfo, now time.Time) error {
+// insertTx inserts jobs with unique keys or dependencies in a transaction of their own and
+// returns the rows it committed.
+func (b *Backend) insertTx(ctx context.Context, jobs []*asyncmqtype.JobInfo, now time.Time) ([]jobRow, error) {
 	for attempt := 0; ; attempt++ {
+		var rows []jobRow
 		err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
-			return insert(ctx, &txExecer{tx}, jobs, now)
+			var err error
+			rows, err = insert(ctx, &txExecer{tx}, jobs, now)
+			return err
 		})
 		if err == nil || !retryable(err) || attempt == 4 {
-			return err
+			return rows, err
 		}
 	}
 }
@@ -255,6 +266,12 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 		return nil
 	})
 	if err == nil {
+		for _, j := range jobs {
+			j.State, j.PendingDeps = asyncmqtype.StateWaiting, 0
+			if j.RunAt.After(now) {
+				j.State = asyncmqtype.StateDelayed
+			}
+		}
 		b.wakeJobs(jobs, now)
 	}
 	return err
@@ -262,7 +279,8 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 
 // EnqueueTx stores jobs inside the caller's transaction: they are runnable once tx commits, and
 // never exist if it rolls back. Jobs need their IDs set (asyncmq.NewID makes them); everything
-// else is as for Enqueue, with Now taken from the clock. Workers of every process are notified
+// else is as for Enqueue, with Now taken from the clock (jobs get the State and PendingDeps they
+// are stored with, which hold if tx commits). Workers of every process are notified
 // when tx commits.
 //
 // Jobs with unique keys or dependencies take locks (advisory locks for the keys, row locks on
@@ -291,9 +309,11 @@ func (b *Backend) enqueueIn(ctx context.Context, db execer, jobs []*asyncmqtype.
 		return fmt.Errorf("enqueue jobs in transaction: %w", err)
 	}
 	now := b.now()
-	if err := insert(ctx, db, jobs, now); err != nil {
+	rows, err := insert(ctx, db, jobs, now)
+	if err != nil {
 		return fmt.Errorf("enqueue %d jobs in transaction: %w", len(jobs), err)
 	}
+	report(jobs, rows)
 	// The caller commits, when it likes: the notification goes with its transaction, which
 	// PostgreSQL delivers at commit and drops at rollback.
 	if wake := runnableQueues(jobs, now); len(wake) > 0 {

@@ -183,7 +183,7 @@ func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) erro
 		if !utc(next).Equal(p.Expected) {
 			return fmt.Errorf("next run is %s, not %s: %w", utc(next).Format(time.RFC3339Nano), p.Expected.UTC().Format(time.RFC3339Nano), asyncmqtype.ErrConflict)
 		}
-		if err := insert(ctx, &txExecer{w.tx}, []*asyncmqtype.JobInfo{&job}, now); err != nil {
+		if _, err := insert(ctx, &txExecer{w.tx}, []*asyncmqtype.JobInfo{&job}, now); err != nil {
 			return err
 		}
 		for _, q := range runnableQueues([]*asyncmqtype.JobInfo{&job}, now) {

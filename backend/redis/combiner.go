@@ -26,7 +26,9 @@ type enqReq struct {
 	queue string
 	now   time.Time
 	jobs  []*asyncmqtype.JobInfo
-	done  chan error
+	// stored is what the script stored each job as (see storedJobs), set before done is sent.
+	stored []int64
+	done   chan error
 }
 
 const (
@@ -42,18 +44,22 @@ func newEnqueueCombiner(s *Store) *enqueueCombiner {
 	return c
 }
 
-func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo) error {
+// submit stores jobs and returns what each was stored as, in order (see storedJobs).
+func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo) ([]int64, error) {
 	r := &enqReq{ctx: ctx, queue: queue, now: now, jobs: jobs, done: make(chan error, 1)}
 	select {
 	case c.in <- r:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-c.stop:
-		return errClosed()
+		return nil, errClosed()
 	}
 	// Once handed over, the call is on its way to Redis: wait for its outcome rather than report
 	// a cancellation for jobs that may be stored. go-redis's read timeout bounds the wait.
-	return <-r.done
+	if err := <-r.done; err != nil {
+		return nil, err
+	}
+	return r.stored, nil
 }
 
 func (c *enqueueCombiner) loop() {
@@ -133,6 +139,13 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, err)
 				continue
 			}
+			stored, err := storedJobs(reply, len(r.jobs))
+			if err != nil {
+				// The jobs are stored: the reply is malformed, not the enqueue failed.
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: read the reply: %w", len(r.jobs), q, err)
+				continue
+			}
+			r.stored = stored
 			r.done <- nil
 		}
 	}

@@ -31,7 +31,8 @@ func validateBatch(p backend.EnqueueParams) error {
 // one queue (the usual case) is one atomic script; a call spanning queues runs one script per
 // queue and, if a later queue refuses its jobs, removes the jobs the earlier queues stored.
 // Parents named in DependsOn must be in the child's queue: the scripts that release children
-// run on one queue's keys.
+// run on one queue's keys. Once the call succeeds, each job of p.Jobs has State and PendingDeps as
+// the script stored them.
 func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	if err := s.guard(ctx); err != nil {
 		return err
@@ -44,8 +45,10 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	}
 	groups, order := groupByQueue(p.Jobs)
 	var done []string
-	for _, q := range order {
-		if err := s.enqueueQueue(ctx, q, groups[q], p); err != nil {
+	stored := make([][]int64, len(order))
+	for i, q := range order {
+		var err error
+		if stored[i], err = s.enqueueQueue(ctx, q, groups[q], p); err != nil {
 			if len(done) > 0 {
 				s.undoEnqueue(context.WithoutCancel(ctx), done, groups)
 			}
@@ -53,7 +56,46 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 		}
 		done = append(done, q)
 	}
+	// Only now that every queue took its jobs.
+	for i, q := range order {
+		for k, j := range groups[q] {
+			j.State, j.PendingDeps = storedState(stored[i][k])
+		}
+	}
 	return nil
+}
+
+// storedJobs reads what an enqueue script reply ({'ok', created, stored}) says each of its n
+// jobs was stored as: its pending parents when waiting-children, 0 when waiting, -1 when delayed.
+func storedJobs(reply any, n int) ([]int64, error) {
+	arr, _ := reply.([]any)
+	if len(arr) < 3 {
+		return nil, fmt.Errorf("no stored states in reply %v", reply)
+	}
+	list, _ := arr[2].([]any)
+	if len(list) != n {
+		return nil, fmt.Errorf("%d stored states for %d jobs", len(list), n)
+	}
+	out := make([]int64, n)
+	for i, v := range list {
+		x, ok := v.(int64)
+		if !ok {
+			return nil, fmt.Errorf("stored state %v of job %d is not an integer", v, i)
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// storedState turns one entry of storedJobs into a job's State and PendingDeps.
+func storedState(x int64) (asyncmqtype.State, int) {
+	switch {
+	case x > 0:
+		return asyncmqtype.StateWaitingChildren, int(x)
+	case x < 0:
+		return asyncmqtype.StateDelayed, 0
+	}
+	return asyncmqtype.StateWaiting, 0
 }
 
 func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInfo, []string) {
@@ -68,23 +110,25 @@ func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInf
 	return groups, order
 }
 
-func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams) error {
+// enqueueQueue stores the jobs of one queue and returns what each was stored as (see storedJobs).
+func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams) ([]int64, error) {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.ID
 	}
 	if s.cluster {
 		if err := s.claimIDs(ctx, queue, ids); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if err := s.combine.submit(ctx, queue, p.Now, jobs); err != nil {
+	stored, err := s.combine.submit(ctx, queue, p.Now, jobs)
+	if err != nil {
 		if s.cluster {
 			s.releaseIDs(context.WithoutCancel(ctx), ids)
 		}
-		return err
+		return nil, err
 	}
-	return nil
+	return stored, nil
 }
 
 // enqueueReply turns the enqueue and fire scripts' refusals into typed errors.

@@ -21,8 +21,9 @@ import (
 //
 // A job's UniqueKey is live while its UniqueUntil is in the future or, when UniqueUntil is zero,
 // until the job ends (completed, failed or cancelled). A job whose parents have not all
-// completed is stored waiting (or delayed) with PendingDeps > 0 and is not claimed until they
-// complete. Enqueue reads only ID, Queue, Task, Payload, Priority, MaxRetries, Backoff, Timeout,
+// completed is stored waiting-children with PendingDeps > 0 and is not claimed until they
+// complete. Once the call succeeds, each job of p.Jobs has State and PendingDeps as stored; the
+// call sets no other field of them. Enqueue reads only ID, Queue, Task, Payload, Priority, MaxRetries, Backoff, Timeout,
 // RunAt, CreatedAt (zero means Now), UniqueKey, UniqueUntil, DependsOn and RepeatableID; the
 // other fields start empty.
 func (b *Backend) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
@@ -167,6 +168,7 @@ func (e *enqueuer) run(ctx context.Context, b *Backend, leader *enqueueCall) {
 	e.mu.Unlock()
 
 	errs := make([]error, len(group))
+	stored := make([][]storedState, len(group))
 	// The group waits for the lock no longer than its earliest call may.
 	deadline := leader.lockDeadline
 	for _, c := range group {
@@ -176,9 +178,10 @@ func (e *enqueuer) run(ctx context.Context, b *Backend, leader *enqueueCall) {
 	}
 	err := b.writeUntil(ctx, leader.now, deadline, func(w *wtx) error {
 		clear(errs)
+		clear(stored)
 		for i, c := range group {
 			w.now = c.now
-			if errs[i] = w.enqueueAlone(c.jobs); errs[i] != nil && !isCallError(errs[i]) {
+			if stored[i], errs[i] = w.enqueueAlone(c.jobs); errs[i] != nil && !isCallError(errs[i]) {
 				return errs[i]
 			}
 		}
@@ -209,6 +212,12 @@ func (e *enqueuer) run(ctx context.Context, b *Backend, leader *enqueueCall) {
 		if err != nil {
 			c.err = err
 		}
+		if c.err == nil {
+			// The caller reads its jobs only after done is closed.
+			for k, j := range c.jobs {
+				j.State, j.PendingDeps = stored[i][k].state, stored[i][k].pending
+			}
+		}
 		close(c.done)
 	}
 	e.mu.Lock()
@@ -224,22 +233,22 @@ func isCallError(err error) bool {
 
 // enqueueAlone runs enqueue under a savepoint and, when it fails with a call error, undoes its
 // rows and its counter deltas and events.
-func (w *wtx) enqueueAlone(jobs []*asyncmqtype.JobInfo) error {
+func (w *wtx) enqueueAlone(jobs []*asyncmqtype.JobInfo) ([]storedState, error) {
 	if _, err := w.exec("SAVEPOINT enqueue"); err != nil {
-		return err
+		return nil, err
 	}
 	events, wake, counts := len(w.events), len(w.wake), w.cloneCounts()
-	err := w.enqueue(jobs)
+	stored, err := w.enqueue(jobs)
 	if err != nil && isCallError(err) {
 		if _, rerr := w.exec("ROLLBACK TO enqueue"); rerr != nil {
-			return rerr
+			return nil, rerr
 		}
 		w.events, w.wake, w.counts = w.events[:events], w.wake[:wake], counts
 	}
 	if _, rerr := w.exec("RELEASE enqueue"); rerr != nil && err == nil {
-		return rerr
+		return nil, rerr
 	}
-	return err
+	return stored, err
 }
 
 // checkDuplicates refuses a call that names one ID twice, which the shared validation leaves to
@@ -272,21 +281,29 @@ VALUES %s`
 	qDepInsert   = `INSERT OR IGNORE INTO asyncmq_job_deps (parent, child) VALUES %s`
 )
 
-// enqueue inserts checked jobs.
-func (w *wtx) enqueue(jobs []*asyncmqtype.JobInfo) error {
+// storedState is what enqueue decided for one job.
+type storedState struct {
+	state   asyncmqtype.State
+	pending int
+}
+
+// enqueue inserts checked jobs and returns the state and pending parent count of each, in order.
+// It does not modify jobs: the transaction may still roll back.
+func (w *wtx) enqueue(jobs []*asyncmqtype.JobInfo) ([]storedState, error) {
 	inBatch := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
 		inBatch[j.ID] = true
 	}
 	if err := w.checkUnique(jobs); err != nil {
-		return err
+		return nil, err
 	}
 	parentDone, err := w.parents(jobs, inBatch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	rows := make([][]any, len(jobs))
+	stored := make([]storedState, len(jobs))
 	var edges [][]any
 	for i, j := range jobs {
 		runAt := j.RunAt
@@ -306,7 +323,7 @@ func (w *wtx) enqueue(jobs []*asyncmqtype.JobInfo) error {
 		if len(j.DependsOn) > 0 {
 			s, err := jsonArg(j.DependsOn)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			dependsOn = s
 			for _, p := range uniq(j.DependsOn) {
@@ -325,8 +342,9 @@ func (w *wtx) enqueue(jobs []*asyncmqtype.JobInfo) error {
 		}
 		headers, err := backend.EncodeHeaders(j.Headers)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		stored[i] = storedState{state, pending}
 		rows[i] = []any{j.ID, j.Queue, j.Task, text(j.Payload), string(state), j.Priority, j.MaxRetries,
 			string(j.Backoff.Kind), int64(j.Backoff.Base), int64(j.Backoff.Max), j.Backoff.Jitter, int64(j.Timeout),
 			nanoInt(runAt), nanoInt(created), uniqueKey, nanos(j.UniqueUntil), dependsOn, pending, j.RepeatableID,
@@ -336,14 +354,14 @@ func (w *wtx) enqueue(jobs []*asyncmqtype.JobInfo) error {
 	}
 	if _, err := w.eachRun(qJobInsert, nil, rows, nil); err != nil {
 		if isConstraint(err) {
-			return w.existingID(jobs, err)
+			return nil, w.existingID(jobs, err)
 		}
-		return fmt.Errorf("insert jobs: %w", err)
+		return nil, fmt.Errorf("insert jobs: %w", err)
 	}
 	if _, err := w.eachRun(qDepInsert, nil, edges, nil); err != nil {
-		return fmt.Errorf("insert job dependencies: %w", err)
+		return nil, fmt.Errorf("insert job dependencies: %w", err)
 	}
-	return nil
+	return stored, nil
 }
 
 // parents checks that every parent named in DependsOn exists, in the store or in the batch, and

@@ -190,7 +190,7 @@ func (b *Backend) FireRepeatable(ctx context.Context, p backend.FireParams) erro
 		if !fromNull(next).Equal(p.Expected) {
 			return fmt.Errorf("next run is %s, not %s: %w", fromNull(next).Format(time.RFC3339Nano), p.Expected.UTC().Format(time.RFC3339Nano), asyncmqtype.ErrConflict)
 		}
-		if err := w.enqueue([]*asyncmqtype.JobInfo{&job}); err != nil {
+		if _, err := w.enqueue([]*asyncmqtype.JobInfo{&job}); err != nil {
 			return err
 		}
 		_, err = w.exec(`UPDATE asyncmq_repeatables SET next_run = ?, last_run = ? WHERE id = ?`, nanos(p.Next), nanoInt(w.now), p.ID)

@@ -1,6 +1,7 @@
 -- enqueue: ARGV[8] = number of groups; each group is its Now (µs, '0' for the server clock),
 -- its number of jobs, then 15 arguments per job (see NF in the prelude). Each group is one Enqueue call, stored
--- all-or-nothing on its own; the reply has one entry per group: {'ok', created} or a refusal.
+-- all-or-nothing on its own; the reply has one entry per group: {'ok', created, stored} or a
+-- refusal, where stored lists what each job of the group was stored as (see enqueue_write).
 local out = {}
 local b = 9
 local clock = NOW
@@ -23,8 +24,8 @@ for g = 1, tonumber(ARGV[8]) do
   if err then
     out[g] = err
   else
-    out[g] = {'ok', known()}
-    enqueue_write(base, n, batch)
+    local created = known()
+    out[g] = {'ok', created, enqueue_write(base, n, batch)}
   end
   b = base + n * NF
 end

@@ -306,8 +306,11 @@ end
 local OPT_FIELDS = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}, {'hd', 14}}
 -- The ready member's priority and run-at text, kept between jobs that share both.
 local RM_PR, RM_RA, RM_HEAD
+-- enqueue_write stores n checked jobs and returns, in their order, what each was stored as: its
+-- number of pending parents when waiting-children, 0 when waiting, -1 when delayed.
 local function enqueue_write(base, n, batch)
   local nows = fmt(NOW)
+  local stored = {}
   for i = 0, n - 1 do
     local b = base + i * NF
     local id = ARGV[b]
@@ -355,7 +358,9 @@ local function enqueue_write(base, n, batch)
       JOBQ[#JOBQ + 1] = QNAME
     end
     event('job:enqueued', id, ARGV[b + 1], st, '')
+    stored[i + 1] = pd > 0 and pd or (st == 'delayed' and -1 or 0)
   end
+  return stored
 end
 
 local function batch_ids(base, n)
