@@ -135,16 +135,20 @@ func (b *Backend) listPage(ctx context.Context, p asyncmqtype.ListJobsParams, to
 	}
 	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
 ORDER BY created_at`+dir+`, id`+dir+` LIMIT $3 OFFSET $4`, f.Queue, string(f.State), p.Limit, p.Offset)
+	return b.fillPage(page, f, rows, err)
+}
+
+// fillPage scans the rows of a listing query, or reports the query's error, for the listing of
+// f's queue and state.
+func (b *Backend) fillPage(page asyncmqtype.JobPage, f asyncmqtype.JobFilter, rows pgx.Rows, err error) (asyncmqtype.JobPage, error) {
 	if err == nil {
 		var jobs []*asyncmqtype.JobInfo
 		if jobs, err = scanJobs(rows); err == nil {
 			page.Jobs = append(page.Jobs, jobs...)
+			return page, nil
 		}
 	}
-	if err != nil {
-		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
-	}
-	return page, nil
+	return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
 }
 
 // listFromAnchor reads a deep page of an unfiltered listing of a large queue from the index key
@@ -185,16 +189,7 @@ ORDER BY created_at`+dir+`, id`+dir+` OFFSET $3 LIMIT 1`, f.Queue, string(f.Stat
 	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
 AND (created_at, id) `+cmp+` ($3, $4) ORDER BY created_at`+dir+`, id`+dir+` LIMIT $5`,
 		f.Queue, string(f.State), a.createdAt, a.id, p.Limit)
-	if err == nil {
-		var jobs []*asyncmqtype.JobInfo
-		if jobs, err = scanJobs(rows); err == nil {
-			page.Jobs = append(page.Jobs, jobs...)
-		}
-	}
-	if err != nil {
-		return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
-	}
-	return page, nil
+	return b.fillPage(page, f, rows, err)
 }
 
 type target struct {
