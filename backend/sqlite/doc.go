@@ -45,11 +45,9 @@
 // # Cost
 //
 // Claim and Finish are one write transaction each, whatever the batch size, and write their
-// lifecycle events in the same transaction with one statement. Their metric deltas are gathered
-// in memory and written at most every 50ms (one upsert per queue and minute, and one per task of
-// it into asyncmq_task_metrics, so per-queue reads never grow with the number of task names):
-// Metrics flushes them before reading and Close before closing, another process sees them up to
-// 50ms late, and a crash loses at most the last 50ms of metrics. Per-queue,
+// lifecycle events and metrics in the same transaction with one statement per kind (metrics: one
+// upsert per queue and minute, and one per task of it into asyncmq_task_metrics, so per-queue
+// reads never grow with the number of task names). Per-queue,
 // per-state counts are counters updated by the transactions that move jobs (exact: CountsLag is
 // 0), so Queues and Queue never count the jobs, and ListJobs reads a page through an index
 // without touching the rows before it. Filtered listings (Task, ID, Text) and bulk actions by filter do read each job of

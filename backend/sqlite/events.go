@@ -126,11 +126,6 @@ func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]a
 	if b.closed.Load() {
 		return nil, fmt.Errorf("read metrics: %w", asyncmqtype.ErrClosed)
 	}
-	// This Backend's own recent transitions are in the answer; another process's may be up to
-	// metricsFlushEvery late.
-	if err := b.flushMetrics(ctx); err != nil {
-		return nil, fmt.Errorf("write buffered metrics before reading them: %w", err)
-	}
 	since := int64(minNanoTime.UnixNano())
 	if !p.Since.IsZero() {
 		since = nanoInt(p.Since.Truncate(time.Minute))

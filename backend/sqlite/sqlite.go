@@ -44,8 +44,6 @@ type Backend struct {
 	pruneAt atomic.Int64
 	// metricsPrunedAt is the Unix second of the last metrics prune.
 	metricsPrunedAt atomic.Int64
-	// metricBuf holds metric deltas not written yet; see metricbuf.go.
-	metricBuf metricBuffer
 
 	now func() time.Time
 
@@ -356,15 +354,6 @@ func (b *Backend) Ping(ctx context.Context) error {
 
 // Close closes the connections. Calls after Close fail with asyncmqtype.ErrClosed.
 func (b *Backend) Close() error {
-	if !b.closed.Load() {
-		// The buffered metrics go to the file first; a store that cannot take them only loses
-		// them, as a crash would.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		if err := b.flushMetrics(ctx); err != nil && !errors.Is(err, asyncmqtype.ErrClosed) {
-			b.cfg.logger.Warn("write buffered sqlite metrics at close", "path", b.path, "error", err)
-		}
-		cancel()
-	}
 	if b.closed.Swap(true) {
 		return nil
 	}

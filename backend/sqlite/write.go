@@ -102,8 +102,6 @@ type wtx struct {
 	wake []string
 	// eventIDs is the range of IDs of the events written, for the watcher (see watch.go).
 	eventIDs [2]int64
-	// forceMetrics has flush write the buffered metric deltas (see metricbuf.go) now.
-	forceMetrics bool
 }
 
 // metricKey names a transaction's metric delta per queue, task and minute; flush writes each
@@ -474,8 +472,37 @@ func (w *wtx) flush() error {
 			return fmt.Errorf("update counters of queue %q: %w", q, err)
 		}
 	}
-	if err := w.flushMetrics(); err != nil {
-		return err
+	if len(w.metrics) > 0 {
+		type queueMinute struct {
+			queue  string
+			minute int64
+		}
+		perQueue := make(map[queueMinute]*metricDelta, len(w.metrics))
+		for k, d := range w.metrics {
+			if _, err := w.exec(qTaskMetricUpsert, d.args(k.queue, k.minute, k.task)...); err != nil {
+				return fmt.Errorf("update metrics of task %q of queue %q: %w", k.task, k.queue, err)
+			}
+			qm := queueMinute{k.queue, k.minute}
+			if perQueue[qm] == nil {
+				perQueue[qm] = new(metricDelta)
+			}
+			perQueue[qm].add(d)
+		}
+		for k, d := range perQueue {
+			if _, err := w.exec(qMetricUpsert, d.args(k.queue, k.minute)...); err != nil {
+				return fmt.Errorf("update metrics of queue %q: %w", k.queue, err)
+			}
+		}
+		// Prune at most once a minute per process; the minute index makes it a range delete.
+		sec := w.now.Unix()
+		if sec-w.b.metricsPrunedAt.Load() >= 60 {
+			for _, q := range [...]string{qMetricPrune, qTaskMetricPrune} {
+				if _, err := w.exec(q, w.now.Add(-w.b.cfg.metricRetention).UnixNano()); err != nil {
+					return fmt.Errorf("prune metrics: %w", err)
+				}
+			}
+			w.committed = append(w.committed, func() { w.b.metricsPrunedAt.Store(sec) })
+		}
 	}
 	if len(w.events) == 0 {
 		return nil
@@ -503,59 +530,6 @@ func (w *wtx) flush() error {
 		w.committed = append(w.committed, func() { w.b.pruneAt.Store(next) })
 	}
 	w.eventIDs = [2]int64{last - int64(len(w.events)) + 1, last}
-	return nil
-}
-
-// flushMetrics writes the transaction's metric deltas together with the buffered ones of
-// earlier transactions, or, when metrics were written less than metricsFlushEvery ago, adds them
-// to the buffer once the transaction commits. A transaction that prunes old metrics always
-// writes, so that no buffered delta lands after the prune that should have removed it.
-func (w *wtx) flushMetrics() error {
-	buf := &w.b.metricBuf
-	own := len(w.metrics) > 0
-	if !own && !(w.forceMetrics && len(buf.pending) > 0) {
-		return nil
-	}
-	sec := w.now.Unix()
-	prune := own && sec-w.b.metricsPrunedAt.Load() >= 60
-	if own && !w.forceMetrics && !prune && time.Since(buf.writtenAt) < metricsFlushEvery {
-		w.committed = append(w.committed, func() {
-			buf.add(w.metrics)
-			w.b.scheduleMetricsFlush()
-		})
-		return nil
-	}
-	type queueMinute struct {
-		queue  string
-		minute int64
-	}
-	all := buf.withPending(w.metrics)
-	perQueue := make(map[queueMinute]*metricDelta, len(all))
-	for k, d := range all {
-		if _, err := w.exec(qTaskMetricUpsert, d.args(k.queue, k.minute, k.task)...); err != nil {
-			return fmt.Errorf("update metrics of task %q of queue %q: %w", k.task, k.queue, err)
-		}
-		qm := queueMinute{k.queue, k.minute}
-		if perQueue[qm] == nil {
-			perQueue[qm] = new(metricDelta)
-		}
-		perQueue[qm].add(d)
-	}
-	for k, d := range perQueue {
-		if _, err := w.exec(qMetricUpsert, d.args(k.queue, k.minute)...); err != nil {
-			return fmt.Errorf("update metrics of queue %q: %w", k.queue, err)
-		}
-	}
-	// Prune at most once a minute per process; the minute index makes it a range delete.
-	if prune {
-		for _, q := range [...]string{qMetricPrune, qTaskMetricPrune} {
-			if _, err := w.exec(q, w.now.Add(-w.b.cfg.metricRetention).UnixNano()); err != nil {
-				return fmt.Errorf("prune metrics: %w", err)
-			}
-		}
-		w.committed = append(w.committed, func() { w.b.metricsPrunedAt.Store(sec) })
-	}
-	w.committed = append(w.committed, buf.written)
 	return nil
 }
 
