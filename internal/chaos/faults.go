@@ -50,6 +50,11 @@ func (h *harness) faultLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		// Both cases may be ready at once (a fault overran the end of the run), and select then
+		// picks either: never start a fault after the run ended.
+		if ctx.Err() != nil {
+			return
+		}
 		if err := first.run(ctx); err != nil {
 			h.logf("%v", err)
 		}
