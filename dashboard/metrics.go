@@ -22,12 +22,22 @@ const (
 
 // metricPoint is one minute of counters summed over the selected queues.
 type metricPoint struct {
-	Time      time.Time `json:"time"`
-	Unix      int64     `json:"ts"`
-	Completed int64     `json:"completed"`
-	Failed    int64     `json:"failed"`
-	Retried   int64     `json:"retried"`
-	Started   int64     `json:"started"`
+	Time time.Time `json:"time"`
+	Unix int64     `json:"ts"`
+	pointStats
+
+	durationSum time.Duration
+	waitSum     time.Duration
+	histogram   [len(asyncmqtype.DurationBuckets) + 1]int64
+}
+
+// pointStats are the figures of a metricPoint as the pages, the history endpoint and the API
+// show them, for a minute, a queue or a task.
+type pointStats struct {
+	Completed int64 `json:"completed"`
+	Failed    int64 `json:"failed"`
+	Retried   int64 `json:"retried"`
+	Started   int64 `json:"started"`
 	// AvgDurationMS is the mean handler run time of the minute's finished attempts.
 	AvgDurationMS float64 `json:"avg_duration_ms"`
 	// AvgWaitMS is the mean enqueue-to-start latency of the minute's started attempts.
@@ -38,10 +48,6 @@ type metricPoint struct {
 	P50MS float64 `json:"p50_ms"`
 	P95MS float64 `json:"p95_ms"`
 	P99MS float64 `json:"p99_ms"`
-
-	durationSum time.Duration
-	waitSum     time.Duration
-	histogram   [len(asyncmqtype.DurationBuckets) + 1]int64
 }
 
 func (p *metricPoint) add(b asyncmqtype.MetricBucket) {
@@ -274,22 +280,13 @@ type taskMetrics struct {
 
 // taskMetricsJSON is a taskMetrics as the history endpoint and the API show it.
 type taskMetricsJSON struct {
-	Queue         string  `json:"queue"`
-	Task          string  `json:"task"`
-	Completed     int64   `json:"completed"`
-	Failed        int64   `json:"failed"`
-	Retried       int64   `json:"retried"`
-	Started       int64   `json:"started"`
-	AvgDurationMS float64 `json:"avg_duration_ms"`
-	AvgWaitMS     float64 `json:"avg_wait_ms"`
-	P50MS         float64 `json:"p50_ms"`
-	P95MS         float64 `json:"p95_ms"`
-	P99MS         float64 `json:"p99_ms"`
+	Queue string `json:"queue"`
+	Task  string `json:"task"`
+	pointStats
 }
 
 func (t taskMetrics) json() taskMetricsJSON {
-	return taskMetricsJSON{Queue: t.Queue, Task: t.Task, Completed: t.Completed, Failed: t.Failed, Retried: t.Retried,
-		Started: t.Started, AvgDurationMS: t.AvgDurationMS, AvgWaitMS: t.AvgWaitMS, P50MS: t.P50MS, P95MS: t.P95MS, P99MS: t.P99MS}
+	return taskMetricsJSON{Queue: t.Queue, Task: t.Task, pointStats: t.pointStats}
 }
 
 // Runs is how many attempts of the task finished (completed or failed) in the window.
