@@ -15,10 +15,9 @@ import (
 // call is still stored all-or-nothing on its own and gets its own error. This keeps Redis's
 // per-call cost (parsing, script setup) to a fraction of a job at any concurrency.
 type enqueueCombiner struct {
-	s    *Store
-	in   chan *enqReq
-	stop chan struct{}
-	wg   sync.WaitGroup
+	s  *Store
+	in *handoff[*enqReq]
+	wg sync.WaitGroup
 }
 
 type enqReq struct {
@@ -37,7 +36,7 @@ const (
 )
 
 func newEnqueueCombiner(s *Store) *enqueueCombiner {
-	c := &enqueueCombiner{s: s, in: make(chan *enqReq, 4096), stop: make(chan struct{})}
+	c := &enqueueCombiner{s: s, in: newHandoff[*enqReq](4096)}
 	for range combineLanes {
 		c.wg.Go(c.loop)
 	}
@@ -47,12 +46,8 @@ func newEnqueueCombiner(s *Store) *enqueueCombiner {
 // submit stores jobs and returns what each was stored as, in order (see storedJobs).
 func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo) ([]int64, error) {
 	r := &enqReq{ctx: ctx, queue: queue, now: now, jobs: jobs, done: make(chan error, 1)}
-	select {
-	case c.in <- r:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.stop:
-		return nil, errClosed()
+	if err := c.in.send(ctx, r); err != nil {
+		return nil, err
 	}
 	// Once handed over, the call is on its way to Redis: wait for its outcome rather than report
 	// a cancellation for jobs that may be stored. go-redis's read timeout bounds the wait.
@@ -65,15 +60,15 @@ func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Tim
 func (c *enqueueCombiner) loop() {
 	for {
 		select {
-		case <-c.stop:
+		case <-c.in.stop:
 			return
-		case first := <-c.in:
+		case first := <-c.in.queue:
 			batch := []*enqReq{first}
 			n := len(first.jobs)
 		fill:
 			for n < combineMaxJobs {
 				select {
-				case r := <-c.in:
+				case r := <-c.in.queue:
 					batch = append(batch, r)
 					n += len(r.jobs)
 				default:
@@ -151,7 +146,8 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 	}
 }
 
+// close ends the loops after the script calls they are running; calls still queued get
+// errClosed, and none of their jobs is stored.
 func (c *enqueueCombiner) close() {
-	close(c.stop)
-	c.wg.Wait()
+	c.in.close(c.wg.Wait, func(r *enqReq) { r.done <- errClosed() })
 }

@@ -23,10 +23,9 @@ type pending struct {
 // are in flight at once, so one slow pipeline does not stall the rest. Each call still gets its
 // own reply and error.
 type pipeliner struct {
-	s     *Store
-	queue chan *pending
-	wg    sync.WaitGroup
-	stop  chan struct{}
+	s  *Store
+	in *handoff[*pending]
+	wg sync.WaitGroup
 }
 
 const (
@@ -35,7 +34,7 @@ const (
 )
 
 func newPipeliner(s *Store) *pipeliner {
-	p := &pipeliner{s: s, queue: make(chan *pending, 4096), stop: make(chan struct{})}
+	p := &pipeliner{s: s, in: newHandoff[*pending](4096)}
 	for range pipeLanes {
 		p.wg.Go(p.loop)
 	}
@@ -44,12 +43,8 @@ func newPipeliner(s *Store) *pipeliner {
 
 func (p *pipeliner) submit(ctx context.Context, c call) result {
 	req := &pending{ctx: ctx, c: c, done: make(chan result, 1)}
-	select {
-	case p.queue <- req:
-	case <-ctx.Done():
-		return result{err: ctx.Err()}
-	case <-p.stop:
-		return result{err: errClosed()}
+	if err := p.in.send(ctx, req); err != nil {
+		return result{err: err}
 	}
 	// Once handed over, the call is on its way to Redis: wait for its outcome rather than report
 	// a cancellation for a transition that may have happened. go-redis's read timeout bounds it.
@@ -60,14 +55,14 @@ func (p *pipeliner) loop() {
 	batch := make([]*pending, 0, pipeMaxCall)
 	for {
 		select {
-		case <-p.stop:
+		case <-p.in.stop:
 			return
-		case first := <-p.queue:
+		case first := <-p.in.queue:
 			batch = append(batch[:0], first)
 		fill:
 			for len(batch) < pipeMaxCall {
 				select {
-				case r := <-p.queue:
+				case r := <-p.in.queue:
 					batch = append(batch, r)
 				default:
 					break fill
@@ -98,7 +93,7 @@ func (p *pipeliner) run(batch []*pending) {
 	}
 }
 
+// close ends the loops after the pipelines they are running; calls still queued get errClosed.
 func (p *pipeliner) close() {
-	close(p.stop)
-	p.wg.Wait()
+	p.in.close(p.wg.Wait, func(r *pending) { r.done <- result{err: errClosed()} })
 }
