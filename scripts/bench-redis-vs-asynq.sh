@@ -19,8 +19,11 @@ BASE_BIN=${BASE_BIN:-}
 for db in "$AMQ_DB" "$ASYNQ_DB"; do
 	case $db in 0 | 9) echo "refusing to use (and flush) Redis database $db" >&2; exit 2 ;; esac
 done
-go build -o /tmp/amq-redis ./cmd/asyncmq
-(cd bench/peers/asynq && go build -o /tmp/asynqbench .)
+# Binaries go to a directory of this run, so two runs on one machine do not overwrite each other.
+BIN=$(mktemp -d)
+trap 'rm -rf "$BIN"' EXIT
+go build -o "$BIN/amq-redis" ./cmd/asyncmq
+(cd bench/peers/asynq && go build -o "$BIN/asynqbench" .)
 AMQ="redis://$HOSTPORT/$AMQ_DB"
 ASYNQ="redis://$HOSTPORT/$ASYNQ_DB"
 # base runs the BASE_BIN asyncmq, when given, with the arguments of the asyncmq run.
@@ -40,18 +43,18 @@ for round in $(seq "$ROUNDS"); do
 	flush
 	for c in 50 1000; do
 		echo "== round $round, concurrency $c, 50 producers ($(load))"
-		/tmp/amq-redis bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency "$c" --json | tr -d '\n '; echo
+		"$BIN/amq-redis" bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency "$c" --json | tr -d '\n '; echo
 		base --jobs "$JOBS" --producers 50 --concurrency "$c"
-		/tmp/asynqbench -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency "$c" | tr -d '\n '; echo
+		"$BIN/asynqbench" -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency "$c" | tr -d '\n '; echo
 	done
 	echo "== round $round, concurrency 50, 50 producers, --overlap ($(load))"
-	/tmp/amq-redis bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency 50 --overlap --json | tr -d '\n '; echo
+	"$BIN/amq-redis" bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency 50 --overlap --json | tr -d '\n '; echo
 	base --jobs "$JOBS" --producers 50 --concurrency 50 --overlap
-	/tmp/asynqbench -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency 50 -overlap | tr -d '\n '; echo
+	"$BIN/asynqbench" -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency 50 -overlap | tr -d '\n '; echo
 	# Bulk: 4 producers, batches of 1,000 jobs. The asynq peer has no bulk mode (asynq enqueues one
 	# task per call), so this line has no peer.
 	echo "== round $round, bulk ($(load))"
-	/tmp/amq-redis bench --backend "$AMQ" --jobs "$BULK_JOBS" --bulk --producers 4 --concurrency 50 --json | tr -d '\n '; echo
+	"$BIN/amq-redis" bench --backend "$AMQ" --jobs "$BULK_JOBS" --bulk --producers 4 --concurrency 50 --json | tr -d '\n '; echo
 	base --jobs "$BULK_JOBS" --bulk --producers 4 --concurrency 50
 done
 flush
