@@ -80,10 +80,26 @@ func newJob(j *asyncmqtype.JobInfo, b Store, limit int) *Job {
 
 // NewTestJob returns a Job for calling a Handler directly in a unit test. SetResult works on it;
 // ReportProgress returns an error, as it needs a worker.
-func NewTestJob(task string, payload json.RawMessage) *Job {
+//
+// opts are Enqueue's options, applied as Enqueue would: Queue, JobID, Priority, MaxRetries,
+// RunAt or Delay and Headers set the job's fields, so a handler that reads job.Header("tenant")
+// can be tested with NewTestJob("t", nil, Headers(map[string]string{"tenant": "acme"})). The
+// options only a store acts on (UniqueKey, DependsOn, Backoff, Timeout, ...) are checked but
+// change nothing. NewTestJob panics on an invalid option or task name, as a test setup error.
+func NewTestJob(task string, payload json.RawMessage, opts ...EnqueueOption) *Job {
 	now := time.Now().UTC()
-	return &Job{ID: NewID(), Queue: DefaultQueue, Task: task, Payload: payload, Attempt: 1,
+	j := &Job{ID: NewID(), Queue: DefaultQueue, Task: task, Payload: payload, Attempt: 1,
 		MaxRetries: DefaultMaxRetries, Priority: DefaultPriority, CreatedAt: now, RunAt: now, limit: DefaultMaxPayloadBytes}
+	if len(opts) == 0 {
+		return j
+	}
+	info, err := (&Client{maxPayload: DefaultMaxPayloadBytes}).build(task, nil, opts, now, nil)
+	if err != nil {
+		panic(fmt.Sprintf("asyncmq.NewTestJob: %v", err))
+	}
+	j.ID, j.Queue, j.Priority, j.MaxRetries, j.RunAt = info.ID, info.Queue, info.Priority, info.MaxRetries, info.RunAt
+	j.headers = info.Headers
+	return j
 }
 
 // Headers returns a copy of the headers stored with the job at enqueue (the Headers option, and

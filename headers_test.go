@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
@@ -122,4 +123,31 @@ func TestEnqueueRefusesBadHeaders(t *testing.T) {
 			t.Errorf("job %s was stored (GetJob: %v)", id, err)
 		}
 	}
+}
+
+// TestNewTestJobOptions: a unit test can give a test job what Enqueue's options give a real one,
+// headers included, and an invalid option is a setup error that panics naming it.
+func TestNewTestJobOptions(t *testing.T) {
+	t.Parallel()
+	at := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	job := NewTestJob("report", nil, Queue("reports"), JobID("r-1"), Priority(1), MaxRetries(7), RunAt(at),
+		Headers(map[string]string{"tenant": "acme"}))
+	if job.ID != "r-1" || job.Queue != "reports" || job.Priority != 1 || job.MaxRetries != 7 || !job.RunAt.Equal(at) || job.Attempt != 1 {
+		t.Fatalf("test job = id %q queue %q priority %d retries %d run at %v attempt %d", job.ID, job.Queue, job.Priority, job.MaxRetries, job.RunAt, job.Attempt)
+	}
+	if job.Header("tenant") != "acme" || !maps.Equal(job.Headers(), map[string]string{"tenant": "acme"}) {
+		t.Fatalf("test job headers = %v", job.Headers())
+	}
+	var saw string
+	h := HandlerFunc(func(_ context.Context, j *Job) error { saw = j.Header("tenant"); return nil })
+	if err := h.ProcessJob(t.Context(), job); err != nil || saw != "acme" {
+		t.Fatalf("handler saw tenant %q, err %v", saw, err)
+	}
+	defer func() {
+		r := recover()
+		if msg, _ := r.(string); !strings.Contains(msg, "Priority(2000000)") {
+			t.Fatalf("invalid option: recovered %v, want a panic naming Priority(2000000)", r)
+		}
+	}()
+	NewTestJob("report", nil, Priority(2_000_000))
 }
