@@ -100,12 +100,12 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 			return nil
 		}
 		n := len(args)
-		rows, err := tx.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE `+cond+` ORDER BY created_at`+dir+`, id`+dir+
+		rows, err := tx.Query(ctx, `SELECT `+listCols(p.Brief)+` FROM asyncmq_jobs WHERE `+cond+` ORDER BY created_at`+dir+`, id`+dir+
 			` LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, p.Limit, p.Offset)...)
 		if err != nil {
 			return err
 		}
-		jobs, err := scanJobs(rows)
+		jobs, err := scanListing(rows, p.Brief)
 		if err != nil {
 			return err
 		}
@@ -136,17 +136,17 @@ func (b *Backend) listPage(ctx context.Context, p asyncmqtype.ListJobsParams, to
 	if p.Sort == asyncmqtype.SortNewest {
 		dir = " DESC"
 	}
-	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+	rows, err := b.pool.Query(ctx, `SELECT `+listCols(p.Brief)+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
 ORDER BY created_at`+dir+`, id`+dir+` LIMIT $3 OFFSET $4`, f.Queue, string(f.State), p.Limit, p.Offset)
-	return b.fillPage(page, f, rows, err)
+	return b.fillPage(page, f, p.Brief, rows, err)
 }
 
-// fillPage scans the rows of a listing query, or reports the query's error, for the listing of
+// fillPage scans the rows of a listing query (brief or not), or reports the query's error, for the listing of
 // f's queue and state.
-func (b *Backend) fillPage(page asyncmqtype.JobPage, f asyncmqtype.JobFilter, rows pgx.Rows, err error) (asyncmqtype.JobPage, error) {
+func (b *Backend) fillPage(page asyncmqtype.JobPage, f asyncmqtype.JobFilter, brief bool, rows pgx.Rows, err error) (asyncmqtype.JobPage, error) {
 	if err == nil {
 		var jobs []*asyncmqtype.JobInfo
-		if jobs, err = scanJobs(rows); err == nil {
+		if jobs, err = scanListing(rows, brief); err == nil {
 			page.Jobs = append(page.Jobs, jobs...)
 			return page, nil
 		}
@@ -189,10 +189,10 @@ func (b *Backend) listFromAnchor(ctx context.Context, p asyncmqtype.ListJobsPara
 	if !a.ok {
 		return page, nil
 	}
-	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+	rows, err := b.pool.Query(ctx, `SELECT `+listCols(p.Brief)+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
 AND (created_at, id) `+cmp+` ($3, $4) ORDER BY created_at`+dir+`, id`+dir+` LIMIT $5`,
 		f.Queue, string(f.State), a.createdAt, a.id, p.Limit)
-	return b.fillPage(page, f, rows, err)
+	return b.fillPage(page, f, p.Brief, rows, err)
 }
 
 // findAnchor finds the index key at k's offset by an index-only walk and stores it, or
