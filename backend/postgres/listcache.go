@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/jackc/pgx/v5"
 )
 
 // PostgreSQL keeps no counter row (every transition would write it), so a count is a scan
@@ -384,7 +385,17 @@ func (b *Backend) recountLater(queue string) {
 func (b *Backend) recount(ctx context.Context, queue string) {
 	defer b.lc.releaseCounts([]string{queue})
 	now := time.Now()
-	out, err := b.queryQueues(ctx, &queue, nil)
+	var out []asyncmqtype.QueueInfo
+	// Without parallel workers: the count then takes one core for longer instead of every core
+	// for a while, which would stall every request under way meanwhile.
+	err := pgx.BeginTxFunc(ctx, b.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
+			return err
+		}
+		var err error
+		out, err = queryQueues(ctx, tx, &queue, nil)
+		return err
+	})
 	if err != nil {
 		if !b.closed.Load() {
 			b.cfg.logger.WarnContext(ctx, "asyncmq postgres: recount a large queue", "queue", queue, "error", err)

@@ -55,7 +55,7 @@ func (b *Backend) queues(ctx context.Context, name *string) ([]asyncmqtype.Queue
 		skip = append(skip, q)
 		cached[q] = counts
 	}
-	out, err := b.queryQueues(ctx, name, skip)
+	out, err := queryQueues(ctx, b.pool, name, skip)
 	if err != nil {
 		b.lc.releaseCounts(claimed)
 		return nil, err
@@ -72,11 +72,16 @@ func (b *Backend) queues(ctx context.Context, name *string) ([]asyncmqtype.Queue
 	return out, nil
 }
 
-func (b *Backend) queryQueues(ctx context.Context, name *string, skip []string) ([]asyncmqtype.QueueInfo, error) {
+// querier is what queryQueues needs of a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func queryQueues(ctx context.Context, db querier, name *string, skip []string) ([]asyncmqtype.QueueInfo, error) {
 	if skip == nil {
 		skip = []string{}
 	}
-	rows, err := b.pool.Query(ctx, qQueues, name, skip)
+	rows, err := db.Query(ctx, qQueues, name, skip)
 	if err != nil {
 		return nil, err
 	}
