@@ -214,7 +214,7 @@ ORDER BY created_at`+dir+`, id`+dir+` OFFSET $3 LIMIT 1`, k.queue, string(k.stat
 	default:
 		a.ok = true
 	}
-	a.at = at
+	a.at, a.took = at, time.Since(at)
 	b.lc.storeAnchor(k, a)
 	return a, nil
 }

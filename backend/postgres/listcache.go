@@ -23,9 +23,10 @@ import (
 //     served the cached counts, up to countsLag, after which they wait for that count (or
 //     count themselves when no recount is under way). Queue settings are always read fresh.
 //   - anchors: a page at an offset of at least anchorMinOffset in an unfiltered listing seeks
-//     to the index key (created_at, id) found at that offset, kept for anchorFresh (then found
-//     again by the refresher while callers use it, up to anchorStale, after which they wait for
-//     it), and reads its rows live from there. Under concurrent change the page starts as many
+//     to the index key (created_at, id) found at that offset, kept for anchorFresh or ten times
+//     as long as finding it took, up to half of anchorStale (then found again by the refresher
+//     while callers use it, up to anchorStale, after which they wait for it), and reads its
+//     rows live from there. Under concurrent change the page starts as many
 //     positions early or late as jobs entered or left the state since, as an OFFSET page does
 //     between two requests.
 //
@@ -94,7 +95,9 @@ type anchor struct {
 	id        string
 	ok        bool
 	at        time.Time
-	refresh   chan struct{}
+	// took is how long finding it took (see anchorFresh).
+	took    time.Duration
+	refresh chan struct{}
 }
 
 func (a *anchor) finish() {
@@ -283,7 +286,7 @@ func (c *listCache) anchorPlan(ctx context.Context, k anchorKey) (anchor, plan, 
 		}
 		age := time.Since(a.at)
 		switch {
-		case age < anchorFresh || (age < anchorStale && a.refresh != nil):
+		case age < min(max(anchorFresh, 10*a.took), anchorStale/2) || (age < anchorStale && a.refresh != nil):
 			found := *a
 			c.mu.Unlock()
 			return found, useCached, nil
@@ -316,7 +319,7 @@ func (c *listCache) storeAnchor(k anchorKey, found anchor) {
 		a = &anchor{}
 		c.anchors[k] = a
 	}
-	a.createdAt, a.id, a.ok, a.at = found.createdAt, found.id, found.ok, found.at
+	a.createdAt, a.id, a.ok, a.at, a.took = found.createdAt, found.id, found.ok, found.at, found.took
 	a.finish()
 }
 
