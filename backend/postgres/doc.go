@@ -28,10 +28,12 @@
 //   - Enqueue: concurrent calls of a process are grouped into one statement (see enqueuer); a
 //     call of copyThreshold or more plain jobs goes through COPY.
 //
-// No row is written by every transition. There are no counters: per-state counts are scans of
-// the listing index, exact for a queue of fewer than 10,000 jobs; a larger queue's counts are
-// cached and recounted by one caller at a time, so they lag by up to CountsLag (10s), and its
-// deep pages seek to a cached index key instead of stepping over their offset (listcache.go).
+// No row is written by every transition. There are no counters: per-state counts are one scan
+// per queue grouped by state, exact for a queue of fewer than 10,000 jobs; a larger queue's
+// counts are cached and recounted in the background by one goroutine, so they lag by up to
+// CountsLag (10s), and its deep pages seek to a cached index key instead of stepping over their
+// offset (listcache.go); no dashboard request waits for a recount while the cached value may be
+// served.
 // Keep retention short (Clean) for large volumes all the same. JIT is off unless the URL sets
 // jit=on. Metrics are appended, one row per transaction and queue into
 // asyncmq_metrics and one per transaction, queue and task into asyncmq_task_metrics (by the same

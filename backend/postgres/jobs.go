@@ -58,11 +58,14 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	if plain && len(b.lc.cachedQueues(&f.Queue)) > 0 {
 		// The same counts Queue shows, so that the two agree: from the cache when it may
 		// answer, else counted as Queue counts.
-		counts, count, err := b.lc.countPlan(ctx, f.Queue)
+		counts, pl, err := b.lc.countPlan(ctx, f.Queue)
 		if err != nil {
 			return asyncmqtype.JobPage{}, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, err)
 		}
-		if count {
+		if pl == refreshLater {
+			b.recountLater(f.Queue)
+		}
+		if pl == readNow {
 			b.lc.releaseCounts([]string{f.Queue})
 			qs, err := b.queues(ctx, &f.Queue)
 			if err != nil {
@@ -97,12 +100,12 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 			return nil
 		}
 		n := len(args)
-		rows, err := tx.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE `+cond+` ORDER BY created_at`+dir+`, id`+dir+
+		rows, err := tx.Query(ctx, `SELECT `+listCols(p.Brief)+` FROM asyncmq_jobs WHERE `+cond+` ORDER BY created_at`+dir+`, id`+dir+
 			` LIMIT $`+strconv.Itoa(n+1)+` OFFSET $`+strconv.Itoa(n+2), append(args, p.Limit, p.Offset)...)
 		if err != nil {
 			return err
 		}
-		jobs, err := scanJobs(rows)
+		jobs, err := scanListing(rows, p.Brief)
 		if err != nil {
 			return err
 		}
@@ -133,17 +136,17 @@ func (b *Backend) listPage(ctx context.Context, p asyncmqtype.ListJobsParams, to
 	if p.Sort == asyncmqtype.SortNewest {
 		dir = " DESC"
 	}
-	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+	rows, err := b.pool.Query(ctx, `SELECT `+listCols(p.Brief)+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
 ORDER BY created_at`+dir+`, id`+dir+` LIMIT $3 OFFSET $4`, f.Queue, string(f.State), p.Limit, p.Offset)
-	return b.fillPage(page, f, rows, err)
+	return b.fillPage(page, f, p.Brief, rows, err)
 }
 
-// fillPage scans the rows of a listing query, or reports the query's error, for the listing of
+// fillPage scans the rows of a listing query (brief or not), or reports the query's error, for the listing of
 // f's queue and state.
-func (b *Backend) fillPage(page asyncmqtype.JobPage, f asyncmqtype.JobFilter, rows pgx.Rows, err error) (asyncmqtype.JobPage, error) {
+func (b *Backend) fillPage(page asyncmqtype.JobPage, f asyncmqtype.JobFilter, brief bool, rows pgx.Rows, err error) (asyncmqtype.JobPage, error) {
 	if err == nil {
 		var jobs []*asyncmqtype.JobInfo
-		if jobs, err = scanJobs(rows); err == nil {
+		if jobs, err = scanListing(rows, brief); err == nil {
 			page.Jobs = append(page.Jobs, jobs...)
 			return page, nil
 		}
@@ -153,7 +156,8 @@ func (b *Backend) fillPage(page asyncmqtype.JobPage, f asyncmqtype.JobFilter, ro
 
 // listFromAnchor reads a deep page of an unfiltered listing of a large queue from the index key
 // at its offset, cached (listcache.go) or found by an index-only walk, then from there by
-// keyset: the walk costs what OFFSET would but is shared by the requests of a few seconds.
+// keyset: the walk costs what OFFSET would but is shared by the requests of a few seconds, and
+// once the anchor is cached it is walked again in the background.
 func (b *Backend) listFromAnchor(ctx context.Context, p asyncmqtype.ListJobsParams, total int) (asyncmqtype.JobPage, error) {
 	f := p.Filter
 	desc := p.Sort == asyncmqtype.SortNewest
@@ -163,33 +167,56 @@ func (b *Backend) listFromAnchor(ctx context.Context, p asyncmqtype.ListJobsPara
 	}
 	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}, Total: total}
 	k := anchorKey{queue: f.Queue, state: f.State, desc: desc, offset: p.Offset}
-	a, find, err := b.lc.anchorPlan(ctx, k)
+	a, pl, err := b.lc.anchorPlan(ctx, k)
 	if err != nil {
 		return page, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, err)
 	}
-	if find {
-		at := time.Now()
-		err := b.pool.QueryRow(ctx, `SELECT created_at, id FROM asyncmq_jobs WHERE queue = $1 AND state = $2
-ORDER BY created_at`+dir+`, id`+dir+` OFFSET $3 LIMIT 1`, f.Queue, string(f.State), p.Offset).Scan(&a.createdAt, &a.id)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			a = anchor{}
-		case err != nil:
-			b.lc.releaseAnchor(k)
-			return page, fmt.Errorf("list %s jobs of queue %q: find the job at offset %d: %w", f.State, f.Queue, p.Offset, b.fail(err))
-		default:
-			a.ok = true
+	switch pl {
+	case readNow:
+		if a, err = b.findAnchor(ctx, k); err != nil {
+			return page, fmt.Errorf("list %s jobs of queue %q: %w", f.State, f.Queue, b.fail(err))
 		}
-		a.at = at
-		b.lc.storeAnchor(k, a)
+	case refreshLater:
+		refind := func(ctx context.Context) {
+			if _, err := b.findAnchor(ctx, k); err != nil && !b.closed.Load() {
+				b.cfg.logger.WarnContext(ctx, "asyncmq postgres: find a deep page's anchor", "queue", k.queue, "offset", k.offset, "error", err)
+			}
+		}
+		if !b.later(refind) {
+			b.lc.releaseAnchor(k)
+		}
 	}
 	if !a.ok {
 		return page, nil
 	}
-	rows, err := b.pool.Query(ctx, `SELECT `+jobCols+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+	rows, err := b.pool.Query(ctx, `SELECT `+listCols(p.Brief)+` FROM asyncmq_jobs WHERE queue = $1 AND state = $2
 AND (created_at, id) `+cmp+` ($3, $4) ORDER BY created_at`+dir+`, id`+dir+` LIMIT $5`,
 		f.Queue, string(f.State), a.createdAt, a.id, p.Limit)
-	return b.fillPage(page, f, rows, err)
+	return b.fillPage(page, f, p.Brief, rows, err)
+}
+
+// findAnchor finds the index key at k's offset by an index-only walk and stores it, or
+// releases k's refresh (which the caller claimed) when the walk fails.
+func (b *Backend) findAnchor(ctx context.Context, k anchorKey) (anchor, error) {
+	dir := ""
+	if k.desc {
+		dir = " DESC"
+	}
+	var a anchor
+	at := time.Now()
+	err := b.pool.QueryRow(ctx, `SELECT created_at, id FROM asyncmq_jobs WHERE queue = $1 AND state = $2
+ORDER BY created_at`+dir+`, id`+dir+` OFFSET $3 LIMIT 1`, k.queue, string(k.state), k.offset).Scan(&a.createdAt, &a.id)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		b.lc.releaseAnchor(k)
+		return anchor{}, fmt.Errorf("find the job at offset %d: %w", k.offset, err)
+	default:
+		a.ok = true
+	}
+	a.at, a.took = at, time.Since(at)
+	b.lc.storeAnchor(k, a)
+	return a, nil
 }
 
 type target struct {

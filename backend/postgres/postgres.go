@@ -31,8 +31,10 @@ type Backend struct {
 
 	enq      enqueuer
 	notifier *notifier
-	// lc caches the counts and deep-page anchors of large queues (listcache.go).
-	lc listCache
+	// lc caches the counts and deep-page anchors of large queues (listcache.go); refreshes
+	// carries the refreshes of its stale values to the refresher goroutine.
+	lc        listCache
+	refreshes chan func(context.Context)
 
 	closed atomic.Bool
 	stop   chan struct{}
@@ -84,7 +86,8 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Backend, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open postgres backend %q: %w", shown, describe(err))
 	}
-	b := &Backend{pool: pool, cfg: cfg, schema: schema, url: shown, stop: make(chan struct{})}
+	b := &Backend{pool: pool, cfg: cfg, schema: schema, url: shown, stop: make(chan struct{}),
+		refreshes: make(chan func(context.Context), refreshQueue)}
 	err = b.check(ctx)
 	if err == nil {
 		err = b.measureSkew(ctx)
@@ -94,8 +97,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Backend, error) 
 		return nil, fmt.Errorf("open postgres backend %q: %w", shown, err)
 	}
 	b.notifier = newNotifier(b, pc.ConnConfig)
-	b.wg.Add(2)
+	b.wg.Add(3)
 	go b.maintain()
+	go b.refresh()
 	go b.notifier.send(b.stop)
 	return b, nil
 }

@@ -12,14 +12,17 @@ import (
 )
 
 // qQueues counts each known queue's jobs per state, except for the queues named in $2, whose
-// counts come from the cache (listcache.go) and read as -1. No counter row exists to read (it
-// would be written by every transition); the counts are index-only scans of the (queue, state,
-// ...) listing index, one (queue, state) range at a time, so their cost grows with the number
-// of jobs stored: large queues are counted at most about once a second (listcache.go).
-const qQueues = `SELECT q.name, q.paused, q.rate_limit, q.rate_interval, s.state,
-	CASE WHEN q.name = ANY($2::text[]) THEN -1 ELSE
-	(SELECT count(*) FROM asyncmq_jobs j WHERE j.queue = q.name AND j.state = s.state) END
-FROM asyncmq_queues q CROSS JOIN unnest('{waiting,waiting-children,active,delayed,completed,failed,cancelled}'::text[]) AS s(state)
+// counts come from the cache (listcache.go) and which read as one row with a NULL state. No
+// counter row exists to read (it would be written by every transition); each queue's jobs are
+// counted in one pass grouped by state, whatever plan the statistics lead to: a count per
+// state (seven correlated subqueries) planned for an unknown queue and state becomes seven
+// sequential scans of the whole table once ANALYZE has seen one large queue. Large queues are
+// counted at most about every few seconds, in the background (listcache.go).
+const qQueues = `SELECT q.name, q.paused, q.rate_limit, q.rate_interval, c.state, c.n
+FROM asyncmq_queues q LEFT JOIN LATERAL (
+	SELECT j.state, count(*) AS n FROM asyncmq_jobs j
+	WHERE j.queue = q.name AND q.name <> ALL($2::text[]) GROUP BY j.state
+) c ON true
 WHERE $1::text IS NULL OR q.name = $1
 ORDER BY q.name`
 
@@ -37,19 +40,22 @@ func (b *Backend) queues(ctx context.Context, name *string) ([]asyncmqtype.Queue
 	var skip, claimed []string
 	cached := map[string]map[asyncmqtype.State]int{}
 	for _, q := range b.lc.cachedQueues(name) {
-		counts, count, err := b.lc.countPlan(ctx, q)
+		counts, pl, err := b.lc.countPlan(ctx, q)
 		if err != nil {
 			b.lc.releaseCounts(claimed)
 			return nil, err
 		}
-		if count {
+		switch pl {
+		case readNow:
 			claimed = append(claimed, q)
 			continue
+		case refreshLater:
+			b.recountLater(q)
 		}
 		skip = append(skip, q)
 		cached[q] = counts
 	}
-	out, err := b.queryQueues(ctx, name, skip)
+	out, err := queryQueues(ctx, b.pool, name, skip)
 	if err != nil {
 		b.lc.releaseCounts(claimed)
 		return nil, err
@@ -66,11 +72,16 @@ func (b *Backend) queues(ctx context.Context, name *string) ([]asyncmqtype.Queue
 	return out, nil
 }
 
-func (b *Backend) queryQueues(ctx context.Context, name *string, skip []string) ([]asyncmqtype.QueueInfo, error) {
+// querier is what queryQueues needs of a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func queryQueues(ctx context.Context, db querier, name *string, skip []string) ([]asyncmqtype.QueueInfo, error) {
 	if skip == nil {
 		skip = []string{}
 	}
-	rows, err := b.pool.Query(ctx, qQueues, name, skip)
+	rows, err := db.Query(ctx, qQueues, name, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -80,8 +91,8 @@ func (b *Backend) queryQueues(ctx context.Context, name *string, skip []string) 
 		var (
 			q        asyncmqtype.QueueInfo
 			interval int64
-			state    string
-			n        int
+			state    *string
+			n        *int64
 		)
 		if err := rows.Scan(&q.Name, &q.Paused, &q.RateLimit, &interval, &state, &n); err != nil {
 			return nil, err
@@ -89,9 +100,14 @@ func (b *Backend) queryQueues(ctx context.Context, name *string, skip []string) 
 		if len(out) == 0 || out[len(out)-1].Name != q.Name {
 			q.RateInterval = time.Duration(interval)
 			q.Counts = make(map[asyncmqtype.State]int, asyncmqtype.NumStates)
+			for _, st := range asyncmqtype.States {
+				q.Counts[st] = 0
+			}
 			out = append(out, q)
 		}
-		out[len(out)-1].Counts[asyncmqtype.State(state)] = n
+		if state != nil && n != nil {
+			out[len(out)-1].Counts[asyncmqtype.State(*state)] = int(*n)
+		}
 	}
 	return out, rows.Err()
 }

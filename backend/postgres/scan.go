@@ -71,6 +71,59 @@ func scanJob(row pgx.Row) (*asyncmqtype.JobInfo, error) {
 	return &j, nil
 }
 
+// briefCols are the columns a listing shows (asyncmqtype.ListJobsParams.Brief), in the order
+// scanBrief reads them: a page of brief jobs decodes a third of the columns of a full one.
+const briefCols = `id, queue, task, payload, state, priority, attempts, max_retries, run_at, created_at, errors`
+
+// listCols returns the columns a listing reads: briefCols when brief, else jobCols.
+func listCols(brief bool) string {
+	if brief {
+		return briefCols
+	}
+	return jobCols
+}
+
+// scanBrief reads one row selected with briefCols.
+func scanBrief(row pgx.Row) (*asyncmqtype.JobInfo, error) {
+	var (
+		j                asyncmqtype.JobInfo
+		state            string
+		runAt, createdAt time.Time
+		payload, errs    []byte
+	)
+	err := row.Scan(&j.ID, &j.Queue, &j.Task, &payload, &state, &j.Priority, &j.Attempts, &j.MaxRetries, &runAt, &createdAt, &errs)
+	if err != nil {
+		return nil, err
+	}
+	j.State = asyncmqtype.State(state)
+	j.RunAt = runAt.UTC()
+	j.CreatedAt = createdAt.UTC()
+	if payload != nil {
+		j.Payload = json.RawMessage(payload)
+	}
+	if j.Errors, err = backend.DecodeAttemptErrors(j.ID, errs); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// scanListing reads every row of a listing selected with listCols(brief) and closes it.
+func scanListing(rows pgx.Rows, brief bool) ([]*asyncmqtype.JobInfo, error) {
+	if !brief {
+		return scanJobs(rows)
+	}
+	defer rows.Close()
+	var out []*asyncmqtype.JobInfo
+	for rows.Next() {
+		j, err := scanBrief(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
 // scanJobs reads every row of rows and closes it.
 func scanJobs(rows pgx.Rows) ([]*asyncmqtype.JobInfo, error) {
 	defer rows.Close()
