@@ -19,10 +19,17 @@ const qRecentEvents = `SELECT id, type, queue, job_id, task, state, at, detail F
 WHERE ?1 = '' OR queue = ?1 ORDER BY id DESC LIMIT ?2`
 
 // qMetrics sums the per-task rows of each queue and minute (migration 0008), the row with the
-// empty task name included: it holds what minutes from before per-task rows counted.
-var qMetrics = `SELECT queue, '', minute, ` + sumCols("completed", "failed", "retried", "duration_sum", "wait_sum", "started") + `, ` + sumCols(durationCols[:]...) + `
-FROM asyncmq_task_metrics WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3)
+// empty task name included: it holds what minutes from before per-task rows counted. The rows
+// of every queue are found through the minute index, those of one queue through the primary key.
+var (
+	qMetrics = `SELECT queue, '', minute, ` + metricSums + `
+FROM asyncmq_task_metrics WHERE minute >= ?1 AND minute <= ?2
 GROUP BY minute, queue ORDER BY minute, queue`
+	qQueueMetrics = `SELECT queue, '', minute, ` + metricSums + `
+FROM asyncmq_task_metrics WHERE queue = ?3 AND minute >= ?1 AND minute <= ?2
+GROUP BY minute ORDER BY minute`
+	metricSums = sumCols("completed", "failed", "retried", "duration_sum", "wait_sum", "started") + `, ` + sumCols(durationCols[:]...)
+)
 
 // sumCols is "sum(c1), sum(c2), ..." for the columns cols.
 func sumCols(cols ...string) string {
@@ -153,8 +160,10 @@ func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]a
 	)
 	if p.PerTask() {
 		rows, err = b.query(ctx, qTaskMetrics, since, until, p.Queue, p.Task, asyncmqtype.MetricTasksLimit)
+	} else if p.Queue != "" {
+		rows, err = b.query(ctx, qQueueMetrics, since, until, p.Queue)
 	} else {
-		rows, err = b.query(ctx, qMetrics, since, until, p.Queue)
+		rows, err = b.query(ctx, qMetrics, since, until)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read metrics: %w", b.fail(err))
