@@ -75,6 +75,11 @@ func TestMigrationSumsQueueMetricsFromTasks(t *testing.T) {
 	requireMetrics(t, b, asyncmqtype.MetricsParams{}, perQueue)
 	requireMetrics(t, b, asyncmqtype.MetricsParams{Queue: "q", Since: t0.Add(time.Minute)}, perQueue[1:3])
 	requireMetrics(t, b, asyncmqtype.MetricsParams{ByTask: true}, perTask)
+	// The per-queue table stays, empty, for processes of the older version.
+	var old int
+	if err := b.queryRow(t.Context(), "SELECT count(*) FROM asyncmq_metrics").Scan(&old); err != nil || old != 0 {
+		t.Errorf("asyncmq_metrics after migration: %d rows, %v; want 0 rows", old, err)
+	}
 
 	// A job of task a started and completed in minute 2 adds to both reads.
 	s := &bundle{t: t, ctx: t.Context(), b: b, path: path}

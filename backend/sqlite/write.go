@@ -433,8 +433,10 @@ ON CONFLICT (name) DO UPDATE SET
 	cancelled = cancelled + excluded.cancelled`
 	qTaskMetricUpsert = metricUpsert("asyncmq_task_metrics", "queue, minute, task")
 	qTaskMetricPrune  = `DELETE FROM asyncmq_task_metrics WHERE minute < ?`
-	qEventInsert      = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
-	qEventPrune       = `DELETE FROM asyncmq_events WHERE id <= ?`
+	// qOldMetricPrune empties asyncmq_metrics of what processes from before migration 0008 wrote.
+	qOldMetricPrune = `DELETE FROM asyncmq_metrics WHERE minute < ?`
+	qEventInsert    = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
+	qEventPrune     = `DELETE FROM asyncmq_events WHERE id <= ?`
 )
 
 // metricUpsert adds one metricDelta to its bucket of table, keyed by the columns of key,
@@ -466,8 +468,10 @@ func (w *wtx) flush() error {
 		// Prune at most once a minute per process; the minute index makes it a range delete.
 		sec := w.now.Unix()
 		if sec-w.b.metricsPrunedAt.Load() >= 60 {
-			if _, err := w.exec(qTaskMetricPrune, w.now.Add(-w.b.cfg.metricRetention).UnixNano()); err != nil {
-				return fmt.Errorf("prune metrics: %w", err)
+			for _, q := range [...]string{qTaskMetricPrune, qOldMetricPrune} {
+				if _, err := w.exec(q, w.now.Add(-w.b.cfg.metricRetention).UnixNano()); err != nil {
+					return fmt.Errorf("prune metrics: %w", err)
+				}
 			}
 			w.committed = append(w.committed, func() { w.b.metricsPrunedAt.Store(sec) })
 		}

@@ -34,4 +34,7 @@ DELETE FROM asyncmq_task_metrics WHERE task = '' AND
 	AND d_100ms = 0 AND d_250ms = 0 AND d_500ms = 0 AND d_1s = 0 AND d_2500ms = 0
 	AND d_5s = 0 AND d_10s = 0 AND d_30s = 0 AND d_60s = 0 AND d_inf = 0;
 
-DROP TABLE asyncmq_metrics;
+-- The table stays, empty, for the processes of an older version still running on this file
+-- during an upgrade: their writes keep succeeding, their per-task rows count, and their
+-- per-queue rows, unread, go with the metrics retention.
+DELETE FROM asyncmq_metrics;
