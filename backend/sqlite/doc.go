@@ -46,8 +46,9 @@
 //
 // Claim and Finish are one write transaction each, whatever the batch size, and write their
 // lifecycle events and metrics in the same transaction with one statement per kind (metrics: one
-// upsert per queue and minute, and one per task of it into asyncmq_task_metrics, so per-queue
-// reads never grow with the number of task names). Per-queue,
+// upsert per queue, task and minute into asyncmq_task_metrics; a per-queue read sums a queue's
+// task rows of each minute, so it reads one row per task name and minute: a day of one queue
+// with 10 task names is 14,400 rows). Per-queue,
 // per-state counts are counters updated by the transactions that move jobs (exact: CountsLag is
 // 0), so Queues and Queue never count the jobs, and ListJobs reads a page through an index
 // without touching the rows before it. Filtered listings (Task, ID, Text) and bulk actions by filter do read each job of

@@ -18,14 +18,34 @@ WHERE id > ?1 AND (?2 = '' OR queue = ?2) ORDER BY id LIMIT ?3`
 const qRecentEvents = `SELECT id, type, queue, job_id, task, state, at, detail FROM asyncmq_events
 WHERE ?1 = '' OR queue = ?1 ORDER BY id DESC LIMIT ?2`
 
-var qMetrics = `SELECT queue, '', minute, completed, failed, retried, duration_sum, wait_sum, started, ` + strings.Join(durationCols[:], ", ") + `
-FROM asyncmq_metrics WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) ORDER BY minute, queue`
+// qMetrics sums the per-task rows of each queue and minute (migration 0008), the row with the
+// empty task name included: it holds what minutes from before per-task rows counted. The rows
+// of every queue are found through the minute index, those of one queue through the primary key.
+var (
+	qMetrics = `SELECT queue, '', minute, ` + metricSums + `
+FROM asyncmq_task_metrics WHERE minute >= ?1 AND minute <= ?2
+GROUP BY minute, queue ORDER BY minute, queue`
+	qQueueMetrics = `SELECT queue, '', minute, ` + metricSums + `
+FROM asyncmq_task_metrics WHERE queue = ?3 AND minute >= ?1 AND minute <= ?2
+GROUP BY minute ORDER BY minute`
+	metricSums = sumCols("completed", "failed", "retried", "duration_sum", "wait_sum", "started") + `, ` + sumCols(durationCols[:]...)
+)
+
+// sumCols is "sum(c1), sum(c2), ..." for the columns cols.
+func sumCols(cols ...string) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = "sum(" + c + ")"
+	}
+	return strings.Join(out, ", ")
+}
 
 // qTaskMetrics reads per-task buckets of the ?5 (queue, task) pairs with the most attempts in
-// the window: the ranking reads one row per pair and minute, the answer only the kept pairs'.
+// the window: the ranking reads one row per pair and minute, the answer only the kept pairs'. The
+// row with the empty task name is not a task's (see qMetrics).
 var qTaskMetrics = `WITH top AS (
 	SELECT queue, task FROM asyncmq_task_metrics
-	WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) AND (?4 = '' OR task = ?4)
+	WHERE minute >= ?1 AND minute <= ?2 AND (?3 = '' OR queue = ?3) AND (?4 = '' OR task = ?4) AND task <> ''
 	GROUP BY queue, task ORDER BY sum(started + completed + failed + retried) DESC, queue, task LIMIT ?5
 )
 SELECT m.queue, m.task, m.minute, completed, failed, retried, duration_sum, wait_sum, started, ` + strings.Join(durationCols[:], ", ") + `
@@ -120,8 +140,8 @@ func (b *Backend) LastEventCursor(ctx context.Context) (string, error) {
 }
 
 // Metrics returns the per-minute buckets whose minute lies in [Since truncated to the minute,
-// Until], sorted by minute then queue (then task). A zero Until means no upper bound. Per-queue
-// buckets come from asyncmq_metrics, per-task ones from asyncmq_task_metrics (migration 0007).
+// Until], sorted by minute then queue (then task). A zero Until means no upper bound. Both come
+// from asyncmq_task_metrics: per-queue buckets are the sums of a queue's rows of each minute.
 func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]asyncmqtype.MetricBucket, error) {
 	if b.closed.Load() {
 		return nil, fmt.Errorf("read metrics: %w", asyncmqtype.ErrClosed)
@@ -140,8 +160,10 @@ func (b *Backend) Metrics(ctx context.Context, p asyncmqtype.MetricsParams) ([]a
 	)
 	if p.PerTask() {
 		rows, err = b.query(ctx, qTaskMetrics, since, until, p.Queue, p.Task, asyncmqtype.MetricTasksLimit)
+	} else if p.Queue != "" {
+		rows, err = b.query(ctx, qQueueMetrics, since, until, p.Queue)
 	} else {
-		rows, err = b.query(ctx, qMetrics, since, until, p.Queue)
+		rows, err = b.query(ctx, qMetrics, since, until)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read metrics: %w", b.fail(err))

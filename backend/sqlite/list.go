@@ -62,7 +62,7 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	queries := []string{qQueueCounts, `SELECT count(*) FROM asyncmq_jobs WHERE ` + cond, pageQuery(filteredPage, cols)}
 	if !filtered {
 		queries = queries[:1]
-		queries = append(queries, unfilteredPageQueries[cols]...)
+		queries = append(queries, unfilteredPageQueries[cols][stateIndex(p.Filter.State)]...)
 		queries = append(queries, anchorQueries...)
 	}
 	stmts := make(map[string]*sql.Stmt, len(queries))
@@ -164,15 +164,21 @@ func pageQuery(q, cols string) string {
 }
 
 // unfilteredPageQueries are the page reads an unfiltered listing may run, by the columns it
-// reads: built once, since a listing prepares them all before its transaction.
-var unfilteredPageQueries = func() map[string][]string {
-	m := make(map[string][]string)
+// reads and the state listed: built once, since a listing prepares them all before its
+// transaction.
+var unfilteredPageQueries = func() map[string]*[numStates][]string {
+	m := make(map[string]*[numStates][]string)
 	for _, cols := range []string{jobCols, briefCols} {
-		for _, q := range planQueries {
-			m[cols] = append(m[cols], pageQuery(q, cols))
-		}
-		for _, q := range qAnchoredPage {
-			m[cols] = append(m[cols], pageQuery(q, cols))
+		m[cols] = new([numStates][]string)
+		for i := range numStates {
+			var qs []string
+			for _, q := range append(boundedScans[i][:], unboundedScans[:]...) {
+				qs = append(qs, pageQuery(q, cols))
+			}
+			for _, q := range qAnchoredPage {
+				qs = append(qs, pageQuery(q, cols))
+			}
+			m[cols][i] = qs
 		}
 	}
 	return m
@@ -188,10 +194,24 @@ func pageRange(p asyncmqtype.ListJobsParams, n int) (lo, hi int) {
 	return p.Offset, min(n, p.Offset+p.Limit)
 }
 
-// planQueries are the page scans planPage chooses from.
-var planQueries = [...]string{
-	`SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state = ? ORDER BY created_at, id LIMIT ? OFFSET ?`,
-	`SELECT seq FROM asyncmq_jobs WHERE queue = ? AND state = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+// boundedScans are the page scans bounded by queue and state, per state, oldest first then
+// newest first. The state is written in the text, not bound: a bound state makes SQLite
+// prepare the statement again at every run, because its value decides which partial index
+// (asyncmq_jobs_delayed, _lease, _finished) the plan may use; that cost 16µs of a 38µs page
+// scan on a million-job file.
+var boundedScans = func() (out [numStates][2]string) {
+	for _, st := range asyncmqtype.States {
+		cond := `queue = ? AND state = '` + string(st) + `'`
+		out[stateIndex(st)] = [2]string{
+			`SELECT seq FROM asyncmq_jobs WHERE ` + cond + ` ORDER BY created_at, id LIMIT ? OFFSET ?`,
+			`SELECT seq FROM asyncmq_jobs WHERE ` + cond + ` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+		}
+	}
+	return out
+}()
+
+// unboundedScans are the page scans bounded by the queue alone, from its first or last entry.
+var unboundedScans = [...]string{
 	`SELECT seq FROM asyncmq_jobs WHERE queue >= ? ORDER BY queue, state, created_at, id LIMIT ? OFFSET ?`,
 	`SELECT seq FROM asyncmq_jobs WHERE queue <= ? ORDER BY queue DESC, state DESC, created_at DESC, id DESC LIMIT ? OFFSET ?`,
 }
@@ -234,10 +254,10 @@ func planPage(p asyncmqtype.ListJobsParams, c [numStates]int) (pageScan, bool) {
 		cost int
 		scan pageScan
 	}{
-		{boundedStep * lo, pageScan{planQueries[0], []any{f.Queue, string(f.State), count, lo}}},
-		{boundedStep * (n - hi), pageScan{planQueries[1], []any{f.Queue, string(f.State), count, n - hi}}},
-		{unboundedStep * (before + lo), pageScan{planQueries[2], []any{f.Queue, count, before + lo}}},
-		{unboundedStep * (after + n - hi), pageScan{planQueries[3], []any{f.Queue, count, after + n - hi}}},
+		{boundedStep * lo, pageScan{boundedScans[stateIndex(f.State)][0], []any{f.Queue, count, lo}}},
+		{boundedStep * (n - hi), pageScan{boundedScans[stateIndex(f.State)][1], []any{f.Queue, count, n - hi}}},
+		{unboundedStep * (before + lo), pageScan{unboundedScans[0], []any{f.Queue, count, before + lo}}},
+		{unboundedStep * (after + n - hi), pageScan{unboundedScans[1], []any{f.Queue, count, after + n - hi}}},
 	}
 	best := 0
 	for i := range plans {

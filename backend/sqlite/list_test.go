@@ -181,9 +181,10 @@ func TestPlanPage(t *testing.T) {
 		}
 		return c
 	}
+	// The state of a bounded scan is in its text (see boundedScans).
 	const (
-		boundedAsc    = "queue = ? AND state = ? ORDER BY created_at, id "
-		boundedDesc   = "queue = ? AND state = ? ORDER BY created_at DESC"
+		boundedAsc    = "queue = ? AND state = '%s' ORDER BY created_at, id "
+		boundedDesc   = "queue = ? AND state = '%s' ORDER BY created_at DESC"
 		unboundedAsc  = "queue >= ?"
 		unboundedDesc = "queue <= ?"
 	)
@@ -196,13 +197,13 @@ func TestPlanPage(t *testing.T) {
 		want   string
 		args   []any
 	}{
-		{"first page, newest", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortNewest, 0, boundedDesc, []any{"q", "waiting", 20, 0}},
-		{"first page, oldest", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortOldest, 0, boundedAsc, []any{"q", "waiting", 20, 0}},
+		{"first page, newest", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortNewest, 0, boundedDesc, []any{"q", 20, 0}},
+		{"first page, oldest", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortOldest, 0, boundedAsc, []any{"q", 20, 0}},
 		{"middle, queue start nearer", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortOldest, 400, unboundedAsc, []any{"q", 20, 400}},
 		{"deep, queue end nearer", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortOldest, 900, unboundedDesc, []any{"q", 20, 80}},
-		{"last partial page", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortNewest, 990, boundedAsc, []any{"q", "waiting", 10, 0}},
+		{"last partial page", map[asyncmqtype.State]int{"waiting": 1000}, "waiting", asyncmqtype.SortNewest, 990, boundedAsc, []any{"q", 10, 0}},
 		{"other states before", map[asyncmqtype.State]int{"waiting": 1000, "completed": 100000}, "waiting", asyncmqtype.SortNewest, 500, unboundedDesc, []any{"q", 20, 500}},
-		{"big states on both sides", map[asyncmqtype.State]int{"completed": 1000, "active": 100000, "waiting": 100000}, "completed", asyncmqtype.SortOldest, 500, boundedDesc, []any{"q", "completed", 20, 480}},
+		{"big states on both sides", map[asyncmqtype.State]int{"completed": 1000, "active": 100000, "waiting": 100000}, "completed", asyncmqtype.SortOldest, 500, boundedDesc, []any{"q", 20, 480}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,8 +213,12 @@ func TestPlanPage(t *testing.T) {
 			if !ok {
 				t.Fatal("planPage found the page empty")
 			}
-			if !strings.Contains(scan.seqs, tt.want) || !slices.Equal(scan.args, tt.args) {
-				t.Errorf("plan %q %v, want %q %v", scan.seqs, scan.args, tt.want, tt.args)
+			want := tt.want
+			if strings.Contains(want, "%s") {
+				want = fmt.Sprintf(want, tt.state)
+			}
+			if !strings.Contains(scan.seqs, want) || !slices.Equal(scan.args, tt.args) {
+				t.Errorf("plan %q %v, want %q %v", scan.seqs, scan.args, want, tt.args)
 			}
 		})
 	}

@@ -86,7 +86,7 @@ func (wr *writer) close() error {
 
 // wtx is one write transaction. Besides the SQL transaction it gathers the side effects every
 // transition must record atomically: counter deltas, lifecycle events and metrics, which flush
-// writes as one statement per kind (per queue for counters and metrics).
+// writes as one statement per kind (per queue for counters, per queue and task for metrics).
 type wtx struct {
 	b   *Backend
 	ctx context.Context
@@ -105,7 +105,7 @@ type wtx struct {
 }
 
 // metricKey names a transaction's metric delta per queue, task and minute; flush writes each
-// delta to asyncmq_task_metrics and their sum per queue to asyncmq_metrics (see migration 0007).
+// delta to asyncmq_task_metrics, whose rows per-queue reads sum (see migration 0008).
 type metricKey struct {
 	queue, task string
 	minute      int64
@@ -117,24 +117,11 @@ type metricDelta struct {
 	durations                           [len(asyncmqtype.DurationBuckets) + 1]int64
 }
 
-// durationCols are the columns of asyncmq_metrics that count asyncmqtype.DurationBuckets, in
-// order; migration 0002 adds them.
+// durationCols are the columns of asyncmq_task_metrics that count asyncmqtype.DurationBuckets, in
+// order (migrations 0002 and 0007).
 var durationCols = [len(asyncmqtype.DurationBuckets) + 1]string{
 	"d_5ms", "d_10ms", "d_25ms", "d_50ms", "d_100ms", "d_250ms", "d_500ms",
 	"d_1s", "d_2500ms", "d_5s", "d_10s", "d_30s", "d_60s", "d_inf",
-}
-
-// add adds the counters of o.
-func (m *metricDelta) add(o *metricDelta) {
-	m.completed += o.completed
-	m.failed += o.failed
-	m.retried += o.retried
-	m.started += o.started
-	m.durationSum += o.durationSum
-	m.waitSum += o.waitSum
-	for i, n := range o.durations {
-		m.durations[i] += n
-	}
 }
 
 // args are the upsert arguments of the delta after its key columns.
@@ -444,12 +431,12 @@ ON CONFLICT (name) DO UPDATE SET
 	completed = completed + excluded.completed,
 	failed = failed + excluded.failed,
 	cancelled = cancelled + excluded.cancelled`
-	qMetricUpsert     = metricUpsert("asyncmq_metrics", "queue, minute")
 	qTaskMetricUpsert = metricUpsert("asyncmq_task_metrics", "queue, minute, task")
-	qMetricPrune      = `DELETE FROM asyncmq_metrics WHERE minute < ?`
 	qTaskMetricPrune  = `DELETE FROM asyncmq_task_metrics WHERE minute < ?`
-	qEventInsert      = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
-	qEventPrune       = `DELETE FROM asyncmq_events WHERE id <= ?`
+	// qOldMetricPrune empties asyncmq_metrics of what processes from before migration 0008 wrote.
+	qOldMetricPrune = `DELETE FROM asyncmq_metrics WHERE minute < ?`
+	qEventInsert    = `INSERT INTO asyncmq_events (type, queue, job_id, task, state, at, detail) VALUES %s`
+	qEventPrune     = `DELETE FROM asyncmq_events WHERE id <= ?`
 )
 
 // metricUpsert adds one metricDelta to its bucket of table, keyed by the columns of key,
@@ -473,30 +460,15 @@ func (w *wtx) flush() error {
 		}
 	}
 	if len(w.metrics) > 0 {
-		type queueMinute struct {
-			queue  string
-			minute int64
-		}
-		perQueue := make(map[queueMinute]*metricDelta, len(w.metrics))
 		for k, d := range w.metrics {
 			if _, err := w.exec(qTaskMetricUpsert, d.args(k.queue, k.minute, k.task)...); err != nil {
 				return fmt.Errorf("update metrics of task %q of queue %q: %w", k.task, k.queue, err)
-			}
-			qm := queueMinute{k.queue, k.minute}
-			if perQueue[qm] == nil {
-				perQueue[qm] = new(metricDelta)
-			}
-			perQueue[qm].add(d)
-		}
-		for k, d := range perQueue {
-			if _, err := w.exec(qMetricUpsert, d.args(k.queue, k.minute)...); err != nil {
-				return fmt.Errorf("update metrics of queue %q: %w", k.queue, err)
 			}
 		}
 		// Prune at most once a minute per process; the minute index makes it a range delete.
 		sec := w.now.Unix()
 		if sec-w.b.metricsPrunedAt.Load() >= 60 {
-			for _, q := range [...]string{qMetricPrune, qTaskMetricPrune} {
+			for _, q := range [...]string{qTaskMetricPrune, qOldMetricPrune} {
 				if _, err := w.exec(q, w.now.Add(-w.b.cfg.metricRetention).UnixNano()); err != nil {
 					return fmt.Errorf("prune metrics: %w", err)
 				}
