@@ -33,9 +33,12 @@ type enqueueCall struct {
 }
 
 const (
-	// maxLeaders is how many groups one process writes at once: enough to keep a few server
-	// processes busy, few enough that groups grow under load instead of the pool running dry.
-	maxLeaders = 4
+	// maxLeaders is how many groups one process writes at once: two, so that one group's
+	// statement runs while the other waits for its commit to reach the disk. Each statement costs
+	// the server much the same whatever its size, so fewer, larger groups write more jobs per
+	// second: with 50 producers on 2 cores, 2 leaders enqueued about 30% more than 4 (groups of
+	// about 25 calls instead of 12), and 1 leader no more than 2.
+	maxLeaders = 2
 	// maxGroupJobs bounds the jobs one statement of a group takes (one call may be larger).
 	maxGroupJobs = 1000
 	// copyThreshold is the size from which one call's plain jobs go through COPY, which costs
