@@ -109,27 +109,21 @@ func scanBrief(row pgx.Row) (*asyncmqtype.JobInfo, error) {
 
 // scanListing reads every row of a listing selected with listCols(brief) and closes it.
 func scanListing(rows pgx.Rows, brief bool) ([]*asyncmqtype.JobInfo, error) {
-	if !brief {
-		return scanJobs(rows)
+	if brief {
+		return scanAll(rows, scanBrief)
 	}
-	defer rows.Close()
-	var out []*asyncmqtype.JobInfo
-	for rows.Next() {
-		j, err := scanBrief(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return scanAll(rows, scanJob)
 }
 
-// scanJobs reads every row of rows and closes it.
-func scanJobs(rows pgx.Rows) ([]*asyncmqtype.JobInfo, error) {
+// scanJobs reads every row of rows, selected with jobCols, and closes it.
+func scanJobs(rows pgx.Rows) ([]*asyncmqtype.JobInfo, error) { return scanAll(rows, scanJob) }
+
+// scanAll reads every row of rows with scan and closes it.
+func scanAll(rows pgx.Rows, scan func(pgx.Row) (*asyncmqtype.JobInfo, error)) ([]*asyncmqtype.JobInfo, error) {
 	defer rows.Close()
 	var out []*asyncmqtype.JobInfo
 	for rows.Next() {
-		j, err := scanJob(rows)
+		j, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
