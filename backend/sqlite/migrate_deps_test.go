@@ -9,24 +9,39 @@ import (
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
-// TestMigrationMovesBlockedJobsToWaitingChildren builds a file the way schema version 4 left
-// it, with jobs blocked on a parent stored as waiting and as delayed: Open must move them to
-// waiting-children, counters included, and completing the parent must release them.
-func TestMigrationMovesBlockedJobsToWaitingChildren(t *testing.T) {
-	t.Parallel()
-	path := t.TempDir() + "/v4.db"
+// fileAtVersion builds a store file the way schema version left it, then runs rows (statements
+// that fill it) on it, and returns its path.
+func fileAtVersion(t *testing.T, version int, rows ...string) string {
+	t.Helper()
+	path := fmt.Sprintf("%s/v%d.db", t.TempDir(), version)
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=auto_vacuum(2)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.SetMaxOpenConns(1)
 	stmts := []string{"CREATE TABLE asyncmq_schema (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"}
-	for v := 1; v <= 4; v++ {
+	for v := 1; v <= version; v++ {
 		stmts = append(stmts, migrations[v-1], fmt.Sprintf("INSERT INTO asyncmq_schema VALUES (%d, 0)", v))
 	}
+	for _, q := range append(stmts, rows...) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("build a version %d file: %v", version, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestMigrationMovesBlockedJobsToWaitingChildren builds a file the way schema version 4 left
+// it, with jobs blocked on a parent stored as waiting and as delayed: Open must move them to
+// waiting-children, counters included, and completing the parent must release them.
+func TestMigrationMovesBlockedJobsToWaitingChildren(t *testing.T) {
+	t.Parallel()
 	at := t0.UnixNano()
 	later := t0.Add(time.Hour).UnixNano()
-	stmts = append(stmts,
+	path := fileAtVersion(t, 4,
 		fmt.Sprintf(`INSERT INTO asyncmq_jobs (id, queue, task, state, run_at, created_at, depends_on, pending_deps) VALUES
 			('p', 'q', 't', 'waiting', %[1]d, %[1]d, NULL, 0),
 			('c', 'q', 't', 'waiting', %[1]d, %[1]d, '["p"]', 1),
@@ -35,14 +50,6 @@ func TestMigrationMovesBlockedJobsToWaitingChildren(t *testing.T) {
 		`INSERT INTO asyncmq_job_deps (parent, child) VALUES ('p', 'c'), ('p', 'd')`,
 		`INSERT INTO asyncmq_queues (name, waiting, delayed) VALUES ('q', 2, 2)`,
 	)
-	for _, q := range stmts {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("build a version 4 file: %v", err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	b, err := Open(t.Context(), path)
 	if err != nil {

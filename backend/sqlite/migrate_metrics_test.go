@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"database/sql"
 	"fmt"
 	"reflect"
 	"testing"
@@ -17,18 +16,8 @@ import (
 // counts must add to the migrated ones.
 func TestMigrationSumsQueueMetricsFromTasks(t *testing.T) {
 	t.Parallel()
-	path := t.TempDir() + "/v7.db"
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=auto_vacuum(2)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	stmts := []string{"CREATE TABLE asyncmq_schema (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)"}
-	for v := 1; v <= 7; v++ {
-		stmts = append(stmts, migrations[v-1], fmt.Sprintf("INSERT INTO asyncmq_schema VALUES (%d, 0)", v))
-	}
 	m0, m1, m2 := t0.UnixNano(), t0.Add(time.Minute).UnixNano(), t0.Add(2*time.Minute).UnixNano()
-	stmts = append(stmts,
+	path := fileAtVersion(t, 7,
 		fmt.Sprintf(`INSERT INTO asyncmq_metrics (queue, minute, completed, failed, started, wait_sum, duration_sum, d_5ms, d_inf) VALUES
 			('q', %[1]d, 5, 1, 6, 60, 50, 0, 0),
 			('q', %[2]d, 4, 0, 4, 40, 40, 3, 1),
@@ -40,14 +29,6 @@ func TestMigrationSumsQueueMetricsFromTasks(t *testing.T) {
 			('q', 'b', %[2]d, 1, 1, 2, 20, 10, 1, 0),
 			('r', 'a', %[2]d, 1, 0, 1, 10, 10, 1, 0)`, m1, m2),
 	)
-	for _, q := range stmts {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("build a version 7 file: %v", err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	b, err := Open(t.Context(), path)
 	if err != nil {
