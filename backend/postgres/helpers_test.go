@@ -39,6 +39,22 @@ var schemas struct {
 const emptyTables = `TRUNCATE asyncmq_jobs, asyncmq_job_deps, asyncmq_queues, asyncmq_event_log, asyncmq_events,
 	asyncmq_metrics, asyncmq_task_metrics, asyncmq_repeatables, asyncmq_workers, asyncmq_audit, asyncmq_leaders RESTART IDENTITY`
 
+// schemaConn returns a plain connection to the schema of the store URL u, for checking a store
+// against SQL; it is closed when t ends.
+func schemaConn(t *testing.T, u string) *pgx.Conn {
+	t.Helper()
+	dsn, err := postgres.SQLDSN(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("connect to the test schema: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 // pooledSchema returns the URL of a migrated, empty schema that only t uses, returned to the
 // pool (emptied) when t ends. Register it before opening stores on it, so they close first.
 func pooledSchema(t *testing.T) string {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
-	"github.com/asyncmq/asyncmq/backend/postgres"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -33,15 +32,7 @@ func TestLargeQueueListing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dsn, err := postgres.SQLDSN(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := schemaConn(t, u)
 
 	for range 2 {
 		q, err := b.Queue(ctx, "big")
@@ -115,15 +106,7 @@ func TestLargeQueueRefresh(t *testing.T) {
 	for done := 0; done < n; done += 3_000 {
 		enqueue(done, done+3_000, now.Add(time.Duration(done)*time.Millisecond))
 	}
-	dsn, err := postgres.SQLDSN(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := schemaConn(t, u)
 	deepPage := func() []string {
 		t.Helper()
 		rows, err := conn.Query(ctx, `SELECT id FROM asyncmq_jobs WHERE queue = 'big' AND state = 'waiting'

@@ -8,8 +8,6 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
-	"github.com/asyncmq/asyncmq/backend/postgres"
-	"github.com/jackc/pgx/v5"
 )
 
 // TestMetricsFoldKeepsTasks lets the maintenance pass fold a finished minute's appended metric
@@ -53,15 +51,7 @@ func TestMetricsFoldKeepsTasks(t *testing.T) {
 		t.Fatalf("before the fold: per queue %+v, by task %+v", q0, t0)
 	}
 
-	dsn, err := postgres.SQLDSN(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := schemaConn(t, u)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var queueRows, taskRows int
