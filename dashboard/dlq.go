@@ -16,8 +16,9 @@ func (d *Dashboard) dlqList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	base := admin.BasePath(r)
+	data.DLQ = true
 	d.bulkActions(r, &data, []string{"retry", "remove"}, joinPath(base, "queues", qi.Name, "dlq"))
-	p := d.newPage(w, r, "Dead letters — "+qi.Name, "queues", data)
+	p := d.newPage(w, r, "Dead letters — "+qi.Name, "queues", &data)
 	p.LiveQueue = qi.Name
 	return d.render(w, r, http.StatusOK, "dlq", p)
 }

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -89,11 +88,8 @@ func cookiePath(r *http.Request) string {
 // renderFlash answers an htmx action with the flash fragment alone; the page's script reloads
 // its live regions when it sees the asyncmq:changed trigger.
 func (d *Dashboard) renderFlash(w http.ResponseWriter, status int, f *flash) error {
-	var buf bytes.Buffer
-	t := d.tpl.pages["error"]
-	if err := t.ExecuteTemplate(&buf, "flash", f); err != nil {
-		return err
-	}
+	var buf htmlWriter
+	writeFlash(&buf, f)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"context"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,23 +80,18 @@ const (
 	errorPreview   = 200
 )
 
-// jobListData is a job listing (the jobs and dead-letter pages) with its links and labels.
+// jobListData is a job listing (the jobs and dead-letter pages) with its links and labels. The
+// page is written in Go (see writeContent): it is the dashboard's busiest, and in a template
+// each of a row's dozen values costs a reflective call to an escaper.
 type jobListData struct {
 	Name   string
 	Filter jobFilter
-	// StateField keeps the state in the filter form; the dead-letter page has only one.
-	StateField bool
-	// States are the state tabs of the jobs page, each keeping the other filters, and
-	// StateTabsHTML the tabs rendered.
-	States        []stateCount
-	StateTabsHTML template.HTML
-	Rows          []jobRow
-	// RowsHTML is Rows rendered (see jobRowsHTML), and BulkSelectedHTML and BulkMatchingHTML
-	// the bulk forms when Selectable; bulkActions sets them.
-	RowsHTML         template.HTML
-	BulkSelectedHTML template.HTML
-	BulkMatchingHTML template.HTML
-	Pager            pager
+	// DLQ marks the dead-letter page, which lists failed jobs only and has no state tabs.
+	DLQ bool
+	// States are the state tabs of the jobs page, each keeping the other filters.
+	States []stateCount
+	Rows   []jobRow
+	Pager  pager
 	// Clamped is set when the requested page was past the end and the last page is shown.
 	Clamped bool
 	// Found is the count line above the table: "1 failed job found."
@@ -135,15 +129,13 @@ func (d *Dashboard) jobList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	base := admin.BasePath(r)
-	data.StateField = true
 	path, q := publicPath(r), r.URL.Query()
 	for _, s := range asyncmqtype.States {
 		data.States = append(data.States, stateCount{State: s, Count: formatInt(qi.Counts[s]), Current: s == data.Filter.State,
 			URL: withQuery(path, q, "state", string(s), "page", "")})
 	}
-	data.StateTabsHTML = stateTabsHTML(data.Name, data.States)
 	d.bulkActions(r, &data, actionsFor(data.Filter.State), joinPath(base, "queues", qi.Name, "jobs"))
-	p := d.newPage(w, r, fmt.Sprintf("Jobs — %s", qi.Name), "queues", data)
+	p := d.newPage(w, r, fmt.Sprintf("Jobs — %s", qi.Name), "queues", &data)
 	p.LiveQueue = qi.Name
 	return d.render(w, r, http.StatusOK, "jobs", p)
 }
@@ -157,13 +149,9 @@ func (d *Dashboard) bulkActions(r *http.Request, data *jobListData, actions []st
 		}
 	}
 	data.Selectable = len(data.Bulk) > 0 && len(data.Rows) > 0
-	data.RowsHTML = jobRowsHTML(data.Rows, data.Selectable)
 	data.BulkURL = url
 	n := data.Pager.Total
 	data.Matching = fmt.Sprintf("All %s:", quantity(n, "matching job", "matching jobs"))
-	if data.Selectable {
-		data.BulkSelectedHTML, data.BulkMatchingHTML = bulkFormHTML(data, "selected"), bulkFormHTML(data, "matching")
-	}
 }
 
 // listJobs loads one page of a queue's jobs; the backend filters, sorts and pages, so a page

@@ -188,9 +188,9 @@ func (d *Dashboard) overviewBody(snap *overviewSnapshot, base string) (template.
 		}
 		v.Queues = append(v.Queues, oq)
 	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	if err := d.tpl.pages["overview"].ExecuteTemplate(buf, "overview-body", v); err != nil {
+	buf := getWriter()
+	defer putWriter(buf)
+	if err := d.tpl.pages["overview"].ExecuteTemplate(&buf.Buffer, "overview-body", v); err != nil {
 		return "", &renderError{fmt.Errorf("render overview: %w", err)}
 	}
 	// The body was escaped when it was rendered.

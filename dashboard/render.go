@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -120,6 +119,14 @@ var pageFragments = map[string][]string{
 	"job":  {"job-panel"},
 }
 
+// goContent is page data that writes its page's content, and its fragments, in Go rather
+// than through a template (see jobListData).
+type goContent interface {
+	writeContent(w *htmlWriter, p *page)
+	// writeFragment writes the element with id target, reporting whether there is one.
+	writeFragment(w *htmlWriter, p *page, target string) bool
+}
+
 // page is what every template sees: the layout's data plus the page's own in Data.
 type page struct {
 	Title      string
@@ -202,29 +209,44 @@ func isHTMX(r *http.Request) bool {
 }
 
 // render writes a full page, or only the fragment named by HX-Target when htmx asks for one the
-// page defines (templates name fragments "fragment:<element id>").
+// page defines (templates name fragments "fragment:<element id>"). The frame around the content
+// is written in Go (see writeFrameStart), and so is the content of data that is a goContent.
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) error {
-	t, ok := d.tpl.pages[name]
-	if !ok {
-		return fmt.Errorf("render: no template %q", name)
+	t := d.tpl.pages[name]
+	gc, _ := p.Data.(goContent)
+	if t == nil && gc == nil {
+		return &renderError{fmt.Errorf("render: no template %q", name)}
 	}
-	entry := "layout"
+	fragment := ""
 	if isHTMX(r) {
 		if target := r.Header.Get("HX-Target"); slices.Contains(pageFragments[name], target) {
-			entry = "fragment:" + target
+			fragment = target
 		}
 	}
-	if entry == "layout" {
+	out := getWriter()
+	defer putWriter(out)
+	switch {
+	case fragment != "" && gc != nil:
+		if !gc.writeFragment(out, p, fragment) {
+			return &renderError{fmt.Errorf("render %s: no fragment %q", name, fragment)}
+		}
+	case fragment != "":
+		if err := t.ExecuteTemplate(&out.Buffer, "fragment:"+fragment, p); err != nil {
+			return &renderError{fmt.Errorf("render %s: %w", name, err)}
+		}
+	default:
 		c, err := d.chrome(p.Base)
 		if err != nil {
 			return &renderError{err}
 		}
 		p.Chrome = c
-	}
-	buf := getBuffer()
-	defer putBuffer(buf)
-	if err := t.ExecuteTemplate(buf, entry, p); err != nil {
-		return &renderError{fmt.Errorf("render %s: %w", name, err)}
+		writeFrameStart(out, p)
+		if gc != nil {
+			gc.writeContent(out, p)
+		} else if err := t.ExecuteTemplate(&out.Buffer, "content", p); err != nil {
+			return &renderError{fmt.Errorf("render %s: %w", name, err)}
+		}
+		writeFrameEnd(out)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -232,26 +254,26 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 	// Fragments and pages differ for one URL; caches must keep them apart.
 	h.Add("Vary", "HX-Request, HX-Target")
 	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(out.Bytes())
 	return err
 }
 
-// bufPool holds render buffers: a page is rendered whole before its status is sent, so that a
-// template error can still become an error page.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// writerPool holds render buffers: a page is rendered whole before its status is sent, so that
+// a template error can still become an error page.
+var writerPool = sync.Pool{New: func() any { return new(htmlWriter) }}
 
 // maxPooledBuffer keeps one unusually large page from pinning its buffer in the pool.
 const maxPooledBuffer = 1 << 20
 
-func getBuffer() *bytes.Buffer {
-	b := bufPool.Get().(*bytes.Buffer)
-	b.Reset()
-	return b
+func getWriter() *htmlWriter {
+	w := writerPool.Get().(*htmlWriter)
+	w.Reset()
+	return w
 }
 
-func putBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		bufPool.Put(b)
+func putWriter(w *htmlWriter) {
+	if w.Cap() <= maxPooledBuffer {
+		writerPool.Put(w)
 	}
 }
 

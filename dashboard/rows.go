@@ -1,18 +1,20 @@
 package dashboard
 
 import (
+	"bytes"
 	"html/template"
 	"strconv"
 	"strings"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
-// jobRowsHTML renders the rows of a job listing. The listing is the dashboard's busiest page,
+// writeJobRows writes the rows of a job listing. The listing is the dashboard's busiest page,
 // and in a template each of a row's dozen values costs a reflective call to an escaper, which
 // made the rows most of the page's cost; written here they cost a small fraction of that.
 // Every value is escaped as template.HTMLEscapeString escapes it, as html/template escapes text and
 // quoted attributes; the URL is a path the dashboard built from escaped segments.
-func jobRowsHTML(rows []jobRow, selectable bool) template.HTML {
-	var w htmlWriter
+func writeJobRows(w *htmlWriter, rows []jobRow, selectable bool) {
 	// A row is about 1,100 bytes with its checkbox and a short payload.
 	w.Grow(len(rows) * 1400)
 	for i := range rows {
@@ -32,12 +34,12 @@ func jobRowsHTML(rows []jobRow, selectable bool) template.HTML {
 		w.raw(`<td class="mono clip">`).text(r.Payload).raw("</td>\n")
 		w.raw(`<td class="clip">`).text(r.LastError).raw("</td>\n</tr>\n")
 	}
-	return template.HTML(w.String())
 }
 
 // htmlWriter builds markup: raw writes markup as given, text writes a value escaped for HTML
-// text or a quoted attribute.
-type htmlWriter struct{ strings.Builder }
+// text or a quoted attribute. Pages are written into one (see render); the parts some templates
+// still show are rendered into their own and handed over as template.HTML.
+type htmlWriter struct{ bytes.Buffer }
 
 func (w *htmlWriter) raw(markup ...string) *htmlWriter {
 	for _, m := range markup {
@@ -95,9 +97,17 @@ func (w *htmlWriter) copyButton(value string) *htmlWriter {
 		raw(`" aria-label="Copy `).text(value).raw(`" data-testid="copy-id">Copy</button>`)
 }
 
-// url writes a URL in a quoted attribute as html/template does: bytes outside the characters a
-// URL may hold are percent-encoded, then the result is escaped.
+// url writes a URL in a quoted attribute as html/template does: a URL with a scheme other than
+// http, https or mailto becomes "#ZgotmplZ", bytes outside the characters a URL may hold are
+// percent-encoded, then the result is escaped.
 func (w *htmlWriter) url(s string) *htmlWriter {
+	if scheme, _, ok := strings.Cut(s, ":"); ok && !strings.Contains(scheme, "/") {
+		switch strings.ToLower(scheme) {
+		case "http", "https", "mailto":
+		default:
+			s = "#ZgotmplZ"
+		}
+	}
 	var b []byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -126,10 +136,8 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// stateTabsHTML renders the state tabs of a queue's jobs page; see jobRowsHTML for why here.
-func stateTabsHTML(queue string, states []stateCount) template.HTML {
-	var w htmlWriter
-	w.Grow(len(states) * 256)
+// writeStateTabs writes the state tabs of a queue's jobs page.
+func writeStateTabs(w *htmlWriter, queue string, states []stateCount) {
 	for _, s := range states {
 		w.raw(`<a href="`).url(s.URL).raw(`"`)
 		if s.Current {
@@ -139,14 +147,11 @@ func stateTabsHTML(queue string, states []stateCount) template.HTML {
 			raw(` <span class="count" data-count data-queue="`).esc(queue).raw(`" data-state="`).esc(string(s.State)).
 			raw(`">`).esc(s.Count).raw(`</span></a>`)
 	}
-	return template.HTML(w.String())
 }
 
-// bulkFormHTML renders the bulk action form of a listing for scope "selected" (the jobs
+// writeBulkForm writes the bulk action form of a listing for scope "selected" (the jobs
 // ticked on the page) or "matching" (every job the filter matches).
-func bulkFormHTML(d *jobListData, scope string) template.HTML {
-	var w htmlWriter
-	w.Grow(1024)
+func writeBulkForm(w *htmlWriter, d *jobListData, scope string) {
 	w.raw("\n<form ")
 	if scope == "selected" {
 		w.raw(`id="bulk-form" `)
@@ -175,13 +180,17 @@ func bulkFormHTML(d *jobListData, scope string) template.HTML {
 		w.raw(`</button>`)
 	}
 	w.raw("\n</form>\n")
+}
+
+// HTML renders the pager for the templates that show one.
+func (p pager) HTML() template.HTML {
+	var w htmlWriter
+	p.writeTo(&w)
 	return template.HTML(w.String())
 }
 
-// HTML renders the pager; see jobRowsHTML for why here rather than in a template.
-func (p pager) HTML() template.HTML {
-	var w htmlWriter
-	w.Grow(1024)
+// writeTo writes the pager: its label, the neighbouring pages and the page sizes.
+func (p *pager) writeTo(w *htmlWriter) {
 	w.raw("\n", `<nav class="pager" aria-label="Pagination" data-testid="pager">`, "\n",
 		`<span class="pager-label" data-testid="page-label">`).esc(p.Label).raw("</span>\n")
 	if p.Known {
@@ -214,5 +223,122 @@ func (p pager) HTML() template.HTML {
 		}
 	}
 	w.raw("\n</span>\n</nav>\n")
+}
+
+// HTML renders the tabs for the templates of a queue's pages.
+func (q queueTabs) HTML() template.HTML {
+	var w htmlWriter
+	q.writeTo(&w)
 	return template.HTML(w.String())
+}
+
+// writeTo writes the tabs linking a queue's pages, marking the current one.
+func (q queueTabs) writeTo(w *htmlWriter) {
+	tab := func(url, name, label string) {
+		w.raw(`<a href="`).url(url).raw(`"`)
+		if q.Current == name {
+			w.raw(` aria-current="page"`)
+		}
+		w.raw(`>`, label, "</a>\n")
+	}
+	w.raw("\n", `<nav class="tabs" aria-label="Queue sections">`, "\n")
+	tab(q.Detail, "detail", "Details")
+	tab(q.Jobs, "jobs", "Jobs")
+	tab(q.DLQ, "dlq", "Dead letters")
+	tab(q.Repeatables, "repeatables", "Repeatables")
+	w.raw("</nav>\n")
+}
+
+// writeContent writes a job listing page's content: the queue's tabs, the state tabs (jobs
+// page) or the dead-letter intro, the filter form and the list.
+func (d *jobListData) writeContent(w *htmlWriter, p *page) {
+	w.raw("\n")
+	if d.DLQ {
+		p.QueueTabs(d.Name, "dlq").writeTo(w)
+		w.raw("\n", `<p class="muted">Jobs that failed their last attempt. Retry them to run them again from a clean slate, or remove them.</p>`, "\n")
+	} else {
+		p.QueueTabs(d.Name, "jobs").writeTo(w)
+		w.raw("\n", `<nav class="tabs state-tabs" aria-label="Job states">`, "\n")
+		writeStateTabs(w, d.Name, d.States)
+		w.raw("\n</nav>\n")
+	}
+	d.writeFilter(w)
+	w.raw("\n")
+	d.writeList(w)
+	w.raw("\n")
+}
+
+// writeFragment writes the element htmx asked for by id, reporting whether the page has it.
+func (d *jobListData) writeFragment(w *htmlWriter, _ *page, target string) bool {
+	if target != "job-list" {
+		return false
+	}
+	d.writeList(w)
+	return true
+}
+
+// writeFilter writes the listing's filter form, which keeps the current page size.
+func (d *jobListData) writeFilter(w *htmlWriter) {
+	w.raw("\n", `<form method="get" class="filters" role="search" aria-label="Filter jobs" data-testid="job-filter">`, "\n")
+	if !d.DLQ {
+		w.raw(`<input type="hidden" name="state" value="`).esc(string(d.Filter.State)).raw(`">`)
+	}
+	w.raw("\n", `<div class="field"><label for="f-q">Search</label><input id="f-q" name="q" value="`).esc(d.Filter.Text).
+		raw(`" placeholder="Payload text"></div>`, "\n")
+	w.raw(`<div class="field"><label for="f-task">Task</label><input id="f-task" name="task" value="`).esc(d.Filter.Task).
+		raw(`" placeholder="Task name"></div>`, "\n")
+	w.raw(`<div class="field"><label for="f-id">Job ID</label><input id="f-id" name="job_id" value="`).esc(d.Filter.ID).
+		raw(`" placeholder="Part of an ID"></div>`, "\n")
+	w.raw(`<div class="field"><label for="f-sort">Sort</label><select id="f-sort" name="sort"><option value="newest"`)
+	if d.Filter.Sort != asyncmqtype.SortOldest {
+		w.raw(` selected`)
+	}
+	w.raw(`>Newest first</option><option value="oldest"`)
+	if d.Filter.Sort == asyncmqtype.SortOldest {
+		w.raw(` selected`)
+	}
+	w.raw(`>Oldest first</option></select></div>`, "\n", `<div class="field"><label for="f-size">Rows</label><select id="f-size" name="size">`)
+	for _, l := range d.Pager.SizeLinks {
+		size := strconv.Itoa(l.Size)
+		w.raw(`<option value="`, size, `"`)
+		if l.URL == "" {
+			w.raw(` selected`)
+		}
+		w.raw(`>`, size, `</option>`)
+	}
+	w.raw("</select></div>\n", `<button type="submit" class="button">Apply</button>`, "\n</form>\n")
+}
+
+// writeList writes the job-list section: the count, the bulk forms, the table and the pager.
+// htmx replaces it alone when the page's live updates or filters ask for it.
+func (d *jobListData) writeList(w *htmlWriter) {
+	w.raw("\n", `<section id="job-list" class="panel" data-live-list data-queue="`).esc(d.Name).
+		raw(`" data-state="`).esc(string(d.Filter.State)).raw(`" aria-label="Jobs">`, "\n")
+	if d.Clamped {
+		w.raw(`<p class="notice" role="status">That page is past the end; showing the last page.</p>`)
+	}
+	w.raw("\n", `<p class="muted" data-testid="job-count">`).esc(d.Found).raw("</p>\n")
+	w.raw(`<p class="notice" hidden data-stale-notice>There is new activity in this queue. <a href="`).url(d.Return).
+		raw(`">Refresh</a></p>`, "\n")
+	if d.Selectable {
+		writeBulkForm(w, d, "selected")
+	}
+	w.raw("\n\n", `<table class="table job-table" data-testid="job-table">`, "\n<thead><tr>\n")
+	if d.Selectable {
+		w.raw(`<th scope="col" class="col-check"><input type="checkbox" data-select-all="job_id" aria-label="Select all jobs on this page"></th>`)
+	}
+	w.raw("\n", `<th scope="col" class="col-id">Job ID</th><th scope="col" class="col-task">Task</th><th scope="col" class="col-state">State</th><th scope="col" class="col-attempts">Attempts</th><th scope="col" class="col-time">Created</th><th scope="col" class="col-time">Run at</th><th scope="col">Payload</th><th scope="col">Last error</th>`,
+		"\n</tr></thead>\n<tbody>\n")
+	if len(d.Rows) > 0 {
+		writeJobRows(w, d.Rows, d.Selectable)
+	} else {
+		w.raw(`<tr><td colspan="9" class="empty">No jobs match.</td></tr>`, "\n")
+	}
+	w.raw("</tbody>\n</table>\n\n")
+	if d.Selectable {
+		writeBulkForm(w, d, "matching")
+	}
+	w.raw("\n")
+	d.Pager.writeTo(w)
+	w.raw("\n</section>\n")
 }

@@ -9,6 +9,13 @@ import (
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 )
 
+// jobRowsHTML is the markup writeJobRows writes for rows.
+func jobRowsHTML(rows []jobRow, selectable bool) string {
+	var w htmlWriter
+	writeJobRows(&w, rows, selectable)
+	return w.String()
+}
+
 func TestJobRowsHTML(t *testing.T) {
 	t.Parallel()
 	row := jobRow{ID: "j1", URL: "/asyncmq/queues/q/jobs/j1", Task: "send", State: asyncmqtype.StateFailed, Attempts: "1 / 4",
@@ -74,6 +81,7 @@ func TestMarkupEscapesAsTemplates(t *testing.T) {
 	for _, s := range []string{
 		"", "plain", "/queues/q/jobs?q=a+b%26c&state=waiting", `<script>"x" & 'y'</script>`, "nul\x00byte",
 		"/queues/é ü/jobs?x=1#frag", "a(b)c!*~;,@[]$", "tab\tnew\nline", "\xff\xfe", "%zz%2F",
+		"javascript:alert(1)", " JavaScript:x", "data:text/html,x", "HTTPS://example.com/a b", "mailto:a@b", "/a:b", "?x=javascript:y",
 	} {
 		var want strings.Builder
 		if err := tpl.Execute(&want, s); err != nil {
