@@ -27,7 +27,7 @@ var (
 	lease_token = '', lease_expires_at = NULL, cancel_requested = 0
 FROM (VALUES %s) AS v
 WHERE j.id = v.column1 AND j.state = 'active' AND j.lease_token = v.column3
-RETURNING id, queue, task`
+RETURNING id, queue, task, EXISTS (SELECT 1 FROM asyncmq_job_deps WHERE parent = id)`
 	qDepsResolve = `UPDATE asyncmq_jobs SET pending_deps = pending_deps - (
 	SELECT count(*) FROM asyncmq_job_deps AS d
 	WHERE d.child = asyncmq_jobs.id AND d.parent IN (SELECT value FROM json_each(?1)))
@@ -145,12 +145,16 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	type applied struct{ id, queue, task string }
+	type applied struct {
+		id, queue, task string
+		// parent is set when the job has children waiting for it.
+		parent bool
+	}
 	var done []applied
 	_, err := w.eachRun(qFinish, []any{nanoInt(w.now)}, rows, func(res *sql.Rows) error {
 		for res.Next() {
 			var a applied
-			if err := res.Scan(&a.id, &a.queue, &a.task); err != nil {
+			if err := res.Scan(&a.id, &a.queue, &a.task, &a.parent); err != nil {
 				return err
 			}
 			done = append(done, a)
@@ -179,7 +183,11 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 			m := w.metric(a.queue, a.task)
 			m.completed++
 			m.finished(it.Duration)
-			completed = append(completed, a.id)
+			if a.parent {
+				// Only a job with children has dependency rows to resolve; most have none,
+				// and skipping them saves two statements per batch.
+				completed = append(completed, a.id)
+			}
 		case asyncmqtype.OutcomeRetry:
 			w.metric(a.queue, a.task).retried++
 		case asyncmqtype.OutcomeFailed:
@@ -187,7 +195,7 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 			m.failed++
 			m.finished(it.Duration)
 		}
-		if states[i] == asyncmqtype.StateFailed || states[i] == asyncmqtype.StateCancelled {
+		if a.parent && (states[i] == asyncmqtype.StateFailed || states[i] == asyncmqtype.StateCancelled) {
 			ended = append(ended, endedJob{a.id, states[i]})
 		}
 	}
