@@ -98,6 +98,8 @@ type Dashboard struct {
 	counters *promCounters
 	// overviewCache holds the overview's data, shared by every viewer for up to overviewTTL.
 	overviewCache *shared[*overviewSnapshot]
+	// eventsCache holds the newest events for the event history, shared the same way.
+	eventsCache *shared[*eventsSnapshot]
 	// chromes maps a mount path to its *chrome; chromeCount bounds it.
 	chromes     sync.Map
 	chromeCount atomic.Int64
@@ -168,7 +170,11 @@ func New(insp *asyncmq.Inspector, cfg Config) (*Dashboard, error) {
 		counters: newPromCounters(),
 	}
 	d.overviewCache = newShared(overviewTTL, d.loadOverview)
-	d.hub = newHub(insp, red, cfg.EventPollInterval, cfg.Logger, d.overviewCache.invalidate)
+	d.eventsCache = newShared(overviewTTL, d.loadEvents)
+	d.hub = newHub(insp, red, cfg.EventPollInterval, cfg.Logger, func() {
+		d.overviewCache.invalidate()
+		d.eventsCache.invalidate()
+	})
 	d.routes()
 	return d, nil
 }

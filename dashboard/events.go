@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -496,12 +497,13 @@ func (s *stream) send(m message) {
 
 // eventHistoryData backs the runtime events page: the newest events of the backend's log.
 type eventHistoryData struct {
-	Events []eventRow
-	Type   string
-	Queue  string
-	Text   string
-	Limit  int
-	Types  []asyncmqtype.EventType
+	// RowsHTML is the events shown, rendered (see writeEventRows).
+	RowsHTML template.HTML
+	Type     string
+	Queue    string
+	Text     string
+	Limit    int
+	Types    []asyncmqtype.EventType
 }
 
 var eventTypes = []asyncmqtype.EventType{
@@ -523,21 +525,70 @@ func (d *Dashboard) eventHistory(w http.ResponseWriter, r *http.Request) error {
 	if data.Type != "" && !slices.Contains(eventTypes, asyncmqtype.EventType(data.Type)) {
 		return badRequest("Unknown event type %q.", data.Type)
 	}
-	evs, err := d.recent(r.Context(), data.Limit)
+	snap, err := d.eventsCache.get(r.Context())
 	if err != nil {
 		return err
 	}
-	needle := strings.ToLower(data.Text)
-	shown := evs[:0]
-	for _, e := range evs {
-		if data.Type != "" && e.Type != data.Type || data.Queue != "" && e.Queue != data.Queue {
-			continue
-		}
-		if needle != "" && !strings.Contains(strings.ToLower(e.JobID+" "+e.Task+" "+e.Detail+" "+e.Queue), needle) {
-			continue
-		}
-		shown = append(shown, e)
-	}
-	data.Events = eventRows(admin.BasePath(r), shown)
+	data.RowsHTML = snap.rows(admin.BasePath(r), data)
 	return d.render(w, r, http.StatusOK, "events", d.newPage(w, r, "Events", "events", data))
+}
+
+// eventsSnapshot is the newest events, read once for every viewer of the event history for up
+// to overviewTTL, or until the hub sees new ones; the unfiltered rows are rendered once per
+// mount path and limit, since that is what nearly every view shows.
+type eventsSnapshot struct {
+	events []eventView
+
+	mu     sync.Mutex
+	bodies map[eventsBodyKey]template.HTML
+}
+
+type eventsBodyKey struct {
+	base  string
+	limit int
+}
+
+// loadEvents reads the newest eventPage events, the most the history shows.
+func (d *Dashboard) loadEvents(ctx context.Context) (*eventsSnapshot, error) {
+	evs, err := d.recent(ctx, eventPage)
+	if err != nil {
+		return nil, err
+	}
+	return &eventsSnapshot{events: evs, bodies: make(map[eventsBodyKey]template.HTML)}, nil
+}
+
+// rows renders the rows the history shows for data's filters: those of the newest data.Limit
+// events that match.
+func (s *eventsSnapshot) rows(base string, data eventHistoryData) template.HTML {
+	evs := s.events[:min(data.Limit, len(s.events))]
+	filtered := data.Type != "" || data.Queue != "" || data.Text != ""
+	key := eventsBodyKey{base, data.Limit}
+	if !filtered {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if b, ok := s.bodies[key]; ok {
+			return b
+		}
+	}
+	shown := evs
+	if filtered {
+		needle := strings.ToLower(data.Text)
+		shown = make([]eventView, 0, len(evs))
+		for _, e := range evs {
+			if data.Type != "" && e.Type != data.Type || data.Queue != "" && e.Queue != data.Queue {
+				continue
+			}
+			if needle != "" && !strings.Contains(strings.ToLower(e.JobID+" "+e.Task+" "+e.Detail+" "+e.Queue), needle) {
+				continue
+			}
+			shown = append(shown, e)
+		}
+	}
+	var w htmlWriter
+	writeEventRows(&w, eventRows(base, shown))
+	b := template.HTML(w.String())
+	if !filtered && len(s.bodies) < maxChromes {
+		s.bodies[key] = b
+	}
+	return b
 }

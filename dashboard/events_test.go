@@ -368,3 +368,33 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestEventHistoryShowsChangesAtOnce checks that the event history, whose newest events every
+// viewer shares for a moment, shows what a dashboard action just did, filtered or not.
+func TestEventHistoryShowsChangesAtOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	a := job("q", "t", "")
+	e.add(a)
+	e.finishAll("q", asyncmqtype.OutcomeFailed, "boom", "")
+	before := e.get("/events/history")
+	wantStatus(t, before, http.StatusOK)
+	wantContains(t, before.body, "job:failed")
+	// The page now holds the shared snapshot the action must drop.
+
+	form := url.Values{"action": {"retry"}, "scope": {"selected"}, "state": {"failed"}, "job_id": {a.ID}, "confirm": {"yes"}}
+	wantStatus(t, e.post("/queues/q/jobs", form), http.StatusSeeOther)
+	evs, err := e.insp.RecentEvents(t.Context(), asyncmqtype.RecentEventsParams{Limit: 1})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("newest event: %v, %v", evs, err)
+	}
+	newest := evs[0]
+	if newest.JobID != a.ID || newest.Type == asyncmqtype.EventFailed {
+		t.Fatalf("the retry recorded no event: newest is %+v", newest)
+	}
+	for _, path := range []string{"/events/history", "/events/history?queue=q", "/events/history?event=" + string(newest.Type)} {
+		r := e.get(path)
+		wantStatus(t, r, http.StatusOK)
+		wantContains(t, r.body, `title="`+newest.Cursor+`"`)
+	}
+}

@@ -89,11 +89,27 @@ const shortIDRunes = 8
 // characters, or the whole ID when it is barely longer. The full value goes in a title and a
 // copy button beside it.
 func shortID(id string) string {
+	if len(id) <= shortIDRunes+4 {
+		// No more runes than bytes.
+		return id
+	}
+	if isASCII(id) {
+		return "…" + id[len(id)-shortIDRunes:]
+	}
 	r := []rune(id)
 	if len(r) <= shortIDRunes+4 {
 		return id
 	}
 	return "…" + string(r[len(r)-shortIDRunes:])
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // dict builds the argument map of a partial: dict "Page" . "Queue" $q.Name.

@@ -51,6 +51,9 @@ func TestShortID(t *testing.T) {
 		"j1":                                   "j1",
 		"0123456789ab":                         "0123456789ab",
 		"019af3c2-7d10-7000-8000-0123456789ab": "…456789ab",
+		"ключ-ключ-ключ":                       "…люч-ключ",
+		"ключ":                                 "ключ",
+		"abcdé-abcdé-abcdé":                    "…dé-abcdé",
 	} {
 		if got := shortID(in); got != want {
 			t.Errorf("shortID(%q) = %q, want %q", in, got, want)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -46,20 +47,27 @@ type loadSpec struct {
 	// BackendURL runs on the store at this URL instead of a SQLite file; like DBPath, a store
 	// that already holds exactly the fixture is reused.
 	BackendURL string
+	// AllPages loads every page of the dashboard, not only the overview and the jobs list.
+	AllPages bool
 }
+
+// jobIDPattern finds the first job of a listing.
+var jobIDPattern = regexp.MustCompile(`data-job-id="([^"]+)"`)
 
 // TestDashboardLoad keeps the load harness working in every CI run: a small store, a few
 // clients, a few seconds, no latency goal (the machine is shared), but every response must be
 // a 200 with the right page.
 func TestDashboardLoad(t *testing.T) {
 	t.Parallel()
-	measure(t, loadSpec{Jobs: 10_000, Clients: 10, Duration: 2 * time.Second, Warmup: 500 * time.Millisecond})
+	measure(t, loadSpec{Jobs: 10_000, Clients: 10, Duration: time.Second, Warmup: 250 * time.Millisecond, AllPages: true})
 }
 
 // BenchmarkDashboardLoadMillion is the load benchmark of the dashboard: 1,000,000 waiting jobs
 // in the SQLite backend (or the store ASYNCMQ_LOADTEST_BACKEND names), JWT auth, sessions and security headers on, 50 concurrent clients, each
-// with its own token and connection, against the overview and pages 1 and 5,000 of the jobs list. The
-// goal is p99 under 50ms; it is reported, not asserted, since latency depends on the machine.
+// with its own token and connection, against the overview and pages 1 and 5,000 of the jobs list,
+// and with ASYNCMQ_LOADTEST_PAGES=all against every other page too (queues, the queue, a job, a
+// task's jobs, dead letters, repeatables, workers, metrics, events, audit). The goal is p99
+// under 50ms on each; it is reported, not asserted, since latency depends on the machine.
 // It runs the load once whatever b.N is:
 //
 //	go test -run '^$' -bench DashboardLoadMillion ./internal/loadtest
@@ -72,7 +80,8 @@ func TestDashboardLoad(t *testing.T) {
 // profile of each page.
 func BenchmarkDashboardLoadMillion(b *testing.B) {
 	spec := loadSpec{Jobs: 1_000_000, Clients: 50, Duration: 10 * time.Second, Warmup: 2 * time.Second,
-		DBPath: os.Getenv("ASYNCMQ_LOADTEST_DB"), BackendURL: os.Getenv("ASYNCMQ_LOADTEST_BACKEND")}
+		DBPath: os.Getenv("ASYNCMQ_LOADTEST_DB"), BackendURL: os.Getenv("ASYNCMQ_LOADTEST_BACKEND"),
+		AllPages: os.Getenv("ASYNCMQ_LOADTEST_PAGES") == "all"}
 	if v := os.Getenv("ASYNCMQ_LOADTEST_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -141,6 +150,37 @@ func measure(t testing.TB, spec loadSpec) map[string]loadtest.Result {
 		}},
 		{"jobs page 1", fmt.Sprintf("/queues/%s/jobs?state=waiting&page=1", loadQueue), jobsPage(1)},
 		{fmt.Sprintf("jobs page %d", deep), fmt.Sprintf("/queues/%s/jobs?state=waiting&page=%d", loadQueue, deep), jobsPage(deep)},
+	}
+	if spec.AllPages {
+		// Every other page a user reaches from the sidebar and the queue's tabs, on the same
+		// store: the goal holds for each.
+		first := jobIDPattern.FindStringSubmatch(get(t, st.URL+pages[1].path, header(0)))
+		if first == nil {
+			t.Fatal("jobs page 1 names no job")
+		}
+		has := func(marker string) func(t testing.TB, body string) {
+			return func(t testing.TB, body string) {
+				if !strings.Contains(body, marker) {
+					t.Errorf("page lacks %q", marker)
+				}
+			}
+		}
+		q := "/queues/" + loadQueue
+		pages = append(pages, []struct {
+			name, path string
+			check      func(t testing.TB, body string)
+		}{
+			{"queues", "/queues", has(`data-testid="queue-table"`)},
+			{"queue", q, has(`data-testid="queue-stats"`)},
+			{"job", q + "/jobs/" + first[1], has(first[1])},
+			{"jobs of a task", q + "/jobs?state=waiting&task=load.order", jobsPage(1)},
+			{"dead letters", q + "/dlq", has(`data-testid="job-table"`)},
+			{"repeatables", q + "/repeatables", has(`aria-current="page">Repeatables`)},
+			{"workers", "/workers", has(`data-testid="worker-table"`)},
+			{"metrics", "/metrics", has(`data-testid="metrics-summary"`)},
+			{"events", "/events/history", has(`data-testid="event-table"`)},
+			{"audit", "/audit", has(`data-testid="audit-table"`)},
+		}...)
 	}
 
 	results := make(map[string]loadtest.Result)
