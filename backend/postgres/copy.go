@@ -23,10 +23,12 @@ var copyColumns = []string{"id", "queue", "task", "payload", "state", "priority"
 // without waiting for an answer.
 var qCopyJobs = "BEGIN; COPY asyncmq_jobs (" + strings.Join(copyColumns, ", ") + ") FROM STDIN BINARY"
 
-// qEventBatch records events of one type and time as one log row: $3..$5 the queue, task and
-// state shared by every event (when $6..$8 are NULL), $6 queues, $7 job IDs, $8 tasks, $9 states.
+// qEventBatch records events of one type and time as log rows of at most a few hundred events:
+// $3..$5 are the queue, task and state shared by every event (when $6..$9 are NULL), $6 queues,
+// $7 job IDs, $8 tasks, $9 states; row i takes elements $10[i]..$11[i] of the arrays.
 const qEventBatch = `INSERT INTO asyncmq_event_log (type, at, queue, task, state, queues, job_ids, tasks, states)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+SELECT $1, $2, $3, $4, $5, ($6::text[])[lo:hi], ($7::text[])[lo:hi], ($8::text[])[lo:hi], ($9::text[])[lo:hi]
+FROM unnest($10::int[], $11::int[]) AS c(lo, hi) ORDER BY lo`
 
 const qQueuesKnown = `INSERT INTO asyncmq_queues (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`
 
@@ -65,8 +67,9 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 		}
 	}
 	batch := &pgx.Batch{}
+	lo, hi := ev.rows()
 	batch.Queue(qEventBatch, string(asyncmqtype.EventEnqueued), now, ev.queue, ev.task, ev.state,
-		ev.queues, ev.ids, ev.tasks, ev.states)
+		ev.queues, ev.ids, ev.tasks, ev.states, lo, hi)
 	batch.Queue(qQueuesKnown, queues)
 	batch.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
@@ -88,7 +91,7 @@ func copiedState(j *asyncmqtype.JobInfo, now time.Time) asyncmqtype.State {
 	return asyncmqtype.StateWaiting
 }
 
-// eventArrays are the fields of a log row of job:enqueued events. A field every event shares
+// eventArrays are the fields of the log rows of job:enqueued events. A field every event shares
 // goes in its scalar (queue, task, state) with a NULL array, which the event reader expands: a
 // bulk enqueue of one queue and task then stores one array of IDs instead of four arrays of a
 // thousand elements, which PostgreSQL would compress and the reader decompress.
@@ -134,6 +137,37 @@ func enqueuedEvents(jobs []*asyncmqtype.JobInfo, now time.Time) eventArrays {
 		}
 	}
 	return e
+}
+
+// eventRowBytes bounds the array bytes of one log row, so that the row stays under PostgreSQL's
+// TOAST threshold (about 2 kB): a larger row would have its arrays compressed when written and
+// decompressed when read, which for a thousand job IDs cost the server more than the COPY of a
+// tenth of the jobs.
+const eventRowBytes = 1500
+
+// rows splits the events into log rows of at most eventRowBytes of array elements (and at least
+// one event): it returns the 1-based bounds of each row's elements.
+func (e eventArrays) rows() (lo, hi []int32) {
+	size := 0
+	for i := range e.ids {
+		n := 4 + len(e.ids[i]) // an element's length word and text
+		if e.queues != nil {
+			n += 4 + len(e.queues[i])
+		}
+		if e.tasks != nil {
+			n += 4 + len(e.tasks[i])
+		}
+		if e.states != nil {
+			n += 4 + len(e.states[i])
+		}
+		if len(lo) == 0 || size+n > eventRowBytes {
+			lo, hi = append(lo, int32(i+1)), append(hi, 0)
+			size = 0
+		}
+		size += n
+		hi[len(hi)-1] = int32(i + 1)
+	}
+	return lo, hi
 }
 
 func containsString(ss []string, s string) bool {

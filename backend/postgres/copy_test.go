@@ -27,7 +27,7 @@ func TestEnqueueManyThroughCopy(t *testing.T) {
 	for i := range mixed {
 		j := &asyncmqtype.JobInfo{ID: fmt.Sprintf("m%03d", i), Queue: fmt.Sprintf("bulk-%d", i%2), Task: fmt.Sprintf("t%d", i%3),
 			Priority: i % 5, MaxRetries: 7, Timeout: time.Duration(i) * time.Second, RepeatableID: "r",
-			Backoff: asyncmqtype.Backoff{Kind: asyncmqtype.BackoffExponential, Base: time.Second, Max: time.Minute, Jitter: 0.25},
+			Backoff:   asyncmqtype.Backoff{Kind: asyncmqtype.BackoffExponential, Base: time.Second, Max: time.Minute, Jitter: 0.25},
 			CreatedAt: now.Add(-time.Hour)}
 		if i%4 == 0 {
 			j.RunAt = now.Add(time.Hour)
