@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,8 +24,8 @@ var copyColumns = []string{"id", "queue", "task", "payload", "state", "priority"
 // without waiting for an answer.
 var qCopyJobs = "BEGIN; COPY asyncmq_jobs (" + strings.Join(copyColumns, ", ") + ") FROM STDIN BINARY"
 
-// qEventBatch records events of one type and time as log rows of at most a few hundred events:
-// $3..$5 are the queue, task and state shared by every event (when $6..$9 are NULL), $6 queues,
+// qEventBatch records events of one type and time as log rows of a few dozen events each (see
+// eventArrays.rows): $3..$5 are the queue, task and state shared by every event (when $6..$9 are NULL), $6 queues,
 // $7 job IDs, $8 tasks, $9 states; row i takes elements $10[i]..$11[i] of the arrays.
 const qEventBatch = `INSERT INTO asyncmq_event_log (type, at, queue, task, state, queues, job_ids, tasks, states)
 SELECT $1, $2, $3, $4, $5, ($6::text[])[lo:hi], ($7::text[])[lo:hi], ($8::text[])[lo:hi], ($9::text[])[lo:hi]
@@ -32,10 +33,10 @@ FROM unnest($10::int[], $11::int[]) AS c(lo, hi) ORDER BY lo`
 
 const qQueuesKnown = `INSERT INTO asyncmq_queues (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`
 
-// copyJobs writes one large call of plain jobs with COPY, then their events as one log row and
-// their queues, in one transaction of two round trips: the BEGIN goes with the COPY, the COMMIT
-// with the inserts after it. Its callers wait for each call, so every round trip the server spends
-// idle is lost to the whole enqueue.
+// copyJobs writes one large call of plain jobs with COPY, then their events and their queues, in
+// one transaction of two round trips: the BEGIN goes with the COPY, the COMMIT with the inserts
+// after it. Its caller waits for each call, so every round trip the server spends idle is lost
+// to the whole enqueue.
 func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now time.Time) error {
 	conn, err := b.pool.Acquire(ctx)
 	if err != nil {
@@ -62,7 +63,7 @@ func (b *Backend) copyJobs(ctx context.Context, jobs []*asyncmqtype.JobInfo, now
 	ev := enqueuedEvents(jobs, now)
 	queues := make([]string, 0, 1)
 	for _, j := range jobs {
-		if !containsString(queues, j.Queue) {
+		if !slices.Contains(queues, j.Queue) {
 			queues = append(queues, j.Queue)
 		}
 	}
@@ -168,15 +169,6 @@ func (e eventArrays) rows() (lo, hi []int32) {
 		hi[len(hi)-1] = int32(i + 1)
 	}
 	return lo, hi
-}
-
-func containsString(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // copyStream is the COPY data of jobs in PostgreSQL's binary format, encoded row by row as the
