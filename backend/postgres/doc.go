@@ -26,7 +26,8 @@
 //     waiting-children jobs' parent-failure policies in a second statement of the same
 //     transaction (qParentsEnded).
 //   - Enqueue: concurrent calls of a process are grouped into one statement (see enqueuer); a
-//     call of copyThreshold or more plain jobs goes through COPY.
+//     call of copyThreshold or more plain jobs goes through COPY in the binary format, in one
+//     transaction of two round trips (copy.go).
 //
 // No row is written by every transition. There are no counters: per-state counts are one scan
 // per queue grouped by state, exact for a queue of fewer than 10,000 jobs; a larger queue's
