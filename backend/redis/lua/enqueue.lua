@@ -16,7 +16,7 @@ if GLOBAL then
   b = 9
 end
 for g = 1, tonumber(ARGV[8]) do
-  NOW = ARGV[b] == '0' and clock or tonumber(ARGV[b])
+  if ARGV[b] == '0' then NOW = clock else set_now(ARGV[b]) end
   local n = tonumber(ARGV[b + 1])
   local base = b + 2
   local batch = batch_ids(base, n)

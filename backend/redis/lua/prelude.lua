@@ -70,11 +70,21 @@ local function ready(id, pr, ra)
 end
 
 
--- event appends one event. NOW's text is kept between events: formatting a number costs more
--- than the rest of the call's Lua.
-local EV_NOW, EV_NOWS
+-- NOW's text is kept (by nows) until NOW changes: formatting a number costs more than the rest
+-- of a job's Lua. set_now sets NOW from a client's text, which is the text itself.
+local NOW_AT, NOW_TEXT
+local function nows()
+  if NOW_AT ~= NOW then NOW_AT, NOW_TEXT = NOW, fmt(NOW) end
+  return NOW_TEXT
+end
+local function set_now(text)
+  NOW = tonumber(text)
+  NOW_AT, NOW_TEXT = NOW, text
+end
+
+-- event appends one event.
 local function event(typ, id, task, state, detail)
-  if EV_NOW ~= NOW then EV_NOW, EV_NOWS = NOW, fmt(NOW) end
+  local EV_NOWS = nows()
   redis.call('XADD', K_EV, 'MAXLEN', '~', EVMAX, '*', 't', typ, 'q', QNAME, 'j', id or '', 'k', task or '', 's', state or '', 'a', EV_NOWS, 'd', detail or '')
 end
 
@@ -306,10 +316,24 @@ end
 local OPT_FIELDS = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}, {'hd', 14}}
 -- The ready member's priority and run-at text, kept between jobs that share both.
 local RM_PR, RM_RA, RM_HEAD
+-- rmember_head is rmember(pr, ras, ''), built from the run-at's text when it is a positive
+-- integer exact in a double (below 2^53, as micros sends it), and the priority's part kept
+-- between jobs: each job of a call has its own run-at, and formatting two numbers costs more
+-- than the rest of the job's Lua.
+local RMP_PR, RMP_TEXT
+local function rmember_head(pr, ras)
+  if #ras > 16 or (#ras == 16 and ras >= '9007199254740992') or not string.find(ras, '^[1-9]%d*$') then
+    return rmember(pr, ras, '')
+  end
+  if pr ~= RMP_PR then
+    local p = math.min(math.max(tonumber(pr), -2147483648), 2147483647) + 2147483648
+    RMP_PR, RMP_TEXT = pr, string.format('%011.0f', p)
+  end
+  return RMP_TEXT .. string.rep('0', 17 - #ras) .. ras
+end
 -- enqueue_write stores n checked jobs and returns, in their order, what each was stored as: its
 -- number of pending parents when waiting-children, 0 when waiting, -1 when delayed.
 local function enqueue_write(base, n, batch)
-  local nows = fmt(NOW)
   local stored = {}
   for i = 0, n - 1 do
     local b = base + i * NF
@@ -318,8 +342,8 @@ local function enqueue_write(base, n, batch)
     WRITTEN[id] = true
     -- Times stay text when the client gave them: converting back costs more than the write.
     local ras, cas = ARGV[b + 7], ARGV[b + 8]
-    if ras == '0' then ras = nows end
-    if cas == '0' then cas = nows end
+    if ras == '0' then ras = nows() end
+    if cas == '0' then cas = nows() end
     local ra = tonumber(ras)
     local pd = 0
     local deps = ARGV[b + 11]
@@ -347,7 +371,8 @@ local function enqueue_write(base, n, batch)
       zset(K_DUE, id, ras)
     elseif st == 'waiting' then
       if pr ~= RM_PR or ras ~= RM_RA then
-        RM_PR, RM_RA, RM_HEAD = pr, ras, rmember(pr, ra, '')
+        RM_HEAD = rmember_head(pr, ras)
+        RM_PR, RM_RA = pr, ras
       end
       zset(K_READY, RM_HEAD .. id, 0)
       woke = true
