@@ -104,39 +104,12 @@ type eventArrays struct {
 func enqueuedEvents(jobs []*asyncmqtype.JobInfo, now time.Time) eventArrays {
 	var e eventArrays
 	e.ids = make([]string, len(jobs))
-	sameQueue, sameTask, sameState := true, true, true
-	first := jobs[0]
-	firstState := copiedState(first, now)
 	for i, j := range jobs {
 		e.ids[i] = j.ID
-		sameQueue = sameQueue && j.Queue == first.Queue
-		sameTask = sameTask && j.Task == first.Task
-		sameState = sameState && copiedState(j, now) == firstState
 	}
-	if sameQueue {
-		e.queue = first.Queue
-	} else {
-		e.queues = make([]string, len(jobs))
-		for i, j := range jobs {
-			e.queues[i] = j.Queue
-		}
-	}
-	if sameTask {
-		e.task = first.Task
-	} else {
-		e.tasks = make([]string, len(jobs))
-		for i, j := range jobs {
-			e.tasks[i] = j.Task
-		}
-	}
-	if sameState {
-		e.state = string(firstState)
-	} else {
-		e.states = make([]string, len(jobs))
-		for i, j := range jobs {
-			e.states[i] = string(copiedState(j, now))
-		}
-	}
+	e.queue, e.queues = shared(jobs, func(j *asyncmqtype.JobInfo) string { return j.Queue })
+	e.task, e.tasks = shared(jobs, func(j *asyncmqtype.JobInfo) string { return j.Task })
+	e.state, e.states = shared(jobs, func(j *asyncmqtype.JobInfo) string { return string(copiedState(j, now)) })
 	return e
 }
 
@@ -279,4 +252,20 @@ func appendInt8(b []byte, v int64) []byte {
 // pgMicros is t as a binary timestamptz: microseconds since 2000-01-01 UTC.
 func pgMicros(t time.Time) int64 {
 	return t.Unix()*1_000_000 + int64(t.Nanosecond()/1000) - pgEpoch
+}
+
+// shared returns the value of field that every job has, or, when they differ, each job's value
+// in order (and "").
+func shared(jobs []*asyncmqtype.JobInfo, field func(*asyncmqtype.JobInfo) string) (string, []string) {
+	first := field(jobs[0])
+	for _, j := range jobs[1:] {
+		if field(j) != first {
+			all := make([]string, len(jobs))
+			for k, j := range jobs {
+				all[k] = field(j)
+			}
+			return "", all
+		}
+	}
+	return first, nil
 }
