@@ -36,6 +36,10 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 				return cli.Usagef("--concurrency %d: must be at least 1", cfg.Concurrency)
 			case cfg.BatchSize < 1:
 				return cli.Usagef("--batch-size %d: must be at least 1", cfg.BatchSize)
+			case cfg.Rate < 0:
+				return cli.Usagef("--rate %v: must not be negative", cfg.Rate)
+			case cfg.Rate > 0 && cfg.Bulk:
+				return cli.Usagef("--rate: paces one job per call; it does not apply with --bulk")
 			case cfg.FetchCooldown < 0:
 				return cli.Usagef("--fetch-cooldown %s: must not be negative", cfg.FetchCooldown)
 			}
@@ -71,6 +75,9 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 				if cfg.Bulk {
 					mode = "bulk"
 				}
+				if cfg.Rate > 0 {
+					mode += fmt.Sprintf(", paced at %.0f jobs/s", cfg.Rate)
+				}
 				return cli.KeyValues(w,
 					"backend", cfg.BackendName,
 					"jobs", fmt.Sprintf("%d (%s, concurrency %d)", cfg.Jobs, mode, cfg.Concurrency),
@@ -91,5 +98,6 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 	f.DurationVar(&cfg.FetchCooldown, "fetch-cooldown", 0, "shortest time between two claims on a busy queue (WorkerConfig.FetchCooldown; default the worker's)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file")
 	f.BoolVar(&cfg.Overlap, "overlap", false, "start the worker before enqueueing, so latency excludes the backlog")
+	f.Float64Var(&cfg.Rate, "rate", 0, "enqueue at most this many jobs/s over all producers (0: as fast as they can); with --overlap, latency at a steady load")
 	return cmd
 }

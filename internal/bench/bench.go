@@ -43,6 +43,10 @@ type Config struct {
 	// Without it (the default) all jobs are enqueued first and then burnt down, and the latency
 	// mostly measures how long a job waited behind the backlog.
 	Overlap bool
+	// Rate caps the enqueue rate, in jobs per second over all producers: job k is not enqueued
+	// before k/Rate seconds into the run. Zero enqueues as fast as the producers can. It applies to
+	// one job per call only (not Bulk); with Overlap it measures latency at a steady, known load.
+	Rate float64
 	// FetchCooldown is the worker's WorkerConfig.FetchCooldown; zero keeps the worker's default.
 	FetchCooldown time.Duration
 	// BackendName is reported in the Result (the store's URL, say).
@@ -60,6 +64,8 @@ type Result struct {
 	Concurrency int    `json:"concurrency"`
 	Bulk        bool   `json:"bulk"`
 	Overlap     bool   `json:"overlap,omitempty"`
+	// Rate is Config.Rate, when set.
+	Rate float64 `json:"rate,omitempty"`
 	// EnqueueSeconds is the wall time of the enqueue phase; EnqueueJobsPerSec is Jobs divided by it.
 	EnqueueSeconds    float64 `json:"enqueue_s"`
 	EnqueueJobsPerSec float64 `json:"enqueue_jobs_per_s"`
@@ -94,6 +100,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("concurrency %d: must be positive", c.Concurrency)
 	case c.BatchSize < 0:
 		return c, fmt.Errorf("batch size %d: must be positive", c.BatchSize)
+	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
+		return c, fmt.Errorf("rate %v: must be a positive number of jobs per second", c.Rate)
+	case c.Rate > 0 && c.Bulk:
+		return c, errors.New("rate: applies to one job per call, not to bulk enqueues")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -112,7 +122,7 @@ func Run(ctx context.Context, b asyncmq.Store, cfg Config) (Result, error) {
 	_, _ = rand.Read(suffix[:])
 	queue := "bench-" + hex.EncodeToString(suffix[:])
 	res := Result{Backend: cfg.BackendName, Queue: queue, Jobs: cfg.Jobs, Producers: cfg.Producers,
-		Concurrency: cfg.Concurrency, Bulk: cfg.Bulk, Overlap: cfg.Overlap}
+		Concurrency: cfg.Concurrency, Bulk: cfg.Bulk, Overlap: cfg.Overlap, Rate: cfg.Rate}
 
 	r := &run{cfg: cfg, latencies: make([]time.Duration, cfg.Jobs), allDone: make(chan struct{})}
 	mux := asyncmq.NewServeMux()
@@ -198,7 +208,11 @@ type run struct {
 	latencies []time.Duration
 	started   atomic.Int64
 	completed atomic.Int64
-	allDone   chan struct{}
+	// next is the index of the next job a paced producer (Config.Rate) enqueues; t0 is when the
+	// enqueue phase started.
+	next    atomic.Int64
+	t0      time.Time
+	allDone chan struct{}
 
 	mu  sync.Mutex
 	err error
@@ -243,6 +257,14 @@ func (r *run) enqueue(ctx context.Context, c *asyncmq.Client, queue string) erro
 	cfg := r.cfg
 	var wg sync.WaitGroup
 	errs := make([]error, cfg.Producers)
+	if cfg.Rate > 0 {
+		r.t0 = time.Now()
+		for p := range cfg.Producers {
+			wg.Go(func() { errs[p] = r.pace(ctx, c, queue) })
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
 	per, extra := cfg.Jobs/cfg.Producers, cfg.Jobs%cfg.Producers
 	from := 0
 	for p := range cfg.Producers {
@@ -280,6 +302,35 @@ func (r *run) produce(ctx context.Context, c *asyncmq.Client, queue string, lo, 
 		}
 	}
 	return nil
+}
+
+// pace enqueues one job per call on the schedule of Config.Rate: the producers share one
+// sequence of job numbers, and job k waits until k/Rate seconds after the start. A producer that
+// falls behind the schedule does not sleep until it has caught up, so the achieved rate
+// (EnqueueJobsPerSec) shows when the store could not keep up.
+func (r *run) pace(ctx context.Context, c *asyncmq.Client, queue string) error {
+	opt := []asyncmq.EnqueueOption{asyncmq.Queue(queue)}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		k := r.next.Add(1) - 1
+		if k >= int64(r.cfg.Jobs) {
+			return nil
+		}
+		at := r.t0.Add(time.Duration(float64(k) / r.cfg.Rate * float64(time.Second)))
+		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return fmt.Errorf("enqueue job %d: %w", k, ctx.Err())
+			}
+		}
+		if _, err := c.Enqueue(ctx, task, payload(int(k)), opt...); err != nil {
+			return fmt.Errorf("enqueue job %d: %w", k, err)
+		}
+	}
 }
 
 // payload is a small JSON document, as a typical job argument.

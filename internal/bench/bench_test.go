@@ -68,10 +68,33 @@ func TestRun(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	for _, cfg := range []Config{{Jobs: -1}, {Producers: -1}, {Concurrency: -2}, {BatchSize: -5}} {
+	for _, cfg := range []Config{{Jobs: -1}, {Producers: -1}, {Concurrency: -2}, {BatchSize: -5}, {Rate: -1}, {Rate: 100, Bulk: true}} {
 		if _, err := Run(context.Background(), memory.New(), cfg); err == nil {
 			t.Errorf("Run(%+v) succeeded, want an error", cfg)
 		}
+	}
+}
+
+// TestRunPaced checks that Rate spreads the enqueues over time: 300 jobs at 3,000 jobs/s cannot be
+// enqueued in less than 99.7 ms (the last job is due at 299/3000 s), however fast the store.
+func TestRunPaced(t *testing.T) {
+	t.Parallel()
+	b := memory.New()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := Run(ctx, b, Config{Jobs: 300, Producers: 4, Concurrency: 10, Overlap: true, Rate: 3000})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Rate != 3000 {
+		t.Errorf("result Rate = %v, want 3000", res.Rate)
+	}
+	if least := 299.0 / 3000; res.EnqueueSeconds < least {
+		t.Errorf("300 jobs at 3,000/s were enqueued in %.4f s, sooner than the schedule allows (%.4f s)", res.EnqueueSeconds, least)
+	}
+	q, err := b.Queue(ctx, res.Queue)
+	if err != nil || q.Counts[asyncmqtype.StateCompleted] != 300 {
+		t.Errorf("queue after the run: %+v, %v; want 300 completed jobs", q.Counts, err)
 	}
 }
 
