@@ -11,4 +11,6 @@ func newWALWatch(string) (*walWatch, error) {
 	return nil, errors.New("file notifications are not supported on this system")
 }
 
+func (w *walWatch) rearm() {}
+
 func (w *walWatch) close() {}

@@ -171,20 +171,27 @@ func (b *Backend) watchLoop(last int64) {
 	} else {
 		last = b.signalSince(ctx, db, last)
 	}
-	// On Linux the log's writes wake the loop. A commit writes the log before it becomes
+	// On Linux a write to the log wakes the loop. A commit writes the log before it becomes
 	// visible (the wal-index is updated after), so after a write the loop polls at the watch
-	// interval for walHotWindow to see it land; otherwise it polls only every walFallbackPoll, a
-	// safety net for file systems without inotify events. Elsewhere it polls at the interval.
+	// interval, and goes on doing so while commits keep coming, until walHotWindow has passed
+	// without one; only then does it ask inotify for the next write. Idle, it also polls every
+	// walFallbackPoll, a safety net for file systems without inotify events. Elsewhere it polls
+	// at the interval.
 	idle := b.cfg.watchInterval
-	var wal <-chan struct{}
-	if ww, err := newWALWatch(b.path); err == nil {
+	var (
+		wal <-chan struct{}
+		ww  *walWatch
+	)
+	if ww, err = newWALWatch(b.path); err == nil {
 		defer ww.close()
 		wal = ww.changed
 		idle = max(idle, walFallbackPoll)
 	} else {
+		ww = nil
 		b.cfg.logger.Debug("sqlite: polling for writes of other processes", "path", b.path, "every", idle, "reason", err)
 	}
 	var hotUntil time.Time
+	hot := false
 	timer := time.NewTimer(idle)
 	defer timer.Stop()
 	for {
@@ -199,18 +206,23 @@ func (b *Backend) watchLoop(last int64) {
 			continue
 		case <-timer.C:
 		case <-wal:
-			hotUntil = time.Now().Add(walHotWindow)
+			hot, hotUntil = true, time.Now().Add(walHotWindow)
+		}
+		var v int64
+		err := pragma.QueryRowContext(ctx).Scan(&v)
+		changed := err == nil && v != version
+		if changed && ww != nil {
+			hot, hotUntil = true, time.Now().Add(walHotWindow)
 		}
 		next := idle
-		if time.Now().Before(hotUntil) {
+		if hot && time.Now().Before(hotUntil) {
 			next = b.cfg.watchInterval
+		} else if hot {
+			hot = false
+			ww.rearm()
 		}
 		timer.Reset(next)
-		var v int64
-		if err := pragma.QueryRowContext(ctx).Scan(&v); err != nil {
-			continue
-		}
-		if v == version {
+		if !changed {
 			continue
 		}
 		version = v
