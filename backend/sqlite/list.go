@@ -22,7 +22,9 @@ import (
 // (see anchors.go), so page 5,000 of a million jobs costs about as much as the first. While
 // jobs enter or leave the state, a deep page may start up to 100 positions early or late, as
 // any page may between two requests; its jobs are always ones in the state. With filters, the
-// jobs of the state are read and matched one by one, and counted for Total. Task and Text fold
+// jobs of the state are read and matched one by one, and counted for Total; in a state of
+// 10,000 jobs or more that count is cached while the queue is unchanged, and once it changed
+// may lag by up to 30 seconds, recounted in the background (see totals.go). Task and Text fold
 // the case of ASCII letters only.
 func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	if err := p.Validate(); err != nil {
@@ -59,7 +61,7 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 	if p.Brief {
 		cols, scan = briefCols, scanBriefJob
 	}
-	queries := []string{qQueueCounts, `SELECT count(*) FROM asyncmq_jobs WHERE ` + cond, pageQuery(filteredPage, cols)}
+	queries := []string{qQueueCounts, `SELECT count(*) FROM asyncmq_jobs WHERE ` + cond, pageQuery(filteredPage, cols), qLastEvent}
 	if !filtered {
 		queries = queries[:1]
 		queries = append(queries, unfilteredPageQueries[cols][stateIndex(p.Filter.State)]...)
@@ -97,15 +99,15 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 
 	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}}
 	var plan pageScan
+	var c [numStates]int
+	err = row(qQueueCounts, p.Filter.Queue).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
+	if errors.Is(err, sql.ErrNoRows) {
+		return page, nil
+	}
+	if err != nil {
+		return asyncmqtype.JobPage{}, fmt.Errorf("read counters: %w", err)
+	}
 	if !filtered {
-		var c [numStates]int
-		err := row(qQueueCounts, p.Filter.Queue).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
-		if errors.Is(err, sql.ErrNoRows) {
-			return page, nil
-		}
-		if err != nil {
-			return asyncmqtype.JobPage{}, fmt.Errorf("read counters: %w", err)
-		}
 		page.Total = c[stateIndex(p.Filter.State)]
 		if p.Offset >= page.Total {
 			return page, nil
@@ -119,8 +121,8 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 			plan, _ = planPage(p, c)
 		}
 	} else {
-		if err := row(queries[1], args...).Scan(&page.Total); err != nil {
-			return asyncmqtype.JobPage{}, fmt.Errorf("count jobs: %w", err)
+		if page.Total, err = b.filteredTotal(ctx, row, queries[1], args, c, c[stateIndex(p.Filter.State)]); err != nil {
+			return asyncmqtype.JobPage{}, err
 		}
 		if p.Offset >= page.Total {
 			return page, nil

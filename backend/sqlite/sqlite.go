@@ -38,6 +38,8 @@ type Backend struct {
 	enq   enqueuer
 	// anchors make deep pages of a listing cheap; see anchors.go.
 	anchors *anchorCache
+	// totals spares large filtered listings a count per request; see totals.go.
+	totals totalCache
 
 	closed atomic.Bool
 	// pruneAt is the event ID at which the next event prune runs.
@@ -103,6 +105,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Backend, error) {
 	b := &Backend{path: abs, cfg: cfg, anchors: newAnchorCache(), now: func() time.Time { return time.Now().UTC() }}
 	b.watch.stop = make(chan struct{})
 	b.watch.kick = make(chan struct{}, 1)
+	b.totals.init()
 	wdb, err := sql.Open("sqlite", dsn(abs, cfg, false))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
@@ -358,6 +361,7 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	b.stopWatch()
+	b.totals.close()
 	var errs []error
 	if b.r != nil {
 		errs = append(errs, b.r.Close())
