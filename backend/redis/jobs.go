@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
@@ -29,7 +30,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 	if len(f) == 0 || f["st"] == "" {
 		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
 	}
-	return decodeJob(id, q, f)
+	return decodeJob(id, q, maps.All(f))
 }
 
 // readJobs reads the hashes of ids of one queue in one pipeline, in order; vanished jobs are
@@ -52,7 +53,7 @@ func (s *Store) readJobs(ctx context.Context, queue string, ids []string) ([]*as
 		if f["st"] == "" {
 			continue
 		}
-		j, err := decodeJob(ids[i], queue, f)
+		j, err := decodeJob(ids[i], queue, maps.All(f))
 		if err != nil {
 			return nil, err
 		}
