@@ -172,24 +172,29 @@ func pairs(v any) iter.Seq2[string, string] {
 	}
 }
 
-// jobArgs encodes one job as the 15 script arguments of the enqueue prelude.
+// jobArgs encodes one job as the NF script arguments of the enqueue prelude: the fields every
+// job has, then its optional fields in one argument (see opts in prelude.lua), ” when it has none.
 func jobArgs(j *asyncmqtype.JobInfo) []any {
-	// Headers passed ValidateHeaders, so they encode; '' stores no field.
-	hd, _ := backend.EncodeHeaders(j.Headers)
-	bo := ""
+	var o []byte
+	opt := func(code byte, v string) {
+		if v != "" {
+			o = append(o, code)
+			o = strconv.AppendInt(o, int64(len(v)), 10)
+			o = append(o, ':')
+			o = append(o, v...)
+		}
+	}
 	if j.Backoff != (asyncmqtype.Backoff{}) {
 		b, _ := json.Marshal(j.Backoff)
-		bo = string(b)
+		opt('b', string(b))
 	}
-	to := ""
 	if j.Timeout != 0 {
-		to = strconv.FormatInt(int64(j.Timeout), 10)
+		opt('t', strconv.FormatInt(int64(j.Timeout), 10))
 	}
-	uu := ""
+	opt('k', j.UniqueKey)
 	if !j.UniqueUntil.IsZero() {
-		uu = micros(j.UniqueUntil)
+		opt('u', micros(j.UniqueUntil))
 	}
-	deps := ""
 	if len(j.DependsOn) > 0 {
 		seen := make(map[string]bool, len(j.DependsOn))
 		var uniq []string
@@ -199,11 +204,15 @@ func jobArgs(j *asyncmqtype.JobInfo) []any {
 				uniq = append(uniq, d)
 			}
 		}
-		deps = strings.Join(uniq, depSep)
+		opt('d', strings.Join(uniq, depSep))
 	}
+	opt('r', j.RepeatableID)
+	opt('o', string(j.OnParentFailure))
+	// Headers passed ValidateHeaders, so they encode; '' stores no field.
+	hd, _ := backend.EncodeHeaders(j.Headers)
+	opt('h', string(hd))
 	return []any{
-		j.ID, j.Task, string(j.Payload), strconv.Itoa(j.Priority), strconv.Itoa(j.MaxRetries), bo, to,
-		micros(j.RunAt), micros(j.CreatedAt), j.UniqueKey, uu, deps, j.RepeatableID, string(j.OnParentFailure),
-		string(hd),
+		j.ID, j.Task, string(j.Payload), strconv.Itoa(j.Priority), strconv.Itoa(j.MaxRetries),
+		micros(j.RunAt), micros(j.CreatedAt), string(o),
 	}
 }

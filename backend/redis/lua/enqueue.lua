@@ -1,5 +1,5 @@
 -- enqueue: ARGV[8] = number of groups; each group is its Now (µs, '0' for the server clock),
--- its number of jobs, then 15 arguments per job (see NF in the prelude). Each group is one Enqueue call, stored
+-- its number of jobs, then NF arguments per job (see the prelude). Each group is one Enqueue call, stored
 -- all-or-nothing on its own; the reply has one entry per group: {'ok', created, stored} or a
 -- refusal, where stored lists what each job of the group was stored as (see enqueue_write).
 local out = {}

@@ -333,10 +333,30 @@ local function done()
   woke = false
 end
 
--- Enqueue: each job is 15 arguments starting at base: ID, task, payload, priority, max retries,
--- backoff, timeout, run-at, created-at, unique key, unique until, parents, repeatable ID,
--- parent-failure policy, headers JSON.
-local NF = 15
+-- Enqueue: each job is 8 arguments starting at base: ID, task, payload, priority, max retries,
+-- run-at, created-at, and its optional fields as one argument, '' when it has none (most jobs):
+-- for each field, a one-letter code (OPT_CODES), the value's length in bytes, ':' and the value.
+-- Fewer arguments per job: Redis turns every argument into a Lua string before the script runs.
+local NF = 8
+local OPT_CODES = {b = 'bo', t = 'to', k = 'uk', u = 'uu', d = 'dep', r = 'rep', o = 'op', h = 'hd'}
+local NO_OPTS, OPTS = {}, {}
+-- opts returns the optional fields of the job at b by hash field name, decoded once.
+local function opts(b)
+  local s = ARGV[b + 7]
+  if s == '' then return NO_OPTS end
+  local o = OPTS[b]
+  if o then return o end
+  o = {}
+  local i = 1
+  while i <= #s do
+    local c = string.find(s, ':', i + 1, true)
+    local n = tonumber(string.sub(s, i + 1, c - 1))
+    o[OPT_CODES[string.sub(s, i, i)]] = string.sub(s, c + 1, c + n)
+    i = c + n + 1
+  end
+  OPTS[b] = o
+  return o
+end
 -- WRITTEN holds the IDs this script call has stored: one call carries the Enqueue calls of many
 -- producers, and the ID index is written only by done(), so a later group with the same ID must
 -- find it here to get the same 'exists' as a later call would.
@@ -375,8 +395,9 @@ local function enqueue_check(base, n, batch)
     if not GLOBAL and redis.call('EXISTS', JP .. id) == 1 then
       return {'exists', id}
     end
-    local uk = ARGV[b + 9]
-    if uk ~= '' then
+    local o = opts(b)
+    local uk = o.uk
+    if uk then
       if ukeys[uk] then return {'dup', id} end
       ukeys[uk] = true
       local holder = redis.call('HGET', K_UNIQ, uk)
@@ -387,8 +408,8 @@ local function enqueue_check(base, n, batch)
         end
       end
     end
-    local deps = ARGV[b + 11]
-    if deps ~= '' then
+    local deps = o.dep
+    if deps then
       for p in string.gmatch(deps, '[^' .. SEP .. ']+') do
         if not batch[p] and redis.call('EXISTS', JP .. p) == 0 then return {'noparent', p} end
       end
@@ -397,8 +418,6 @@ local function enqueue_check(base, n, batch)
   return nil
 end
 
--- The optional job fields: hash field and argument offset.
-local OPT_FIELDS = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}, {'hd', 14}}
 -- The ready member's priority and run-at text, kept between jobs that share both.
 local RM_PR, RM_RA, RM_HEAD
 -- rmember_head is rmember(pr, ras, ''), built from the run-at's text when it is a positive
@@ -426,13 +445,14 @@ local function enqueue_write(base, n, batch)
     local jk = JP .. id
     WRITTEN[id] = true
     -- Times stay text when the client gave them: converting back costs more than the write.
-    local ras, cas = ARGV[b + 7], ARGV[b + 8]
+    local ras, cas = ARGV[b + 5], ARGV[b + 6]
+    local o = opts(b)
     if ras == '0' then ras = nows() end
     if cas == '0' then cas = nows() end
     local ra = tonumber(ras)
     local pd = 0
-    local deps = ARGV[b + 11]
-    if deps ~= '' then
+    local deps = o.dep
+    if deps then
       for p in string.gmatch(deps, '[^' .. SEP .. ']+') do
         local pk = JP .. p
         if batch[p] or redis.call('HGET', pk, 'st') ~= 'completed' then pd = pd + 1 end
@@ -444,11 +464,8 @@ local function enqueue_write(base, n, batch)
     if pd > 0 then st = 'waiting-children' end
     local pr = ARGV[b + 3]
     local f = {'t', ARGV[b + 1], 'st', st, 'pr', pr, 'mr', ARGV[b + 4], 'ra', ras, 'ca', cas}
-    for k = 1, #OPT_FIELDS do
-      local o = OPT_FIELDS[k]
-      local v = ARGV[b + o[2]]
-      if v ~= '' then f[#f + 1] = o[1]; f[#f + 1] = v end
-    end
+    if ARGV[b + 2] ~= '' then f[13] = 'p'; f[14] = ARGV[b + 2] end
+    for k, v in pairs(o) do f[#f + 1] = k; f[#f + 1] = v end
     if pd > 0 then f[#f + 1] = 'pd'; f[#f + 1] = pd end
     redis.call('HSET', jk, unpack(f))
     zset(SKEY[st], id, cas)
@@ -462,7 +479,7 @@ local function enqueue_write(base, n, batch)
       zset(K_READY, RM_HEAD .. id, 0)
       woke = true
     end
-    if ARGV[b + 9] ~= '' then redis.call('HSET', K_UNIQ, ARGV[b + 9], id) end
+    if o.uk then redis.call('HSET', K_UNIQ, o.uk, id) end
     if GLOBAL then
       JOBQ[#JOBQ + 1] = id
       JOBQ[#JOBQ + 1] = QNAME
