@@ -9,6 +9,11 @@ local FKEY = {completed = KEYS[11], failed = KEYS[12], cancelled = KEYS[13]}
 local K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ = KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]
 local K_RIDS, K_RDUE = KEYS[20], KEYS[21]
 SKEY['waiting-children'] = KEYS[22]
+-- Active jobs are listed and counted from the lease set: a second set of them by created-at cost
+-- two sorted-set writes per job for listings of a few hundred jobs. KEYS[4] (s:active) is only
+-- deleted, with the queue, for data written before.
+local K_OLD_ACTIVE = KEYS[4]
+SKEY.active = K_LEASE
 local JP, QNAME, MP, WAKE, EVMAX = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
 local GLOBAL = ARGV[7] == '1'
 local TERMINAL = {completed = true, failed = true, cancelled = true}
@@ -209,9 +214,11 @@ local function flush_metrics()
   MET, TMET = {}, {}
 end
 
+-- move moves a job between the sets of its states; the lease set, which holds the active ones,
+-- is written by the scripts that take and end leases.
 local function move(id, from, to, ca)
-  if from then zset(SKEY[from], id, false) end
-  zset(SKEY[to], id, ca)
+  if from and from ~= 'active' then zset(SKEY[from], id, false) end
+  if to ~= 'active' then zset(SKEY[to], id, ca) end
 end
 
 -- release_children counts one completed parent off each child's pending dependencies; a child
