@@ -25,7 +25,7 @@ type enqReq struct {
 	queue string
 	now   time.Time
 	jobs  []*asyncmqtype.JobInfo
-	// stored is what the script stored each job as (see storedJobs), set before done is sent.
+	// stored is what the script stored each job as (see groupReply), set before done is sent.
 	stored []int64
 	done   chan error
 }
@@ -43,7 +43,7 @@ func newEnqueueCombiner(s *Store) *enqueueCombiner {
 	return c
 }
 
-// submit stores jobs and returns what each was stored as, in order (see storedJobs).
+// submit stores jobs and returns what each was stored as, in order (see groupReply).
 func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo) ([]int64, error) {
 	r := &enqReq{ctx: ctx, queue: queue, now: now, jobs: jobs, done: make(chan error, 1)}
 	if err := c.in.send(ctx, r); err != nil {
@@ -117,28 +117,30 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 			}
 			continue
 		}
-		replies, _ := res.val.([]any)
-		for _, reply := range replies {
-			if created(reply) {
+		arr, _ := res.val.([]any)
+		i := 0
+		var bad error
+		for _, r := range rs {
+			if bad != nil {
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: read the reply: %w", len(r.jobs), q, bad)
+				continue
+			}
+			var stored []int64
+			var made bool
+			var refused error
+			stored, made, i, refused, bad = groupReply(arr, i, len(r.jobs))
+			if bad != nil {
+				// The jobs may be stored: the reply is malformed, not the enqueue failed.
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: read the reply: %w", len(r.jobs), q, bad)
+				continue
+			}
+			if refused != nil {
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, refused)
+				continue
+			}
+			if made {
 				// Before any caller returns, so that it finds the queue listed.
 				c.s.queueCreated(ctx, q)
-				break
-			}
-		}
-		for g, r := range rs {
-			var reply any
-			if g < len(replies) {
-				reply = replies[g]
-			}
-			if err := enqueueReply(reply); err != nil {
-				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, err)
-				continue
-			}
-			stored, err := storedJobs(reply, len(r.jobs))
-			if err != nil {
-				// The jobs are stored: the reply is malformed, not the enqueue failed.
-				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: read the reply: %w", len(r.jobs), q, err)
-				continue
 			}
 			r.stored = stored
 			r.done <- nil

@@ -382,7 +382,7 @@ local function enqueue_prefetch(ids)
   end
 end
 local function enqueue_check(base, n, batch)
-  local ukeys = {}
+  local ukeys
   for i = 0, n - 1 do
     local id = ARGV[base + i * NF]
     if WRITTEN[id] then return {'exists', id} end
@@ -405,6 +405,7 @@ local function enqueue_check(base, n, batch)
     local o = opts(b)
     local uk = o.uk
     if uk then
+      if not ukeys then ukeys = {} end
       if ukeys[uk] then return {'dup', id} end
       ukeys[uk] = true
       local holder = redis.call('HGET', K_UNIQ, uk)
@@ -442,10 +443,10 @@ local function rmember_head(pr, ras)
   end
   return RMP_TEXT .. string.rep('0', 17 - #ras) .. ras
 end
--- enqueue_write stores n checked jobs and returns, in their order, what each was stored as: its
--- number of pending parents when waiting-children, 0 when waiting, -1 when delayed.
-local function enqueue_write(base, n, batch)
-  local stored = {}
+-- enqueue_write stores n checked jobs and appends to stored, when given, what each was stored as
+-- in their order: its number of pending parents when waiting-children, 0 when waiting, -1 when
+-- delayed.
+local function enqueue_write(base, n, batch, stored)
   for i = 0, n - 1 do
     local b = base + i * NF
     local id = ARGV[b]
@@ -492,12 +493,19 @@ local function enqueue_write(base, n, batch)
       JOBQ[#JOBQ + 1] = QNAME
     end
     event('job:enqueued', id, ARGV[b + 1], st, '')
-    stored[i + 1] = pd > 0 and pd or (st == 'delayed' and -1 or 0)
+    if stored then stored[#stored + 1] = pd > 0 and pd or (st == 'delayed' and -1 or 0) end
   end
-  return stored
 end
 
+-- batch_ids returns the set of IDs of a group, which its jobs' parents may name; a group none of
+-- whose jobs has optional fields names no parents and gets an empty set.
+local NO_BATCH = {}
 local function batch_ids(base, n)
+  local plain = true
+  for i = 0, n - 1 do
+    if ARGV[base + i * NF + 7] ~= '' then plain = false; break end
+  end
+  if plain then return NO_BATCH end
   local batch = {}
   for i = 0, n - 1 do batch[ARGV[base + i * NF]] = true end
   return batch
