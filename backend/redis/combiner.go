@@ -31,7 +31,11 @@ type enqReq struct {
 }
 
 const (
-	combineLanes   = 4
+	// combineLanes is how many combined script calls are in flight at once. Each call costs Redis
+	// about 40 µs on top of its jobs, so fewer, fuller calls cost less: with 50 producers, two
+	// lanes carry about 16 jobs a call against 9 for four, and cut Redis CPU per job by 14%
+	// (BenchmarkEnqueueParallel) while one call runs as the next fills.
+	combineLanes   = 2
 	combineMaxJobs = 2000
 )
 
