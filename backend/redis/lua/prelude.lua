@@ -41,19 +41,39 @@ end
 -- redis.call costs a few microseconds of its own, more than the write it makes. Scripts never
 -- read an index they have written before done().
 local ZOPS, ZKEYS = {}, {}
-local function zset(key, member, score)
+local function zkey(key)
   local t = ZOPS[key]
   if not t then
     t = {}
     ZOPS[key] = t
     ZKEYS[#ZKEYS + 1] = key
   end
-  t[member] = score
+  return t
+end
+local function zset(key, member, score)
+  zkey(key)[member] = score
+end
+
+-- zset_once is zset for a member the script writes once in that set, as claim and finish do for
+-- the jobs they move: it appends to a list rather than keying a table by member.
+local ZADD1, ZREM1 = {}, {}
+local function zset_once(key, member, score)
+  zkey(key)
+  if score then
+    local t = ZADD1[key]
+    if not t then t = {}; ZADD1[key] = t end
+    t[#t + 1] = score
+    t[#t + 1] = member
+  else
+    local t = ZREM1[key]
+    if not t then t = {}; ZREM1[key] = t end
+    t[#t + 1] = member
+  end
 end
 
 local function flush_z()
   for _, key in ipairs(ZKEYS) do
-    local adds, rems = {}, {}
+    local adds, rems = ZADD1[key] or {}, ZREM1[key] or {}
     for m, sc in pairs(ZOPS[key]) do
       if sc then
         adds[#adds + 1] = sc
@@ -65,7 +85,7 @@ local function flush_z()
     for i = 1, #rems, 1000 do redis.call('ZREM', key, unpack(rems, i, math.min(i + 999, #rems))) end
     for i = 1, #adds, 2000 do redis.call('ZADD', key, unpack(adds, i, math.min(i + 1999, #adds))) end
   end
-  ZOPS, ZKEYS = {}, {}
+  ZOPS, ZKEYS, ZADD1, ZREM1 = {}, {}, {}, {}
 end
 
 local woke = false
