@@ -151,9 +151,11 @@ local function ev_write(from, to)
 end
 
 -- ev_trim keeps the stream near EVMAX events. The counter beside the stream (key suffix :n)
--- holds how many events the stream has; once it passes EVMAX by a tenth, the oldest entries
--- (at most 1,000 per call) are cut until it is back at EVMAX. A missing counter starts from the
--- stream's length, counting one event per entry as entries written before batching held.
+-- holds how many events the stream has; while it is over EVMAX by more than a tenth, each call
+-- cuts the oldest entries, at most 32 per call, until it is back at EVMAX. The cut reads the
+-- entries whole, and an entry of a bulk enqueue holds up to 2,000 IDs: 32 of them are under a
+-- megabyte, so no call holds Redis long. A missing counter starts from the stream's length, one
+-- event per entry as entries written before batching held.
 local function ev_trim(added, entries)
   local ck = K_EV .. ':n'
   local c = redis.call('INCRBY', ck, added)
@@ -163,7 +165,7 @@ local function ev_trim(added, entries)
   end
   local max = tonumber(EVMAX)
   if c <= max + math.max(math.floor(max / 10), 1) then return end
-  local old = redis.call('XRANGE', K_EV, '-', '+', 'COUNT', 1001)
+  local old = redis.call('XRANGE', K_EV, '-', '+', 'COUNT', 33)
   local removed, cut = 0, nil
   -- The newest entry read always stays: it may be one this call wrote.
   for i = 1, #old - 1 do
