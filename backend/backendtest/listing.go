@@ -100,6 +100,23 @@ func testListing(t *testing.T, newBackend factory) {
 		requireIDs(t, ids(s.list(asyncmqtype.ListJobsParams{Filter: waiting, Sort: asyncmqtype.SortNewest}).Jobs), []string{"c", "b", "a"}, "newest")
 	})
 
+	// Active jobs list by CreatedAt as every state does, whatever order their leases were taken in.
+	t.Run("ActiveByCreation", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		s.enqueue(job("c1", createdAt(at(time.Second))), job("b2", createdAt(at(2*time.Second))), job("a3", createdAt(at(3*time.Second))))
+		for i, id := range []string{"a3", "b2", "c1"} { // claimed in ID order, so leases end in that order
+			s.claimOne(at(time.Duration(10+i)*time.Second), id)
+		}
+		active := asyncmqtype.JobFilter{Queue: "default", State: asyncmqtype.StateActive}
+		requireIDs(t, ids(s.list(asyncmqtype.ListJobsParams{Filter: active, Sort: asyncmqtype.SortOldest}).Jobs), []string{"c1", "b2", "a3"}, "oldest")
+		page := s.list(asyncmqtype.ListJobsParams{Filter: active, Sort: asyncmqtype.SortNewest, Offset: 1, Limit: 1})
+		requireIDs(t, ids(page.Jobs), []string{"b2"}, "newest, second")
+		requireEqual(t, page.Total, 3, "Total")
+		active.ID = "1"
+		requireIDs(t, ids(s.list(asyncmqtype.ListJobsParams{Filter: active}).Jobs), []string{"c1"}, "filtered by ID")
+	})
+
 	t.Run("Filters", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

@@ -3,6 +3,7 @@ package redis
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 	"time"
@@ -58,45 +59,94 @@ func atoi(s string) int {
 	return n
 }
 
-// decodeJob builds a JobInfo from a job hash; ok is false when the hash is empty (no such job).
-func decodeJob(id, queue string, f map[string]string) (*asyncmqtype.JobInfo, error) {
-	j := &asyncmqtype.JobInfo{
-		ID: id, Queue: queue, Task: f["t"], State: asyncmqtype.State(f["st"]),
-		Priority: atoi(f["pr"]), Attempts: atoi(f["at"]), MaxRetries: atoi(f["mr"]),
-		RunAt: fromMicros(f["ra"]), CreatedAt: fromMicros(f["ca"]), StartedAt: fromMicros(f["sa"]),
-		FinishedAt: fromMicros(f["fa"]), WorkerID: f["w"], LeaseToken: f["lt"],
-		LeaseExpiresAt: fromMicros(f["le"]), Stalls: atoi(f["sl"]), UniqueKey: f["uk"],
-		UniqueUntil: fromMicros(f["uu"]), PendingDeps: atoi(f["pd"]), CancelRequested: f["cr"] == "1",
-		RepeatableID: f["rep"], OnParentFailure: asyncmqtype.ParentFailure(f["op"]),
+// decodeJob builds a JobInfo from the fields of a job hash, read once each as they come (a
+// claim's reply is decoded without building a map first).
+func decodeJob(id, queue string, fields iter.Seq2[string, string]) (*asyncmqtype.JobInfo, error) {
+	j := &asyncmqtype.JobInfo{ID: id, Queue: queue}
+	var hd, to, bo, dep, er string
+	for k, v := range fields {
+		switch k {
+		case "t":
+			j.Task = v
+		case "p":
+			if v != "" {
+				j.Payload = json.RawMessage(v)
+			}
+		case "st":
+			j.State = asyncmqtype.State(v)
+		case "pr":
+			j.Priority = atoi(v)
+		case "at":
+			j.Attempts = atoi(v)
+		case "mr":
+			j.MaxRetries = atoi(v)
+		case "ra":
+			j.RunAt = fromMicros(v)
+		case "ca":
+			j.CreatedAt = fromMicros(v)
+		case "sa":
+			j.StartedAt = fromMicros(v)
+		case "fa":
+			j.FinishedAt = fromMicros(v)
+		case "w":
+			j.WorkerID = v
+		case "lt":
+			j.LeaseToken = v
+		case "le":
+			j.LeaseExpiresAt = fromMicros(v)
+		case "sl":
+			j.Stalls = atoi(v)
+		case "uk":
+			j.UniqueKey = v
+		case "uu":
+			j.UniqueUntil = fromMicros(v)
+		case "pd":
+			j.PendingDeps = atoi(v)
+		case "cr":
+			j.CancelRequested = v == "1"
+		case "rep":
+			j.RepeatableID = v
+		case "op":
+			j.OnParentFailure = asyncmqtype.ParentFailure(v)
+		case "r":
+			if v != "" {
+				j.Result = json.RawMessage(v)
+			}
+		case "pg":
+			if v != "" {
+				j.Progress = json.RawMessage(v)
+			}
+		case "hd":
+			hd = v
+		case "to":
+			to = v
+		case "bo":
+			bo = v
+		case "dep":
+			dep = v
+		case "er":
+			er = v
+		}
 	}
 	var err error
-	if j.Headers, err = backend.DecodeHeaders(id, []byte(f["hd"])); err != nil {
+	if j.Headers, err = backend.DecodeHeaders(id, []byte(hd)); err != nil {
 		return nil, err
 	}
-	if v := f["p"]; v != "" {
-		j.Payload = json.RawMessage(v)
-	}
-	if v := f["r"]; v != "" {
-		j.Result = json.RawMessage(v)
-	}
-	if v := f["pg"]; v != "" {
-		j.Progress = json.RawMessage(v)
-	}
-	if v := f["to"]; v != "" {
-		n, _ := strconv.ParseInt(v, 10, 64)
+	if to != "" {
+		n, _ := strconv.ParseInt(to, 10, 64)
 		j.Timeout = time.Duration(n)
 	}
-	if v := f["bo"]; v != "" {
-		if err := json.Unmarshal([]byte(v), &j.Backoff); err != nil {
+	if bo != "" {
+		if err := json.Unmarshal([]byte(bo), &j.Backoff); err != nil {
 			return nil, fmt.Errorf("decode backoff of job %q: %w", id, err)
 		}
 	}
-	if v := f["dep"]; v != "" {
-		j.DependsOn = strings.Split(v, depSep)
+	if dep != "" {
+		j.DependsOn = strings.Split(dep, depSep)
 	}
-	if v := f["er"]; v != "" {
+	if er != "" {
 		var es []storedError
-		if err := json.Unmarshal([]byte(v), &es); err != nil {
+		if err := json.Unmarshal([]byte(er), &es); err != nil {
 			return nil, fmt.Errorf("decode errors of job %q: %w", id, err)
 		}
 		for _, e := range es {
@@ -108,36 +158,43 @@ func decodeJob(id, queue string, f map[string]string) (*asyncmqtype.JobInfo, err
 	return j, nil
 }
 
-// pairs turns a script's HGETALL reply into a map.
-func pairs(v any) map[string]string {
+// pairs reads a script's HGETALL reply (field, value, ...) as field-value pairs.
+func pairs(v any) iter.Seq2[string, string] {
 	arr, _ := v.([]any)
-	m := make(map[string]string, len(arr)/2)
-	for i := 0; i+1 < len(arr); i += 2 {
-		k, _ := arr[i].(string)
-		val, _ := arr[i+1].(string)
-		m[k] = val
+	return func(yield func(string, string) bool) {
+		for i := 0; i+1 < len(arr); i += 2 {
+			k, _ := arr[i].(string)
+			val, _ := arr[i+1].(string)
+			if !yield(k, val) {
+				return
+			}
+		}
 	}
-	return m
 }
 
-// jobArgs encodes one job as the 15 script arguments of the enqueue prelude.
+// jobArgs encodes one job as the NF script arguments of the enqueue prelude: the fields every
+// job has, then its optional fields in one argument (see opts in prelude.lua), ” when it has none.
 func jobArgs(j *asyncmqtype.JobInfo) []any {
-	// Headers passed ValidateHeaders, so they encode; '' stores no field.
-	hd, _ := backend.EncodeHeaders(j.Headers)
-	bo := ""
+	var o []byte
+	opt := func(code byte, v string) {
+		if v != "" {
+			o = append(o, code)
+			o = strconv.AppendInt(o, int64(len(v)), 10)
+			o = append(o, ':')
+			o = append(o, v...)
+		}
+	}
 	if j.Backoff != (asyncmqtype.Backoff{}) {
 		b, _ := json.Marshal(j.Backoff)
-		bo = string(b)
+		opt('b', string(b))
 	}
-	to := ""
 	if j.Timeout != 0 {
-		to = strconv.FormatInt(int64(j.Timeout), 10)
+		opt('t', strconv.FormatInt(int64(j.Timeout), 10))
 	}
-	uu := ""
+	opt('k', j.UniqueKey)
 	if !j.UniqueUntil.IsZero() {
-		uu = micros(j.UniqueUntil)
+		opt('u', micros(j.UniqueUntil))
 	}
-	deps := ""
 	if len(j.DependsOn) > 0 {
 		seen := make(map[string]bool, len(j.DependsOn))
 		var uniq []string
@@ -147,11 +204,15 @@ func jobArgs(j *asyncmqtype.JobInfo) []any {
 				uniq = append(uniq, d)
 			}
 		}
-		deps = strings.Join(uniq, depSep)
+		opt('d', strings.Join(uniq, depSep))
 	}
+	opt('r', j.RepeatableID)
+	opt('o', string(j.OnParentFailure))
+	// Headers passed ValidateHeaders, so they encode; '' stores no field.
+	hd, _ := backend.EncodeHeaders(j.Headers)
+	opt('h', string(hd))
 	return []any{
-		j.ID, j.Task, string(j.Payload), strconv.Itoa(j.Priority), strconv.Itoa(j.MaxRetries), bo, to,
-		micros(j.RunAt), micros(j.CreatedAt), j.UniqueKey, uu, deps, j.RepeatableID, string(j.OnParentFailure),
-		string(hd),
+		j.ID, j.Task, string(j.Payload), strconv.Itoa(j.Priority), strconv.Itoa(j.MaxRetries),
+		micros(j.RunAt), micros(j.CreatedAt), string(o),
 	}
 }

@@ -25,13 +25,17 @@ type enqReq struct {
 	queue string
 	now   time.Time
 	jobs  []*asyncmqtype.JobInfo
-	// stored is what the script stored each job as (see storedJobs), set before done is sent.
+	// stored is what the script stored each job as (see groupReply), set before done is sent.
 	stored []int64
 	done   chan error
 }
 
 const (
-	combineLanes   = 4
+	// combineLanes is how many combined script calls are in flight at once. Each call costs Redis
+	// about 40 µs on top of its jobs, so fewer, fuller calls cost less: with 50 producers, two
+	// lanes carry about 16 jobs a call against 9 for four, and cut Redis CPU per job by 14%
+	// (BenchmarkEnqueueParallel) while one call runs as the next fills.
+	combineLanes   = 2
 	combineMaxJobs = 2000
 )
 
@@ -43,7 +47,7 @@ func newEnqueueCombiner(s *Store) *enqueueCombiner {
 	return c
 }
 
-// submit stores jobs and returns what each was stored as, in order (see storedJobs).
+// submit stores jobs and returns what each was stored as, in order (see groupReply).
 func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo) ([]int64, error) {
 	r := &enqReq{ctx: ctx, queue: queue, now: now, jobs: jobs, done: make(chan error, 1)}
 	if err := c.in.send(ctx, r); err != nil {
@@ -117,28 +121,30 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 			}
 			continue
 		}
-		replies, _ := res.val.([]any)
-		for _, reply := range replies {
-			if created(reply) {
+		arr, _ := res.val.([]any)
+		i := 0
+		var bad error
+		for _, r := range rs {
+			if bad != nil {
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: read the reply: %w", len(r.jobs), q, bad)
+				continue
+			}
+			var stored []int64
+			var made bool
+			var refused error
+			stored, made, i, refused, bad = groupReply(arr, i, len(r.jobs))
+			if bad != nil {
+				// The jobs may be stored: the reply is malformed, not the enqueue failed.
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: read the reply: %w", len(r.jobs), q, bad)
+				continue
+			}
+			if refused != nil {
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, refused)
+				continue
+			}
+			if made {
 				// Before any caller returns, so that it finds the queue listed.
 				c.s.queueCreated(ctx, q)
-				break
-			}
-		}
-		for g, r := range rs {
-			var reply any
-			if g < len(replies) {
-				reply = replies[g]
-			}
-			if err := enqueueReply(reply); err != nil {
-				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, err)
-				continue
-			}
-			stored, err := storedJobs(reply, len(r.jobs))
-			if err != nil {
-				// The jobs are stored: the reply is malformed, not the enqueue failed.
-				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: read the reply: %w", len(r.jobs), q, err)
-				continue
 			}
 			r.stored = stored
 			r.done <- nil

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
@@ -65,29 +66,35 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	return nil
 }
 
-// storedJobs reads what an enqueue script reply ({'ok', created, stored}) says each of its n
-// jobs was stored as: its pending parents when waiting-children, 0 when waiting, -1 when delayed.
-func storedJobs(reply any, n int) ([]int64, error) {
-	arr, _ := reply.([]any)
-	if len(arr) < 3 {
-		return nil, fmt.Errorf("no stored states in reply %v", reply)
+// errMalformed reports an enqueue script reply the store cannot read: the jobs may be stored.
+var errMalformed = errors.New("malformed enqueue reply")
+
+// groupReply reads the part of the enqueue script's flat reply at arr[i:] that answers a group
+// of n jobs: 'ok', created and what each job was stored as (its pending parents when
+// waiting-children, 0 when waiting, -1 when delayed), or a refusal code and the ID it names. It
+// returns where the next group's part starts; refused is the refusal as a typed error.
+func groupReply(arr []any, i, n int) (stored []int64, created bool, next int, refused, err error) {
+	if i+1 >= len(arr) {
+		return nil, false, i, nil, fmt.Errorf("%w: %d entries, want a group's at %d", errMalformed, len(arr), i)
 	}
-	list, _ := arr[2].([]any)
-	if len(list) != n {
-		return nil, fmt.Errorf("%d stored states for %d jobs", len(list), n)
+	if code, _ := arr[i].(string); code != "ok" {
+		return nil, false, i + 2, enqueueReply([]any{arr[i], arr[i+1]}), nil
 	}
-	out := make([]int64, n)
-	for i, v := range list {
-		x, ok := v.(int64)
+	if i+2+n > len(arr) {
+		return nil, false, i, nil, fmt.Errorf("%w: %d entries, want %d stored states at %d", errMalformed, len(arr), n, i+2)
+	}
+	stored = make([]int64, n)
+	for k := range stored {
+		x, ok := arr[i+2+k].(int64)
 		if !ok {
-			return nil, fmt.Errorf("stored state %v of job %d is not an integer", v, i)
+			return nil, false, i, nil, fmt.Errorf("%w: stored state %v of job %d is not an integer", errMalformed, arr[i+2+k], k)
 		}
-		out[i] = x
+		stored[k] = x
 	}
-	return out, nil
+	return stored, arr[i+1] == int64(1), i + 2 + n, nil, nil
 }
 
-// storedState turns one entry of storedJobs into a job's State and PendingDeps.
+// storedState turns one stored state of groupReply into a job's State and PendingDeps.
 func storedState(x int64) (asyncmqtype.State, int) {
 	switch {
 	case x > 0:
@@ -110,7 +117,7 @@ func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInf
 	return groups, order
 }
 
-// enqueueQueue stores the jobs of one queue and returns what each was stored as (see storedJobs).
+// enqueueQueue stores the jobs of one queue and returns what each was stored as (see groupReply).
 func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams) ([]int64, error) {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {

@@ -6,29 +6,36 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Events live in Redis Streams trimmed with MAXLEN ~ (the events= URL option, default 100,000),
-// so they stay bounded, and hold ids and states only, never payloads or results.
+// Events live in Redis Streams and hold ids and states only, never payloads or results. The
+// scripts write the events of one call as one stream entry (see flush_events in prelude.lua)
+// and keep the stream near the events= URL option's count of events (default 100,000), so it
+// stays bounded.
 //
 // On a single server and behind Sentinel every queue's scripts append to one stream, and an
-// event's cursor is its stream ID ("<ms>-<seq>"). Redis assigns stream IDs in append order inside
-// the script that makes the transition, so a reader resuming after a cursor never skips an event
-// and never reads one twice, whatever the writers.
+// event's cursor is its entry's stream ID ("<ms>-<seq>"), followed by ".<i>" for the i-th event
+// of an entry holding several. Redis assigns stream IDs in append order inside the script that
+// makes the transition, so a reader resuming after a cursor never skips an event and never reads
+// one twice, whatever the writers.
 //
 // On Cluster a script may only touch its own slot, so each queue has its own stream and a cursor
-// is "<ms>-<seq>/<queue>" (queue names cannot hold "/"). Events merges the streams in the order
-// (ms, seq, queue). The milliseconds come from each node's clock: a node whose clock lags the
+// ends in "/<queue>" (queue names cannot hold "/"). Events merges the streams in the order
+// (ms, seq, queue, i). The milliseconds come from each node's clock: a node whose clock lags the
 // others by d can append an event behind a cursor a reader took less than d earlier, and that
 // reader skips it. Keep the nodes' clocks synchronised (NTP); a single server has no such limit.
 
-// position is one event's place in the order of every stream.
+// position is one event's place in the order of every stream: its entry's, then its index in
+// the entry. many marks an entry of several events, whose cursors carry the index.
 type position struct {
 	ms, seq int64
 	queue   string
+	idx     int
+	many    bool
 }
 
 func (a position) compare(b position) int {
@@ -38,7 +45,10 @@ func (a position) compare(b position) int {
 	if a.seq != b.seq {
 		return cmpInt(a.seq, b.seq)
 	}
-	return strings.Compare(a.queue, b.queue)
+	if c := strings.Compare(a.queue, b.queue); c != 0 {
+		return c
+	}
+	return cmpInt(int64(a.idx), int64(b.idx))
 }
 
 func cmpInt(a, b int64) int {
@@ -63,6 +73,9 @@ func parseStreamID(sid string) (ms, seq int64, ok bool) {
 
 func (s *Store) cursorOf(p position) string {
 	id := strconv.FormatInt(p.ms, 10) + "-" + strconv.FormatInt(p.seq, 10)
+	if p.many {
+		id += "." + strconv.Itoa(p.idx)
+	}
 	if s.cluster {
 		return id + "/" + p.queue
 	}
@@ -81,24 +94,73 @@ func (s *Store) parseCursor(c string) (position, error) {
 			return position{}, invalid("event cursor %q: want <ms>-<seq>/<queue>", c)
 		}
 	}
+	idx := 0
+	id, is, many := strings.Cut(id, ".")
+	if many {
+		n, err := strconv.Atoi(is)
+		if err != nil || n < 0 {
+			return position{}, invalid("event cursor %q: not a cursor of this store", c)
+		}
+		idx = n
+	}
 	ms, seq, ok := parseStreamID(id)
 	if !ok || (!s.cluster && strings.Contains(c, "/")) {
 		return position{}, invalid("event cursor %q: not a cursor of this store", c)
 	}
-	return position{ms, seq, queue}, nil
+	return position{ms: ms, seq: seq, queue: queue, idx: idx, many: many}, nil
 }
 
-func (s *Store) decodeEvent(m goredis.XMessage) (asyncmqtype.Event, position) {
+// decodeEntry expands one stream entry into its events, in order.
+func (s *Store) decodeEntry(m goredis.XMessage) []posEvent {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
 	ms, seq, _ := parseStreamID(m.ID)
-	pos := position{ms, seq, ""}
+	queue := str("q")
+	pos := position{ms: ms, seq: seq}
 	if s.cluster {
-		pos.queue = str("q")
+		pos.queue = queue
 	}
-	return asyncmqtype.Event{
-		Cursor: s.cursorOf(pos), Type: asyncmqtype.EventType(str("t")), Queue: str("q"), JobID: str("j"),
-		Task: str("k"), State: asyncmqtype.State(str("s")), At: fromMicros(str("a")), Detail: str("d"),
-	}, pos
+	n, _ := strconv.Atoi(str("n"))
+	if n == 0 {
+		return []posEvent{{asyncmqtype.Event{
+			Cursor: s.cursorOf(pos), Type: asyncmqtype.EventType(str("t")), Queue: queue, JobID: str("j"),
+			Task: str("k"), State: asyncmqtype.State(str("s")), At: fromMicros(str("a")), Detail: str("d"),
+		}, pos}}
+	}
+	// field returns the i-th event's value of a field: shared (lowercase) or listed (uppercase).
+	lists := map[string][]string{}
+	for _, k := range []string{"J", "T", "K", "S", "A", "D"} {
+		if v, ok := m.Values[k].(string); ok {
+			lists[k] = strings.Split(v, depSep)
+		}
+	}
+	field := func(name string, i int) string {
+		if l, ok := lists[strings.ToUpper(name)]; ok {
+			if i < len(l) {
+				return l[i]
+			}
+			return ""
+		}
+		return str(name)
+	}
+	pos.many = true
+	out := make([]posEvent, n)
+	var at time.Time
+	if _, listed := lists["A"]; !listed {
+		at = fromMicros(str("a"))
+	}
+	for i := range n {
+		p := pos
+		p.idx = i
+		e := asyncmqtype.Event{
+			Cursor: s.cursorOf(p), Type: asyncmqtype.EventType(field("t", i)), Queue: queue, JobID: field("j", i),
+			Task: field("k", i), State: asyncmqtype.State(field("s", i)), At: at, Detail: field("d", i),
+		}
+		if at.IsZero() {
+			e.At = fromMicros(field("a", i))
+		}
+		out[i] = posEvent{e, p}
+	}
+	return out
 }
 
 // eventStreams returns the streams to read with the queue of each ("" for the shared stream):
@@ -140,19 +202,17 @@ func (s *Store) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]async
 	if err != nil {
 		return nil, err
 	}
-	streams, queues, err := s.eventStreams(ctx, p.Queue)
+	streams, _, err := s.eventStreams(ctx, p.Queue)
 	if err != nil {
 		return nil, err
 	}
 	var out []posEvent
-	for si, st := range streams {
+	for _, st := range streams {
+		// From the cursor's entry on, inclusive: its later events, and on Cluster the entries of
+		// queues sorting after the cursor's with the same ID, are still ahead.
 		start := "-"
 		if after.ms >= 0 {
 			start = strconv.FormatInt(after.ms, 10) + "-" + strconv.FormatInt(after.seq, 10)
-			// Within the same (ms, seq), a queue sorting after the cursor's is still ahead.
-			if !s.cluster || queues[si] <= after.queue {
-				start = "(" + start
-			}
 		}
 		for {
 			msgs, err := s.rdb.XRangeN(ctx, st, start, "+", eventChunk).Result()
@@ -160,9 +220,10 @@ func (s *Store) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]async
 				return nil, fmt.Errorf("read events: %w", err)
 			}
 			for _, m := range msgs {
-				e, pos := s.decodeEvent(m)
-				if pos.compare(after) > 0 && (p.Queue == "" || e.Queue == p.Queue) {
-					out = append(out, posEvent{e, pos})
+				for _, pe := range s.decodeEntry(m) {
+					if pe.pos.compare(after) > 0 && (p.Queue == "" || pe.e.Queue == p.Queue) {
+						out = append(out, pe)
+					}
 				}
 			}
 			if len(msgs) < eventChunk || (p.Limit > 0 && len(streams) == 1 && len(out) >= p.Limit) {
@@ -200,10 +261,12 @@ func (s *Store) newest(ctx context.Context, queue string, limit int) ([]asyncmqt
 				return nil, fmt.Errorf("read the newest events: %w", err)
 			}
 			for _, m := range msgs {
-				e, pos := s.decodeEvent(m)
-				if queue == "" || e.Queue == queue {
-					out = append(out, posEvent{e, pos})
-					got++
+				evs := s.decodeEntry(m)
+				for i := len(evs) - 1; i >= 0; i-- {
+					if queue == "" || evs[i].e.Queue == queue {
+						out = append(out, evs[i])
+						got++
+					}
 				}
 			}
 			if len(msgs) < max(limit, 100) {

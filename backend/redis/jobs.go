@@ -1,9 +1,13 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
@@ -29,7 +33,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 	if len(f) == 0 || f["st"] == "" {
 		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
 	}
-	return decodeJob(id, q, f)
+	return decodeJob(id, q, maps.All(f))
 }
 
 // readJobs reads the hashes of ids of one queue in one pipeline, in order; vanished jobs are
@@ -52,7 +56,7 @@ func (s *Store) readJobs(ctx context.Context, queue string, ids []string) ([]*as
 		if f["st"] == "" {
 			continue
 		}
-		j, err := decodeJob(ids[i], queue, f)
+		j, err := decodeJob(ids[i], queue, maps.All(f))
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +86,8 @@ func (s *Store) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asy
 	rev := p.Sort != asyncmqtype.SortOldest
 	k := s.queueKeys(f.Queue)
 	set := k.state(f.State.Index())
-	if f.Task == "" && f.ID == "" && f.Text == "" {
+	filtered := f.Task != "" || f.ID != "" || f.Text != ""
+	if !filtered && f.State != asyncmqtype.StateActive {
 		var total *goredis.IntCmd
 		var ids *goredis.StringSliceCmd
 		_, err := s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
@@ -97,8 +102,16 @@ func (s *Store) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asy
 		page.Jobs, err = s.readJobs(ctx, f.Queue, ids.Val())
 		return page, err
 	}
+	rng, err := s.ranked(ctx, f.Queue, f.State, rev)
+	if err != nil {
+		return page, err
+	}
+	limit := ListScanLimit
+	if !filtered {
+		limit = 0
+	}
 	var matched []string
-	err := s.scan(ctx, f, set, rev, ListScanLimit, func(id string) {
+	err = s.scan(ctx, f, rng, limit, func(id string) {
 		if page.Total >= p.Offset && len(matched) < p.Limit {
 			matched = append(matched, id)
 		}
@@ -118,20 +131,86 @@ func rangeIDs(ctx context.Context, pl goredis.Pipeliner, set string, start, stop
 	return pl.ZRange(ctx, set, start, stop)
 }
 
-// scan calls match for every job of set (in order) that passes the filter's Task, ID and Text,
+// ranked returns a reader of a queue's jobs in one state in listing order (CreatedAt, then ID;
+// newest first when rev), by rank from start to stop inclusive: the state's sorted set, or for
+// active jobs their IDs sorted once (see activeIDs).
+func (s *Store) ranked(ctx context.Context, queue string, state asyncmqtype.State, rev bool) (func(start, stop int64) ([]string, error), error) {
+	if state == asyncmqtype.StateActive {
+		ids, err := s.activeIDs(ctx, queue, rev)
+		if err != nil {
+			return nil, err
+		}
+		return func(start, stop int64) ([]string, error) {
+			return ids[min(int(start), len(ids)):min(int(stop)+1, len(ids))], nil
+		}, nil
+	}
+	set := s.queueKeys(queue).state(state.Index())
+	return func(start, stop int64) ([]string, error) {
+		var c *goredis.StringSliceCmd
+		_, err := s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
+			c = rangeIDs(ctx, pl, set, start, stop, rev)
+			return nil
+		})
+		return c.Val(), err
+	}, nil
+}
+
+// activeIDs returns a queue's active jobs in listing order. The lease set holds them by lease
+// expiry, so their created-at is read from their hashes, in one pipeline: active jobs are no
+// more than the workers' slots, and a listing of them is rare next to the two sorted-set writes
+// per job a set of its own would cost.
+func (s *Store) activeIDs(ctx context.Context, queue string, rev bool) ([]string, error) {
+	k := s.queueKeys(queue)
+	ids, err := s.rdb.ZRange(ctx, k.lease(), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list active jobs of queue %q: %w", queue, err)
+	}
+	cmds := make([]*goredis.StringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = pl.HGet(ctx, k.job(id), "ca")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("list active jobs of queue %q: %w", queue, err)
+	}
+	type active struct {
+		id string
+		ca int64
+	}
+	list := make([]active, 0, len(ids))
+	for i, id := range ids {
+		ca, err := strconv.ParseInt(cmds[i].Val(), 10, 64)
+		if err != nil {
+			continue // deleted since the lease set was read
+		}
+		list = append(list, active{id, ca})
+	}
+	slices.SortFunc(list, func(a, b active) int {
+		c := cmp.Compare(a.ca, b.ca)
+		if c == 0 {
+			c = strings.Compare(a.id, b.id)
+		}
+		if rev {
+			c = -c
+		}
+		return c
+	})
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = a.id
+	}
+	return out, nil
+}
+
+// scan calls match for every job rng reads (in order) that passes the filter's Task, ID and Text,
 // examining at most limit jobs (0 = all).
-func (s *Store) scan(ctx context.Context, f asyncmqtype.JobFilter, set string, rev bool, limit int, match func(id string)) error {
+func (s *Store) scan(ctx context.Context, f asyncmqtype.JobFilter, rng func(start, stop int64) ([]string, error), limit int, match func(id string)) error {
 	k := s.queueKeys(f.Queue)
 	task, text := strings.ToLower(f.Task), strings.ToLower(f.Text)
 	for start := 0; limit == 0 || start < limit; start += scanChunk {
-		ids, err := func() ([]string, error) {
-			var c *goredis.StringSliceCmd
-			_, err := s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
-				c = rangeIDs(ctx, pl, set, int64(start), int64(start+scanChunk-1), rev)
-				return nil
-			})
-			return c.Val(), err
-		}()
+		ids, err := rng(int64(start), int64(start+scanChunk-1))
 		if err != nil {
 			return fmt.Errorf("scan jobs of queue %q: %w", f.Queue, err)
 		}
@@ -202,11 +281,13 @@ func (s *Store) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, 
 		if p.Filter.State != "" {
 			states = []asyncmqtype.State{p.Filter.State}
 		}
-		k := s.queueKeys(p.Filter.Queue)
 		var ids []string
 		for _, st := range states {
-			err := s.scan(ctx, p.Filter, k.state(st.Index()), false, 0, func(id string) { ids = append(ids, id) })
+			rng, err := s.ranked(ctx, p.Filter.Queue, st, false)
 			if err != nil {
+				return 0, err
+			}
+			if err := s.scan(ctx, p.Filter, rng, 0, func(id string) { ids = append(ids, id) }); err != nil {
 				return 0, err
 			}
 		}

@@ -10,16 +10,19 @@ import "github.com/asyncmq/asyncmq/asyncmqtype"
 //	<prefix>:{<q>}:j:<id>      HASH   one job (fields in codec.go); the only copy of its payload
 //	<prefix>:{<q>}:ready       ZSET   claimable jobs, score 0, member priority|run-at|id (lexical)
 //	<prefix>:{<q>}:s:<state>   ZSET   jobs of a state by CreatedAt µs (listings, counts, pages);
-//	                                  waiting-children holds the jobs blocked on parents
+//	                                  waiting-children holds the jobs blocked on parents; no
+//	                                  s:active (earlier versions wrote one; it is only deleted)
 //	<prefix>:{<q>}:due         ZSET   delayed jobs by RunAt µs
-//	<prefix>:{<q>}:lease       ZSET   active jobs by lease expiry µs
+//	<prefix>:{<q>}:lease       ZSET   active jobs by lease expiry µs; also their count and, sorted
+//	                                  by CreatedAt in the client, their listing
 //	<prefix>:{<q>}:f:<state>   ZSET   terminal jobs by FinishedAt µs (Clean, retention)
 //	<prefix>:{<q>}:uniq        HASH   unique key -> job ID
 //	<prefix>:{<q>}:mi, :m:<min> ZSET/HASH per-minute metric buckets (expire after 8 days)
 //	<prefix>:{<q>}:rids, :rdue, :r:<id>  repeatables of the queue
 //	<prefix>:{<q>}:events      STREAM events of the queue (Cluster only)
 //	<prefix>:{<q>}:wake        sharded pub/sub channel: the queue may have runnable jobs
-//	<prefix>:events            STREAM every event (single server and Sentinel)
+//	<prefix>:events            STREAM every event (single server and Sentinel); beside each
+//	                                  stream, <stream>:n counts its events (see events.go)
 //	<prefix>:jobq              HASH   job ID -> queue (GetJob, ApplyJobs by ID)
 //	<prefix>:queues, :allq     SET    known queues; every queue that ever had metrics or events
 //	<prefix>:reps              HASH   repeatable ID -> queue
@@ -66,13 +69,20 @@ func (k qkeys) events() string                   { return k.list[14] }
 func (k qkeys) rdue() string                     { return k.list[20] }
 func (k qkeys) wake() string                     { return k.base + "wake" }
 
-// state returns the key of the state of index i (asyncmqtype.State.Index).
+// state returns the key of the set that counts the jobs of the state of index i
+// (asyncmqtype.State.Index): its s:<state> set, or for active jobs the lease set, whose order is
+// not the listing's (see ranked).
 func (k qkeys) state(i int) string {
-	if i == asyncmqtype.StateWaitingChildren.Index() {
+	switch i {
+	case asyncmqtype.StateWaitingChildren.Index():
 		return k.list[21]
+	case asyncmqtype.StateActive.Index():
+		return k.lease()
 	}
 	return k.list[2+i]
 }
+
+func (k qkeys) lease() string { return k.list[9] }
 
 func (s *Store) jobqKey() string   { return s.prefix + ":jobq" }
 func (s *Store) queuesKey() string { return s.prefix + ":queues" }

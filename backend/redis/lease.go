@@ -341,7 +341,7 @@ func (s *Store) RecoverStalled(ctx context.Context, p backend.RecoverParams) (ba
 		cmds := make([]*goredis.ZSliceCmd, len(queues))
 		_, err := s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
 			for i, q := range queues {
-				cmds[i] = pl.ZRangeByScoreWithScores(ctx, s.queueKeys(q).list[9], &goredis.ZRangeBy{
+				cmds[i] = pl.ZRangeByScoreWithScores(ctx, s.queueKeys(q).lease(), &goredis.ZRangeBy{
 					Min: "-inf", Max: "(" + strconv.FormatInt(now.UnixMicro(), 10), Count: int64(chunk),
 				})
 			}

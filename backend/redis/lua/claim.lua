@@ -37,8 +37,8 @@ for _, m in ipairs(cands) do
     if st == 'waiting' and not pd then
       n = n + 1
       redis.call('HSET', jk, 'st', 'active', 'at', at + 1, 'lt', ARGV[11] .. n .. ':' .. QNAME, 'le', le, 'sa', now, 'w', ARGV[10])
-      move(id, 'waiting', 'active', ca)
-      zset(K_LEASE, id, le)
+      zset_once(SKEY.waiting, id, false)
+      zset_once(K_LEASE, id, le)
       metric(task, 's', 1, 'ws', (NOW - ra) * 1000)
       event('job:started', id, task, 'active', '')
       out[#out + 1] = id

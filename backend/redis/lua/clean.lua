@@ -15,4 +15,5 @@ end
 local done = n < chunk or ARGV[13] == '1'
 if done and n + tonumber(ARGV[12]) > 0 then event('queue:changed', '', '', '', 'cleaned') end
 flush_z()
+flush_events()
 return {n, DELETED, done and 1 or 0}

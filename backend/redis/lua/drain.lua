@@ -16,4 +16,5 @@ local n = #ids
 local done = n < chunk
 if done and n + tonumber(ARGV[10]) > 0 then event('queue:changed', '', '', '', 'drained') end
 flush_z()
+flush_events()
 return {n, DELETED, done and 1 or 0}

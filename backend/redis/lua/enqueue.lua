@@ -1,7 +1,8 @@
 -- enqueue: ARGV[8] = number of groups; each group is its Now (µs, '0' for the server clock),
--- its number of jobs, then 15 arguments per job (see NF in the prelude). Each group is one Enqueue call, stored
--- all-or-nothing on its own; the reply has one entry per group: {'ok', created, stored} or a
--- refusal, where stored lists what each job of the group was stored as (see enqueue_write).
+-- its number of jobs, then NF arguments per job (see the prelude). Each group is one Enqueue call, stored
+-- all-or-nothing on its own. The reply is flat, since every nested table costs Redis a reply of
+-- its own to convert: per group, 'ok', created (1 when the call made the queue known) and what
+-- each of its jobs was stored as (see enqueue_write), or a refusal code and the ID it names.
 local out = {}
 local b = 9
 local clock = NOW
@@ -22,10 +23,12 @@ for g = 1, tonumber(ARGV[8]) do
   local batch = batch_ids(base, n)
   local err = enqueue_check(base, n, batch)
   if err then
-    out[g] = err
+    out[#out + 1] = err[1]
+    out[#out + 1] = err[2]
   else
-    local created = known()
-    out[g] = {'ok', created, enqueue_write(base, n, batch)}
+    out[#out + 1] = 'ok'
+    out[#out + 1] = known()
+    enqueue_write(base, n, batch, out)
   end
   b = base + n * NF
 end

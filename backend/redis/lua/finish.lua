@@ -11,7 +11,9 @@ for b = 8, #ARGV, 10 do
     out[#out + 1] = 'lost'
   else
     out[#out + 1] = 'ok'
-    zset(K_LEASE, id, false)
+    -- Each job of the call leaves the lease set once: a second outcome for it finds it no
+    -- longer active.
+    zset_once(K_LEASE, id, false)
     -- The lease fields are emptied in the job's one HSET rather than deleted by an HDEL of
     -- their own: every script and the decoder read an empty field as an absent one.
     local f = {'lt', '', 'le', '', 'cr', ''}
@@ -38,8 +40,8 @@ for b = 8, #ARGV, 10 do
         f[#f + 1] = 'r'; f[#f + 1] = ARGV[b + 3]
       end
       redis.call('HSET', jk, unpack(f))
-      move(id, 'active', outcome, v[4])
-      zset(FKEY[outcome], id, now)
+      zset_once(SKEY[outcome], id, v[4])
+      zset_once(FKEY[outcome], id, now)
       if outcome == 'completed' then
         release_children(v[7])
         metric(v[5], 'c', 1, 'ds', dur, bucket, 1)

@@ -9,6 +9,11 @@ local FKEY = {completed = KEYS[11], failed = KEYS[12], cancelled = KEYS[13]}
 local K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ = KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]
 local K_RIDS, K_RDUE = KEYS[20], KEYS[21]
 SKEY['waiting-children'] = KEYS[22]
+-- Active jobs are listed and counted from the lease set: a second set of them by created-at cost
+-- two sorted-set writes per job for listings of a few hundred jobs. KEYS[4] (s:active) is only
+-- deleted, with the queue, for data written before.
+local K_OLD_ACTIVE = KEYS[4]
+SKEY.active = K_LEASE
 local JP, QNAME, MP, WAKE, EVMAX = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
 local GLOBAL = ARGV[7] == '1'
 local TERMINAL = {completed = true, failed = true, cancelled = true}
@@ -36,19 +41,39 @@ end
 -- redis.call costs a few microseconds of its own, more than the write it makes. Scripts never
 -- read an index they have written before done().
 local ZOPS, ZKEYS = {}, {}
-local function zset(key, member, score)
+local function zkey(key)
   local t = ZOPS[key]
   if not t then
     t = {}
     ZOPS[key] = t
     ZKEYS[#ZKEYS + 1] = key
   end
-  t[member] = score
+  return t
+end
+local function zset(key, member, score)
+  zkey(key)[member] = score
+end
+
+-- zset_once is zset for a member the script writes once in that set, as claim and finish do for
+-- the jobs they move: it appends to a list rather than keying a table by member.
+local ZADD1, ZREM1 = {}, {}
+local function zset_once(key, member, score)
+  zkey(key)
+  if score then
+    local t = ZADD1[key]
+    if not t then t = {}; ZADD1[key] = t end
+    t[#t + 1] = score
+    t[#t + 1] = member
+  else
+    local t = ZREM1[key]
+    if not t then t = {}; ZREM1[key] = t end
+    t[#t + 1] = member
+  end
 end
 
 local function flush_z()
   for _, key in ipairs(ZKEYS) do
-    local adds, rems = {}, {}
+    local adds, rems = ZADD1[key] or {}, ZREM1[key] or {}
     for m, sc in pairs(ZOPS[key]) do
       if sc then
         adds[#adds + 1] = sc
@@ -60,7 +85,7 @@ local function flush_z()
     for i = 1, #rems, 1000 do redis.call('ZREM', key, unpack(rems, i, math.min(i + 999, #rems))) end
     for i = 1, #adds, 2000 do redis.call('ZADD', key, unpack(adds, i, math.min(i + 1999, #adds))) end
   end
-  ZOPS, ZKEYS = {}, {}
+  ZOPS, ZKEYS, ZADD1, ZREM1 = {}, {}, {}, {}
 end
 
 local woke = false
@@ -82,10 +107,96 @@ local function set_now(text)
   NOW_AT, NOW_TEXT = NOW, text
 end
 
--- event appends one event.
+-- Events are gathered by event() and written by flush_events() (from done()) as few stream
+-- entries as possible: one XADD per script call instead of one per job, which was a third of the
+-- Redis time of a job's life. An entry of one event keeps the fields t q j k s a d; an entry of
+-- several has 'n' (how many), 'q', 'J' (the job IDs joined by SEP), and for each of t k s a d
+-- either the lowercase field (every event shares the value) or the uppercase one (the values
+-- joined by SEP). An event whose ID, task or detail holds SEP gets an entry of its own.
+local EV_T, EV_J, EV_K, EV_S, EV_A, EV_D, EVN = {}, {}, {}, {}, {}, {}, 0
+local EV_ENTRIES = 0
 local function event(typ, id, task, state, detail)
-  local EV_NOWS = nows()
-  redis.call('XADD', K_EV, 'MAXLEN', '~', EVMAX, '*', 't', typ, 'q', QNAME, 'j', id or '', 'k', task or '', 's', state or '', 'a', EV_NOWS, 'd', detail or '')
+  EVN = EVN + 1
+  EV_T[EVN], EV_J[EVN], EV_K[EVN], EV_S[EVN], EV_A[EVN], EV_D[EVN] = typ, id or '', task or '', state or '', nows(), detail or ''
+end
+
+-- ev_field appends the field of list over events from..to: shared (name) or joined (NAME).
+local function ev_field(f, name, list, from, to)
+  local v = list[from]
+  for i = from + 1, to do
+    if list[i] ~= v then
+      f[#f + 1] = string.upper(name)
+      f[#f + 1] = table.concat(list, SEP, from, to)
+      return
+    end
+  end
+  f[#f + 1] = name
+  f[#f + 1] = v
+end
+
+local function ev_write(from, to)
+  if from > to then return end
+  EV_ENTRIES = EV_ENTRIES + 1
+  if from == to then
+    redis.call('XADD', K_EV, '*', 't', EV_T[from], 'q', QNAME, 'j', EV_J[from], 'k', EV_K[from], 's', EV_S[from], 'a', EV_A[from], 'd', EV_D[from])
+    return
+  end
+  local f = {'n', to - from + 1, 'q', QNAME, 'J', table.concat(EV_J, SEP, from, to)}
+  ev_field(f, 't', EV_T, from, to)
+  ev_field(f, 'k', EV_K, from, to)
+  ev_field(f, 's', EV_S, from, to)
+  ev_field(f, 'a', EV_A, from, to)
+  ev_field(f, 'd', EV_D, from, to)
+  redis.call('XADD', K_EV, '*', unpack(f))
+end
+
+-- ev_trim keeps the stream near EVMAX events. The counter beside the stream (key suffix :n)
+-- holds how many events the stream has; while it is over EVMAX by more than a tenth, each call
+-- cuts the oldest entries, at most 32 per call, until it is back at EVMAX. The cut reads the
+-- entries whole, and an entry of a bulk enqueue holds up to 2,000 IDs: 32 of them are under a
+-- megabyte, so no call holds Redis long. A missing counter starts from the stream's length, one
+-- event per entry as entries written before batching held.
+local function ev_trim(added, entries)
+  local ck = K_EV .. ':n'
+  local c = redis.call('INCRBY', ck, added)
+  if c == added then
+    local l = redis.call('XLEN', K_EV) - entries
+    if l > 0 then c = redis.call('INCRBY', ck, l) end
+  end
+  local max = tonumber(EVMAX)
+  if c <= max + math.max(math.floor(max / 10), 1) then return end
+  local old = redis.call('XRANGE', K_EV, '-', '+', 'COUNT', 33)
+  local removed, cut = 0, nil
+  -- The newest entry read always stays: it may be one this call wrote.
+  for i = 1, #old - 1 do
+    if c - removed <= max then break end
+    local f, n = old[i][2], 1
+    for k = 1, #f, 2 do
+      if f[k] == 'n' then n = tonumber(f[k + 1]) or 1; break end
+    end
+    removed = removed + n
+    cut = old[i + 1][1]
+  end
+  if cut then
+    redis.call('XTRIM', K_EV, 'MINID', cut)
+    redis.call('DECRBY', ck, removed)
+  end
+end
+
+local function flush_events()
+  if EVN == 0 then return end
+  local from = 1
+  for i = 1, EVN do
+    if string.find(EV_J[i], SEP, 1, true) or string.find(EV_K[i], SEP, 1, true) or string.find(EV_D[i], SEP, 1, true) then
+      ev_write(from, i - 1)
+      ev_write(i, i)
+      from = i + 1
+    end
+  end
+  ev_write(from, EVN)
+  -- Counted after the writes: a new counter reads the stream's length, less the entries added.
+  ev_trim(EVN, EV_ENTRIES)
+  EV_T, EV_J, EV_K, EV_S, EV_A, EV_D, EVN, EV_ENTRIES = {}, {}, {}, {}, {}, {}, 0, 0
 end
 
 -- metric adds counters of a task to the bucket of NOW's minute, both the queue's and the task's.
@@ -125,9 +236,11 @@ local function flush_metrics()
   MET, TMET = {}, {}
 end
 
+-- move moves a job between the sets of its states; the lease set, which holds the active ones,
+-- is written by the scripts that take and end leases.
 local function move(id, from, to, ca)
-  if from then zset(SKEY[from], id, false) end
-  zset(SKEY[to], id, ca)
+  if from and from ~= 'active' then zset(SKEY[from], id, false) end
+  if to ~= 'active' then zset(SKEY[to], id, ca) end
 end
 
 -- release_children counts one completed parent off each child's pending dependencies; a child
@@ -241,6 +354,7 @@ local JOBQ = {}
 -- a job became claimable.
 local function done()
   flush_z()
+  flush_events()
   flush_metrics()
   for i = 1, #JOBQ, 2000 do redis.call('HSET', K_JOBQ, unpack(JOBQ, i, math.min(i + 1999, #JOBQ))) end
   JOBQ = {}
@@ -248,10 +362,30 @@ local function done()
   woke = false
 end
 
--- Enqueue: each job is 15 arguments starting at base: ID, task, payload, priority, max retries,
--- backoff, timeout, run-at, created-at, unique key, unique until, parents, repeatable ID,
--- parent-failure policy, headers JSON.
-local NF = 15
+-- Enqueue: each job is 8 arguments starting at base: ID, task, payload, priority, max retries,
+-- run-at, created-at, and its optional fields as one argument, '' when it has none (most jobs):
+-- for each field, a one-letter code (OPT_CODES), the value's length in bytes, ':' and the value.
+-- Fewer arguments per job: Redis turns every argument into a Lua string before the script runs.
+local NF = 8
+local OPT_CODES = {b = 'bo', t = 'to', k = 'uk', u = 'uu', d = 'dep', r = 'rep', o = 'op', h = 'hd'}
+local NO_OPTS, OPTS = {}, {}
+-- opts returns the optional fields of the job at b by hash field name, decoded once.
+local function opts(b)
+  local s = ARGV[b + 7]
+  if s == '' then return NO_OPTS end
+  local o = OPTS[b]
+  if o then return o end
+  o = {}
+  local i = 1
+  while i <= #s do
+    local c = string.find(s, ':', i + 1, true)
+    local n = tonumber(string.sub(s, i + 1, c - 1))
+    o[OPT_CODES[string.sub(s, i, i)]] = string.sub(s, c + 1, c + n)
+    i = c + n + 1
+  end
+  OPTS[b] = o
+  return o
+end
 -- WRITTEN holds the IDs this script call has stored: one call carries the Enqueue calls of many
 -- producers, and the ID index is written only by done(), so a later group with the same ID must
 -- find it here to get the same 'exists' as a later call would.
@@ -270,7 +404,7 @@ local function enqueue_prefetch(ids)
   end
 end
 local function enqueue_check(base, n, batch)
-  local ukeys = {}
+  local ukeys
   for i = 0, n - 1 do
     local id = ARGV[base + i * NF]
     if WRITTEN[id] then return {'exists', id} end
@@ -290,8 +424,10 @@ local function enqueue_check(base, n, batch)
     if not GLOBAL and redis.call('EXISTS', JP .. id) == 1 then
       return {'exists', id}
     end
-    local uk = ARGV[b + 9]
-    if uk ~= '' then
+    local o = opts(b)
+    local uk = o.uk
+    if uk then
+      if not ukeys then ukeys = {} end
       if ukeys[uk] then return {'dup', id} end
       ukeys[uk] = true
       local holder = redis.call('HGET', K_UNIQ, uk)
@@ -302,8 +438,8 @@ local function enqueue_check(base, n, batch)
         end
       end
     end
-    local deps = ARGV[b + 11]
-    if deps ~= '' then
+    local deps = o.dep
+    if deps then
       for p in string.gmatch(deps, '[^' .. SEP .. ']+') do
         if not batch[p] and redis.call('EXISTS', JP .. p) == 0 then return {'noparent', p} end
       end
@@ -312,8 +448,6 @@ local function enqueue_check(base, n, batch)
   return nil
 end
 
--- The optional job fields: hash field and argument offset.
-local OPT_FIELDS = {{'p', 2}, {'bo', 5}, {'to', 6}, {'uk', 9}, {'uu', 10}, {'dep', 11}, {'rep', 12}, {'op', 13}, {'hd', 14}}
 -- The ready member's priority and run-at text, kept between jobs that share both.
 local RM_PR, RM_RA, RM_HEAD
 -- rmember_head is rmember(pr, ras, ''), built from the run-at's text when it is a positive
@@ -331,23 +465,24 @@ local function rmember_head(pr, ras)
   end
   return RMP_TEXT .. string.rep('0', 17 - #ras) .. ras
 end
--- enqueue_write stores n checked jobs and returns, in their order, what each was stored as: its
--- number of pending parents when waiting-children, 0 when waiting, -1 when delayed.
-local function enqueue_write(base, n, batch)
-  local stored = {}
+-- enqueue_write stores n checked jobs and appends to stored, when given, what each was stored as
+-- in their order: its number of pending parents when waiting-children, 0 when waiting, -1 when
+-- delayed.
+local function enqueue_write(base, n, batch, stored)
   for i = 0, n - 1 do
     local b = base + i * NF
     local id = ARGV[b]
     local jk = JP .. id
     WRITTEN[id] = true
     -- Times stay text when the client gave them: converting back costs more than the write.
-    local ras, cas = ARGV[b + 7], ARGV[b + 8]
+    local ras, cas = ARGV[b + 5], ARGV[b + 6]
+    local o = opts(b)
     if ras == '0' then ras = nows() end
     if cas == '0' then cas = nows() end
     local ra = tonumber(ras)
     local pd = 0
-    local deps = ARGV[b + 11]
-    if deps ~= '' then
+    local deps = o.dep
+    if deps then
       for p in string.gmatch(deps, '[^' .. SEP .. ']+') do
         local pk = JP .. p
         if batch[p] or redis.call('HGET', pk, 'st') ~= 'completed' then pd = pd + 1 end
@@ -359,11 +494,8 @@ local function enqueue_write(base, n, batch)
     if pd > 0 then st = 'waiting-children' end
     local pr = ARGV[b + 3]
     local f = {'t', ARGV[b + 1], 'st', st, 'pr', pr, 'mr', ARGV[b + 4], 'ra', ras, 'ca', cas}
-    for k = 1, #OPT_FIELDS do
-      local o = OPT_FIELDS[k]
-      local v = ARGV[b + o[2]]
-      if v ~= '' then f[#f + 1] = o[1]; f[#f + 1] = v end
-    end
+    if ARGV[b + 2] ~= '' then f[13] = 'p'; f[14] = ARGV[b + 2] end
+    for k, v in pairs(o) do f[#f + 1] = k; f[#f + 1] = v end
     if pd > 0 then f[#f + 1] = 'pd'; f[#f + 1] = pd end
     redis.call('HSET', jk, unpack(f))
     zset(SKEY[st], id, cas)
@@ -377,18 +509,25 @@ local function enqueue_write(base, n, batch)
       zset(K_READY, RM_HEAD .. id, 0)
       woke = true
     end
-    if ARGV[b + 9] ~= '' then redis.call('HSET', K_UNIQ, ARGV[b + 9], id) end
+    if o.uk then redis.call('HSET', K_UNIQ, o.uk, id) end
     if GLOBAL then
       JOBQ[#JOBQ + 1] = id
       JOBQ[#JOBQ + 1] = QNAME
     end
     event('job:enqueued', id, ARGV[b + 1], st, '')
-    stored[i + 1] = pd > 0 and pd or (st == 'delayed' and -1 or 0)
+    if stored then stored[#stored + 1] = pd > 0 and pd or (st == 'delayed' and -1 or 0) end
   end
-  return stored
 end
 
+-- batch_ids returns the set of IDs of a group, which its jobs' parents may name; a group none of
+-- whose jobs has optional fields names no parents and gets an empty set.
+local NO_BATCH = {}
 local function batch_ids(base, n)
+  local plain = true
+  for i = 0, n - 1 do
+    if ARGV[base + i * NF + 7] ~= '' then plain = false; break end
+  end
+  if plain then return NO_BATCH end
   local batch = {}
   for i = 0, n - 1 do batch[ARGV[base + i * NF]] = true end
   return batch

@@ -4,4 +4,5 @@ local v = redis.call('HMGET', jk, 'st', 'lt', 't')
 if v[1] ~= 'active' or v[2] ~= ARGV[9] then return 0 end
 redis.call('HSET', jk, 'pg', ARGV[10])
 event('job:progress', ARGV[8], v[3], 'active', '')
+flush_events()
 return 1

@@ -1,0 +1,137 @@
+package redis_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+func enqueueIDs(t *testing.T, s backend.Store, ids ...string) {
+	t.Helper()
+	jobs := make([]*asyncmqtype.JobInfo, len(ids))
+	for i, id := range ids {
+		jobs[i] = &asyncmqtype.JobInfo{ID: id, Queue: "ev", Task: "task-" + id, Payload: []byte(`{}`)}
+	}
+	if err := s.Enqueue(t.Context(), backend.EnqueueParams{Jobs: jobs}); err != nil {
+		t.Fatalf("enqueue %v: %v", ids, err)
+	}
+}
+
+func allEvents(t *testing.T, s backend.Store, after string) []asyncmqtype.Event {
+	t.Helper()
+	evs, err := s.Events(t.Context(), asyncmqtype.EventsParams{After: after})
+	if err != nil {
+		t.Fatalf("events after %q: %v", after, err)
+	}
+	return evs
+}
+
+func jobIDs(evs []asyncmqtype.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.JobID
+	}
+	return out
+}
+
+// The events of one call share a stream entry; each still reads as its own event with its own
+// cursor, and a reader resumes after any of them, including an ID holding the separator the
+// shared entry uses.
+func TestEventsOfOneCall(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ids := []string{"a", "b\x1fc", "d", "e", "f"}
+	enqueueIDs(t, s, ids...)
+	enqueueIDs(t, s, "g")
+	evs := allEvents(t, s, "")
+	want := append(ids, "g")
+	if fmt.Sprint(jobIDs(evs)) != fmt.Sprint(want) {
+		t.Fatalf("events %q, want %q", jobIDs(evs), want)
+	}
+	for i, e := range evs {
+		if e.Type != asyncmqtype.EventEnqueued || e.Task != "task-"+want[i] || e.Queue != "ev" || e.State != asyncmqtype.StateWaiting || e.At.IsZero() {
+			t.Fatalf("event %d = %+v", i, e)
+		}
+	}
+	for i := range evs {
+		if got := jobIDs(allEvents(t, s, evs[i].Cursor)); fmt.Sprint(got) != fmt.Sprint(want[i+1:]) {
+			t.Fatalf("events after %q (event %d) = %q, want %q", evs[i].Cursor, i, got, want[i+1:])
+		}
+	}
+	recent, err := s.RecentEvents(t.Context(), asyncmqtype.RecentEventsParams{Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := jobIDs(recent); fmt.Sprint(got) != fmt.Sprint([]string{"g", "f", "e"}) {
+		t.Fatalf("recent events %q, want g f e", got)
+	}
+	last, err := s.LastEventCursor(t.Context())
+	if err != nil || last != evs[len(evs)-1].Cursor {
+		t.Fatalf("LastEventCursor = %q, %v; want %q", last, err, evs[len(evs)-1].Cursor)
+	}
+}
+
+// The stream keeps about events= events, however many each entry holds, and always the newest.
+func TestEventsBounded(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url))+"&events=200")
+	n := 0
+	for round := range 20 {
+		var ids []string
+		size := 1 + round%3*24 // calls of 1, 25 and 49 jobs
+		for range size {
+			ids = append(ids, fmt.Sprintf("j%04d", n))
+			n++
+		}
+		enqueueIDs(t, s, ids...)
+	}
+	evs := allEvents(t, s, "")
+	if len(evs) < 150 || len(evs) > 220 {
+		t.Fatalf("the stream holds %d events after %d, want about 200 (events=200)", len(evs), n)
+	}
+	if got, want := evs[len(evs)-1].JobID, fmt.Sprintf("j%04d", n-1); got != want {
+		t.Fatalf("newest event is for %q, want %q", got, want)
+	}
+}
+
+// A stream written before events of one call shared an entry reads as before, and the events
+// written after it follow it; the bound counts its entries too.
+func TestEventsWrittenOneEntryEach(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	prefix := freshPrefix(t, url)
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(opt)
+	defer raw.Close()
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		err := raw.XAdd(t.Context(), &goredis.XAddArgs{Stream: prefix + ":events", Values: []any{
+			"t", "job:enqueued", "q", "ev", "j", fmt.Sprintf("old%d", i), "k", "t", "s", "waiting", "a", fmt.Sprint(at.UnixMicro()), "d", "",
+		}}).Err()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openStore(t, withPrefix(url, prefix)+"&events=6")
+	old := allEvents(t, s, "")
+	if got := jobIDs(old); fmt.Sprint(got) != "[old0 old1 old2]" || !old[0].At.Equal(at) || old[1].Type != asyncmqtype.EventEnqueued {
+		t.Fatalf("events of the old stream: %+v", old)
+	}
+	enqueueIDs(t, s, "a", "b")
+	if got := jobIDs(allEvents(t, s, old[2].Cursor)); fmt.Sprint(got) != "[a b]" {
+		t.Fatalf("events after the old ones: %q", got)
+	}
+	enqueueIDs(t, s, "c", "d", "e")
+	if got := jobIDs(allEvents(t, s, "")); fmt.Sprint(got) != "[old2 a b c d e]" {
+		t.Fatalf("events once past the bound of 6: %q", got)
+	}
+}
