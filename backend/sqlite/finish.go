@@ -27,7 +27,13 @@ var (
 	lease_token = '', lease_expires_at = NULL, cancel_requested = 0
 FROM (VALUES %s) AS v
 WHERE j.id = v.column1 AND j.state = 'active' AND j.lease_token = v.column3
-RETURNING id, queue, task, EXISTS (SELECT 1 FROM asyncmq_job_deps WHERE parent = id)`
+RETURNING id, queue, task, `
+	// The last column of qFinish's RETURNING: whether the job has children waiting for it. A
+	// store with no dependency at all (the common case) skips the lookup, which costs about 3µs
+	// per job.
+	finishParent   = `EXISTS (SELECT 1 FROM asyncmq_job_deps WHERE parent = id)`
+	finishNoParent = `0`
+	qAnyDeps       = `SELECT EXISTS (SELECT 1 FROM asyncmq_job_deps)`
 	qDepsResolve = `UPDATE asyncmq_jobs SET pending_deps = pending_deps - (
 	SELECT count(*) FROM asyncmq_job_deps AS d
 	WHERE d.child = asyncmq_jobs.id AND d.parent IN (SELECT value FROM json_each(?1)))
@@ -136,14 +142,28 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 		states[i] = state
 		rows = append(rows, []any{it.JobID, string(state), it.LeaseToken, result, attemptErr, retryAt})
 	}
-	for i := range items {
-		if errs[i] == nil {
-			// Until the statement says otherwise, every valid item lost its lease.
-			errs[i] = fmt.Errorf("finish job %q: %w", items[i].JobID, asyncmqtype.ErrLeaseLost)
-		}
-	}
 	if len(rows) == 0 {
 		return nil
+	}
+	// Until the statement says otherwise, every valid item lost its lease.
+	lost := make([]bool, len(items))
+	for i := range items {
+		lost[i] = errs[i] == nil
+	}
+	defer func() {
+		for i, l := range lost {
+			if l {
+				errs[i] = fmt.Errorf("finish job %q: %w", items[i].JobID, asyncmqtype.ErrLeaseLost)
+			}
+		}
+	}()
+	var anyDeps bool
+	if err := w.queryRow(qAnyDeps).Scan(&anyDeps); err != nil {
+		return fmt.Errorf("look for job dependencies: %w", err)
+	}
+	q := qFinish + finishNoParent
+	if anyDeps {
+		q = qFinish + finishParent
 	}
 	type applied struct {
 		id, queue, task string
@@ -151,7 +171,7 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 		parent bool
 	}
 	var done []applied
-	_, err := w.eachRun(qFinish, []any{nanoInt(w.now)}, rows, func(res *sql.Rows) error {
+	_, err := w.eachRun(q, []any{nanoInt(w.now)}, rows, func(res *sql.Rows) error {
 		for res.Next() {
 			var a applied
 			if err := res.Scan(&a.id, &a.queue, &a.task, &a.parent); err != nil {
@@ -171,7 +191,7 @@ func (w *wtx) finish(items []backend.Finish, errs []error) error {
 	for _, a := range done {
 		i := index[a.id]
 		it := items[i]
-		errs[i] = nil
+		lost[i] = false
 		w.count(a.queue, asyncmqtype.StateActive, states[i])
 		e := asyncmqtype.Event{Type: outcomeEvent[it.Outcome], Queue: a.queue, JobID: a.id, Task: a.task, State: states[i]}
 		if it.Error != nil && it.Outcome != asyncmqtype.OutcomeCompleted {
