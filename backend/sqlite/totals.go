@@ -62,12 +62,17 @@ type totalCache struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// closed is set by close, under mu: no recount starts after it.
+	closed bool
 }
 
 func (t *totalCache) init() { t.ctx, t.cancel = context.WithCancel(context.Background()) }
 
 // close stops the counts under way and waits for them.
 func (t *totalCache) close() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
 	t.cancel()
 	t.wg.Wait()
 }
@@ -99,7 +104,9 @@ func (b *Backend) filteredTotal(ctx context.Context, row func(q string, args ...
 	if err := row(qLastEvent).Scan(&ver.lastEvent); err != nil {
 		return 0, fmt.Errorf("read the newest event: %w", err)
 	}
-	key := filterKey(args)
+	// The key names the columns searched as well as the values: a task and an ID filter on the
+	// same text count different jobs.
+	key := qCount + "\x00" + filterKey(args)
 	t := &b.totals
 	t.mu.Lock()
 	e := t.m[key]
@@ -110,7 +117,7 @@ func (b *Backend) filteredTotal(ctx context.Context, row func(q string, args ...
 		return total, nil
 	case e != nil && time.Since(e.countedAt) < totalStale:
 		total := e.total
-		if !e.refreshing && time.Since(e.countedAt) >= max(totalRefresh, 10*e.took) {
+		if !e.refreshing && !t.closed && time.Since(e.countedAt) >= max(totalRefresh, 10*e.took) {
 			e.refreshing = true
 			t.wg.Go(func() {
 				// A failed recount leaves the cached Total; the next caller tries again.

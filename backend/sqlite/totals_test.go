@@ -65,6 +65,17 @@ func TestFilteredTotalsOfLargeStates(t *testing.T) {
 		t.Errorf("20 concurrent clients counted %d times, want 1", n)
 	}
 
+	// The same text under another filter is another count: no job ID holds "REPORT", and
+	// every payload is {"n":1}.
+	for _, f := range []asyncmqtype.JobFilter{
+		{Queue: "q", State: asyncmqtype.StateWaiting, ID: "REPORT"},
+		{Queue: "q", State: asyncmqtype.StateWaiting, Text: "REPORT"},
+	} {
+		if got := s.filteredTotal(f); got != 0 {
+			t.Errorf("Total of %+v = %d, want 0 (not the task filter's %d)", f, got, want)
+		}
+	}
+
 	// After a change the Total catches up, counted again in the background.
 	s.enqueueN("q", "c", 3, now, func(j *asyncmqtype.JobInfo) { j.Task = "report.build" })
 	deadline := time.Now().Add(10 * time.Second)
