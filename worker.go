@@ -113,8 +113,22 @@ func NewWorker(b Store, h Handler, cfg WorkerConfig) (*Worker, error) {
 		w.id = defaultWorkerID(w.hostname)
 	}
 	w.log = cfg.Logger.With(slog.String("worker_id", w.id))
+	lanes := 1
+	if l, ok := b.(backend.ClaimLaner); ok {
+		lanes = max(1, l.ClaimLanes())
+	}
 	for _, q := range w.queues {
-		w.fetchers = append(w.fetchers, newFetcher(w, q, cfg.Queues[q]))
+		// The queue's slots are split among its fetchers as evenly as they go; a queue with fewer
+		// slots than lanes gets one fetcher per slot.
+		n := cfg.Queues[q]
+		k := min(lanes, n)
+		for i := range k {
+			slots := n / k
+			if i < n%k {
+				slots++
+			}
+			w.fetchers = append(w.fetchers, newFetcher(w, q, slots))
+		}
 	}
 	w.completer = newCompleter(w)
 	w.leader = newLeadership(cfg.LeaseDuration)

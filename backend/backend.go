@@ -309,6 +309,17 @@ type Notifier interface {
 	AcrossProcesses() bool
 }
 
+// ClaimLaner is implemented by a store whose claims are bound by their round trip rather than
+// by the store's own work (Redis: a claim costs the server a fraction of the time the client
+// waits for it). A worker then splits the slots of each queue among ClaimLanes fetchers, each
+// claiming for its own slots, so that one claim is in flight while the jobs of another run; the
+// queue's concurrency is unchanged. Stores bound by their own writes (SQLite's single writer)
+// do not implement it: more, smaller claims would cost them throughput.
+type ClaimLaner interface {
+	// ClaimLanes returns the number of fetchers per queue, 1 or more.
+	ClaimLanes() int
+}
+
 // EnqueueParams is the input of Core.Enqueue.
 type EnqueueParams struct {
 	Jobs []*asyncmqtype.JobInfo

@@ -206,8 +206,9 @@ func (s *Store) Close() error {
 }
 
 var (
-	_ backend.Store    = (*Store)(nil)
-	_ backend.Notifier = (*Store)(nil)
+	_ backend.Store      = (*Store)(nil)
+	_ backend.Notifier   = (*Store)(nil)
+	_ backend.ClaimLaner = (*Store)(nil)
 )
 
 // The schemes Open understands, registered for asyncmq.Open.

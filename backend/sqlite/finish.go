@@ -34,7 +34,7 @@ RETURNING id, queue, task, `
 	finishParent   = `EXISTS (SELECT 1 FROM asyncmq_job_deps WHERE parent = id)`
 	finishNoParent = `0`
 	qAnyDeps       = `SELECT EXISTS (SELECT 1 FROM asyncmq_job_deps)`
-	qDepsResolve = `UPDATE asyncmq_jobs SET pending_deps = pending_deps - (
+	qDepsResolve   = `UPDATE asyncmq_jobs SET pending_deps = pending_deps - (
 	SELECT count(*) FROM asyncmq_job_deps AS d
 	WHERE d.child = asyncmq_jobs.id AND d.parent IN (SELECT value FROM json_each(?1)))
 WHERE id IN (SELECT child FROM asyncmq_job_deps WHERE parent IN (SELECT value FROM json_each(?1)))
