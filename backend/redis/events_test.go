@@ -135,3 +135,78 @@ func TestEventsWrittenOneEntryEach(t *testing.T) {
 		t.Fatalf("events once past the bound of 6: %q", got)
 	}
 }
+
+// A stream of one-event entries (written before batching, or by single-job calls) followed by
+// calls of hundreds of events stays near its bound: a call cuts as many entries as it adds
+// events, not a fixed 32.
+func TestEventsBoundedAfterSmallEntries(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url))+"&events=320")
+	for i := range 352 {
+		enqueueIDs(t, s, fmt.Sprintf("s%04d", i))
+	}
+	for r := range 10 {
+		ids := make([]string, 500)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("b%02d-%04d", r, i)
+		}
+		enqueueIDs(t, s, ids...)
+	}
+	if got := len(allEvents(t, s, "")); got > 400 {
+		t.Fatalf("the stream holds %d events, want about 320 (events=320)", got)
+	}
+}
+
+// The event counter corrects itself when the stream was emptied behind its back (an operator's
+// DEL, the trim of an older version): the newest events are kept, up to the bound.
+func TestEventsCounterCorrectsItself(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	prefix := freshPrefix(t, url)
+	s := openStore(t, withPrefix(url, prefix)+"&events=100")
+	for i := range 105 {
+		enqueueIDs(t, s, fmt.Sprintf("s%04d", i))
+	}
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(opt)
+	defer raw.Close()
+	if err := raw.Del(t.Context(), prefix+":events").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		enqueueIDs(t, s, fmt.Sprintf("n%04d", i))
+	}
+	if got := len(allEvents(t, s, "")); got != 60 {
+		t.Fatalf("the stream holds %d events after 60 written to an emptied stream, want all 60 (events=100)", got)
+	}
+}
+
+// One call of many jobs is spread over stream entries of at most 256 events, so reading a page
+// of events never decodes more than that.
+func TestEventsEntriesBounded(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	prefix := freshPrefix(t, url)
+	s := openStore(t, withPrefix(url, prefix))
+	ids := make([]string, 1000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("j%04d", i)
+	}
+	enqueueIDs(t, s, ids...)
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(opt)
+	defer raw.Close()
+	if n := raw.XLen(t.Context(), prefix+":events").Val(); n != 4 {
+		t.Errorf("1,000 events of one call fill %d stream entries, want 4 of at most 256", n)
+	}
+	if got := jobIDs(allEvents(t, s, "")); len(got) != 1000 || got[0] != "j0000" || got[999] != "j0999" {
+		t.Errorf("the events of the call read back as %d events from %v", len(got), got[:min(3, len(got))])
+	}
+}

@@ -134,8 +134,12 @@ local function ev_field(f, name, list, from, to)
   f[#f + 1] = v
 end
 
-local function ev_write(from, to)
-  if from > to then return end
+-- EV_PER_ENTRY caps the events of one stream entry: a reader paging through the events of an
+-- entry decodes it whole for each page, so a bulk enqueue of 100,000 jobs must not become one
+-- entry.
+local EV_PER_ENTRY = 256
+
+local function ev_entry(from, to)
   EV_ENTRIES = EV_ENTRIES + 1
   if from == to then
     redis.call('XADD', K_EV, '*', 't', EV_T[from], 'q', QNAME, 'j', EV_J[from], 'k', EV_K[from], 's', EV_S[from], 'a', EV_A[from], 'd', EV_D[from])
@@ -150,12 +154,32 @@ local function ev_write(from, to)
   redis.call('XADD', K_EV, '*', unpack(f))
 end
 
+local function ev_write(from, to)
+  while from <= to do
+    local last = math.min(to, from + EV_PER_ENTRY - 1)
+    ev_entry(from, last)
+    from = last + 1
+  end
+end
+
+-- ev_count returns the number of events of a stream entry's fields.
+local function ev_count(f)
+  for k = 1, #f, 2 do
+    if f[k] == 'n' then return tonumber(f[k + 1]) or 1 end
+  end
+  return 1
+end
+
 -- ev_trim keeps the stream near EVMAX events. The counter beside the stream (key suffix :n)
--- holds how many events the stream has; while it is over EVMAX by more than a tenth, each call
--- cuts the oldest entries, at most 32 per call, until it is back at EVMAX. The cut reads the
--- entries whole, and an entry of a bulk enqueue holds up to 2,000 IDs: 32 of them are under a
--- megabyte, so no call holds Redis long. A missing counter starts from the stream's length, one
--- event per entry as entries written before batching held.
+-- holds how many events the stream has; while it is over EVMAX by more than a tenth, a call cuts
+-- the oldest entries, 32 at a time (an entry holds at most EV_PER_ENTRY events, so a cut reads
+-- a bounded amount), until it is back at EVMAX or it has cut as many entries as it added events
+-- (at least 32). Every entry holds one event or more, so a stream over its bound never grows,
+-- and a call's work stays in proportion to its own. A read that reaches the stream's end has
+-- seen every entry: the counter is then set to their sum, which corrects a counter that drifted
+-- (the stream deleted or trimmed by hand, or by a process of an older version). A missing
+-- counter starts from the stream's length, one event per entry as entries written before
+-- batching held.
 local function ev_trim(added, entries)
   local ck = K_EV .. ':n'
   local c = redis.call('INCRBY', ck, added)
@@ -165,21 +189,32 @@ local function ev_trim(added, entries)
   end
   local max = tonumber(EVMAX)
   if c <= max + math.max(math.floor(max / 10), 1) then return end
-  local old = redis.call('XRANGE', K_EV, '-', '+', 'COUNT', 33)
-  local removed, cut = 0, nil
-  -- The newest entry read always stays: it may be one this call wrote.
-  for i = 1, #old - 1 do
-    if c - removed <= max then break end
-    local f, n = old[i][2], 1
-    for k = 1, #f, 2 do
-      if f[k] == 'n' then n = tonumber(f[k + 1]) or 1; break end
+  local budget = math.max(32, added)
+  while budget > 0 and c > max do
+    local old = redis.call('XRANGE', K_EV, '-', '+', 'COUNT', 33)
+    local ns, whole = {}, #old < 33
+    local total = 0
+    for i = 1, #old do
+      ns[i] = ev_count(old[i][2])
+      total = total + ns[i]
     end
-    removed = removed + n
-    cut = old[i + 1][1]
-  end
-  if cut then
+    if whole then
+      c = total
+      redis.call('SET', ck, c)
+    end
+    local removed, cut, k = 0, nil, 0
+    -- The newest entry read always stays: it may be one this call wrote.
+    for i = 1, #old - 1 do
+      if c - removed <= max or k >= budget then break end
+      removed = removed + ns[i]
+      k = k + 1
+      cut = old[i + 1][1]
+    end
+    if not cut then return end
     redis.call('XTRIM', K_EV, 'MINID', cut)
-    redis.call('DECRBY', ck, removed)
+    c = redis.call('DECRBY', ck, removed)
+    budget = budget - k
+    if whole then return end
   end
 end
 
