@@ -207,6 +207,13 @@ func (s *Store) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]async
 		return nil, err
 	}
 	var out []posEvent
+	// Every entry holds one event or more, and the first may hold some before the cursor: with a
+	// Limit, that many entries and one more hold the events a stream can contribute, unless the
+	// stream is shared by every queue and only one queue's events are wanted.
+	chunk := int64(eventChunk)
+	if p.Limit > 0 && (p.Queue == "" || s.cluster) {
+		chunk = min(chunk, int64(p.Limit)+1)
+	}
 	for _, st := range streams {
 		// From the cursor's entry on, inclusive: its later events, and on Cluster the entries of
 		// queues sorting after the cursor's with the same ID, are still ahead.
@@ -214,8 +221,10 @@ func (s *Store) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]async
 		if after.ms >= 0 {
 			start = strconv.FormatInt(after.ms, 10) + "-" + strconv.FormatInt(after.seq, 10)
 		}
+		// kept counts this stream's events: the merged page takes at most Limit of them.
+		kept := 0
 		for {
-			msgs, err := s.rdb.XRangeN(ctx, st, start, "+", eventChunk).Result()
+			msgs, err := s.rdb.XRangeN(ctx, st, start, "+", chunk).Result()
 			if err != nil {
 				return nil, fmt.Errorf("read events: %w", err)
 			}
@@ -223,10 +232,11 @@ func (s *Store) Events(ctx context.Context, p asyncmqtype.EventsParams) ([]async
 				for _, pe := range s.decodeEntry(m) {
 					if pe.pos.compare(after) > 0 && (p.Queue == "" || pe.e.Queue == p.Queue) {
 						out = append(out, pe)
+						kept++
 					}
 				}
 			}
-			if len(msgs) < eventChunk || (p.Limit > 0 && len(streams) == 1 && len(out) >= p.Limit) {
+			if int64(len(msgs)) < chunk || (p.Limit > 0 && kept >= p.Limit) {
 				break
 			}
 			start = "(" + msgs[len(msgs)-1].ID

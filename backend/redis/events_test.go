@@ -210,3 +210,39 @@ func TestEventsEntriesBounded(t *testing.T) {
 		t.Errorf("the events of the call read back as %d events from %v", len(got), got[:min(3, len(got))])
 	}
 }
+
+// Paging with small limits through entries of one and of many events, one holding a job ID with
+// the separator (an entry of its own), reads every event once, in order, with the queue filter
+// and without.
+func TestEventsPagedWithSmallLimits(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	enqueueIDs(t, s, "a")
+	enqueueIDs(t, s, "b", "c\x1fx", "d", "e", "f")
+	enqueueIDs(t, s, "g", "h")
+	all := jobIDs(allEvents(t, s, ""))
+	if len(all) != 8 {
+		t.Fatalf("events of 8 enqueued jobs: %q", all)
+	}
+	for _, queue := range []string{"", "ev"} {
+		for limit := 1; limit <= 4; limit++ {
+			var got []string
+			after := ""
+			for range 20 {
+				evs, err := s.Events(t.Context(), asyncmqtype.EventsParams{After: after, Limit: limit, Queue: queue})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(evs) == 0 {
+					break
+				}
+				got = append(got, jobIDs(evs)...)
+				after = evs[len(evs)-1].Cursor
+			}
+			if fmt.Sprint(got) != fmt.Sprint(all) {
+				t.Errorf("queue %q, limit %d: paged events %q, want %q", queue, limit, got, all)
+			}
+		}
+	}
+}
