@@ -76,7 +76,7 @@ enqueue-to-start latency. Each run uses a fresh queue; its jobs stay in the stor
 					mode = "bulk"
 				}
 				if cfg.Rate > 0 {
-					mode += fmt.Sprintf(", paced at %.0f jobs/s", cfg.Rate)
+					mode += fmt.Sprintf(", paced at %g jobs/s", cfg.Rate)
 				}
 				return cli.KeyValues(w,
 					"backend", cfg.BackendName,

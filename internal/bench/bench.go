@@ -318,7 +318,8 @@ func (r *run) pace(ctx context.Context, c *asyncmq.Client, queue string) error {
 		if k >= int64(r.cfg.Jobs) {
 			return nil
 		}
-		at := r.t0.Add(time.Duration(float64(k) / r.cfg.Rate * float64(time.Second)))
+		// Beyond a year the conversion to a Duration could overflow; no run waits that long.
+		at := r.t0.Add(time.Duration(min(float64(k)/r.cfg.Rate, 365*24*3600) * float64(time.Second)))
 		if d := time.Until(at); d > 0 {
 			timer.Reset(d)
 			select {
