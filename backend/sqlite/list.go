@@ -46,6 +46,13 @@ func (b *Backend) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 const qQueueCounts = `SELECT waiting, active, delayed, completed, failed, cancelled, waiting_children
 FROM asyncmq_queues WHERE name = ?`
 
+// scanCounts reads a row of qQueueCounts: a queue's counters, by stateIndex.
+func scanCounts(row scanner) ([numStates]int, error) {
+	var c [numStates]int
+	err := row.Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
+	return c, err
+}
+
 func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asyncmqtype.JobPage, error) {
 	filtered := p.Filter.Task != "" || p.Filter.ID != "" || p.Filter.Text != ""
 	cond, args := where(p.Filter)
@@ -99,8 +106,7 @@ func (b *Backend) listJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (a
 
 	page := asyncmqtype.JobPage{Jobs: []*asyncmqtype.JobInfo{}}
 	var plan pageScan
-	var c [numStates]int
-	err = row(qQueueCounts, p.Filter.Queue).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
+	c, err := scanCounts(row(qQueueCounts, p.Filter.Queue))
 	if errors.Is(err, sql.ErrNoRows) {
 		return page, nil
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -187,9 +188,8 @@ func (b *Backend) countWithVersion(ctx context.Context, qCount string, args []an
 		return 0, ver, err
 	}
 	defer tx.Rollback()
-	c := &ver.counts
-	err = tx.QueryRowContext(ctx, qQueueCounts, args[0]).Scan(&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6])
-	if err != nil && err != sql.ErrNoRows {
+	// A queue deleted since the listing read it counts as empty.
+	if ver.counts, err = scanCounts(tx.QueryRowContext(ctx, qQueueCounts, args[0])); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, ver, err
 	}
 	if err := tx.QueryRowContext(ctx, qLastEvent).Scan(&ver.lastEvent); err != nil {
