@@ -55,8 +55,7 @@ func (d *Dashboard) perform(w http.ResponseWriter, r *http.Request, c change, fn
 	msg, err := fn(ctx)
 	// Whatever the outcome, the store may have changed: the overview must not show the past,
 	// nor the event history, nor the counts the live updates send.
-	d.overviewCache.invalidate()
-	d.eventsCache.invalidate()
+	d.dropSnapshots()
 	d.hub.refreshCounts(context.WithoutCancel(ctx))
 	if err != nil {
 		if ctx.Err() != nil {

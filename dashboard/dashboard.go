@@ -171,12 +171,16 @@ func New(insp *asyncmq.Inspector, cfg Config) (*Dashboard, error) {
 	}
 	d.overviewCache = newShared(overviewTTL, d.loadOverview)
 	d.eventsCache = newShared(overviewTTL, d.loadEvents)
-	d.hub = newHub(insp, red, cfg.EventPollInterval, cfg.Logger, func() {
-		d.overviewCache.invalidate()
-		d.eventsCache.invalidate()
-	})
+	d.hub = newHub(insp, red, cfg.EventPollInterval, cfg.Logger, d.dropSnapshots)
 	d.routes()
 	return d, nil
+}
+
+// dropSnapshots makes the next viewer of the overview and the event history read the store
+// again: the hub saw new events, or a dashboard action changed the store.
+func (d *Dashboard) dropSnapshots() {
+	d.overviewCache.invalidate()
+	d.eventsCache.invalidate()
 }
 
 func (d *Dashboard) routes() {
