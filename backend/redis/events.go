@@ -126,37 +126,44 @@ func (s *Store) decodeEntry(m goredis.XMessage) []posEvent {
 			Task: str("k"), State: asyncmqtype.State(str("s")), At: fromMicros(str("a")), Detail: str("d"),
 		}, pos}}
 	}
-	// field returns the i-th event's value of a field: shared (lowercase) or listed (uppercase).
-	lists := map[string][]string{}
-	for _, k := range []string{"J", "T", "K", "S", "A", "D"} {
-		if v, ok := m.Values[k].(string); ok {
-			lists[k] = strings.Split(v, depSep)
-		}
+	// Each field is either shared by every event (lowercase name) or listed per event (uppercase
+	// name, values joined by the separator); column reads the i-th event's value either way.
+	type column struct {
+		shared string
+		list   []string
+		listed bool
 	}
-	field := func(name string, i int) string {
-		if l, ok := lists[strings.ToUpper(name)]; ok {
-			if i < len(l) {
-				return l[i]
-			}
-			return ""
+	col := func(name, upper string) column {
+		if v, ok := m.Values[upper].(string); ok {
+			return column{list: strings.Split(v, depSep), listed: true}
 		}
-		return str(name)
+		return column{shared: str(name)}
 	}
+	value := func(c column, i int) string {
+		switch {
+		case !c.listed:
+			return c.shared
+		case i < len(c.list):
+			return c.list[i]
+		}
+		return ""
+	}
+	typ, ids, tasks, states, ats, details := col("t", "T"), col("j", "J"), col("k", "K"), col("s", "S"), col("a", "A"), col("d", "D")
 	pos.many = true
 	out := make([]posEvent, n)
 	var at time.Time
-	if _, listed := lists["A"]; !listed {
-		at = fromMicros(str("a"))
+	if !ats.listed {
+		at = fromMicros(ats.shared)
 	}
 	for i := range n {
 		p := pos
 		p.idx = i
 		e := asyncmqtype.Event{
-			Cursor: s.cursorOf(p), Type: asyncmqtype.EventType(field("t", i)), Queue: queue, JobID: field("j", i),
-			Task: field("k", i), State: asyncmqtype.State(field("s", i)), At: at, Detail: field("d", i),
+			Cursor: s.cursorOf(p), Type: asyncmqtype.EventType(value(typ, i)), Queue: queue, JobID: value(ids, i),
+			Task: value(tasks, i), State: asyncmqtype.State(value(states, i)), At: at, Detail: value(details, i),
 		}
-		if at.IsZero() {
-			e.At = fromMicros(field("a", i))
+		if ats.listed {
+			e.At = fromMicros(value(ats, i))
 		}
 		out[i] = posEvent{e, p}
 	}
