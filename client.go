@@ -84,11 +84,11 @@ type Request struct {
 // asyncmqtype.ErrInvalid (a malformed option).
 func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...EnqueueOption) (*asyncmqtype.JobInfo, error) {
 	now := c.now()
-	j, err := c.build(task, payload, opts, now, c.contextHeaders(ctx))
+	j, fresh, err := c.build(task, payload, opts, now, c.contextHeaders(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("enqueue job of task %q: %w", task, err)
 	}
-	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now}); err != nil {
+	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: fresh}); err != nil {
 		return nil, fmt.Errorf("enqueue job %q of task %q: %w", j.ID, task, err)
 	}
 	return j, nil
@@ -103,14 +103,16 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*asyncmqtyp
 	now := c.now()
 	fromCtx := c.contextHeaders(ctx)
 	jobs := make([]*asyncmqtype.JobInfo, len(reqs))
+	fresh := true
 	for i, r := range reqs {
-		j, err := c.build(r.Task, r.Payload, r.Options, now, fromCtx)
+		j, freshID, err := c.build(r.Task, r.Payload, r.Options, now, fromCtx)
+		fresh = fresh && freshID
 		if err != nil {
 			return nil, fmt.Errorf("enqueue %d jobs: job %d of task %q: %w", len(reqs), i, r.Task, err)
 		}
 		jobs[i] = j
 	}
-	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now}); err != nil {
+	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: fresh}); err != nil {
 		return nil, fmt.Errorf("enqueue %d jobs: %w", len(reqs), err)
 	}
 	return jobs, nil
@@ -134,12 +136,12 @@ func (c *Client) contextHeaders(ctx context.Context) map[string]string {
 
 // build validates one request and turns it into the job to store; fromCtx are the headers of
 // HeadersFromContext, which the request's own Headers options override.
-func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.Time, fromCtx map[string]string) (*asyncmqtype.JobInfo, error) {
+func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.Time, fromCtx map[string]string) (*asyncmqtype.JobInfo, bool, error) {
 	if err := validateName("task name", task); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if c.known != nil && !c.known[task] {
-		return nil, fmt.Errorf("task %q is not one of the client's KnownTasks (%s): %w", task, c.knownList(), ErrUnknownTask)
+		return nil, false, fmt.Errorf("task %q is not one of the client's KnownTasks (%s): %w", task, c.knownList(), ErrUnknownTask)
 	}
 	o := jobOptions{queue: DefaultQueue, priority: DefaultPriority, maxRetries: DefaultMaxRetries}
 	if len(fromCtx) > 0 {
@@ -151,17 +153,17 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 		}
 	}
 	if o.err != nil {
-		return nil, o.err
+		return nil, false, o.err
 	}
 	if err := validateName("queue name", o.queue); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := backend.ValidateHeaders(o.headers); err != nil {
-		return nil, fmt.Errorf("Headers: %w", err)
+		return nil, false, fmt.Errorf("Headers: %w", err)
 	}
 	raw, err := encodePayload(payload, c.maxPayload)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 
 	j := &asyncmqtype.JobInfo{
@@ -200,9 +202,9 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 		j.UniqueUntil = now.Add(o.uniqueTTL)
 	}
 	if slices.Contains(j.DependsOn, j.ID) {
-		return nil, fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
+		return nil, false, fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
 	}
-	return j, nil
+	return j, o.id == "", nil
 }
 
 func (c *Client) knownList() string {

@@ -324,6 +324,10 @@ type ClaimLaner interface {
 type EnqueueParams struct {
 	Jobs []*asyncmqtype.JobInfo
 	Now  time.Time
+	// FreshIDs says that every job's ID was made for this call by asyncmq.NewID (no caller chose
+	// one), so no stored job can hold it: a store may skip looking for one. A store that cannot
+	// tell a fresh ID from another must keep its check; a false FreshIDs changes nothing.
+	FreshIDs bool
 }
 
 // ClaimParams is the input of Core.Claim.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,6 +40,106 @@ func testEnqueue(t *testing.T, newBackend factory) {
 				s.requireCounts("default", counts{tt.wantState: 1})
 			})
 		}
+	})
+
+	t.Run("FreshIDsStoreTheSame", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		// The same jobs twice: with IDs a caller chose, and as FreshIDs, which a store may store
+		// without looking for a job of the same ID. Nothing a reader sees may differ. 300 jobs
+		// make more events than a store may keep in one record.
+		batch := func(prefix, queue string) []*asyncmqtype.JobInfo {
+			jobs := []*asyncmqtype.JobInfo{
+				job(prefix+"rich", inQueue(queue), runAt(at(-time.Minute)), createdAt(at(-time.Hour)),
+					withPriority(-7), withTask("Mail.Send"), withPayload(`{"a":[1,2.5]}`),
+					withHeaders(map[string]string{"trace": "x1"}), func(j *asyncmqtype.JobInfo) {
+						j.Backoff = asyncmqtype.Backoff{Kind: asyncmqtype.BackoffFixed, Base: time.Second}
+						j.Timeout = 9 * time.Second
+						j.RepeatableID = "rep-1"
+						j.OnParentFailure = asyncmqtype.ParentFailureWait
+						j.UniqueUntil = at(time.Hour)
+					}),
+				job(prefix+"high", inQueue(queue), runAt(t0), createdAt(t0), withPriority(9)),
+			}
+			for i := range 298 {
+				jobs = append(jobs, job(fmt.Sprintf("%sn%03d", prefix, i), inQueue(queue), runAt(t0),
+					createdAt(at(time.Duration(i)*time.Millisecond)), withPriority(i%3)))
+			}
+			return jobs
+		}
+		requireNoError(t, s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: batch("c-", "checked"), Now: t0}), "enqueue checked")
+		requireNoError(t, s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: batch("f-", "fresh"), Now: t0, FreshIDs: true}), "enqueue fresh")
+
+		for _, id := range []string{"rich", "high", "n000", "n297"} {
+			c, f := s.get("c-"+id), s.get("f-"+id)
+			c.ID, c.Queue, f.ID, f.Queue = "", "", "", ""
+			requireEqual(t, f, c, "job "+id)
+		}
+		s.requireCounts("fresh", counts{asyncmqtype.StateWaiting: 300})
+		queues, err := s.b.Queues(s.ctx)
+		requireNoError(t, err, "list queues")
+		if !slices.ContainsFunc(queues, func(q asyncmqtype.QueueInfo) bool { return q.Name == "fresh" }) {
+			t.Fatalf("queues %+v: no queue fresh", queues)
+		}
+		suffixes := func(prefix string, ids []string) []string {
+			out := make([]string, len(ids))
+			for i, id := range ids {
+				out[i] = strings.TrimPrefix(id, prefix)
+			}
+			return out
+		}
+		page := func(q string) []string {
+			p := s.list(asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: q, State: asyncmqtype.StateWaiting}, Limit: 1000})
+			return suffixes(q[:1]+"-", ids(p.Jobs))
+		}
+		requireEqual(t, page("fresh"), page("checked"), "waiting jobs listed")
+
+		type ev struct {
+			typ      asyncmqtype.EventType
+			id, task string
+			state    asyncmqtype.State
+			at       time.Time
+			detail   string
+		}
+		evs := map[string][]ev{}
+		for _, e := range s.events("") {
+			evs[e.Queue] = append(evs[e.Queue], ev{e.Type, e.JobID[2:], e.Task, e.State, e.At, e.Detail})
+		}
+		requireEqual(t, len(evs["fresh"]), 300, "events of the fresh jobs")
+		requireEqual(t, len(evs["checked"]), 300, "events of the checked jobs")
+		for i, e := range evs["fresh"] {
+			requireEqual(t, e, evs["checked"][i], fmt.Sprintf("event %d", i))
+		}
+
+		claimed := func(q string) []string {
+			var out []string
+			for {
+				jobs := s.claim(t0, 64, q)
+				if len(jobs) == 0 {
+					return out
+				}
+				out = append(out, suffixes(q[:1]+"-", ids(jobs))...)
+			}
+		}
+		got := claimed("fresh")
+		requireEqual(t, len(got), 300, "fresh jobs claimed")
+		requireEqual(t, got, claimed("checked"), "claim order")
+	})
+
+	t.Run("FreshIDsKeepTheOtherChecks", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		fresh := func(j *asyncmqtype.JobInfo) error {
+			return s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: t0, FreshIDs: true})
+		}
+		requireNoError(t, fresh(job("later", runAt(at(time.Minute)), createdAt(t0))), "enqueue a delayed job")
+		s.requireState("later", asyncmqtype.StateDelayed)
+		requireNoError(t, fresh(job("u1", runAt(t0), createdAt(t0), unique("k", at(time.Hour)))), "enqueue a unique job")
+		requireErrorIs(t, fresh(job("u2", runAt(t0), createdAt(t0), unique("k", at(time.Hour)))), asyncmqtype.ErrDuplicateJob, "enqueue a duplicate")
+		requireErrorIs(t, fresh(job("child", runAt(t0), createdAt(t0), dependsOn("missing"))), asyncmqtype.ErrJobNotFound, "enqueue a child of a missing parent")
+		requireNoError(t, fresh(job("child", runAt(t0), createdAt(t0), dependsOn("u1"))), "enqueue a child")
+		s.requireState("child", asyncmqtype.StateWaitingChildren)
+		s.requireCounts("default", counts{asyncmqtype.StateDelayed: 1, asyncmqtype.StateWaiting: 1, asyncmqtype.StateWaitingChildren: 1})
 	})
 
 	t.Run("KeepsGivenCreatedAt", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
@@ -15,25 +16,45 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// BenchmarkEnqueueParallel enqueues one job per call from many goroutines, as producers do.
+// BenchmarkEnqueueParallel enqueues one job per call from many goroutines, as producers do:
+// plain jobs as asyncmq.Client makes them (fresh IDs, stored without the enqueue script), and
+// the same jobs with IDs a caller chose (every call runs the script).
 func BenchmarkEnqueueParallel(b *testing.B) {
-	srv := redistest.Start(b)
-	s, err := openBench(b, srv.URL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	var n atomic.Int64
-	b.SetParallelism(25)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			id := fmt.Sprintf("j%09d", n.Add(1))
-			if err := s.Enqueue(b.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{{ID: id, Queue: "q", Task: "t", Payload: []byte(`{"n":1}`)}}}); err != nil {
-				b.Error(err)
-				return
+	for _, fresh := range []bool{true, false} {
+		b.Run(pathName(fresh), func(b *testing.B) {
+			srv := redistest.Start(b)
+			s, err := openBench(b, srv.URL())
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-	})
+			var n atomic.Int64
+			b.SetParallelism(25)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					now := time.Now()
+					j := benchJob(n.Add(1), now)
+					if err := s.Enqueue(b.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: fresh}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func pathName(fresh bool) string {
+	if fresh {
+		return "plain"
+	}
+	return "script"
+}
+
+// benchJob is a job as asyncmq.Client builds it, with an ID of NewID's length.
+func benchJob(k int64, now time.Time) *asyncmqtype.JobInfo {
+	return &asyncmqtype.JobInfo{ID: fmt.Sprintf("019aef12-3456-7abc-8def-%012d", k), Queue: "q", Task: "t",
+		Payload: []byte(`{"n":1}`), MaxRetries: 3, RunAt: now, CreatedAt: now}
 }
 
 // BenchmarkClaimFinish claims and completes jobs 50 at a time, as a worker at concurrency 50.
@@ -64,24 +85,32 @@ func BenchmarkClaimFinish(b *testing.B) {
 	}
 }
 
-// BenchmarkEnqueueBulk enqueues jobs 1,000 per call, as EnqueueMany does.
+// BenchmarkEnqueueBulk enqueues jobs 1,000 per call, as EnqueueMany does (see
+// BenchmarkEnqueueParallel for the two paths).
 func BenchmarkEnqueueBulk(b *testing.B) {
-	srv := redistest.Start(b)
-	s, err := openBench(b, srv.URL())
-	if err != nil {
-		b.Fatal(err)
+	for _, fresh := range []bool{true, false} {
+		b.Run(pathName(fresh), func(b *testing.B) {
+			srv := redistest.Start(b)
+			s, err := openBench(b, srv.URL())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			enqueueBulkAs(b, s, b.N, fresh)
+		})
 	}
-	b.ResetTimer()
-	enqueueBulk(b, s, b.N)
 }
 
-func enqueueBulk(b *testing.B, s backend.Store, n int) {
+func enqueueBulk(b *testing.B, s backend.Store, n int) { enqueueBulkAs(b, s, n, false) }
+
+func enqueueBulkAs(b *testing.B, s backend.Store, n int, fresh bool) {
 	for i := 0; i < n; i += 1000 {
+		now := time.Now()
 		var jobs []*asyncmqtype.JobInfo
 		for k := i; k < min(i+1000, n); k++ {
-			jobs = append(jobs, &asyncmqtype.JobInfo{ID: fmt.Sprintf("j%09d", k), Queue: "q", Task: "t", Payload: []byte(`{"n":1}`)})
+			jobs = append(jobs, benchJob(int64(k), now))
 		}
-		if err := s.Enqueue(b.Context(), backend.EnqueueParams{Jobs: jobs}); err != nil {
+		if err := s.Enqueue(b.Context(), backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: fresh}); err != nil {
 			b.Fatal(err)
 		}
 	}

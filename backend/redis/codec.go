@@ -172,16 +172,15 @@ func pairs(v any) iter.Seq2[string, string] {
 	}
 }
 
-// jobArgs encodes one job as the NF script arguments of the enqueue prelude: the fields every
-// job has, then its optional fields in one argument (see opts in prelude.lua), ” when it has none.
-func jobArgs(j *asyncmqtype.JobInfo) []any {
-	var o []byte
+// optFields names the hash field of each code of jobArgs' optional-fields argument (OPT_CODES in
+// prelude.lua).
+var optFields = [256]string{'b': "bo", 't': "to", 'k': "uk", 'u': "uu", 'd': "dep", 'r': "rep", 'o': "op", 'h': "hd"}
+
+// visitOptional calls f with the code, hash field and value of each optional field j has.
+func visitOptional(j *asyncmqtype.JobInfo, f func(code byte, field, v string)) {
 	opt := func(code byte, v string) {
 		if v != "" {
-			o = append(o, code)
-			o = strconv.AppendInt(o, int64(len(v)), 10)
-			o = append(o, ':')
-			o = append(o, v...)
+			f(code, optFields[code], v)
 		}
 	}
 	if j.Backoff != (asyncmqtype.Backoff{}) {
@@ -211,6 +210,18 @@ func jobArgs(j *asyncmqtype.JobInfo) []any {
 	// Headers passed ValidateHeaders, so they encode; '' stores no field.
 	hd, _ := backend.EncodeHeaders(j.Headers)
 	opt('h', string(hd))
+}
+
+// jobArgs encodes one job as the NF script arguments of the enqueue prelude: the fields every
+// job has, then its optional fields in one argument (see opts in prelude.lua), empty when it has none.
+func jobArgs(j *asyncmqtype.JobInfo) []any {
+	var o []byte
+	visitOptional(j, func(code byte, _, v string) {
+		o = append(o, code)
+		o = strconv.AppendInt(o, int64(len(v)), 10)
+		o = append(o, ':')
+		o = append(o, v...)
+	})
 	return []any{
 		j.ID, j.Task, string(j.Payload), strconv.Itoa(j.Priority), strconv.Itoa(j.MaxRetries),
 		micros(j.RunAt), micros(j.CreatedAt), string(o),

@@ -25,6 +25,8 @@ type enqReq struct {
 	queue string
 	now   time.Time
 	jobs  []*asyncmqtype.JobInfo
+	// plain marks jobs a transaction of plain commands stores (see fastenq.go).
+	plain bool
 	// stored is what the script stored each job as (see groupReply), set before done is sent.
 	stored []int64
 	done   chan error
@@ -48,8 +50,8 @@ func newEnqueueCombiner(s *Store) *enqueueCombiner {
 }
 
 // submit stores jobs and returns what each was stored as, in order (see groupReply).
-func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo) ([]int64, error) {
-	r := &enqReq{ctx: ctx, queue: queue, now: now, jobs: jobs, done: make(chan error, 1)}
+func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo, plain bool) ([]int64, error) {
+	r := &enqReq{ctx: ctx, queue: queue, now: now, jobs: jobs, plain: plain, done: make(chan error, 1)}
 	if err := c.in.send(ctx, r); err != nil {
 		return nil, err
 	}
@@ -85,17 +87,25 @@ func (c *enqueueCombiner) loop() {
 }
 
 func (c *enqueueCombiner) run(batch []*enqReq) {
-	groups := map[string][]*enqReq{}
-	var order []string
+	groups, plain := map[string][]*enqReq{}, map[string][]*enqReq{}
+	var order, plainOrder []string
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.done <- err
 			continue
 		}
-		if _, ok := groups[r.queue]; !ok {
-			order = append(order, r.queue)
+		g, o := groups, &order
+		if r.plain {
+			g, o = plain, &plainOrder
 		}
-		groups[r.queue] = append(groups[r.queue], r)
+		if _, ok := g[r.queue]; !ok {
+			*o = append(*o, r.queue)
+		}
+		g[r.queue] = append(g[r.queue], r)
+	}
+	ctx := context.WithoutCancel(batch[0].ctx)
+	if len(plainOrder) > 0 {
+		c.runPlain(ctx, plain, plainOrder)
 	}
 	if len(order) == 0 {
 		return
@@ -111,7 +121,6 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 		}
 		calls[i] = c.s.queueCall(scriptEnqueue, q, time.Time{}, nil, args...)
 	}
-	ctx := context.WithoutCancel(batch[0].ctx)
 	for i, res := range c.s.evalMany(ctx, calls) {
 		q := order[i]
 		rs := groups[q]

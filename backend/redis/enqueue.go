@@ -44,12 +44,13 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	if err := validateBatch(p); err != nil {
 		return err
 	}
+	plain := plainEnqueue(p)
 	groups, order := groupByQueue(p.Jobs)
 	var done []string
 	stored := make([][]int64, len(order))
 	for i, q := range order {
 		var err error
-		if stored[i], err = s.enqueueQueue(ctx, q, groups[q], p); err != nil {
+		if stored[i], err = s.enqueueQueue(ctx, q, groups[q], p, plain); err != nil {
 			if len(done) > 0 {
 				s.undoEnqueue(context.WithoutCancel(ctx), done, groups)
 			}
@@ -118,7 +119,7 @@ func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInf
 }
 
 // enqueueQueue stores the jobs of one queue and returns what each was stored as (see groupReply).
-func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams) ([]int64, error) {
+func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams, plain bool) ([]int64, error) {
 	ids := make([]string, len(jobs))
 	for i, j := range jobs {
 		ids[i] = j.ID
@@ -128,7 +129,7 @@ func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqt
 			return nil, err
 		}
 	}
-	stored, err := s.combine.submit(ctx, queue, p.Now, jobs)
+	stored, err := s.combine.submit(ctx, queue, p.Now, jobs, plain)
 	if err != nil {
 		if s.cluster {
 			s.releaseIDs(context.WithoutCancel(ctx), ids)

@@ -10,16 +10,33 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-func enqueueIDs(t *testing.T, s backend.Store, ids ...string) {
+func enqueueIDs(t *testing.T, s backend.Store, ids ...string) { enqueueAs(t, s, false, ids...) }
+
+// enqueueAs enqueues a job of each ID in one call; plain ones as asyncmq.Client makes them, which
+// the store writes without the enqueue script (see fastenq.go).
+func enqueueAs(t *testing.T, s backend.Store, plain bool, ids ...string) {
 	t.Helper()
 	jobs := make([]*asyncmqtype.JobInfo, len(ids))
+	now := time.Now()
 	for i, id := range ids {
 		jobs[i] = &asyncmqtype.JobInfo{ID: id, Queue: "ev", Task: "task-" + id, Payload: []byte(`{}`)}
+		if plain {
+			jobs[i].RunAt, jobs[i].CreatedAt = now, now
+		}
 	}
-	if err := s.Enqueue(t.Context(), backend.EnqueueParams{Jobs: jobs}); err != nil {
+	p := backend.EnqueueParams{Jobs: jobs}
+	if plain {
+		p.Now, p.FreshIDs = now, true
+	}
+	if err := s.Enqueue(t.Context(), p); err != nil {
 		t.Fatalf("enqueue %v: %v", ids, err)
 	}
 }
+
+var enqueuePaths = []struct {
+	name  string
+	plain bool
+}{{"script", false}, {"plain", true}}
 
 func allEvents(t *testing.T, s backend.Store, after string) []asyncmqtype.Event {
 	t.Helper()
@@ -79,24 +96,29 @@ func TestEventsOfOneCall(t *testing.T) {
 // The stream keeps about events= events, however many each entry holds, and always the newest.
 func TestEventsBounded(t *testing.T) {
 	t.Parallel()
-	url := testURL(t)
-	s := openStore(t, withPrefix(url, freshPrefix(t, url))+"&events=200")
-	n := 0
-	for round := range 20 {
-		var ids []string
-		size := 1 + round%3*24 // calls of 1, 25 and 49 jobs
-		for range size {
-			ids = append(ids, fmt.Sprintf("j%04d", n))
-			n++
-		}
-		enqueueIDs(t, s, ids...)
-	}
-	evs := allEvents(t, s, "")
-	if len(evs) < 150 || len(evs) > 220 {
-		t.Fatalf("the stream holds %d events after %d, want about 200 (events=200)", len(evs), n)
-	}
-	if got, want := evs[len(evs)-1].JobID, fmt.Sprintf("j%04d", n-1); got != want {
-		t.Fatalf("newest event is for %q, want %q", got, want)
+	for _, path := range enqueuePaths {
+		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
+			url := testURL(t)
+			s := openStore(t, withPrefix(url, freshPrefix(t, url))+"&events=200")
+			n := 0
+			for round := range 20 {
+				var ids []string
+				size := 1 + round%3*24 // calls of 1, 25 and 49 jobs
+				for range size {
+					ids = append(ids, fmt.Sprintf("j%04d", n))
+					n++
+				}
+				enqueueAs(t, s, path.plain, ids...)
+			}
+			evs := allEvents(t, s, "")
+			if len(evs) < 150 || len(evs) > 220 {
+				t.Fatalf("the stream holds %d events after %d, want about 200 (events=200)", len(evs), n)
+			}
+			if got, want := evs[len(evs)-1].JobID, fmt.Sprintf("j%04d", n-1); got != want {
+				t.Fatalf("newest event is for %q, want %q", got, want)
+			}
+		})
 	}
 }
 
@@ -162,26 +184,31 @@ func TestEventsBoundedAfterSmallEntries(t *testing.T) {
 // DEL, the trim of an older version): the newest events are kept, up to the bound.
 func TestEventsCounterCorrectsItself(t *testing.T) {
 	t.Parallel()
-	url := testURL(t)
-	prefix := freshPrefix(t, url)
-	s := openStore(t, withPrefix(url, prefix)+"&events=100")
-	for i := range 105 {
-		enqueueIDs(t, s, fmt.Sprintf("s%04d", i))
-	}
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := goredis.NewClient(opt)
-	defer raw.Close()
-	if err := raw.Del(t.Context(), prefix+":events").Err(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 60 {
-		enqueueIDs(t, s, fmt.Sprintf("n%04d", i))
-	}
-	if got := len(allEvents(t, s, "")); got != 60 {
-		t.Fatalf("the stream holds %d events after 60 written to an emptied stream, want all 60 (events=100)", got)
+	for _, path := range enqueuePaths {
+		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
+			url := testURL(t)
+			prefix := freshPrefix(t, url)
+			s := openStore(t, withPrefix(url, prefix)+"&events=100")
+			for i := range 105 {
+				enqueueAs(t, s, path.plain, fmt.Sprintf("s%04d", i))
+			}
+			opt, err := goredis.ParseURL(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := goredis.NewClient(opt)
+			defer raw.Close()
+			if err := raw.Del(t.Context(), prefix+":events").Err(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 60 {
+				enqueueAs(t, s, path.plain, fmt.Sprintf("n%04d", i))
+			}
+			if got := len(allEvents(t, s, "")); got != 60 {
+				t.Fatalf("the stream holds %d events after 60 written to an emptied stream, want all 60 (events=100)", got)
+			}
+		})
 	}
 }
 

@@ -59,7 +59,7 @@ func TestCombinerCloseAnswersQueuedEnqueues(t *testing.T) {
 	jobs := []*asyncmqtype.JobInfo{{ID: "j1", Queue: "q", Task: "t"}}
 	got := make(chan error, 1)
 	go func() {
-		_, err := c.submit(t.Context(), "q", time.Now(), jobs)
+		_, err := c.submit(t.Context(), "q", time.Now(), jobs, false)
 		got <- err
 	}()
 	waitQueued(t, c.in, 1)
@@ -67,7 +67,7 @@ func TestCombinerCloseAnswersQueuedEnqueues(t *testing.T) {
 	if err := answered(t, got); !errors.Is(err, asyncmqtype.ErrClosed) {
 		t.Fatalf("queued enqueue: err = %v, want ErrClosed", err)
 	}
-	if _, err := c.submit(t.Context(), "q", time.Now(), jobs); !errors.Is(err, asyncmqtype.ErrClosed) {
+	if _, err := c.submit(t.Context(), "q", time.Now(), jobs, false); !errors.Is(err, asyncmqtype.ErrClosed) {
 		t.Fatalf("enqueue after close: err = %v, want ErrClosed", err)
 	}
 }

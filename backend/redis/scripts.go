@@ -56,6 +56,7 @@ var (
 	scriptObliterate = loadScript("obliterate")
 	scriptSettings   = loadScript("settings")
 	scriptRepeatable = loadScript("repeatable")
+	scriptTrim       = loadScript("trim")
 )
 
 // micros is the store's time unit: Unix microseconds, exact in Lua's doubles until year 2255.

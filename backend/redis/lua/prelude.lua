@@ -180,13 +180,9 @@ end
 -- (the stream deleted or trimmed by hand, or by a process of an older version). A missing
 -- counter starts from the stream's length, one event per entry as entries written before
 -- batching held.
-local function ev_trim(added, entries)
+-- ev_cut is the cutting part of ev_trim, for a counter c that already counts the added events.
+local function ev_cut(c, added)
   local ck = K_EV .. ':n'
-  local c = redis.call('INCRBY', ck, added)
-  if c == added then
-    local l = redis.call('XLEN', K_EV) - entries
-    if l > 0 then c = redis.call('INCRBY', ck, l) end
-  end
   local max = tonumber(EVMAX)
   if c <= max + math.max(math.floor(max / 10), 1) then return end
   local budget = math.max(32, added)
@@ -216,6 +212,20 @@ local function ev_trim(added, entries)
     budget = budget - k
     if whole then return end
   end
+end
+
+-- ev_start sets a counter that c == added found missing: it adds the stream's entries other
+-- than the entries just written, one event each.
+local function ev_start(c, entries)
+  local l = redis.call('XLEN', K_EV) - entries
+  if l > 0 then c = redis.call('INCRBY', K_EV .. ':n', l) end
+  return c
+end
+
+local function ev_trim(added, entries)
+  local c = redis.call('INCRBY', K_EV .. ':n', added)
+  if c == added then c = ev_start(c, entries) end
+  ev_cut(c, added)
 end
 
 local function flush_events()
