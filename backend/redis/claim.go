@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,21 +28,27 @@ const claimLanes = 2
 // ClaimLanes returns the number of fetchers a worker runs per queue; see backend.ClaimLaner.
 func (s *Store) ClaimLanes() int { return claimLanes }
 
-// Lease tokens are 16 random hex digits, a counter within the claim, ":" and the queue's name,
-// so calls that carry a token (Finish, Heartbeat, Release, SetProgress) find the job's queue
-// without a lookup.
+// Lease tokens are 16 random hex digits (new for each claim), ":", the queue's name, "/" and the
+// job's ID, so calls that carry a token (Finish, Heartbeat, Release, SetProgress) find the job's
+// queue without a lookup; queue names hold no "/". Tokens of earlier versions, still held by jobs
+// they started, have a counter where the ":" is and end with the queue's name.
 func tokenPrefix() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
+func leaseToken(prefix, queue, id string) string { return prefix + ":" + queue + "/" + id }
+
 func queueOfToken(token string) (string, bool) {
 	if len(token) < 18 {
 		return "", false
 	}
-	_, q, ok := strings.Cut(token[16:], ":")
-	return q, ok
+	counter, q, ok := strings.Cut(token[16:], ":")
+	if ok && counter == "" {
+		q, _, ok = strings.Cut(q, "/")
+	}
+	return q, ok && q != ""
 }
 
 // Claim takes up to Limit runnable jobs of one queue in one script call.
@@ -82,7 +87,7 @@ func claimedJobs(p backend.ClaimParams, prefix string, v any) ([]*asyncmqtype.Jo
 		}
 		j.State = asyncmqtype.StateActive
 		j.Attempts++
-		j.LeaseToken = prefix + strconv.Itoa(len(out)+1) + ":" + p.Queue
+		j.LeaseToken = leaseToken(prefix, p.Queue, id)
 		j.LeaseExpiresAt = now.Add(time.Duration(p.LeaseDuration.Microseconds()) * time.Microsecond)
 		j.StartedAt = now
 		j.WorkerID = p.WorkerID

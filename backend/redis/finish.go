@@ -47,7 +47,7 @@ func (s *Store) Finish(ctx context.Context, p backend.FinishParams) ([]error, er
 		}
 		g.idx = append(g.idx, i)
 		g.args = append(g.args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryDelay,
-			strconv.FormatInt(int64(f.Duration), 10), strconv.Itoa(asyncmqtype.DurationBucket(f.Duration)))
+			strconv.FormatInt(int64(f.Duration), 10), "d"+strconv.Itoa(asyncmqtype.DurationBucket(f.Duration)))
 	}
 	if len(order) == 0 {
 		return errs, nil

@@ -19,6 +19,12 @@ local out, n = {fmt(NOW)}, 0
 local le = fmt(NOW + tonumber(ARGV[9]))
 local now = fmt(NOW)
 local taken = {}
+-- A job's lease token is token .. its ID (see claim.go).
+local token = ARGV[11] .. ':' .. QNAME .. '/'
+-- NEXT_ATTEMPT turns the attempt of the job's hash into the next one without formatting a number,
+-- which costs more than the rest of the job's HSET.
+local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
+  ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
 for _, m in ipairs(cands) do
   if n >= limit then break end
   local ra = tonumber(string.sub(m, 12, 28))
@@ -27,16 +33,16 @@ for _, m in ipairs(cands) do
     local jk = JP .. id
     taken[#taken + 1] = m
     local h = redis.call('HGETALL', jk)
-    local ca, task, at, st, pd = '0', '', 0, nil, nil
+    local ca, task, at, st, pd = '0', '', '0', nil, nil
     for i = 1, #h, 2 do
       local k = h[i]
-      if k == 'ca' then ca = h[i + 1] elseif k == 't' then task = h[i + 1] elseif k == 'at' then at = tonumber(h[i + 1])
+      if k == 'ca' then ca = h[i + 1] elseif k == 't' then task = h[i + 1] elseif k == 'at' then at = h[i + 1]
       elseif k == 'st' then st = h[i + 1] elseif k == 'pd' then pd = h[i + 1] end
     end
     -- A member whose job is no longer claimable (an index entry left behind) is dropped.
     if st == 'waiting' and not pd then
       n = n + 1
-      redis.call('HSET', jk, 'st', 'active', 'at', at + 1, 'lt', ARGV[11] .. n .. ':' .. QNAME, 'le', le, 'sa', now, 'w', ARGV[10])
+      redis.call('HSET', jk, 'st', 'active', 'at', NEXT_ATTEMPT[at] or (tonumber(at) + 1), 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[10])
       zset_once(SKEY.waiting, id, false)
       zset_once(K_LEASE, id, le)
       metric(task, 's', 1, 'ws', (NOW - ra) * 1000)

@@ -228,14 +228,24 @@ local function ev_trim(added, entries)
   ev_cut(c, added)
 end
 
+-- sep_free reports whether no ID, task or detail of the gathered events holds SEP: one search
+-- of each column's values run together costs less than one search per event.
+local function sep_free()
+  return not (string.find(table.concat(EV_J), SEP, 1, true)
+    or string.find(table.concat(EV_K), SEP, 1, true)
+    or string.find(table.concat(EV_D), SEP, 1, true))
+end
+
 local function flush_events()
   if EVN == 0 then return end
   local from = 1
-  for i = 1, EVN do
-    if string.find(EV_J[i], SEP, 1, true) or string.find(EV_K[i], SEP, 1, true) or string.find(EV_D[i], SEP, 1, true) then
-      ev_write(from, i - 1)
-      ev_write(i, i)
-      from = i + 1
+  if not sep_free() then
+    for i = 1, EVN do
+      if string.find(EV_J[i], SEP, 1, true) or string.find(EV_K[i], SEP, 1, true) or string.find(EV_D[i], SEP, 1, true) then
+        ev_write(from, i - 1)
+        ev_write(i, i)
+        from = i + 1
+      end
     end
   end
   ev_write(from, EVN)
@@ -244,20 +254,27 @@ local function flush_events()
   EV_T, EV_J, EV_K, EV_S, EV_A, EV_D, EVN, EV_ENTRIES = {}, {}, {}, {}, {}, {}, 0, 0
 end
 
--- metric adds counters of a task to the bucket of NOW's minute, both the queue's and the task's.
--- Counters are summed in the script and written by flush_metrics, one HINCRBY per counter,
--- minute (and task) whatever the number of jobs.
+-- metric adds up to three counters (name, value) of a task to the bucket of NOW's minute, both
+-- the queue's and the task's. Counters are summed in the script, per minute and task, and written
+-- by flush_metrics, one HINCRBY per counter, minute (and task) whatever the number of jobs. A
+-- job's share is a few table updates: no table or string is made for it.
 local MET, TMET = {}, {}
-local function metric(task, ...)
-  task = task or ''
+local function metric(task, n1, v1, n2, v2, n3, v3)
   local minute = NOW - (NOW % 60000000)
   local m, tm = MET[minute], TMET[minute]
   if not m then m = {}; MET[minute] = m; tm = {}; TMET[minute] = tm end
-  local f = {...}
-  for i = 1, #f, 2 do
-    local v, tk = tonumber(f[i + 1]), task .. SEP .. f[i]
-    m[f[i]] = (m[f[i]] or 0) + v
-    tm[tk] = (tm[tk] or 0) + v
+  task = task or ''
+  local t = tm[task]
+  if not t then t = {}; tm[task] = t end
+  m[n1] = (m[n1] or 0) + v1
+  t[n1] = (t[n1] or 0) + v1
+  if n2 then
+    m[n2] = (m[n2] or 0) + v2
+    t[n2] = (t[n2] or 0) + v2
+  end
+  if n3 then
+    m[n3] = (m[n3] or 0) + v3
+    t[n3] = (t[n3] or 0) + v3
   end
 end
 
@@ -270,7 +287,9 @@ local function flush_metrics()
     local key = MP .. fmt(minute)
     local new = redis.call('EXISTS', key) == 0
     for k, v in pairs(m) do redis.call('HINCRBY', key, k, fmt(v)) end
-    for k, v in pairs(TMET[minute]) do redis.call('HINCRBY', key .. ':t', k, fmt(v)) end
+    for task, t in pairs(TMET[minute]) do
+      for k, v in pairs(t) do redis.call('HINCRBY', key .. ':t', task .. SEP .. k, fmt(v)) end
+    end
     if new then
       redis.call('ZADD', K_MI, minute, fmt(minute))
       redis.call('EXPIRE', key, 691200)
