@@ -20,6 +20,25 @@ import (
 // plain jobs as asyncmq.Client makes them (fresh IDs, stored without the enqueue script), and
 // the same jobs with IDs a caller chose (every call runs the script).
 func BenchmarkEnqueueParallel(b *testing.B) {
+	forPaths(b, func(b *testing.B, s backend.Store, fresh bool) {
+		var n atomic.Int64
+		b.SetParallelism(25)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				now := time.Now()
+				j := benchJob(n.Add(1), now)
+				if err := s.Enqueue(b.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: fresh}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// forPaths runs bench on a server of its own twice: with plain jobs (fresh) and with jobs
+// every enqueue of which runs the script.
+func forPaths(b *testing.B, bench func(b *testing.B, s backend.Store, fresh bool)) {
 	for _, fresh := range []bool{true, false} {
 		b.Run(pathName(fresh), func(b *testing.B) {
 			srv := redistest.Start(b)
@@ -27,19 +46,8 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var n atomic.Int64
-			b.SetParallelism(25)
 			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					now := time.Now()
-					j := benchJob(n.Add(1), now)
-					if err := s.Enqueue(b.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: fresh}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
+			bench(b, s, fresh)
 		})
 	}
 }
@@ -88,17 +96,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 // BenchmarkEnqueueBulk enqueues jobs 1,000 per call, as EnqueueMany does (see
 // BenchmarkEnqueueParallel for the two paths).
 func BenchmarkEnqueueBulk(b *testing.B) {
-	for _, fresh := range []bool{true, false} {
-		b.Run(pathName(fresh), func(b *testing.B) {
-			srv := redistest.Start(b)
-			s, err := openBench(b, srv.URL())
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			enqueueBulkAs(b, s, b.N, fresh)
-		})
-	}
+	forPaths(b, func(b *testing.B, s backend.Store, fresh bool) { enqueueBulkAs(b, s, b.N, fresh) })
 }
 
 func enqueueBulk(b *testing.B, s backend.Store, n int) { enqueueBulkAs(b, s, n, false) }
