@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -200,6 +201,7 @@ func (c *enqueueCombiner) runPlain(ctx context.Context, groups map[string][]*enq
 			if made {
 				// Before any caller returns, so that it finds the queue listed.
 				s.queueCreated(ctx, q)
+				s.markNoOldParents(ctx, q)
 				made = false
 			}
 			r.stored = make([]int64, len(r.jobs))
@@ -219,5 +221,22 @@ func (c *enqueueCombiner) runPlain(ctx context.Context, groups map[string][]*enq
 		if _, err := s.eval(ctx, call); err != nil {
 			s.log.Warn("asyncmq redis: trim the event stream", "queue", q, "err", err)
 		}
+	}
+}
+
+// markNew sets the 'nc' mark of a queue meta hash that has the known mark 'k': a queue removed
+// in the meantime is not brought back.
+var markNew = goredis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], 'k') == 1 then redis.call('HSET', KEYS[1], 'nc', '1') end
+return ''
+`)
+
+// markNoOldParents sets the 'nc' mark of a queue a plain enqueue made (known() sets it in the
+// scripts; see may_have_children in prelude.lua): the finish script then reads a job's list of
+// children only once a child was enqueued in the queue. Until the mark lands, and if it fails,
+// the queue is read as before, which is only slower.
+func (s *Store) markNoOldParents(ctx context.Context, queue string) {
+	if err := markNew.Run(ctx, s.rdb, []string{s.queueKeys(queue).meta()}).Err(); err != nil && !errors.Is(err, goredis.Nil) {
+		s.log.Warn("asyncmq redis: mark a new queue", "queue", queue, "err", err)
 	}
 }

@@ -3,11 +3,17 @@
 -- number). Returns 'ok' or 'lost' for each.
 local out = {}
 local now = fmt(NOW)
+local with_children = may_have_children()
 for b = 8, #ARGV, 10 do
   local id, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local jk = JP .. id
   -- Every outcome reads these; a hash field costs its read whether or not it is used.
-  local v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't', 'ch')
+  local v
+  if with_children then
+    v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't', 'ch')
+  else
+    v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't')
+  end
   if v[1] ~= 'active' or v[2] ~= token then
     out[#out + 1] = 'lost'
   else

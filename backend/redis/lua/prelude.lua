@@ -358,6 +358,8 @@ local function known()
   if KNOWN then return 0 end
   KNOWN = true
   if redis.call('HSETNX', K_META, 'k', '1') == 1 then
+    -- A new queue has no parents written by a version without the 'hc' mark (may_have_children).
+    redis.call('HSET', K_META, 'nc', '1')
     if GLOBAL then
       redis.call('SADD', K_QUEUES, QNAME)
       redis.call('SADD', K_ALLQ, QNAME)
@@ -367,8 +369,16 @@ local function known()
   return 0
 end
 
--- append_error adds an attempt error to the job's history; tail is the JSON of the error's
--- message, stack and panic flag, encoded by the client.
+-- may_have_children reports whether a job of the queue may list children (its 'ch' field):
+-- reading a field a job's hash lacks costs a scan of the whole hash, and most queues never have a
+-- child. The queue's meta has 'hc' once a child was enqueued in it, and 'nc' when it was made by a
+-- version that sets 'hc'; a queue without 'nc' may hold parents written before, so it is read.
+local function may_have_children()
+  local m = redis.call('HMGET', K_META, 'nc', 'hc')
+  return m[1] ~= '1' or m[2] == '1'
+end
+local HC_SET = false
+
 -- with_error returns the job's error history er with one more attempt error; tail is the JSON of
 -- the error's message, stack and panic flag, encoded by the client.
 local function with_error(er, attempt, at, tail)
@@ -547,6 +557,10 @@ local function enqueue_write(base, n, batch, stored)
     local pd = 0
     local deps = o.dep
     if deps then
+      if not HC_SET then
+        redis.call('HSET', K_META, 'hc', '1')
+        HC_SET = true
+      end
       for p in string.gmatch(deps, '[^' .. SEP .. ']+') do
         local pk = JP .. p
         if batch[p] or redis.call('HGET', pk, 'st') ~= 'completed' then pd = pd + 1 end
