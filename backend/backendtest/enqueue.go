@@ -126,6 +126,33 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		requireEqual(t, got, claimed("checked"), "claim order")
 	})
 
+	t.Run("FreshIDsInManyQueuesAtOnce", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		// Producers of different queues at the same moment: a store that groups concurrent
+		// calls must keep each queue's writes apart where its server requires it (one slot per
+		// transaction on Redis Cluster).
+		const queues, each = 8, 25
+		var wg sync.WaitGroup
+		errs := make(chan error, queues*each)
+		for g := range queues {
+			wg.Go(func() {
+				for i := range each {
+					j := job(fmt.Sprintf("q%d-%02d", g, i), inQueue(fmt.Sprintf("many-%d", g)), runAt(t0), createdAt(t0))
+					errs <- s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: t0, FreshIDs: true})
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			requireNoError(t, err, "enqueue")
+		}
+		for g := range queues {
+			s.requireCounts(fmt.Sprintf("many-%d", g), counts{asyncmqtype.StateWaiting: each})
+		}
+	})
+
 	t.Run("FreshIDsKeepTheOtherChecks", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

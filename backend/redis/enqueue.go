@@ -18,6 +18,9 @@ func validateBatch(p backend.EnqueueParams) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	if len(p.Jobs) == 1 {
+		return nil
+	}
 	seen := make(map[string]bool, len(p.Jobs))
 	for _, j := range p.Jobs {
 		if seen[j.ID] {
@@ -107,6 +110,9 @@ func storedState(x int64) (asyncmqtype.State, int) {
 }
 
 func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInfo, []string) {
+	if len(jobs) == 1 {
+		return map[string][]*asyncmqtype.JobInfo{jobs[0].Queue: jobs}, []string{jobs[0].Queue}
+	}
 	groups := make(map[string][]*asyncmqtype.JobInfo)
 	var order []string
 	for _, j := range jobs {

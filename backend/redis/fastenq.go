@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/asyncmq/asyncmq/backend"
@@ -62,16 +63,17 @@ func appendPadded(b []byte, n int64, width int) []byte {
 	return append(b, d...)
 }
 
-// plainTx queues the writes of the plain enqueue requests rs of one queue on tx. The returned
-// commands answer whether the call made the queue known (HSETNX of its mark) and what the event
-// counter read after the call's events (INCRBY).
+// plainTx is what queuePlain queued for one queue: the command that answers whether the call
+// made the queue known (HSETNX of its mark), and the events it appended to the queue's stream.
 type plainTx struct {
 	known   *goredis.BoolCmd
-	counter *goredis.IntCmd
+	stream  string
 	events  int
 	entries int
 }
 
+// queuePlain queues on tx the writes of the plain enqueue requests rs of one queue, all but the
+// event counter, which runPlainTx adds once per stream.
 func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue string, rs []*enqReq) plainTx {
 	k := s.queueKeys(queue)
 	var out plainTx
@@ -119,9 +121,9 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 	if jobq != nil {
 		tx.Do(ctx, jobq...)
 	}
-	out.entries = ev.write(ctx, tx, k.events())
+	out.stream = k.events()
+	out.entries = ev.write(ctx, tx, out.stream)
 	out.events = n
-	out.counter = tx.IncrBy(ctx, k.events()+":n", int64(n))
 	tx.Do(ctx, "spublish", k.wake(), "1")
 	return out
 }
@@ -175,27 +177,78 @@ func appendColumn(args []any, name string, vals []string) []any {
 	return append(args, name, vals[0])
 }
 
-// runPlain stores the plain requests of each queue, one transaction for all of them (one per
-// slot on Cluster), and answers each request. Then it trims the event streams that went over
-// their bound, as the enqueue script would have at its end.
+// runPlain stores the plain requests of each queue and answers each request: in one
+// transaction on a single server, in one per queue on Cluster, where a transaction must stay in
+// one slot (the queues' transactions then run at once).
 func (c *enqueueCombiner) runPlain(ctx context.Context, groups map[string][]*enqReq, order []string) {
+	if !c.s.cluster || len(order) == 1 {
+		c.runPlainTx(ctx, groups, order)
+		return
+	}
+	var wg sync.WaitGroup
+	for _, q := range order {
+		wg.Go(func() { c.runPlainTx(ctx, groups, []string{q}) })
+	}
+	wg.Wait()
+}
+
+// afterPlainTx, when set (by tests only), runs between a plain enqueue's transaction and its trim.
+var afterPlainTx func()
+
+// streamAdds is what one transaction appended to one event stream.
+type streamAdds struct {
+	queue           string // a queue writing to the stream, whose keys the trim script gets
+	events, entries int
+	counter         *goredis.IntCmd
+}
+
+// runPlainTx stores the plain requests of the queues of order in one transaction and answers
+// them. Each stream's counter grows once by all the events the transaction appended to it; a
+// stream that went over its bound, or whose counter was missing, is then trimmed as the
+// enqueue script would have at its end.
+func (c *enqueueCombiner) runPlainTx(ctx context.Context, groups map[string][]*enqReq, order []string) {
 	s := c.s
 	txs := make([]plainTx, len(order))
+	adds := map[string]*streamAdds{}
+	var streams []string
 	_, err := s.rdb.TxPipelined(ctx, func(tx goredis.Pipeliner) error {
 		for i, q := range order {
-			txs[i] = s.queuePlain(ctx, tx, q, groups[q])
+			t := s.queuePlain(ctx, tx, q, groups[q])
+			txs[i] = t
+			a := adds[t.stream]
+			if a == nil {
+				a = &streamAdds{queue: q}
+				adds[t.stream] = a
+				streams = append(streams, t.stream)
+			}
+			a.events += t.events
+			a.entries += t.entries
+		}
+		for _, st := range streams {
+			adds[st].counter = tx.IncrBy(ctx, st+":n", int64(adds[st].events))
 		}
 		return nil
 	})
 	err = s.wrapRedisErr(err)
+	if err == nil {
+		// Before the callers return, as the script trims before it returns: a caller reading
+		// the events next finds the stream within its bound.
+		if afterPlainTx != nil {
+			afterPlainTx()
+		}
+		for _, st := range streams {
+			s.trimAfterPlain(ctx, adds[st])
+		}
+	}
 	for i, q := range order {
 		made, kerr := txs[i].known.Result()
-		if err == nil {
-			err = s.wrapRedisErr(kerr)
+		qerr := err
+		if qerr == nil {
+			qerr = s.wrapRedisErr(kerr)
 		}
 		for _, r := range groups[q] {
-			if err != nil {
-				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, err)
+			if qerr != nil {
+				r.done <- fmt.Errorf("enqueue %d jobs in queue %q: %w", len(r.jobs), q, qerr)
 				continue
 			}
 			if made {
@@ -208,19 +261,23 @@ func (c *enqueueCombiner) runPlain(ctx context.Context, groups map[string][]*enq
 			r.done <- nil
 		}
 	}
-	if err != nil {
+}
+
+// trimAfterPlain trims a stream a plain enqueue appended to when its counter went over the
+// bound, or was missing before the transaction (its INCRBY read just the added events).
+func (s *Store) trimAfterPlain(ctx context.Context, a *streamAdds) {
+	n := a.counter.Val()
+	missing := n == int64(a.events)
+	if !missing && n <= s.events+max(s.events/10, 1) {
 		return
 	}
-	for i, q := range order {
-		t := txs[i]
-		n := t.counter.Val()
-		if n != int64(t.events) && n <= s.events+max(s.events/10, 1) {
-			continue
-		}
-		call := s.queueCall(scriptTrim, q, time.Time{}, nil, n, t.events, t.entries)
-		if _, err := s.eval(ctx, call); err != nil {
-			s.log.Warn("asyncmq redis: trim the event stream", "queue", q, "err", err)
-		}
+	flag := "0"
+	if missing {
+		flag = "1"
+	}
+	call := s.queueCall(scriptTrim, a.queue, time.Time{}, nil, flag, a.events, a.entries)
+	if _, err := s.eval(ctx, call); err != nil {
+		s.log.Warn("asyncmq redis: trim the event stream", "queue", a.queue, "err", err)
 	}
 }
 

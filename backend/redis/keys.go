@@ -35,7 +35,26 @@ type qkeys struct {
 	list []string
 }
 
+// keyCacheMax bounds the queues whose key names a Store keeps: names are cheap to rebuild, and an
+// application that makes queue names on the fly must not grow the cache without end.
+const keyCacheMax = 4096
+
+// queueKeys returns the names of the queue's keys. They are built once per queue and kept, since
+// every script call needs all of them; callers must not change the list.
 func (s *Store) queueKeys(queue string) qkeys {
+	if k, ok := s.keyCache.Load(queue); ok {
+		return k.(qkeys)
+	}
+	k := s.buildQueueKeys(queue)
+	if s.keyCached.Load() < keyCacheMax {
+		if _, loaded := s.keyCache.LoadOrStore(queue, k); !loaded {
+			s.keyCached.Add(1)
+		}
+	}
+	return k
+}
+
+func (s *Store) buildQueueKeys(queue string) qkeys {
 	base := s.prefix + ":{" + queue + "}:"
 	k := qkeys{base: base}
 	ev, jobq, queues, allq := s.prefix+":events", s.prefix+":jobq", s.prefix+":queues", s.prefix+":allq"

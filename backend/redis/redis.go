@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,9 @@ type Store struct {
 	combine *enqueueCombiner
 	notify  *notifier
 	closed  atomic.Bool
+
+	keyCache  sync.Map // queue name -> qkeys; see queueKeys
+	keyCached atomic.Int64
 }
 
 // Option configures a Store at Open.
