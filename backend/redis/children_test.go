@@ -16,12 +16,15 @@ func TestChildrenReleasedWhateverTheQueueMarks(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name       string
-		dropMarks  bool // as a queue made by an earlier version, which wrote neither mark
-		plainFirst bool // the queue made by a plain enqueue
+		drop       []string // marks to delete, as if an earlier version had written them
+		plainFirst bool     // the queue made by a plain enqueue
 	}{
-		{"made by a plain enqueue", false, true},
-		{"made by a script", false, false},
-		{"made by an earlier version", true, false},
+		{"made by a plain enqueue", nil, true},
+		{"made by a script", nil, false},
+		// An earlier version wrote neither mark.
+		{"made by an earlier version", []string{"nc", "hc"}, false},
+		// A process of an earlier version enqueued the child in a queue this version made.
+		{"child written by an earlier version", []string{"hc"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -44,14 +47,14 @@ func TestChildrenReleasedWhateverTheQueueMarks(t *testing.T) {
 				{ID: "parent", Queue: "dq", Task: "t"},
 				{ID: "child", Queue: "dq", Task: "t", DependsOn: []string{"parent"}},
 			}})
-			if tt.dropMarks {
+			if len(tt.drop) > 0 {
 				opt, err := goredis.ParseURL(url)
 				if err != nil {
 					t.Fatal(err)
 				}
 				raw := goredis.NewClient(opt)
 				defer raw.Close()
-				if err := raw.HDel(ctx, prefix+":{dq}:meta", "nc", "hc").Err(); err != nil {
+				if err := raw.HDel(ctx, prefix+":{dq}:meta", tt.drop...).Err(); err != nil {
 					t.Fatal(err)
 				}
 			}

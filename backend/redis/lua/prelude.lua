@@ -372,10 +372,12 @@ end
 -- may_have_children reports whether a job of the queue may list children (its 'ch' field):
 -- reading a field a job's hash lacks costs a scan of the whole hash, and most queues never have a
 -- child. The queue's meta has 'hc' once a child was enqueued in it, and 'nc' when it was made by a
--- version that sets 'hc'; a queue without 'nc' may hold parents written before, so it is read.
+-- version that sets 'hc'; a queue without 'nc' may hold parents written before, so it is read. A
+-- child blocked in the queue also makes it read, whoever wrote it: a process of an earlier
+-- version enqueues children without setting 'hc'.
 local function may_have_children()
   local m = redis.call('HMGET', K_META, 'nc', 'hc')
-  return m[1] ~= '1' or m[2] == '1'
+  return m[1] ~= '1' or m[2] == '1' or redis.call('ZCARD', SKEY['waiting-children']) > 0
 end
 local HC_SET = false
 
