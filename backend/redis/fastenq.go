@@ -17,8 +17,8 @@ import (
 // (EnqueueParams.FreshIDs), runnable at once, no unique key, no parents. Such a job cannot be
 // refused, so storing it needs no check and no branch, only the writes the script would make;
 // these go in one MULTI/EXEC transaction per queue, which Redis runs as atomically as a script.
-// Running the script's Lua for each job cost Redis about 40% more CPU than the same writes as
-// commands (BenchmarkEnqueueParallel). The keys, fields and stream entries written are the
+// Through the script, a job enqueued by one of 25 concurrent producers cost Redis 154k
+// instructions; as commands, 58k (scripts/redis-callgrind.sh). The keys, fields and stream entries written are the
 // script's (enqueue_write and ev_entry in prelude.lua), so every other script and reader sees
 // no difference.
 //
