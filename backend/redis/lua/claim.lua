@@ -33,10 +33,10 @@ for _, m in ipairs(cands) do
     local jk = JP .. id
     taken[#taken + 1] = m
     local h = redis.call('HGETALL', jk)
-    local ca, task, at, st, pd = '0', '', '0', nil, nil
+    local task, at, st, pd = '', '0', nil, nil
     for i = 1, #h, 2 do
       local k = h[i]
-      if k == 'ca' then ca = h[i + 1] elseif k == 't' then task = h[i + 1] elseif k == 'at' then at = h[i + 1]
+      if k == 't' then task = h[i + 1] elseif k == 'at' then at = h[i + 1]
       elseif k == 'st' then st = h[i + 1] elseif k == 'pd' then pd = h[i + 1] end
     end
     -- A member whose job is no longer claimable (an index entry left behind) is dropped.
