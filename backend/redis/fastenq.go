@@ -211,7 +211,7 @@ func (c *enqueueCombiner) runPlainTx(ctx context.Context, groups map[string][]*e
 	txs := make([]plainTx, len(order))
 	adds := map[string]*streamAdds{}
 	var streams []string
-	_, err := s.rdb.TxPipelined(ctx, func(tx goredis.Pipeliner) error {
+	cmds, err := s.rdb.TxPipelined(ctx, func(tx goredis.Pipeliner) error {
 		for i, q := range order {
 			t := s.queuePlain(ctx, tx, q, groups[q])
 			txs[i] = t
@@ -229,7 +229,7 @@ func (c *enqueueCombiner) runPlainTx(ctx context.Context, groups map[string][]*e
 		}
 		return nil
 	})
-	err = s.wrapRedisErr(err)
+	err = s.wrapRedisErr(txError(err, cmds))
 	if err == nil {
 		// Before the callers return, as the script trims before it returns: a caller reading
 		// the events next finds the stream within its bound.
@@ -261,6 +261,20 @@ func (c *enqueueCombiner) runPlainTx(ctx context.Context, groups map[string][]*e
 			r.done <- nil
 		}
 	}
+}
+
+// txError is the error that made a transaction fail: a command Redis refused while queueing
+// it (OOM when full) makes EXEC answer only EXECABORT, which does not say why.
+func txError(err error, cmds []goredis.Cmder) error {
+	if err == nil || !strings.HasPrefix(err.Error(), "EXECABORT") {
+		return err
+	}
+	for _, c := range cmds {
+		if cerr := c.Err(); cerr != nil && !strings.HasPrefix(cerr.Error(), "EXECABORT") {
+			return cerr
+		}
+	}
+	return err
 }
 
 // trimAfterPlain trims a stream a plain enqueue appended to when its counter went over the
