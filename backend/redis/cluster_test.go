@@ -1,8 +1,12 @@
 package redis_test
 
 import (
+	"fmt"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/backendtest"
@@ -39,4 +43,24 @@ func TestClusterConformance(t *testing.T) {
 			return openStore(t, u), openStore(t, u)
 		})
 	})
+}
+
+// A plain enqueue (a transaction of commands, not the script) wakes the queue's subscribers on
+// Cluster too: its SPUBLISH goes in the queue's slot with the rest of the transaction.
+func TestClusterPlainEnqueueWakes(t *testing.T) {
+	url := withPrefix(clusterURL(t), uniquePrefix())
+	producer, worker := openStore(t, url), openStore(t, url)
+	ch, stop := worker.Subscribe("cq")
+	defer stop()
+	time.Sleep(100 * time.Millisecond) // let the subscription reach the cluster
+	for i := range 20 {
+		if err := producer.Enqueue(t.Context(), jobParams(true, &asyncmqtype.JobInfo{ID: fmt.Sprint("c", i), Queue: "cq", Task: "t"})); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ch:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("no wake-up for plain enqueue %d", i)
+		}
+	}
 }
