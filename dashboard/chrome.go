@@ -54,6 +54,11 @@ var sections = []struct {
 // one or two; past the bound the chrome is rendered per request instead of remembered.
 const maxChromes = 16
 
+// maxSnapshotBodies bounds the rendered bodies a shared snapshot keeps (the overview's, one per
+// mount path; the event history's, one per mount path and limit); past it a body is rendered
+// per request.
+const maxSnapshotBodies = 16
+
 // chrome returns the frame for the mount path base.
 func (d *Dashboard) chrome(base string) (*chrome, error) {
 	if c, ok := d.chromes.Load(base); ok {

@@ -587,7 +587,7 @@ func (s *eventsSnapshot) rows(base string, data eventHistoryData) template.HTML 
 	var w htmlWriter
 	writeEventRows(&w, eventRows(base, shown))
 	b := template.HTML(w.String())
-	if !filtered && len(s.bodies) < maxChromes {
+	if !filtered && len(s.bodies) < maxSnapshotBodies {
 		s.bodies[key] = b
 	}
 	return b

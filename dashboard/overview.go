@@ -195,7 +195,7 @@ func (d *Dashboard) overviewBody(snap *overviewSnapshot, base string) (template.
 	}
 	// The body was escaped when it was rendered.
 	b := template.HTML(buf.String())
-	if len(snap.bodies) < maxChromes {
+	if len(snap.bodies) < maxSnapshotBodies {
 		snap.bodies[base] = b
 	}
 	return b, nil
