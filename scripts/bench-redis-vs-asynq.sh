@@ -2,7 +2,9 @@
 # Runs asyncmq's bench on Redis and the asynq peer (bench/peers/asynq) alternately, ROUNDS times,
 # so both see the same machine load; compare ratios within a round. Each program gets a Redis
 # database of its own (AMQ_DB, ASYNQ_DB), flushed before every round: never point them at a
-# database holding anything else (the tests use 9). Prints the load, then one JSON line per run.
+# database holding anything else (the tests use 9). Prints the load, then one JSON line per run
+# and, after each asynq run without --overlap (which is about latency), asyncmq's rates over
+# asynq's in that step.
 #
 #   ROUNDS=3 JOBS=20000 scripts/bench-redis-vs-asynq.sh
 #
@@ -39,18 +41,31 @@ flush() {
 	redis-cli -u "$ASYNQ" FLUSHDB >/dev/null
 }
 load() { uptime | sed 's/.*load/load/'; }
+# field <json> <name> prints the number a one-line JSON object holds under name.
+field() { printf '%s\n' "$1" | sed -n "s/.*\"$2\":\([0-9.eE+-]*\).*/\1/p"; }
+# ratio <asyncmq json> <asynq json> prints asyncmq's rates over asynq's, measured in the same step.
+ratio() {
+	awk -v a="$(field "$1" enqueue_jobs_per_s)" -v b="$(field "$2" enqueue_jobs_per_s)" \
+		-v c="$(field "$1" process_jobs_per_s)" -v d="$(field "$2" process_jobs_per_s)" \
+		'BEGIN { if (b > 0 && d > 0) printf "ratio to asynq: enqueue %.2fx, process %.2fx\n", a / b, c / d }'
+}
 for round in $(seq "$ROUNDS"); do
 	flush
 	for c in 50 1000; do
 		echo "== round $round, concurrency $c, 50 producers ($(load))"
-		"$BIN/amq-redis" bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency "$c" --json | tr -d '\n '; echo
+		amq=$("$BIN/amq-redis" bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency "$c" --json | tr -d '\n ')
+		echo "$amq"
 		base --jobs "$JOBS" --producers 50 --concurrency "$c"
-		"$BIN/asynqbench" -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency "$c" | tr -d '\n '; echo
+		peer=$("$BIN/asynqbench" -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency "$c" | tr -d '\n ')
+		echo "$peer"
+		ratio "$amq" "$peer"
 	done
 	echo "== round $round, concurrency 50, 50 producers, --overlap ($(load))"
-	"$BIN/amq-redis" bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency 50 --overlap --json | tr -d '\n '; echo
+	amq=$("$BIN/amq-redis" bench --backend "$AMQ" --jobs "$JOBS" --producers 50 --concurrency 50 --overlap --json | tr -d '\n ')
+	echo "$amq"
 	base --jobs "$JOBS" --producers 50 --concurrency 50 --overlap
-	"$BIN/asynqbench" -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency 50 -overlap | tr -d '\n '; echo
+	peer=$("$BIN/asynqbench" -redis "$ASYNQ" -jobs "$JOBS" -producers 50 -concurrency 50 -overlap | tr -d '\n ')
+	echo "$peer"
 	# Bulk: 4 producers, batches of 1,000 jobs. The asynq peer has no bulk mode (asynq enqueues one
 	# task per call), so this line has no peer.
 	echo "== round $round, bulk ($(load))"
