@@ -39,8 +39,9 @@ func BenchmarkEnqueueParallel(b *testing.B) {
 // forPaths runs bench on a server of its own twice: with plain jobs (fresh) and with jobs
 // every enqueue of which runs the script.
 func forPaths(b *testing.B, bench func(b *testing.B, s backend.Store, fresh bool)) {
-	for _, fresh := range []bool{true, false} {
-		b.Run(pathName(fresh), func(b *testing.B) {
+	for _, path := range enqueuePaths {
+		fresh := path.plain
+		b.Run(path.name, func(b *testing.B) {
 			srv := redistest.Start(b)
 			s, err := openBench(b, srv.URL())
 			if err != nil {
@@ -50,13 +51,6 @@ func forPaths(b *testing.B, bench func(b *testing.B, s backend.Store, fresh bool
 			bench(b, s, fresh)
 		})
 	}
-}
-
-func pathName(fresh bool) string {
-	if fresh {
-		return "plain"
-	}
-	return "script"
 }
 
 // benchJob is a job as asyncmq.Client builds it, with an ID of NewID's length.

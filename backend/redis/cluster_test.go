@@ -54,7 +54,7 @@ func TestClusterPlainEnqueueWakes(t *testing.T) {
 	defer stop()
 	time.Sleep(100 * time.Millisecond) // let the subscription reach the cluster
 	for i := range 20 {
-		if err := producer.Enqueue(t.Context(), jobParams(true, &asyncmqtype.JobInfo{ID: fmt.Sprint("c", i), Queue: "cq", Task: "t"})); err != nil {
+		if err := producer.Enqueue(t.Context(), pathParams(true, &asyncmqtype.JobInfo{ID: fmt.Sprint("c", i), Queue: "cq", Task: "t"})); err != nil {
 			t.Fatal(err)
 		}
 		select {

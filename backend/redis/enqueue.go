@@ -110,9 +110,6 @@ func storedState(x int64) (asyncmqtype.State, int) {
 }
 
 func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInfo, []string) {
-	if len(jobs) == 1 {
-		return map[string][]*asyncmqtype.JobInfo{jobs[0].Queue: jobs}, []string{jobs[0].Queue}
-	}
 	groups := make(map[string][]*asyncmqtype.JobInfo)
 	var order []string
 	for _, j := range jobs {

@@ -12,23 +12,14 @@ import (
 
 func enqueueIDs(t *testing.T, s backend.Store, ids ...string) { enqueueAs(t, s, false, ids...) }
 
-// enqueueAs enqueues a job of each ID in one call; plain ones as asyncmq.Client makes them, which
-// the store writes without the enqueue script (see fastenq.go).
+// enqueueAs enqueues a job of each ID in one call (see pathParams).
 func enqueueAs(t *testing.T, s backend.Store, plain bool, ids ...string) {
 	t.Helper()
 	jobs := make([]*asyncmqtype.JobInfo, len(ids))
-	now := time.Now()
 	for i, id := range ids {
 		jobs[i] = &asyncmqtype.JobInfo{ID: id, Queue: "ev", Task: "task-" + id, Payload: []byte(`{}`)}
-		if plain {
-			jobs[i].RunAt, jobs[i].CreatedAt = now, now
-		}
 	}
-	p := backend.EnqueueParams{Jobs: jobs}
-	if plain {
-		p.Now, p.FreshIDs = now, true
-	}
-	if err := s.Enqueue(t.Context(), p); err != nil {
+	if err := s.Enqueue(t.Context(), pathParams(plain, jobs...)); err != nil {
 		t.Fatalf("enqueue %v: %v", ids, err)
 	}
 }

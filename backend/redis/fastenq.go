@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -87,9 +88,9 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 		n += len(r.jobs)
 	}
 	waiting := make([]any, 0, 2+2*n)
-	waiting = append(waiting, "zadd", k.list[2])
+	waiting = append(waiting, "zadd", k.state(asyncmqtype.StateWaiting.Index()))
 	ready := make([]any, 0, 2+2*n)
-	ready = append(ready, "zadd", k.list[1])
+	ready = append(ready, "zadd", k.ready())
 	var jobq []any
 	if !s.cluster {
 		jobq = make([]any, 0, 2+2*n)

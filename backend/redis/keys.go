@@ -77,6 +77,7 @@ func (s *Store) buildQueueKeys(queue string) qkeys {
 }
 
 func (k qkeys) meta() string                { return k.list[0] }
+func (k qkeys) ready() string               { return k.list[1] }
 func (k qkeys) job(id string) string        { return k.base + "j:" + id }
 func (k qkeys) repeatable(id string) string { return k.base + "r:" + id }
 func (k qkeys) metric(minute string) string { return k.base + "m:" + minute }

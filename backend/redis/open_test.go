@@ -87,7 +87,7 @@ func TestFullRedis(t *testing.T) {
 			var err error
 			for i := 0; i < 10000; i++ {
 				id := fmt.Sprintf("j%05d", i)
-				err = s.Enqueue(ctx, jobParams(path.plain, &asyncmqtype.JobInfo{ID: id, Queue: "q", Task: "t", Payload: []byte(payload)}))
+				err = s.Enqueue(ctx, pathParams(path.plain, &asyncmqtype.JobInfo{ID: id, Queue: "q", Task: "t", Payload: []byte(payload)}))
 				if err != nil {
 					break
 				}
@@ -118,15 +118,17 @@ func TestFullRedis(t *testing.T) {
 	}
 }
 
-// jobParams enqueues j alone; plain, as asyncmq.Client makes a job (fresh ID, times and Now set),
-// which the store writes without the enqueue script.
-func jobParams(plain bool, j *asyncmqtype.JobInfo) backend.EnqueueParams {
+// pathParams enqueues jobs in one call; plain, as asyncmq.Client makes jobs (fresh IDs, times and
+// Now set), which the store writes without the enqueue script (see fastenq.go).
+func pathParams(plain bool, jobs ...*asyncmqtype.JobInfo) backend.EnqueueParams {
 	if !plain {
-		return backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}}
+		return backend.EnqueueParams{Jobs: jobs}
 	}
 	now := time.Now()
-	j.RunAt, j.CreatedAt = now, now
-	return backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}
+	for _, j := range jobs {
+		j.RunAt, j.CreatedAt = now, now
+	}
+	return backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: true}
 }
 
 // TestWakeUp measures how fast a subscriber of one store handle learns of a job enqueued
@@ -145,7 +147,7 @@ func TestWakeUp(t *testing.T) {
 			var lat []time.Duration
 			for i := range 200 {
 				start := time.Now()
-				if err := producer.Enqueue(ctx, jobParams(path.plain, &asyncmqtype.JobInfo{ID: fmt.Sprint("w", i), Queue: "idle", Task: "t"})); err != nil {
+				if err := producer.Enqueue(ctx, pathParams(path.plain, &asyncmqtype.JobInfo{ID: fmt.Sprint("w", i), Queue: "idle", Task: "t"})); err != nil {
 					t.Fatal(err)
 				}
 				select {
