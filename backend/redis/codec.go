@@ -60,74 +60,117 @@ func atoi(s string) int {
 }
 
 // decodeJob builds a JobInfo from the fields of a job hash, read once each as they come (a
-// claim's reply is decoded without building a map first).
+// claim's reply is decoded without building a map first). A 'rec' field is a packed record
+// (record.go): its fields count where the hash does not set them.
 func decodeJob(id, queue string, fields iter.Seq2[string, string]) (*asyncmqtype.JobInfo, error) {
-	j := &asyncmqtype.JobInfo{ID: id, Queue: queue}
-	var hd, to, bo, dep, er string
+	d := jobDecoder{j: &asyncmqtype.JobInfo{ID: id, Queue: queue}}
+	var rec string
 	for k, v := range fields {
-		switch k {
-		case "t":
-			j.Task = v
-		case "p":
-			if v != "" {
-				j.Payload = json.RawMessage(v)
+		if k == "rec" {
+			rec = v
+			continue
+		}
+		d.set(k, v)
+	}
+	if rec != "" {
+		f, err := unpackRecord(rec)
+		if err != nil {
+			return nil, fmt.Errorf("decode job %q: %w", id, err)
+		}
+		for i := 0; i+1 < len(f); i += 2 {
+			if !hasField(fields, f[i]) {
+				d.set(f[i], f[i+1])
 			}
-		case "st":
-			j.State = asyncmqtype.State(v)
-		case "pr":
-			j.Priority = atoi(v)
-		case "at":
-			j.Attempts = atoi(v)
-		case "mr":
-			j.MaxRetries = atoi(v)
-		case "ra":
-			j.RunAt = fromMicros(v)
-		case "ca":
-			j.CreatedAt = fromMicros(v)
-		case "sa":
-			j.StartedAt = fromMicros(v)
-		case "fa":
-			j.FinishedAt = fromMicros(v)
-		case "w":
-			j.WorkerID = v
-		case "lt":
-			j.LeaseToken = v
-		case "le":
-			j.LeaseExpiresAt = fromMicros(v)
-		case "sl":
-			j.Stalls = atoi(v)
-		case "uk":
-			j.UniqueKey = v
-		case "uu":
-			j.UniqueUntil = fromMicros(v)
-		case "pd":
-			j.PendingDeps = atoi(v)
-		case "cr":
-			j.CancelRequested = v == "1"
-		case "rep":
-			j.RepeatableID = v
-		case "op":
-			j.OnParentFailure = asyncmqtype.ParentFailure(v)
-		case "r":
-			if v != "" {
-				j.Result = json.RawMessage(v)
-			}
-		case "pg":
-			if v != "" {
-				j.Progress = json.RawMessage(v)
-			}
-		case "hd":
-			hd = v
-		case "to":
-			to = v
-		case "bo":
-			bo = v
-		case "dep":
-			dep = v
-		case "er":
-			er = v
 		}
 	}
+	return d.finish()
+}
+
+// hasField reports whether fields holds field k.
+func hasField(fields iter.Seq2[string, string], k string) bool {
+	for f := range fields {
+		if f == k {
+			return true
+		}
+	}
+	return false
+}
+
+// jobDecoder sets a JobInfo's fields from a job hash's, keeping the encoded ones for finish.
+type jobDecoder struct {
+	j                   *asyncmqtype.JobInfo
+	hd, to, bo, dep, er string
+}
+
+func (d *jobDecoder) set(k, v string) {
+	j := d.j
+	switch k {
+	case "t":
+		j.Task = v
+	case "p":
+		if v != "" {
+			j.Payload = json.RawMessage(v)
+		}
+	case "st":
+		j.State = asyncmqtype.State(v)
+	case "pr":
+		j.Priority = atoi(v)
+	case "at":
+		j.Attempts = atoi(v)
+	case "mr":
+		j.MaxRetries = atoi(v)
+	case "ra":
+		j.RunAt = fromMicros(v)
+	case "ca":
+		j.CreatedAt = fromMicros(v)
+	case "sa":
+		j.StartedAt = fromMicros(v)
+	case "fa":
+		j.FinishedAt = fromMicros(v)
+	case "w":
+		j.WorkerID = v
+	case "lt":
+		j.LeaseToken = v
+	case "le":
+		j.LeaseExpiresAt = fromMicros(v)
+	case "sl":
+		j.Stalls = atoi(v)
+	case "uk":
+		j.UniqueKey = v
+	case "uu":
+		j.UniqueUntil = fromMicros(v)
+	case "pd":
+		j.PendingDeps = atoi(v)
+	case "cr":
+		j.CancelRequested = v == "1"
+	case "rep":
+		j.RepeatableID = v
+	case "op":
+		j.OnParentFailure = asyncmqtype.ParentFailure(v)
+	case "r":
+		if v != "" {
+			j.Result = json.RawMessage(v)
+		}
+	case "pg":
+		if v != "" {
+			j.Progress = json.RawMessage(v)
+		}
+	case "hd":
+		d.hd = v
+	case "to":
+		d.to = v
+	case "bo":
+		d.bo = v
+	case "dep":
+		d.dep = v
+	case "er":
+		d.er = v
+	}
+}
+
+func (d *jobDecoder) finish() (*asyncmqtype.JobInfo, error) {
+	j, id := d.j, d.j.ID
+	hd, to, bo, dep, er := d.hd, d.to, d.bo, d.dep, d.er
 	var err error
 	if j.Headers, err = backend.DecodeHeaders(id, []byte(hd)); err != nil {
 		return nil, err

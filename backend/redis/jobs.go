@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,22 +25,30 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 	if err != nil {
 		return nil, fmt.Errorf("get job %q: %w", id, err)
 	}
-	f, err := s.rdb.HGetAll(ctx, s.queueKeys(q).job(id)).Result()
+	jobs, err := s.readJobs(ctx, q, []string{id})
 	if err != nil {
 		return nil, fmt.Errorf("get job %q: %w", id, err)
 	}
-	if len(f) == 0 || f["st"] == "" {
+	if len(jobs) == 0 {
 		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
 	}
-	return decodeJob(id, q, maps.All(f))
+	return jobs[0], nil
 }
 
-// readJobs reads the hashes of ids of one queue in one pipeline, in order; vanished jobs are
-// left out.
+// readJobs reads the jobs ids of one queue, in order, in one pipeline; vanished jobs are left
+// out. A job has its packed record (record.go), its hash, or both; a script moves a record into
+// the hash, never back, so the records are read first: a job changed in between is then read
+// from both (the hash wins), never from neither. (A transaction would close the gap too, but
+// Redis refuses every command of a MULTI when it is out of memory, reads included.)
 func (s *Store) readJobs(ctx context.Context, queue string, ids []string) ([]*asyncmqtype.JobInfo, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
 	k := s.queueKeys(queue)
 	cmds := make([]*goredis.MapStringStringCmd, len(ids))
+	var recs *goredis.SliceCmd
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		recs = p.HMGet(ctx, k.packed(), ids...)
 		for i, id := range ids {
 			cmds[i] = p.HGetAll(ctx, k.job(id))
 		}
@@ -52,11 +59,12 @@ func (s *Store) readJobs(ctx context.Context, queue string, ids []string) ([]*as
 	}
 	out := make([]*asyncmqtype.JobInfo, 0, len(ids))
 	for i, c := range cmds {
-		f := c.Val()
-		if f["st"] == "" {
+		h := c.Val()
+		rec, _ := recs.Val()[i].(string)
+		if h["st"] == "" && rec == "" {
 			continue
 		}
-		j, err := decodeJob(ids[i], queue, maps.All(f))
+		j, err := decodeJob(ids[i], queue, withRecord(h, rec))
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +230,10 @@ func (s *Store) scan(ctx context.Context, f asyncmqtype.JobFilter, rng func(star
 		}
 		if len(cands) > 0 && (task != "" || text != "") {
 			cmds := make([]*goredis.SliceCmd, len(cands))
+			var recs *goredis.SliceCmd
+			// Records first, as readJobs reads them.
 			_, err := s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
+				recs = pl.HMGet(ctx, k.packed(), cands...)
 				for i, id := range cands {
 					cmds[i] = pl.HMGet(ctx, k.job(id), "t", "p")
 				}
@@ -236,6 +247,15 @@ func (s *Store) scan(ctx context.Context, f asyncmqtype.JobFilter, rng func(star
 				v := cmds[i].Val()
 				t, _ := v[0].(string)
 				pl, _ := v[1].(string)
+				if rec, _ := recs.Val()[i].(string); rec != "" {
+					rt, rp := recordTaskPayload(rec)
+					if v[0] == nil {
+						t = rt
+					}
+					if v[1] == nil {
+						pl = rp
+					}
+				}
 				if (task == "" || strings.Contains(strings.ToLower(t), task)) && (text == "" || strings.Contains(strings.ToLower(pl), text)) {
 					kept = append(kept, id)
 				}

@@ -8,6 +8,8 @@ import "github.com/asyncmq/asyncmq/asyncmqtype"
 //
 //	<prefix>:{<q>}:meta        HASH   k (known), pz (paused), rl/ri/rs/rc (rate limit window)
 //	<prefix>:{<q>}:j:<id>      HASH   one job (fields in codec.go); the only copy of its payload
+//	<prefix>:{<q>}:pk          HASH   job ID -> packed record of a waiting job never changed since
+//	                                  it was stored, in place of its j:<id> hash (record.go)
 //	<prefix>:{<q>}:ready       ZSET   claimable jobs, score 0, member priority|run-at|id (lexical)
 //	<prefix>:{<q>}:s:<state>   ZSET   jobs of a state by CreatedAt µs (listings, counts, pages);
 //	                                  waiting-children holds the jobs blocked on parents; no
@@ -72,6 +74,7 @@ func (s *Store) buildQueueKeys(queue string) qkeys {
 		base + "rids", base + "rdue",
 		// Added after the others so the positions of the keys before it stay.
 		base + "s:waiting-children",
+		base + "pk",
 	}
 	return k
 }
@@ -88,6 +91,7 @@ func (k qkeys) metricIndex() string              { return k.list[15] }
 func (k qkeys) events() string                   { return k.list[14] }
 func (k qkeys) rdue() string                     { return k.list[20] }
 func (k qkeys) wake() string                     { return k.base + "wake" }
+func (k qkeys) packed() string                   { return k.list[22] }
 
 // state returns the key of the set that counts the jobs of the state of index i
 // (asyncmqtype.State.Index): its s:<state> set, or for active jobs the lease set, whose order is

@@ -3,7 +3,7 @@ local action = ARGV[8]
 local changed = 0
 for b = 9, #ARGV do
   local id = ARGV[b]
-  local jk = JP .. id
+  local jk = jkey(id)
   local v = redis.call('HMGET', jk, 'st', 'cr', 'ca', 't', 'pr', 'ra', 'pd')
   local st = v[1]
   if st then

@@ -25,24 +25,48 @@ local token = ARGV[11] .. ':' .. QNAME .. '/'
 -- which costs more than the rest of the job's HSET.
 local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
   ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
-for _, m in ipairs(cands) do
+-- The candidates' packed records (record.go), read at once.
+local recs = {}
+if #cands > 0 then
+  local ids = {}
+  for i, m in ipairs(cands) do ids[i] = string.sub(m, 29) end
+  recs = redis.call('HMGET', K_PACK, unpack(ids))
+end
+for ci, m in ipairs(cands) do
   if n >= limit then break end
   local ra = tonumber(string.sub(m, 12, 28))
   if ra <= NOW then
     local id = string.sub(m, 29)
     local jk = JP .. id
     taken[#taken + 1] = m
-    local h = redis.call('HGETALL', jk)
+    local rec = recs[ci]
+    -- A job with a record and a hash was claimed before: its hash says what it is now.
+    if rec and redis.call('EXISTS', jk) == 1 then rec = nil end
+    local h
     local task, at, st, pd = '', '0', nil, nil
-    for i = 1, #h, 2 do
-      local k = h[i]
-      if k == 't' then task = h[i + 1] elseif k == 'at' then at = h[i + 1]
-      elseif k == 'st' then st = h[i + 1] elseif k == 'pd' then pd = h[i + 1] end
+    if rec then
+      -- A packed job is waiting, never attempted, without parents to wait for. Its record
+      -- stays (see jkey in the prelude); its new hash gets the claim's fields and the two
+      -- finish reads.
+      local ca
+      task, ca = rec_head(rec)
+      st = 'waiting'
+      h = {'rec', rec}
+      redis.call('HSET', jk, 't', task, 'ca', ca, 'st', 'active', 'at', '1', 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[10])
+    else
+      h = redis.call('HGETALL', jk)
+      for i = 1, #h, 2 do
+        local k = h[i]
+        if k == 't' then task = h[i + 1] elseif k == 'at' then at = h[i + 1]
+        elseif k == 'st' then st = h[i + 1] elseif k == 'pd' then pd = h[i + 1] end
+      end
     end
     -- A member whose job is no longer claimable (an index entry left behind) is dropped.
     if st == 'waiting' and not pd then
       n = n + 1
-      redis.call('HSET', jk, 'st', 'active', 'at', NEXT_ATTEMPT[at] or (tonumber(at) + 1), 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[10])
+      if not rec then
+        redis.call('HSET', jk, 'st', 'active', 'at', NEXT_ATTEMPT[at] or (tonumber(at) + 1), 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[10])
+      end
       zset_once(SKEY.waiting, id, false)
       zset_once(K_LEASE, id, le)
       metric(task, 's', 1, 'ws', (NOW - ra) * 1000)

@@ -28,7 +28,12 @@ for b = 8, #ARGV, 10 do
     -- no table.
     local tail, f = ARGV[b + 4], nil
     local w
-    if tail ~= '' or outcome == 'retry' then w = redis.call('HMGET', jk, 'at', 'pr', 'er') end
+    if tail ~= '' or outcome == 'retry' then
+      -- A retry puts the job back in the ready set, by its priority, which may still be in the
+      -- record the claim kept.
+      if outcome == 'retry' then jkey(id) end
+      w = redis.call('HMGET', jk, 'at', 'pr', 'er')
+    end
     if tail ~= '' then
       local eat = ARGV[b + 5] == '0' and NOW or tonumber(ARGV[b + 5])
       f = {'er', with_error(w[3], w[1] or '0', eat, tail)}

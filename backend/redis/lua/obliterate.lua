@@ -15,7 +15,7 @@ flush_z()
 if left <= 0 then return {'more', DELETED} end
 local reps = redis.call('ZRANGE', K_RIDS, 0, -1)
 for _, id in ipairs(reps) do redis.call('DEL', ARGV[10] .. id) end
-redis.call('DEL', K_META, K_READY, K_DUE, K_LEASE, K_UNIQ, K_RIDS, K_RDUE, SKEY.waiting, SKEY.active, SKEY.delayed, SKEY.completed, SKEY.failed, SKEY.cancelled, SKEY['waiting-children'], FKEY.completed, FKEY.failed, FKEY.cancelled, K_OLD_ACTIVE)
+redis.call('DEL', K_META, K_READY, K_DUE, K_LEASE, K_UNIQ, K_RIDS, K_RDUE, SKEY.waiting, SKEY.active, SKEY.delayed, SKEY.completed, SKEY.failed, SKEY.cancelled, SKEY['waiting-children'], FKEY.completed, FKEY.failed, FKEY.cancelled, K_OLD_ACTIVE, K_PACK)
 if GLOBAL then redis.call('SREM', K_QUEUES, QNAME) end
 event('queue:changed', '', '', '', 'obliterated')
 flush_events()

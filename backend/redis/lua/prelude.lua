@@ -9,6 +9,9 @@ local FKEY = {completed = KEYS[11], failed = KEYS[12], cancelled = KEYS[13]}
 local K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ = KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]
 local K_RIDS, K_RDUE = KEYS[20], KEYS[21]
 SKEY['waiting-children'] = KEYS[22]
+-- Packed jobs (record.go): a waiting job never changed since it was stored is a record in K_PACK
+-- in place of its hash. jkey gives it its hash before anything reads or changes it.
+local K_PACK = KEYS[23]
 -- Active jobs are listed and counted from the lease set: a second set of them by created-at cost
 -- two sorted-set writes per job for listings of a few hundred jobs. KEYS[4] (s:active) is only
 -- deleted, with the queue, for data written before.
@@ -28,6 +31,69 @@ else
 end
 
 local function fmt(n) return string.format('%.0f', n) end
+
+-- A record is a MessagePack array of strings, field then value, starting with 't' and 'ca'
+-- (record.go). rec_head reads those two without decoding the rest: a claim needs only them.
+local function mp_str(s, i)
+  local c = string.byte(s, i)
+  local n, h
+  if c >= 0xa0 and c <= 0xbf then
+    n, h = c - 0xa0, 1
+  elseif c == 0xd9 or c == 0xc4 then
+    n, h = string.byte(s, i + 1), 2
+  elseif c == 0xda or c == 0xc5 then
+    local a, b = string.byte(s, i + 1, i + 2)
+    n, h = a * 256 + b, 3
+  else
+    local a, b, x, y = string.byte(s, i + 1, i + 4)
+    n, h = ((a * 256 + b) * 256 + x) * 256 + y, 5
+  end
+  return string.sub(s, i + h, i + h + n - 1), i + h + n
+end
+local function rec_head(rec)
+  local c = string.byte(rec, 1)
+  local i = (c >= 0x90 and c <= 0x9f) and 2 or (c == 0xdc and 4 or 6)
+  local _, task, ca
+  _, i = mp_str(rec, i)
+  task, i = mp_str(rec, i)
+  _, i = mp_str(rec, i)
+  ca = mp_str(rec, i)
+  return task, ca
+end
+
+-- jkey returns the key of job id's hash after moving into it what the job's packed record holds
+-- that the hash does not: a packed job waiting has only its record; a claim then gives it a hash
+-- of the fields it sets and the two finish reads, and the record stays, its other fields counting
+-- where the hash lacks them (as decodeJob reads them). The hot paths (claim, finish, extend,
+-- progress) read only fields the hash has; every other script reaching a job that may have a
+-- record calls jkey first.
+local function jkey(id)
+  local jk = JP .. id
+  local rec = redis.call('HGET', K_PACK, id)
+  if rec then
+    local f = cmsgpack.unpack(rec)
+    if redis.call('EXISTS', jk) == 1 then
+      local have = {}
+      for _, k in ipairs(redis.call('HKEYS', jk)) do have[k] = true end
+      local add = {}
+      for i = 1, #f, 2 do
+        if not have[f[i]] then
+          add[#add + 1] = f[i]
+          add[#add + 1] = f[i + 1]
+        end
+      end
+      f = add
+    end
+    if #f > 0 then redis.call('HSET', jk, unpack(f)) end
+    redis.call('HDEL', K_PACK, id)
+  end
+  return jk
+end
+
+-- job_exists reports whether job id is stored, packed or not.
+local function job_exists(id)
+  return redis.call('EXISTS', JP .. id) == 1 or redis.call('HEXISTS', K_PACK, id) == 1
+end
 
 -- rmember is a job's member in the ready set: every member has score 0, so the set orders them
 -- by priority, then run-at, then ID, as fixed-width text.
@@ -338,7 +404,20 @@ local DELETED = {}
 -- deljob removes a job and every index entry it has.
 local function deljob(id)
   local jk = JP .. id
+  local rec = redis.call('HGET', K_PACK, id)
   local v = redis.call('HMGET', jk, 'st', 'pr', 'ra', 'uk')
+  if rec then
+    redis.call('HDEL', K_PACK, id)
+    if not v[1] then
+      local h = cmsgpack.unpack(rec)
+      v = {}
+      for i = 1, #h, 2 do
+        local k = h[i]
+        if k == 'st' then v[1] = h[i + 1] elseif k == 'pr' then v[2] = h[i + 1]
+        elseif k == 'ra' then v[3] = h[i + 1] end
+      end
+    end
+  end
   if not v[1] then return end
   zset(SKEY[v[1]], id, false)
   if v[1] == 'waiting' then zset(K_READY, rmember(v[2], v[3], id), false) end
@@ -466,6 +545,9 @@ end
 -- producers, and the ID index is written only by done(), so a later group with the same ID must
 -- find it here to get the same 'exists' as a later call would.
 local WRITTEN = {}
+-- HASHED holds the IDs of the call's jobs a child named before they were written (see
+-- enqueue_write).
+local HASHED = {}
 -- TAKEN, when set (by enqueue_prefetch), holds the IDs of the call's jobs that the ID index held
 -- when the script began: one HMGET for every group instead of one per group.
 local TAKEN
@@ -497,7 +579,7 @@ local function enqueue_check(base, n, batch)
   for i = 0, n - 1 do
     local b = base + i * NF
     local id = ARGV[b]
-    if not GLOBAL and redis.call('EXISTS', JP .. id) == 1 then
+    if not GLOBAL and job_exists(id) then
       return {'exists', id}
     end
     local o = opts(b)
@@ -517,7 +599,7 @@ local function enqueue_check(base, n, batch)
     local deps = o.dep
     if deps then
       for p in string.gmatch(deps, '[^' .. SEP .. ']+') do
-        if not batch[p] and redis.call('EXISTS', JP .. p) == 0 then return {'noparent', p} end
+        if not batch[p] and not job_exists(p) then return {'noparent', p} end
       end
     end
   end
@@ -564,7 +646,9 @@ local function enqueue_write(base, n, batch, stored)
         HC_SET = true
       end
       for p in string.gmatch(deps, '[^' .. SEP .. ']+') do
-        local pk = JP .. p
+        local pk = jkey(p)
+        -- A parent later in the call gets its hash here, with 'ch': it is then not packed.
+        if batch[p] and not WRITTEN[p] then HASHED[p] = true end
         if batch[p] or redis.call('HGET', pk, 'st') ~= 'completed' then pd = pd + 1 end
         local ch = redis.call('HGET', pk, 'ch')
         redis.call('HSET', pk, 'ch', ch and (ch .. SEP .. id) or id)
@@ -577,7 +661,14 @@ local function enqueue_write(base, n, batch, stored)
     if ARGV[b + 2] ~= '' then f[13] = 'p'; f[14] = ARGV[b + 2] end
     for k, v in pairs(o) do f[#f + 1] = k; f[#f + 1] = v end
     if pd > 0 then f[#f + 1] = 'pd'; f[#f + 1] = pd end
-    redis.call('HSET', jk, unpack(f))
+    if st == 'waiting' and not o.uk and not HASHED[id] then
+      -- Packed (record.go): 't' and 'ca' first, for rec_head.
+      local r = {'t', f[2], 'ca', cas, 'st', st, 'pr', pr, 'mr', f[8], 'ra', ras}
+      for i = 13, #f do r[i] = f[i] end
+      redis.call('HSET', K_PACK, id, cmsgpack.pack(r))
+    else
+      redis.call('HSET', jk, unpack(f))
+    end
     zset(SKEY[st], id, cas)
     if st == 'delayed' then
       zset(K_DUE, id, ras)

@@ -4,7 +4,7 @@ local requeued, failed = {}, {}
 local maxStalls = tonumber(ARGV[8])
 for b = 10, #ARGV do
   local id = ARGV[b]
-  local jk = JP .. id
+  local jk = jkey(id)
   local v = redis.call('HMGET', jk, 'st', 'le', 'cr', 'at', 'sl', 'ca', 't', 'pr', 'er')
   if v[1] == 'active' and v[2] and tonumber(v[2]) < NOW then
     zset(K_LEASE, id, false)

@@ -1,7 +1,7 @@
 -- release: ID and token pairs from ARGV[8]. Jobs go back to waiting without the attempt.
 for b = 8, #ARGV, 2 do
   local id = ARGV[b]
-  local jk = JP .. id
+  local jk = jkey(id)
   local v = redis.call('HMGET', jk, 'st', 'lt', 'cr', 'ca', 't', 'pr', 'ra', 'at')
   if v[1] == 'active' and v[2] == ARGV[b + 1] then
     zset(K_LEASE, id, false)
