@@ -35,38 +35,73 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 	return jobs[0], nil
 }
 
-// readJobs reads the jobs ids of one queue, in order, in one pipeline; vanished jobs are left
-// out. A job has its packed record (record.go), its hash, or both; a script moves a record into
-// the hash, never back, so the records are read first: a job changed in between is then read
-// from both (the hash wins), never from neither. (A transaction would close the gap too, but
-// Redis refuses every command of a MULTI when it is out of memory, reads included.)
+// readScript reads jobs of one queue at one instant: a job whose record and hash a script
+// changes in between could otherwise be read half before and half after (a job cleaned between
+// two reads would show as its record alone: waiting). KEYS[1] is the queue's packed hash; ARGV[1]
+// the prefix of its job hashes, ARGV[2] 'all' for every field of each job or 'tp' for its task
+// and payload, then the IDs. For each job it returns its record (” when none), then its hash's
+// fields (all) or its 't' and 'p' (tp). It writes nothing, so Redis runs it when full too, which
+// it would not do for a MULTI.
+var readScript = goredis.NewScript(`#!lua flags=no-writes
+local recs = {}
+for i = 3, #ARGV, 1000 do
+  local part = redis.call('HMGET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+  for k = 1, #part do recs[#recs + 1] = part[k] or '' end
+end
+local out = {}
+for i = 3, #ARGV do
+  local jk = ARGV[1] .. ARGV[i]
+  out[#out + 1] = recs[i - 2]
+  if ARGV[2] == 'all' then
+    out[#out + 1] = redis.call('HGETALL', jk)
+  else
+    local v = redis.call('HMGET', jk, 't', 'p')
+    out[#out + 1] = v[1] or ''
+    out[#out + 1] = v[2] or ''
+  end
+end
+return out
+`)
+
+// readRaw runs readScript for ids of one queue and returns its reply.
+func (s *Store) readRaw(ctx context.Context, queue, mode string, ids []string) ([]any, error) {
+	k := s.queueKeys(queue)
+	args := make([]any, 0, 2+len(ids))
+	args = append(args, k.base+"j:", mode)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	v, err := readScript.Run(ctx, s.rdb, []string{k.packed()}, args...).Result()
+	if err != nil {
+		return nil, err
+	}
+	arr, _ := v.([]any)
+	return arr, nil
+}
+
+// readJobs reads the jobs ids of one queue, in order, in one script call; vanished jobs are left
+// out. A job has its packed record (record.go), its hash, or both.
 func (s *Store) readJobs(ctx context.Context, queue string, ids []string) ([]*asyncmqtype.JobInfo, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	k := s.queueKeys(queue)
-	cmds := make([]*goredis.MapStringStringCmd, len(ids))
-	var recs *goredis.SliceCmd
-	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		recs = p.HMGet(ctx, k.packed(), ids...)
-		for i, id := range ids {
-			cmds[i] = p.HGetAll(ctx, k.job(id))
-		}
-		return nil
-	})
+	arr, err := s.readRaw(ctx, queue, "all", ids)
 	if err != nil {
 		return nil, fmt.Errorf("read %d jobs of queue %q: %w", len(ids), queue, err)
 	}
 	out := make([]*asyncmqtype.JobInfo, 0, len(ids))
-	for i, c := range cmds {
-		h := c.Val()
-		rec, _ := recs.Val()[i].(string)
-		if h["st"] == "" && rec == "" {
+	for i := 0; i < len(ids) && 2*i+1 < len(arr); i++ {
+		rec, _ := arr[2*i].(string)
+		h, _ := arr[2*i+1].([]any)
+		if len(h) == 0 && rec == "" {
 			continue
 		}
-		j, err := decodeJob(ids[i], queue, withRecord(h, rec))
+		j, err := decodeJob(ids[i], queue, withRecord(pairs(h), rec))
 		if err != nil {
 			return nil, err
+		}
+		if j.State == "" {
+			continue
 		}
 		out = append(out, j)
 	}
@@ -215,7 +250,6 @@ func (s *Store) activeIDs(ctx context.Context, queue string, rev bool) ([]string
 // scan calls match for every job rng reads (in order) that passes the filter's Task, ID and Text,
 // examining at most limit jobs (0 = all).
 func (s *Store) scan(ctx context.Context, f asyncmqtype.JobFilter, rng func(start, stop int64) ([]string, error), limit int, match func(id string)) error {
-	k := s.queueKeys(f.Queue)
 	task, text := strings.ToLower(f.Task), strings.ToLower(f.Text)
 	for start := 0; limit == 0 || start < limit; start += scanChunk {
 		ids, err := rng(int64(start), int64(start+scanChunk-1))
@@ -229,30 +263,25 @@ func (s *Store) scan(ctx context.Context, f asyncmqtype.JobFilter, rng func(star
 			}
 		}
 		if len(cands) > 0 && (task != "" || text != "") {
-			cmds := make([]*goredis.SliceCmd, len(cands))
-			var recs *goredis.SliceCmd
-			// Records first, as readJobs reads them.
-			_, err := s.rdb.Pipelined(ctx, func(pl goredis.Pipeliner) error {
-				recs = pl.HMGet(ctx, k.packed(), cands...)
-				for i, id := range cands {
-					cmds[i] = pl.HMGet(ctx, k.job(id), "t", "p")
-				}
-				return nil
-			})
+			arr, err := s.readRaw(ctx, f.Queue, "tp", cands)
 			if err != nil {
 				return fmt.Errorf("scan jobs of queue %q: %w", f.Queue, err)
 			}
 			kept := cands[:0]
 			for i, id := range cands {
-				v := cmds[i].Val()
-				t, _ := v[0].(string)
-				pl, _ := v[1].(string)
-				if rec, _ := recs.Val()[i].(string); rec != "" {
+				if 3*i+2 >= len(arr) {
+					break
+				}
+				rec, _ := arr[3*i].(string)
+				t, _ := arr[3*i+1].(string)
+				pl, _ := arr[3*i+2].(string)
+				if rec != "" {
+					// A claimed job's hash has its task; its payload stays in its record.
 					rt, rp := recordTaskPayload(rec)
-					if v[0] == nil {
+					if t == "" {
 						t = rt
 					}
-					if v[1] == nil {
+					if pl == "" {
 						pl = rp
 					}
 				}

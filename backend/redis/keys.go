@@ -7,9 +7,10 @@ import "github.com/asyncmq/asyncmq/asyncmqtype"
 // by every queue carry no queue tag:
 //
 //	<prefix>:{<q>}:meta        HASH   k (known), pz (paused), rl/ri/rs/rc (rate limit window)
-//	<prefix>:{<q>}:j:<id>      HASH   one job (fields in codec.go); the only copy of its payload
-//	<prefix>:{<q>}:pk          HASH   job ID -> packed record of a waiting job never changed since
-//	                                  it was stored, in place of its j:<id> hash (record.go)
+//	<prefix>:{<q>}:j:<id>      HASH   one job (fields in codec.go), once a script first changed it
+//	<prefix>:{<q>}:pk          HASH   job ID -> packed record: the job's fields as stored, in place
+//	                                  of its j:<id> hash until a claim gives it one, then beside
+//	                                  it (record.go); one copy of each payload either way
 //	<prefix>:{<q>}:ready       ZSET   claimable jobs, score 0, member priority|run-at|id (lexical)
 //	<prefix>:{<q>}:s:<state>   ZSET   jobs of a state by CreatedAt µs (listings, counts, pages);
 //	                                  waiting-children holds the jobs blocked on parents; no

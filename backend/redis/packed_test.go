@@ -189,3 +189,73 @@ func TestPackedJobsThroughTheirLife(t *testing.T) {
 		})
 	}
 }
+
+// One claim may take more jobs than Lua can pass to one command at once.
+func TestClaimOfManyPackedJobs(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx := t.Context()
+	const n = 9000
+	jobs := make([]*asyncmqtype.JobInfo, n)
+	for i := range jobs {
+		jobs[i] = &asyncmqtype.JobInfo{ID: fmt.Sprintf("many-%05d", i), Queue: "mq", Task: "t"}
+	}
+	if err := s.Enqueue(ctx, pathParams(true, jobs...)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Claim(ctx, backend.ClaimParams{Queue: "mq", WorkerID: "w", Limit: n, LeaseDuration: time.Minute})
+	if err != nil || len(got) != n {
+		t.Fatalf("claim of %d: got %d jobs, %v", n, len(got), err)
+	}
+}
+
+// A record the claim cannot read (only a bug or a hand edit makes one) leaves that job alone;
+// the queue's other jobs are still claimed, and no claim fails.
+func TestMalformedRecordLeavesTheQueueWorking(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	prefix := freshPrefix(t, url)
+	s := openStore(t, withPrefix(url, prefix))
+	ctx := t.Context()
+	bad := map[string]string{
+		"a1": "\x9c\xa1t",                     // cut short after the first field
+		"a2": "\x9c\xa2ca\xa1x\xa1t\xa1x",     // fields out of order
+		"a3": "\xc0",                          // not an array
+		"a4": "\x9c\xa1t\xdb\xff\xff\xff\x00", // a length past the end
+	}
+	var jobs []*asyncmqtype.JobInfo
+	for _, id := range []string{"a1", "a2", "a3", "a4", "b", "c"} {
+		jobs = append(jobs, &asyncmqtype.JobInfo{ID: id, Queue: "bq", Task: "t"})
+	}
+	if err := s.Enqueue(ctx, pathParams(true, jobs...)); err != nil {
+		t.Fatal(err)
+	}
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(opt)
+	defer raw.Close()
+	for id, rec := range bad {
+		if err := raw.HSet(ctx, prefix+":{bq}:pk", id, rec).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Claim(ctx, backend.ClaimParams{Queue: "bq", WorkerID: "w", Limit: 10, LeaseDuration: time.Minute})
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	var ids []string
+	for _, j := range got {
+		ids = append(ids, j.ID)
+	}
+	if strings.Join(ids, ",") != "b,c" {
+		t.Fatalf("claimed %v, want [b c]", ids)
+	}
+	for _, id := range []string{"b", "c"} {
+		if j, err := s.GetJob(ctx, id); err != nil || j.State != asyncmqtype.StateActive {
+			t.Fatalf("job %s: %v, %v", id, j, err)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 // insertions); a field of one hash is a fraction of that. The first script to change the job
 // (a claim, a cancel, a removal, a child naming it as parent) moves the record into the job's
 // own hash, and from then on the job is as every other: see jkey in prelude.lua. Readers look
-// in both places, in one transaction.
+// in both places, in one read-only script call (readScript in jobs.go).
 //
 // A claim does not move the record: the job's new hash gets the fields the claim sets and the
 // two finish reads, and the record's other fields count where the hash lacks them (decodeJob).
@@ -107,11 +107,14 @@ func mpLen(s string, i int, array bool) (int, int, error) {
 	if i+1+size > len(s) {
 		return 0, 0, errRecord
 	}
-	n := 0
+	var n uint64
 	for k := range size {
-		n = n<<8 | int(s[i+1+k])
+		n = n<<8 | uint64(s[i+1+k])
 	}
-	return n, i + 1 + size, nil
+	if n > uint64(len(s)) { // also keeps n from wrapping negative where int has 32 bits
+		return 0, 0, errRecord
+	}
+	return int(n), i + 1 + size, nil
 }
 
 // recordTaskPayload returns the task and payload of a record ("" for a malformed one).
@@ -130,7 +133,7 @@ func recordTaskPayload(rec string) (task, payload string) {
 
 // withRecord reads a job's hash fields h and, when rec is not empty, its packed record as the
 // field "rec", which decodeJob reads.
-func withRecord(h map[string]string, rec string) iter.Seq2[string, string] {
+func withRecord(h iter.Seq2[string, string], rec string) iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
 		for k, v := range h {
 			if !yield(k, v) {

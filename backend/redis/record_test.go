@@ -43,6 +43,7 @@ func TestRecordDamaged(t *testing.T) {
 		"\x81\xa1t\xa1v",               // a map, not an array
 		"\x92\xdb\xff\xff\xff",         // a length header cut short
 		"\x92\xdb\x7f\xff\xff\xff\xa0", // a length past the end
+		"\x92\xdb\xff\xff\xff\xff\xa0", // one past what a 32-bit int holds
 	} {
 		if _, err := unpackRecord(bad); !errors.Is(err, errRecord) {
 			t.Errorf("unpackRecord(%q) = %v, want errRecord", bad, err)

@@ -27,10 +27,11 @@ local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] =
   ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
 -- The candidates' packed records (record.go), read at once.
 local recs = {}
-if #cands > 0 then
+for i = 1, #cands, 1000 do
   local ids = {}
-  for i, m in ipairs(cands) do ids[i] = string.sub(m, 29) end
-  recs = redis.call('HMGET', K_PACK, unpack(ids))
+  for k = i, math.min(i + 999, #cands) do ids[#ids + 1] = string.sub(cands[k], 29) end
+  local part = redis.call('HMGET', K_PACK, unpack(ids))
+  for k = 1, #ids do recs[i + k - 1] = part[k] end
 end
 for ci, m in ipairs(cands) do
   if n >= limit then break end
@@ -50,9 +51,14 @@ for ci, m in ipairs(cands) do
       -- finish reads.
       local ca
       task, ca = rec_head(rec)
-      st = 'waiting'
-      h = {'rec', rec}
-      redis.call('HSET', jk, 't', task, 'ca', ca, 'st', 'active', 'at', '1', 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[10])
+      if task then
+        st = 'waiting'
+        h = {'rec', rec}
+        redis.call('HSET', jk, 't', task, 'ca', ca, 'st', 'active', 'at', '1', 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[10])
+      else
+        task = ''
+        redis.log(redis.LOG_WARNING, 'asyncmq: job ' .. id .. ' of queue ' .. QNAME .. ' has a malformed record; not claimed')
+      end
     else
       h = redis.call('HGETALL', jk)
       for i = 1, #h, 2 do

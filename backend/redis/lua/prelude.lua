@@ -33,9 +33,12 @@ end
 local function fmt(n) return string.format('%.0f', n) end
 
 -- A record is a MessagePack array of strings, field then value, starting with 't' and 'ca'
--- (record.go). rec_head reads those two without decoding the rest: a claim needs only them.
+-- (record.go). rec_head reads those two without decoding the rest, as a claim needs only them;
+-- it returns nil for a record it cannot read, which the claim then leaves alone rather than fail
+-- half-way through its writes.
 local function mp_str(s, i)
   local c = string.byte(s, i)
+  if not c then return nil end
   local n, h
   if c >= 0xa0 and c <= 0xbf then
     n, h = c - 0xa0, 1
@@ -43,21 +46,32 @@ local function mp_str(s, i)
     n, h = string.byte(s, i + 1), 2
   elseif c == 0xda or c == 0xc5 then
     local a, b = string.byte(s, i + 1, i + 2)
+    if not b then return nil end
     n, h = a * 256 + b, 3
-  else
+  elseif c == 0xdb or c == 0xc6 then
     local a, b, x, y = string.byte(s, i + 1, i + 4)
+    if not y then return nil end
     n, h = ((a * 256 + b) * 256 + x) * 256 + y, 5
+  else
+    return nil
   end
+  if not n or i + h + n - 1 > #s then return nil end
   return string.sub(s, i + h, i + h + n - 1), i + h + n
 end
 local function rec_head(rec)
   local c = string.byte(rec, 1)
-  local i = (c >= 0x90 and c <= 0x9f) and 2 or (c == 0xdc and 4 or 6)
-  local _, task, ca
-  _, i = mp_str(rec, i)
+  local i
+  if not c then return nil end
+  if c >= 0x94 and c <= 0x9f then i = 2 elseif c == 0xdc then i = 4 elseif c == 0xdd then i = 6 else return nil end
+  local k1, task, k2, ca
+  k1, i = mp_str(rec, i)
+  if k1 ~= 't' then return nil end
   task, i = mp_str(rec, i)
-  _, i = mp_str(rec, i)
+  if not task then return nil end
+  k2, i = mp_str(rec, i)
+  if k2 ~= 'ca' then return nil end
   ca = mp_str(rec, i)
+  if not ca then return nil end
   return task, ca
 end
 
