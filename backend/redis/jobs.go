@@ -39,7 +39,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 // changes in between could otherwise be read half before and half after (a job cleaned between
 // two reads would show as its record alone: waiting). KEYS[1] is the queue's packed hash; ARGV[1]
 // the prefix of its job hashes, ARGV[2] 'all' for every field of each job or 'tp' for its task
-// and payload, then the IDs. For each job it returns its record (” when none), then its hash's
+// and payload, then the IDs. For each job it returns its record (empty when none), then its hash's
 // fields (all) or its 't' and 'p' (tp). It writes nothing, so Redis runs it when full too, which
 // it would not do for a MULTI.
 var readScript = goredis.NewScript(`#!lua flags=no-writes
