@@ -63,14 +63,11 @@ local function rec_head(rec)
   local i
   if not c then return nil end
   if c >= 0x94 and c <= 0x9f then i = 2 elseif c == 0xdc then i = 4 elseif c == 0xdd then i = 6 else return nil end
-  local k1, task, k2, ca
-  k1, i = mp_str(rec, i)
-  if k1 ~= 't' then return nil end
-  task, i = mp_str(rec, i)
-  if not task then return nil end
-  k2, i = mp_str(rec, i)
-  if k2 ~= 'ca' then return nil end
-  ca = mp_str(rec, i)
+  -- The field names, as MessagePack strings: 0xa1 't' and 0xa2 'ca'.
+  if string.sub(rec, i, i + 1) ~= '\161t' then return nil end
+  local task, j = mp_str(rec, i + 2)
+  if not task or string.sub(rec, j, j + 2) ~= '\162ca' then return nil end
+  local ca = mp_str(rec, j + 3)
   if not ca then return nil end
   return task, ca
 end
