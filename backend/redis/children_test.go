@@ -6,7 +6,6 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // The finish script reads a job's list of children only in queues that may have one (see
@@ -48,12 +47,7 @@ func TestChildrenReleasedWhateverTheQueueMarks(t *testing.T) {
 				{ID: "child", Queue: "dq", Task: "t", DependsOn: []string{"parent"}},
 			}})
 			if len(tt.drop) > 0 {
-				opt, err := goredis.ParseURL(url)
-				if err != nil {
-					t.Fatal(err)
-				}
-				raw := goredis.NewClient(opt)
-				defer raw.Close()
+				raw := rawClient(t, url)
 				if err := raw.HDel(ctx, prefix+":{dq}:meta", tt.drop...).Err(); err != nil {
 					t.Fatal(err)
 				}

@@ -10,6 +10,7 @@ import (
 	"github.com/asyncmq/asyncmq/backend/backendtest"
 	"github.com/asyncmq/asyncmq/backend/redis"
 	"github.com/asyncmq/asyncmq/internal/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // testURL returns the Redis the tests use (ASYNCMQ_TEST_REDIS) and skips when it is unset.
@@ -34,6 +35,18 @@ func uniquePrefix() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	return "amqtest-" + hex.EncodeToString(b[:])
+}
+
+// rawClient connects to the test Redis directly, for a test to look at or change keys itself.
+func rawClient(t *testing.T, url string) *goredis.Client {
+	t.Helper()
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(opt)
+	t.Cleanup(func() { raw.Close() })
+	return raw
 }
 
 func withPrefix(url, prefix string) string {

@@ -119,12 +119,7 @@ func TestEventsWrittenOneEntryEach(t *testing.T) {
 	t.Parallel()
 	url := testURL(t)
 	prefix := freshPrefix(t, url)
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := goredis.NewClient(opt)
-	defer raw.Close()
+	raw := rawClient(t, url)
 	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 3 {
 		err := raw.XAdd(t.Context(), &goredis.XAddArgs{Stream: prefix + ":events", Values: []any{
@@ -184,12 +179,7 @@ func TestEventsCounterCorrectsItself(t *testing.T) {
 			for i := range 105 {
 				enqueueAs(t, s, path.plain, fmt.Sprintf("s%04d", i))
 			}
-			opt, err := goredis.ParseURL(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw := goredis.NewClient(opt)
-			defer raw.Close()
+			raw := rawClient(t, url)
 			if err := raw.Del(t.Context(), prefix+":events").Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -215,12 +205,7 @@ func TestEventsEntriesBounded(t *testing.T) {
 		ids[i] = fmt.Sprintf("j%04d", i)
 	}
 	enqueueIDs(t, s, ids...)
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := goredis.NewClient(opt)
-	defer raw.Close()
+	raw := rawClient(t, url)
 	if n := raw.XLen(t.Context(), prefix+":events").Val(); n != 4 {
 		t.Errorf("1,000 events of one call fill %d stream entries, want 4 of at most 256", n)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // TestMetricBucketsExpire checks that the per-queue and the per-task hash of a minute both carry
@@ -24,12 +23,7 @@ func TestMetricBucketsExpire(t *testing.T) {
 	if err != nil || len(jobs) != 1 {
 		t.Fatalf("claim: %v, %v", jobs, err)
 	}
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := goredis.NewClient(opt)
-	defer raw.Close()
+	raw := rawClient(t, url)
 	keys, err := raw.Keys(ctx, prefix+"*:m:*").Result()
 	if err != nil {
 		t.Fatal(err)

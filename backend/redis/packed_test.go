@@ -8,7 +8,6 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // Waiting jobs are packed records until a script first changes them (record.go). Through every
@@ -23,12 +22,7 @@ func TestPackedJobsThroughTheirLife(t *testing.T) {
 			url := testURL(t)
 			prefix := freshPrefix(t, url)
 			s := openStore(t, withPrefix(url, prefix))
-			opt, err := goredis.ParseURL(url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw := goredis.NewClient(opt)
-			t.Cleanup(func() { raw.Close() })
+			raw := rawClient(t, url)
 			ctx := t.Context()
 			pk := prefix + ":{pq}:pk"
 
@@ -231,12 +225,7 @@ func TestMalformedRecordLeavesTheQueueWorking(t *testing.T) {
 	if err := s.Enqueue(ctx, pathParams(true, jobs...)); err != nil {
 		t.Fatal(err)
 	}
-	opt, err := goredis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := goredis.NewClient(opt)
-	defer raw.Close()
+	raw := rawClient(t, url)
 	for id, rec := range bad {
 		if err := raw.HSet(ctx, prefix+":{bq}:pk", id, rec).Err(); err != nil {
 			t.Fatal(err)
