@@ -177,3 +177,32 @@ func percentile(d []time.Duration, p int) time.Duration {
 	}
 	return s[(len(s)-1)*p/100]
 }
+
+// The store records its key layout, and a build refuses data a newer build wrote rather than
+// misread it.
+func TestLayoutRecord(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	prefix := freshPrefix(t, url)
+	openStore(t, withPrefix(url, prefix))
+	raw := rawClient(t, url)
+	ctx := t.Context()
+	if got := raw.Get(ctx, prefix+":layout").Val(); got != fmt.Sprint(redis.Layout) {
+		t.Fatalf("recorded layout %q, want %d", got, redis.Layout)
+	}
+	for record, want := range map[string]string{
+		fmt.Sprint(redis.Layout + 1): fmt.Sprintf("has key layout %d, written by a newer asyncmq", redis.Layout+1),
+		"x":                          `holds "x", not a number`,
+	} {
+		raw.Set(ctx, prefix+":layout", record, 0)
+		_, err := openStoreErr(t, withPrefix(url, prefix))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("open with layout record %q: %v, want an error saying %q", record, err, want)
+		}
+	}
+	raw.Set(ctx, prefix+":layout", "0", 0) // an older build's data is taken over
+	openStore(t, withPrefix(url, prefix))
+	if got := raw.Get(ctx, prefix+":layout").Val(); got != fmt.Sprint(redis.Layout) {
+		t.Fatalf("after an older layout: recorded %q, want %d", got, redis.Layout)
+	}
+}

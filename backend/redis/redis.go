@@ -112,6 +112,10 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		_ = s.rdb.Close()
 		return nil, fmt.Errorf("open redis store %s: %w", s.url, err)
 	}
+	if err := s.checkLayout(ctx); err != nil {
+		_ = s.rdb.Close()
+		return nil, fmt.Errorf("open redis store %s: %w", s.url, err)
+	}
 	s.pipe = newPipeliner(s)
 	s.combine = newEnqueueCombiner(s)
 	s.notify = newNotifier(s)
@@ -152,6 +156,37 @@ func (s *Store) check(ctx context.Context, t target) error {
 			return errors.New(msg + " (or pass allow_eviction=1 to run anyway)")
 		}
 		s.log.Warn("UNSAFE REDIS CONFIGURATION: " + msg)
+	}
+	return nil
+}
+
+// Layout is the version of the key layout this build writes and reads (keys.go). The store
+// records it under "<prefix>:layout" and refuses to start on data a newer build wrote, whose keys
+// it could misread; a build before the record existed (layout 0) cannot check it, so its
+// processes must be stopped before this build starts (see the README).
+const Layout = 1
+
+// checkLayout compares the prefix's recorded layout with Layout and records Layout over an older
+// one. A Redis too full to take the record still starts: enqueues will say that it is full.
+func (s *Store) checkLayout(ctx context.Context) error {
+	key := s.prefix + ":layout"
+	v, err := s.rdb.Get(ctx, key).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return fmt.Errorf("read the layout record %s: %w", key, err)
+	}
+	have := 0
+	if v != "" {
+		if have, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("the layout record %s holds %q, not a number", key, v)
+		}
+	}
+	if have > Layout {
+		return fmt.Errorf("the data under prefix %q has key layout %d, written by a newer asyncmq; this build reads layout %d: upgrade it, or use another prefix", s.prefix, have, Layout)
+	}
+	if have < Layout {
+		if err := s.rdb.Set(ctx, key, Layout, 0).Err(); err != nil {
+			s.log.Warn("asyncmq redis: record the key layout", "key", key, "err", err)
+		}
 	}
 	return nil
 }
