@@ -66,24 +66,51 @@ func (s *Store) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqtyp
 	if err != nil {
 		return nil, fmt.Errorf("claim from queue %q: %w", p.Queue, err)
 	}
-	return claimedJobs(p, prefix, v)
+	jobs, bad, err := claimedJobs(p, prefix, v)
+	if len(bad) > 0 {
+		s.failUnreadable(ctx, p.Queue, prefix, bad)
+	}
+	return jobs, err
+}
+
+// unreadable is a job a claim took whose stored fields cannot be decoded.
+type unreadable struct {
+	id  string
+	err error
+}
+
+// failUnreadable fails the jobs a claim took but could not decode, rather than leave them active
+// under a lease no worker holds until it expires, then claimed and lost again.
+func (s *Store) failUnreadable(ctx context.Context, queue, prefix string, bad []unreadable) {
+	items := make([]backend.Finish, len(bad))
+	for i, b := range bad {
+		s.log.Error("asyncmq redis: a claimed job cannot be read; failing it", "queue", queue, "job", b.id, "err", b.err)
+		items[i] = backend.Finish{JobID: b.id, LeaseToken: leaseToken(prefix, queue, b.id), Outcome: asyncmqtype.OutcomeFailed,
+			Error: &asyncmqtype.AttemptError{Attempt: 1, At: time.Now(), Error: "asyncmq: the job's stored fields cannot be read: " + b.err.Error()}}
+	}
+	if _, err := s.Finish(ctx, backend.FinishParams{Items: items}); err != nil {
+		s.log.Error("asyncmq redis: fail the claimed jobs that cannot be read", "queue", queue, "err", err)
+	}
 }
 
 // claimedJobs decodes the claim script's reply: the store's Now, then each job's ID and its
-// fields as they were before the claim, to which it applies what the claim changed.
-func claimedJobs(p backend.ClaimParams, prefix string, v any) ([]*asyncmqtype.JobInfo, error) {
+// fields as they were before the claim, to which it applies what the claim changed. Jobs whose
+// fields cannot be decoded are returned apart.
+func claimedJobs(p backend.ClaimParams, prefix string, v any) ([]*asyncmqtype.JobInfo, []unreadable, error) {
 	arr, _ := v.([]any)
 	if len(arr) == 0 {
-		return nil, fmt.Errorf("claim from queue %q: unexpected reply %v", p.Queue, v)
+		return nil, nil, fmt.Errorf("claim from queue %q: unexpected reply %v", p.Queue, v)
 	}
 	nowStr, _ := arr[0].(string)
 	now := fromMicros(nowStr)
 	out := make([]*asyncmqtype.JobInfo, 0, len(arr)/2)
+	var bad []unreadable
 	for i := 1; i+1 < len(arr); i += 2 {
 		id, _ := arr[i].(string)
 		j, err := decodeJob(id, p.Queue, pairs(arr[i+1]))
 		if err != nil {
-			return nil, err
+			bad = append(bad, unreadable{id, err})
+			continue
 		}
 		j.State = asyncmqtype.StateActive
 		j.Attempts++
@@ -93,5 +120,5 @@ func claimedJobs(p backend.ClaimParams, prefix string, v any) ([]*asyncmqtype.Jo
 		j.WorkerID = p.WorkerID
 		out = append(out, j)
 	}
-	return out, nil
+	return out, bad, nil
 }

@@ -25,7 +25,10 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 	if err != nil {
 		return nil, fmt.Errorf("get job %q: %w", id, err)
 	}
-	jobs, err := s.readJobs(ctx, q, []string{id})
+	jobs, bad, err := s.readJobsOrBad(ctx, q, []string{id})
+	if err == nil && len(bad) > 0 {
+		err = bad[0]
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get job %q: %w", id, err)
 	}
@@ -35,7 +38,7 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 	return jobs[0], nil
 }
 
-// readScript reads jobs of one queue at one instant: a job whose record and hash a script
+// readScript reads jobs of one queue at one instant each: a job whose record and hash a script
 // changes in between could otherwise be read half before and half after (a job cleaned between
 // two reads would show as its record alone: waiting). KEYS[1] is the queue's packed hash; ARGV[1]
 // the prefix of its job hashes, ARGV[2] 'all' for every field of each job or 'tp' for its task
@@ -79,33 +82,51 @@ func (s *Store) readRaw(ctx context.Context, queue, mode string, ids []string) (
 	return arr, nil
 }
 
-// readJobs reads the jobs ids of one queue, in order, in one script call; vanished jobs are left
-// out. A job has its packed record (record.go), its hash, or both.
+// readChunk bounds the jobs one readScript call reads: its reply is built in Lua's memory, which
+// maxmemory does not count, and Redis serves no one else while it runs.
+const readChunk = 100
+
+// readJobs reads the jobs ids of one queue, in order; vanished jobs are left out, and so are
+// jobs whose stored record cannot be decoded (logged), so that one damaged job does not hide a
+// whole listing.
 func (s *Store) readJobs(ctx context.Context, queue string, ids []string) ([]*asyncmqtype.JobInfo, error) {
-	if len(ids) == 0 {
-		return nil, nil
+	jobs, bad, err := s.readJobsOrBad(ctx, queue, ids)
+	for _, e := range bad {
+		s.log.Error("asyncmq redis: a job cannot be read", "queue", queue, "err", e)
 	}
-	arr, err := s.readRaw(ctx, queue, "all", ids)
-	if err != nil {
-		return nil, fmt.Errorf("read %d jobs of queue %q: %w", len(ids), queue, err)
-	}
+	return jobs, err
+}
+
+// readJobsOrBad is readJobs, returning the decoding error of each job it left out for one.
+// Each job is read whole in one script call (a job has its packed record, record.go, its hash,
+// or both); the calls take readChunk jobs each.
+func (s *Store) readJobsOrBad(ctx context.Context, queue string, ids []string) ([]*asyncmqtype.JobInfo, []error, error) {
 	out := make([]*asyncmqtype.JobInfo, 0, len(ids))
-	for i := 0; i < len(ids) && 2*i+1 < len(arr); i++ {
-		rec, _ := arr[2*i].(string)
-		h, _ := arr[2*i+1].([]any)
-		if len(h) == 0 && rec == "" {
-			continue
-		}
-		j, err := decodeJob(ids[i], queue, withRecord(pairs(h), rec))
+	var bad []error
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), readChunk)]
+		ids = ids[len(chunk):]
+		arr, err := s.readRaw(ctx, queue, "all", chunk)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("read %d jobs of queue %q: %w", len(chunk), queue, err)
 		}
-		if j.State == "" {
-			continue
+		for i := 0; i < len(chunk) && 2*i+1 < len(arr); i++ {
+			rec, _ := arr[2*i].(string)
+			h, _ := arr[2*i+1].([]any)
+			if len(h) == 0 && rec == "" {
+				continue
+			}
+			j, err := decodeJob(chunk[i], queue, withRecord(pairs(h), rec))
+			if err != nil {
+				bad = append(bad, err)
+				continue
+			}
+			if j.State != "" {
+				out = append(out, j)
+			}
 		}
-		out = append(out, j)
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 // ListScanLimit bounds a filtered listing (Task, ID or Text set): it examines at most this many
@@ -263,9 +284,13 @@ func (s *Store) scan(ctx context.Context, f asyncmqtype.JobFilter, rng func(star
 			}
 		}
 		if len(cands) > 0 && (task != "" || text != "") {
-			arr, err := s.readRaw(ctx, f.Queue, "tp", cands)
-			if err != nil {
-				return fmt.Errorf("scan jobs of queue %q: %w", f.Queue, err)
+			var arr []any
+			for from := 0; from < len(cands); from += readChunk {
+				part, err := s.readRaw(ctx, f.Queue, "tp", cands[from:min(from+readChunk, len(cands))])
+				if err != nil {
+					return fmt.Errorf("scan jobs of queue %q: %w", f.Queue, err)
+				}
+				arr = append(arr, part...)
 			}
 			kept := cands[:0]
 			for i, id := range cands {

@@ -31,6 +31,7 @@ import "github.com/asyncmq/asyncmq/asyncmqtype"
 //	<prefix>:reps              HASH   repeatable ID -> queue
 //	<prefix>:{w}:info, :started, :hb  worker records
 //	<prefix>:{audit}:seq, :log        audit entries
+//	<prefix>:layout            STRING the key layout of the data (Layout in redis.go)
 
 // qkeys are the names of one queue's keys, in the order the scripts' prelude reads KEYS.
 type qkeys struct {

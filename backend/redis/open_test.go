@@ -114,6 +114,16 @@ func TestFullRedis(t *testing.T) {
 			if errors.Is(err, asyncmqtype.ErrInvalid) {
 				t.Fatalf("a full Redis is not invalid input: %v", err)
 			}
+			// A process starting now, under a prefix with no layout record yet, cannot write
+			// one: it starts all the same, and its enqueues say why they fail.
+			other, err := openStoreErr(t, withPrefix(srv.URL(), "late"))
+			if err != nil {
+				t.Fatalf("open a store on a full Redis: %v", err)
+			}
+			err = other.Enqueue(ctx, pathParams(path.plain, &asyncmqtype.JobInfo{ID: "late", Queue: "q", Task: "t", Payload: []byte(payload)}))
+			if err == nil || !strings.Contains(err.Error(), "out of memory") {
+				t.Fatalf("enqueue from the late store: %v, want an error saying Redis is out of memory", err)
+			}
 		})
 	}
 }

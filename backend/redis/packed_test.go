@@ -204,22 +204,25 @@ func TestClaimOfManyPackedJobs(t *testing.T) {
 	}
 }
 
-// A record the claim cannot read (only a bug or a hand edit makes one) leaves that job alone;
-// the queue's other jobs are still claimed, and no claim fails.
-func TestMalformedRecordLeavesTheQueueWorking(t *testing.T) {
+// A damaged record (only a bug or a hand edit makes one) does not stop its queue: a claim skips
+// a job whose record's head it cannot read and fails one whose body it cannot decode, and still
+// takes the others; listings leave such jobs out, and removing or draining them works.
+func TestMalformedRecordDoesNotStopTheQueue(t *testing.T) {
 	t.Parallel()
 	url := testURL(t)
 	prefix := freshPrefix(t, url)
 	s := openStore(t, withPrefix(url, prefix))
 	ctx := t.Context()
 	bad := map[string]string{
-		"a1": "\x9c\xa1t",                     // cut short after the first field
-		"a2": "\x9c\xa2ca\xa1x\xa1t\xa1x",     // fields out of order
-		"a3": "\xc0",                          // not an array
-		"a4": "\x9c\xa1t\xdb\xff\xff\xff\x00", // a length past the end
+		"a1": "\x9c\xa1t",                      // cut short after the first field
+		"a2": "\x94\xa2ca\xa11\xa1t\xa1x",      // 'ca' before 't'
+		"a3": "\xc0",                           // not an array
+		"a4": "\x9c\xa1t\xa1x\xa2ca\xd9\x10ab", // created-at longer than what is left
+		"a6": "\x9c\xa1t\xa1x\xa2ca\xa2zz",     // created-at not a number
+		"a5": "\x9c\xa1t\xa1t\xa2ca\xa11",      // a sound head, then 8 of 12 strings missing
 	}
 	var jobs []*asyncmqtype.JobInfo
-	for _, id := range []string{"a1", "a2", "a3", "a4", "b", "c"} {
+	for _, id := range []string{"a1", "a2", "a3", "a4", "a5", "a6", "b", "c"} {
 		jobs = append(jobs, &asyncmqtype.JobInfo{ID: id, Queue: "bq", Task: "t"})
 	}
 	if err := s.Enqueue(ctx, pathParams(true, jobs...)); err != nil {
@@ -230,6 +233,10 @@ func TestMalformedRecordLeavesTheQueueWorking(t *testing.T) {
 		if err := raw.HSet(ctx, prefix+":{bq}:pk", id, rec).Err(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	page, err := s.ListJobs(ctx, asyncmqtype.ListJobsParams{Filter: asyncmqtype.JobFilter{Queue: "bq", State: asyncmqtype.StateWaiting}, Limit: 10})
+	if err != nil || len(page.Jobs) != 2 {
+		t.Fatalf("listing the waiting jobs: %d jobs, %v; want b and c", len(page.Jobs), err)
 	}
 	got, err := s.Claim(ctx, backend.ClaimParams{Queue: "bq", WorkerID: "w", Limit: 10, LeaseDuration: time.Minute})
 	if err != nil {
@@ -242,9 +249,22 @@ func TestMalformedRecordLeavesTheQueueWorking(t *testing.T) {
 	if strings.Join(ids, ",") != "b,c" {
 		t.Fatalf("claimed %v, want [b c]", ids)
 	}
-	for _, id := range []string{"b", "c"} {
-		if j, err := s.GetJob(ctx, id); err != nil || j.State != asyncmqtype.StateActive {
-			t.Fatalf("job %s: %v, %v", id, j, err)
-		}
+	if n := raw.ZCard(ctx, prefix+":{bq}:lease").Val(); n != 2 {
+		t.Fatalf("%d jobs hold a lease after the claim, want 2 (b and c)", n)
+	}
+	if n := raw.ZCard(ctx, prefix+":{bq}:s:failed").Val(); n != 1 {
+		t.Fatalf("%d jobs failed, want 1 (a5, claimed and unreadable)", n)
+	}
+	if _, err := s.GetJob(ctx, "a5"); err == nil || !strings.Contains(err.Error(), "malformed") {
+		t.Fatalf("get job a5: %v, want an error saying its record is malformed", err)
+	}
+	if n, err := s.ApplyJobs(ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRemove, IDs: []string{"a1"}, Now: time.Now()}); err != nil || n != 1 {
+		t.Fatalf("remove a1: %d, %v", n, err)
+	}
+	if _, err := s.Drain(ctx, "bq", false); err != nil {
+		t.Fatalf("drain: %v", err)
+	}
+	if n := raw.HLen(ctx, prefix+":{bq}:pk").Val(); n != 3 { // a5 (failed), b and c (active)
+		t.Fatalf("%d records left after the drain, want 3", n)
 	}
 }

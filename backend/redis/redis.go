@@ -166,29 +166,51 @@ func (s *Store) check(ctx context.Context, t target) error {
 // processes must be stopped before this build starts (see the README).
 const Layout = 1
 
-// checkLayout compares the prefix's recorded layout with Layout and records Layout over an older
-// one. A Redis too full to take the record still starts: enqueues will say that it is full.
+// raiseLayout records ARGV[1] as the layout unless the record is higher already, atomically: two
+// builds starting at once must not lower it. It returns the record it leaves.
+var raiseLayout = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and tonumber(v) and tonumber(v) >= tonumber(ARGV[1]) then return v end
+if v and not tonumber(v) then return v end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`)
+
+// checkLayout refuses a prefix whose recorded layout is newer than Layout (or not a number), and
+// records Layout over an older one. When the record cannot be read or written (a Redis too full
+// to take it, a Cluster whose node for the key is down) it logs a warning and lets the store
+// start: enqueues say when Redis is full, and a layout it cannot see is one it cannot refuse.
 func (s *Store) checkLayout(ctx context.Context) error {
 	key := s.prefix + ":layout"
-	v, err := s.rdb.Get(ctx, key).Result()
-	if err != nil && !errors.Is(err, goredis.Nil) {
-		return fmt.Errorf("read the layout record %s: %w", key, err)
-	}
-	have := 0
-	if v != "" {
-		if have, err = strconv.Atoi(v); err != nil {
+	check := func(v string) error {
+		have, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
 			return fmt.Errorf("the layout record %s holds %q, not a number", key, v)
+		case have > Layout:
+			return fmt.Errorf("the data under prefix %q has key layout %d, written by a newer asyncmq; this build reads layout %d: upgrade it, or use another prefix", s.prefix, have, Layout)
 		}
+		return nil
 	}
-	if have > Layout {
-		return fmt.Errorf("the data under prefix %q has key layout %d, written by a newer asyncmq; this build reads layout %d: upgrade it, or use another prefix", s.prefix, have, Layout)
-	}
-	if have < Layout {
-		if err := s.rdb.Set(ctx, key, Layout, 0).Err(); err != nil {
-			s.log.Warn("asyncmq redis: record the key layout", "key", key, "err", err)
+	v, err := s.rdb.Get(ctx, key).Result()
+	switch {
+	case err == nil:
+		if err := check(v); err != nil {
+			return err
 		}
+	case !errors.Is(err, goredis.Nil):
+		s.log.Warn("asyncmq redis: read the key layout record", "key", key, "err", err)
+		return nil
 	}
-	return nil
+	if v == strconv.Itoa(Layout) {
+		return nil
+	}
+	now, err := raiseLayout.Run(ctx, s.rdb, []string{key}, Layout).Text()
+	if err != nil {
+		s.log.Warn("asyncmq redis: record the key layout", "key", key, "err", err)
+		return nil
+	}
+	return check(now)
 }
 
 func redactErr(msg, password string) string {

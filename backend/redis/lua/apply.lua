@@ -44,6 +44,11 @@ for b = 9, #ARGV do
       event('job:enqueued', id, v[4], 'waiting', 'promoted')
       changed = changed + 1
     end
+  elseif action == 'remove' and redis.call('HEXISTS', K_PACK, id) == 1 then
+    -- A waiting job whose record jkey could not read (it logged it) can still be removed.
+    deljob(id)
+    event('job:removed', id, '', 'waiting', '')
+    changed = changed + 1
   end
 end
 done()

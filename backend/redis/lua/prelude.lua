@@ -34,8 +34,10 @@ local function fmt(n) return string.format('%.0f', n) end
 
 -- A record is a MessagePack array of strings, field then value, starting with 't' and 'ca'
 -- (record.go). rec_head reads those two without decoding the rest, as a claim needs only them;
--- it returns nil for a record it cannot read, which the claim then leaves alone rather than fail
--- half-way through its writes.
+-- it returns nil for a head it cannot read, and the claim then takes the job out of the ready set
+-- (the job stays, waiting, for an operator to remove) rather than fail half-way through its
+-- writes. A record whose head reads but whose body does not is caught by the client, which
+-- fails the job (failUnreadable in claim.go).
 local function mp_str(s, i)
   local c = string.byte(s, i)
   if not c then return nil end
@@ -68,7 +70,9 @@ local function rec_head(rec)
   local task, j = mp_str(rec, i + 2)
   if not task or string.sub(rec, j, j + 2) ~= '\162ca' then return nil end
   local ca = mp_str(rec, j + 3)
-  if not ca then return nil end
+  -- Created-at becomes a sorted-set score when the job ends: text that is not a number there
+  -- would fail the finish of every job of the call.
+  if not ca or not tonumber(ca) then return nil end
   return task, ca
 end
 
@@ -78,11 +82,21 @@ end
 -- where the hash lacks them (as decodeJob reads them). The hot paths (claim, finish, extend,
 -- progress) read only fields the hash has; every other script reaching a job that may have a
 -- record calls jkey first.
+-- rec_fields decodes a record into its field-value list, or returns nil (and logs) for one it
+-- cannot read: only a bug or a hand edit makes one, and it must not fail every script that
+-- reaches the job.
+local function rec_fields(id, rec)
+  local ok, f = pcall(cmsgpack.unpack, rec)
+  if ok and type(f) == 'table' and #f % 2 == 0 then return f end
+  redis.log(redis.LOG_WARNING, 'asyncmq: job ' .. id .. ' of queue ' .. QNAME .. ' has a malformed record')
+  return nil
+end
+
 local function jkey(id)
   local jk = JP .. id
   local rec = redis.call('HGET', K_PACK, id)
-  if rec then
-    local f = cmsgpack.unpack(rec)
+  local f = rec and rec_fields(id, rec)
+  if f then
     if redis.call('EXISTS', jk) == 1 then
       local have = {}
       for _, k in ipairs(redis.call('HKEYS', jk)) do have[k] = true end
@@ -98,6 +112,7 @@ local function jkey(id)
     if #f > 0 then redis.call('HSET', jk, unpack(f)) end
     redis.call('HDEL', K_PACK, id)
   end
+  -- A malformed record stays where it is: deljob still deletes the job.
   return jk
 end
 
@@ -420,8 +435,10 @@ local function deljob(id)
   if rec then
     redis.call('HDEL', K_PACK, id)
     if not v[1] then
-      local h = cmsgpack.unpack(rec)
-      v = {}
+      -- A job with only a record is waiting; a malformed record leaves its ready member, which
+      -- the next claim drops as it drops any member whose job is gone.
+      local h = rec_fields(id, rec) or {}
+      v = {'waiting'}
       for i = 1, #h, 2 do
         local k = h[i]
         if k == 'st' then v[1] = h[i + 1] elseif k == 'pr' then v[2] = h[i + 1]
@@ -431,7 +448,7 @@ local function deljob(id)
   end
   if not v[1] then return end
   zset(SKEY[v[1]], id, false)
-  if v[1] == 'waiting' then zset(K_READY, rmember(v[2], v[3], id), false) end
+  if v[1] == 'waiting' and v[2] and v[3] then zset(K_READY, rmember(v[2], v[3], id), false) end
   if v[1] == 'delayed' then zset(K_DUE, id, false) end
   if v[1] == 'active' then zset(K_LEASE, id, false) end
   if FKEY[v[1]] then zset(FKEY[v[1]], id, false) end
