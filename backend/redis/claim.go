@@ -88,8 +88,15 @@ func (s *Store) failUnreadable(ctx context.Context, queue, prefix string, bad []
 		items[i] = backend.Finish{JobID: b.id, LeaseToken: leaseToken(prefix, queue, b.id), Outcome: asyncmqtype.OutcomeFailed,
 			Error: &asyncmqtype.AttemptError{Attempt: 1, At: time.Now(), Error: "asyncmq: the job's stored fields cannot be read: " + b.err.Error()}}
 	}
-	if _, err := s.Finish(ctx, backend.FinishParams{Items: items}); err != nil {
+	errs, err := s.Finish(ctx, backend.FinishParams{Items: items})
+	if err != nil {
 		s.log.Error("asyncmq redis: fail the claimed jobs that cannot be read", "queue", queue, "err", err)
+		return
+	}
+	for i, err := range errs {
+		if err != nil {
+			s.log.Error("asyncmq redis: fail a claimed job that cannot be read", "queue", queue, "job", bad[i].id, "err", err)
+		}
 	}
 }
 

@@ -219,10 +219,11 @@ func TestMalformedRecordDoesNotStopTheQueue(t *testing.T) {
 		"a3": "\xc0",                           // not an array
 		"a4": "\x9c\xa1t\xa1x\xa2ca\xd9\x10ab", // created-at longer than what is left
 		"a6": "\x9c\xa1t\xa1x\xa2ca\xa2zz",     // created-at not a number
+		"a7": "\x9c\xa1t\xa1x\xa2ca\xa3nan",    // created-at a float Lua reads but ZADD refuses
 		"a5": "\x9c\xa1t\xa1t\xa2ca\xa11",      // a sound head, then 8 of 12 strings missing
 	}
 	var jobs []*asyncmqtype.JobInfo
-	for _, id := range []string{"a1", "a2", "a3", "a4", "a5", "a6", "b", "c"} {
+	for _, id := range []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7", "b", "c"} {
 		jobs = append(jobs, &asyncmqtype.JobInfo{ID: id, Queue: "bq", Task: "t"})
 	}
 	if err := s.Enqueue(ctx, pathParams(true, jobs...)); err != nil {
@@ -266,5 +267,15 @@ func TestMalformedRecordDoesNotStopTheQueue(t *testing.T) {
 	}
 	if n := raw.HLen(ctx, prefix+":{bq}:pk").Val(); n != 3 { // a5 (failed), b and c (active)
 		t.Fatalf("%d records left after the drain, want 3", n)
+	}
+	if q, err := s.Queue(ctx, "bq"); err != nil || q.Counts[asyncmqtype.StateWaiting] != 0 {
+		t.Fatalf("after the drain: %v waiting, %v; want none", q.Counts, err)
+	}
+	// The failed job, whose record gives no priority, can be retried and claimed again.
+	if n, err := s.ApplyJobs(ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRetry, IDs: []string{"a5"}, Now: time.Now()}); err != nil || n != 1 {
+		t.Fatalf("retry a5: %d, %v", n, err)
+	}
+	if q, err := s.Queue(ctx, "bq"); err != nil || q.Counts[asyncmqtype.StateWaiting] != 1 || q.Counts[asyncmqtype.StateFailed] != 0 {
+		t.Fatalf("after the retry of a5: %v, %v; want it waiting", q.Counts, err)
 	}
 }

@@ -72,7 +72,7 @@ local function rec_head(rec)
   local ca = mp_str(rec, j + 3)
   -- Created-at becomes a sorted-set score when the job ends: text that is not a number there
   -- would fail the finish of every job of the call.
-  if not ca or not tonumber(ca) then return nil end
+  if not ca or not string.find(ca, '^%d+$') then return nil end
   return task, ca
 end
 
@@ -123,9 +123,11 @@ end
 
 -- rmember is a job's member in the ready set: every member has score 0, so the set orders them
 -- by priority, then run-at, then ID, as fixed-width text.
+-- A job whose fields are missing (its record could not be read) sorts as priority 0, due now,
+-- rather than fail the script and every other job of its call.
 local function rmember(pr, ra, id)
-  local p = math.min(math.max(tonumber(pr), -2147483648), 2147483647) + 2147483648
-  return string.format('%011.0f%017.0f', p, math.max(tonumber(ra), 0)) .. id
+  local p = math.min(math.max(tonumber(pr) or 0, -2147483648), 2147483647) + 2147483648
+  return string.format('%011.0f%017.0f', p, math.max(tonumber(ra) or NOW, 0)) .. id
 end
 
 -- Sorted-set writes are gathered per key and member (the last write of a member wins, as if
