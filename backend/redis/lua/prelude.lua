@@ -76,12 +76,6 @@ local function rec_head(rec)
   return task, ca
 end
 
--- jkey returns the key of job id's hash after moving into it what the job's packed record holds
--- that the hash does not: a packed job waiting has only its record; a claim then gives it a hash
--- of the fields it sets and the two finish reads, and the record stays, its other fields counting
--- where the hash lacks them (as decodeJob reads them). The hot paths (claim, finish, extend,
--- progress) read only fields the hash has; every other script reaching a job that may have a
--- record calls jkey first.
 -- rec_fields decodes a record into its field-value list, or returns nil (and logs) for one it
 -- cannot read: only a bug or a hand edit makes one, and it must not fail every script that
 -- reaches the job.
@@ -92,6 +86,12 @@ local function rec_fields(id, rec)
   return nil
 end
 
+-- jkey returns the key of job id's hash after moving into it what the job's packed record holds
+-- that the hash does not: a packed job waiting has only its record; a claim then gives it a hash
+-- of the fields it sets and the two finish reads, and the record stays, its other fields counting
+-- where the hash lacks them (as decodeJob reads them). The hot paths (claim, finish, extend,
+-- progress) read only fields the hash has; every other script reaching a job that may have a
+-- record calls jkey first.
 local function jkey(id)
   local jk = JP .. id
   local rec = redis.call('HGET', K_PACK, id)
@@ -122,9 +122,9 @@ local function job_exists(id)
 end
 
 -- rmember is a job's member in the ready set: every member has score 0, so the set orders them
--- by priority, then run-at, then ID, as fixed-width text.
--- A job whose fields are missing (its record could not be read) sorts as priority 0, due now,
--- rather than fail the script and every other job of its call.
+-- by priority, then run-at, then ID, as fixed-width text. A job whose fields are missing (its
+-- record could not be read) sorts as priority 0, due now, rather than fail the script and every
+-- other job of its call.
 local function rmember(pr, ra, id)
   local p = math.min(math.max(tonumber(pr) or 0, -2147483648), 2147483647) + 2147483648
   return string.format('%011.0f%017.0f', p, math.max(tonumber(ra) or NOW, 0)) .. id
