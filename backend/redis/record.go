@@ -9,15 +9,14 @@ import (
 // Packed jobs. A job stored waiting, without a unique key, is not given a hash of its own: its
 // fields go, as one record, into the queue's packed hash (qkeys.packed), keyed by its ID. A key
 // per job was most of the Redis time of an enqueue (a new key, its hash and seven field
-// insertions); a field of one hash is a fraction of that. The first script to change the job
-// (a claim, a cancel, a removal, a child naming it as parent) moves the record into the job's
-// own hash, and from then on the job is as every other: see jkey in prelude.lua. Readers look
-// in both places, in one read-only script call (readScript in jobs.go).
+// insertions); a field of one hash is a fraction of that.
 //
-// A claim does not move the record: the job's new hash gets the fields the claim sets and the
-// two finish reads, and the record's other fields count where the hash lacks them (decodeJob).
-// The scripts off the hot paths move the record into the hash first (jkey); deleting the job
-// deletes both.
+// A claim leaves the record where it is: the job's new hash gets the fields the claim sets and
+// the two finish reads, and the record's other fields count where the hash lacks them
+// (decodeJob). Every other script that changes the job (a cancel, a retry, a release, a child
+// naming it as parent) first moves what the record holds into the hash (jkey in prelude.lua),
+// and from then on the job is as every other. Deleting the job deletes both. Readers look in
+// both places, in one read-only script call per job (readScript in jobs.go).
 //
 // A record is a MessagePack array of strings, field then value, as HGETALL answers, whose first
 // fields are 't' and 'ca' (the claim reads them without decoding the rest); the scripts decode
