@@ -86,7 +86,7 @@ func (s *Store) failUnreadable(ctx context.Context, queue, prefix string, bad []
 	for i, b := range bad {
 		s.log.Error("asyncmq redis: a claimed job cannot be read; failing it", "queue", queue, "job", b.id, "err", b.err)
 		items[i] = backend.Finish{JobID: b.id, LeaseToken: leaseToken(prefix, queue, b.id), Outcome: asyncmqtype.OutcomeFailed,
-			Error: &asyncmqtype.AttemptError{Attempt: 1, At: time.Now(), Error: "asyncmq: the job's stored fields cannot be read: " + b.err.Error()}}
+			Error: &asyncmqtype.AttemptError{At: time.Now(), Error: "asyncmq: the job's stored fields cannot be read: " + b.err.Error()}}
 	}
 	errs, err := s.Finish(ctx, backend.FinishParams{Items: items})
 	if err != nil {

@@ -61,39 +61,28 @@ func atoi(s string) int {
 
 // decodeJob builds a JobInfo from the fields of a job hash, read once each as they come (a
 // claim's reply is decoded without building a map first). A 'rec' field is a packed record
-// (record.go): its fields count where the hash does not set them.
+// (record.go): its fields are set first, so that the hash's own fields win, as jkey in
+// prelude.lua merges them.
 func decodeJob(id, queue string, fields iter.Seq2[string, string]) (*asyncmqtype.JobInfo, error) {
 	d := jobDecoder{j: &asyncmqtype.JobInfo{ID: id, Queue: queue}}
-	var rec string
 	for k, v := range fields {
-		if k == "rec" {
-			rec = v
+		if k != "rec" || v == "" {
 			continue
 		}
-		d.set(k, v)
-	}
-	if rec != "" {
-		f, err := unpackRecord(rec)
+		f, err := unpackRecord(v)
 		if err != nil {
 			return nil, fmt.Errorf("decode job %q: %w", id, err)
 		}
 		for i := 0; i+1 < len(f); i += 2 {
-			if !hasField(fields, f[i]) {
-				d.set(f[i], f[i+1])
-			}
+			d.set(f[i], f[i+1])
+		}
+	}
+	for k, v := range fields {
+		if k != "rec" {
+			d.set(k, v)
 		}
 	}
 	return d.finish()
-}
-
-// hasField reports whether fields holds field k.
-func hasField(fields iter.Seq2[string, string], k string) bool {
-	for f := range fields {
-		if f == k {
-			return true
-		}
-	}
-	return false
 }
 
 // jobDecoder sets a JobInfo's fields from a job hash's, keeping the encoded ones for finish.

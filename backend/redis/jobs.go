@@ -46,15 +46,11 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 // fields (all) or its 't' and 'p' (tp). It writes nothing, so Redis runs it when full too, which
 // it would not do for a MULTI.
 var readScript = goredis.NewScript(`#!lua flags=no-writes
-local recs = {}
-for i = 3, #ARGV, 1000 do
-  local part = redis.call('HMGET', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
-  for k = 1, #part do recs[#recs + 1] = part[k] or '' end
-end
+local recs = redis.call('HMGET', KEYS[1], unpack(ARGV, 3))
 local out = {}
 for i = 3, #ARGV do
   local jk = ARGV[1] .. ARGV[i]
-  out[#out + 1] = recs[i - 2]
+  out[#out + 1] = recs[i - 2] or ''
   if ARGV[2] == 'all' then
     out[#out + 1] = redis.call('HGETALL', jk)
   else
@@ -66,7 +62,7 @@ end
 return out
 `)
 
-// readRaw runs readScript for ids of one queue and returns its reply.
+// readRaw runs readScript for ids of one queue, at most readChunk of them, and returns its reply.
 func (s *Store) readRaw(ctx context.Context, queue, mode string, ids []string) ([]any, error) {
 	k := s.queueKeys(queue)
 	args := make([]any, 0, 2+len(ids))
