@@ -17,34 +17,35 @@ import (
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
-// script is one Lua transition: the shared prelude followed by the script's own body. It runs
-// by SHA (EVALSHA); a server that does not know it (a restart, SCRIPT FLUSH, a new Cluster
-// node) answers NOSCRIPT and the call is sent once more with the source, which caches it again.
+// script is one Lua transition: the shared prelude, the parts it uses (functions shared by a few
+// scripts), then the script's own body. It runs by SHA (EVALSHA); a server that does not know it
+// (a restart, SCRIPT FLUSH, a new Cluster node) answers NOSCRIPT and the call is sent once more
+// with the source, which caches it again.
 type script struct {
 	name string
 	src  string
 	sha  string
 }
 
-func loadScript(name string) *script {
-	prelude, err := luaFiles.ReadFile("lua/prelude.lua")
-	if err != nil {
-		panic(err)
+func loadScript(name string, parts ...string) *script {
+	var src strings.Builder
+	for _, f := range append(append([]string{"prelude"}, parts...), name) {
+		b, err := luaFiles.ReadFile("lua/" + f + ".lua")
+		if err != nil {
+			panic(err)
+		}
+		src.Write(b)
+		src.WriteString("\n")
 	}
-	body, err := luaFiles.ReadFile("lua/" + name + ".lua")
-	if err != nil {
-		panic(err)
-	}
-	src := string(prelude) + "\n" + string(body)
-	sum := sha1.Sum([]byte(src))
-	return &script{name: name, src: src, sha: hex.EncodeToString(sum[:])}
+	sum := sha1.Sum([]byte(src.String()))
+	return &script{name: name, src: src.String(), sha: hex.EncodeToString(sum[:])}
 }
 
 var (
 	scriptEnqueue    = loadScript("enqueue")
 	scriptFire       = loadScript("fire")
-	scriptClaim      = loadScript("claim")
-	scriptFinish     = loadScript("finish")
+	scriptClaim      = loadScript("claim", "claim_jobs")
+	scriptFinish     = loadScript("finish", "finish_jobs")
 	scriptExtend     = loadScript("extend")
 	scriptRelease    = loadScript("release")
 	scriptProgress   = loadScript("progress")

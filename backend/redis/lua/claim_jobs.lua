@@ -1,0 +1,106 @@
+-- claim_jobs takes up to ARGV[a] runnable jobs: ARGV[a] = limit, [a + 1] = lease (µs), [a + 2] =
+-- worker ID, [a + 3] = token prefix, [a + 4] = how many members past the limit to look at for
+-- jobs whose run-at is still ahead. It returns {NOW, id, fields before the claim, ...}: the client
+-- applies the claim's own fields (state, attempt, token, lease, start, worker), which it knows,
+-- instead of reading the hash again. The caller ends with done().
+local function claim_jobs(a)
+  local meta = redis.call('HMGET', K_META, 'pz', 'rl', 'ri', 'rs', 'rc')
+  if meta[1] == '1' then return {fmt(NOW)} end
+  local limit = tonumber(ARGV[a])
+  local rl = tonumber(meta[2] or '0')
+  local rs, rc = nil, 0
+  if rl > 0 then
+    if meta[4] and NOW < tonumber(meta[4]) + tonumber(meta[3]) then
+      rs = tonumber(meta[4]); rc = tonumber(meta[5] or '0')
+    end
+    limit = math.min(limit, rl - rc)
+    if limit <= 0 then return {fmt(NOW)} end
+  end
+  local cands = redis.call('ZRANGE', K_READY, 0, limit + tonumber(ARGV[a + 4]) - 1)
+  local out, n = {fmt(NOW)}, 0
+  local le = fmt(NOW + tonumber(ARGV[a + 1]))
+  local now = fmt(NOW)
+  local taken = {}
+  -- A job's lease token is token .. its ID (see claim.go).
+  local token = ARGV[a + 3] .. ':' .. QNAME .. '/'
+  -- NEXT_ATTEMPT turns the attempt of the job's hash into the next one without formatting a number,
+  -- which costs more than the rest of the job's HSET.
+  local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
+    ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
+  -- The due candidates, up to the limit, then their packed records (record.go), read at once:
+  -- the members past the limit are only looked at, for jobs whose run-at is still ahead.
+  local due, ids, ras = {}, {}, {}
+  for _, m in ipairs(cands) do
+    if #due >= limit then break end
+    local ra = tonumber(string.sub(m, 12, 28))
+    if ra <= NOW then
+      due[#due + 1] = m
+      ids[#due] = string.sub(m, 29)
+      ras[#due] = ra
+    end
+  end
+  local recs = {}
+  for i = 1, #ids, 1000 do
+    local part = redis.call('HMGET', K_PACK, unpack(ids, i, math.min(i + 999, #ids)))
+    for k = 1, #part do recs[i + k - 1] = part[k] end
+  end
+  -- A job with a record and a hash was claimed before: its hash says what it is now. Usually no
+  -- job with a record has a hash, which one EXISTS of them all tells.
+  local hashed = false
+  local jkeys, jks = {}, {}
+  for i = 1, #ids do
+    jkeys[i] = JP .. ids[i]
+    if recs[i] then jks[#jks + 1] = jkeys[i] end
+  end
+  for i = 1, #jks, 1000 do
+    if redis.call('EXISTS', unpack(jks, i, math.min(i + 999, #jks))) > 0 then hashed = true end
+  end
+  for ci, m in ipairs(due) do
+    local id, jk = ids[ci], jkeys[ci]
+    taken[#taken + 1] = m
+    local rec = recs[ci]
+    if rec and hashed and redis.call('EXISTS', jk) == 1 then rec = nil end
+    local h
+    local task, at, st, pd = '', '0', nil, nil
+    if rec then
+      -- A packed job is waiting, never attempted, without parents to wait for. Its record
+      -- stays (see jkey in the prelude); its new hash gets the claim's fields and the two
+      -- finish reads.
+      local ca
+      task, ca = rec_head(rec)
+      if task then
+        st = 'waiting'
+        h = {'rec', rec}
+        redis.call('HSET', jk, 't', task, 'ca', ca, 'st', 'active', 'at', '1', 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
+      else
+        task = ''
+        redis.log(redis.LOG_WARNING, 'asyncmq: job ' .. id .. ' of queue ' .. QNAME .. ' has a malformed record; not claimed')
+      end
+    else
+      h = redis.call('HGETALL', jk)
+      for i = 1, #h, 2 do
+        local k = h[i]
+        if k == 't' then task = h[i + 1] elseif k == 'at' then at = h[i + 1]
+        elseif k == 'st' then st = h[i + 1] elseif k == 'pd' then pd = h[i + 1] end
+      end
+    end
+    -- A member whose job is no longer claimable (an index entry left behind) is dropped.
+    if st == 'waiting' and not pd then
+      n = n + 1
+      if not rec then
+        redis.call('HSET', jk, 'st', 'active', 'at', NEXT_ATTEMPT[at] or (tonumber(at) + 1), 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
+      end
+      zset_once(SKEY.waiting, id, false)
+      zset_once(K_LEASE, id, le)
+      metric(task, 's', 1, 'ws', (NOW - ras[ci]) * 1000)
+      event('job:started', id, task, 'active', '')
+      out[#out + 1] = id
+      out[#out + 1] = h
+    end
+  end
+  for i = 1, #taken, 1000 do redis.call('ZREM', K_READY, unpack(taken, i, math.min(i + 999, #taken))) end
+  if rl > 0 and n > 0 then
+    redis.call('HSET', K_META, 'rs', fmt(rs or NOW), 'rc', rc + n)
+  end
+  return out
+end

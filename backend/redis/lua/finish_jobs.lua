@@ -1,0 +1,82 @@
+-- finish_jobs records the outcomes of ARGV[from..], each of 10 arguments: ID, token, outcome,
+-- result, error tail, error time, error message, retry delay (µs after NOW), duration (ns),
+-- duration bucket ('d' and its number). It returns 'ok' or 'lost' for each. The caller ends
+-- with done().
+local function finish_jobs(from)
+  local out = {}
+  local now = fmt(NOW)
+  local with_children = may_have_children()
+  for b = from, #ARGV, 10 do
+    local id, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+    local jk = JP .. id
+    -- Every outcome reads these; a hash field costs its read whether or not it is used.
+    local v
+    if with_children then
+      v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't', 'ch')
+    else
+      v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't')
+    end
+    if v[1] ~= 'active' or v[2] ~= token then
+      out[#out + 1] = 'lost'
+    else
+      out[#out + 1] = 'ok'
+      local ca, task = v[3], v[4]
+      -- Each job of the call leaves the lease set once: a second outcome for it finds it no
+      -- longer active.
+      zset_once(K_LEASE, id, false)
+      -- The lease fields are emptied in the job's one HSET rather than deleted by an HDEL of
+      -- their own: every script and the decoder read an empty field as an absent one. f holds the
+      -- fields to set beyond those and the state, when there are any: the usual outcome builds
+      -- no table.
+      local tail, f = ARGV[b + 4], nil
+      local w
+      if tail ~= '' or outcome == 'retry' then
+        -- A retry puts the job back in the ready set, by its priority, which may still be in the
+        -- record the claim kept.
+        if outcome == 'retry' then jkey(id) end
+        w = redis.call('HMGET', jk, 'at', 'pr', 'er')
+      end
+      if tail ~= '' then
+        local eat = ARGV[b + 5] == '0' and NOW or tonumber(ARGV[b + 5])
+        f = {'er', with_error(w[3], w[1] or '0', eat, tail)}
+      end
+      local msg, dur, bucket = ARGV[b + 6], ARGV[b + 8], ARGV[b + 9]
+      if outcome == 'retry' then
+        local ra = NOW + tonumber(ARGV[b + 7])
+        local st = ra > NOW and 'delayed' or 'waiting'
+        f = f or {}
+        f[#f + 1] = 'ra'; f[#f + 1] = fmt(ra)
+        redis.call('HSET', jk, 'lt', '', 'le', '', 'cr', '', 'st', st, unpack(f))
+        move(id, 'active', st, ca)
+        if st == 'delayed' then zset(K_DUE, id, ra) else ready(id, w[2], ra) end
+        event('job:retrying', id, task, st, msg)
+        metric(task, 'r', 1)
+      else
+        if outcome == 'completed' and ARGV[b + 3] ~= '' then
+          f = f or {}
+          f[#f + 1] = 'r'; f[#f + 1] = ARGV[b + 3]
+        end
+        if f then
+          redis.call('HSET', jk, 'lt', '', 'le', '', 'cr', '', 'st', outcome, 'fa', now, unpack(f))
+        else
+          redis.call('HSET', jk, 'lt', '', 'le', '', 'cr', '', 'st', outcome, 'fa', now)
+        end
+        zset_once(SKEY[outcome], id, ca)
+        zset_once(FKEY[outcome], id, now)
+        if outcome == 'completed' then
+          release_children(v[5])
+          metric(task, 'c', 1, 'ds', tonumber(dur), bucket, 1)
+          event('job:completed', id, task, outcome, '')
+        elseif outcome == 'failed' then
+          metric(task, 'f', 1, 'ds', tonumber(dur), bucket, 1)
+          event('job:failed', id, task, outcome, msg)
+          parent_ended(id, outcome)
+        else
+          event('job:cancelled', id, task, outcome, msg)
+          parent_ended(id, outcome)
+        end
+      end
+    end
+  end
+  return out
+end
