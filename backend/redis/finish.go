@@ -37,17 +37,8 @@ func (s *Store) Finish(ctx context.Context, p backend.FinishParams) ([]error, er
 			groups[q] = g
 			order = append(order, q)
 		}
-		tail, at, msg := "", "0", ""
-		if f.Error != nil && f.Outcome != asyncmqtype.OutcomeCompleted {
-			tail, at, msg = errorTail(f.Error), micros(f.Error.At), f.Error.Error
-		}
-		retryDelay := "0"
-		if f.Outcome == asyncmqtype.OutcomeRetry {
-			retryDelay = strconv.FormatInt(f.RetryDelay.Microseconds(), 10)
-		}
 		g.idx = append(g.idx, i)
-		g.args = append(g.args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryDelay,
-			strconv.FormatInt(int64(f.Duration), 10), "d"+strconv.Itoa(asyncmqtype.DurationBucket(f.Duration)))
+		g.args = appendFinishArgs(g.args, f)
 	}
 	if len(order) == 0 {
 		return errs, nil
@@ -68,12 +59,32 @@ func (s *Store) Finish(ctx context.Context, p backend.FinishParams) ([]error, er
 		if results[gi].err != nil {
 			return nil, fmt.Errorf("finish %d jobs of queue %q: %w", len(g.idx), q, results[gi].err)
 		}
-		st := strs(results[gi].val)
-		for k, i := range g.idx {
-			if k >= len(st) || st[k] != "ok" {
-				errs[i] = fmt.Errorf("finish job %q: %w", p.Items[i].JobID, asyncmqtype.ErrLeaseLost)
-			}
-		}
+		finishStatuses(p.Items, g.idx, results[gi].val, errs)
 	}
 	return errs, nil
+}
+
+// appendFinishArgs appends finish_jobs's 10 arguments for f (finish_jobs.lua).
+func appendFinishArgs(args []any, f backend.Finish) []any {
+	tail, at, msg := "", "0", ""
+	if f.Error != nil && f.Outcome != asyncmqtype.OutcomeCompleted {
+		tail, at, msg = errorTail(f.Error), micros(f.Error.At), f.Error.Error
+	}
+	retryDelay := "0"
+	if f.Outcome == asyncmqtype.OutcomeRetry {
+		retryDelay = strconv.FormatInt(f.RetryDelay.Microseconds(), 10)
+	}
+	return append(args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryDelay,
+		strconv.FormatInt(int64(f.Duration), 10), "d"+strconv.Itoa(asyncmqtype.DurationBucket(f.Duration)))
+}
+
+// finishStatuses sets errs[i] to ErrLeaseLost for each item i of idx that finish_jobs's reply v
+// did not answer 'ok'.
+func finishStatuses(items []backend.Finish, idx []int, v any, errs []error) {
+	st := strs(v)
+	for k, i := range idx {
+		if k >= len(st) || st[k] != "ok" {
+			errs[i] = fmt.Errorf("finish job %q: %w", items[i].JobID, asyncmqtype.ErrLeaseLost)
+		}
+	}
 }

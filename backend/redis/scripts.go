@@ -46,6 +46,7 @@ var (
 	scriptFire       = loadScript("fire")
 	scriptClaim      = loadScript("claim", "claim_jobs")
 	scriptFinish     = loadScript("finish", "finish_jobs")
+	scriptFinClaim   = loadScript("finclaim", "finish_jobs", "claim_jobs")
 	scriptExtend     = loadScript("extend")
 	scriptRelease    = loadScript("release")
 	scriptProgress   = loadScript("progress")
