@@ -161,8 +161,9 @@ func (s *Store) failUnreadable(ctx context.Context, queue, prefix string, bad []
 }
 
 // claimedJobs decodes the claim script's reply: the store's Now, then each job's ID and its
-// fields as they were before the claim, to which it applies what the claim changed. Jobs whose
-// fields cannot be decoded are returned apart.
+// fields as they were before the claim (a list, or the packed record of a job that had only
+// that), to which it applies what the claim changed. Jobs whose fields cannot be decoded are
+// returned apart.
 func claimedJobs(p backend.ClaimParams, prefix string, v any) ([]*asyncmqtype.JobInfo, []unreadable, error) {
 	arr, _ := v.([]any)
 	if len(arr) == 0 {
@@ -174,7 +175,11 @@ func claimedJobs(p backend.ClaimParams, prefix string, v any) ([]*asyncmqtype.Jo
 	var bad []unreadable
 	for i := 1; i+1 < len(arr); i += 2 {
 		id, _ := arr[i].(string)
-		j, err := decodeJob(id, p.Queue, pairs(arr[i+1]))
+		fields := pairs(arr[i+1])
+		if rec, ok := arr[i+1].(string); ok {
+			fields = withRecord(pairs(nil), rec)
+		}
+		j, err := decodeJob(id, p.Queue, fields)
 		if err != nil {
 			bad = append(bad, unreadable{id, err})
 			continue

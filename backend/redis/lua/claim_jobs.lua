@@ -1,8 +1,10 @@
 -- claim_jobs takes up to ARGV[a] runnable jobs: ARGV[a] = limit, [a + 1] = lease (µs), [a + 2] =
 -- worker ID, [a + 3] = token prefix, [a + 4] = how many members past the limit to look at for
--- jobs whose run-at is still ahead. It returns {NOW, id, fields before the claim, ...}: the client
--- applies the claim's own fields (state, attempt, token, lease, start, worker), which it knows,
--- instead of reading the hash again. The caller ends with done().
+-- jobs whose run-at is still ahead. It returns {NOW, id, fields before the claim, ...}, where the
+-- fields are the job's hash as a list or, for a job that had only its packed record, the record
+-- itself (a string: a table per job costs more to reply with than the rest of its claim). The
+-- client applies the claim's own fields (state, attempt, token, lease, start, worker), which it
+-- knows, instead of reading the hash again. The caller ends with done().
 local function claim_jobs(a)
   local meta = redis.call('HMGET', K_META, 'pz', 'rl', 'ri', 'rs', 'rc')
   if meta[1] == '1' then return {fmt(NOW)} end
@@ -20,7 +22,6 @@ local function claim_jobs(a)
   local out, n = {fmt(NOW)}, 0
   local le = fmt(NOW + tonumber(ARGV[a + 1]))
   local now = fmt(NOW)
-  local taken = {}
   -- A job's lease token is token .. its ID (see claim.go).
   local token = ARGV[a + 3] .. ':' .. QNAME .. '/'
   -- NEXT_ATTEMPT turns the attempt of the job's hash into the next one without formatting a number,
@@ -55,9 +56,8 @@ local function claim_jobs(a)
   for i = 1, #jks, 1000 do
     if redis.call('EXISTS', unpack(jks, i, math.min(i + 999, #jks))) > 0 then hashed = true end
   end
-  for ci, m in ipairs(due) do
+  for ci = 1, #due do
     local id, jk = ids[ci], jkeys[ci]
-    taken[#taken + 1] = m
     local rec = recs[ci]
     if rec and hashed and redis.call('EXISTS', jk) == 1 then rec = nil end
     local h
@@ -70,7 +70,7 @@ local function claim_jobs(a)
       task, ca = rec_head(rec)
       if task then
         st = 'waiting'
-        h = {'rec', rec}
+        h = rec
         redis.call('HSET', jk, 't', task, 'ca', ca, 'st', 'active', 'at', '1', 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
       else
         task = ''
@@ -98,7 +98,7 @@ local function claim_jobs(a)
       out[#out + 1] = h
     end
   end
-  for i = 1, #taken, 1000 do redis.call('ZREM', K_READY, unpack(taken, i, math.min(i + 999, #taken))) end
+  for i = 1, #due, 1000 do redis.call('ZREM', K_READY, unpack(due, i, math.min(i + 999, #due))) end
   if rl > 0 and n > 0 then
     redis.call('HSET', K_META, 'rs', fmt(rs or NOW), 'rc', rc + n)
   end

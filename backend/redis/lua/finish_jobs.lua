@@ -12,9 +12,9 @@ local function finish_jobs(from)
     -- Every outcome reads these; a hash field costs its read whether or not it is used.
     local v
     if with_children then
-      v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't', 'ch')
+      v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't', 'cr', 'ch')
     else
-      v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't')
+      v = redis.call('HMGET', jk, 'st', 'lt', 'ca', 't', 'cr')
     end
     if v[1] ~= 'active' or v[2] ~= token then
       out[#out + 1] = 'lost'
@@ -56,15 +56,21 @@ local function finish_jobs(from)
           f = f or {}
           f[#f + 1] = 'r'; f[#f + 1] = ARGV[b + 3]
         end
+        -- A cancel request is emptied when there is one: writing an empty field the hash does
+        -- not have costs the hash a field.
+        if v[5] and v[5] ~= '' then
+          f = f or {}
+          f[#f + 1] = 'cr'; f[#f + 1] = ''
+        end
         if f then
-          redis.call('HSET', jk, 'lt', '', 'le', '', 'cr', '', 'st', outcome, 'fa', now, unpack(f))
+          redis.call('HSET', jk, 'lt', '', 'le', '', 'st', outcome, 'fa', now, unpack(f))
         else
-          redis.call('HSET', jk, 'lt', '', 'le', '', 'cr', '', 'st', outcome, 'fa', now)
+          redis.call('HSET', jk, 'lt', '', 'le', '', 'st', outcome, 'fa', now)
         end
         zset_once(SKEY[outcome], id, ca)
         zset_once(FKEY[outcome], id, now)
         if outcome == 'completed' then
-          release_children(v[5])
+          release_children(v[6])
           metric(task, 'c', 1, 'ds', tonumber(dur), bucket, 1)
           event('job:completed', id, task, outcome, '')
         elseif outcome == 'failed' then
