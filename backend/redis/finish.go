@@ -64,8 +64,13 @@ func (s *Store) Finish(ctx context.Context, p backend.FinishParams) ([]error, er
 	return errs, nil
 }
 
-// appendFinishArgs appends finish_jobs's 10 arguments for f (finish_jobs.lua).
+// appendFinishArgs appends finish_jobs's arguments for f (finish_jobs.lua): 5 for a job
+// completed without a result, the usual outcome, 10 for any other.
 func appendFinishArgs(args []any, f backend.Finish) []any {
+	dur, bucket := strconv.FormatInt(int64(f.Duration), 10), "d"+strconv.Itoa(asyncmqtype.DurationBucket(f.Duration))
+	if f.Outcome == asyncmqtype.OutcomeCompleted && len(f.Result) == 0 {
+		return append(args, f.JobID, f.LeaseToken, "c", dur, bucket)
+	}
 	tail, at, msg := "", "0", ""
 	if f.Error != nil && f.Outcome != asyncmqtype.OutcomeCompleted {
 		tail, at, msg = errorTail(f.Error), micros(f.Error.At), f.Error.Error
@@ -74,8 +79,7 @@ func appendFinishArgs(args []any, f backend.Finish) []any {
 	if f.Outcome == asyncmqtype.OutcomeRetry {
 		retryDelay = strconv.FormatInt(f.RetryDelay.Microseconds(), 10)
 	}
-	return append(args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryDelay,
-		strconv.FormatInt(int64(f.Duration), 10), "d"+strconv.Itoa(asyncmqtype.DurationBucket(f.Duration)))
+	return append(args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryDelay, dur, bucket)
 }
 
 // finishStatuses sets errs[i] to ErrLeaseLost for each item i of idx that finish_jobs's reply v

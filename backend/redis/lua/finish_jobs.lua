@@ -1,13 +1,24 @@
 -- finish_jobs records the outcomes of ARGV[from..], each of 10 arguments: ID, token, outcome,
 -- result, error tail, error time, error message, retry delay (µs after NOW), duration (ns),
--- duration bucket ('d' and its number). It returns 'ok' or 'lost' for each. The caller ends
--- with done().
+-- duration bucket ('d' and its number); or, for a job completed without a result (most
+-- outcomes), of 5: ID, token, 'c', duration, bucket. It returns 'ok' or 'lost' for each. The
+-- caller ends with done().
 local function finish_jobs(from)
   local out = {}
   local now = fmt(NOW)
   local with_children = may_have_children()
-  for b = from, #ARGV, 10 do
+  local b = from
+  local nargs = #ARGV
+  while b <= nargs do
     local id, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+    local result, tail, eat, msg, delay, dur, bucket = '', '', '0', '', '0'
+    if outcome == 'c' then
+      outcome, dur, bucket = 'completed', ARGV[b + 3], ARGV[b + 4]
+      b = b + 5
+    else
+      result, tail, eat, msg, delay, dur, bucket = ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6], ARGV[b + 7], ARGV[b + 8], ARGV[b + 9]
+      b = b + 10
+    end
     local jk = JP .. id
     -- Every outcome reads these; a hash field costs its read whether or not it is used.
     local v
@@ -28,7 +39,7 @@ local function finish_jobs(from)
       -- their own: every script and the decoder read an empty field as an absent one. f holds the
       -- fields to set beyond those and the state, when there are any: the usual outcome builds
       -- no table.
-      local tail, f = ARGV[b + 4], nil
+      local f
       local w
       if tail ~= '' or outcome == 'retry' then
         -- A retry puts the job back in the ready set, by its priority, which may still be in the
@@ -37,12 +48,11 @@ local function finish_jobs(from)
         w = redis.call('HMGET', jk, 'at', 'pr', 'er')
       end
       if tail ~= '' then
-        local eat = ARGV[b + 5] == '0' and NOW or tonumber(ARGV[b + 5])
+        eat = eat == '0' and NOW or tonumber(eat)
         f = {'er', with_error(w[3], w[1] or '0', eat, tail)}
       end
-      local msg, dur, bucket = ARGV[b + 6], ARGV[b + 8], ARGV[b + 9]
       if outcome == 'retry' then
-        local ra = NOW + tonumber(ARGV[b + 7])
+        local ra = NOW + tonumber(delay)
         local st = ra > NOW and 'delayed' or 'waiting'
         f = f or {}
         f[#f + 1] = 'ra'; f[#f + 1] = fmt(ra)
@@ -52,9 +62,9 @@ local function finish_jobs(from)
         event('job:retrying', id, task, st, msg)
         metric(task, 'r', 1)
       else
-        if outcome == 'completed' and ARGV[b + 3] ~= '' then
+        if outcome == 'completed' and result ~= '' then
           f = f or {}
-          f[#f + 1] = 'r'; f[#f + 1] = ARGV[b + 3]
+          f[#f + 1] = 'r'; f[#f + 1] = result
         end
         -- A cancel request is emptied when there is one: writing an empty field the hash does
         -- not have costs the hash a field.
