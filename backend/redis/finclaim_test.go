@@ -109,3 +109,51 @@ func ids(js []*asyncmqtype.JobInfo) []string {
 	}
 	return out
 }
+
+// A claim skips jobs at the head of the ready set whose run-at is still ahead of the server's
+// clock (enqueued by a process whose clock is ahead) and takes the due ones behind them.
+func TestClaimLooksPastJobsNotYetDue(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx := t.Context()
+	ahead := time.Now().Add(time.Hour)
+	var early []*asyncmqtype.JobInfo
+	for i := range 3 {
+		early = append(early, &asyncmqtype.JobInfo{ID: fmt.Sprintf("ahead-%d", i), Queue: "lq", Task: "t", Priority: -1,
+			RunAt: ahead, CreatedAt: ahead})
+	}
+	// Stored as due by the call's clock, an hour ahead: first in the ready set by priority.
+	if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: early, Now: ahead}); err != nil {
+		t.Fatal(err)
+	}
+	var due []*asyncmqtype.JobInfo
+	for i := range 5 {
+		due = append(due, &asyncmqtype.JobInfo{ID: fmt.Sprintf("due-%d", i), Queue: "lq", Task: "t"})
+	}
+	if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: due}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		limit int
+		want  []string
+	}{{2, []string{"due-0", "due-1"}}, {10, []string{"due-2", "due-3", "due-4"}}, {10, nil}} {
+		got, err := s.Claim(ctx, backend.ClaimParams{Queue: "lq", WorkerID: "w", Limit: c.limit, LeaseDuration: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(c.want) {
+			t.Fatalf("claim of %d: got %v, want %v", c.limit, ids(got), c.want)
+		}
+		for i, j := range got {
+			if j.ID != c.want[i] {
+				t.Fatalf("claim of %d: got %v, want %v", c.limit, ids(got), c.want)
+			}
+		}
+	}
+	for _, j := range early {
+		if got, err := s.GetJob(ctx, j.ID); err != nil || got.State != asyncmqtype.StateWaiting {
+			t.Errorf("job %s: %v, %v; want it waiting", j.ID, got, err)
+		}
+	}
+}

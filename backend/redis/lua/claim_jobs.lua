@@ -18,7 +18,6 @@ local function claim_jobs(a)
     limit = math.min(limit, rl - rc)
     if limit <= 0 then return {fmt(NOW)} end
   end
-  local cands = redis.call('ZRANGE', K_READY, 0, limit + tonumber(ARGV[a + 4]) - 1)
   local out, n = {fmt(NOW)}, 0
   local le = fmt(NOW + tonumber(ARGV[a + 1]))
   local now = fmt(NOW)
@@ -28,17 +27,25 @@ local function claim_jobs(a)
   -- which costs more than the rest of the job's HSET.
   local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
     ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
-  -- The due candidates, up to the limit, then their packed records (record.go), read at once:
-  -- the members past the limit are only looked at, for jobs whose run-at is still ahead.
+  -- The due members, up to the limit: the first limit members and, when some of them are not
+  -- due yet (jobs enqueued by a process whose clock is ahead), up to ARGV[a + 4] more. Then
+  -- their packed records (record.go), read at once.
   local due, ids, ras = {}, {}, {}
-  for _, m in ipairs(cands) do
-    if #due >= limit then break end
-    local ra = tonumber(string.sub(m, 12, 28))
-    if ra <= NOW then
-      due[#due + 1] = m
-      ids[#due] = string.sub(m, 29)
-      ras[#due] = ra
+  local function pick(cands)
+    for _, m in ipairs(cands) do
+      if #due >= limit then return end
+      local ra = tonumber(string.sub(m, 12, 28))
+      if ra <= NOW then
+        due[#due + 1] = m
+        ids[#due] = string.sub(m, 29)
+        ras[#due] = ra
+      end
     end
+  end
+  local cands = redis.call('ZRANGE', K_READY, 0, limit - 1)
+  pick(cands)
+  if #due < limit and #cands == limit then
+    pick(redis.call('ZRANGE', K_READY, limit, limit + tonumber(ARGV[a + 4]) - 1))
   end
   local recs = {}
   for i = 1, #ids, 1000 do
