@@ -157,3 +157,73 @@ func TestClaimLooksPastJobsNotYetDue(t *testing.T) {
 		}
 	}
 }
+
+// One claim and one finish of jobs of several tasks, interleaved: each task's counters and the
+// queue's add up to what its jobs did (the scripts sum them per run of one task).
+func TestCountersOfOneCallOfSeveralTasks(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Minute).Add(10 * time.Second)
+	tasks := []string{"a", "a", "b", "a", "b", "b", "a"}
+	durs := []time.Duration{time.Millisecond, 3 * time.Second, time.Millisecond, time.Millisecond, time.Hour, 20 * time.Millisecond, 0}
+	var jobs []*asyncmqtype.JobInfo
+	for i, task := range tasks {
+		jobs = append(jobs, &asyncmqtype.JobInfo{ID: fmt.Sprintf("m-%d", i), Queue: "mq", Task: task,
+			RunAt: now.Add(-2 * time.Second), CreatedAt: now.Add(-2 * time.Second)})
+	}
+	if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Claim(ctx, backend.ClaimParams{Queue: "mq", WorkerID: "w", Limit: 10, LeaseDuration: time.Minute, Now: now})
+	if err != nil || len(got) != len(tasks) {
+		t.Fatalf("claimed %d jobs (%v), want %d", len(got), err, len(tasks))
+	}
+	items := make([]backend.Finish, len(got))
+	for i, j := range got {
+		k := int(j.ID[len("m-"):][0] - '0')
+		items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted, Duration: durs[k]}
+	}
+	if _, err := s.Finish(ctx, backend.FinishParams{Items: items, Now: now.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*asyncmqtype.MetricBucket{}
+	add := func(key string, i int) {
+		b := want[key]
+		if b == nil {
+			b = &asyncmqtype.MetricBucket{DurationCounts: make([]int64, len(asyncmqtype.DurationBuckets)+1)}
+			want[key] = b
+		}
+		b.Started++
+		b.Completed++
+		b.WaitSum += 2 * time.Second
+		b.DurationSum += durs[i]
+		b.DurationCounts[asyncmqtype.DurationBucket(durs[i])]++
+	}
+	for i, task := range tasks {
+		add("", i)
+		add(task, i)
+	}
+	check := func(b asyncmqtype.MetricBucket) {
+		t.Helper()
+		w := want[b.Task]
+		if w == nil || b.Started != w.Started || b.Completed != w.Completed || b.WaitSum != w.WaitSum ||
+			b.DurationSum != w.DurationSum || fmt.Sprint(b.DurationCounts) != fmt.Sprint(w.DurationCounts) {
+			t.Errorf("task %q: got started %d completed %d wait %s duration %s counts %v; want %+v",
+				b.Task, b.Started, b.Completed, b.WaitSum, b.DurationSum, b.DurationCounts, w)
+		}
+	}
+	queue, err := s.Metrics(ctx, asyncmqtype.MetricsParams{Queue: "mq"})
+	if err != nil || len(queue) != 1 {
+		t.Fatalf("queue buckets %v, %v; want one", queue, err)
+	}
+	check(queue[0])
+	byTask, err := s.Metrics(ctx, asyncmqtype.MetricsParams{Queue: "mq", ByTask: true})
+	if err != nil || len(byTask) != 2 {
+		t.Fatalf("task buckets %v, %v; want two", byTask, err)
+	}
+	for _, b := range byTask {
+		check(b)
+	}
+}

@@ -63,6 +63,7 @@ local function claim_jobs(a)
   for i = 1, #jks, 1000 do
     if redis.call('EXISTS', unpack(jks, i, math.min(i + 999, #jks))) > 0 then hashed = true end
   end
+  local mtask, ms, mws = nil, 0, 0
   for ci = 1, #due do
     local id, jk = ids[ci], jkeys[ci]
     local rec = recs[ci]
@@ -99,12 +100,18 @@ local function claim_jobs(a)
       end
       zset_once(SKEY.waiting, id, false)
       zset_once(K_LEASE, id, le)
-      metric(task, 's', 1, 'ws', (NOW - ras[ci]) * 1000)
+      -- The counters go to metric() once per run of jobs of one task, not once per job.
+      if task ~= mtask then
+        if ms > 0 then metric(mtask, 's', ms, 'ws', mws) end
+        mtask, ms, mws = task, 0, 0
+      end
+      ms, mws = ms + 1, mws + (NOW - ras[ci]) * 1000
       event('job:started', id, task, 'active', '')
       out[#out + 1] = id
       out[#out + 1] = h
     end
   end
+  if ms > 0 then metric(mtask, 's', ms, 'ws', mws) end
   for i = 1, #due, 1000 do redis.call('ZREM', K_READY, unpack(due, i, math.min(i + 999, #due))) end
   if rl > 0 and n > 0 then
     redis.call('HSET', K_META, 'rs', fmt(rs or NOW), 'rc', rc + n)

@@ -8,6 +8,13 @@ local function finish_jobs(from)
   local now = fmt(NOW)
   local with_children = may_have_children()
   local b = from
+  local mtask, mc, mds, mb = nil, 0, 0, {}
+  local function count_completed()
+    if mc == 0 then return end
+    metric(mtask, 'c', mc, 'ds', mds)
+    for k, c in pairs(mb) do metric(mtask, k, c) end
+    mc, mds, mb = 0, 0, {}
+  end
   local nargs = #ARGV
   while b <= nargs do
     local id, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
@@ -81,7 +88,13 @@ local function finish_jobs(from)
         zset_once(FKEY[outcome], id, now)
         if outcome == 'completed' then
           release_children(v[6])
-          metric(task, 'c', 1, 'ds', tonumber(dur), bucket, 1)
+          -- Counted once per run of jobs of one task (count_completed), not once per job.
+          if task ~= mtask then
+            count_completed()
+            mtask = task
+          end
+          mc, mds = mc + 1, mds + tonumber(dur)
+          mb[bucket] = (mb[bucket] or 0) + 1
           event('job:completed', id, task, outcome, '')
         elseif outcome == 'failed' then
           metric(task, 'f', 1, 'ds', tonumber(dur), bucket, 1)
@@ -94,5 +107,6 @@ local function finish_jobs(from)
       end
     end
   end
+  count_completed()
   return out
 end
