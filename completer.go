@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -38,26 +37,16 @@ type finishItem struct {
 	task  string
 }
 
-// completer stores job outcomes in batches, in the manner of River's batch completer. With a
-// store that can record outcomes in its claim call (backend.FinishClaimer), a fetcher takes its
-// queue's outcomes first (take), and the completer stores only those no claim carried away
-// within completerFlushDelay: those of a queue that ran dry, or of a fetcher waiting out its
-// cooldown.
+// completer stores job outcomes in batches, in the manner of River's batch completer.
 type completer struct {
-	w *Worker
-
-	mu     sync.Mutex
-	queued []finishItem
-	// space holds a token for each outcome queued or being stored, up to completerBacklog.
-	space chan struct{}
-	// kick wakes run: the first outcome was queued, or a batch filled up.
-	kick      chan struct{}
+	w         *Worker
+	in        chan finishItem
 	closeOnce sync.Once
 	closed    chan struct{}
 }
 
 func newCompleter(w *Worker) *completer {
-	return &completer{w: w, space: make(chan struct{}, completerBacklog), kick: make(chan struct{}, 1), closed: make(chan struct{})}
+	return &completer{w: w, in: make(chan finishItem, completerBacklog), closed: make(chan struct{})}
 }
 
 // add queues an outcome for storing. After close it drops the outcome: the job is still held
@@ -69,100 +58,63 @@ func (c *completer) add(it finishItem) {
 	default:
 	}
 	select {
-	case c.space <- struct{}{}:
+	case c.in <- it:
 	case <-c.closed:
-		return
 	}
-	c.mu.Lock()
-	c.queued = append(c.queued, it)
-	n := len(c.queued)
-	c.mu.Unlock()
-	if n == 1 || n == completerMaxBatch {
-		signal(c.kick)
-	}
-}
-
-// take removes up to max queued outcomes, in the order they came, of queue or, when queue is "",
-// of any queue. Their space stays taken until settle or putBack.
-func (c *completer) take(queue string, max int) []finishItem {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.queued) == 0 {
-		return nil
-	}
-	var out []finishItem
-	keep := c.queued[:0]
-	for _, it := range c.queued {
-		if len(out) < max && (queue == "" || it.queue == queue) {
-			out = append(out, it)
-		} else {
-			keep = append(keep, it)
-		}
-	}
-	clear(c.queued[len(keep):])
-	c.queued = keep
-	return out
-}
-
-// putBack queues again, ahead of the others, outcomes taken whose storing failed: run retries
-// them as it retries its own.
-func (c *completer) putBack(items []finishItem) {
-	c.mu.Lock()
-	c.queued = append(slices.Clip(items), c.queued...)
-	c.mu.Unlock()
-	signal(c.kick)
-}
-
-func (c *completer) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.queued)
 }
 
 // close makes run store what is queued and return.
 func (c *completer) close() { c.closeOnce.Do(func() { close(c.closed) }) }
 
 func (c *completer) run() {
+	batch := make([]finishItem, 0, completerMaxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
 		select {
-		case <-c.kick:
+		case it := <-c.in:
+			batch = append(batch, it)
 		case <-c.closed:
-			c.drain()
+			c.drain(batch)
 			return
 		}
 		timer.Reset(completerFlushDelay)
 	gather:
-		for c.pending() < completerMaxBatch {
+		for len(batch) < completerMaxBatch {
 			select {
-			case <-c.kick:
+			case it := <-c.in:
+				batch = append(batch, it)
 			case <-timer.C:
 				break gather
 			case <-c.closed:
 				timer.Stop()
-				c.drain()
+				c.drain(batch)
 				return
 			}
 		}
 		timer.Stop()
-		if batch := c.take("", completerMaxBatch); len(batch) > 0 {
-			c.flush(batch)
-		}
-		if c.pending() > 0 {
-			signal(c.kick)
-		}
+		c.flush(batch)
+		clear(batch)
+		batch = batch[:0]
 	}
 }
 
-// drain stores everything still queued.
-func (c *completer) drain() {
+// drain stores batch and everything still queued.
+func (c *completer) drain(batch []finishItem) {
 	for {
-		batch := c.take("", completerMaxBatch)
-		if len(batch) == 0 {
+		select {
+		case it := <-c.in:
+			batch = append(batch, it)
+			if len(batch) == completerMaxBatch {
+				c.flush(batch)
+				batch = batch[:0]
+			}
+		default:
+			if len(batch) > 0 {
+				c.flush(batch)
+			}
 			return
 		}
-		c.flush(batch)
 	}
 }
 
@@ -211,7 +163,6 @@ func (c *completer) flush(batch []finishItem) {
 				w.forget(it.rj)
 				w.emit(WorkerEvent{Kind: WorkerJobFinished, Queue: it.queue, JobID: it.fin.JobID, Outcome: it.fin.Outcome, Err: err})
 			}
-			c.free(len(lapsed))
 		}
 		if len(keep) == 0 {
 			return
@@ -221,14 +172,7 @@ func (c *completer) flush(batch []finishItem) {
 		time.Sleep(delay)
 		delay = min(2*delay, finishRetryMax)
 	}
-	c.settle(pending, errs)
-}
-
-// settle ends the outcomes that were stored, with the store's answer for each (errs, which may
-// be shorter than items), and frees their space.
-func (c *completer) settle(items []finishItem, errs []error) {
-	w := c.w
-	for i, it := range items {
+	for i, it := range pending {
 		w.forget(it.rj)
 		var e error
 		if i < len(errs) {
@@ -243,14 +187,6 @@ func (c *completer) settle(items []finishItem, errs []error) {
 				slog.String("task", it.task), slog.String("outcome", string(it.fin.Outcome)), slog.Any("error", e))
 		}
 		w.emit(WorkerEvent{Kind: WorkerJobFinished, Queue: it.queue, JobID: it.fin.JobID, Outcome: it.fin.Outcome, Err: e})
-	}
-	c.free(len(items))
-}
-
-// free gives back the space of n outcomes.
-func (c *completer) free(n int) {
-	for range n {
-		<-c.space
 	}
 }
 

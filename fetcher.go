@@ -108,17 +108,13 @@ func (f *fetcher) run(ctx context.Context) {
 		var jobs []*asyncmqtype.JobInfo
 		// The leases of the claimed jobs run from no earlier than this, on the store's clock.
 		claimStart := time.Now()
-		cp := backend.ClaimParams{Queue: f.queue, WorkerID: w.id, Limit: n, LeaseDuration: w.cfg.LeaseDuration}
-		var err error
-		if fc, ok := w.b.(backend.FinishClaimer); ok {
-			jobs, err = f.finishClaim(fc, cp)
-		} else {
-			err = w.call(func(cctx context.Context) error {
-				var err error
-				jobs, err = w.b.Claim(cctx, cp)
-				return err
+		err := w.call(func(cctx context.Context) error {
+			var err error
+			jobs, err = w.b.Claim(cctx, backend.ClaimParams{
+				Queue: f.queue, WorkerID: w.id, Limit: n, LeaseDuration: w.cfg.LeaseDuration,
 			})
-		}
+			return err
+		})
 		// The cooldown counts from the end of the claim: slots freed while it ran are the ones
 		// the next claim should collect.
 		last = time.Now()
@@ -162,39 +158,4 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		idle = min(idle*2, w.cfg.PollInterval)
 	}
-}
-
-// finishClaim claims with the outcomes of the queue's jobs that wait to be stored, in one call
-// (backend.FinishClaimer). Outcomes whose call failed go back to the completer, which retries
-// them while their leases hold.
-func (f *fetcher) finishClaim(fc backend.FinishClaimer, cp backend.ClaimParams) ([]*asyncmqtype.JobInfo, error) {
-	w := f.w
-	c := w.completer
-	taken := c.take(f.queue, completerMaxBatch)
-	if len(taken) == 0 {
-		var jobs []*asyncmqtype.JobInfo
-		err := w.call(func(ctx context.Context) error {
-			var err error
-			jobs, err = w.b.Claim(ctx, cp)
-			return err
-		})
-		return jobs, err
-	}
-	items := make([]backend.Finish, len(taken))
-	for i, it := range taken {
-		items[i] = it.fin
-	}
-	var errs []error
-	var jobs []*asyncmqtype.JobInfo
-	err := w.call(func(ctx context.Context) error {
-		var err error
-		errs, jobs, err = fc.FinishClaim(ctx, items, cp)
-		return err
-	})
-	if err != nil {
-		c.putBack(taken)
-		return nil, err
-	}
-	c.settle(taken, errs)
-	return jobs, nil
 }

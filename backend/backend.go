@@ -320,20 +320,6 @@ type ClaimLaner interface {
 	ClaimLanes() int
 }
 
-// FinishClaimer is implemented by a store that can record outcomes and claim jobs in one call
-// (Redis: one script run). A worker's fetcher then carries the outcomes of its queue that are
-// waiting to be stored in its next claim, instead of leaving them to a separate Finish call:
-// the server pays one call's fixed cost instead of two, and a claim no longer waits behind a
-// large Finish of other jobs.
-type FinishClaimer interface {
-	// FinishClaim records items as Finish does, then claims as Claim does with p. Every item
-	// must be an outcome of a job of p.Queue; p.Now is the clock of both. It returns the error of
-	// each item, as Finish does, and the claimed jobs. On an error, as with Finish, the outcomes
-	// may or may not have been recorded, and no job is claimed for the caller (a job the store
-	// took is run again once its lease lapses).
-	FinishClaim(ctx context.Context, items []Finish, p ClaimParams) ([]error, []*asyncmqtype.JobInfo, error)
-}
-
 // EnqueueParams is the input of Core.Enqueue.
 type EnqueueParams struct {
 	Jobs []*asyncmqtype.JobInfo

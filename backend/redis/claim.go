@@ -73,66 +73,6 @@ func (s *Store) Claim(ctx context.Context, p backend.ClaimParams) ([]*asyncmqtyp
 	return jobs, err
 }
 
-// FinishClaim records outcomes of jobs of p.Queue, then claims from it, in one script call
-// (backend.FinishClaimer). An item whose lease token names another queue is recorded by a Finish
-// call of its own first.
-func (s *Store) FinishClaim(ctx context.Context, items []backend.Finish, p backend.ClaimParams) ([]error, []*asyncmqtype.JobInfo, error) {
-	if err := s.guard(ctx); err != nil {
-		return nil, nil, err
-	}
-	if err := p.Validate(); err != nil {
-		return nil, nil, err
-	}
-	errs := make([]error, len(items))
-	var idx, other []int
-	prefix := tokenPrefix()
-	args := make([]any, 0, 5+10*len(items))
-	args = append(args, p.Limit, p.LeaseDuration.Microseconds(), p.WorkerID, prefix, claimLookahead)
-	for i, f := range items {
-		if err := f.Validate(); err != nil {
-			errs[i] = err
-			continue
-		}
-		q, ok := queueOfToken(f.LeaseToken)
-		switch {
-		case !ok:
-			errs[i] = fmt.Errorf("finish job %q: %w", f.JobID, asyncmqtype.ErrLeaseLost)
-		case q != p.Queue:
-			other = append(other, i)
-		default:
-			idx = append(idx, i)
-			args = appendFinishArgs(args, f)
-		}
-	}
-	if len(other) > 0 {
-		fs := make([]backend.Finish, len(other))
-		for k, i := range other {
-			fs[k] = items[i]
-		}
-		oerrs, err := s.Finish(ctx, backend.FinishParams{Items: fs, Now: p.Now})
-		if err != nil {
-			return nil, nil, err
-		}
-		for k, i := range other {
-			errs[i] = oerrs[k]
-		}
-	}
-	v, err := s.eval(ctx, s.queueCall(scriptFinClaim, p.Queue, p.Now, nil, args...))
-	if err != nil {
-		return nil, nil, fmt.Errorf("finish %d jobs and claim from queue %q: %w", len(idx), p.Queue, err)
-	}
-	arr, _ := v.([]any)
-	if len(arr) != 2 {
-		return nil, nil, fmt.Errorf("finish %d jobs and claim from queue %q: unexpected reply %v", len(idx), p.Queue, v)
-	}
-	finishStatuses(items, idx, arr[0], errs)
-	jobs, bad, err := claimedJobs(p, prefix, arr[1])
-	if len(bad) > 0 {
-		s.failUnreadable(ctx, p.Queue, prefix, bad)
-	}
-	return errs, jobs, err
-}
-
 // unreadable is a job a claim took whose stored fields cannot be decoded.
 type unreadable struct {
 	id  string

@@ -17,9 +17,7 @@ import (
 // Around each phase it zeroes the server's counters and dumps them, so the script can print the
 // instructions Redis spent per job on it: unlike CPU time on a shared machine, the count repeats
 // to a hundredth of a percent, so a change of a few percent in a script shows. Phases, 2,000 jobs
-// each: single enqueues from 25 goroutines, bulk enqueues of 500, claims of 25, outcomes of 18,
-// and (finclaim) claims of 25 that carry the outcomes of the 25 jobs claimed before, as a
-// worker's fetcher sends them (backend.FinishClaimer).
+// each: single enqueues from 25 goroutines, bulk enqueues of 500, claims of 25, outcomes of 18.
 func BenchmarkInstructions(b *testing.B) {
 	url, pid := os.Getenv("ASYNCMQ_CALLGRIND_URL"), os.Getenv("ASYNCMQ_CALLGRIND_PID")
 	if url == "" || pid == "" {
@@ -93,36 +91,6 @@ func BenchmarkInstructions(b *testing.B) {
 				if _, err := s.Finish(ctx, backend.FinishParams{Items: items}); err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
-		// Jobs for the last phase, enqueued outside it.
-		for i := 0; i < n; i += 500 {
-			now := time.Now()
-			var jobs []*asyncmqtype.JobInfo
-			for k := i; k < i+500; k++ {
-				jobs = append(jobs, benchJob(int64(2*n+k), now))
-			}
-			if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: true}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		phase("finclaim", func() {
-			var held []*asyncmqtype.JobInfo
-			done := 0
-			for done < n {
-				items := make([]backend.Finish, len(held))
-				for i, j := range held {
-					items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted, Duration: time.Millisecond}
-				}
-				_, jobs, err := s.FinishClaim(ctx, items, backend.ClaimParams{Queue: "q", WorkerID: "w", Limit: 25, LeaseDuration: time.Minute})
-				if err != nil {
-					b.Fatal(err)
-				}
-				done += len(held)
-				if len(jobs) == 0 && done < n {
-					b.Fatalf("finished %d jobs of %d, then claimed none", done, n)
-				}
-				held = jobs
 			}
 		})
 	}

@@ -46,7 +46,6 @@ var (
 	scriptFire       = loadScript("fire")
 	scriptClaim      = loadScript("claim", "claim_jobs")
 	scriptFinish     = loadScript("finish", "finish_jobs")
-	scriptFinClaim   = loadScript("finclaim", "finish_jobs", "claim_jobs")
 	scriptExtend     = loadScript("extend")
 	scriptRelease    = loadScript("release")
 	scriptProgress   = loadScript("progress")

@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -9,98 +8,6 @@ import (
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 )
-
-// FinishClaim records the outcomes it carries before it claims, in one call: the jobs it ends
-// are stored as ended (a retry is claimable again by that very claim's successors, not by it),
-// an outcome under a token that no longer holds is reported lost and changes nothing, an outcome
-// of another queue is recorded too, and the claim takes the next jobs in order.
-func TestFinishClaim(t *testing.T) {
-	t.Parallel()
-	url := testURL(t)
-	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
-	ctx := t.Context()
-	var jobs []*asyncmqtype.JobInfo
-	for i := range 6 {
-		jobs = append(jobs, &asyncmqtype.JobInfo{ID: fmt.Sprintf("fc-%d", i), Queue: "fq", Task: "t", MaxRetries: 3})
-	}
-	other := &asyncmqtype.JobInfo{ID: "fc-other", Queue: "fo", Task: "t"}
-	if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{other}}); err != nil {
-		t.Fatal(err)
-	}
-	claim := func(queue string, limit int) []*asyncmqtype.JobInfo {
-		t.Helper()
-		got, err := s.Claim(ctx, backend.ClaimParams{Queue: queue, WorkerID: "w", Limit: limit, LeaseDuration: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	first := claim("fq", 3)
-	otherJob := claim("fo", 1)
-	if len(first) != 3 || len(otherJob) != 1 {
-		t.Fatalf("claimed %d and %d jobs, want 3 and 1", len(first), len(otherJob))
-	}
-	// A released job's old token no longer holds.
-	stale := *first[2]
-	if err := s.Release(ctx, backend.ReleaseParams{Leases: []backend.Lease{{JobID: stale.ID, LeaseToken: stale.LeaseToken}}}); err != nil {
-		t.Fatal(err)
-	}
-	items := []backend.Finish{
-		{JobID: first[0].ID, LeaseToken: first[0].LeaseToken, Outcome: asyncmqtype.OutcomeCompleted, Result: []byte(`{"ok":1}`)},
-		{JobID: first[1].ID, LeaseToken: first[1].LeaseToken, Outcome: asyncmqtype.OutcomeRetry,
-			Error: &asyncmqtype.AttemptError{At: time.Now(), Error: "again"}},
-		{JobID: stale.ID, LeaseToken: stale.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted},
-		{JobID: otherJob[0].ID, LeaseToken: otherJob[0].LeaseToken, Outcome: asyncmqtype.OutcomeFailed,
-			Error: &asyncmqtype.AttemptError{At: time.Now(), Error: "boom"}},
-		{JobID: "fc-5", LeaseToken: "x", Outcome: "bogus"},
-	}
-	errs, got, err := s.FinishClaim(ctx, items, backend.ClaimParams{Queue: "fq", WorkerID: "w2", Limit: 2, LeaseDuration: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(errs) != len(items) || errs[0] != nil || errs[1] != nil || errs[3] != nil ||
-		!errors.Is(errs[2], asyncmqtype.ErrLeaseLost) || !errors.Is(errs[4], asyncmqtype.ErrInvalid) {
-		t.Fatalf("errors %v; want nil, nil, lease lost, nil, invalid", errs)
-	}
-	// The claim takes the jobs that were waiting (the released one first: it was enqueued
-	// before them), not the retried one, which its own outcome made claimable in this call.
-	if len(got) != 2 || got[0].ID != "fc-2" || got[1].ID != "fc-3" {
-		t.Fatalf("claimed %v, want fc-2 and fc-3", ids(got))
-	}
-	for _, j := range got {
-		if j.State != asyncmqtype.StateActive || j.WorkerID != "w2" || j.LeaseToken == "" {
-			t.Errorf("claimed job %s: state %s, worker %q, token %q", j.ID, j.State, j.WorkerID, j.LeaseToken)
-		}
-	}
-	want := map[string]asyncmqtype.State{
-		"fc-0": asyncmqtype.StateCompleted, "fc-1": asyncmqtype.StateWaiting, "fc-2": asyncmqtype.StateActive,
-		"fc-3": asyncmqtype.StateActive, "fc-4": asyncmqtype.StateWaiting, "fc-other": asyncmqtype.StateFailed,
-	}
-	for id, st := range want {
-		j, err := s.GetJob(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if j.State != st {
-			t.Errorf("job %s is %s, want %s", id, j.State, st)
-		}
-	}
-	if j, _ := s.GetJob(ctx, "fc-0"); string(j.Result) != `{"ok":1}` {
-		t.Errorf("fc-0's result is %s", j.Result)
-	}
-	// The retried job is claimable by the next claim, with its second attempt, after the jobs
-	// that were due before its retry.
-	next, err := s.Claim(ctx, backend.ClaimParams{Queue: "fq", WorkerID: "w", Limit: 5, LeaseDuration: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(next) != 3 || next[0].ID != "fc-4" || next[1].ID != "fc-5" || next[2].ID != "fc-1" || next[2].Attempts != 2 {
-		t.Fatalf("then claimed %v; want fc-4, fc-5, fc-1 (attempt 2)", ids(next))
-	}
-}
 
 func ids(js []*asyncmqtype.JobInfo) []string {
 	out := make([]string, len(js))
