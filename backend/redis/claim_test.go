@@ -1,12 +1,14 @@
 package redis_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 func ids(js []*asyncmqtype.JobInfo) []string {
@@ -132,5 +134,141 @@ func TestCountersOfOneCallOfSeveralTasks(t *testing.T) {
 	}
 	for _, b := range byTask {
 		check(b)
+	}
+}
+
+// Index entries left behind in the ready set (a second member of one job, a member whose job is
+// gone) are dropped by the claim that meets them: the job is claimed once, also when both its
+// members are in one claim, and the claim takes the due jobs behind them, up to its limit, even
+// a limit of one.
+func TestClaimDropsLeftoverMembers(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	prefix := freshPrefix(t, url)
+	s := openStore(t, withPrefix(url, prefix))
+	raw := rawClient(t, url)
+	ctx := t.Context()
+	past := time.Now().Add(-time.Minute)
+	var jobs []*asyncmqtype.JobInfo
+	for _, id := range []string{"dup", "real-1", "real-2"} {
+		jobs = append(jobs, &asyncmqtype.JobInfo{ID: id, Queue: "dq", Task: "t", RunAt: past, CreatedAt: past})
+		past = past.Add(time.Millisecond)
+	}
+	if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ready := prefix + ":{dq}:ready"
+	// Ahead of every job: two members of "dup", and three of jobs that are gone.
+	early := fmt.Sprintf("%011d%017d", int64(2147483648), time.Now().Add(-time.Hour).UnixMicro())
+	for _, id := range []string{"gone-1", "dup", "gone-2", "gone-3"} {
+		if err := raw.ZAdd(ctx, ready, goredis.Z{Member: early + id}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for range 4 {
+		js, err := s.Claim(ctx, backend.ClaimParams{Queue: "dq", WorkerID: "w", Limit: 1, LeaseDuration: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(js) != 1 && len(got) < 3 {
+			t.Fatalf("claim of 1 after %v got %v", got, ids(js))
+		}
+		for _, j := range js {
+			got = append(got, j.ID)
+		}
+	}
+	if fmt.Sprint(got) != "[dup real-1 real-2]" {
+		t.Fatalf("claimed %v, want [dup real-1 real-2]", got)
+	}
+	if n, err := raw.ZCard(ctx, ready).Result(); err != nil || n != 0 {
+		t.Fatalf("%d members left in the ready set (%v), want 0", n, err)
+	}
+
+	// Both members of a packed job in one claim: it is claimed once.
+	if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{
+		{ID: "twice", Queue: "dq", Task: "t"}, {ID: "after", Queue: "dq", Task: "t"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.ZAdd(ctx, ready, goredis.Z{Member: early + "twice"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	js, err := s.Claim(ctx, backend.ClaimParams{Queue: "dq", WorkerID: "w", Limit: 10, LeaseDuration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(js) != 2 || js[0].ID != "twice" || js[1].ID != "after" {
+		t.Fatalf("claimed %v, want twice and after, once each", ids(js))
+	}
+}
+
+// One Finish call of outcomes of every shape, which the script reads in two layouts (5 arguments
+// for a job completed without a result, 10 for the others): each job ends as its outcome says,
+// and a cancel request made while a job ran is gone once it completes.
+func TestFinishOfMixedOutcomes(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx := t.Context()
+	var jobs []*asyncmqtype.JobInfo
+	for i := range 6 {
+		jobs = append(jobs, &asyncmqtype.JobInfo{ID: fmt.Sprintf("x-%d", i), Queue: "xq", Task: "t", MaxRetries: 3})
+	}
+	if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Claim(ctx, backend.ClaimParams{Queue: "xq", WorkerID: "w", Limit: 6, LeaseDuration: time.Minute})
+	if err != nil || len(got) != 6 {
+		t.Fatalf("claimed %d jobs (%v), want 6", len(got), err)
+	}
+	// A cancel request for x-5 while it runs.
+	if _, err := s.ApplyJobs(ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, IDs: []string{"x-5"}, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := s.GetJob(ctx, "x-5"); err != nil || !j.CancelRequested {
+		t.Fatalf("x-5 after the cancel request: %+v, %v", j, err)
+	}
+	fail := &asyncmqtype.AttemptError{At: time.Now(), Error: "boom"}
+	out := []asyncmqtype.Outcome{asyncmqtype.OutcomeCompleted, asyncmqtype.OutcomeCompleted, asyncmqtype.OutcomeFailed,
+		asyncmqtype.OutcomeRetry, asyncmqtype.OutcomeCancelled, asyncmqtype.OutcomeCompleted}
+	items := make([]backend.Finish, 6)
+	for i, j := range got {
+		items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: out[i], Duration: time.Millisecond}
+		if out[i] != asyncmqtype.OutcomeCompleted {
+			items[i].Error = fail
+		}
+	}
+	items[1].Result = []byte(`{"r":1}`)
+	items[3].RetryDelay = time.Hour
+	// The same outcome twice in one call, and one under a wrong token: both lost.
+	items = append(items, items[0], backend.Finish{JobID: "x-1", LeaseToken: got[1].LeaseToken + "x", Outcome: asyncmqtype.OutcomeCompleted})
+	errs, err := s.Finish(ctx, backend.FinishParams{Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range errs {
+		if lost := errors.Is(e, asyncmqtype.ErrLeaseLost); (i >= 6) != lost {
+			t.Errorf("outcome %d: error %v", i, e)
+		}
+	}
+	want := []asyncmqtype.State{asyncmqtype.StateCompleted, asyncmqtype.StateCompleted, asyncmqtype.StateFailed,
+		asyncmqtype.StateDelayed, asyncmqtype.StateCancelled, asyncmqtype.StateCompleted}
+	for i, w := range want {
+		j, err := s.GetJob(ctx, got[i].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State != w || j.CancelRequested || j.LeaseToken != "" {
+			t.Errorf("job %s: state %s, cancel requested %v, token %q; want %s, no request, no token", j.ID, j.State, j.CancelRequested, j.LeaseToken, w)
+		}
+		if hasErr := len(j.Errors) > 0; hasErr != (out[i] != asyncmqtype.OutcomeCompleted) {
+			t.Errorf("job %s: errors %v", j.ID, j.Errors)
+		}
+	}
+	if j, _ := s.GetJob(ctx, got[1].ID); string(j.Result) != `{"r":1}` {
+		t.Errorf("job %s: result %s", got[1].ID, j.Result)
+	}
+	if j, _ := s.GetJob(ctx, got[0].ID); len(j.Result) != 0 {
+		t.Errorf("job %s: result %s, want none", got[0].ID, j.Result)
 	}
 }

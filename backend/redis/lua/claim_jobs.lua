@@ -27,92 +27,105 @@ local function claim_jobs(a)
   -- which costs more than the rest of the job's HSET.
   local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
     ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
-  -- The due members, up to the limit: the first limit members and, when some of them are not
-  -- due yet (jobs enqueued by a process whose clock is ahead), up to ARGV[a + 4] more. Then
-  -- their packed records (record.go), read at once.
-  local due, ids, ras = {}, {}, {}
-  local function pick(cands)
-    for _, m in ipairs(cands) do
-      if #due >= limit then return end
+  local mtask, ms, mws = nil, 0, 0
+  -- claimed holds the IDs of jobs this call claimed from their records, so that a second member
+  -- of one of them (an index entry left behind) does not claim it again.
+  local claimed = {}
+  -- claim takes the jobs of due members (ids, and their run-ats ras) until it has limit of them.
+  local function claim(due, ids, ras)
+    -- Their packed records (record.go), read at once.
+    local recs = {}
+    for i = 1, #ids, 1000 do
+      local part = redis.call('HMGET', K_PACK, unpack(ids, i, math.min(i + 999, #ids)))
+      for k = 1, #part do recs[i + k - 1] = part[k] end
+    end
+    -- A job with a record and a hash was claimed before: its hash says what it is now. Usually
+    -- no job with a record has a hash, which one EXISTS of them all tells.
+    local hashed = false
+    local jkeys, jks = {}, {}
+    for i = 1, #ids do
+      jkeys[i] = JP .. ids[i]
+      if recs[i] then jks[#jks + 1] = jkeys[i] end
+    end
+    for i = 1, #jks, 1000 do
+      if redis.call('EXISTS', unpack(jks, i, math.min(i + 999, #jks))) > 0 then hashed = true end
+    end
+    for ci = 1, #due do
+      local id, jk = ids[ci], jkeys[ci]
+      local rec = recs[ci]
+      if rec and (claimed[id] or hashed and redis.call('EXISTS', jk) == 1) then rec = nil end
+      local h
+      local task, at, st, pd = '', '0', nil, nil
+      if rec then
+        -- A packed job is waiting, never attempted, without parents to wait for. Its record
+        -- stays (see jkey in the prelude); its new hash gets the claim's fields and the two
+        -- finish reads.
+        local ca
+        task, ca = rec_head(rec)
+        if task then
+          st = 'waiting'
+          h = rec
+          claimed[id] = true
+          redis.call('HSET', jk, 't', task, 'ca', ca, 'st', 'active', 'at', '1', 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
+        else
+          task = ''
+          redis.log(redis.LOG_WARNING, 'asyncmq: job ' .. id .. ' of queue ' .. QNAME .. ' has a malformed record; not claimed')
+        end
+      else
+        h = redis.call('HGETALL', jk)
+        for i = 1, #h, 2 do
+          local k = h[i]
+          if k == 't' then task = h[i + 1] elseif k == 'at' then at = h[i + 1]
+          elseif k == 'st' then st = h[i + 1] elseif k == 'pd' then pd = h[i + 1] end
+        end
+      end
+      -- A member whose job is no longer claimable (an index entry left behind) is dropped.
+      if st == 'waiting' and not pd then
+        n = n + 1
+        if not rec then
+          redis.call('HSET', jk, 'st', 'active', 'at', NEXT_ATTEMPT[at] or (tonumber(at) + 1), 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
+        end
+        zset_once(SKEY.waiting, id, false)
+        zset_once(K_LEASE, id, le)
+        -- The counters go to metric() once per run of jobs of one task, not once per job.
+        if task ~= mtask then
+          if ms > 0 then metric(mtask, 's', ms, 'ws', mws) end
+          mtask, ms, mws = task, 0, 0
+        end
+        ms, mws = ms + 1, mws + (NOW - ras[ci]) * 1000
+        event('job:started', id, task, 'active', '')
+        out[#out + 1] = id
+        out[#out + 1] = h
+      end
+    end
+  end
+  -- The members are read limit at a time, or as many as the jobs still to claim: more are read
+  -- only when some of them are not due yet (jobs enqueued by a process whose clock is ahead) or
+  -- were dropped, and at most ARGV[a + 4] past the limit. Every due member read leaves the
+  -- ready set (taken).
+  local taken = {}
+  local seen, bound = 0, limit + tonumber(ARGV[a + 4])
+  while n < limit and seen < bound do
+    local want = limit - n
+    local cands = redis.call('ZRANGE', K_READY, seen, seen + math.min(want, bound - seen) - 1)
+    if #cands == 0 then break end
+    local due, ids, ras = {}, {}, {}
+    for i = 1, #cands do
+      if #due >= want then break end
+      seen = seen + 1
+      local m = cands[i]
       local ra = tonumber(string.sub(m, 12, 28))
       if ra <= NOW then
         due[#due + 1] = m
         ids[#due] = string.sub(m, 29)
         ras[#due] = ra
+        taken[#taken + 1] = m
       end
     end
-  end
-  local cands = redis.call('ZRANGE', K_READY, 0, limit - 1)
-  pick(cands)
-  if #due < limit and #cands == limit then
-    pick(redis.call('ZRANGE', K_READY, limit, limit + tonumber(ARGV[a + 4]) - 1))
-  end
-  local recs = {}
-  for i = 1, #ids, 1000 do
-    local part = redis.call('HMGET', K_PACK, unpack(ids, i, math.min(i + 999, #ids)))
-    for k = 1, #part do recs[i + k - 1] = part[k] end
-  end
-  -- A job with a record and a hash was claimed before: its hash says what it is now. Usually no
-  -- job with a record has a hash, which one EXISTS of them all tells.
-  local hashed = false
-  local jkeys, jks = {}, {}
-  for i = 1, #ids do
-    jkeys[i] = JP .. ids[i]
-    if recs[i] then jks[#jks + 1] = jkeys[i] end
-  end
-  for i = 1, #jks, 1000 do
-    if redis.call('EXISTS', unpack(jks, i, math.min(i + 999, #jks))) > 0 then hashed = true end
-  end
-  local mtask, ms, mws = nil, 0, 0
-  for ci = 1, #due do
-    local id, jk = ids[ci], jkeys[ci]
-    local rec = recs[ci]
-    if rec and hashed and redis.call('EXISTS', jk) == 1 then rec = nil end
-    local h
-    local task, at, st, pd = '', '0', nil, nil
-    if rec then
-      -- A packed job is waiting, never attempted, without parents to wait for. Its record
-      -- stays (see jkey in the prelude); its new hash gets the claim's fields and the two
-      -- finish reads.
-      local ca
-      task, ca = rec_head(rec)
-      if task then
-        st = 'waiting'
-        h = rec
-        redis.call('HSET', jk, 't', task, 'ca', ca, 'st', 'active', 'at', '1', 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
-      else
-        task = ''
-        redis.log(redis.LOG_WARNING, 'asyncmq: job ' .. id .. ' of queue ' .. QNAME .. ' has a malformed record; not claimed')
-      end
-    else
-      h = redis.call('HGETALL', jk)
-      for i = 1, #h, 2 do
-        local k = h[i]
-        if k == 't' then task = h[i + 1] elseif k == 'at' then at = h[i + 1]
-        elseif k == 'st' then st = h[i + 1] elseif k == 'pd' then pd = h[i + 1] end
-      end
-    end
-    -- A member whose job is no longer claimable (an index entry left behind) is dropped.
-    if st == 'waiting' and not pd then
-      n = n + 1
-      if not rec then
-        redis.call('HSET', jk, 'st', 'active', 'at', NEXT_ATTEMPT[at] or (tonumber(at) + 1), 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
-      end
-      zset_once(SKEY.waiting, id, false)
-      zset_once(K_LEASE, id, le)
-      -- The counters go to metric() once per run of jobs of one task, not once per job.
-      if task ~= mtask then
-        if ms > 0 then metric(mtask, 's', ms, 'ws', mws) end
-        mtask, ms, mws = task, 0, 0
-      end
-      ms, mws = ms + 1, mws + (NOW - ras[ci]) * 1000
-      event('job:started', id, task, 'active', '')
-      out[#out + 1] = id
-      out[#out + 1] = h
-    end
+    claim(due, ids, ras)
   end
   if ms > 0 then metric(mtask, 's', ms, 'ws', mws) end
-  for i = 1, #due, 1000 do redis.call('ZREM', K_READY, unpack(due, i, math.min(i + 999, #due))) end
+  for i = 1, #taken, 1000 do redis.call('ZREM', K_READY, unpack(taken, i, math.min(i + 999, #taken))) end
   if rl > 0 and n > 0 then
     redis.call('HSET', K_META, 'rs', fmt(rs or NOW), 'rc', rc + n)
   end
