@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 )
 
 // Packed jobs. A job stored waiting, without a unique key, is not given a hash of its own: its
@@ -29,27 +30,40 @@ func packRecord(f []any) string {
 	for _, x := range f {
 		n += len(x.(string)) + 5
 	}
-	b := make([]byte, 0, n)
-	if len(f) < 16 {
-		b = append(b, 0x90|byte(len(f)))
-	} else {
-		b = append(b, 0xdc, byte(len(f)>>8), byte(len(f)))
-	}
+	b := appendArrayHeader(make([]byte, 0, n), len(f))
 	for _, x := range f {
-		v := x.(string)
-		switch l := len(v); {
-		case l < 32:
-			b = append(b, 0xa0|byte(l))
-		case l < 1<<8:
-			b = append(b, 0xd9, byte(l))
-		case l < 1<<16:
-			b = append(b, 0xda, byte(l>>8), byte(l))
-		default:
-			b = append(b, 0xdb, byte(l>>24), byte(l>>16), byte(l>>8), byte(l))
-		}
-		b = append(b, v...)
+		b = appendStr(b, x.(string))
 	}
 	return string(b)
+}
+
+// appendArrayHeader appends the header of a MessagePack array of n elements.
+func appendArrayHeader(b []byte, n int) []byte {
+	if n < 16 {
+		return append(b, 0x90|byte(n))
+	}
+	return append(b, 0xdc, byte(n>>8), byte(n))
+}
+
+// appendStr appends v as a MessagePack string.
+func appendStr[T ~string | ~[]byte](b []byte, v T) []byte {
+	switch l := len(v); {
+	case l < 32:
+		b = append(b, 0xa0|byte(l))
+	case l < 1<<8:
+		b = append(b, 0xd9, byte(l))
+	case l < 1<<16:
+		b = append(b, 0xda, byte(l>>8), byte(l))
+	default:
+		b = append(b, 0xdb, byte(l>>24), byte(l>>16), byte(l>>8), byte(l))
+	}
+	return append(b, v...)
+}
+
+// appendIntStr appends n in decimal as a MessagePack string.
+func appendIntStr(b []byte, n int64) []byte {
+	var tmp [20]byte
+	return appendStr(b, strconv.AppendInt(tmp[:0], n, 10))
 }
 
 var errRecord = errors.New("malformed packed job record")
