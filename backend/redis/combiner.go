@@ -49,18 +49,29 @@ func newEnqueueCombiner(s *Store) *enqueueCombiner {
 	return c
 }
 
+// reqPool keeps enqReqs, with their done channels, between calls: a producer making one call
+// after another would otherwise allocate both for every job it enqueues. A request goes back
+// once its caller has read done; the loops never touch a request after answering it.
+var reqPool = sync.Pool{New: func() any { return &enqReq{done: make(chan error, 1)} }}
+
 // submit stores jobs and returns what each was stored as, in order (see groupReply).
 func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Time, jobs []*asyncmqtype.JobInfo, plain bool) ([]int64, error) {
-	r := &enqReq{ctx: ctx, queue: queue, now: now, jobs: jobs, plain: plain, done: make(chan error, 1)}
-	if err := c.in.send(ctx, r); err != nil {
+	r := reqPool.Get().(*enqReq)
+	r.ctx, r.queue, r.now, r.jobs, r.plain = ctx, queue, now, jobs, plain
+	err := c.in.send(ctx, r)
+	if err == nil {
+		// Once handed over, the call is on its way to Redis: wait for its outcome rather than
+		// report a cancellation for jobs that may be stored. go-redis's read timeout bounds the
+		// wait.
+		err = <-r.done
+	}
+	stored := r.stored
+	*r = enqReq{done: r.done}
+	reqPool.Put(r)
+	if err != nil {
 		return nil, err
 	}
-	// Once handed over, the call is on its way to Redis: wait for its outcome rather than report
-	// a cancellation for jobs that may be stored. go-redis's read timeout bounds the wait.
-	if err := <-r.done; err != nil {
-		return nil, err
-	}
-	return r.stored, nil
+	return stored, nil
 }
 
 func (c *enqueueCombiner) loop() {
@@ -87,6 +98,8 @@ func (c *enqueueCombiner) loop() {
 }
 
 func (c *enqueueCombiner) run(batch []*enqReq) {
+	// Taken first: a request answered below may be reused at once (reqPool).
+	ctx := context.WithoutCancel(batch[0].ctx)
 	groups, plain := map[string][]*enqReq{}, map[string][]*enqReq{}
 	var order, plainOrder []string
 	for _, r := range batch {
@@ -103,7 +116,6 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 		}
 		g[r.queue] = append(g[r.queue], r)
 	}
-	ctx := context.WithoutCancel(batch[0].ctx)
 	if len(plainOrder) > 0 {
 		c.runPlain(ctx, plain, plainOrder)
 	}

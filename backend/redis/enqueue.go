@@ -48,6 +48,17 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 		return err
 	}
 	plain := plainEnqueue(p)
+	if oneQueue(p.Jobs) {
+		// The usual call, without the grouping's map and slices.
+		stored, err := s.enqueueQueue(ctx, p.Jobs[0].Queue, p.Jobs, p, plain)
+		if err != nil {
+			return err
+		}
+		for k, j := range p.Jobs {
+			j.State, j.PendingDeps = storedState(stored[k])
+		}
+		return nil
+	}
 	groups, order := groupByQueue(p.Jobs)
 	var done []string
 	stored := make([][]int64, len(order))
@@ -109,6 +120,16 @@ func storedState(x int64) (asyncmqtype.State, int) {
 	return asyncmqtype.StateWaiting, 0
 }
 
+// oneQueue reports whether every job is in the first job's queue.
+func oneQueue(jobs []*asyncmqtype.JobInfo) bool {
+	for _, j := range jobs[1:] {
+		if j.Queue != jobs[0].Queue {
+			return false
+		}
+	}
+	return true
+}
+
 func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInfo, []string) {
 	groups := make(map[string][]*asyncmqtype.JobInfo)
 	var order []string
@@ -123,11 +144,12 @@ func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInf
 
 // enqueueQueue stores the jobs of one queue and returns what each was stored as (see groupReply).
 func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams, plain bool) ([]int64, error) {
-	ids := make([]string, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.ID
-	}
+	var ids []string
 	if s.cluster {
+		ids = make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
 		if err := s.claimIDs(ctx, queue, ids); err != nil {
 			return nil, err
 		}
