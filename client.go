@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
@@ -84,14 +85,24 @@ type Request struct {
 // asyncmqtype.ErrInvalid (a malformed option).
 func (c *Client) Enqueue(ctx context.Context, task string, payload any, opts ...EnqueueOption) (*asyncmqtype.JobInfo, error) {
 	now := c.now()
-	j, fresh, err := c.build(task, payload, opts, now, c.contextHeaders(ctx))
+	one := new(oneJob)
+	j := &one.job
+	fresh, err := c.build(j, task, payload, opts, now, c.contextHeaders(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("enqueue job of task %q: %w", task, err)
 	}
-	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: fresh}); err != nil {
+	one.list[0] = j
+	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: one.list[:], Now: now, FreshIDs: fresh}); err != nil {
 		return nil, fmt.Errorf("enqueue job %q of task %q: %w", j.ID, task, err)
 	}
 	return j, nil
+}
+
+// oneJob is the job of an Enqueue call and the one-job list the store is given, allocated
+// together: the call is the hot path of a producer.
+type oneJob struct {
+	job  asyncmqtype.JobInfo
+	list [1]*asyncmqtype.JobInfo
 }
 
 // EnqueueMany stores several jobs in one backend call: either all are stored or none is. A job may
@@ -103,14 +114,15 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*asyncmqtyp
 	now := c.now()
 	fromCtx := c.contextHeaders(ctx)
 	jobs := make([]*asyncmqtype.JobInfo, len(reqs))
+	infos := make([]asyncmqtype.JobInfo, len(reqs))
 	fresh := true
 	for i, r := range reqs {
-		j, freshID, err := c.build(r.Task, r.Payload, r.Options, now, fromCtx)
+		freshID, err := c.build(&infos[i], r.Task, r.Payload, r.Options, now, fromCtx)
 		fresh = fresh && freshID
 		if err != nil {
 			return nil, fmt.Errorf("enqueue %d jobs: job %d of task %q: %w", len(reqs), i, r.Task, err)
 		}
-		jobs[i] = j
+		jobs[i] = &infos[i]
 	}
 	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: fresh}); err != nil {
 		return nil, fmt.Errorf("enqueue %d jobs: %w", len(reqs), err)
@@ -134,39 +146,49 @@ func (c *Client) contextHeaders(ctx context.Context) map[string]string {
 	return out
 }
 
-// build validates one request and turns it into the job to store; fromCtx are the headers of
-// HeadersFromContext, which the request's own Headers options override.
-func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.Time, fromCtx map[string]string) (*asyncmqtype.JobInfo, bool, error) {
+// optionsPool keeps jobOptions between calls: applying an option through a function value
+// makes them escape, which cost an allocation per job.
+var optionsPool = sync.Pool{New: func() any { return new(jobOptions) }}
+
+// build validates one request and turns it into the job to store, in j; fromCtx are the headers
+// of HeadersFromContext, which the request's own Headers options override. It reports whether
+// the job's ID is one build made.
+func (c *Client) build(j *asyncmqtype.JobInfo, task string, payload any, opts []EnqueueOption, now time.Time, fromCtx map[string]string) (bool, error) {
 	if err := validateName("task name", task); err != nil {
-		return nil, false, err
+		return false, err
 	}
 	if c.known != nil && !c.known[task] {
-		return nil, false, fmt.Errorf("task %q is not one of the client's KnownTasks (%s): %w", task, c.knownList(), ErrUnknownTask)
+		return false, fmt.Errorf("task %q is not one of the client's KnownTasks (%s): %w", task, c.knownList(), ErrUnknownTask)
 	}
-	o := jobOptions{queue: DefaultQueue, priority: DefaultPriority, maxRetries: DefaultMaxRetries}
+	o := optionsPool.Get().(*jobOptions)
+	defer func() {
+		*o = jobOptions{}
+		optionsPool.Put(o)
+	}()
+	*o = jobOptions{queue: DefaultQueue, priority: DefaultPriority, maxRetries: DefaultMaxRetries}
 	if len(fromCtx) > 0 {
 		o.headers = maps.Clone(fromCtx)
 	}
 	for _, opt := range opts {
 		if opt != nil {
-			opt(&o)
+			opt(o)
 		}
 	}
 	if o.err != nil {
-		return nil, false, o.err
+		return false, o.err
 	}
 	if err := validateName("queue name", o.queue); err != nil {
-		return nil, false, err
+		return false, err
 	}
 	if err := backend.ValidateHeaders(o.headers); err != nil {
-		return nil, false, fmt.Errorf("Headers: %w", err)
+		return false, fmt.Errorf("Headers: %w", err)
 	}
 	raw, err := encodePayload(payload, c.maxPayload)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 
-	j := &asyncmqtype.JobInfo{
+	*j = asyncmqtype.JobInfo{
 		ID:         o.id,
 		Queue:      o.queue,
 		Task:       task,
@@ -202,9 +224,9 @@ func (c *Client) build(task string, payload any, opts []EnqueueOption, now time.
 		j.UniqueUntil = now.Add(o.uniqueTTL)
 	}
 	if slices.Contains(j.DependsOn, j.ID) {
-		return nil, false, fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
+		return false, fmt.Errorf("job %q depends on itself: %w", j.ID, asyncmqtype.ErrInvalid)
 	}
-	return j, o.id == "", nil
+	return o.id == "", nil
 }
 
 func (c *Client) knownList() string {

@@ -93,7 +93,8 @@ func NewTestJob(task string, payload json.RawMessage, opts ...EnqueueOption) *Jo
 	if len(opts) == 0 {
 		return j
 	}
-	info, _, err := (&Client{maxPayload: DefaultMaxPayloadBytes}).build(task, nil, opts, now, nil)
+	info := new(asyncmqtype.JobInfo)
+	_, err := (&Client{maxPayload: DefaultMaxPayloadBytes}).build(info, task, nil, opts, now, nil)
 	if err != nil {
 		panic(fmt.Sprintf("asyncmq.NewTestJob: %v", err))
 	}
