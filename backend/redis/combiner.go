@@ -75,6 +75,7 @@ func (c *enqueueCombiner) submit(ctx context.Context, queue string, now time.Tim
 }
 
 func (c *enqueueCombiner) loop() {
+	sc := new(plainScratch)
 	for {
 		select {
 		case <-c.in.stop:
@@ -92,12 +93,12 @@ func (c *enqueueCombiner) loop() {
 					break fill
 				}
 			}
-			c.run(batch)
+			c.run(batch, sc)
 		}
 	}
 }
 
-func (c *enqueueCombiner) run(batch []*enqReq) {
+func (c *enqueueCombiner) run(batch []*enqReq, sc *plainScratch) {
 	// Taken first: a request answered below may be reused at once (reqPool).
 	ctx := context.WithoutCancel(batch[0].ctx)
 	groups, plain := map[string][]*enqReq{}, map[string][]*enqReq{}
@@ -117,7 +118,7 @@ func (c *enqueueCombiner) run(batch []*enqReq) {
 		g[r.queue] = append(g[r.queue], r)
 	}
 	if len(plainOrder) > 0 {
-		c.runPlain(ctx, plain, plainOrder)
+		c.runPlain(ctx, plain, plainOrder, sc)
 	}
 	if len(order) == 0 {
 		return

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
@@ -106,14 +108,40 @@ type plainTx struct {
 	entries int
 }
 
+// plainScratch is the memory a lane builds its plain transactions' commands in, kept from one
+// transaction to the next: a transaction's commands are done with once it returns, so the next
+// may write over what they held. Within a transaction queuePlain only appends to strs and args,
+// which the queued commands point into.
+type plainScratch struct {
+	ends            []int
+	strs            []string
+	args            []any
+	ids, tasks, ats []string
+	opt             []string
+}
+
+// reset readies sc for the next transaction, dropping what pins the last one's jobs.
+func (sc *plainScratch) reset() {
+	clear(sc.strs)
+	clear(sc.args)
+	sc.strs, sc.args = sc.strs[:0], sc.args[:0]
+}
+
+// grow extends *xs by n elements and returns them.
+func grow[T any](xs *[]T, n int) []T {
+	from := len(*xs)
+	*xs = slices.Grow(*xs, n)[:from+n]
+	return (*xs)[from : from+n : from+n]
+}
+
 // queuePlain queues on tx the writes of the plain enqueue requests rs of one queue, all but the
 // event counter, which runPlainTx adds once per stream.
 //
 // The text a job needs beyond its own fields (its record, created-at score and ready member) is
-// written into one buffer for all the jobs and cut into strings once, and the commands' arguments
-// point at those strings and at the jobs' fields (go-redis writes a *string as the string): an
-// argument costs no allocation of its own, which halved the allocations of an enqueue.
-func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue string, rs []*enqReq) plainTx {
+// written into one new buffer for all the jobs and cut into strings, and the commands' arguments
+// point at those strings and at the jobs' fields (go-redis writes a *string as the string), in
+// slices sc keeps: an argument costs no allocation of its own, and a batch one.
+func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue string, rs []*enqReq, sc *plainScratch) plainTx {
 	k := s.queueKeys(queue)
 	var out plainTx
 	out.known = tx.HSetNX(ctx, k.meta(), "k", "1")
@@ -130,15 +158,14 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 	}
 	// Per request its time (for the events), then per job its record, created-at and ready member.
 	buf := make([]byte, 0, size)
-	ends := make([]int, 0, len(rs)+3*n)
-	var opt []string
+	ends := sc.ends[:0]
 	for _, r := range rs {
 		buf = appendMicros(buf, r.now)
 		ends = append(ends, len(buf))
 		for _, j := range r.jobs {
-			opt = opt[:0]
-			visitOptional(j, func(_ byte, field, v string) { opt = append(opt, field, v) })
-			buf = appendPlainRecord(buf, j, opt)
+			sc.opt = sc.opt[:0]
+			visitOptional(j, func(_ byte, field, v string) { sc.opt = append(sc.opt, field, v) })
+			buf = appendPlainRecord(buf, j, sc.opt)
 			ends = append(ends, len(buf))
 			buf = appendMicros(buf, j.CreatedAt)
 			ends = append(ends, len(buf))
@@ -146,22 +173,29 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 			ends = append(ends, len(buf))
 		}
 	}
-	text := string(buf)
-	strs := make([]string, len(ends))
+	sc.ends = ends
+	// As strings.Builder does: buf is new and never written again, so its strings need no copy.
+	text := unsafe.String(unsafe.SliceData(buf), len(buf))
+	strs := grow(&sc.strs, len(ends))
 	from := 0
 	for i, e := range ends {
 		strs[i], from = text[from:e], e
 	}
 
-	packed := append(make([]any, 0, 2+2*n), "hset", k.packed())
-	waiting := append(make([]any, 0, 2+2*n), "zadd", k.state(asyncmqtype.StateWaiting.Index()))
-	ready := append(make([]any, 0, 2+2*n), "zadd", k.ready())
+	cmds := 3
+	if !s.cluster {
+		cmds = 4
+	}
+	args := grow(&sc.args, cmds*(2+2*n))
+	packed := append(args[0:0:2+2*n], "hset", k.packed())
+	waiting := append(args[2+2*n:2+2*n:2*(2+2*n)], "zadd", k.state(asyncmqtype.StateWaiting.Index()))
+	ready := append(args[2*(2+2*n):2*(2+2*n):3*(2+2*n)], "zadd", k.ready())
 	var jobq []any
 	if !s.cluster {
-		jobq = append(make([]any, 0, 2+2*n), "hset", s.jobqKey())
+		jobq = append(args[3*(2+2*n):3*(2+2*n)], "hset", s.jobqKey())
 	}
 	qarg := any(queue) // boxed once for all the jobs
-	ev := eventBatch{queue: queue, ids: make([]string, 0, n), tasks: make([]string, 0, n), ats: make([]string, 0, n)}
+	ev := eventBatch{queue: queue, ids: sc.ids[:0], tasks: sc.tasks[:0], ats: sc.ats[:0]}
 	i := 0
 	for _, r := range rs {
 		at := strs[i]
@@ -177,6 +211,7 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 			i += 3
 		}
 	}
+	sc.ids, sc.tasks, sc.ats = ev.ids, ev.tasks, ev.ats
 	tx.Do(ctx, packed...)
 	tx.Do(ctx, waiting...)
 	tx.Do(ctx, ready...)
@@ -242,14 +277,14 @@ func appendColumn(args []any, name string, vals []string) []any {
 // runPlain stores the plain requests of each queue and answers each request: in one
 // transaction on a single server, in one per queue on Cluster, where a transaction must stay in
 // one slot (the queues' transactions then run at once).
-func (c *enqueueCombiner) runPlain(ctx context.Context, groups map[string][]*enqReq, order []string) {
+func (c *enqueueCombiner) runPlain(ctx context.Context, groups map[string][]*enqReq, order []string, sc *plainScratch) {
 	if !c.s.cluster || len(order) == 1 {
-		c.runPlainTx(ctx, groups, order)
+		c.runPlainTx(ctx, groups, order, sc)
 		return
 	}
 	var wg sync.WaitGroup
 	for _, q := range order {
-		wg.Go(func() { c.runPlainTx(ctx, groups, []string{q}) })
+		wg.Go(func() { c.runPlainTx(ctx, groups, []string{q}, new(plainScratch)) })
 	}
 	wg.Wait()
 }
@@ -268,14 +303,15 @@ type streamAdds struct {
 // them. Each stream's counter grows once by all the events the transaction appended to it; a
 // stream that went over its bound, or whose counter was missing, is then trimmed as the
 // enqueue script would have at its end.
-func (c *enqueueCombiner) runPlainTx(ctx context.Context, groups map[string][]*enqReq, order []string) {
+func (c *enqueueCombiner) runPlainTx(ctx context.Context, groups map[string][]*enqReq, order []string, sc *plainScratch) {
 	s := c.s
+	defer sc.reset()
 	txs := make([]plainTx, len(order))
 	adds := map[string]*streamAdds{}
 	var streams []string
 	cmds, err := s.rdb.TxPipelined(ctx, func(tx goredis.Pipeliner) error {
 		for i, q := range order {
-			t := s.queuePlain(ctx, tx, q, groups[q])
+			t := s.queuePlain(ctx, tx, q, groups[q], sc)
 			txs[i] = t
 			a := adds[t.stream]
 			if a == nil {
