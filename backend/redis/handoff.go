@@ -27,6 +27,12 @@ func (h *handoff[T]) send(ctx context.Context, r T) error {
 	if h.closed {
 		return errClosed()
 	}
+	// The queue is seldom full: a send alone costs less than a select with ctx.
+	select {
+	case h.queue <- r:
+		return nil
+	default:
+	}
 	select {
 	case h.queue <- r:
 		return nil
