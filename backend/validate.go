@@ -3,6 +3,7 @@ package backend
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -151,6 +152,10 @@ func headerNameByte(c byte) bool {
 // to it, or "". Parents outside the call are stored already and cannot depend on a job that does
 // not exist yet, so a cycle can only form within one call.
 func dependencyCycle(jobs []*asyncmqtype.JobInfo) string {
+	// Most calls name no parent at all: then there is no cycle, and no need for the maps below.
+	if !slices.ContainsFunc(jobs, func(j *asyncmqtype.JobInfo) bool { return len(j.DependsOn) > 0 }) {
+		return ""
+	}
 	const (
 		unseen = iota
 		visiting
