@@ -106,7 +106,8 @@ type oneJob struct {
 }
 
 // EnqueueMany stores several jobs in one backend call: either all are stored or none is. A job may
-// depend on a job enqueued earlier in the same call. It returns the jobs in request order.
+// depend on a job enqueued earlier in the same call. It returns the jobs in request order; they
+// are allocated together, so a caller that keeps one of them keeps the memory of all.
 func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*asyncmqtype.JobInfo, error) {
 	if len(reqs) == 0 {
 		return nil, nil

@@ -122,9 +122,16 @@ type plainScratch struct {
 
 // reset readies sc for the next transaction, dropping what pins the last one's jobs.
 func (sc *plainScratch) reset() {
+	// Every slice: a substring of the batch's text (an event's time in ats) would keep the whole
+	// text, payloads included, until the lane's next transaction, which may never come.
 	clear(sc.strs)
 	clear(sc.args)
+	clear(sc.ids)
+	clear(sc.tasks)
+	clear(sc.ats)
+	clear(sc.opt)
 	sc.strs, sc.args = sc.strs[:0], sc.args[:0]
+	sc.ids, sc.tasks, sc.ats, sc.opt = sc.ids[:0], sc.tasks[:0], sc.ats[:0], sc.opt[:0]
 }
 
 // grow extends *xs by n elements and returns them.

@@ -2,9 +2,11 @@ package redis_test
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
@@ -70,5 +72,40 @@ func TestBytesPerJob(t *testing.T) {
 	t.Logf("per waiting job: %.0f bytes; per retained completed job: %.0f bytes; MEMORY USAGE of one completed job hash: %d bytes", perWaiting, perCompleted, sample)
 	if perWaiting > 1000 || perCompleted > 1000 {
 		t.Errorf("per job: %.0f bytes waiting, %.0f completed; want under 1000", perWaiting, perCompleted)
+	}
+}
+
+// TestEnqueueKeepsNoPayloads: once a plain enqueue has returned and its caller dropped the jobs,
+// the store keeps none of their payloads (its lanes reuse their scratch memory between
+// transactions, which must not pin the last batch's text). Not parallel: it reads the heap.
+func TestEnqueueKeepsNoPayloads(t *testing.T) {
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx := t.Context()
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	// A first call, so that what the store keeps for good (key names, pools) is in the baseline.
+	enqueue := func(payload int) {
+		t.Helper()
+		now := time.Now()
+		var jobs []*asyncmqtype.JobInfo
+		for i := range 100 {
+			jobs = append(jobs, &asyncmqtype.JobInfo{ID: fmt.Sprintf("%d-%d-%d", payload, i, now.UnixNano()), Queue: "hq", Task: "t",
+				Payload: []byte(`"` + strings.Repeat("x", payload) + `"`), RunAt: now, CreatedAt: now})
+		}
+		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue(10)
+	before := heap()
+	enqueue(100_000) // 10 MB of payloads
+	if after := heap(); after > before+3<<20 {
+		t.Fatalf("the heap grew by %d bytes after the jobs were dropped; want well under the 10 MB of their payloads", after-before)
 	}
 }
