@@ -42,8 +42,8 @@ func loadScript(name string, parts ...string) *script {
 }
 
 var (
-	scriptEnqueue    = loadScript("enqueue")
-	scriptFire       = loadScript("fire")
+	scriptEnqueue    = loadScript("enqueue", "enqueue_lib")
+	scriptFire       = loadScript("fire", "enqueue_lib")
 	scriptClaim      = loadScript("claim", "claim_jobs")
 	scriptFinish     = loadScript("finish", "finish_jobs")
 	scriptExtend     = loadScript("extend")
