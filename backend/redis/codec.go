@@ -159,6 +159,11 @@ func (d *jobDecoder) set(k, v string) {
 
 func (d *jobDecoder) finish() (*asyncmqtype.JobInfo, error) {
 	j, id := d.j, d.j.ID
+	// A lease's fields count only while the job is active: finish leaves them in the hash of a
+	// job it ends (finish_jobs.lua), and the next claim writes over them.
+	if j.State != asyncmqtype.StateActive {
+		j.LeaseToken, j.LeaseExpiresAt = "", time.Time{}
+	}
 	hd, to, bo, dep, er := d.hd, d.to, d.bo, d.dep, d.er
 	var err error
 	if j.Headers, err = backend.DecodeHeaders(id, []byte(hd)); err != nil {

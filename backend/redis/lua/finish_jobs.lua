@@ -42,10 +42,11 @@ local function finish_jobs(from)
       -- Each job of the call leaves the lease set once: a second outcome for it finds it no
       -- longer active.
       zset_once(K_LEASE, id, false)
-      -- The lease fields are emptied in the job's one HSET rather than deleted by an HDEL of
-      -- their own: every script and the decoder read an empty field as an absent one. f holds the
-      -- fields to set beyond those and the state, when there are any: the usual outcome builds
-      -- no table.
+      -- A job that ends keeps its lease fields: every script that reads them checks that the
+      -- job is active first, and so does the decoder, while emptying them cost the job's HSET
+      -- two rewrites of its hash. A retry, which makes the job waiting again, empties them. f
+      -- holds the fields to set beyond the state (and the finish time), when there are any: the
+      -- usual outcome builds no table.
       local f
       local w
       if tail ~= '' or outcome == 'retry' then
@@ -80,9 +81,9 @@ local function finish_jobs(from)
           f[#f + 1] = 'cr'; f[#f + 1] = ''
         end
         if f then
-          redis.call('HSET', jk, 'lt', '', 'le', '', 'st', outcome, 'fa', now, unpack(f))
+          redis.call('HSET', jk, 'st', outcome, 'fa', now, unpack(f))
         else
-          redis.call('HSET', jk, 'lt', '', 'le', '', 'st', outcome, 'fa', now)
+          redis.call('HSET', jk, 'st', outcome, 'fa', now)
         end
         zset_once(SKEY[outcome], id, ca)
         zset_once(FKEY[outcome], id, now)
