@@ -210,7 +210,7 @@ func pairs(v any) iter.Seq2[string, string] {
 }
 
 // optFields names the hash field of each code of jobArgs' optional-fields argument (OPT_CODES in
-// prelude.lua).
+// enqueue_lib.lua).
 var optFields = [256]string{'b': "bo", 't': "to", 'k': "uk", 'u': "uu", 'd': "dep", 'r': "rep", 'o': "op", 'h': "hd"}
 
 // visitOptional calls f with the code, hash field and value of each optional field j has.
@@ -249,8 +249,9 @@ func visitOptional(j *asyncmqtype.JobInfo, f func(code byte, field, v string)) {
 	opt('h', string(hd))
 }
 
-// jobArgs encodes one job as the NF script arguments of the enqueue prelude: the fields every
-// job has, then its optional fields in one argument (see opts in prelude.lua), empty when it has none.
+// jobArgs encodes one job as the NF script arguments of the enqueue scripts: the fields every
+// job has, then its optional fields in one argument (see opts in enqueue_lib.lua), empty when it
+// has none.
 func jobArgs(j *asyncmqtype.JobInfo) []any {
 	var o []byte
 	visitOptional(j, func(code byte, _, v string) {

@@ -23,8 +23,8 @@ import (
 // Through the script, a job enqueued by one of 25 concurrent producers cost Redis 154k
 // instructions; as commands, 58k (scripts/redis-callgrind.sh), and 36k once jobs were packed
 // (record.go). The records, index members and stream entries written are the script's
-// (enqueue_write and ev_entry in prelude.lua), so every other script and reader sees no
-// difference.
+// (enqueue_write in enqueue_lib.lua, ev_entry in prelude.lua), so every other script and reader
+// sees no difference.
 //
 // The one difference is whose clock decides that a job is due. The script compares RunAt with
 // the call's Now, or with the Redis server's clock when Now is zero; a plain enqueue needs a
@@ -75,7 +75,7 @@ func appendMicros(b []byte, t time.Time) []byte {
 }
 
 // appendPlainRecord appends the packed record of a plain job (the fields enqueue_write of
-// prelude.lua stores for a waiting job, in its order); opt are its optional fields, field then
+// enqueue_lib.lua stores for a waiting job, in its order); opt are its optional fields, field then
 // value.
 func appendPlainRecord(b []byte, j *asyncmqtype.JobInfo, opt []string) []byte {
 	n := 12 + len(opt)

@@ -1,8 +1,9 @@
 -- enqueue: ARGV[8] = number of groups; each group is its Now (µs, '0' for the server clock),
--- its number of jobs, then NF arguments per job (see the prelude). Each group is one Enqueue call, stored
--- all-or-nothing on its own. The reply is flat, since every nested table costs Redis a reply of
--- its own to convert: per group, 'ok', created (1 when the call made the queue known) and what
--- each of its jobs was stored as (see enqueue_write), or a refusal code and the ID it names.
+-- its number of jobs, then NF arguments per job (see enqueue_lib.lua). Each group is one Enqueue
+-- call, stored all-or-nothing on its own. The reply is flat, since every nested table costs Redis
+-- a reply of its own to convert: per group, 'ok', created (1 when the call made the queue known)
+-- and what each of its jobs was stored as (see enqueue_write), or a refusal code and the ID it
+-- names.
 local out = {}
 local b = 9
 local clock = NOW

@@ -1,6 +1,6 @@
 -- fire: KEYS[24] is the repeatable's hash and KEYS[25] its queue's due set (the job's queue
 -- on Cluster, where both must share a slot). ARGV[8] = repeatable ID, [9] = expected next run,
--- [10] = next run, then one job (NF arguments, see the prelude).
+-- [10] = next run, then one job (NF arguments, see enqueue_lib.lua).
 local rk, rdue = KEYS[24], KEYS[25]
 local r = redis.call('HMGET', rk, 'nr', 'pz')
 if not r[1] then return {'nf'} end
