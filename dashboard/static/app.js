@@ -110,12 +110,20 @@
       if (f.getAttribute("data-pause-queue") === queue) { setToggle(f, paused ? "resume" : "pause"); }
     });
   }
+  // The action a toggle form sent is kept as it leaves: the live counts may flip the form (to
+  // the state the action made) before the answer comes, and the answer must not flip it back.
+  body.addEventListener("htmx:beforeRequest", function (e) {
+    var form = e.detail && e.detail.elt;
+    if (!form || !form.matches || !form.matches("form[data-toggle-form]")) { return; }
+    var input = form.querySelector('input[name="action"]');
+    if (input) { form.setAttribute("data-sent-action", input.value); }
+  });
   body.addEventListener("htmx:afterRequest", function (e) {
     var form = e.detail && e.detail.elt;
     if (!e.detail.successful || !form || !form.matches || !form.matches("form[data-toggle-form]")) { return; }
     var input = form.querySelector('input[name="action"]');
     if (!input) { return; }
-    var done = input.value;
+    var done = form.getAttribute("data-sent-action") || input.value;
     var queue = form.getAttribute("data-pause-queue");
     if (queue !== null) { setQueuePaused(queue, done === "pause"); return; }
     setToggle(form, done === "pause" ? "resume" : "pause");

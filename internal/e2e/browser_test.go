@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -79,6 +80,12 @@ func (h *flakyHandler) ProcessJob(ctx context.Context, job *asyncmq.Job) error {
 // the test when ASYNCMQ_TEST_CHROMIUM is unset.
 func setupBrowser(t *testing.T, h asyncmq.Handler) *browser {
 	t.Helper()
+	return setupBrowserWrapped(t, h, nil)
+}
+
+// setupBrowserWrapped is setupBrowser with wrap around the stack's handler (e2e.Config.Wrap).
+func setupBrowserWrapped(t *testing.T, h asyncmq.Handler, wrap func(http.Handler) http.Handler) *browser {
+	t.Helper()
 	chromium := os.Getenv("ASYNCMQ_TEST_CHROMIUM")
 	if chromium == "" {
 		t.Skip("ASYNCMQ_TEST_CHROMIUM is unset; set it to a Chromium binary (Debian: /usr/bin/chromium, which .ci/run installs and sets) to run the browser tests")
@@ -89,6 +96,7 @@ func setupBrowser(t *testing.T, h asyncmq.Handler) *browser {
 		Handler:           h,
 		Queues:            map[string]int{queue: 2},
 		EventPollInterval: 100 * time.Millisecond,
+		Wrap:              wrap,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -50,6 +50,9 @@ type Config struct {
 	// Logger receives the logs of every part; default a logger that drops everything, so that a
 	// benchmark's output stays readable.
 	Logger *slog.Logger
+	// Wrap, when set, wraps the stack's handler, as a test's middleware (one that delays
+	// answers, say).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Stack is a running dashboard stack. Close it when done.
@@ -162,8 +165,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, fmt.Errorf("e2e: listen on a loopback port: %w", err)
 	}
 	s.URL = "http://" + ln.Addr().String() + Prefix
+	var h http.Handler = mux
+	if cfg.Wrap != nil {
+		h = cfg.Wrap(h)
+	}
 	s.srv = &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
