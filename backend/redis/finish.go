@@ -59,7 +59,12 @@ func (s *Store) Finish(ctx context.Context, p backend.FinishParams) ([]error, er
 		if results[gi].err != nil {
 			return nil, fmt.Errorf("finish %d jobs of queue %q: %w", len(g.idx), q, results[gi].err)
 		}
-		finishStatuses(p.Items, g.idx, results[gi].val, errs)
+		st := strs(results[gi].val)
+		for k, i := range g.idx {
+			if k >= len(st) || st[k] != "ok" {
+				errs[i] = fmt.Errorf("finish job %q: %w", p.Items[i].JobID, asyncmqtype.ErrLeaseLost)
+			}
+		}
 	}
 	return errs, nil
 }
@@ -80,15 +85,4 @@ func appendFinishArgs(args []any, f backend.Finish) []any {
 		retryDelay = strconv.FormatInt(f.RetryDelay.Microseconds(), 10)
 	}
 	return append(args, f.JobID, f.LeaseToken, string(f.Outcome), string(f.Result), tail, at, msg, retryDelay, dur, bucket)
-}
-
-// finishStatuses sets errs[i] to ErrLeaseLost for each item i of idx that finish_jobs's reply v
-// did not answer 'ok'.
-func finishStatuses(items []backend.Finish, idx []int, v any, errs []error) {
-	st := strs(v)
-	for k, i := range idx {
-		if k >= len(st) || st[k] != "ok" {
-			errs[i] = fmt.Errorf("finish job %q: %w", items[i].JobID, asyncmqtype.ErrLeaseLost)
-		}
-	}
 }

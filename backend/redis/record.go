@@ -23,20 +23,6 @@ import (
 // fields are 't' and 'ca' (the claim reads them without decoding the rest); the scripts decode
 // it with cmsgpack, which Redis bundles, and build it with cmsgpack.pack.
 
-// packRecord encodes a job's field-value list f (strings, starting with "t" and "ca") as a
-// record.
-func packRecord(f []any) string {
-	n := 5
-	for _, x := range f {
-		n += len(x.(string)) + 5
-	}
-	b := appendArrayHeader(make([]byte, 0, n), len(f))
-	for _, x := range f {
-		b = appendStr(b, x.(string))
-	}
-	return string(b)
-}
-
 // appendArrayHeader appends the header of a MessagePack array of n elements.
 func appendArrayHeader(b []byte, n int) []byte {
 	if n < 16 {

@@ -69,3 +69,17 @@ func FuzzUnpackRecord(f *testing.F) {
 		}
 	})
 }
+
+// packRecord encodes a field-value list f (strings) as a record, as the plain enqueue
+// (appendPlainRecord) and the scripts (cmsgpack.pack) do.
+func packRecord(f []any) string {
+	n := 5
+	for _, x := range f {
+		n += len(x.(string)) + 5
+	}
+	b := appendArrayHeader(make([]byte, 0, n), len(f))
+	for _, x := range f {
+		b = appendStr(b, x.(string))
+	}
+	return string(b)
+}

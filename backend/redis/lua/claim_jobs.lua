@@ -31,8 +31,9 @@ local function claim_jobs(a)
   -- claimed holds the IDs of jobs this call claimed from their records, so that a second member
   -- of one of them (an index entry left behind) does not claim it again.
   local claimed = {}
-  -- claim takes the jobs of due members (ids, and their run-ats ras) until it has limit of them.
-  local function claim(due, ids, ras)
+  -- claim takes the jobs of due members (their IDs ids and run-ats ras) until it has limit of
+  -- them.
+  local function claim(ids, ras)
     -- Their packed records (record.go), read at once.
     local recs = {}
     for i = 1, #ids, 1000 do
@@ -50,7 +51,7 @@ local function claim_jobs(a)
     for i = 1, #jks, 1000 do
       if redis.call('EXISTS', unpack(jks, i, math.min(i + 999, #jks))) > 0 then hashed = true end
     end
-    for ci = 1, #due do
+    for ci = 1, #ids do
       local id, jk = ids[ci], jkeys[ci]
       local rec = recs[ci]
       if rec and (claimed[id] or hashed and redis.call('EXISTS', jk) == 1) then rec = nil end
@@ -109,20 +110,19 @@ local function claim_jobs(a)
     local want = limit - n
     local cands = redis.call('ZRANGE', K_READY, seen, seen + math.min(want, bound - seen) - 1)
     if #cands == 0 then break end
-    local due, ids, ras = {}, {}, {}
+    local ids, ras = {}, {}
     for i = 1, #cands do
-      if #due >= want then break end
+      if #ids >= want then break end
       seen = seen + 1
       local m = cands[i]
       local ra = tonumber(string.sub(m, 12, 28))
       if ra <= NOW then
-        due[#due + 1] = m
-        ids[#due] = string.sub(m, 29)
-        ras[#due] = ra
+        ids[#ids + 1] = string.sub(m, 29)
+        ras[#ids] = ra
         taken[#taken + 1] = m
       end
     end
-    claim(due, ids, ras)
+    claim(ids, ras)
   end
   if ms > 0 then metric(mtask, 's', ms, 'ws', mws) end
   for i = 1, #taken, 1000 do redis.call('ZREM', K_READY, unpack(taken, i, math.min(i + 999, #taken))) end
