@@ -249,3 +249,64 @@ func TestEventsPagedWithSmallLimits(t *testing.T) {
 		}
 	}
 }
+
+// The events of one Finish call of mixed outcomes share entries however their types, states and
+// details alternate, and each reads back as its own: a failure whose message holds the entries'
+// separator gets an entry of its own between the others.
+func TestEventsOfOneCallOfMixedOutcomes(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx := t.Context()
+	ids := []string{"m-0", "m-1", "m-2", "m-3", "m-4", "m-5"}
+	enqueueIDs(t, s, ids...)
+	got, err := s.Claim(ctx, backend.ClaimParams{Queue: "ev", WorkerID: "w", Limit: len(ids), LeaseDuration: time.Minute})
+	if err != nil || len(got) != len(ids) {
+		t.Fatalf("claimed %d jobs (%v), want %d", len(got), err, len(ids))
+	}
+	after := allEvents(t, s, "")
+	cursor := after[len(after)-1].Cursor
+	type want struct {
+		typ    asyncmqtype.EventType
+		state  asyncmqtype.State
+		detail string
+	}
+	cases := []struct {
+		outcome asyncmqtype.Outcome
+		msg     string
+		want    want
+	}{
+		{asyncmqtype.OutcomeCompleted, "", want{asyncmqtype.EventCompleted, asyncmqtype.StateCompleted, ""}},
+		{asyncmqtype.OutcomeFailed, "plain", want{asyncmqtype.EventFailed, asyncmqtype.StateFailed, "plain"}},
+		{asyncmqtype.OutcomeCompleted, "", want{asyncmqtype.EventCompleted, asyncmqtype.StateCompleted, ""}},
+		{asyncmqtype.OutcomeFailed, "bad\x1fthing", want{asyncmqtype.EventFailed, asyncmqtype.StateFailed, "bad\x1fthing"}},
+		{asyncmqtype.OutcomeCompleted, "", want{asyncmqtype.EventCompleted, asyncmqtype.StateCompleted, ""}},
+		{asyncmqtype.OutcomeRetry, "again", want{asyncmqtype.EventRetrying, asyncmqtype.StateDelayed, "again"}},
+	}
+	items := make([]backend.Finish, len(got))
+	byID := map[string]want{}
+	for i, j := range got {
+		c := cases[i]
+		items[i] = backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: c.outcome, Duration: time.Millisecond, RetryDelay: time.Hour}
+		if c.msg != "" {
+			items[i].Error = &asyncmqtype.AttemptError{At: time.Now(), Error: c.msg}
+		}
+		byID[j.ID] = c.want
+	}
+	if _, err := s.Finish(ctx, backend.FinishParams{Items: items}); err != nil {
+		t.Fatal(err)
+	}
+	evs := allEvents(t, s, cursor)
+	if len(evs) != len(got) {
+		t.Fatalf("%d events after the claim, want %d: %+v", len(evs), len(got), evs)
+	}
+	for i, e := range evs {
+		if e.JobID != got[i].ID {
+			t.Fatalf("event %d is of job %q, want %q", i, e.JobID, got[i].ID)
+		}
+		w := byID[e.JobID]
+		if e.Type != w.typ || e.State != w.state || e.Detail != w.detail || e.Task != "task-"+e.JobID || e.At.IsZero() {
+			t.Errorf("event %d = %+v, want type %s, state %s, detail %q", i, e, w.typ, w.state, w.detail)
+		}
+	}
+}

@@ -7,7 +7,7 @@
 -- knows, instead of reading the hash again. The caller ends with done().
 local function claim_jobs(a)
   local meta = redis.call('HMGET', K_META, 'pz', 'rl', 'ri', 'rs', 'rc')
-  if meta[1] == '1' then return {fmt(NOW)} end
+  if meta[1] == '1' then return {nows()} end
   local limit = tonumber(ARGV[a])
   local rl = tonumber(meta[2] or '0')
   local rs, rc = nil, 0
@@ -16,11 +16,11 @@ local function claim_jobs(a)
       rs = tonumber(meta[4]); rc = tonumber(meta[5] or '0')
     end
     limit = math.min(limit, rl - rc)
-    if limit <= 0 then return {fmt(NOW)} end
+    if limit <= 0 then return {nows()} end
   end
-  local out, n = {fmt(NOW)}, 0
+  local now = nows()
+  local out, n = {now}, 0
   local le = fmt(NOW + tonumber(ARGV[a + 1]))
-  local now = fmt(NOW)
   -- A job's lease token is token .. its ID (see claim.go).
   local token = ARGV[a + 3] .. ':' .. QNAME .. '/'
   -- NEXT_ATTEMPT turns the attempt of the job's hash into the next one without formatting a number,
@@ -31,6 +31,8 @@ local function claim_jobs(a)
   -- claimed holds the IDs of jobs this call claimed from their records, so that a second member
   -- of one of them (an index entry left behind) does not claim it again.
   local claimed = {}
+  -- The jobs' index writes, appended to zadds' and zrems' lists.
+  local lease_adds, waiting_rems = zadds(K_LEASE), zrems(SKEY.waiting)
   -- claim takes the jobs of due members (their IDs ids and run-ats ras) until it has limit of
   -- them.
   local function claim(ids, ras)
@@ -86,8 +88,9 @@ local function claim_jobs(a)
         if not rec then
           redis.call('HSET', jk, 'st', 'active', 'at', NEXT_ATTEMPT[at] or (tonumber(at) + 1), 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
         end
-        zset_once(SKEY.waiting, id, false)
-        zset_once(K_LEASE, id, le)
+        waiting_rems[#waiting_rems + 1] = id
+        lease_adds[#lease_adds + 1] = le
+        lease_adds[#lease_adds + 1] = id
         -- The counters go to metric() once per run of jobs of one task, not once per job.
         if task ~= mtask then
           if ms > 0 then metric(mtask, 's', ms, 'ws', mws) end

@@ -5,7 +5,11 @@
 -- caller ends with done().
 local function finish_jobs(from)
   local out = {}
-  local now = fmt(NOW)
+  local now = nows()
+  -- The index writes of the jobs it ends, appended to zadds' and zrems'
+  -- lists: the lease set, and per outcome its state's set and its finish-time set.
+  local lease_rems = zrems(K_LEASE)
+  local sadds, fadds = {}, {}
   local with_children = may_have_children()
   local b = from
   local mtask, mc, mds, mb = nil, 0, 0, {}
@@ -41,7 +45,7 @@ local function finish_jobs(from)
       local ca, task = v[3], v[4]
       -- Each job of the call leaves the lease set once: a second outcome for it finds it no
       -- longer active.
-      zset_once(K_LEASE, id, false)
+      lease_rems[#lease_rems + 1] = id
       -- A job that ends keeps its lease fields: every script that reads them checks that the
       -- job is active first, and so does the decoder, while emptying them cost the job's HSET
       -- two rewrites of its hash. A retry, which makes the job waiting again, empties them. f
@@ -85,8 +89,13 @@ local function finish_jobs(from)
         else
           redis.call('HSET', jk, 'st', outcome, 'fa', now)
         end
-        zset_once(SKEY[outcome], id, ca)
-        zset_once(FKEY[outcome], id, now)
+        local sl, fl = sadds[outcome], fadds[outcome]
+        if not sl then
+          sl, fl = zadds(SKEY[outcome]), zadds(FKEY[outcome])
+          sadds[outcome], fadds[outcome] = sl, fl
+        end
+        sl[#sl + 1] = ca; sl[#sl + 1] = id
+        fl[#fl + 1] = now; fl[#fl + 1] = id
         if outcome == 'completed' then
           release_children(v[6])
           -- Counted once per run of jobs of one task (count_completed), not once per job.

@@ -61,7 +61,18 @@ local function mp_str(s, i)
   return string.sub(s, i + h, i + h + n - 1), i + h + n
 end
 local function rec_head(rec)
-  local c = string.byte(rec, 1)
+  -- Nearly every record starts with a fixarray header, 't' and a task under 32 bytes, then 'ca'
+  -- and its value under 32 bytes: these are read with two string.byte calls.
+  local c, f1, f2, tl = string.byte(rec, 1, 4)
+  if c and c >= 0x94 and c <= 0x9f and f1 == 0xa1 and f2 == 116 and tl and tl >= 0xa0 and tl <= 0xbf then
+    local te = 4 + tl - 0xa0
+    local g1, g2, g3, cl = string.byte(rec, te + 1, te + 4)
+    if g1 == 0xa2 and g2 == 99 and g3 == 97 and cl and cl >= 0xa0 and cl <= 0xbf and te + 4 + cl - 0xa0 <= #rec then
+      local ca = string.sub(rec, te + 5, te + 4 + cl - 0xa0)
+      if not string.find(ca, '^%d+$') then return nil end
+      return string.sub(rec, 5, te), ca
+    end
+  end
   local i
   if not c then return nil end
   if c >= 0x94 and c <= 0x9f then i = 2 elseif c == 0xdc then i = 4 elseif c == 0xdd then i = 6 else return nil end
@@ -148,21 +159,21 @@ local function zset(key, member, score)
   zkey(key)[member] = score
 end
 
--- zset_once is zset for a member the script writes once in that set, as claim and finish do for
--- the jobs they move: it appends to a list rather than keying a table by member.
+-- zadds and zrems return lists that flush_z also writes to key, for a script that writes many
+-- members of one set once each (claim and finish do, for the jobs they move): it appends to them
+-- itself, score then member, or member, rather than keying a table by member as zset does.
 local ZADD1, ZREM1 = {}, {}
-local function zset_once(key, member, score)
+local function zadds(key)
   zkey(key)
-  if score then
-    local t = ZADD1[key]
-    if not t then t = {}; ZADD1[key] = t end
-    t[#t + 1] = score
-    t[#t + 1] = member
-  else
-    local t = ZREM1[key]
-    if not t then t = {}; ZREM1[key] = t end
-    t[#t + 1] = member
-  end
+  local t = ZADD1[key]
+  if not t then t = {}; ZADD1[key] = t end
+  return t
+end
+local function zrems(key)
+  zkey(key)
+  local t = ZREM1[key]
+  if not t then t = {}; ZREM1[key] = t end
+  return t
 end
 
 local function flush_z()
@@ -207,14 +218,38 @@ end
 -- several has 'n' (how many), 'q', 'J' (the job IDs joined by SEP), and for each of t k s a d
 -- either the lowercase field (every event shares the value) or the uppercase one (the values
 -- joined by SEP). An event whose ID, task or detail holds SEP gets an entry of its own.
-local EV_T, EV_J, EV_K, EV_S, EV_A, EV_D, EVN = {}, {}, {}, {}, {}, {}, 0
+--
+-- The job ID and task of each event are kept in EV_J and EV_K. Its type, state, time and detail
+-- are nearly always those of the event before (a claim's events share all four), so they are
+-- kept as runs: run r starts at event R_AT[r], and its events have R_T[r], R_S[r], R_A[r] and
+-- R_D[r]. An event then costs two table slots, not six, and an entry of one run writes those
+-- four fields without comparing its events' values.
+local EV_J, EV_K, EVN = {}, {}, 0
+local R_AT, R_T, R_S, R_A, R_D = {}, {}, {}, {}, {}
+local LT, LS, LA, LD
 local EV_ENTRIES = 0
 local function event(typ, id, task, state, detail)
   EVN = EVN + 1
-  EV_T[EVN], EV_J[EVN], EV_K[EVN], EV_S[EVN], EV_A[EVN], EV_D[EVN] = typ, id or '', task or '', state or '', nows(), detail or ''
+  EV_J[EVN], EV_K[EVN] = id or '', task or ''
+  local a = nows()
+  state, detail = state or '', detail or ''
+  if typ ~= LT or state ~= LS or a ~= LA or detail ~= LD then
+    local r = #R_AT + 1
+    R_AT[r], R_T[r], R_S[r], R_A[r], R_D[r] = EVN, typ, state, a, detail
+    LT, LS, LA, LD = typ, state, a, detail
+  end
 end
 
--- ev_field appends the field of list over events from..to: shared (name) or joined (NAME).
+-- RK is the run run_of found last; run_of(i) returns the run of event i, from RK on when i is
+-- not before it (the writes read events in order), else from the first run.
+local RK = 1
+local function run_of(i)
+  if R_AT[RK] > i then RK = 1 end
+  while R_AT[RK + 1] and R_AT[RK + 1] <= i do RK = RK + 1 end
+  return RK
+end
+
+-- ev_field appends the field of list over list[from..to]: shared (name) or joined (NAME).
 local function ev_field(f, name, list, from, to)
   local v = list[from]
   for i = from + 1, to do
@@ -235,16 +270,33 @@ local EV_PER_ENTRY = 256
 
 local function ev_entry(from, to)
   EV_ENTRIES = EV_ENTRIES + 1
+  local k = run_of(from)
   if from == to then
-    redis.call('XADD', K_EV, '*', 't', EV_T[from], 'q', QNAME, 'j', EV_J[from], 'k', EV_K[from], 's', EV_S[from], 'a', EV_A[from], 'd', EV_D[from])
+    redis.call('XADD', K_EV, '*', 't', R_T[k], 'q', QNAME, 'j', EV_J[from], 'k', EV_K[from], 's', R_S[k], 'a', R_A[k], 'd', R_D[k])
     return
   end
   local f = {'n', to - from + 1, 'q', QNAME, 'J', table.concat(EV_J, SEP, from, to)}
-  ev_field(f, 't', EV_T, from, to)
-  ev_field(f, 'k', EV_K, from, to)
-  ev_field(f, 's', EV_S, from, to)
-  ev_field(f, 'a', EV_A, from, to)
-  ev_field(f, 'd', EV_D, from, to)
+  local nxt = R_AT[k + 1]
+  if not nxt or nxt > to then
+    -- One run: t, s, a and d are shared.
+    f[7], f[8] = 't', R_T[k]
+    ev_field(f, 'k', EV_K, from, to)
+    f[#f + 1] = 's'; f[#f + 1] = R_S[k]
+    f[#f + 1] = 'a'; f[#f + 1] = R_A[k]
+    f[#f + 1] = 'd'; f[#f + 1] = R_D[k]
+  else
+    local T, S, A, D = {}, {}, {}, {}
+    for i = from, to do
+      local r, n = run_of(i), i - from + 1
+      T[n], S[n], A[n], D[n] = R_T[r], R_S[r], R_A[r], R_D[r]
+    end
+    local n = to - from + 1
+    ev_field(f, 't', T, 1, n)
+    ev_field(f, 'k', EV_K, from, to)
+    ev_field(f, 's', S, 1, n)
+    ev_field(f, 'a', A, 1, n)
+    ev_field(f, 'd', D, 1, n)
+  end
   redis.call('XADD', K_EV, '*', unpack(f))
 end
 
@@ -327,15 +379,16 @@ end
 local function sep_free()
   return not (string.find(table.concat(EV_J), SEP, 1, true)
     or string.find(table.concat(EV_K), SEP, 1, true)
-    or string.find(table.concat(EV_D), SEP, 1, true))
+    or string.find(table.concat(R_D), SEP, 1, true))
 end
 
 local function flush_events()
   if EVN == 0 then return end
+  RK = 1
   local from = 1
   if not sep_free() then
     for i = 1, EVN do
-      if string.find(EV_J[i], SEP, 1, true) or string.find(EV_K[i], SEP, 1, true) or string.find(EV_D[i], SEP, 1, true) then
+      if string.find(EV_J[i], SEP, 1, true) or string.find(EV_K[i], SEP, 1, true) or string.find(R_D[run_of(i)], SEP, 1, true) then
         ev_write(from, i - 1)
         ev_write(i, i)
         from = i + 1
@@ -345,7 +398,9 @@ local function flush_events()
   ev_write(from, EVN)
   -- Counted after the writes: a new counter reads the stream's length, less the entries added.
   ev_trim(EVN, EV_ENTRIES)
-  EV_T, EV_J, EV_K, EV_S, EV_A, EV_D, EVN, EV_ENTRIES = {}, {}, {}, {}, {}, {}, 0, 0
+  EV_J, EV_K, EVN, EV_ENTRIES = {}, {}, 0, 0
+  R_AT, R_T, R_S, R_A, R_D = {}, {}, {}, {}, {}
+  LT, LS, LA, LD = nil, nil, nil, nil
 end
 
 -- metric adds up to three counters (name, value) of a task to the bucket of NOW's minute, both
