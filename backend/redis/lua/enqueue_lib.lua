@@ -103,7 +103,7 @@ local function rmember_head(pr, ras)
   end
   if pr ~= RMP_PR then
     local p = math.min(math.max(tonumber(pr), -2147483648), 2147483647) + 2147483648
-    RMP_PR, RMP_TEXT = pr, string.format('%011.0f', p)
+    RMP_PR, RMP_TEXT = pr, string.format('%011d', p)
   end
   return RMP_TEXT .. string.rep('0', 17 - #ras) .. ras
 end
