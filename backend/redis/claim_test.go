@@ -272,3 +272,44 @@ func TestFinishOfMixedOutcomes(t *testing.T) {
 		t.Errorf("job %s: result %s, want none", got[0].ID, j.Result)
 	}
 }
+
+// A job whose hash lost its created-at (only a hand edit does that) still finishes, and so do the
+// other jobs of the call: it leaves the index of its state instead of failing the whole call.
+func TestFinishOfAJobWithoutCreatedAt(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	prefix := freshPrefix(t, url)
+	s := openStore(t, withPrefix(url, prefix))
+	ctx := t.Context()
+	enqueueIDs(t, s, "a", "b")
+	got, err := s.Claim(ctx, backend.ClaimParams{Queue: "ev", WorkerID: "w", Limit: 2, LeaseDuration: time.Minute})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("claimed %d jobs (%v), want 2", len(got), err)
+	}
+	raw := rawClient(t, url)
+	if err := raw.HDel(ctx, prefix+":{ev}:j:a", "ca").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var items []backend.Finish
+	for _, j := range got {
+		items = append(items, backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted, Duration: time.Millisecond})
+	}
+	errs, err := s.Finish(ctx, backend.FinishParams{Items: items})
+	if err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	for i, e := range errs {
+		if e != nil {
+			t.Errorf("outcome of %s: %v", got[i].ID, e)
+		}
+	}
+	if err := raw.ZScore(ctx, prefix+":{ev}:s:completed", "a").Err(); err == nil {
+		t.Errorf("job a, without a created-at, is in the completed index")
+	}
+	if err := raw.ZScore(ctx, prefix+":{ev}:s:completed", "b").Err(); err != nil {
+		t.Errorf("job b is not in the completed index: %v", err)
+	}
+	if st := raw.HGet(ctx, prefix+":{ev}:j:b", "st").Val(); st != "completed" {
+		t.Errorf("job b is %q, want completed", st)
+	}
+}

@@ -94,7 +94,13 @@ local function finish_jobs(from)
           sl, fl = zadds(SKEY[outcome]), zadds(FKEY[outcome])
           sadds[outcome], fadds[outcome] = sl, fl
         end
-        sl[#sl + 1] = ca; sl[#sl + 1] = id
+        if ca then
+          sl[#sl + 1] = ca; sl[#sl + 1] = id
+        else
+          -- A hash without its created-at (only a hand edit makes one) leaves the state's set:
+          -- a false score in the list would fail the whole call.
+          zset(SKEY[outcome], id, false)
+        end
         fl[#fl + 1] = now; fl[#fl + 1] = id
         if outcome == 'completed' then
           release_children(v[6])

@@ -390,8 +390,12 @@ local function flush_events()
   RK = 1
   local from = 1
   if not sep_free() then
+    -- k follows the runs apart from RK, which the writes move on: sharing it, each write would
+    -- send it back to the first run.
+    local k = 1
     for i = 1, EVN do
-      if string.find(EV_J[i], SEP, 1, true) or string.find(EV_K[i], SEP, 1, true) or string.find(R_D[run_of(i)], SEP, 1, true) then
+      while R_AT[k + 1] and R_AT[k + 1] <= i do k = k + 1 end
+      if string.find(EV_J[i], SEP, 1, true) or string.find(EV_K[i], SEP, 1, true) or string.find(R_D[k], SEP, 1, true) then
         ev_write(from, i - 1)
         ev_write(i, i)
         from = i + 1
