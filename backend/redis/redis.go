@@ -49,6 +49,9 @@ type Store struct {
 	combine *enqueueCombiner
 	notify  *notifier
 	closed  atomic.Bool
+	// functions: claim and finish run as functions (functions.go); false once the server
+	// refused to load them.
+	functions atomic.Bool
 
 	keyCache  sync.Map // queue name -> qkeys; see queueKeys
 	keyCached atomic.Int64
@@ -116,6 +119,8 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		_ = s.rdb.Close()
 		return nil, fmt.Errorf("open redis store %s: %w", s.url, err)
 	}
+	s.functions.Store(true)
+	s.loadFunctions(ctx)
 	s.pipe = newPipeliner(s)
 	s.combine = newEnqueueCombiner(s)
 	s.notify = newNotifier(s)

@@ -5,6 +5,10 @@
 -- itself (a string: a table per job costs more to reply with than the rest of its claim). The
 -- client applies the claim's own fields (state, attempt, token, lease, start, worker), which it
 -- knows, instead of reading the hash again. The caller ends with done().
+-- NEXT_ATTEMPT turns the attempt of the job's hash into the next one without formatting a number,
+-- which costs more than the rest of the job's HSET.
+local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
+  ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
 local function claim_jobs(a)
   local meta = redis.call('HMGET', K_META, 'pz', 'rl', 'ri', 'rs', 'rc')
   if meta[1] == '1' then return {nows()} end
@@ -23,10 +27,6 @@ local function claim_jobs(a)
   local le = fmt(NOW + tonumber(ARGV[a + 1]))
   -- A job's lease token is token .. its ID (see claim.go).
   local token = ARGV[a + 3] .. ':' .. QNAME .. '/'
-  -- NEXT_ATTEMPT turns the attempt of the job's hash into the next one without formatting a number,
-  -- which costs more than the rest of the job's HSET.
-  local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
-    ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
   local mtask, ms, mws = nil, 0, 0
   -- claimed holds the IDs of jobs this call claimed from their records, so that a second member
   -- of one of them (an index entry left behind) does not claim it again.

@@ -2,32 +2,41 @@
 -- the queue's hash tag; ARGV[1..7] are the common arguments. Job hashes and per-minute metric
 -- hashes are named from ARGV[1] and ARGV[4], which carry the same hash tag, so every key a script
 -- touches is in the queue's slot.
-local K_META, K_READY = KEYS[1], KEYS[2]
-local SKEY = {waiting = KEYS[3], active = KEYS[4], delayed = KEYS[5], completed = KEYS[6], failed = KEYS[7], cancelled = KEYS[8]}
-local K_DUE, K_LEASE = KEYS[9], KEYS[10]
-local FKEY = {completed = KEYS[11], failed = KEYS[12], cancelled = KEYS[13]}
-local K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ = KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]
-local K_RIDS, K_RDUE = KEYS[20], KEYS[21]
-SKEY['waiting-children'] = KEYS[22]
+local K_META, K_READY, SKEY, K_DUE, K_LEASE, FKEY
+local K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ, K_RIDS, K_RDUE
 -- Packed jobs (record.go): a waiting job never changed since it was stored is a record in K_PACK
 -- in place of its hash. jkey gives it its hash before anything reads or changes it.
-local K_PACK = KEYS[23]
+local K_PACK
 -- Active jobs are listed and counted from the lease set: a second set of them by created-at cost
 -- two sorted-set writes per job for listings of a few hundred jobs. KEYS[4] (s:active) is only
 -- deleted, with the queue, for data written before.
-local K_OLD_ACTIVE = KEYS[4]
-SKEY.active = K_LEASE
-local JP, QNAME, MP, WAKE, EVMAX = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
-local GLOBAL = ARGV[7] == '1'
+local K_OLD_ACTIVE
+local JP, QNAME, MP, WAKE, EVMAX, GLOBAL
 local TERMINAL = {completed = true, failed = true, cancelled = true}
 local SEP = '\031'
-
 local NOW
-if ARGV[3] == '0' then
-  local t = redis.call('TIME')
-  NOW = tonumber(t[1]) * 1000000 + tonumber(t[2])
-else
-  NOW = tonumber(ARGV[3])
+-- DIRTY: a function's call has begun and not reached done(); begin_state is defined last.
+local DIRTY, begin_state = false, nil
+
+-- begin_call sets what the call's KEYS and ARGV name, and NOW. A script (EVAL) runs it right
+-- after the prelude; a function (FCALL, scripts.go) at the start of each call, as the library's
+-- top level runs only once, when it is loaded.
+local function begin_call()
+  K_META, K_READY = KEYS[1], KEYS[2]
+  K_DUE, K_LEASE = KEYS[9], KEYS[10]
+  SKEY = {waiting = KEYS[3], active = K_LEASE, delayed = KEYS[5], completed = KEYS[6], failed = KEYS[7],
+    cancelled = KEYS[8], ['waiting-children'] = KEYS[22]}
+  FKEY = {completed = KEYS[11], failed = KEYS[12], cancelled = KEYS[13]}
+  K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ = KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]
+  K_RIDS, K_RDUE, K_PACK, K_OLD_ACTIVE = KEYS[20], KEYS[21], KEYS[23], KEYS[4]
+  JP, QNAME, MP, WAKE, EVMAX = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
+  GLOBAL = ARGV[7] == '1'
+  if ARGV[3] == '0' then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  else
+    NOW = tonumber(ARGV[3])
+  end
 end
 
 -- fmt writes a whole number (every number the scripts write is one: microseconds, counts) as
@@ -607,4 +616,23 @@ local function done()
   JOBQ = {}
   if woke then redis.call('SPUBLISH', WAKE, '1') end
   woke = false
+  DIRTY = false
+end
+
+-- begin_state readies a function's call (scripts.go): a function's state lives on from one call
+-- to the next. done() leaves the gathered writes empty; a call that failed before it (a command
+-- that raised an error) may not have, and its writes are dropped here, as Redis dropped the rest
+-- of that call.
+begin_state = function()
+  if DIRTY then
+    ZOPS, ZKEYS, ZADD1, ZREM1 = {}, {}, {}, {}
+    EV_J, EV_K, EVN, EV_ENTRIES = {}, {}, 0, 0
+    R_AT, R_T, R_S, R_A, R_D = {}, {}, {}, {}, {}
+    LT, LS, LA, LD = nil, nil, nil, nil
+    MET, TMET, JOBQ = {}, {}, {}
+    woke = false
+  end
+  DIRTY = true
+  KNOWN, HC_SET = false, false
+  if DELETED[1] then DELETED = {} end
 end

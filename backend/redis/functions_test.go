@@ -1,0 +1,157 @@
+package redis_test
+
+import (
+	"bytes"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/redis"
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// asyncmqLibraries lists the function libraries of asyncmq on the server.
+func asyncmqLibraries(t *testing.T, raw *goredis.Client) []string {
+	t.Helper()
+	libs, err := raw.FunctionList(t.Context(), goredis.FunctionListQuery{LibraryNamePattern: "asyncmq_*"}).Result()
+	if err != nil {
+		t.Fatalf("FUNCTION LIST: %v", err)
+	}
+	var names []string
+	for _, l := range libs {
+		names = append(names, l.Name)
+	}
+	return names
+}
+
+// claimAndFinish claims up to limit jobs of queue ev and completes them, and returns their IDs.
+func claimAndFinish(t *testing.T, s backend.Store, limit int) []string {
+	t.Helper()
+	ctx := t.Context()
+	got, err := s.Claim(ctx, backend.ClaimParams{Queue: "ev", WorkerID: "w", Limit: limit, LeaseDuration: time.Minute})
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	var ids []string
+	var items []backend.Finish
+	for _, j := range got {
+		ids = append(ids, j.ID)
+		items = append(items, backend.Finish{JobID: j.ID, LeaseToken: j.LeaseToken, Outcome: asyncmqtype.OutcomeCompleted, Duration: time.Millisecond})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	errs, err := s.Finish(ctx, backend.FinishParams{Items: items})
+	if err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	for i, e := range errs {
+		if e != nil {
+			t.Fatalf("finish %s: %v", ids[i], e)
+		}
+	}
+	return ids
+}
+
+// A server that lost the store's functions (FUNCTION DELETE or FLUSH, a restart without
+// persistence) gets them back at the next call that misses one, and that call still does its
+// work.
+func TestFunctionsLoadedAgain(t *testing.T) {
+	t.Parallel()
+	u := testURL(t)
+	s := openStore(t, withPrefix(u, freshPrefix(t, u)))
+	raw := rawClient(t, u)
+	ctx := t.Context()
+	if libs := asyncmqLibraries(t, raw); !hasPrefixes(libs, "asyncmq_claim_", "asyncmq_finish_") {
+		t.Fatalf("after Open the server has libraries %v, want a claim and a finish library", libs)
+	}
+	enqueueIDs(t, s, "a", "b", "c")
+	for _, name := range asyncmqLibraries(t, raw) {
+		// Another test may have deleted it first.
+		if err := raw.FunctionDelete(ctx, name).Err(); err != nil && !strings.Contains(err.Error(), "not exist") {
+			t.Fatalf("FUNCTION DELETE %s: %v", name, err)
+		}
+	}
+	if ids := claimAndFinish(t, s, 1); strings.Join(ids, ",") != "a" {
+		t.Fatalf("claimed %v after the functions were deleted, want [a]", ids)
+	}
+	if libs := asyncmqLibraries(t, raw); !hasPrefixes(libs, "asyncmq_claim_", "asyncmq_finish_") {
+		t.Fatalf("after a call missed its function the server has libraries %v, want them loaded again", libs)
+	}
+	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "b,c" {
+		t.Fatalf("claimed %v, want [b c]", ids)
+	}
+	q, err := s.Queue(ctx, "ev")
+	if err != nil || q.Counts[asyncmqtype.StateCompleted] != 3 {
+		t.Fatalf("queue counts %v (%v), want 3 completed", q.Counts, err)
+	}
+}
+
+func hasPrefixes(names []string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		found := false
+		for _, n := range names {
+			found = found || strings.HasPrefix(n, p)
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// syncBuffer is a bytes.Buffer a logger may write to from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// A user whose ACL refuses the function commands still claims and finishes jobs: the store says
+// so once in its log and runs those calls as scripts.
+func TestScriptsWhenFunctionsRefused(t *testing.T) {
+	t.Parallel()
+	u := testURL(t)
+	raw := rawClient(t, u)
+	ctx := t.Context()
+	prefix := freshPrefix(t, u)
+	user, pass := prefix+"-nofn", "pw-"+prefix
+	if err := raw.Do(ctx, "ACL", "SETUSER", user, "on", ">"+pass, "~*", "&*", "+@all", "-function", "-fcall", "-fcall_ro").Err(); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	t.Cleanup(func() { raw.Do(t.Context(), "ACL", "DELUSER", user) })
+	pu, err := url.Parse(withPrefix(u, prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu.User = url.UserPassword(user, pass)
+	var logs syncBuffer
+	s, err := redis.Open(ctx, pu.String(), redis.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatalf("open as %s: %v", user, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	enqueueIDs(t, s, "a", "b")
+	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
+		t.Fatalf("claimed %v, want [a b]", ids)
+	}
+	if n := strings.Count(logs.String(), "refuses to load functions"); n != 1 {
+		t.Fatalf("the log says %d times that the server refuses functions, want once:\n%s", n, logs.String())
+	}
+}
