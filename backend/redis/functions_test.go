@@ -155,3 +155,40 @@ func TestScriptsWhenFunctionsRefused(t *testing.T) {
 		t.Fatalf("the log says %d times that the server refuses functions, want once:\n%s", n, logs.String())
 	}
 }
+
+// A user that may load functions but not call them (an odd ACL, but a possible one) still
+// claims and finishes jobs: the first refused calls run again as scripts, and so do all later
+// ones.
+func TestScriptsWhenFCallRefused(t *testing.T) {
+	t.Parallel()
+	u := testURL(t)
+	raw := rawClient(t, u)
+	ctx := t.Context()
+	prefix := freshPrefix(t, u)
+	user, pass := prefix+"-nofcall", "pw-"+prefix
+	if err := raw.Do(ctx, "ACL", "SETUSER", user, "on", ">"+pass, "~*", "&*", "+@all", "-fcall", "-fcall_ro").Err(); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	t.Cleanup(func() { raw.Do(t.Context(), "ACL", "DELUSER", user) })
+	pu, err := url.Parse(withPrefix(u, prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu.User = url.UserPassword(user, pass)
+	var logs syncBuffer
+	s, err := redis.Open(ctx, pu.String(), redis.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatalf("open as %s: %v", user, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	enqueueIDs(t, s, "a", "b", "c")
+	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
+		t.Fatalf("claimed %v, want [a b]", ids)
+	}
+	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "c" {
+		t.Fatalf("claimed %v, want [c]", ids)
+	}
+	if n := strings.Count(logs.String(), "refuses FCALL"); n != 1 {
+		t.Fatalf("the log says %d times that the server refuses FCALL, want once:\n%s", n, logs.String())
+	}
+}

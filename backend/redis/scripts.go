@@ -156,17 +156,24 @@ func (s *Store) evalMany(ctx context.Context, calls []call) []result {
 		return nil
 	})
 	var retry []int
-	reload := false
+	reload, denied := false, false
 	for i, cmd := range cmds {
 		v, err := cmd.Result()
-		if err != nil && (isNoScript(err) || isNoFunction(err)) {
+		fn := useFn && calls[i].s.fn != ""
+		if err != nil && (isNoScript(err) || fn && (isNoFunction(err) || isNoPerm(err))) {
 			reload = reload || isNoFunction(err)
+			denied = denied || isNoPerm(err)
 			retry = append(retry, i)
 			continue
 		}
 		out[i] = result{v, s.wrapRedisErr(err)}
 	}
-	if reload {
+	if denied {
+		// An ACL that lets the user load functions but not call them: scripts from now on.
+		if s.functions.CompareAndSwap(true, false) {
+			s.log.Warn("asyncmq redis: the server refuses FCALL; every call runs as a script, which costs Redis more per claim")
+		}
+	} else if reload {
 		s.loadFunctions(ctx)
 	}
 	if len(retry) > 0 {
@@ -182,6 +189,10 @@ func (s *Store) evalMany(ctx context.Context, calls []call) []result {
 		}
 	}
 	return out
+}
+
+func isNoPerm(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOPERM")
 }
 
 func isNoScript(err error) bool {
