@@ -6,26 +6,39 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
 
 // Functions (see script). The store loads its function libraries when it opens, and again when
 // a call finds its function missing; the call itself then runs as a script, so it never waits
-// on a second miss. A library is named after its script's SHA: a new version of the store loads
-// libraries of its own beside those of earlier versions, which stay until deleted (FUNCTION
-// DELETE, or FUNCTION FLUSH, which costs every process one reload). A server that refuses
-// FUNCTION LOAD (an ACL without the function commands, a proxy that does not pass them on) turns
-// the store back to scripts for every call, with one warning in the log.
+// on a second miss. A library is named after the SHA of its text: a new version of the store
+// loads libraries of its own beside those of earlier versions, which stay until deleted
+// (FUNCTION DELETE, or FUNCTION FLUSH, which costs every process one reload). A server that
+// refuses FUNCTION LOAD for good (an ACL without the function commands, a proxy that does not
+// know them) turns the store back to scripts for every call, with one warning in the log; a
+// load that fails for a while (a full Redis, a replica missing under min-replicas-to-write, a
+// master out of reach) is tried again a second later at the earliest.
+//
+// A call retried as a script made no write: Redis answers "Function not found" and NOPERM
+// before running anything, and OOM before a call's first write.
 
 // isNoFunction reports the error of an FCALL of a function the server does not have.
 func isNoFunction(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "Function not found")
 }
 
+// loadRetry is the shortest time between two loads of the functions that fail for a while.
+const loadRetry = time.Second
+
 // loadFunctions loads every function library on the server (on every master of a Cluster), or,
-// when the server refuses, stops calling functions.
+// when the server refuses for good, stops calling functions. After a failure that may pass, it
+// does nothing until loadRetry has passed.
 func (s *Store) loadFunctions(ctx context.Context) {
+	if time.Now().UnixNano() < s.loadAfter.Load() {
+		return
+	}
 	err := s.forEachMaster(ctx, func(ctx context.Context, c goredis.Cmdable) error {
 		for _, sc := range functionScripts {
 			if err := c.FunctionLoad(ctx, sc.lib).Err(); err != nil && !strings.Contains(err.Error(), "already exists") {
@@ -38,8 +51,8 @@ func (s *Store) loadFunctions(ctx context.Context) {
 		return
 	}
 	if ctx.Err() != nil || !refused(err) {
-		// The next call that misses its function tries again.
-		s.log.Warn("asyncmq redis: load the function libraries", "err", err)
+		s.loadAfter.Store(time.Now().Add(loadRetry).UnixNano())
+		s.log.Warn("asyncmq redis: load the function libraries; calls run as scripts meanwhile", "err", err)
 		return
 	}
 	if s.functions.CompareAndSwap(true, false) {
@@ -47,20 +60,18 @@ func (s *Store) loadFunctions(ctx context.Context) {
 	}
 }
 
-// refused reports an answer of the server that loading again will not change: not a network
-// error, and none of the errors of a server busy, loading, failing over or full.
+// refused reports an answer of the server that loading again will not change: the user may not
+// run the command, the server does not know it, or the library does not compile (a bug of the
+// store). Anything else (a network error, a server busy, loading, failing over, full, missing
+// replicas, unable to persist) may pass.
 func refused(err error) bool {
 	var rerr goredis.Error
 	if !errors.As(err, &rerr) {
 		return false
 	}
 	msg := rerr.Error()
-	for _, p := range []string{"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN", "READONLY", "OOM"} {
-		if strings.HasPrefix(msg, p) {
-			return false
-		}
-	}
-	return true
+	return strings.HasPrefix(msg, "NOPERM") || strings.Contains(msg, "unknown command") ||
+		strings.Contains(msg, "unknown subcommand") || strings.Contains(msg, "Error compiling")
 }
 
 // forEachMaster runs f on the server, or on each master of a Cluster, at once.

@@ -12,6 +12,7 @@ import (
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/redis"
+	"github.com/asyncmq/asyncmq/internal/redistest"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -190,5 +191,40 @@ func TestScriptsWhenFCallRefused(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "refuses FCALL"); n != 1 {
 		t.Fatalf("the log says %d times that the server refuses FCALL, want once:\n%s", n, logs.String())
+	}
+}
+
+// A load of the functions that fails for a while (here, writes refused for want of a replica)
+// does not give up on functions: calls run as scripts meanwhile, and a later call loads them.
+func TestFunctionsLoadedAfterAPassingRefusal(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t, "--min-replicas-to-write", "1")
+	var logs syncBuffer
+	ctx := t.Context()
+	s, err := redis.Open(ctx, srv.URL(), redis.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	raw := rawClient(t, srv.URL())
+	if libs := asyncmqLibraries(t, raw); len(libs) != 0 {
+		t.Fatalf("the server has libraries %v though it refuses writes", libs)
+	}
+	if err := raw.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	enqueueIDs(t, s, "a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; !hasPrefixes(asyncmqLibraries(t, raw), "asyncmq_claim_", "asyncmq_finish_"); n++ {
+		if time.Now().After(deadline) || n == 10 {
+			t.Fatalf("no function library loaded after %d claims once the server took writes again; log:\n%s", n, logs.String())
+		}
+		if ids := claimAndFinish(t, s, 1); len(ids) != 1 {
+			t.Fatalf("claim %d took %v, want one job", n, ids)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if strings.Contains(logs.String(), "refuses to load functions") {
+		t.Fatalf("a passing refusal turned functions off:\n%s", logs.String())
 	}
 }

@@ -114,6 +114,11 @@ func TestFullRedis(t *testing.T) {
 			if errors.Is(err, asyncmqtype.ErrInvalid) {
 				t.Fatalf("a full Redis is not invalid input: %v", err)
 			}
+			// A claim of a queue with nothing to claim writes nothing, so it still answers.
+			idle := backend.ClaimParams{Queue: "idle", WorkerID: "w", Limit: 5, LeaseDuration: time.Minute}
+			if jobs, err := s.Claim(ctx, idle); err != nil || len(jobs) != 0 {
+				t.Fatalf("claim of an idle queue of a full Redis: %d jobs, %v; want none and no error", len(jobs), err)
+			}
 			// A process starting now, under a prefix with no layout record yet, cannot write
 			// one: it starts all the same, and its enqueues say why they fail.
 			other, err := openStoreErr(t, withPrefix(srv.URL(), "late"))
@@ -123,6 +128,10 @@ func TestFullRedis(t *testing.T) {
 			err = other.Enqueue(ctx, pathParams(path.plain, &asyncmqtype.JobInfo{ID: "late", Queue: "q", Task: "t", Payload: []byte(payload)}))
 			if err == nil || !strings.Contains(err.Error(), "out of memory") {
 				t.Fatalf("enqueue from the late store: %v, want an error saying Redis is out of memory", err)
+			}
+			// Nor could it load its functions: its calls run as scripts.
+			if jobs, err := other.Claim(ctx, idle); err != nil || len(jobs) != 0 {
+				t.Fatalf("claim of an idle queue from the late store: %d jobs, %v; want none and no error", len(jobs), err)
 			}
 		})
 	}

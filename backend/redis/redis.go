@@ -52,6 +52,8 @@ type Store struct {
 	// functions: claim and finish run as functions (functions.go); false once the server
 	// refused to load them.
 	functions atomic.Bool
+	// loadAfter: Unix nanoseconds before which loadFunctions does not try again.
+	loadAfter atomic.Int64
 
 	keyCache  sync.Map // queue name -> qkeys; see queueKeys
 	keyCached atomic.Int64

@@ -54,17 +54,21 @@ func loadScript(name string, parts ...string) *script {
 func loadFunction(name string, parts ...string) *script {
 	sc := loadScript(name, parts...)
 	prelude, body := readLua("prelude"), readLua(name)
+	// The library is written with a placeholder for its name, which is then the SHA of that
+	// text: every change of the library, of its Lua or of this wrapper, names it anew.
+	const placeholder = "asyncmq_NAME"
 	var lib strings.Builder
-	sc.fn = "asyncmq_" + name + "_" + sc.sha[:20]
-	fmt.Fprintf(&lib, "#!lua name=%s\nlocal KEYS, ARGV\n", sc.fn)
+	fmt.Fprintf(&lib, "#!lua name=%s\nlocal KEYS, ARGV\n", placeholder)
 	lib.WriteString(prelude)
 	for _, f := range parts {
 		lib.WriteString(readLua(f))
 	}
-	fmt.Fprintf(&lib, "redis.register_function('%s', function(keys, args)\nKEYS, ARGV = keys, args\nbegin_call()\nbegin_state()\n", sc.fn)
+	fmt.Fprintf(&lib, "redis.register_function('%s', function(keys, args)\nKEYS, ARGV = keys, args\nbegin_call()\nbegin_state()\n", placeholder)
 	lib.WriteString(body)
 	lib.WriteString("end)\n")
-	sc.lib = lib.String()
+	sum := sha1.Sum([]byte(lib.String()))
+	sc.fn = "asyncmq_" + name + "_" + hex.EncodeToString(sum[:10])
+	sc.lib = strings.ReplaceAll(lib.String(), placeholder, sc.fn)
 	return sc
 }
 
@@ -160,7 +164,10 @@ func (s *Store) evalMany(ctx context.Context, calls []call) []result {
 	for i, cmd := range cmds {
 		v, err := cmd.Result()
 		fn := useFn && calls[i].s.fn != ""
-		if err != nil && (isNoScript(err) || fn && (isNoFunction(err) || isNoPerm(err))) {
+		// A full Redis refuses a function before it runs, where a script runs until its first
+		// write: the call runs again as a script, so that a claim of an idle queue still
+		// answers that it has no jobs. Each retried call made no write (see isNoFunction).
+		if err != nil && (isNoScript(err) || fn && (isNoFunction(err) || isNoPerm(err) || isOOM(err))) {
 			reload = reload || isNoFunction(err)
 			denied = denied || isNoPerm(err)
 			retry = append(retry, i)
@@ -189,6 +196,10 @@ func (s *Store) evalMany(ctx context.Context, calls []call) []result {
 		}
 	}
 	return out
+}
+
+func isOOM(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "OOM")
 }
 
 func isNoPerm(err error) bool {
