@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -124,30 +125,46 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// A user whose ACL refuses the function commands still claims and finishes jobs: the store says
-// so once in its log and runs those calls as scripts.
-func TestScriptsWhenFunctionsRefused(t *testing.T) {
-	t.Parallel()
+// openAsUser opens a store, under a fresh prefix, as a new ACL user of the test Redis given
+// rules (besides a password and every key and channel), and returns it with its log.
+func openAsUser(t *testing.T, name string, rules ...string) (*redis.Store, *syncBuffer) {
+	t.Helper()
 	u := testURL(t)
 	raw := rawClient(t, u)
-	ctx := t.Context()
 	prefix := freshPrefix(t, u)
-	user, pass := prefix+"-nofn", "pw-"+prefix
-	if err := raw.Do(ctx, "ACL", "SETUSER", user, "on", ">"+pass, "~*", "&*", "+@all", "-function", "-fcall", "-fcall_ro").Err(); err != nil {
+	user, pass := prefix+"-"+name, "pw-"+prefix
+	args := append([]any{"ACL", "SETUSER", user, "on", ">" + pass, "~*", "&*"}, anys(rules)...)
+	if err := raw.Do(t.Context(), args...).Err(); err != nil {
 		t.Fatalf("ACL SETUSER: %v", err)
 	}
-	t.Cleanup(func() { raw.Do(t.Context(), "ACL", "DELUSER", user) })
+	t.Cleanup(func() { raw.Do(context.Background(), "ACL", "DELUSER", user) })
 	pu, err := url.Parse(withPrefix(u, prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pu.User = url.UserPassword(user, pass)
-	var logs syncBuffer
-	s, err := redis.Open(ctx, pu.String(), redis.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	logs := new(syncBuffer)
+	s, err := redis.Open(t.Context(), pu.String(), redis.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	if err != nil {
 		t.Fatalf("open as %s: %v", user, err)
 	}
 	t.Cleanup(func() { s.Close() })
+	return s, logs
+}
+
+func anys(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// A user whose ACL refuses the function commands still claims and finishes jobs: the store says
+// so once in its log and runs those calls as scripts.
+func TestScriptsWhenFunctionsRefused(t *testing.T) {
+	t.Parallel()
+	s, logs := openAsUser(t, "nofn", "+@all", "-function", "-fcall", "-fcall_ro")
 	enqueueIDs(t, s, "a", "b")
 	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
 		t.Fatalf("claimed %v, want [a b]", ids)
@@ -162,26 +179,7 @@ func TestScriptsWhenFunctionsRefused(t *testing.T) {
 // ones.
 func TestScriptsWhenFCallRefused(t *testing.T) {
 	t.Parallel()
-	u := testURL(t)
-	raw := rawClient(t, u)
-	ctx := t.Context()
-	prefix := freshPrefix(t, u)
-	user, pass := prefix+"-nofcall", "pw-"+prefix
-	if err := raw.Do(ctx, "ACL", "SETUSER", user, "on", ">"+pass, "~*", "&*", "+@all", "-fcall", "-fcall_ro").Err(); err != nil {
-		t.Fatalf("ACL SETUSER: %v", err)
-	}
-	t.Cleanup(func() { raw.Do(t.Context(), "ACL", "DELUSER", user) })
-	pu, err := url.Parse(withPrefix(u, prefix))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pu.User = url.UserPassword(user, pass)
-	var logs syncBuffer
-	s, err := redis.Open(ctx, pu.String(), redis.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-	if err != nil {
-		t.Fatalf("open as %s: %v", user, err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, logs := openAsUser(t, "nofcall", "+@all", "-fcall", "-fcall_ro")
 	enqueueIDs(t, s, "a", "b", "c")
 	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
 		t.Fatalf("claimed %v, want [a b]", ids)
