@@ -19,7 +19,8 @@ import (
 // refuses FUNCTION LOAD for good (an ACL without the function commands, a proxy that does not
 // know them) turns the store back to scripts for every call, with one warning in the log; a
 // load that fails for a while (a full Redis, a replica missing under min-replicas-to-write, a
-// master out of reach) is tried again a second later at the earliest.
+// master out of reach) is logged once, calls run as scripts meanwhile, and a load is tried again
+// each second until one succeeds.
 //
 // A call retried as a script made no write: Redis answers "Function not found" and NOPERM
 // before running anything, and OOM before a call's first write.
@@ -32,12 +33,30 @@ func isNoFunction(err error) bool {
 // loadRetry is the shortest time between two loads of the functions that fail for a while.
 const loadRetry = time.Second
 
+// useFunctions reports whether calls are to be made as functions now: not after a refusal for
+// good, nor while the last load failed, until a new load, tried once loadRetry has passed,
+// succeeds. Meanwhile calls go straight to scripts, rather than each first meeting "Function not
+// found".
+func (s *Store) useFunctions(ctx context.Context) bool {
+	if !s.functions.Load() {
+		return false
+	}
+	if !s.loadFailing.Load() {
+		return true
+	}
+	s.loadFunctions(ctx)
+	return s.functions.Load() && !s.loadFailing.Load()
+}
+
 // loadFunctions loads every function library on the server (on every master of a Cluster), or,
-// when the server refuses for good, stops calling functions. After a failure that may pass, it
-// does nothing until loadRetry has passed.
+// when the server refuses for good, stops calling functions. One caller at a time loads, and
+// after a failure that may pass, none until loadRetry has passed; the failures of one outage
+// are logged once.
 func (s *Store) loadFunctions(ctx context.Context) {
-	if time.Now().UnixNano() < s.loadAfter.Load() {
-		return
+	now := time.Now().UnixNano()
+	after := s.loadAfter.Load()
+	if now < after || !s.loadAfter.CompareAndSwap(after, now+int64(loadRetry)) {
+		return // too soon after a failure, or another caller is loading
 	}
 	err := s.forEachMaster(ctx, func(ctx context.Context, c goredis.Cmdable) error {
 		for _, sc := range functionScripts {
@@ -48,21 +67,28 @@ func (s *Store) loadFunctions(ctx context.Context) {
 		return nil
 	})
 	if err == nil {
+		// A server that loses them again (FUNCTION FLUSH) gets them back at the next miss.
+		s.loadAfter.Store(0)
+		if s.loadFailing.CompareAndSwap(true, false) {
+			s.log.Info("asyncmq redis: the function libraries are loaded again; calls run as functions")
+		}
 		return
 	}
 	if ctx.Err() != nil || !refused(err) {
-		s.loadAfter.Store(time.Now().Add(loadRetry).UnixNano())
-		s.log.Warn("asyncmq redis: load the function libraries; calls run as scripts meanwhile", "err", err)
+		if s.loadFailing.CompareAndSwap(false, true) {
+			s.log.Warn("asyncmq redis: load the function libraries; calls run as scripts until a load succeeds", "err", err)
+		}
 		return
 	}
+	s.loadFailing.Store(false)
 	if s.functions.CompareAndSwap(true, false) {
 		s.log.Warn("asyncmq redis: the server refuses to load functions; every call runs as a script, which costs Redis more per claim", "err", err)
 	}
 }
 
 // refused reports an answer of the server that loading again will not change: the user may not
-// run the command, the server does not know it, or the library does not compile (a bug of the
-// store). Anything else (a network error, a server busy, loading, failing over, full, missing
+// run the command, the server does not know it, or the library does not compile or register (a
+// bug of the store). Anything else (a network error, a server busy, loading, failing over, full, missing
 // replicas, unable to persist) may pass.
 func refused(err error) bool {
 	var rerr goredis.Error
@@ -71,7 +97,8 @@ func refused(err error) bool {
 	}
 	msg := rerr.Error()
 	return strings.HasPrefix(msg, "NOPERM") || strings.Contains(msg, "unknown command") ||
-		strings.Contains(msg, "unknown subcommand") || strings.Contains(msg, "Error compiling")
+		strings.Contains(msg, "unknown subcommand") || strings.Contains(msg, "Error compiling") ||
+		strings.Contains(msg, "Error registering")
 }
 
 // forEachMaster runs f on the server, or on each master of a Cluster, at once.

@@ -125,15 +125,16 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// openAsUser opens a store, under a fresh prefix, as a new ACL user of the test Redis given
-// rules (besides a password and every key and channel), and returns it with its log.
-func openAsUser(t *testing.T, name string, rules ...string) (*redis.Store, *syncBuffer) {
+// openAsUser opens a store, under a fresh prefix, as a new ACL user of the test Redis with a
+// password, every channel and the rules that rules returns for the prefix, and returns it with
+// its log.
+func openAsUser(t *testing.T, name string, rules func(prefix string) []string) (*redis.Store, *syncBuffer) {
 	t.Helper()
 	u := testURL(t)
 	raw := rawClient(t, u)
 	prefix := freshPrefix(t, u)
 	user, pass := prefix+"-"+name, "pw-"+prefix
-	args := append([]any{"ACL", "SETUSER", user, "on", ">" + pass, "~*", "&*"}, anys(rules)...)
+	args := append([]any{"ACL", "SETUSER", user, "on", ">" + pass, "&*"}, anys(rules(prefix))...)
 	if err := raw.Do(t.Context(), args...).Err(); err != nil {
 		t.Fatalf("ACL SETUSER: %v", err)
 	}
@@ -164,7 +165,9 @@ func anys(xs []string) []any {
 // so once in its log and runs those calls as scripts.
 func TestScriptsWhenFunctionsRefused(t *testing.T) {
 	t.Parallel()
-	s, logs := openAsUser(t, "nofn", "+@all", "-function", "-fcall", "-fcall_ro")
+	s, logs := openAsUser(t, "nofn", func(string) []string {
+		return []string{"~*", "+@all", "-function", "-fcall", "-fcall_ro"}
+	})
 	enqueueIDs(t, s, "a", "b")
 	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
 		t.Fatalf("claimed %v, want [a b]", ids)
@@ -179,7 +182,7 @@ func TestScriptsWhenFunctionsRefused(t *testing.T) {
 // ones.
 func TestScriptsWhenFCallRefused(t *testing.T) {
 	t.Parallel()
-	s, logs := openAsUser(t, "nofcall", "+@all", "-fcall", "-fcall_ro")
+	s, logs := openAsUser(t, "nofcall", func(string) []string { return []string{"~*", "+@all", "-fcall", "-fcall_ro"} })
 	enqueueIDs(t, s, "a", "b", "c")
 	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
 		t.Fatalf("claimed %v, want [a b]", ids)
@@ -189,6 +192,26 @@ func TestScriptsWhenFCallRefused(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "refuses FCALL"); n != 1 {
 		t.Fatalf("the log says %d times that the server refuses FCALL, want once:\n%s", n, logs.String())
+	}
+}
+
+// A call refused for its keys (an ACL that gives the user some queues only) is refused as a
+// script would be, and the store keeps calling functions for the queues it may use.
+func TestFunctionsKeptAfterAKeyRefusal(t *testing.T) {
+	t.Parallel()
+	s, logs := openAsUser(t, "onequeue", func(prefix string) []string {
+		return []string{"~" + prefix + ":[^{]*", "~" + prefix + ":{ev}:*", "+@all"}
+	})
+	_, err := s.Claim(t.Context(), backend.ClaimParams{Queue: "other", WorkerID: "w", Limit: 1, LeaseDuration: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("claim of a queue the user may not touch: %v, want a NOPERM error", err)
+	}
+	enqueueIDs(t, s, "a")
+	if ids := claimAndFinish(t, s, 1); strings.Join(ids, ",") != "a" {
+		t.Fatalf("claimed %v, want [a]", ids)
+	}
+	if strings.Contains(logs.String(), "refuses") {
+		t.Fatalf("a refusal of keys turned functions off:\n%s", logs.String())
 	}
 }
 
@@ -208,6 +231,24 @@ func TestFunctionsLoadedAfterAPassingRefusal(t *testing.T) {
 	if libs := asyncmqLibraries(t, raw); len(libs) != 0 {
 		t.Fatalf("the server has libraries %v though it refuses writes", libs)
 	}
+	// Claims from many goroutines while the load keeps failing, past loadRetry: they answer (no
+	// jobs), and the outage is logged once.
+	var wg sync.WaitGroup
+	stop := time.Now().Add(1500 * time.Millisecond)
+	for range 16 {
+		wg.Go(func() {
+			for time.Now().Before(stop) {
+				if _, err := s.Claim(ctx, backend.ClaimParams{Queue: "ev", WorkerID: "w", Limit: 1, LeaseDuration: time.Minute}); err != nil {
+					t.Errorf("claim while the functions cannot be loaded: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := strings.Count(logs.String(), "load the function libraries"); n != 1 {
+		t.Fatalf("the log says %d times that the libraries could not be loaded, want once:\n%s", n, logs.String())
+	}
 	if err := raw.ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +263,7 @@ func TestFunctionsLoadedAfterAPassingRefusal(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	if strings.Contains(logs.String(), "refuses to load functions") {
-		t.Fatalf("a passing refusal turned functions off:\n%s", logs.String())
+	if strings.Contains(logs.String(), "refuses to load functions") || !strings.Contains(logs.String(), "loaded again") {
+		t.Fatalf("a passing refusal turned functions off, or their return went unsaid:\n%s", logs.String())
 	}
 }

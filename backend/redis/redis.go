@@ -52,8 +52,10 @@ type Store struct {
 	// functions: claim and finish run as functions (functions.go); false once the server
 	// refused to load them.
 	functions atomic.Bool
-	// loadAfter: Unix nanoseconds before which loadFunctions does not try again.
-	loadAfter atomic.Int64
+	// loadAfter: Unix nanoseconds before which loadFunctions does not try again; loadFailing:
+	// the last load failed for a reason that may pass.
+	loadAfter   atomic.Int64
+	loadFailing atomic.Bool
 
 	keyCache  sync.Map // queue name -> qkeys; see queueKeys
 	keyCached atomic.Int64

@@ -148,7 +148,7 @@ func (s *Store) eval(ctx context.Context, c call) (any, error) {
 func (s *Store) evalMany(ctx context.Context, calls []call) []result {
 	out := make([]result, len(calls))
 	cmds := make([]*goredis.Cmd, len(calls))
-	useFn := s.functions.Load()
+	useFn := s.useFunctions(ctx)
 	_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, c := range calls {
 			if useFn && c.s.fn != "" {
@@ -202,8 +202,10 @@ func isOOM(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "OOM")
 }
 
+// isNoPerm reports the refusal of an FCALL by the user's ACL: the command itself, not its keys,
+// which a script would be refused as well.
 func isNoPerm(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "NOPERM")
+	return err != nil && strings.HasPrefix(err.Error(), "NOPERM") && strings.Contains(err.Error(), "'fcall")
 }
 
 func isNoScript(err error) bool {
