@@ -88,8 +88,8 @@ func (s *Store) loadFunctions(ctx context.Context) {
 
 // refused reports an answer of the server that loading again will not change: the user may not
 // run the command, the server does not know it, or the library does not compile or register (a
-// bug of the store). Anything else (a network error, a server busy, loading, failing over, full, missing
-// replicas, unable to persist) may pass.
+// bug of the store). Anything else (a network error, a server busy, loading, failing over,
+// full, missing replicas, unable to persist) may pass.
 func refused(err error) bool {
 	var rerr goredis.Error
 	if !errors.As(err, &rerr) {

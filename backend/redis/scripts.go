@@ -49,8 +49,8 @@ func loadScript(name string, parts ...string) *script {
 
 // loadFunction is loadScript for a script that also runs as a function: its library holds the
 // prelude and parts at its top level, and registers a function that readies the call
-// (begin_call, begin_state in prelude.lua) and runs the body. The names carry the script's SHA,
-// so that processes of different versions sharing a server each find their own.
+// (begin_call, begin_state in prelude.lua) and runs the body. The names carry the library's
+// SHA, so that processes of different versions sharing a server each find their own.
 func loadFunction(name string, parts ...string) *script {
 	sc := loadScript(name, parts...)
 	prelude, body := readLua("prelude"), readLua(name)
@@ -166,7 +166,7 @@ func (s *Store) evalMany(ctx context.Context, calls []call) []result {
 		fn := useFn && calls[i].s.fn != ""
 		// A full Redis refuses a function before it runs, where a script runs until its first
 		// write: the call runs again as a script, so that a claim of an idle queue still
-		// answers that it has no jobs. Each retried call made no write (see isNoFunction).
+		// answers that it has no jobs. Each retried call made no write (see functions.go).
 		if err != nil && (isNoScript(err) || fn && (isNoFunction(err) || isNoPerm(err) || isOOM(err))) {
 			reload = reload || isNoFunction(err)
 			denied = denied || isNoPerm(err)
