@@ -3,8 +3,10 @@ package redis_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -69,21 +71,22 @@ func TestFunctionsLoadedAgain(t *testing.T) {
 	s := openStore(t, withPrefix(u, freshPrefix(t, u)))
 	raw := rawClient(t, u)
 	ctx := t.Context()
-	if libs := asyncmqLibraries(t, raw); !hasPrefixes(libs, "asyncmq_claim_", "asyncmq_finish_") {
-		t.Fatalf("after Open the server has libraries %v, want a claim and a finish library", libs)
+	own := redis.FunctionLibraries()
+	if libs := asyncmqLibraries(t, raw); !containsAll(libs, own) {
+		t.Fatalf("after Open the server has libraries %v, want %v among them", libs, own)
 	}
 	enqueueIDs(t, s, "a", "b", "c")
-	for _, name := range asyncmqLibraries(t, raw) {
+	for _, name := range own {
 		// Another test may have deleted it first.
-		if err := raw.FunctionDelete(ctx, name).Err(); err != nil && !strings.Contains(err.Error(), "not exist") {
+		if err := raw.FunctionDelete(ctx, name).Err(); err != nil && !strings.Contains(err.Error(), "not found") {
 			t.Fatalf("FUNCTION DELETE %s: %v", name, err)
 		}
 	}
 	if ids := claimAndFinish(t, s, 1); strings.Join(ids, ",") != "a" {
 		t.Fatalf("claimed %v after the functions were deleted, want [a]", ids)
 	}
-	if libs := asyncmqLibraries(t, raw); !hasPrefixes(libs, "asyncmq_claim_", "asyncmq_finish_") {
-		t.Fatalf("after a call missed its function the server has libraries %v, want them loaded again", libs)
+	if libs := asyncmqLibraries(t, raw); !containsAll(libs, own) {
+		t.Fatalf("after a call missed its function the server has libraries %v, want %v loaded again", libs, own)
 	}
 	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "b,c" {
 		t.Fatalf("claimed %v, want [b c]", ids)
@@ -91,6 +94,44 @@ func TestFunctionsLoadedAgain(t *testing.T) {
 	q, err := s.Queue(ctx, "ev")
 	if err != nil || q.Counts[asyncmqtype.StateCompleted] != 3 {
 		t.Fatalf("queue counts %v (%v), want 3 completed", q.Counts, err)
+	}
+}
+
+func containsAll(names, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(names, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// A store that opens deletes the libraries that other versions of the store loaded, so that
+// they do not pile up with every upgrade, and leaves every other library alone.
+func TestFunctionsOfOtherVersionsDeleted(t *testing.T) {
+	t.Parallel()
+	u := testURL(t)
+	raw := rawClient(t, u)
+	ctx := t.Context()
+	other := "asyncmq_finish_" + strings.Repeat("0", 20)
+	keep := "asyncmq_" + strings.ReplaceAll(freshPrefix(t, u), "-", "_")
+	for _, name := range []string{other, keep} {
+		src := fmt.Sprintf("#!lua name=%s\nredis.register_function('%s', function() return 1 end)\n", name, name)
+		if err := raw.FunctionLoad(ctx, src).Err(); err != nil && !strings.Contains(err.Error(), "already exists") {
+			t.Fatalf("FUNCTION LOAD %s: %v", name, err)
+		}
+	}
+	t.Cleanup(func() { raw.FunctionDelete(context.Background(), keep) })
+	openStore(t, withPrefix(u, freshPrefix(t, u)))
+	libs := asyncmqLibraries(t, raw)
+	if slices.Contains(libs, other) {
+		t.Errorf("the library %s of another version is still there: %v", other, libs)
+	}
+	if !slices.Contains(libs, keep) {
+		t.Errorf("the library %s, not one of the store's, was deleted: %v", keep, libs)
+	}
+	if !containsAll(libs, redis.FunctionLibraries()) {
+		t.Errorf("the store's own libraries are missing: %v", libs)
 	}
 }
 

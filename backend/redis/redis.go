@@ -124,7 +124,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open redis store %s: %w", s.url, err)
 	}
 	s.functions.Store(true)
-	s.loadFunctions(ctx)
+	if s.loadFunctions(ctx) {
+		s.pruneFunctions(ctx)
+	}
 	s.pipe = newPipeliner(s)
 	s.combine = newEnqueueCombiner(s)
 	s.notify = newNotifier(s)

@@ -181,7 +181,7 @@ func (s *Store) evalMany(ctx context.Context, calls []call) []result {
 			s.log.Warn("asyncmq redis: the server refuses FCALL; every call runs as a script, which costs Redis more per claim")
 		}
 	} else if reload {
-		s.loadFunctions(ctx)
+		_ = s.loadFunctions(ctx)
 	}
 	if len(retry) > 0 {
 		_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
