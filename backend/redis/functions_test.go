@@ -130,9 +130,8 @@ func TestFunctionsOfOtherVersionsDeleted(t *testing.T) {
 	if !slices.Contains(libs, keep) {
 		t.Errorf("the library %s, not one of the store's, was deleted: %v", keep, libs)
 	}
-	if !containsAll(libs, redis.FunctionLibraries()) {
-		t.Errorf("the store's own libraries are missing: %v", libs)
-	}
+	// Whether its own are there is TestFunctionsLoadedAgain's to say: that test deletes them
+	// for a moment, and runs beside this one.
 }
 
 func hasPrefixes(names []string, prefixes ...string) bool {
