@@ -201,37 +201,33 @@ func anys(xs []string) []any {
 	return out
 }
 
-// A user whose ACL refuses the function commands still claims and finishes jobs: the store says
-// so once in its log and runs those calls as scripts.
+// A user whose ACL refuses the function commands, or only FCALL (an odd ACL, but a possible
+// one), still claims and finishes jobs: the store says so once in its log and runs those calls,
+// and all later ones, as scripts.
 func TestScriptsWhenFunctionsRefused(t *testing.T) {
 	t.Parallel()
-	s, logs := openAsUser(t, "nofn", func(string) []string {
-		return []string{"~*", "+@all", "-function", "-fcall", "-fcall_ro"}
-	})
-	enqueueIDs(t, s, "a", "b")
-	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
-		t.Fatalf("claimed %v, want [a b]", ids)
-	}
-	if n := strings.Count(logs.String(), "refuses to load functions"); n != 1 {
-		t.Fatalf("the log says %d times that the server refuses functions, want once:\n%s", n, logs.String())
-	}
-}
-
-// A user that may load functions but not call them (an odd ACL, but a possible one) still
-// claims and finishes jobs: the first refused calls run again as scripts, and so do all later
-// ones.
-func TestScriptsWhenFCallRefused(t *testing.T) {
-	t.Parallel()
-	s, logs := openAsUser(t, "nofcall", func(string) []string { return []string{"~*", "+@all", "-fcall", "-fcall_ro"} })
-	enqueueIDs(t, s, "a", "b", "c")
-	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
-		t.Fatalf("claimed %v, want [a b]", ids)
-	}
-	if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "c" {
-		t.Fatalf("claimed %v, want [c]", ids)
-	}
-	if n := strings.Count(logs.String(), "refuses FCALL"); n != 1 {
-		t.Fatalf("the log says %d times that the server refuses FCALL, want once:\n%s", n, logs.String())
+	for _, tt := range []struct {
+		name  string
+		rules []string
+		log   string
+	}{
+		{"no functions", []string{"~*", "+@all", "-function", "-fcall", "-fcall_ro"}, "refuses to load functions"},
+		{"no fcall", []string{"~*", "+@all", "-fcall", "-fcall_ro"}, "refuses FCALL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, logs := openAsUser(t, "nofn", func(string) []string { return tt.rules })
+			enqueueIDs(t, s, "a", "b", "c")
+			if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "a,b" {
+				t.Fatalf("claimed %v, want [a b]", ids)
+			}
+			if ids := claimAndFinish(t, s, 2); strings.Join(ids, ",") != "c" {
+				t.Fatalf("claimed %v, want [c]", ids)
+			}
+			if n := strings.Count(logs.String(), tt.log); n != 1 {
+				t.Fatalf("the log says %d times %q, want once:\n%s", n, tt.log, logs.String())
+			}
+		})
 	}
 }
 
