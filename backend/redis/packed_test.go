@@ -279,3 +279,37 @@ func TestMalformedRecordDoesNotStopTheQueue(t *testing.T) {
 		t.Fatalf("after the retry of a5: %v, %v; want it waiting", q.Counts, err)
 	}
 }
+
+// Listings read jobs a hundred at a time (readChunk in jobs.go): a page, and a filtered listing
+// whose candidates span several of those reads, still hold every job in order.
+func TestListingsReadPastOneChunk(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx := t.Context()
+	const n = 250
+	jobs := make([]*asyncmqtype.JobInfo, n)
+	for i := range jobs {
+		jobs[i] = &asyncmqtype.JobInfo{ID: fmt.Sprintf("c-%03d", i), Queue: "cq", Task: "t", Payload: []byte(fmt.Sprintf(`{"n":"v%03d"}`, i))}
+	}
+	if err := s.Enqueue(ctx, pathParams(true, jobs...)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []asyncmqtype.JobFilter{
+		{Queue: "cq", State: asyncmqtype.StateWaiting},
+		{Queue: "cq", State: asyncmqtype.StateWaiting, Text: `"v`},
+	} {
+		page, err := s.ListJobs(ctx, asyncmqtype.ListJobsParams{Filter: f, Sort: asyncmqtype.SortOldest, Limit: n})
+		if err != nil {
+			t.Fatalf("list %+v: %v", f, err)
+		}
+		if page.Total != n || len(page.Jobs) != n {
+			t.Fatalf("list %+v: total %d, %d jobs; want %d", f, page.Total, len(page.Jobs), n)
+		}
+		for i, j := range page.Jobs {
+			if j.ID != jobs[i].ID || string(j.Payload) != string(jobs[i].Payload) {
+				t.Fatalf("list %+v: job %d is %s %s, want %s %s", f, i, j.ID, j.Payload, jobs[i].ID, jobs[i].Payload)
+			}
+		}
+	}
+}
