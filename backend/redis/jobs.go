@@ -62,20 +62,33 @@ end
 return out
 `)
 
-// readRaw runs readScript for ids of one queue, at most readChunk of them, and returns its reply.
+// readRaw runs readScript for ids of one queue, readChunk of them a call, and returns the
+// replies run together: width entries per ID (2 for mode 'all', 3 for 'tp'), nil where a reply
+// was short, so that every ID's entries stay at the same place.
 func (s *Store) readRaw(ctx context.Context, queue, mode string, ids []string) ([]any, error) {
+	width := 2
+	if mode == "tp" {
+		width = 3
+	}
 	k := s.queueKeys(queue)
-	args := make([]any, 0, 2+len(ids))
-	args = append(args, k.base+"j:", mode)
-	for _, id := range ids {
-		args = append(args, id)
+	out := make([]any, 0, width*len(ids))
+	for from := 0; from < len(ids); from += readChunk {
+		chunk := ids[from:min(from+readChunk, len(ids))]
+		args := make([]any, 0, 2+len(chunk))
+		args = append(args, k.base+"j:", mode)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		v, err := readScript.Run(ctx, s.rdb, []string{k.packed()}, args...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read %d jobs of queue %q: %w", len(chunk), queue, err)
+		}
+		arr, _ := v.([]any)
+		end := len(out) + width*len(chunk)
+		out = append(out, arr[:min(len(arr), width*len(chunk))]...)
+		out = append(out, make([]any, end-len(out))...)
 	}
-	v, err := readScript.Run(ctx, s.rdb, []string{k.packed()}, args...).Result()
-	if err != nil {
-		return nil, err
-	}
-	arr, _ := v.([]any)
-	return arr, nil
+	return out, nil
 }
 
 // readChunk bounds the jobs one readScript call reads: its reply is built in Lua's memory, which
@@ -95,31 +108,27 @@ func (s *Store) readJobs(ctx context.Context, queue string, ids []string) ([]*as
 
 // readJobsOrBad is readJobs, returning the decoding error of each job it left out for one.
 // Each job is read whole in one script call (a job has its packed record, record.go, its hash,
-// or both); the calls take readChunk jobs each.
+// or both); see readRaw.
 func (s *Store) readJobsOrBad(ctx context.Context, queue string, ids []string) ([]*asyncmqtype.JobInfo, []error, error) {
+	arr, err := s.readRaw(ctx, queue, "all", ids)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make([]*asyncmqtype.JobInfo, 0, len(ids))
 	var bad []error
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), readChunk)]
-		ids = ids[len(chunk):]
-		arr, err := s.readRaw(ctx, queue, "all", chunk)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read %d jobs of queue %q: %w", len(chunk), queue, err)
+	for i, id := range ids {
+		rec, _ := arr[2*i].(string)
+		h, _ := arr[2*i+1].([]any)
+		if len(h) == 0 && rec == "" {
+			continue
 		}
-		for i := 0; i < len(chunk) && 2*i+1 < len(arr); i++ {
-			rec, _ := arr[2*i].(string)
-			h, _ := arr[2*i+1].([]any)
-			if len(h) == 0 && rec == "" {
-				continue
-			}
-			j, err := decodeJob(chunk[i], queue, withRecord(pairs(h), rec))
-			if err != nil {
-				bad = append(bad, err)
-				continue
-			}
-			if j.State != "" {
-				out = append(out, j)
-			}
+		j, err := decodeJob(id, queue, withRecord(pairs(h), rec))
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		if j.State != "" {
+			out = append(out, j)
 		}
 	}
 	return out, bad, nil
@@ -280,19 +289,12 @@ func (s *Store) scan(ctx context.Context, f asyncmqtype.JobFilter, rng func(star
 			}
 		}
 		if len(cands) > 0 && (task != "" || text != "") {
-			var arr []any
-			for from := 0; from < len(cands); from += readChunk {
-				part, err := s.readRaw(ctx, f.Queue, "tp", cands[from:min(from+readChunk, len(cands))])
-				if err != nil {
-					return fmt.Errorf("scan jobs of queue %q: %w", f.Queue, err)
-				}
-				arr = append(arr, part...)
+			arr, err := s.readRaw(ctx, f.Queue, "tp", cands)
+			if err != nil {
+				return fmt.Errorf("scan jobs of queue %q: %w", f.Queue, err)
 			}
 			kept := cands[:0]
 			for i, id := range cands {
-				if 3*i+2 >= len(arr) {
-					break
-				}
 				rec, _ := arr[3*i].(string)
 				t, _ := arr[3*i+1].(string)
 				pl, _ := arr[3*i+2].(string)
