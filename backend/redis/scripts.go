@@ -37,14 +37,25 @@ type script struct {
 }
 
 func loadScript(name string, parts ...string) *script {
-	prelude, body := readLua("prelude"), readLua(name)
+	return scriptOf(readSources(name, parts))
+}
+
+// sources are a script's Lua texts: the prelude, its parts run together, and its body.
+type sources struct{ name, prelude, parts, body string }
+
+func readSources(name string, parts []string) sources {
 	var ps strings.Builder
 	for _, f := range parts {
 		ps.WriteString(readLua(f))
 	}
-	src := prelude + "begin_call()\n" + ps.String() + body
-	sum := sha1.Sum([]byte(src))
-	return &script{name: name, src: src, sha: hex.EncodeToString(sum[:])}
+	return sources{name: name, prelude: readLua("prelude"), parts: ps.String(), body: readLua(name)}
+}
+
+// scriptOf is the script (EVAL) of src: it runs begin_call right after the prelude.
+func scriptOf(src sources) *script {
+	text := src.prelude + "begin_call()\n" + src.parts + src.body
+	sum := sha1.Sum([]byte(text))
+	return &script{name: src.name, src: text, sha: hex.EncodeToString(sum[:])}
 }
 
 // loadFunction is loadScript for a script that also runs as a function: its library holds the
@@ -52,19 +63,17 @@ func loadScript(name string, parts ...string) *script {
 // (begin_call, begin_state in prelude.lua) and runs the body. The names carry the library's
 // SHA, so that processes of different versions sharing a server each find their own.
 func loadFunction(name string, parts ...string) *script {
-	sc := loadScript(name, parts...)
-	prelude, body := readLua("prelude"), readLua(name)
+	src := readSources(name, parts)
+	sc := scriptOf(src)
 	// The library is written with a placeholder for its name, which is then the SHA of that
 	// text: every change of the library, of its Lua or of this wrapper, names it anew.
 	const placeholder = "asyncmq_NAME"
 	var lib strings.Builder
 	fmt.Fprintf(&lib, "#!lua name=%s\nlocal KEYS, ARGV\n", placeholder)
-	lib.WriteString(prelude)
-	for _, f := range parts {
-		lib.WriteString(readLua(f))
-	}
+	lib.WriteString(src.prelude)
+	lib.WriteString(src.parts)
 	fmt.Fprintf(&lib, "redis.register_function('%s', function(keys, args)\nKEYS, ARGV = keys, args\nbegin_call()\nbegin_state()\n", placeholder)
-	lib.WriteString(body)
+	lib.WriteString(src.body)
 	lib.WriteString("end)\n")
 	sum := sha1.Sum([]byte(lib.String()))
 	sc.fn = "asyncmq_" + name + "_" + hex.EncodeToString(sum[:10])
