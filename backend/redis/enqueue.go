@@ -54,9 +54,7 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 		if err != nil {
 			return err
 		}
-		for k, j := range p.Jobs {
-			j.State, j.PendingDeps = storedState(stored[k])
-		}
+		setStored(p.Jobs, stored)
 		return nil
 	}
 	groups, order := groupByQueue(p.Jobs)
@@ -74,11 +72,16 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	}
 	// Only now that every queue took its jobs.
 	for i, q := range order {
-		for k, j := range groups[q] {
-			j.State, j.PendingDeps = storedState(stored[i][k])
-		}
+		setStored(groups[q], stored[i])
 	}
 	return nil
+}
+
+// setStored sets each job's State and PendingDeps to what the store stored it as.
+func setStored(jobs []*asyncmqtype.JobInfo, stored []int64) {
+	for k, j := range jobs {
+		j.State, j.PendingDeps = storedState(stored[k])
+	}
 }
 
 // errMalformed reports an enqueue script reply the store cannot read: the jobs may be stored.

@@ -134,19 +134,6 @@ func TestFunctionsOfOtherVersionsDeleted(t *testing.T) {
 	// for a moment, and runs beside this one.
 }
 
-func hasPrefixes(names []string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		found := false
-		for _, n := range names {
-			found = found || strings.HasPrefix(n, p)
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
 // syncBuffer is a bytes.Buffer a logger may write to from several goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -290,7 +277,7 @@ func TestFunctionsLoadedAfterAPassingRefusal(t *testing.T) {
 	}
 	enqueueIDs(t, s, "a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
 	deadline := time.Now().Add(10 * time.Second)
-	for n := 0; !hasPrefixes(asyncmqLibraries(t, raw), "asyncmq_claim_", "asyncmq_finish_"); n++ {
+	for n := 0; !containsAll(asyncmqLibraries(t, raw), redis.FunctionLibraries()); n++ {
 		if time.Now().After(deadline) || n == 10 {
 			t.Fatalf("no function library loaded after %d claims once the server took writes again; log:\n%s", n, logs.String())
 		}
