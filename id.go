@@ -3,7 +3,6 @@ package asyncmq
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/internal/jobid"
 )
 
 // MaxIDLength is the longest job, queue, task or repeatable ID accepted, in bytes.
@@ -26,7 +26,9 @@ var idGen struct {
 }
 
 // NewID returns a new time-ordered job ID: a UUIDv7 in its canonical lowercase text form, so IDs
-// sort as text in creation order. The client calls it for every job enqueued without JobID.
+// sort as text in creation order. The client calls it for every job enqueued without JobID. Its
+// last 16 bits are a check of the bits before them (internal/jobid), so that a store can tell the
+// IDs NewID makes from almost every other ID without looking them up.
 func NewID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[6:]); err != nil {
@@ -65,17 +67,8 @@ func NewID() string {
 	b[7] = byte(seq)
 	b[8] = 0x80 | b[8]&0x3f
 
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
+	jobid.Seal(&b)
+	return jobid.Text(&b)
 }
 
 // validateName checks a caller-supplied identifier (a job ID, a queue or task name, a repeatable

@@ -153,6 +153,56 @@ func testEnqueue(t *testing.T, newBackend factory) {
 		}
 	})
 
+	t.Run("FreshIDsFoundByIDAndNeverTakenTwice", func(t *testing.T) {
+		t.Parallel()
+		s := setup(t, newBackend)
+		// IDs as asyncmq.NewID makes them, which a store may leave out of an index of IDs as
+		// long as it still finds them by ID and refuses them to a caller who chooses one again.
+		fresh := make([]*asyncmqtype.JobInfo, 300)
+		for i := range fresh {
+			fresh[i] = job(sealedID(), inQueue("sa"), runAt(t0), createdAt(t0))
+		}
+		other := job(sealedID(), inQueue("sb"), runAt(t0), createdAt(t0))
+		requireNoError(t, s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: fresh, Now: t0, FreshIDs: true}), "enqueue fresh jobs")
+		requireNoError(t, s.b.Enqueue(s.ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{other}, Now: t0, FreshIDs: true}), "enqueue a fresh job in another queue")
+		for _, j := range []*asyncmqtype.JobInfo{fresh[0], fresh[299], other} {
+			if got := s.requireState(j.ID, asyncmqtype.StateWaiting); got.Queue != j.Queue {
+				t.Fatalf("job %s found in queue %q, want %q", j.ID, got.Queue, j.Queue)
+			}
+		}
+		s.requireGone(sealedID())
+
+		// A caller choosing one of those IDs, in any queue, alone or beside a new ID, is refused
+		// and stores nothing.
+		again := func(id, queue string) error {
+			return s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*asyncmqtype.JobInfo{
+				job(id, inQueue(queue), runAt(t0), createdAt(t0))}})
+		}
+		requireErrorIs(t, again(fresh[7].ID, "sc"), asyncmqtype.ErrJobExists, "enqueue a fresh job's ID in a new queue")
+		requireErrorIs(t, again(fresh[7].ID, "sa"), asyncmqtype.ErrJobExists, "enqueue a fresh job's ID in its queue")
+		requireErrorIs(t, again(other.ID, "sa"), asyncmqtype.ErrJobExists, "enqueue a fresh job's ID in another used queue")
+		newID := sealedID()
+		err := s.b.Enqueue(s.ctx, backend.EnqueueParams{Now: t0, Jobs: []*asyncmqtype.JobInfo{
+			job(newID, inQueue("sc"), runAt(t0), createdAt(t0)), job(fresh[8].ID, inQueue("sc"), runAt(t0), createdAt(t0))}})
+		requireErrorIs(t, err, asyncmqtype.ErrJobExists, "enqueue a new ID beside a fresh job's ID")
+		s.requireGone(newID)
+		s.requireCounts("sa", counts{asyncmqtype.StateWaiting: 300})
+
+		// Bulk actions by ID reach them, in both queues at once.
+		n := s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, IDs: []string{fresh[1].ID, other.ID, sealedID()}})
+		requireEqual(t, n, 2, "jobs cancelled by ID")
+		s.requireState(fresh[1].ID, asyncmqtype.StateCancelled)
+		s.requireState(other.ID, asyncmqtype.StateCancelled)
+
+		// Once its job is removed, an ID may be chosen again, and is then found in its new queue.
+		requireEqual(t, s.apply(asyncmqtype.ApplyParams{Action: asyncmqtype.ActionRemove, IDs: []string{fresh[2].ID}}), 1, "jobs removed by ID")
+		s.requireGone(fresh[2].ID)
+		requireNoError(t, again(fresh[2].ID, "sc"), "enqueue a removed fresh job's ID")
+		if got := s.requireState(fresh[2].ID, asyncmqtype.StateWaiting); got.Queue != "sc" {
+			t.Fatalf("job %s found in queue %q, want sc", fresh[2].ID, got.Queue)
+		}
+	})
+
 	t.Run("FreshIDsKeepTheOtherChecks", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t, newBackend)

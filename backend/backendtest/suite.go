@@ -18,6 +18,7 @@ package backendtest
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/internal/jobid"
 )
 
 // factory is Run's argument: it returns a fresh, empty backend and registers its cleanup.
@@ -93,6 +95,16 @@ func setup(t *testing.T, newBackend factory) *bundle {
 }
 
 // job builds a job of queue "default" with the given ID and options.
+// sealedID returns a new ID of the form asyncmq.NewID gives: a random UUIDv7, sealed.
+func sealedID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = 0x70 | b[6]&0x0f
+	b[8] = 0x80 | b[8]&0x3f
+	jobid.Seal(&b)
+	return jobid.Text(&b)
+}
+
 func job(id string, opts ...func(*asyncmqtype.JobInfo)) *asyncmqtype.JobInfo {
 	j := &asyncmqtype.JobInfo{
 		ID:         id,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/internal/jobid"
 )
 
 func invalid(format string, args ...any) error {
@@ -46,6 +47,11 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	}
 	if err := validateBatch(p); err != nil {
 		return err
+	}
+	if !p.FreshIDs {
+		if err := s.refuseTakenSealed(ctx, p.Jobs); err != nil {
+			return err
+		}
 	}
 	plain := plainEnqueue(p)
 	if oneQueue(p.Jobs) {
@@ -149,17 +155,21 @@ func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInf
 func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams, plain bool) ([]int64, error) {
 	var ids []string
 	if s.cluster {
-		ids = make([]string, len(jobs))
-		for i, j := range jobs {
-			ids[i] = j.ID
+		// Fresh sealed IDs are left out of the index (global.go).
+		for _, j := range jobs {
+			if !p.FreshIDs || !jobid.Sealed(j.ID) {
+				ids = append(ids, j.ID)
+			}
 		}
-		if err := s.claimIDs(ctx, queue, ids); err != nil {
-			return nil, err
+		if len(ids) > 0 {
+			if err := s.claimIDs(ctx, queue, ids); err != nil {
+				return nil, err
+			}
 		}
 	}
 	stored, err := s.combine.submit(ctx, queue, p.Now, jobs, plain)
 	if err != nil {
-		if s.cluster {
+		if ids != nil {
 			s.releaseIDs(context.WithoutCancel(ctx), ids)
 		}
 		return nil, err

@@ -10,15 +10,27 @@ import (
 	"strings"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/internal/jobid"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// GetJob returns one job by ID: one lookup of its queue, one read of its hash.
+// GetJob returns one job by ID: one lookup of its queue, one read of its hash. An ID asyncmq made
+// that the ID index lacks is looked up in every queue (global.go).
 func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, error) {
 	if err := s.guard(ctx); err != nil {
 		return nil, err
 	}
 	q, err := s.rdb.HGet(ctx, s.jobqKey(), id).Result()
+	if errors.Is(err, goredis.Nil) && jobid.Sealed(id) {
+		// An ID asyncmq made may be missing from the index (global.go).
+		var found map[string]string
+		if found, err = s.locate(ctx, []string{id}); err == nil {
+			q = found[id]
+			if q == "" {
+				err = goredis.Nil
+			}
+		}
+	}
 	if errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
 	}
