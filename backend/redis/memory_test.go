@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/internal/redistest"
@@ -16,9 +17,23 @@ import (
 
 // TestBytesPerJob measures what Redis holds per waiting job and per retained completed job
 // (used_memory deltas over 10,000 jobs with a small payload, events included) on a private
-// server, and keeps the figures from growing unnoticed.
+// server, for jobs with IDs a caller chose (the enqueue script, which indexes every ID) and for
+// jobs with IDs asyncmq made (the plain enqueue, which does not), and keeps the figures from
+// growing unnoticed.
 func TestBytesPerJob(t *testing.T) {
 	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		plain bool
+	}{{"chosen IDs", false}, {"asyncmq IDs", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			bytesPerJob(t, tt.plain)
+		})
+	}
+}
+
+func bytesPerJob(t *testing.T, plain bool) {
 	srv := redistest.Start(t)
 	s := openStore(t, srv.URL()+"?events=1000")
 	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
@@ -41,12 +56,19 @@ func TestBytesPerJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := used()
+	var sampleID string
 	for i := 0; i < n; i += 500 {
 		var jobs []*asyncmqtype.JobInfo
+		now := time.Now()
 		for k := i; k < i+500; k++ {
-			jobs = append(jobs, &asyncmqtype.JobInfo{ID: fmt.Sprintf("01JB%022d", k), Queue: "mem", Task: "bench.noop", Payload: []byte(fmt.Sprintf(`{"i":%d}`, k)), Priority: 5, MaxRetries: 3})
+			j := &asyncmqtype.JobInfo{ID: fmt.Sprintf("01JB%022d", k), Queue: "mem", Task: "bench.noop", Payload: []byte(fmt.Sprintf(`{"i":%d}`, k)), Priority: 5, MaxRetries: 3}
+			if plain {
+				j.ID, j.RunAt, j.CreatedAt = asyncmq.NewID(), now, now
+			}
+			jobs = append(jobs, j)
 		}
-		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs}); err != nil {
+		sampleID = jobs[7].ID
+		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: plain}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,7 +90,7 @@ func TestBytesPerJob(t *testing.T) {
 	completed := used()
 	perWaiting := float64(waiting-before) / n
 	perCompleted := float64(completed-before) / n
-	sample := raw.MemoryUsage(ctx, "asyncmq:{mem}:j:01JB"+fmt.Sprintf("%022d", 7)).Val()
+	sample := raw.MemoryUsage(ctx, "asyncmq:{mem}:j:"+sampleID).Val()
 	t.Logf("per waiting job: %.0f bytes; per retained completed job: %.0f bytes; MEMORY USAGE of one completed job hash: %d bytes", perWaiting, perCompleted, sample)
 	if perWaiting > 1000 || perCompleted > 1000 {
 		t.Errorf("per job: %.0f bytes waiting, %.0f completed; want under 1000", perWaiting, perCompleted)
