@@ -26,9 +26,10 @@ var idGen struct {
 }
 
 // NewID returns a new time-ordered job ID: a UUIDv7 in its canonical lowercase text form, so IDs
-// sort as text in creation order. The client calls it for every job enqueued without JobID. Its
-// last 16 bits are a check of the bits before them (internal/jobid), so that a store can tell the
-// IDs NewID makes from almost every other ID without looking them up.
+// sort as text in creation order. The client calls it for every job enqueued without JobID.
+// After the millisecond timestamp and a 12-bit counter come 46 random bits and a 16-bit check of
+// the bits before it (internal/jobid), so that a store can tell the IDs NewID makes from almost
+// every other ID without looking them up.
 func NewID() string {
 	var b [16]byte
 	if _, err := rand.Read(b[6:]); err != nil {

@@ -94,7 +94,6 @@ func setup(t *testing.T, newBackend factory) *bundle {
 	return &bundle{t: t, b: newBackend(t), ctx: t.Context()}
 }
 
-// job builds a job of queue "default" with the given ID and options.
 // sealedID returns a new ID of the form asyncmq.NewID gives: a random UUIDv7, sealed.
 func sealedID() string {
 	var b [16]byte
@@ -105,6 +104,7 @@ func sealedID() string {
 	return jobid.Text(&b)
 }
 
+// job builds a job of queue "default" with the given ID and options.
 func job(id string, opts ...func(*asyncmqtype.JobInfo)) *asyncmqtype.JobInfo {
 	j := &asyncmqtype.JobInfo{
 		ID:         id,

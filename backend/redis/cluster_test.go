@@ -1,16 +1,20 @@
 package redis_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 
 	"github.com/asyncmq/asyncmq/backend"
 	"github.com/asyncmq/asyncmq/backend/backendtest"
 	"github.com/asyncmq/asyncmq/internal/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // clusterURL returns a Redis Cluster for the test: ASYNCMQ_TEST_REDIS_CLUSTER=1 starts a private
@@ -35,6 +39,34 @@ func TestClusterConformance(t *testing.T) {
 		backendtest.Run(t, func(t *testing.T) backend.Store {
 			return openStore(t, withPrefix(url, uniquePrefix()))
 		})
+	})
+	// On Cluster the set of queues is written after an enqueue's transaction and may lack a
+	// queue (a crash in between), so every ID is indexed there, sealed or not: a job is found
+	// by ID and its ID refused again even when no lookup could ask its queue.
+	t.Run("SealedIDsIndexed", func(t *testing.T) {
+		t.Parallel()
+		prefix := uniquePrefix()
+		s := openStore(t, withPrefix(url, prefix))
+		ctx, now := t.Context(), time.Now()
+		enq := func(id, q string, fresh bool) error {
+			return s.Enqueue(ctx, backend.EnqueueParams{Now: now, FreshIDs: fresh,
+				Jobs: []*asyncmqtype.JobInfo{{ID: id, Queue: q, Task: "t", RunAt: now, CreatedAt: now}}})
+		}
+		id := asyncmq.NewID()
+		if err := enq(id, "q", true); err != nil {
+			t.Fatal(err)
+		}
+		raw := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: strings.Split(strings.TrimPrefix(url, "redis+cluster://"), ",")})
+		defer raw.Close()
+		if err := raw.SRem(ctx, prefix+":queues", "q").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if j, err := s.GetJob(ctx, id); err != nil || j.Queue != "q" {
+			t.Fatalf("get job %s of a queue missing from the set of queues: %+v, %v", id, j, err)
+		}
+		if err := enq(id, "other", false); !errors.Is(err, asyncmqtype.ErrJobExists) {
+			t.Fatalf("enqueue the ID of a job of a queue missing from the set of queues: %v, want ErrJobExists", err)
+		}
 	})
 	t.Run("RunShared", func(t *testing.T) {
 		t.Parallel()

@@ -7,7 +7,6 @@ import (
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
-	"github.com/asyncmq/asyncmq/internal/jobid"
 )
 
 func invalid(format string, args ...any) error {
@@ -48,7 +47,7 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 	if err := validateBatch(p); err != nil {
 		return err
 	}
-	if !p.FreshIDs {
+	if !p.FreshIDs && !s.cluster {
 		if err := s.refuseTakenSealed(ctx, p.Jobs); err != nil {
 			return err
 		}
@@ -155,21 +154,17 @@ func groupByQueue(jobs []*asyncmqtype.JobInfo) (map[string][]*asyncmqtype.JobInf
 func (s *Store) enqueueQueue(ctx context.Context, queue string, jobs []*asyncmqtype.JobInfo, p backend.EnqueueParams, plain bool) ([]int64, error) {
 	var ids []string
 	if s.cluster {
-		// Fresh sealed IDs are left out of the index (global.go).
-		for _, j := range jobs {
-			if !p.FreshIDs || !jobid.Sealed(j.ID) {
-				ids = append(ids, j.ID)
-			}
+		ids = make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
 		}
-		if len(ids) > 0 {
-			if err := s.claimIDs(ctx, queue, ids); err != nil {
-				return nil, err
-			}
+		if err := s.claimIDs(ctx, queue, ids); err != nil {
+			return nil, err
 		}
 	}
 	stored, err := s.combine.submit(ctx, queue, p.Now, jobs, plain)
 	if err != nil {
-		if ids != nil {
+		if s.cluster {
 			s.releaseIDs(context.WithoutCancel(ctx), ids)
 		}
 		return nil, err

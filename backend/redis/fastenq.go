@@ -27,9 +27,10 @@ import (
 // (enqueue_write in enqueue_lib.lua, ev_entry in prelude.lua), so every other script and reader
 // sees no difference.
 //
-// A plain job whose ID is sealed, as every ID NewID makes is, is not written to the ID index: a
-// lookup that misses the index asks the queues for sealed IDs (global.go). The index cost Redis
-// about a fifth of a bulk enqueue. A plain job with another ID is indexed as before.
+// On a single server, a plain job whose ID is sealed, as every ID NewID makes is, is not written
+// to the ID index: a lookup that misses the index asks the queues for sealed IDs (global.go). The
+// index cost Redis about a fifth of a bulk enqueue. A plain job with another ID is indexed as
+// before, and on Cluster enqueueQueue reserves every ID in the index before the transaction.
 //
 // The one difference is whose clock decides that a job is due. The script compares RunAt with
 // the call's Now, or with the Redis server's clock when Now is zero; a plain enqueue needs a
@@ -198,7 +199,7 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 	packed := append(args[0:0:2+2*n], "hset", k.packed())
 	waiting := append(args[2+2*n:2+2*n:2*(2+2*n)], "zadd", k.state(asyncmqtype.StateWaiting.Index()))
 	ready := append(args[2*(2+2*n):2*(2+2*n):3*(2+2*n)], "zadd", k.ready())
-	var jobq []any // only for IDs that are not sealed, which callers never give a plain enqueue
+	var jobq []any // for IDs that are not sealed (a store's caller that is not asyncmq.Client)
 	ev := eventBatch{queue: queue, ids: sc.ids[:0], tasks: sc.tasks[:0], ats: sc.ats[:0]}
 	i := 0
 	for _, r := range rs {

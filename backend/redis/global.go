@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/jobid"
@@ -17,16 +16,20 @@ import (
 // deletions remove them after. A crash in between leaves an ID reserved for a job that does not
 // exist: GetJob then reports ErrJobNotFound and the ID cannot be reused, never a lost job.
 //
-// The ID index holds the IDs callers chose, not every ID asyncmq made: a plain enqueue
-// (fastenq.go), and on Cluster any enqueue of FreshIDs, leaves them out. That index was one of the
-// four structures a plain job writes, and its write cost Redis about a fifth of a bulk enqueue.
-// An ID asyncmq made is sealed (internal/jobid), so a lookup that misses the index asks every
-// known queue for the sealed IDs it missed (locate), and an unsealed ID is known to be absent.
-// A caller may still choose an ID asyncmq made (enqueue again the ID a job was given, say): an
-// Enqueue with chosen IDs that are sealed looks them up in every queue first, so that no two
-// queues hold one ID. A sealed ID can only be made by NewID, or chosen by a caller who read it
-// from a stored job, so no job with that ID can be stored between the look-up and the enqueue
-// except one with a chosen ID, which the index itself refuses.
+// On a single server the ID index lacks the sealed IDs (internal/jobid) of the jobs a plain
+// enqueue stores (fastenq.go): that write cost Redis about a fifth of a bulk enqueue. Every other
+// ID is indexed: IDs callers chose, fresh IDs the enqueue script stores (delayed, unique and
+// dependent jobs), repeatables' jobs, and on Cluster every ID, since enqueue reserves them all
+// there (the set of queues is written after the transaction on Cluster, so it may lack a queue).
+// A lookup on a single server that misses the index therefore asks every known queue for the
+// sealed IDs it missed (locate); the plain transaction adds its queue to the set of queues in the
+// same step, so no queue holding such a job is left out. Any other ID the index lacks is no job.
+//
+// A caller may choose a sealed ID: one it got from NewID, or one a stored job was given. Enqueue
+// on a single server looks such IDs up in every queue first (refuseTakenSealed: one more round
+// trip, for those calls only) and refuses one a queue holds. Between that look-up and the enqueue
+// no other job can take the ID: a plain enqueue stores only IDs NewID made for it, which nobody
+// held before, and every chosen ID goes through the index, which refuses the second.
 
 // reserveIDs sets every ID of ARGV to the queue, or none when one is already taken.
 var reserveIDs = goredis.NewScript(`
@@ -103,8 +106,9 @@ func strs(v any) []string {
 	return out
 }
 
-// queuesOf looks up the queue of each ID; unknown IDs are left out.
-func (s *Store) queuesOf(ctx context.Context, ids []string) (map[string][]string, []string, error) {
+// queuesOf looks up the queue of each ID; unknown IDs are left out. When only is set, the jobs
+// of other queues are left out too, which spares looking for unindexed IDs in them.
+func (s *Store) queuesOf(ctx context.Context, ids []string, only string) (map[string][]string, []string, error) {
 	if len(ids) == 0 {
 		return nil, nil, nil
 	}
@@ -117,12 +121,12 @@ func (s *Store) queuesOf(ctx context.Context, ids []string) (map[string][]string
 	for i, v := range vals {
 		if q, ok := v.(string); ok {
 			queueOf[i] = q
-		} else if jobid.Sealed(ids[i]) {
+		} else if s.mayBeUnindexed(ids[i]) {
 			missed = append(missed, ids[i])
 		}
 	}
 	if len(missed) > 0 {
-		found, err := s.locate(ctx, missed)
+		found, err := s.locate(ctx, missed, only)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -135,7 +139,7 @@ func (s *Store) queuesOf(ctx context.Context, ids []string) (map[string][]string
 	groups := make(map[string][]string)
 	var order []string
 	for i, q := range queueOf {
-		if q == "" {
+		if q == "" || (only != "" && q != only) {
 			continue
 		}
 		if _, seen := groups[q]; !seen {
@@ -146,73 +150,86 @@ func (s *Store) queuesOf(ctx context.Context, ids []string) (map[string][]string
 	return groups, order, nil
 }
 
-// whereScript returns the IDs of ARGV[2:] that are jobs of the queue whose packed hash is
-// KEYS[1] and whose job hashes start with ARGV[1].
+// mayBeUnindexed reports whether the job with this ID may be stored without an entry in the ID
+// index (see the top of this file).
+func (s *Store) mayBeUnindexed(id string) bool { return !s.cluster && jobid.Sealed(id) }
+
+// whereScript finds jobs by ID in every queue of the set KEYS[1], or in the queue ARGV[2] when it
+// is not empty, on a single server, where a script may reach every queue's keys (ARGV[1] is
+// what their names start with, "<prefix>:{"). ARGV[3:] are the IDs. It returns each ID it found
+// and its queue, asking the queues in sorted order, so that a job found in two queues (which
+// enqueue prevents) is always found in the same one.
 var whereScript = goredis.NewScript(`#!lua flags=no-writes
+local qs
+if ARGV[2] ~= '' then qs = {ARGV[2]} else qs = redis.call('SMEMBERS', KEYS[1]) end
+table.sort(qs)
 local out = {}
-for i = 2, #ARGV do
-  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 or redis.call('EXISTS', ARGV[1] .. ARGV[i]) == 1 then
-    out[#out + 1] = ARGV[i]
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  for _, q in ipairs(qs) do
+    local base = ARGV[1] .. q .. '}:'
+    if redis.call('HEXISTS', base .. 'pk', id) == 1 or redis.call('EXISTS', base .. 'j:' .. id) == 1 then
+      out[#out + 1] = id
+      out[#out + 1] = q
+      break
+    end
   end
 end
 return out
 `)
 
-// locate finds the queues of jobs whose IDs the ID index may lack (sealed IDs; see the top of
-// this file) by asking every known queue, in one pipeline: one script call per queue. IDs it does
-// not find are left out. The cost grows with the number of queues, but only lookups of such IDs
-// that miss the index pay it.
-func (s *Store) locate(ctx context.Context, ids []string) (map[string]string, error) {
-	qs, err := s.knownQueues(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("look up %d jobs in every queue: %w", len(ids), err)
-	}
-	// In a fixed order, so that a job found in two queues (which enqueue prevents) is always
-	// found in the same one.
-	slices.Sort(qs)
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, "")
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	cmds := make([]*goredis.Cmd, len(qs))
+// locateChunk bounds the IDs of one whereScript call, which asks every queue for each of them.
+const locateChunk = 16
+
+// locate finds the queues of jobs whose IDs the ID index may lack (see the top of this file) by
+// asking the queue only, or every known queue when only is empty: whereScript, in one pipeline
+// of calls of locateChunk IDs. IDs it does not find are left out. Its cost grows with the number
+// of queues (about 2 µs of Redis time per queue and ID), but only lookups of sealed IDs that
+// miss the index pay it.
+func (s *Store) locate(ctx context.Context, ids []string, only string) (map[string]string, error) {
+	var cmds []*goredis.Cmd
 	run := func(sha bool) error {
+		cmds = cmds[:0]
 		_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for i, q := range qs {
-				k := s.queueKeys(q)
-				a := slices.Clone(args)
-				a[0] = k.base + "j:"
+			for from := 0; from < len(ids); from += locateChunk {
+				chunk := ids[from:min(from+locateChunk, len(ids))]
+				args := make([]any, 0, 2+len(chunk))
+				args = append(args, s.prefix+":{", only)
+				for _, id := range chunk {
+					args = append(args, id)
+				}
+				keys := []string{s.queuesKey()}
 				if sha {
-					cmds[i] = whereScript.EvalSha(ctx, p, []string{k.packed()}, a...)
+					cmds = append(cmds, whereScript.EvalSha(ctx, p, keys, args...))
 				} else {
-					cmds[i] = whereScript.Eval(ctx, p, []string{k.packed()}, a...)
+					cmds = append(cmds, whereScript.Eval(ctx, p, keys, args...))
 				}
 			}
 			return nil
 		})
 		return err
 	}
-	err = run(true)
+	err := run(true)
 	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 		// Once per Redis (a restart empties its script cache): Eval loads the script again.
 		err = run(false)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up %d jobs in %d queues: %w", len(ids), len(qs), s.wrapRedisErr(err))
+		return nil, fmt.Errorf("look up %d jobs in the queues: %w", len(ids), s.wrapRedisErr(err))
 	}
 	found := make(map[string]string, len(ids))
-	for i, c := range cmds {
-		for _, id := range strs(c.Val()) {
-			if _, ok := found[id]; !ok {
-				found[id] = qs[i]
-			}
+	for _, c := range cmds {
+		pairs := strs(c.Val())
+		for i := 0; i+1 < len(pairs); i += 2 {
+			found[pairs[i]] = pairs[i+1]
 		}
 	}
 	return found, nil
 }
 
-// refuseTakenSealed refuses the jobs of an Enqueue whose chosen IDs are sealed and already held
-// by a job of any queue, which the ID index may not know (see the top of this file).
+// refuseTakenSealed refuses the jobs of an Enqueue on a single server whose chosen IDs are sealed
+// and already held by a job of any queue, which the ID index may not know (see the top of this
+// file).
 func (s *Store) refuseTakenSealed(ctx context.Context, jobs []*asyncmqtype.JobInfo) error {
 	var sealed []string
 	for _, j := range jobs {
@@ -223,7 +240,7 @@ func (s *Store) refuseTakenSealed(ctx context.Context, jobs []*asyncmqtype.JobIn
 	if len(sealed) == 0 {
 		return nil
 	}
-	found, err := s.locate(ctx, sealed)
+	found, err := s.locate(ctx, sealed, "")
 	if err != nil {
 		return fmt.Errorf("enqueue %d jobs: %w", len(jobs), err)
 	}

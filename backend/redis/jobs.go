@@ -10,21 +10,20 @@ import (
 	"strings"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
-	"github.com/asyncmq/asyncmq/internal/jobid"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// GetJob returns one job by ID: one lookup of its queue, one read of its hash. An ID asyncmq made
-// that the ID index lacks is looked up in every queue (global.go).
+// GetJob returns one job by ID: one lookup of its queue, one read of its hash. On a single server
+// an ID asyncmq made that the ID index lacks is looked up in every queue (global.go).
 func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, error) {
 	if err := s.guard(ctx); err != nil {
 		return nil, err
 	}
 	q, err := s.rdb.HGet(ctx, s.jobqKey(), id).Result()
-	if errors.Is(err, goredis.Nil) && jobid.Sealed(id) {
+	if errors.Is(err, goredis.Nil) && s.mayBeUnindexed(id) {
 		// An ID asyncmq made may be missing from the index (global.go).
 		var found map[string]string
-		if found, err = s.locate(ctx, []string{id}); err == nil {
+		if found, err = s.locate(ctx, []string{id}, ""); err == nil {
 			q = found[id]
 			if q == "" {
 				err = goredis.Nil
@@ -350,16 +349,11 @@ func (s *Store) ApplyJobs(ctx context.Context, p asyncmqtype.ApplyParams) (int, 
 	groups := map[string][]string{}
 	var order []string
 	if len(p.IDs) > 0 {
-		g, o, err := s.queuesOf(ctx, p.IDs)
+		g, o, err := s.queuesOf(ctx, p.IDs, p.Filter.Queue)
 		if err != nil {
 			return 0, err
 		}
-		for _, q := range o {
-			if p.Filter.Queue == "" || p.Filter.Queue == q {
-				groups[q] = g[q]
-				order = append(order, q)
-			}
-		}
+		groups, order = g, o
 	} else {
 		states := asyncmqtype.States
 		if p.Filter.State != "" {

@@ -41,8 +41,9 @@ var crcTable = func() (t [256]uint16) {
 	return t
 }()
 
-// Sealed reports whether id is the canonical lowercase text of a sealed UUIDv7: the form every
-// ID asyncmq.NewID returns has.
+// Sealed reports whether id is the canonical lowercase text of a sealed UUID of version 7: the
+// form every ID asyncmq.NewID returns has. It does not check the variant bits, which the check
+// covers.
 func Sealed(id string) bool {
 	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' || id[14] != '7' {
 		return false

@@ -51,6 +51,14 @@ func TestSealedIDsAreKnownAndOthersAreNot(t *testing.T) {
 	}
 }
 
+// check is the standard CRC-16/CCITT-FALSE, whose check value is 0x29b1.
+func TestCheckIsCRC16CCITT(t *testing.T) {
+	t.Parallel()
+	if got := check([]byte("123456789")); got != 0x29b1 {
+		t.Fatalf("check of 123456789 = %#04x, want 0x29b1", got)
+	}
+}
+
 func TestSealedRefusesOtherShapes(t *testing.T) {
 	t.Parallel()
 	var b [16]byte
