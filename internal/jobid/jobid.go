@@ -49,12 +49,14 @@ func Sealed(id string) bool {
 		return false
 	}
 	var b [16]byte
+	bad := byte(0)
 	for j, i := range hexAt {
-		hi, lo := unhex(id[i]), unhex(id[i+1])
-		if hi > 15 || lo > 15 {
-			return false
-		}
-		b[j] = hi<<4 | lo
+		hi, lo := unhex[id[i]], unhex[id[i+1]]
+		bad |= hi | lo
+		b[j] = hi<<4 | lo&0x0f
+	}
+	if bad&0xf0 != 0 {
+		return false
 	}
 	return uint16(b[14])<<8|uint16(b[15]) == check(b[:14])
 }
@@ -62,16 +64,16 @@ func Sealed(id string) bool {
 // hexAt is where each byte of a UUID starts in its text.
 var hexAt = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
 
-// unhex is the value of a lowercase hex digit, or 255.
-func unhex(c byte) byte {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0'
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10
+// unhex is the value of each lowercase hex digit, and 0xff for every other byte.
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 255
-}
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	return t
+}()
 
 // Text returns b's canonical lowercase UUID text.
 func Text(b *[16]byte) string {
