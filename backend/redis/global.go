@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/internal/jobid"
@@ -26,10 +27,11 @@ import (
 // same step, so no queue holding such a job is left out. Any other ID the index lacks is no job.
 //
 // A caller may choose a sealed ID: one it got from NewID, or one a stored job was given. Enqueue
-// on a single server looks such IDs up in every queue first (refuseTakenSealed: one more round
-// trip, for those calls only) and refuses one a queue holds. Between that look-up and the enqueue
-// no other job can take the ID: a plain enqueue stores only IDs NewID made for it, which nobody
-// held before, and every chosen ID goes through the index, which refuses the second.
+// and FireRepeatable on a single server look such IDs up in every queue first (refuseTakenSealed:
+// one more round trip, for those calls only) and refuse one a queue holds. Between that look-up
+// and the enqueue no other job can take the ID: a plain enqueue stores only IDs NewID made for
+// it, which nobody held before, and every other ID goes through the index, which refuses the
+// second.
 
 // reserveIDs sets every ID of ARGV to the queue, or none when one is already taken.
 var reserveIDs = goredis.NewScript(`
@@ -154,23 +156,20 @@ func (s *Store) queuesOf(ctx context.Context, ids []string, only string) (map[st
 // index (see the top of this file).
 func (s *Store) mayBeUnindexed(id string) bool { return !s.cluster && jobid.Sealed(id) }
 
-// whereScript finds jobs by ID in every queue of the set KEYS[1], or in the queue ARGV[2] when it
-// is not empty, on a single server, where a script may reach every queue's keys (ARGV[1] is
-// what their names start with, "<prefix>:{"). ARGV[3:] are the IDs. It returns each ID it found
-// and its queue, asking the queues in sorted order, so that a job found in two queues (which
-// enqueue prevents) is always found in the same one.
+// whereScript finds jobs by ID in queues, on a single server, where a script may reach every
+// queue's keys. ARGV[1] is what their names start with ("<prefix>:{"), ARGV[2] the number n of
+// queues, ARGV[3..n+2] the queues and the rest the IDs. It returns each ID it found and the first
+// of the queues that holds it.
 var whereScript = goredis.NewScript(`#!lua flags=no-writes
-local qs
-if ARGV[2] ~= '' then qs = {ARGV[2]} else qs = redis.call('SMEMBERS', KEYS[1]) end
-table.sort(qs)
+local n = tonumber(ARGV[2])
 local out = {}
-for i = 3, #ARGV do
+for i = n + 3, #ARGV do
   local id = ARGV[i]
-  for _, q in ipairs(qs) do
-    local base = ARGV[1] .. q .. '}:'
+  for k = 3, n + 2 do
+    local base = ARGV[1] .. ARGV[k] .. '}:'
     if redis.call('HEXISTS', base .. 'pk', id) == 1 or redis.call('EXISTS', base .. 'j:' .. id) == 1 then
       out[#out + 1] = id
-      out[#out + 1] = q
+      out[#out + 1] = ARGV[k]
       break
     end
   end
@@ -178,31 +177,54 @@ end
 return out
 `)
 
-// locateChunk bounds the IDs of one whereScript call, which asks every queue for each of them.
-const locateChunk = 16
+// locateChecks bounds the queues times IDs one whereScript call looks at, so that no call keeps
+// Redis from its other clients for long (a check costs it 2 to 6 µs).
+const locateChecks = 256
 
 // locate finds the queues of jobs whose IDs the ID index may lack (see the top of this file) by
-// asking the queue only, or every known queue when only is empty: whereScript, in one pipeline
-// of calls of locateChunk IDs. IDs it does not find are left out. Its cost grows with the number
-// of queues (about 2 µs of Redis time per queue and ID), but only lookups of sealed IDs that
-// miss the index pay it.
+// asking the queue only, or every known queue when only is empty, in sorted order, so that a job
+// found in two queues (which enqueue prevents) is always found in the same one: whereScript, in
+// one pipeline of calls of at most locateChecks checks. IDs it does not find are left out. Its
+// cost grows with the number of queues, but only lookups of sealed IDs that miss the index pay
+// it.
 func (s *Store) locate(ctx context.Context, ids []string, only string) (map[string]string, error) {
+	qs := []string{only}
+	if only == "" {
+		var err error
+		if qs, err = s.knownQueues(ctx); err != nil {
+			return nil, fmt.Errorf("look up %d jobs in every queue: %w", len(ids), err)
+		}
+		slices.Sort(qs)
+	}
+	found := make(map[string]string, len(ids))
+	if len(qs) == 0 {
+		return found, nil
+	}
+	qn := min(len(qs), locateChecks)
+	idn := max(1, locateChecks/qn)
 	var cmds []*goredis.Cmd
 	run := func(sha bool) error {
 		cmds = cmds[:0]
 		_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for from := 0; from < len(ids); from += locateChunk {
-				chunk := ids[from:min(from+locateChunk, len(ids))]
-				args := make([]any, 0, 2+len(chunk))
-				args = append(args, s.prefix+":{", only)
-				for _, id := range chunk {
-					args = append(args, id)
-				}
-				keys := []string{s.queuesKey()}
-				if sha {
-					cmds = append(cmds, whereScript.EvalSha(ctx, p, keys, args...))
-				} else {
-					cmds = append(cmds, whereScript.Eval(ctx, p, keys, args...))
+			// For each chunk of IDs, the chunks of queues in order: the first call to find an ID
+			// found it in the first queue that holds it.
+			for from := 0; from < len(ids); from += idn {
+				chunk := ids[from:min(from+idn, len(ids))]
+				for qf := 0; qf < len(qs); qf += qn {
+					part := qs[qf:min(qf+qn, len(qs))]
+					args := make([]any, 0, 2+len(part)+len(chunk))
+					args = append(args, s.prefix+":{", len(part))
+					for _, q := range part {
+						args = append(args, q)
+					}
+					for _, id := range chunk {
+						args = append(args, id)
+					}
+					if sha {
+						cmds = append(cmds, whereScript.EvalSha(ctx, p, nil, args...))
+					} else {
+						cmds = append(cmds, whereScript.Eval(ctx, p, nil, args...))
+					}
 				}
 			}
 			return nil
@@ -215,13 +237,14 @@ func (s *Store) locate(ctx context.Context, ids []string, only string) (map[stri
 		err = run(false)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up %d jobs in the queues: %w", len(ids), s.wrapRedisErr(err))
+		return nil, fmt.Errorf("look up %d jobs in %d queues: %w", len(ids), len(qs), s.wrapRedisErr(err))
 	}
-	found := make(map[string]string, len(ids))
 	for _, c := range cmds {
 		pairs := strs(c.Val())
 		for i := 0; i+1 < len(pairs); i += 2 {
-			found[pairs[i]] = pairs[i+1]
+			if _, ok := found[pairs[i]]; !ok {
+				found[pairs[i]] = pairs[i+1]
+			}
 		}
 	}
 	return found, nil

@@ -1,6 +1,8 @@
 package redis_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -35,6 +37,64 @@ func TestSealedIDsLeftOutOfTheIDIndex(t *testing.T) {
 	for _, id := range []string{sealed, other} {
 		if j, err := s.GetJob(ctx, id); err != nil || j.Queue != "q" || j.State != asyncmqtype.StateWaiting {
 			t.Fatalf("get job %s: %+v, %v; want it waiting in q", id, j, err)
+		}
+	}
+}
+
+// Unindexed IDs are looked for in every queue, at most 256 queues to a script call: a job in a
+// queue past the first call's queues is found by ID and by ApplyJobs.
+func TestSealedIDsFoundPastOneCallOfQueues(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx, now := t.Context(), time.Now()
+	const queues = 300
+	ids := make([]string, queues)
+	for i := range ids {
+		ids[i] = asyncmq.NewID()
+		j := &asyncmqtype.JobInfo{ID: ids[i], Queue: fmt.Sprintf("q%03d", i), Task: "t", RunAt: now, CreatedAt: now}
+		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, i := range []int{0, 255, 256, queues - 1} {
+		if j, err := s.GetJob(ctx, ids[i]); err != nil || j.Queue != fmt.Sprintf("q%03d", i) {
+			t.Fatalf("get job %d: %+v, %v; want it in q%03d", i, j, err, i)
+		}
+	}
+	if err := s.Enqueue(ctx, backend.EnqueueParams{Now: now, Jobs: []*asyncmqtype.JobInfo{
+		{ID: ids[queues-1], Queue: "q000", Task: "t", RunAt: now, CreatedAt: now}}}); !errors.Is(err, asyncmqtype.ErrJobExists) {
+		t.Fatalf("enqueue the ID of the job of the last queue into the first: %v, want ErrJobExists", err)
+	}
+	n, err := s.ApplyJobs(ctx, asyncmqtype.ApplyParams{Action: asyncmqtype.ActionCancel, IDs: ids, Now: now})
+	if err != nil || n != queues {
+		t.Fatalf("cancel %d jobs by ID: %d, %v", queues, n, err)
+	}
+}
+
+// A repeatable fired with the ID of a job the index lacks is refused, in the job's queue and in
+// another, as an enqueue of that ID is.
+func TestFireRefusesAnUnindexedTakenID(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
+	ctx, now := t.Context(), time.Now()
+	for _, q := range []string{"q", "other"} {
+		id := asyncmq.NewID()
+		if err := s.Enqueue(ctx, backend.EnqueueParams{Now: now, FreshIDs: true, Jobs: []*asyncmqtype.JobInfo{{ID: id, Queue: "q", Task: "t", RunAt: now, CreatedAt: now}}}); err != nil {
+			t.Fatal(err)
+		}
+		r := asyncmqtype.Repeatable{ID: "r-" + q, Queue: q, Task: "t", Interval: time.Hour, NextRun: now}
+		if err := s.UpsertRepeatable(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		err := s.FireRepeatable(ctx, backend.FireParams{ID: r.ID, Expected: now, Next: now.Add(time.Hour), Now: now,
+			Job: &asyncmqtype.JobInfo{ID: id, Queue: q, Task: "fired", RunAt: now, CreatedAt: now}})
+		if !errors.Is(err, asyncmqtype.ErrJobExists) {
+			t.Errorf("fire into %q with the ID of a job of q: %v, want ErrJobExists", q, err)
+		}
+		if j, err := s.GetJob(ctx, id); err != nil || j.Queue != "q" || j.Task != "t" {
+			t.Errorf("after the fire into %q the job reads %+v, %v; want task t in q", q, j, err)
 		}
 	}
 }

@@ -26,8 +26,8 @@ import "github.com/asyncmq/asyncmq/asyncmqtype"
 //	<prefix>:{<q>}:wake        sharded pub/sub channel: the queue may have runnable jobs
 //	<prefix>:events            STREAM every event (single server and Sentinel); beside each
 //	                                  stream, <stream>:n counts its events (see events.go)
-//	<prefix>:jobq              HASH   job ID -> queue (GetJob, ApplyJobs by ID) for the IDs callers
-//	                                  chose; IDs asyncmq made may be missing (global.go)
+//	<prefix>:jobq              HASH   job ID -> queue (GetJob, ApplyJobs by ID); on a single server
+//	                                  it lacks the IDs asyncmq made of plain enqueues (global.go)
 //	<prefix>:queues, :allq     SET    known queues; every queue that ever had metrics or events
 //	<prefix>:reps              HASH   repeatable ID -> queue
 //	<prefix>:{w}:info, :started, :hb  worker records

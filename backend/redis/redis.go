@@ -174,8 +174,9 @@ func (s *Store) check(ctx context.Context, t target) error {
 // Layout is the version of the key layout this build writes and reads (keys.go). The store
 // records it under "<prefix>:layout" and refuses to start on data a newer build wrote, whose keys
 // it could misread; a build before the record existed (layout 0) cannot check it, so its
-// processes must be stopped before this build starts (see the README). Layout 2 leaves IDs
-// asyncmq made out of the ID index (global.go), where a layout 1 build would not find them.
+// processes must be stopped before this build starts (see the README). In layout 2 a single
+// server's ID index lacks the IDs asyncmq made of plain enqueues (global.go), which a layout 1
+// build would not find.
 const Layout = 2
 
 // raiseLayout records ARGV[1] as the layout unless the record is higher already, atomically: two

@@ -4,8 +4,9 @@
 // asyncmq.NewID makes UUIDv7 IDs. Seal sets the last 16 of its random bits to a check of the 14
 // bytes before them; Sealed recomputes the check from an ID's text. An ID asyncmq made is always
 // sealed; any other UUIDv7 is sealed by chance once in 65,536. The check is not a secret and
-// proves nothing about who made an ID: it lets the Redis store keep its index of job IDs for the
-// IDs callers choose, and look an unsealed ID up there alone (see backend/redis).
+// proves nothing about who made an ID: it lets the Redis store leave the IDs of its plain
+// enqueues out of its index of job IDs, and look an unsealed ID up there alone (see
+// backend/redis).
 package jobid
 
 import "encoding/hex"
