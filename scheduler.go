@@ -73,7 +73,7 @@ func (w *Worker) fireRepeatables() int {
 		}
 		job := repeatableJob(r)
 		err = w.call(func(ctx context.Context) error {
-			return w.b.FireRepeatable(ctx, backend.FireParams{ID: r.ID, Expected: r.NextRun, Next: next, Job: job})
+			return w.b.FireRepeatable(ctx, backend.FireParams{ID: r.ID, Expected: r.NextRun, Next: next, Job: job, FreshID: true})
 		})
 		switch {
 		case errors.Is(err, asyncmqtype.ErrConflict):

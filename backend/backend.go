@@ -437,6 +437,9 @@ type FireParams struct {
 	Next     time.Time
 	Job      *asyncmqtype.JobInfo
 	Now      time.Time
+	// FreshID says that Job.ID was made for this call by asyncmq.NewID, as EnqueueParams.FreshIDs
+	// says of an enqueue's IDs: a store may skip looking for a job that holds it.
+	FreshID bool
 }
 
 // PruneWorkersParams is the input of WorkerRegistry.PruneWorkers.

@@ -3,12 +3,15 @@ package redis_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/internal/redistest"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // A plain enqueue leaves the IDs asyncmq made out of the ID index, which costs Redis a fifth of a
@@ -95,6 +98,40 @@ func TestFireRefusesAnUnindexedTakenID(t *testing.T) {
 		}
 		if j, err := s.GetJob(ctx, id); err != nil || j.Queue != "q" || j.Task != "t" {
 			t.Errorf("after the fire into %q the job reads %+v, %v; want task t in q", q, j, err)
+		}
+	}
+}
+
+// The scheduler's runs carry IDs it made (FireParams.FreshID): they skip the look-up in every
+// queue, which a run with a chosen sealed ID makes (it reads the set of queues first).
+func TestFreshFireSkipsTheLookUp(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openStore(t, srv.URL())
+	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	defer raw.Close()
+	ctx, now := t.Context(), time.Now()
+	if err := s.UpsertRepeatable(ctx, asyncmqtype.Repeatable{ID: "r", Queue: "q", Task: "t", Interval: time.Hour, NextRun: now}); err != nil {
+		t.Fatal(err)
+	}
+	lookUps := func() string {
+		for _, l := range strings.Split(raw.Info(ctx, "commandstats").Val(), "\r\n") {
+			if strings.HasPrefix(l, "cmdstat_smembers:") {
+				return l
+			}
+		}
+		return ""
+	}
+	for i, fresh := range []bool{true, false} {
+		raw.ConfigResetStat(ctx)
+		at := now.Add(time.Duration(i) * time.Hour)
+		err := s.FireRepeatable(ctx, backend.FireParams{ID: "r", Expected: at, Next: at.Add(time.Hour), Now: now, FreshID: fresh,
+			Job: &asyncmqtype.JobInfo{ID: asyncmq.NewID(), Queue: "q", Task: "t", RunAt: now, CreatedAt: now}})
+		if err != nil {
+			t.Fatalf("fire (FreshID %v): %v", fresh, err)
+		}
+		if got := lookUps(); (got != "") == fresh {
+			t.Errorf("fire with FreshID %v: SMEMBERS stats %q; want a look-up only without FreshID", fresh, got)
 		}
 	}
 }

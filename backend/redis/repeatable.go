@@ -266,9 +266,11 @@ func (s *Store) FireRepeatable(ctx context.Context, p backend.FireParams) error 
 		if err := s.claimIDs(ctx, j.Queue, []string{j.ID}); err != nil {
 			return err
 		}
-	} else if err := s.refuseTakenSealed(ctx, []*asyncmqtype.JobInfo{&j}); err != nil {
+	} else if !p.FreshID {
 		// The script checks the ID index, which may lack a sealed ID (global.go).
-		return fmt.Errorf("fire: %w", err)
+		if err := s.refuseTakenSealed(ctx, []*asyncmqtype.JobInfo{&j}); err != nil {
+			return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
+		}
 	}
 	args := append([]any{p.ID, micros(p.Expected), micros(p.Next)}, jobArgs(&j)...)
 	extra := []string{s.queueKeys(q).repeatable(p.ID), s.queueKeys(q).rdue()}
