@@ -199,7 +199,10 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 	packed := append(args[0:0:2+2*n], "hset", k.packed())
 	waiting := append(args[2+2*n:2+2*n:2*(2+2*n)], "zadd", k.state(asyncmqtype.StateWaiting.Index()))
 	ready := append(args[2*(2+2*n):2*(2+2*n):3*(2+2*n)], "zadd", k.ready())
-	var jobq []any // for IDs that are not sealed (a store's caller that is not asyncmq.Client)
+	// On a single server, for IDs that are not sealed (from a caller of the store other than
+	// asyncmq.Client); on Cluster enqueueQueue has indexed every ID.
+	var jobq []any
+	qarg := any(queue) // boxed once for all the jobs
 	ev := eventBatch{queue: queue, ids: sc.ids[:0], tasks: sc.tasks[:0], ats: sc.ats[:0]}
 	i := 0
 	for _, r := range rs {
@@ -209,11 +212,11 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 			packed = append(packed, &j.ID, &strs[i])
 			waiting = append(waiting, &strs[i+1], &j.ID)
 			ready = append(ready, "0", &strs[i+2])
-			if !jobid.Sealed(j.ID) {
+			if !s.cluster && !jobid.Sealed(j.ID) {
 				if jobq == nil {
 					jobq = []any{"hset", s.jobqKey()}
 				}
-				jobq = append(jobq, &j.ID, queue)
+				jobq = append(jobq, &j.ID, qarg)
 			}
 			ev.add(j.ID, j.Task, at)
 			i += 3
@@ -223,7 +226,7 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 	tx.Do(ctx, packed...)
 	tx.Do(ctx, waiting...)
 	tx.Do(ctx, ready...)
-	if jobq != nil && !s.cluster {
+	if jobq != nil {
 		tx.Do(ctx, jobq...)
 	}
 	out.stream = k.events()
