@@ -116,16 +116,30 @@ func (c *Client) EnqueueMany(ctx context.Context, reqs []Request) ([]*asyncmqtyp
 	fromCtx := c.contextHeaders(ctx)
 	jobs := make([]*asyncmqtype.JobInfo, len(reqs))
 	infos := make([]asyncmqtype.JobInfo, len(reqs))
-	fresh := true
+	var each []bool // which IDs build made, once a request chose its own
 	for i, r := range reqs {
 		freshID, err := c.build(&infos[i], r.Task, r.Payload, r.Options, now, fromCtx)
-		fresh = fresh && freshID
 		if err != nil {
 			return nil, fmt.Errorf("enqueue %d jobs: job %d of task %q: %w", len(reqs), i, r.Task, err)
 		}
+		if !freshID && each == nil {
+			each = make([]bool, len(reqs))
+			for k := range i {
+				each[k] = true
+			}
+		}
+		if each != nil {
+			each[i] = freshID
+		}
 		jobs[i] = &infos[i]
 	}
-	if err := c.b.Enqueue(ctx, backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: fresh}); err != nil {
+	p := backend.EnqueueParams{Jobs: jobs, Now: now, FreshIDs: each == nil}
+	if slices.Contains(each, true) {
+		// A call mixing IDs build made with chosen ones: the store may skip its checks for the
+		// former.
+		p.Fresh = each
+	}
+	if err := c.b.Enqueue(ctx, p); err != nil {
 		return nil, fmt.Errorf("enqueue %d jobs: %w", len(reqs), err)
 	}
 	return jobs, nil

@@ -328,6 +328,9 @@ type EnqueueParams struct {
 	// one), so no stored job can hold it: a store may skip looking for one. A store that cannot
 	// tell a fresh ID from another must keep its check; a false FreshIDs changes nothing.
 	FreshIDs bool
+	// Fresh, when not nil, has an entry per job and says of Jobs[i] what FreshIDs says of every
+	// job, for a call that mixes IDs asyncmq made with IDs a caller chose. A store may ignore it.
+	Fresh []bool
 }
 
 // ClaimParams is the input of Core.Claim.

@@ -83,6 +83,18 @@ func TestEnqueueValidatesHeaders(t *testing.T) {
 	}
 }
 
+// Fresh, when set, must have an entry per job: a store indexes it by the job's place.
+func TestEnqueueValidatesFresh(t *testing.T) {
+	t.Parallel()
+	jobs := []*asyncmqtype.JobInfo{{ID: "j1", Queue: "default", Task: "t"}, {ID: "j2", Queue: "default", Task: "t"}}
+	if err := (backend.EnqueueParams{Jobs: jobs, Fresh: []bool{true}}).Validate(); !errors.Is(err, asyncmqtype.ErrInvalid) {
+		t.Fatalf("Validate with 1 Fresh entry for 2 jobs: %v, want ErrInvalid", err)
+	}
+	if err := (backend.EnqueueParams{Jobs: jobs, Fresh: []bool{true, false}}).Validate(); err != nil {
+		t.Fatalf("Validate with a Fresh entry per job: %v", err)
+	}
+}
+
 // FuzzValidateHeaders checks that headers come from untrusted input (the CLI, the JSON API)
 // safely: the check never panics, and whatever it accepts keeps to the documented limits and
 // survives the JSON encoding every store uses unchanged.

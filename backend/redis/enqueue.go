@@ -48,7 +48,7 @@ func (s *Store) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
 		return err
 	}
 	if !p.FreshIDs && !s.cluster {
-		if err := s.refuseTakenSealed(ctx, p.Jobs); err != nil {
+		if err := s.refuseTakenSealed(ctx, p.Jobs, p.Fresh); err != nil {
 			return err
 		}
 	}

@@ -252,11 +252,11 @@ func (s *Store) locate(ctx context.Context, ids []string, only string) (map[stri
 
 // refuseTakenSealed refuses the jobs of an Enqueue on a single server whose chosen IDs are sealed
 // and already held by a job of any queue, which the ID index may not know (see the top of this
-// file).
-func (s *Store) refuseTakenSealed(ctx context.Context, jobs []*asyncmqtype.JobInfo) error {
+// file). fresh, when set, marks the jobs whose IDs asyncmq made for the call, which no job holds.
+func (s *Store) refuseTakenSealed(ctx context.Context, jobs []*asyncmqtype.JobInfo, fresh []bool) error {
 	var sealed []string
-	for _, j := range jobs {
-		if jobid.Sealed(j.ID) {
+	for i, j := range jobs {
+		if (fresh == nil || !fresh[i]) && jobid.Sealed(j.ID) {
 			sealed = append(sealed, j.ID)
 		}
 	}

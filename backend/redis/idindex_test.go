@@ -3,6 +3,7 @@ package redis_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +134,58 @@ func TestFreshFireSkipsTheLookUp(t *testing.T) {
 		if got := lookUps(); (got != "") == fresh {
 			t.Errorf("fire with FreshID %v: SMEMBERS stats %q; want a look-up only without FreshID", fresh, got)
 		}
+	}
+}
+
+// An EnqueueMany mixing IDs the client made with one a caller chose looks up only the chosen one
+// in every queue (EnqueueParams.Fresh): with 300 queues, two script calls rather than two per job.
+// The chosen ID is still refused when a queue holds it.
+func TestMixedEnqueueLooksUpOnlyChosenIDs(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openStore(t, srv.URL())
+	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	defer raw.Close()
+	ctx, now := t.Context(), time.Now()
+	var taken string
+	for i := range 300 {
+		taken = asyncmq.NewID()
+		j := &asyncmqtype.JobInfo{ID: taken, Queue: fmt.Sprintf("q%03d", i), Task: "t", RunAt: now, CreatedAt: now}
+		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := asyncmq.NewClient(s)
+	batch := func(chosen string) []asyncmq.Request {
+		reqs := make([]asyncmq.Request, 100)
+		for i := range reqs {
+			reqs[i] = asyncmq.Request{Task: "t", Options: []asyncmq.EnqueueOption{asyncmq.Queue("mixed")}}
+		}
+		reqs[50].Options = append(reqs[50].Options, asyncmq.JobID(chosen))
+		return reqs
+	}
+	calls := func() int64 {
+		var n int64
+		for _, l := range strings.Split(raw.Info(ctx, "commandstats").Val(), "\r\n") {
+			for _, cmd := range []string{"cmdstat_evalsha:", "cmdstat_eval:"} {
+				if v, ok := strings.CutPrefix(l, cmd); ok {
+					k, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(v, ",")[0], "calls="), 10, 64)
+					n += k
+				}
+			}
+		}
+		return n
+	}
+	raw.ConfigResetStat(ctx)
+	if _, err := c.EnqueueMany(ctx, batch(asyncmq.NewID())); err != nil {
+		t.Fatalf("enqueue a mixed batch: %v", err)
+	}
+	// The look-up of one ID over 300 queues (two calls) and the enqueue script, each sent twice
+	// at most (NOSCRIPT, then EVAL); a look-up of every ID would take 200 calls.
+	if n := calls(); n > 10 {
+		t.Errorf("a mixed batch of 100 jobs, one ID chosen, ran %d scripts; want at most 10", n)
+	}
+	if _, err := c.EnqueueMany(ctx, batch(taken)); !errors.Is(err, asyncmqtype.ErrJobExists) {
+		t.Fatalf("enqueue a mixed batch whose chosen ID q299 holds: %v, want ErrJobExists", err)
 	}
 }

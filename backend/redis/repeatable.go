@@ -268,7 +268,7 @@ func (s *Store) FireRepeatable(ctx context.Context, p backend.FireParams) error 
 		}
 	} else if !p.FreshID {
 		// The script checks the ID index, which may lack a sealed ID (global.go).
-		if err := s.refuseTakenSealed(ctx, []*asyncmqtype.JobInfo{&j}); err != nil {
+		if err := s.refuseTakenSealed(ctx, []*asyncmqtype.JobInfo{&j}, nil); err != nil {
 			return fmt.Errorf("fire repeatable %q: %w", p.ID, err)
 		}
 	}
