@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/asyncmq/asyncmq/asyncmqtype"
+	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/memory"
 )
 
 func TestEnqueueStoresOptions(t *testing.T) {
@@ -337,4 +341,56 @@ func FuzzEnqueuePayload(f *testing.F) {
 			t.Fatalf("accepted %d bytes over the limit", len(got))
 		}
 	})
+}
+
+// paramsRecorder keeps the EnqueueParams each Enqueue gets.
+type paramsRecorder struct {
+	Store
+	got []backend.EnqueueParams
+}
+
+func (r *paramsRecorder) Enqueue(ctx context.Context, p backend.EnqueueParams) error {
+	r.got = append(r.got, p)
+	return r.Store.Enqueue(ctx, p)
+}
+
+// EnqueueMany tells the store which IDs it made: FreshIDs when it made them all, and Fresh per
+// job when the call mixes them with IDs requests chose, so that a store checks only the chosen.
+func TestEnqueueManySaysWhichIDsItMade(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		chosen    []int // requests with a JobID, of 4
+		wantFresh bool
+		wantEach  []bool
+	}{
+		{"all made", nil, true, nil},
+		{"all chosen", []int{0, 1, 2, 3}, false, nil},
+		{"first chosen", []int{0}, false, []bool{false, true, true, true}},
+		{"last chosen", []int{3}, false, []bool{true, true, true, false}},
+		{"two in the middle", []int{1, 2}, false, []bool{true, false, false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &paramsRecorder{Store: memory.New()}
+			reqs := make([]Request, 4)
+			for i := range reqs {
+				reqs[i] = Request{Task: "t"}
+			}
+			for _, i := range tt.chosen {
+				reqs[i].Options = []EnqueueOption{JobID(fmt.Sprint("chosen-", i))}
+			}
+			if _, err := NewClient(rec).EnqueueMany(context.Background(), reqs); err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.got) != 1 {
+				t.Fatalf("%d Enqueue calls, want 1", len(rec.got))
+			}
+			p := rec.got[0]
+			if p.FreshIDs != tt.wantFresh || !slices.Equal(p.Fresh, tt.wantEach) {
+				t.Errorf("FreshIDs %v, Fresh %v; want %v, %v", p.FreshIDs, p.Fresh, tt.wantFresh, tt.wantEach)
+			}
+		})
+	}
 }

@@ -329,7 +329,8 @@ type EnqueueParams struct {
 	// tell a fresh ID from another must keep its check; a false FreshIDs changes nothing.
 	FreshIDs bool
 	// Fresh, when not nil, has an entry per job and says of Jobs[i] what FreshIDs says of every
-	// job, for a call that mixes IDs asyncmq made with IDs a caller chose. A store may ignore it.
+	// job, for a call that mixes IDs asyncmq made with IDs a caller chose; it is set only when
+	// FreshIDs is false. A store may ignore it.
 	Fresh []bool
 }
 

@@ -32,8 +32,8 @@ func validJSON(raw json.RawMessage) bool {
 // neither name the job itself nor form a cycle within the call. Whether parents exist, IDs are
 // free and unique keys are live is the store's to check.
 func (p EnqueueParams) Validate() error {
-	if p.Fresh != nil && len(p.Fresh) != len(p.Jobs) {
-		return invalid("enqueue %d jobs: Fresh has %d entries", len(p.Jobs), len(p.Fresh))
+	if p.Fresh != nil && (len(p.Fresh) != len(p.Jobs) || p.FreshIDs) {
+		return invalid("enqueue %d jobs: Fresh has %d entries (FreshIDs %v); want one per job, and FreshIDs false", len(p.Jobs), len(p.Fresh), p.FreshIDs)
 	}
 	for i, j := range p.Jobs {
 		if err := validateJob(j, i); err != nil {

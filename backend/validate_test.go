@@ -83,12 +83,16 @@ func TestEnqueueValidatesHeaders(t *testing.T) {
 	}
 }
 
-// Fresh, when set, must have an entry per job: a store indexes it by the job's place.
+// Fresh, when set, must have an entry per job (a store indexes it by the job's place), and only
+// beside a false FreshIDs.
 func TestEnqueueValidatesFresh(t *testing.T) {
 	t.Parallel()
 	jobs := []*asyncmqtype.JobInfo{{ID: "j1", Queue: "default", Task: "t"}, {ID: "j2", Queue: "default", Task: "t"}}
 	if err := (backend.EnqueueParams{Jobs: jobs, Fresh: []bool{true}}).Validate(); !errors.Is(err, asyncmqtype.ErrInvalid) {
 		t.Fatalf("Validate with 1 Fresh entry for 2 jobs: %v, want ErrInvalid", err)
+	}
+	if err := (backend.EnqueueParams{Jobs: jobs, Fresh: []bool{true, false}, FreshIDs: true}).Validate(); !errors.Is(err, asyncmqtype.ErrInvalid) {
+		t.Fatalf("Validate with Fresh and FreshIDs: %v, want ErrInvalid", err)
 	}
 	if err := (backend.EnqueueParams{Jobs: jobs, Fresh: []bool{true, false}}).Validate(); err != nil {
 		t.Fatalf("Validate with a Fresh entry per job: %v", err)

@@ -28,10 +28,10 @@ import (
 //
 // A caller may choose a sealed ID: one it got from NewID, or one a stored job was given. Enqueue
 // and FireRepeatable on a single server look such IDs up in every queue first, unless the call
-// says asyncmq made them for it (refuseTakenSealed: two more round trips, for those calls only),
-// and refuse one a queue holds. Between that look-up and the enqueue no other job can take the ID:
-// a plain enqueue stores only IDs NewID made for it, which nobody held before, and every other ID
-// goes through the index, which refuses the second.
+// says asyncmq made them (FreshIDs, Fresh per job, FireParams.FreshID; refuseTakenSealed: two more
+// round trips, for those calls only), and refuse one a queue holds. Between that look-up and the
+// enqueue no other job can take the ID: a plain enqueue stores only IDs NewID made for it, which
+// nobody held before, and every other ID goes through the index, which refuses the second.
 
 // reserveIDs sets every ID of ARGV to the queue, or none when one is already taken.
 var reserveIDs = goredis.NewScript(`
