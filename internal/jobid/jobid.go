@@ -17,7 +17,7 @@ func Seal(b *[16]byte) {
 	b[14], b[15] = byte(c>>8), byte(c)
 }
 
-// check is the CRC-16/CCITT of p, which changes whenever bits within any 16 in a row of p do.
+// check is the CRC-16/CCITT-FALSE of p: any change of p confined to 16 bits in a row changes it.
 func check(p []byte) uint16 {
 	c := uint16(0xffff)
 	for _, x := range p {
