@@ -232,7 +232,7 @@ func (s *Store) locate(ctx context.Context, ids []string, only string) (map[stri
 		return err
 	}
 	err := run(true)
-	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+	if isNoScript(err) {
 		// Once per Redis (a restart empties its script cache): Eval loads the script again.
 		err = run(false)
 	}

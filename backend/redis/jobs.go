@@ -19,24 +19,14 @@ func (s *Store) GetJob(ctx context.Context, id string) (*asyncmqtype.JobInfo, er
 	if err := s.guard(ctx); err != nil {
 		return nil, err
 	}
-	q, err := s.rdb.HGet(ctx, s.jobqKey(), id).Result()
-	if errors.Is(err, goredis.Nil) && s.mayBeUnindexed(id) {
-		// An ID asyncmq made may be missing from the index (global.go).
-		var found map[string]string
-		if found, err = s.locate(ctx, []string{id}, ""); err == nil {
-			q = found[id]
-			if q == "" {
-				err = goredis.Nil
-			}
-		}
-	}
-	if errors.Is(err, goredis.Nil) {
-		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
-	}
+	_, order, err := s.queuesOf(ctx, []string{id}, "")
 	if err != nil {
 		return nil, fmt.Errorf("get job %q: %w", id, err)
 	}
-	jobs, bad, err := s.readJobsOrBad(ctx, q, []string{id})
+	if len(order) == 0 {
+		return nil, fmt.Errorf("get job %q: %w", id, asyncmqtype.ErrJobNotFound)
+	}
+	jobs, bad, err := s.readJobsOrBad(ctx, order[0], []string{id})
 	if err == nil && len(bad) > 0 {
 		err = bad[0]
 	}
