@@ -11,6 +11,7 @@ import (
 	"github.com/asyncmq/asyncmq"
 	"github.com/asyncmq/asyncmq/asyncmqtype"
 	"github.com/asyncmq/asyncmq/backend"
+	"github.com/asyncmq/asyncmq/backend/redis"
 	"github.com/asyncmq/asyncmq/internal/redistest"
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -56,10 +57,7 @@ func TestSealedIDsFoundPastOneCallOfQueues(t *testing.T) {
 	ids := make([]string, queues)
 	for i := range ids {
 		ids[i] = asyncmq.NewID()
-		j := &asyncmqtype.JobInfo{ID: ids[i], Queue: fmt.Sprintf("q%03d", i), Task: "t", RunAt: now, CreatedAt: now}
-		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}); err != nil {
-			t.Fatal(err)
-		}
+		enqueuePlain(t, s, ids[i], fmt.Sprintf("q%03d", i), now)
 	}
 	for _, i := range []int{0, 255, 256, queues - 1} {
 		if j, err := s.GetJob(ctx, ids[i]); err != nil || j.Queue != fmt.Sprintf("q%03d", i) {
@@ -85,9 +83,7 @@ func TestFireRefusesAnUnindexedTakenID(t *testing.T) {
 	ctx, now := t.Context(), time.Now()
 	for _, q := range []string{"q", "other"} {
 		id := asyncmq.NewID()
-		if err := s.Enqueue(ctx, backend.EnqueueParams{Now: now, FreshIDs: true, Jobs: []*asyncmqtype.JobInfo{{ID: id, Queue: "q", Task: "t", RunAt: now, CreatedAt: now}}}); err != nil {
-			t.Fatal(err)
-		}
+		enqueuePlain(t, s, id, "q", now)
 		r := asyncmqtype.Repeatable{ID: "r-" + q, Queue: q, Task: "t", Interval: time.Hour, NextRun: now}
 		if err := s.UpsertRepeatable(ctx, r); err != nil {
 			t.Fatal(err)
@@ -115,14 +111,6 @@ func TestFreshFireSkipsTheLookUp(t *testing.T) {
 	if err := s.UpsertRepeatable(ctx, asyncmqtype.Repeatable{ID: "r", Queue: "q", Task: "t", Interval: time.Hour, NextRun: now}); err != nil {
 		t.Fatal(err)
 	}
-	lookUps := func() string {
-		for _, l := range strings.Split(raw.Info(ctx, "commandstats").Val(), "\r\n") {
-			if strings.HasPrefix(l, "cmdstat_smembers:") {
-				return l
-			}
-		}
-		return ""
-	}
 	for i, fresh := range []bool{true, false} {
 		raw.ConfigResetStat(ctx)
 		at := now.Add(time.Duration(i) * time.Hour)
@@ -131,8 +119,8 @@ func TestFreshFireSkipsTheLookUp(t *testing.T) {
 		if err != nil {
 			t.Fatalf("fire (FreshID %v): %v", fresh, err)
 		}
-		if got := lookUps(); (got != "") == fresh {
-			t.Errorf("fire with FreshID %v: SMEMBERS stats %q; want a look-up only without FreshID", fresh, got)
+		if n := commandCalls(t, raw, "smembers"); (n > 0) == fresh {
+			t.Errorf("fire with FreshID %v: %d SMEMBERS calls; want a look-up only without FreshID", fresh, n)
 		}
 	}
 }
@@ -150,10 +138,7 @@ func TestMixedEnqueueLooksUpOnlyChosenIDs(t *testing.T) {
 	var taken string
 	for i := range 300 {
 		taken = asyncmq.NewID()
-		j := &asyncmqtype.JobInfo{ID: taken, Queue: fmt.Sprintf("q%03d", i), Task: "t", RunAt: now, CreatedAt: now}
-		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}); err != nil {
-			t.Fatal(err)
-		}
+		enqueuePlain(t, s, taken, fmt.Sprintf("q%03d", i), now)
 	}
 	c := asyncmq.NewClient(s)
 	batch := func(chosen string) []asyncmq.Request {
@@ -164,28 +149,40 @@ func TestMixedEnqueueLooksUpOnlyChosenIDs(t *testing.T) {
 		reqs[50].Options = append(reqs[50].Options, asyncmq.JobID(chosen))
 		return reqs
 	}
-	calls := func() int64 {
-		var n int64
-		for _, l := range strings.Split(raw.Info(ctx, "commandstats").Val(), "\r\n") {
-			for _, cmd := range []string{"cmdstat_evalsha:", "cmdstat_eval:"} {
-				if v, ok := strings.CutPrefix(l, cmd); ok {
-					k, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(v, ",")[0], "calls="), 10, 64)
-					n += k
-				}
-			}
-		}
-		return n
-	}
 	raw.ConfigResetStat(ctx)
 	if _, err := c.EnqueueMany(ctx, batch(asyncmq.NewID())); err != nil {
 		t.Fatalf("enqueue a mixed batch: %v", err)
 	}
 	// The look-up of one ID over 300 queues (two calls) and the enqueue script, each sent twice
 	// at most (NOSCRIPT, then EVAL); a look-up of every ID would take 200 calls.
-	if n := calls(); n > 10 {
+	if n := commandCalls(t, raw, "evalsha", "eval"); n > 10 {
 		t.Errorf("a mixed batch of 100 jobs, one ID chosen, ran %d scripts; want at most 10", n)
 	}
 	if _, err := c.EnqueueMany(ctx, batch(taken)); !errors.Is(err, asyncmqtype.ErrJobExists) {
 		t.Fatalf("enqueue a mixed batch whose chosen ID q299 holds: %v, want ErrJobExists", err)
 	}
+}
+
+// enqueuePlain stores one runnable job with an ID asyncmq made, as the client does.
+func enqueuePlain(t *testing.T, s *redis.Store, id, queue string, now time.Time) {
+	t.Helper()
+	j := &asyncmqtype.JobInfo{ID: id, Queue: queue, Task: "t", RunAt: now, CreatedAt: now}
+	if err := s.Enqueue(t.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}); err != nil {
+		t.Fatalf("enqueue job %s in queue %s: %v", id, queue, err)
+	}
+}
+
+// commandCalls sums the calls of the commands that Redis counted since its stats were reset.
+func commandCalls(t *testing.T, raw *goredis.Client, cmds ...string) int64 {
+	t.Helper()
+	var n int64
+	for _, l := range strings.Split(raw.Info(t.Context(), "commandstats").Val(), "\r\n") {
+		for _, cmd := range cmds {
+			if v, ok := strings.CutPrefix(l, "cmdstat_"+cmd+":"); ok {
+				k, _ := strconv.ParseInt(strings.TrimPrefix(strings.Split(v, ",")[0], "calls="), 10, 64)
+				n += k
+			}
+		}
+	}
+	return n
 }
