@@ -8,3 +8,6 @@ func FunctionLibraries() []string {
 	}
 	return out
 }
+
+// LanePriority is the priority of the jobs a queue's lane holds (lane.go).
+const LanePriority = lanePriority

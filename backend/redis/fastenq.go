@@ -182,7 +182,9 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 			ends = append(ends, len(buf))
 			buf = appendMicros(buf, j.CreatedAt)
 			ends = append(ends, len(buf))
-			buf = appendReadyMember(buf, j.Priority, j.RunAt, j.ID)
+			if !inLane(j) {
+				buf = appendReadyMember(buf, j.Priority, j.RunAt, j.ID)
+			}
 			ends = append(ends, len(buf))
 		}
 	}
@@ -195,10 +197,12 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 		strs[i], from = text[from:e], e
 	}
 
-	args := grow(&sc.args, 3*(2+2*n))
-	packed := append(args[0:0:2+2*n], "hset", k.packed())
-	waiting := append(args[2+2*n:2+2*n:2*(2+2*n)], "zadd", k.state(asyncmqtype.StateWaiting.Index()))
-	ready := append(args[2*(2+2*n):2*(2+2*n):3*(2+2*n)], "zadd", k.ready())
+	w := 2 + 2*n
+	args := grow(&sc.args, 4*w)
+	packed := append(args[0:0:w], "hset", k.packed())
+	waiting := append(args[w:w:2*w], "zadd", k.state(asyncmqtype.StateWaiting.Index()))
+	ready := append(args[2*w:2*w:3*w], "zadd", k.ready())
+	lane := append(args[3*w:3*w:4*w], "zadd", k.lane())
 	// On a single server, for IDs that are not sealed (from a caller of the store other than
 	// asyncmq.Client); on Cluster enqueueQueue has indexed every ID.
 	var jobq []any
@@ -210,8 +214,12 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 		i++
 		for _, j := range r.jobs {
 			packed = append(packed, &j.ID, &strs[i])
-			waiting = append(waiting, &strs[i+1], &j.ID)
-			ready = append(ready, "0", &strs[i+2])
+			if inLane(j) {
+				lane = append(lane, &strs[i+1], &j.ID)
+			} else {
+				waiting = append(waiting, &strs[i+1], &j.ID)
+				ready = append(ready, "0", &strs[i+2])
+			}
 			if !s.cluster && !jobid.Sealed(j.ID) {
 				if jobq == nil {
 					jobq = []any{"hset", s.jobqKey()}
@@ -224,8 +232,11 @@ func (s *Store) queuePlain(ctx context.Context, tx goredis.Pipeliner, queue stri
 	}
 	sc.ids, sc.tasks, sc.ats = ev.ids, ev.tasks, ev.ats
 	tx.Do(ctx, packed...)
-	tx.Do(ctx, waiting...)
-	tx.Do(ctx, ready...)
+	for _, zadd := range [][]any{waiting, ready, lane} {
+		if len(zadd) > 2 {
+			tx.Do(ctx, zadd...)
+		}
+	}
 	if jobq != nil {
 		tx.Do(ctx, jobq...)
 	}

@@ -157,6 +157,15 @@ func (s *Store) ListJobs(ctx context.Context, p asyncmqtype.ListJobsParams) (asy
 	k := s.queueKeys(f.Queue)
 	set := k.state(f.State.Index())
 	filtered := f.Task != "" || f.ID != "" || f.Text != ""
+	if !filtered && f.State == asyncmqtype.StateWaiting {
+		total, ids, err := s.waitingPage(ctx, f.Queue, int64(p.Offset), int64(p.Offset+p.Limit-1), rev)
+		if err != nil {
+			return page, err
+		}
+		page.Total = total
+		page.Jobs, err = s.readJobs(ctx, f.Queue, ids)
+		return page, err
+	}
 	if !filtered && f.State != asyncmqtype.StateActive {
 		var total *goredis.IntCmd
 		var ids *goredis.StringSliceCmd
@@ -202,8 +211,9 @@ func rangeIDs(ctx context.Context, pl goredis.Pipeliner, set string, start, stop
 }
 
 // ranked returns a reader of a queue's jobs in one state in listing order (CreatedAt, then ID;
-// newest first when rev), by rank from start to stop inclusive: the state's sorted set, or for
-// active jobs their IDs sorted once (see activeIDs).
+// newest first when rev), by rank from start to stop inclusive: the state's sorted set, for
+// waiting jobs joined with the lane (waitingPage), or for active jobs their IDs sorted once (see
+// activeIDs).
 func (s *Store) ranked(ctx context.Context, queue string, state asyncmqtype.State, rev bool) (func(start, stop int64) ([]string, error), error) {
 	if state == asyncmqtype.StateActive {
 		ids, err := s.activeIDs(ctx, queue, rev)
@@ -212,6 +222,12 @@ func (s *Store) ranked(ctx context.Context, queue string, state asyncmqtype.Stat
 		}
 		return func(start, stop int64) ([]string, error) {
 			return ids[min(int(start), len(ids)):min(int(stop)+1, len(ids))], nil
+		}, nil
+	}
+	if state == asyncmqtype.StateWaiting {
+		return func(start, stop int64) ([]string, error) {
+			_, ids, err := s.waitingPage(ctx, queue, start, stop, rev)
+			return ids, err
 		}, nil
 	}
 	set := s.queueKeys(queue).state(state.Index())

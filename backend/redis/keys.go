@@ -11,10 +11,15 @@ import "github.com/asyncmq/asyncmq/asyncmqtype"
 //	<prefix>:{<q>}:pk          HASH   job ID -> packed record: the job's fields as stored, in place
 //	                                  of its j:<id> hash until a claim gives it one, then beside
 //	                                  it (record.go); one copy of each payload either way
-//	<prefix>:{<q>}:ready       ZSET   claimable jobs, score 0, member priority|run-at|id (lexical)
+//	<prefix>:{<q>}:ready       ZSET   claimable jobs, score 0, member priority|run-at|id (lexical),
+//	                                  but for those of the lane
+//	<prefix>:{<q>}:lane        ZSET   waiting jobs of the lane by CreatedAt µs, member id: plain
+//	                                  jobs of priority lanePriority due at their creation, whose
+//	                                  order in the ready set this order is (lane.go)
 //	<prefix>:{<q>}:s:<state>   ZSET   jobs of a state by CreatedAt µs (listings, counts, pages);
-//	                                  waiting-children holds the jobs blocked on parents; no
-//	                                  s:active (earlier versions wrote one; it is only deleted)
+//	                                  s:waiting lacks the lane's jobs; waiting-children holds the
+//	                                  jobs blocked on parents; no s:active (earlier versions wrote
+//	                                  one; it is only deleted)
 //	<prefix>:{<q>}:due         ZSET   delayed jobs by RunAt µs
 //	<prefix>:{<q>}:lease       ZSET   active jobs by lease expiry µs; also their count and, sorted
 //	                                  by CreatedAt in the client, their listing
@@ -78,6 +83,7 @@ func (s *Store) buildQueueKeys(queue string) qkeys {
 		// Added after the others so the positions of the keys before it stay.
 		base + "s:waiting-children",
 		base + "pk",
+		base + "lane",
 	}
 	return k
 }
@@ -95,6 +101,7 @@ func (k qkeys) events() string                   { return k.list[14] }
 func (k qkeys) rdue() string                     { return k.list[20] }
 func (k qkeys) wake() string                     { return k.base + "wake" }
 func (k qkeys) packed() string                   { return k.list[22] }
+func (k qkeys) lane() string                     { return k.list[23] }
 
 // state returns the key of the set that counts the jobs of the state of index i
 // (asyncmqtype.State.Index): its s:<state> set, or for active jobs the lease set, whose order is

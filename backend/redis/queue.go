@@ -16,6 +16,7 @@ import (
 func (s *Store) queueInfos(ctx context.Context, names []string) ([]asyncmqtype.QueueInfo, []bool, error) {
 	metas := make([]*goredis.SliceCmd, len(names))
 	counts := make([][asyncmqtype.NumStates]*goredis.IntCmd, len(names))
+	lanes := make([]*goredis.IntCmd, len(names))
 	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for i, q := range names {
 			k := s.queueKeys(q)
@@ -23,6 +24,7 @@ func (s *Store) queueInfos(ctx context.Context, names []string) ([]asyncmqtype.Q
 			for st := range asyncmqtype.NumStates {
 				counts[i][st] = p.ZCard(ctx, k.state(st))
 			}
+			lanes[i] = p.ZCard(ctx, k.lane())
 		}
 		return nil
 	})
@@ -39,6 +41,8 @@ func (s *Store) queueInfos(ctx context.Context, names []string) ([]asyncmqtype.Q
 		for _, state := range asyncmqtype.States {
 			qi.Counts[state] = int(counts[i][state.Index()].Val())
 		}
+		// The lane's jobs are waiting too (lane.go).
+		qi.Counts[asyncmqtype.StateWaiting] += int(lanes[i].Val())
 		if rl := atoi(str(2)); rl > 0 {
 			qi.RateLimit = rl
 			qi.RateInterval = time.Duration(atoi(str(3))) * time.Microsecond

@@ -176,8 +176,9 @@ func (s *Store) check(ctx context.Context, t target) error {
 // it could misread; a build before the record existed (layout 0) cannot check it, so its
 // processes must be stopped before this build starts (see the README). In layout 2 a single
 // server's ID index lacks the IDs asyncmq made of plain enqueues (global.go), which a layout 1
-// build would not find.
-const Layout = 2
+// build would not find. In layout 3 most waiting jobs are in the queue's lane (lane.go), which a
+// layout 2 build would neither claim nor list.
+const Layout = 3
 
 // raiseLayout records ARGV[1] as the layout unless the record is higher already, atomically: two
 // builds starting at once must not lower it. It returns the record it leaves.

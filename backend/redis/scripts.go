@@ -93,7 +93,7 @@ func readLua(name string) string {
 var (
 	scriptEnqueue    = loadScript("enqueue", "enqueue_lib")
 	scriptFire       = loadScript("fire", "enqueue_lib")
-	scriptClaim      = loadFunction("claim", "claim_jobs")
+	scriptClaim      = loadFunction("claim", "order", "claim_jobs")
 	scriptFinish     = loadFunction("finish", "finish_jobs")
 	scriptExtend     = loadScript("extend")
 	scriptRelease    = loadScript("release")

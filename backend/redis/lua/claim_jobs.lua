@@ -9,6 +9,14 @@
 -- which costs more than the rest of the job's HSET.
 local NEXT_ATTEMPT = {[''] = '1', ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5', ['5'] = '6', ['6'] = '7',
   ['7'] = '8', ['8'] = '9', ['9'] = '10', ['10'] = '11', ['11'] = '12'}
+-- lane_first reports whether the lane's job id, created at sc (text), comes before the ready
+-- member of priority p, run-at ra and ID mid.
+local function lane_first(sc, id, p, ra, mid)
+  if p ~= LANE_PR then return LANE_PR < p end
+  local la = tonumber(sc)
+  if la ~= ra then return la < ra end
+  return bytes_lt(id, mid)
+end
 local function claim_jobs(a)
   local meta = redis.call('HMGET', K_META, 'pz', 'rl', 'ri', 'rs', 'rc')
   if meta[1] == '1' then return {nows()} end
@@ -35,7 +43,7 @@ local function claim_jobs(a)
   local lease_adds, waiting_rems = zadds(K_LEASE), zrems(SKEY.waiting)
   -- claim takes the jobs of due members (their IDs ids and run-ats ras) until it has limit of
   -- them.
-  local function claim(ids, ras)
+  local function claim(ids, ras, lane)
     -- Their packed records (record.go), read at once.
     local recs = {}
     for i = 1, #ids, 1000 do
@@ -88,7 +96,8 @@ local function claim_jobs(a)
         if not rec then
           redis.call('HSET', jk, 'st', 'active', 'at', NEXT_ATTEMPT[at] or (tonumber(at) + 1), 'lt', token .. id, 'le', le, 'sa', now, 'w', ARGV[a + 2])
         end
-        waiting_rems[#waiting_rems + 1] = id
+        -- A job of the lane is in neither s:waiting nor the ready set.
+        if not lane[ci] then waiting_rems[#waiting_rems + 1] = id end
         lease_adds[#lease_adds + 1] = le
         lease_adds[#lease_adds + 1] = id
         -- The counters go to metric() once per run of jobs of one task, not once per job.
@@ -107,28 +116,58 @@ local function claim_jobs(a)
   -- only when some of them are not due yet (jobs enqueued by a process whose clock is ahead) or
   -- were dropped, and at most ARGV[a + 4] past the limit. Every due member read leaves the
   -- ready set (taken).
-  local taken = {}
+  --
+  -- The lane's due jobs (lane.go) are read beside them, as many, and merged in by the member
+  -- each would have: priority LANE_PR, its created-at (its run-at), its ID. A lane job after the
+  -- last member read waits for the next read, unless the ready set has no more members: one of
+  -- them could come first. Every lane job merged leaves the lane (lane_taken), and counts
+  -- against the bound as a member read does. Every pass takes a member or a lane job, so the
+  -- loop ends within the bound.
+  local taken, lane_taken = {}, {}
   local seen, bound = 0, limit + tonumber(ARGV[a + 4])
-  while n < limit and seen < bound do
-    local want = limit - n
-    local cands = redis.call('ZRANGE', K_READY, seen, seen + math.min(want, bound - seen) - 1)
-    if #cands == 0 then break end
-    local ids, ras = {}, {}
+  -- Both count against the bound: a call reads at most bound members and lane jobs in all.
+  while n < limit and seen + #lane_taken < bound do
+    local want = math.min(limit - n, bound - seen - #lane_taken)
+    local cands = redis.call('ZRANGE', K_READY, seen, seen + want - 1)
+    -- Fewer members than asked for: the ready set has no more.
+    local rest = #cands < want
+    local lc = redis.call('ZRANGE', K_LANE, '-inf', now, 'BYSCORE', 'LIMIT', #lane_taken, want, 'WITHSCORES')
+    -- Fewer lane jobs than asked for: the lane has no more due.
+    local lrest = #lc < 2 * want
+    if #cands == 0 and #lc == 0 then break end
+    local ids, ras, lane = {}, {}, {}
+    local li = 1
+    -- take_lane takes the lane's next job read.
+    local function take_lane()
+      local id, ra = lc[li], tonumber(lc[li + 1])
+      ids[#ids + 1] = id
+      ras[#ids] = ra
+      lane[#ids] = true
+      lane_taken[#lane_taken + 1] = id
+      li = li + 2
+    end
     for i = 1, #cands do
       if #ids >= want then break end
-      seen = seen + 1
       local m = cands[i]
-      local ra = tonumber(string.sub(m, 12, 28))
+      local p, ra, id = tonumber(string.sub(m, 1, 11)) - 2147483648, tonumber(string.sub(m, 12, 28)), string.sub(m, 29)
+      while li < #lc and #ids < want and lane_first(lc[li + 1], lc[li], p, ra, id) do take_lane() end
+      if #ids >= want then break end
+      seen = seen + 1
       if ra <= NOW then
-        ids[#ids + 1] = string.sub(m, 29)
+        ids[#ids + 1] = id
         ras[#ids] = ra
         taken[#taken + 1] = m
       end
     end
-    claim(ids, ras)
+    if rest then
+      while li < #lc and #ids < want do take_lane() end
+    end
+    claim(ids, ras, lane)
+    if rest and lrest and li >= #lc then break end
   end
   if ms > 0 then metric(mtask, 's', ms, 'ws', mws) end
   for i = 1, #taken, 1000 do redis.call('ZREM', K_READY, unpack(taken, i, math.min(i + 999, #taken))) end
+  for i = 1, #lane_taken, 1000 do redis.call('ZREM', K_LANE, unpack(lane_taken, i, math.min(i + 999, #lane_taken))) end
   if rl > 0 and n > 0 then
     redis.call('HSET', K_META, 'rs', fmt(rs or NOW), 'rc', rc + n)
   end

@@ -4,6 +4,10 @@ if redis.call('EXISTS', K_META) == 0 then return {'nf'} end
 local chunk = tonumber(ARGV[9])
 local ids = redis.call('ZRANGE', SKEY.waiting, 0, chunk - 1)
 if #ids < chunk then
+  local more = redis.call('ZRANGE', K_LANE, 0, chunk - #ids - 1)
+  for _, id in ipairs(more) do ids[#ids + 1] = id end
+end
+if #ids < chunk then
   local more = redis.call('ZRANGE', SKEY['waiting-children'], 0, chunk - #ids - 1)
   for _, id in ipairs(more) do ids[#ids + 1] = id end
 end

@@ -153,16 +153,22 @@ local function enqueue_write(base, n, batch, stored)
     else
       redis.call('HSET', jk, unpack(f))
     end
-    zset(SKEY[st], id, cas)
-    if st == 'delayed' then
-      zset(K_DUE, id, ras)
-    elseif st == 'waiting' then
-      if pr ~= RM_PR or ras ~= RM_RA then
-        RM_HEAD = rmember_head(pr, ras)
-        RM_PR, RM_RA = pr, ras
-      end
-      zset(K_READY, RM_HEAD .. id, 0)
+    if st == 'waiting' and pr == LANE_PR_TEXT and ras == cas and ra > 0 then
+      -- One of the lane's (lane.go): its created-at orders it as its ready member would.
+      zset(K_LANE, id, cas)
       woke = true
+    else
+      zset(SKEY[st], id, cas)
+      if st == 'delayed' then
+        zset(K_DUE, id, ras)
+      elseif st == 'waiting' then
+        if pr ~= RM_PR or ras ~= RM_RA then
+          RM_HEAD = rmember_head(pr, ras)
+          RM_PR, RM_RA = pr, ras
+        end
+        zset(K_READY, RM_HEAD .. id, 0)
+        woke = true
+      end
     end
     if o.uk then redis.call('HSET', K_UNIQ, o.uk, id) end
     if GLOBAL then

@@ -1,7 +1,7 @@
--- fire: KEYS[24] is the repeatable's hash and KEYS[25] its queue's due set (the job's queue
+-- fire: KEYS[NQKEYS + 1] is the repeatable's hash and KEYS[NQKEYS + 2] its queue's due set (the job's queue
 -- on Cluster, where both must share a slot). ARGV[8] = repeatable ID, [9] = expected next run,
 -- [10] = next run, then one job (NF arguments, see enqueue_lib.lua).
-local rk, rdue = KEYS[24], KEYS[25]
+local rk, rdue = KEYS[NQKEYS + 1], KEYS[NQKEYS + 2]
 local r = redis.call('HMGET', rk, 'nr', 'pz')
 if not r[1] then return {'nf'} end
 if r[2] == '1' or r[1] ~= ARGV[9] then return {'conflict'} end

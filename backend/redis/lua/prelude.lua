@@ -7,6 +7,12 @@ local K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ, K_RIDS, K_RDUE
 -- Packed jobs (record.go): a waiting job never changed since it was stored is a record in K_PACK
 -- in place of its hash. jkey gives it its hash before anything reads or changes it.
 local K_PACK
+-- The lane (lane.go): waiting jobs of priority LANE_PR (lanePriority) due at their creation, by
+-- created-at, in place of their members in the ready set and s:waiting.
+local K_LANE
+local LANE_PR, LANE_PR_TEXT = 5, '5'
+-- NQKEYS is how many KEYS name the queue's keys (keys.go); a script's own keys follow them.
+local NQKEYS = 24
 -- Active jobs are listed and counted from the lease set: a second set of them by created-at cost
 -- two sorted-set writes per job for listings of a few hundred jobs. KEYS[4] (s:active) is only
 -- deleted, with the queue, for data written before.
@@ -28,7 +34,7 @@ local function begin_call()
     cancelled = KEYS[8], ['waiting-children'] = KEYS[22]}
   FKEY = {completed = KEYS[11], failed = KEYS[12], cancelled = KEYS[13]}
   K_UNIQ, K_EV, K_MI, K_JOBQ, K_QUEUES, K_ALLQ = KEYS[14], KEYS[15], KEYS[16], KEYS[17], KEYS[18], KEYS[19]
-  K_RIDS, K_RDUE, K_PACK, K_OLD_ACTIVE = KEYS[20], KEYS[21], KEYS[23], KEYS[4]
+  K_RIDS, K_RDUE, K_PACK, K_OLD_ACTIVE, K_LANE = KEYS[20], KEYS[21], KEYS[23], KEYS[4], KEYS[24]
   JP, QNAME, MP, WAKE, EVMAX = ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6]
   GLOBAL = ARGV[7] == '1'
   if ARGV[3] == '0' then
@@ -469,6 +475,8 @@ end
 -- is written by the scripts that take and end leases.
 local function move(id, from, to, ca)
   if from and from ~= 'active' then zset(SKEY[from], id, false) end
+  -- A waiting job may be one of the lane's.
+  if from == 'waiting' then zset(K_LANE, id, false) end
   if to ~= 'active' then zset(SKEY[to], id, ca) end
 end
 
@@ -521,6 +529,7 @@ local function deljob(id)
   end
   if not v[1] then return end
   zset(SKEY[v[1]], id, false)
+  if v[1] == 'waiting' then zset(K_LANE, id, false) end
   if v[1] == 'waiting' and v[2] and v[3] then zset(K_READY, rmember(v[2], v[3], id), false) end
   if v[1] == 'delayed' then zset(K_DUE, id, false) end
   if v[1] == 'active' then zset(K_LEASE, id, false) end

@@ -1,7 +1,7 @@
--- repeatable: KEYS[24] is the definition's hash. ARGV[8] = op: 'upsert' (with [9] = ID, [10] =
+-- repeatable: KEYS[NQKEYS + 1] is the definition's hash. ARGV[8] = op: 'upsert' (with [9] = ID, [10] =
 -- definition JSON, [11] = next run, [12] = last run or '', [13] = created-at or '0', [14] =
 -- paused), 'pause' ([9] = ID, [10] = '1'/'0') or 'remove' ([9] = ID).
-local rk, id = KEYS[24], ARGV[9]
+local rk, id = KEYS[NQKEYS + 1], ARGV[9]
 local op = ARGV[8]
 if op == 'upsert' then
   local created = known()

@@ -7,7 +7,7 @@ if ARGV[8] == 'pause' then
   else
     redis.call('HDEL', K_META, 'pz')
     event('queue:changed', '', '', '', 'resumed')
-    if redis.call('ZCARD', K_READY) > 0 then woke = true end
+    if redis.call('ZCARD', K_READY) > 0 or redis.call('ZCARD', K_LANE) > 0 then woke = true end
   end
 else
   if ARGV[9] == '0' then
