@@ -13,9 +13,9 @@ import "github.com/asyncmq/asyncmq/asyncmqtype"
 //	                                  it (record.go); one copy of each payload either way
 //	<prefix>:{<q>}:ready       ZSET   claimable jobs, score 0, member priority|run-at|id (lexical),
 //	                                  but for those of the lane
-//	<prefix>:{<q>}:lane        ZSET   waiting jobs of the lane by CreatedAt µs, member id: plain
-//	                                  jobs of priority lanePriority due at their creation, whose
-//	                                  order in the ready set this order is (lane.go)
+//	<prefix>:{<q>}:lane        ZSET   waiting jobs of priority lanePriority due at their creation,
+//	                                  by CreatedAt µs, member id: this order is the one of their
+//	                                  members in the ready set (lane.go)
 //	<prefix>:{<q>}:s:<state>   ZSET   jobs of a state by CreatedAt µs (listings, counts, pages);
 //	                                  s:waiting lacks the lane's jobs; waiting-children holds the
 //	                                  jobs blocked on parents; no s:active (earlier versions wrote

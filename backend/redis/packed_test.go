@@ -206,9 +206,19 @@ func TestClaimOfManyPackedJobs(t *testing.T) {
 
 // A damaged record (only a bug or a hand edit makes one) does not stop its queue: a claim skips
 // a job whose record's head it cannot read and fails one whose body it cannot decode, and still
-// takes the others; listings leave such jobs out, and removing or draining them works.
+// takes the others; listings leave such jobs out, and removing or draining them works. So for
+// jobs of the lane (priority 5), which leave it for s:waiting when their record cannot be read.
 func TestMalformedRecordDoesNotStopTheQueue(t *testing.T) {
 	t.Parallel()
+	for _, priority := range []int{0, 5} {
+		t.Run(fmt.Sprintf("priority %d", priority), func(t *testing.T) {
+			t.Parallel()
+			malformedRecords(t, priority)
+		})
+	}
+}
+
+func malformedRecords(t *testing.T, priority int) {
 	url := testURL(t)
 	prefix := freshPrefix(t, url)
 	s := openStore(t, withPrefix(url, prefix))
@@ -224,7 +234,7 @@ func TestMalformedRecordDoesNotStopTheQueue(t *testing.T) {
 	}
 	var jobs []*asyncmqtype.JobInfo
 	for _, id := range []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7", "b", "c"} {
-		jobs = append(jobs, &asyncmqtype.JobInfo{ID: id, Queue: "bq", Task: "t"})
+		jobs = append(jobs, &asyncmqtype.JobInfo{ID: id, Queue: "bq", Task: "t", Priority: priority})
 	}
 	if err := s.Enqueue(ctx, pathParams(true, jobs...)); err != nil {
 		t.Fatal(err)

@@ -81,6 +81,9 @@ local function claim_jobs(a)
         else
           task = ''
           redis.log(redis.LOG_WARNING, 'asyncmq: job ' .. id .. ' of queue ' .. QNAME .. ' has a malformed record; not claimed')
+          -- It leaves the lane as it would the ready set, and stays in s:waiting, where counts,
+          -- listings and drains find it.
+          if lane[ci] then zset(SKEY.waiting, id, fmt(ras[ci])) end
         end
       else
         h = redis.call('HGETALL', jk)
