@@ -56,7 +56,7 @@ func forPaths(b *testing.B, bench func(b *testing.B, s backend.Store, fresh bool
 // benchJob is a job as asyncmq.Client builds it, with an ID of NewID's length.
 func benchJob(k int64, now time.Time) *asyncmqtype.JobInfo {
 	return &asyncmqtype.JobInfo{ID: benchID(k), Queue: "q", Task: "t",
-		Payload: []byte(`{"n":1}`), MaxRetries: 3, RunAt: now, CreatedAt: now}
+		Payload: []byte(`{"n":1}`), Priority: 5, MaxRetries: 3, RunAt: now, CreatedAt: now}
 }
 
 // benchID is the k-th of a series of IDs of the form asyncmq.NewID gives, sealed as they are, so

@@ -152,9 +152,14 @@ local function claim_jobs(a)
     for i = 1, #cands do
       if #ids >= want then break end
       local m = cands[i]
-      local p, ra, id = tonumber(string.sub(m, 1, 11)) - 2147483648, tonumber(string.sub(m, 12, 28)), string.sub(m, 29)
-      while li < #lc and #ids < want and lane_first(lc[li + 1], lc[li], p, ra, id) do take_lane() end
-      if #ids >= want then break end
+      local ra, id = tonumber(string.sub(m, 12, 28)), string.sub(m, 29)
+      if li < #lc then
+        -- Reading a number of 11 digits costs more than the rest of the member: only when a lane
+        -- job may come first.
+        local p = tonumber(string.sub(m, 1, 11)) - 2147483648
+        while li < #lc and #ids < want and lane_first(lc[li + 1], lc[li], p, ra, id) do take_lane() end
+        if #ids >= want then break end
+      end
       seen = seen + 1
       if ra <= NOW then
         ids[#ids + 1] = id
