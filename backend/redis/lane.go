@@ -20,10 +20,11 @@ import (
 //   - the waiting listing and count join the lane and s:waiting (waitingPage), which hold
 //     distinct jobs, by created-at and ID, as s:waiting alone listed them before.
 //
-// A job leaves the lane when it leaves the waiting state (move and deljob in prelude.lua), and
-// comes back waiting (a retry, a release, a stall) through s:waiting and the ready set, as every
-// job did before: only an enqueue puts a job in the lane (enqueue_write in enqueue_lib.lua, and
-// queuePlain).
+// A job leaves the lane when it leaves the waiting state: claimed (claim_jobs.lua), or moved or
+// deleted (move and deljob in prelude.lua). One whose record a claim cannot read stays waiting in
+// s:waiting, as it would have. A job comes back waiting (a retry, a release, a stall) through
+// s:waiting and the ready set, as every job did before: only an enqueue puts a job in the lane
+// (enqueue_write in enqueue_lib.lua, and queuePlain).
 //
 // The ready set's sorted-set write was a third of the Redis time of a bulk enqueue
 // (BenchmarkEnqueueBulk), and of its memory per waiting job.

@@ -26,8 +26,8 @@ func TestLanePriorityIsTheDefault(t *testing.T) {
 // laneMix is a queue's worth of waiting jobs, about half of them in the lane (priority 5, due at
 // creation), the others in the ready set: other priorities, run-ats before or after their
 // creation, and members of either kind that tie with the other's on priority and time, so that
-// only their IDs order them. Jobs sealed are enqueued the way the client does (FreshIDs), the
-// others through the enqueue script.
+// only their IDs order them. Every other job is enqueued the way the client does (FreshIDs,
+// the plain path), the rest through the enqueue script, so that both paths meet every kind.
 func laneMix(base time.Time, queue string) (plain, scripted []*asyncmqtype.JobInfo) {
 	r := rand.New(rand.NewPCG(1, 2))
 	at := func(ms int) time.Time { return base.Add(time.Duration(ms) * time.Millisecond) }
@@ -41,7 +41,7 @@ func laneMix(base time.Time, queue string) (plain, scripted []*asyncmqtype.JobIn
 		case 1:
 			j.RunAt = at(r.IntN(40)) // a run-at of its own, maybe tying with a lane job's creation
 		}
-		if j.RunAt.Equal(j.CreatedAt) && j.Priority == 5 && i%2 == 0 {
+		if i%2 == 0 {
 			plain = append(plain, j)
 		} else {
 			scripted = append(scripted, j)
@@ -378,6 +378,29 @@ func TestLaneDropsEntriesOfGoneJobs(t *testing.T) {
 	}
 	if n := raw.ZCard(ctx, lane).Val(); n != 0 {
 		t.Fatalf("%d lane entries left", n)
+	}
+}
+
+// A job of the lane's priority that is due at its creation but was made before 1970 stays out
+// of the lane: its ready member clamps its run-at to zero, which the lane's order would not.
+func TestLaneLeavesOutJobsBefore1970(t *testing.T) {
+	t.Parallel()
+	url := testURL(t)
+	prefix := freshPrefix(t, url)
+	s := openStore(t, withPrefix(url, prefix))
+	raw := rawClient(t, url)
+	old := time.Unix(-1000, 0)
+	for i, fresh := range []bool{true, false} {
+		j := &asyncmqtype.JobInfo{ID: fmt.Sprint("old-", i), Queue: "lq", Task: "t", Priority: 5, RunAt: old, CreatedAt: old}
+		if err := s.Enqueue(t.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: time.Now(), FreshIDs: fresh}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := raw.ZCard(t.Context(), prefix+":{lq}:lane").Val(); n != 0 {
+		t.Fatalf("%d jobs made before 1970 in the lane, want none", n)
+	}
+	if n := raw.ZCard(t.Context(), prefix+":{lq}:ready").Val(); n != 2 {
+		t.Fatalf("%d jobs made before 1970 in the ready set, want 2", n)
 	}
 }
 
