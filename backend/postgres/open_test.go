@@ -219,3 +219,21 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// A server without autovacuum lets the jobs table's dead rows pile up: Open says so in the log,
+// and only then.
+func TestOpenWarnsWithoutAutovacuum(t *testing.T) {
+	t.Parallel()
+	u := freshSchema(t)
+	var logs bytes.Buffer
+	b := open(t, u, postgres.Logger(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))))
+	b.Close()
+	var setting string
+	if err := schemaConn(t, u).QueryRow(t.Context(), "SHOW autovacuum").Scan(&setting); err != nil {
+		t.Fatal(err)
+	}
+	warned := strings.Contains(logs.String(), "autovacuum off")
+	if warned != (setting == "off") {
+		t.Fatalf("server autovacuum %q; the log %s the warning:\n%s", setting, map[bool]string{true: "has", false: "lacks"}[warned], logs.String())
+	}
+}

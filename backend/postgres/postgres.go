@@ -226,6 +226,12 @@ func (b *Backend) check(ctx context.Context) error {
 	if !canWrite {
 		return fmt.Errorf("role %q may not write asyncmq's tables in schema %q: grant it INSERT, UPDATE, DELETE", b.pool.Config().ConnConfig.User, b.schema)
 	}
+	// Every job's row is updated and deleted in turn: without autovacuum the dead rows pile up,
+	// and claims and listings read past them. The tables' own settings (0001_init) assume it runs.
+	var autovacuum string
+	if err := b.pool.QueryRow(ctx, `SHOW autovacuum`).Scan(&autovacuum); err == nil && autovacuum == "off" {
+		b.cfg.logger.Warn("asyncmq postgres: the server runs with autovacuum off; dead job rows will pile up and slow claims and listings: turn autovacuum on, or VACUUM the asyncmq tables on a schedule", "schema", b.schema)
+	}
 	return nil
 }
 
