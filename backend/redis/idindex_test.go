@@ -163,12 +163,25 @@ func TestMixedEnqueueLooksUpOnlyChosenIDs(t *testing.T) {
 	}
 }
 
-// enqueuePlain stores one runnable job with an ID asyncmq made, as the client does.
+// enqueuePlain stores one runnable job with an ID asyncmq made, as the client does, of priority
+// 0: outside the lane (lane.go).
 func enqueuePlain(t *testing.T, s *redis.Store, id, queue string, now time.Time) {
 	t.Helper()
-	j := &asyncmqtype.JobInfo{ID: id, Queue: queue, Task: "t", RunAt: now, CreatedAt: now}
+	enqueueAt(t, s, &asyncmqtype.JobInfo{ID: id, Queue: queue, Task: "t"}, now)
+}
+
+// enqueueLane is enqueuePlain for a job of the lane's priority, which goes to the lane.
+func enqueueLane(t *testing.T, s *redis.Store, id, queue string, now time.Time) {
+	t.Helper()
+	enqueueAt(t, s, &asyncmqtype.JobInfo{ID: id, Queue: queue, Task: "t", Priority: redis.LanePriority}, now)
+}
+
+// enqueueAt stores j, made and due at now, the way the client does (FreshIDs, the plain path).
+func enqueueAt(t *testing.T, s *redis.Store, j *asyncmqtype.JobInfo, now time.Time) {
+	t.Helper()
+	j.RunAt, j.CreatedAt = now, now
 	if err := s.Enqueue(t.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}); err != nil {
-		t.Fatalf("enqueue job %s in queue %s: %v", id, queue, err)
+		t.Fatalf("enqueue job %s in queue %s: %v", j.ID, j.Queue, err)
 	}
 }
 

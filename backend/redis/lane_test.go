@@ -151,14 +151,8 @@ func TestLaneWaitsForJobsNotYetDue(t *testing.T) {
 	s := openStore(t, withPrefix(url, freshPrefix(t, url)))
 	now := time.Now()
 	ahead := now.Add(time.Hour)
-	for _, j := range []*asyncmqtype.JobInfo{
-		{ID: "ahead", Queue: "lq", Task: "t", Priority: 5, CreatedAt: ahead, RunAt: ahead},
-		{ID: "due", Queue: "lq", Task: "t", Priority: 5, CreatedAt: now, RunAt: now},
-	} {
-		if err := s.Enqueue(t.Context(), backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: j.CreatedAt, FreshIDs: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	enqueueLane(t, s, "ahead", "lq", ahead)
+	enqueueLane(t, s, "due", "lq", now)
 	js, err := s.Claim(t.Context(), backend.ClaimParams{Queue: "lq", WorkerID: "w", Limit: 10, LeaseDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -251,10 +245,7 @@ func TestLaneJobsLeaveTheLane(t *testing.T) {
 		t.Fatalf("lane %v before the test's own jobs", got)
 	}
 	for _, id := range []string{"cancel", "remove", "keep", "fail"} {
-		j := &asyncmqtype.JobInfo{ID: id + "5", Queue: "lq", Task: "t", Priority: 5, RunAt: now, CreatedAt: now}
-		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}); err != nil {
-			t.Fatal(err)
-		}
+		enqueueLane(t, s, id+"5", "lq", now)
 	}
 	if got := laneIDs("lq"); !slices.Equal(got, []string{"cancel5", "fail5", "keep5", "remove5"}) {
 		t.Fatalf("lane %v", got)
@@ -350,10 +341,7 @@ func TestLaneDropsEntriesOfGoneJobs(t *testing.T) {
 	ctx := t.Context()
 	now := time.Now()
 	for _, id := range []string{"real-1", "real-2"} {
-		j := &asyncmqtype.JobInfo{ID: id, Queue: "lq", Task: "t", Priority: 5, RunAt: now, CreatedAt: now}
-		if err := s.Enqueue(ctx, backend.EnqueueParams{Jobs: []*asyncmqtype.JobInfo{j}, Now: now, FreshIDs: true}); err != nil {
-			t.Fatal(err)
-		}
+		enqueueLane(t, s, id, "lq", now)
 	}
 	lane := prefix + ":{lq}:lane"
 	for i := range 100 {
